@@ -1,0 +1,491 @@
+//! The task and job types of Sentinel, with exactly the camelCase JSON shapes that the original
+//! NestJS service put on the wire (so existing clients and dashboards keep working).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What a `longTask` job carries: `{"seconds": N}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskPayload {
+    /// How many ticks the task runs for.
+    pub seconds: u64,
+}
+
+impl TaskPayload {
+    /// Reads a payload written by any producer (Sentinel or Node BullMQ).
+    ///
+    /// Node producers may send a fractional or negative `seconds`; like the original worker we
+    /// take `max(1, floor(seconds))` ticks. A payload without a numeric `seconds` is rejected
+    /// so the job fails with a reason instead of finishing without doing anything.
+    pub fn from_job_data(data: &Value) -> Result<Self, String> {
+        let raw = data
+            .get("seconds")
+            .ok_or_else(|| "payload has no \"seconds\" field".to_string())?;
+        let seconds = match raw {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        }
+        .filter(|s| s.is_finite())
+        .ok_or_else(|| format!("payload field \"seconds\" is not a number: {raw}"))?;
+        // `as` saturates for huge values, which is what we want here.
+        let ticks = seconds.floor().max(1.0) as u64;
+        Ok(Self { seconds: ticks })
+    }
+
+    /// Number of ticks the task runs: `max(1, seconds)`.
+    pub fn total_ticks(&self) -> u64 {
+        self.seconds.max(1)
+    }
+}
+
+/// Progress reported after each tick: `{"step": i, "total": n, "info": "tick i/n"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskProgress {
+    /// Ticks done so far.
+    pub step: u64,
+    /// Ticks in all.
+    pub total: u64,
+    /// Human-readable progress line.
+    pub info: String,
+}
+
+impl TaskProgress {
+    /// The progress after tick `step` of `total`.
+    pub fn after_tick(step: u64, total: u64) -> Self {
+        Self {
+            step,
+            total,
+            info: format!("tick {step}/{total}"),
+        }
+    }
+
+    /// Reads a progress value if it has the task's shape (Node workers may report a number).
+    pub fn from_value(value: &Value) -> Option<Self> {
+        serde_json::from_value(value.clone()).ok()
+    }
+}
+
+/// What a finished `longTask` returns: `{"message": "Tâche <id> terminée", "elapsedMs": ms}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskResult {
+    /// Completion message naming the job.
+    pub message: String,
+    /// Wall-clock time the task took, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+impl TaskResult {
+    /// The result of job `id` after `elapsed_ms`.
+    pub fn finished(id: &str, elapsed_ms: u64) -> Self {
+        Self {
+            message: format!("Tâche {id} terminée"),
+            elapsed_ms,
+        }
+    }
+
+    /// Reads a return value if it has the task's shape.
+    pub fn from_value(value: &Value) -> Option<Self> {
+        serde_json::from_value(value.clone()).ok()
+    }
+}
+
+/// A job's state, spelled as Node BullMQ spells it (`waiting`, not the Redis key suffix `wait`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobState {
+    /// Queued, not yet taken by a worker.
+    Waiting,
+    /// A worker holds the job's lock and runs it.
+    Active,
+    /// Scheduled for later.
+    Delayed,
+    /// Queued with a priority.
+    Prioritized,
+    /// Finished successfully.
+    Completed,
+    /// Finished with an error.
+    Failed,
+    /// Waiting for child jobs.
+    WaitingChildren,
+    /// Known to Redis but in no state BullMQ names (should not happen).
+    Unknown,
+}
+
+impl JobState {
+    /// Every state, in the order a dashboard lists them.
+    pub const ALL: [JobState; 7] = [
+        JobState::Waiting,
+        JobState::Active,
+        JobState::Delayed,
+        JobState::Prioritized,
+        JobState::Completed,
+        JobState::Failed,
+        JobState::WaitingChildren,
+    ];
+
+    /// The Node BullMQ name of the state.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Waiting => "waiting",
+            JobState::Active => "active",
+            JobState::Delayed => "delayed",
+            JobState::Prioritized => "prioritized",
+            JobState::Completed => "completed",
+            JobState::Failed => "failed",
+            JobState::WaitingChildren => "waiting-children",
+            JobState::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the job will not change state again by itself.
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobState::Completed | JobState::Failed)
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A job id that is safe to put into a Redis key.
+///
+/// BullMQ ids are the queue's counter or a producer's custom id. We refuse anything that could
+/// address another key (`:`), is empty, over 256 bytes, or holds control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct JobId(String);
+
+/// Why a string is not a [`JobId`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobIdError {
+    /// The id is empty.
+    Empty,
+    /// The id is longer than [`JobId::MAX_LEN`] bytes.
+    TooLong,
+    /// The id holds `:` or a control character.
+    ForbiddenCharacter,
+}
+
+impl fmt::Display for JobIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobIdError::Empty => f.write_str("job id is empty"),
+            JobIdError::TooLong => write!(f, "job id is longer than {} bytes", JobId::MAX_LEN),
+            JobIdError::ForbiddenCharacter => {
+                f.write_str("job id contains ':' or a control character")
+            }
+        }
+    }
+}
+
+impl std::error::Error for JobIdError {}
+
+impl JobId {
+    /// Longest id we accept, in bytes.
+    pub const MAX_LEN: usize = 256;
+
+    /// Validates `raw` as a job id.
+    pub fn parse(raw: &str) -> Result<Self, JobIdError> {
+        if raw.is_empty() {
+            return Err(JobIdError::Empty);
+        }
+        if raw.len() > Self::MAX_LEN {
+            return Err(JobIdError::TooLong);
+        }
+        if raw.chars().any(|c| c == ':' || c.is_control()) {
+            return Err(JobIdError::ForbiddenCharacter);
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for JobId {
+    type Error = JobIdError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        JobId::parse(&value)
+    }
+}
+
+impl From<JobId> for String {
+    fn from(id: JobId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a `seconds` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecondsError {
+    /// Not a plain decimal integer (`abc`, `2.5`, `1e9`, `-3`, empty).
+    NotAnInteger(String),
+    /// An integer outside `1..=max`.
+    OutOfRange {
+        /// The value given.
+        value: String,
+        /// The largest value accepted.
+        max: u64,
+    },
+}
+
+impl fmt::Display for SecondsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecondsError::NotAnInteger(raw) if raw.is_empty() => {
+                f.write_str("seconds must be a whole number, got an empty value")
+            }
+            SecondsError::NotAnInteger(raw) => {
+                write!(f, "seconds must be a whole number, got {raw:?}")
+            }
+            SecondsError::OutOfRange { value, max } => {
+                write!(f, "seconds must be between 1 and {max}, got {value}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SecondsError {}
+
+/// Parses a `seconds` value given as text: a plain decimal integer in `1..=max`.
+pub fn parse_seconds(raw: &str, max: u64) -> Result<u64, SecondsError> {
+    let trimmed = raw.trim();
+    let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Some(rest) = trimmed.strip_prefix('-')
+            && !rest.is_empty()
+            && rest.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(SecondsError::OutOfRange {
+                value: trimmed.to_string(),
+                max,
+            });
+        }
+        return Err(SecondsError::NotAnInteger(raw.to_string()));
+    }
+    let out_of_range = || SecondsError::OutOfRange {
+        value: digits.to_string(),
+        max,
+    };
+    let value: u64 = digits.parse().map_err(|_| out_of_range())?;
+    if value == 0 || value > max {
+        return Err(out_of_range());
+    }
+    Ok(value)
+}
+
+/// Answer to `POST /tasks/enqueue`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnqueueResponse {
+    /// The new job's id.
+    pub id: String,
+}
+
+/// Answer to `GET /tasks/status/:id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStatus {
+    /// The job id.
+    pub id: String,
+    /// Where the job is now.
+    pub state: JobState,
+    /// Last reported progress: `0` until the first tick, then a [`TaskProgress`] object
+    /// (jobs run by other workers may report any JSON value).
+    pub progress: Value,
+    /// The return value, parsed, once completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Why the job failed, once failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_reason: Option<String>,
+}
+
+impl JobStatus {
+    /// The progress, if it has the task's shape.
+    pub fn task_progress(&self) -> Option<TaskProgress> {
+        TaskProgress::from_value(&self.progress)
+    }
+
+    /// The result, if it has the task's shape.
+    pub fn task_result(&self) -> Option<TaskResult> {
+        self.result.as_ref().and_then(TaskResult::from_value)
+    }
+}
+
+/// One job as listed by `GET /tasks/counts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSummary {
+    /// The job id.
+    pub id: String,
+    /// The job name (`longTask` for Sentinel's jobs).
+    pub name: String,
+    /// The payload as stored.
+    pub data: Value,
+    /// Last reported progress.
+    pub progress: Value,
+    /// When the job was added (ms since the epoch).
+    pub timestamp: u64,
+    /// When a worker took it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_on: Option<u64>,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_on: Option<u64>,
+    /// How many attempts have ended.
+    pub attempts_made: u32,
+    /// The parsed return value, once completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Why it failed, once failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_reason: Option<String>,
+}
+
+/// Number of jobs per state, keyed as Node's `getJobCounts()` keys them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCounts {
+    /// Jobs in `waiting`.
+    pub waiting: u64,
+    /// Jobs in `active`.
+    pub active: u64,
+    /// Jobs in `delayed`.
+    pub delayed: u64,
+    /// Jobs in `prioritized`.
+    pub prioritized: u64,
+    /// Jobs in `completed` (bounded by the retention policy).
+    pub completed: u64,
+    /// Jobs in `failed` (bounded by the retention policy).
+    pub failed: u64,
+    /// Jobs in `waiting-children`.
+    #[serde(rename = "waiting-children")]
+    pub waiting_children: u64,
+    /// Jobs held while the queue is paused.
+    pub paused: u64,
+}
+
+/// Answer to `GET /tasks/counts`: counts plus the first jobs of each state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CountsReport {
+    /// Number of jobs per state.
+    pub counts: JobCounts,
+    /// First waiting jobs.
+    pub waiting: Vec<JobSummary>,
+    /// First active jobs.
+    pub active: Vec<JobSummary>,
+    /// First delayed jobs.
+    pub delayed: Vec<JobSummary>,
+    /// Most recent completed jobs.
+    pub completed: Vec<JobSummary>,
+    /// Most recent failed jobs.
+    pub failed: Vec<JobSummary>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn seconds_table() {
+        let max = 3600;
+        let cases: &[(&str, Option<u64>)] = &[
+            ("1", Some(1)),
+            ("20", Some(20)),
+            ("3600", Some(3600)),
+            ("+5", Some(5)),
+            (" 7 ", Some(7)),
+            ("0", None),
+            ("3601", None),
+            ("-1", None),
+            ("abc", None),
+            ("1e9", None),
+            ("2.5", None),
+            ("", None),
+            ("99999999999999999999999", None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(parse_seconds(raw, max).ok(), *want, "input {raw:?}");
+        }
+    }
+
+    #[test]
+    fn seconds_errors_say_what_was_wrong() {
+        let err = parse_seconds("0", 10).unwrap_err();
+        assert_eq!(err.to_string(), "seconds must be between 1 and 10, got 0");
+        let err = parse_seconds("abc", 10).unwrap_err();
+        assert_eq!(err.to_string(), "seconds must be a whole number, got \"abc\"");
+    }
+
+    #[test]
+    fn job_id_rules() {
+        assert!(JobId::parse("42").is_ok());
+        assert!(JobId::parse("custom-id_1").is_ok());
+        assert_eq!(JobId::parse(""), Err(JobIdError::Empty));
+        assert_eq!(JobId::parse("a:b"), Err(JobIdError::ForbiddenCharacter));
+        assert_eq!(JobId::parse("a\nb"), Err(JobIdError::ForbiddenCharacter));
+        assert_eq!(JobId::parse(&"x".repeat(257)), Err(JobIdError::TooLong));
+        assert!(JobId::parse(&"x".repeat(256)).is_ok());
+    }
+
+    #[test]
+    fn wire_shapes_are_camel_case() {
+        let result = TaskResult::finished("7", 1234);
+        assert_eq!(
+            serde_json::to_value(&result).unwrap(),
+            json!({"message": "Tâche 7 terminée", "elapsedMs": 1234})
+        );
+        assert_eq!(
+            serde_json::to_value(TaskProgress::after_tick(2, 5)).unwrap(),
+            json!({"step": 2, "total": 5, "info": "tick 2/5"})
+        );
+        assert_eq!(
+            serde_json::to_value(JobState::WaitingChildren).unwrap(),
+            json!("waiting-children")
+        );
+        assert_eq!(serde_json::to_value(JobState::Waiting).unwrap(), json!("waiting"));
+        let status = JobStatus {
+            id: "1".into(),
+            state: JobState::Failed,
+            progress: json!(0),
+            result: None,
+            failed_reason: Some("boom".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&status).unwrap(),
+            json!({"id": "1", "state": "failed", "progress": 0, "failedReason": "boom"})
+        );
+    }
+
+    #[test]
+    fn payload_from_any_producer() {
+        let cases = [
+            (json!({"seconds": 3}), Ok(3)),
+            (json!({"seconds": 2.7}), Ok(2)),
+            (json!({"seconds": 0}), Ok(1)),
+            (json!({"seconds": -4}), Ok(1)),
+            (json!({"seconds": "5"}), Ok(5)),
+        ];
+        for (data, want) in cases {
+            let got = TaskPayload::from_job_data(&data).map(|p| p.total_ticks());
+            assert_eq!(got, want, "payload {data}");
+        }
+        assert!(TaskPayload::from_job_data(&json!({})).is_err());
+        assert!(TaskPayload::from_job_data(&json!({"seconds": "x"})).is_err());
+        assert!(TaskPayload::from_job_data(&json!({"seconds": null})).is_err());
+    }
+}

@@ -1,0 +1,114 @@
+//! Sentinel's server: the task API, the event stream, the embedded worker and their lifecycle.
+//!
+//! Entry points: [`run`] starts everything and returns after a clean shutdown; [`app`] builds the
+//! router for a given state.
+
+pub mod config;
+pub mod connector;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod health;
+pub mod lock;
+pub mod page;
+pub mod routes;
+pub mod sse;
+pub mod state;
+pub mod worker;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+pub use config::{Config, Role};
+pub use state::AppState;
+
+/// The router: the task API and event stream where the role serves them, health everywhere.
+pub fn app(state: AppState) -> Router {
+    let mut router = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz));
+    if state.config.role.serves_api() {
+        router = router
+            .route("/", get(page::index))
+            .route("/tasks/enqueue", post(routes::enqueue))
+            .route("/tasks/status/{id}", get(routes::status))
+            .route("/tasks/counts", get(routes::counts))
+            .route("/tasks/stream", get(sse::stream));
+    }
+    router.fallback(routes::no_route).with_state(state)
+}
+
+/// What can stop the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The settings are inconsistent.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server failed.
+    #[error("HTTP server failed")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Runs Sentinel until `shutdown` completes, then shuts down in order:
+/// 1. stop accepting HTTP connections and end every event stream;
+/// 2. at the same time, the worker stops taking jobs, lets running ones finish within the grace
+///    and hands back the rest;
+/// 3. the event reader stops (same signal), then the queue connection closes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
+    config.validate()?;
+    let config = Arc::new(config);
+    let token = CancellationToken::new();
+    let state = AppState::new(config.clone(), token.clone());
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| RunError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    info!(addr = %config.listen, role = ?config.role, queue = %config.queue, prefix = %config.prefix, "listening");
+
+    let connector = tokio::spawn(connector::connect(state.clone()));
+    let signal_token = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        info!("shutdown requested");
+        signal_token.cancel();
+    });
+
+    let http = axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(token.clone().cancelled_owned());
+    let grace = config.shutdown_grace();
+    let worker_state = state.clone();
+    let worker_shutdown = async move {
+        worker_state.shutdown.cancelled().await;
+        if let Some(worker) = worker_state.services().and_then(|s| s.worker.as_ref()) {
+            let handed_back = worker.shutdown(grace).await;
+            info!(handed_back, "worker stopped");
+        }
+    };
+    let (served, ()) = tokio::join!(http.into_future(), worker_shutdown);
+    served.map_err(RunError::Serve)?;
+    // The connector may still be retrying; it stops on the same token.
+    let _ = connector.await;
+    if let Some(services) = state.services() {
+        services.queue.close().await;
+    }
+    info!("stopped");
+    Ok(())
+}

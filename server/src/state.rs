@@ -1,0 +1,69 @@
+//! What every handler can reach: the settings, the shutdown signal, and the services that exist
+//! once Redis has been reached.
+
+use std::sync::{Arc, OnceLock};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::engine::TaskQueue;
+use crate::error::AppError;
+use crate::events::EventHub;
+use crate::worker::EmbeddedWorker;
+
+/// The services built on a Redis connection; set once, by the connector.
+pub struct Services {
+    /// The queue (every role uses it, if only for `/readyz`).
+    pub queue: TaskQueue,
+    /// The event hub (roles that serve the API).
+    pub hub: Option<EventHub>,
+    /// The embedded worker (roles that run one).
+    pub worker: Option<EmbeddedWorker>,
+}
+
+/// Shared handler state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The validated settings.
+    pub config: Arc<Config>,
+    /// Fired when the process starts shutting down.
+    pub shutdown: CancellationToken,
+    services: Arc<OnceLock<Services>>,
+}
+
+impl AppState {
+    /// State with no services yet.
+    pub fn new(config: Arc<Config>, shutdown: CancellationToken) -> Self {
+        Self {
+            config,
+            shutdown,
+            services: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The services, once connected.
+    pub fn services(&self) -> Option<&Services> {
+        self.services.get()
+    }
+
+    /// Installs the services; only the connector calls this, once.
+    pub fn set_services(&self, services: Services) {
+        if self.services.set(services).is_err() {
+            tracing::error!("services were installed twice; keeping the first");
+        }
+    }
+
+    /// The queue, or 503 while Redis has not been reached.
+    pub fn queue(&self) -> Result<&TaskQueue, AppError> {
+        self.services()
+            .map(|s| &s.queue)
+            .ok_or(AppError::NotConnected)
+    }
+
+    /// The event hub, or 503.
+    pub fn hub(&self) -> Result<&EventHub, AppError> {
+        self.services()
+            .and_then(|s| s.hub.as_ref())
+            .ok_or(AppError::NotConnected)
+    }
+}

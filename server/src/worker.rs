@@ -1,0 +1,230 @@
+//! The embedded worker: the `bullmq` crate's `Worker` running our `longTask`, wrapped so that a
+//! job never runs on two workers at once.
+//!
+//! The crate's own lock renewal is switched off. Each job is run next to a lock keeper of ours
+//! (see `lock.rs`) and a hand-back signal; whichever ends first stops the others:
+//! - the task finishes: the crate moves the job to completed/failed (checking our lock token);
+//! - the lock is lost or has expired by our clock: the task is stopped at once and the job is
+//!   left alone (another worker owns it now, or will once the stalled check runs);
+//! - shutdown outlasted its grace: the task is stopped, then the job is moved back to wait with
+//!   our token, so the next worker starts it while nothing of ours still runs it.
+//!
+//! In the last two cases the processor returns `Error::Delayed`, which tells the crate that the
+//! processor already dealt with the job's state.
+//!
+//! Crate defects handled here: `Worker::close(timeout)` abandons lock renewal while the job goes
+//! on running (we stop and hand back our jobs before calling it); closing an idle worker waits
+//! for the drain delay (we close with a short timeout once nothing runs); `next_event()` is an
+//! unbounded channel (a task of ours drains it); after a Redis restart the worker waits
+//! `run_retry_delay` (15 s by default) before fetching again (we set it short).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::{TaskPayload, TaskProgress, TaskResult};
+use bullmq::worker::WorkerEvent;
+use bullmq::{Job, JobProgress, Worker, WorkerOptions};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::config::Config;
+use crate::engine::{CONNECT_TIMEOUT, EngineError, bounded, connection_options};
+use crate::lock::{LockKeeper, LockLost};
+
+/// How long the worker waits before fetching again after a Redis error (the crate's 15 s
+/// default is what made work resume so late after a Redis restart).
+const FETCH_RETRY_DELAY: Duration = Duration::from_millis(250);
+
+/// How long handing jobs back may take once the grace is over.
+const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a running job needs besides the job itself.
+struct JobContext {
+    tick: Duration,
+    lock_duration: Duration,
+    /// Fired when shutdown starts: jobs fetched from now on are handed back unstarted.
+    stop_taking: CancellationToken,
+    /// Fired when the grace is over: running jobs are stopped and handed back.
+    hand_back: CancellationToken,
+    /// Tracks running jobs so shutdown knows when they are all done.
+    running: TaskTracker,
+}
+
+/// The embedded worker of a `all` or `worker` process.
+pub struct EmbeddedWorker {
+    worker: Arc<Worker>,
+    ctx: Arc<JobContext>,
+    events_done: CancellationToken,
+}
+
+impl EmbeddedWorker {
+    /// Starts the crate's worker on our queue. Fails fast when Redis is not there.
+    pub async fn start(config: &Config) -> Result<Self, EngineError> {
+        let ctx = Arc::new(JobContext {
+            tick: config.tick(),
+            lock_duration: Duration::from_millis(config.lock_duration_ms),
+            stop_taking: CancellationToken::new(),
+            hand_back: CancellationToken::new(),
+            running: TaskTracker::new(),
+        });
+        let opts = WorkerOptions::new()
+            .connection(connection_options(config))
+            .prefix(config.prefix.clone())
+            .concurrency(config.worker_concurrency)
+            .lock_duration(Duration::from_millis(config.lock_duration_ms))
+            .stalled_interval(Duration::from_millis(config.stalled_interval_ms))
+            .run_retry_delay(FETCH_RETRY_DELAY)
+            .skip_lock_renewal();
+        let processor_ctx = ctx.clone();
+        let processor = move |job: Job, _cancel: bullmq::worker::CancellationToken| {
+            let ctx = processor_ctx.clone();
+            let span = info_span!("job", job_id = %job.id(), name = %job.name());
+            async move { process(job, ctx).await }.instrument(span)
+        };
+        let worker = bounded(
+            CONNECT_TIMEOUT,
+            Worker::with_options(&config.queue, processor, opts),
+        )
+        .await?;
+        let worker = Arc::new(worker);
+        let events_done = CancellationToken::new();
+        tokio::spawn(drain_worker_events(worker.clone(), events_done.clone()));
+        Ok(Self {
+            worker,
+            ctx,
+            events_done,
+        })
+    }
+
+    /// Whether the worker is taking jobs.
+    pub fn is_running(&self) -> bool {
+        self.worker.is_running() && !self.ctx.stop_taking.is_cancelled()
+    }
+
+    /// Number of jobs running now.
+    pub fn active_jobs(&self) -> usize {
+        self.ctx.running.len()
+    }
+
+    /// Stops taking jobs, lets running ones finish within `grace`, hands back what is left,
+    /// then closes the crate's worker. Returns how many jobs were handed back.
+    pub async fn shutdown(&self, grace: Duration) -> usize {
+        self.ctx.stop_taking.cancel();
+        self.worker.pause();
+        self.ctx.running.close();
+        let mut handed_back = 0;
+        if tokio::time::timeout(grace, self.ctx.running.wait())
+            .await
+            .is_err()
+        {
+            handed_back = self.ctx.running.len();
+            info!(jobs = handed_back, "shutdown grace over, handing running jobs back");
+            self.ctx.hand_back.cancel();
+            if tokio::time::timeout(HAND_BACK_TIMEOUT, self.ctx.running.wait())
+                .await
+                .is_err()
+            {
+                warn!("jobs still being handed back; their locks will expire");
+            }
+        }
+        // Nothing of ours runs any more, so the crate's close has nothing left to abandon; the
+        // short timeout cuts its idle wait on the blocking fetch.
+        if let Err(error) = self.worker.close(200).await {
+            warn!(%error, "closing the queue worker failed");
+        }
+        self.events_done.cancel();
+        handed_back
+    }
+}
+
+/// The processor the crate calls for each job.
+async fn process(job: Job, ctx: Arc<JobContext>) -> Result<Value, bullmq::Error> {
+    let _running = ctx.running.token();
+    let Some(token) = job.token().map(str::to_owned) else {
+        return Err(bullmq::Error::Unrecoverable(
+            "job was handed to the processor without a lock token".to_string(),
+        ));
+    };
+    if ctx.stop_taking.is_cancelled() {
+        hand_back(&job, &token).await;
+        return Err(bullmq::Error::Delayed);
+    }
+    let payload = TaskPayload::from_job_data(job.data()).map_err(bullmq::Error::Unrecoverable)?;
+    let keeper = LockKeeper::new(job.clone(), token.clone(), ctx.lock_duration);
+    tokio::select! {
+        result = run_task(job.clone(), payload, ctx.tick) => result,
+        LockLost { reason } = keeper.keep() => {
+            warn!(%reason, "lost the job's lock: stopped the task and left the job to its new owner");
+            Err(bullmq::Error::Delayed)
+        }
+        () = ctx.hand_back.cancelled() => {
+            hand_back(&job, &token).await;
+            Err(bullmq::Error::Delayed)
+        }
+    }
+}
+
+/// The task itself: one progress update per tick, then the result.
+async fn run_task(mut job: Job, payload: TaskPayload, tick: Duration) -> Result<Value, bullmq::Error> {
+    let started = Instant::now();
+    let total = payload.total_ticks();
+    debug!(total, "task started");
+    for step in 1..=total {
+        tokio::time::sleep(tick).await;
+        let progress = TaskProgress::after_tick(step, total);
+        let value = serde_json::to_value(&progress)?;
+        // A progress update that fails (Redis briefly away) is not a reason to fail the task:
+        // the next tick or the final state carries the news.
+        if let Err(error) = job.update_progress(JobProgress::Object(value)).await {
+            warn!(%error, step, "progress update failed");
+        }
+    }
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let result = TaskResult::finished(job.id(), elapsed_ms);
+    debug!(elapsed_ms, "task finished");
+    Ok(serde_json::to_value(result)?)
+}
+
+/// Moves a job we hold back to wait so another worker can start it.
+async fn hand_back(job: &Job, token: &str) {
+    match bounded(HAND_BACK_TIMEOUT, job.move_to_wait(Some(token))).await {
+        Ok(_) => info!("job handed back to the queue"),
+        Err(error) => warn!(
+            error = %error_chain(&error),
+            "could not hand the job back; it returns to the queue when its lock expires"
+        ),
+    }
+}
+
+/// Reads the crate worker's event channel so it cannot grow without bound; errors are logged.
+async fn drain_worker_events(worker: Arc<Worker>, done: CancellationToken) {
+    loop {
+        let event = tokio::select! {
+            event = worker.next_event() => event,
+            () = done.cancelled() => return,
+        };
+        match event {
+            None => return,
+            Some(WorkerEvent::Error(message)) => warn!(%message, "queue worker error"),
+            Some(WorkerEvent::Stalled { job_id }) => {
+                info!(%job_id, "stalled job moved back to the queue")
+            }
+            Some(WorkerEvent::Failed { job_id, error }) => info!(%job_id, %error, "job failed"),
+            Some(_) => {}
+        }
+    }
+}
+
+/// An error with its sources, for a log line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,132 @@
+//! Interop with the real `bullmq` npm package (6.7.0, pinned in tests/interop/package-lock.json):
+//! a Node producer's job is run by Sentinel's worker, and a job enqueued over Sentinel's HTTP API
+//! is run by a Node worker while Sentinel reports its progress and result.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{RedisServer, Sentinel, SentinelOptions, SseClient, workspace_root};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn interop_dir() -> PathBuf {
+    let dir = workspace_root().join("tests/interop");
+    assert!(
+        dir.join("node_modules/bullmq/package.json").exists(),
+        "tests/interop/node_modules is missing: run `npm ci --prefix tests/interop` (scripts/test does)"
+    );
+    dir
+}
+
+#[tokio::test]
+async fn a_node_producers_job_runs_on_sentinel_and_node_sees_progress_and_result() {
+    let redis = RedisServer::start().await;
+    let worker = Sentinel::start(
+        "sentinel-worker",
+        &redis.url(),
+        SentinelOptions {
+            role: "worker",
+            ..SentinelOptions::default()
+        },
+    )
+    .await;
+    worker.wait_ready().await;
+
+    let output = tokio::time::timeout(
+        LONG,
+        Command::new("node")
+            .arg(interop_dir().join("producer.mjs"))
+            .arg(redis.url())
+            .arg("3")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the Node producer finished in time")
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "producer failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.trim()).expect("producer prints JSON");
+    let id = seen["jobId"].as_str().expect("job id");
+    assert_eq!(
+        seen["progress"],
+        json!([
+            {"step": 1, "total": 3, "info": "tick 1/3"},
+            {"step": 2, "total": 3, "info": "tick 2/3"},
+            {"step": 3, "total": 3, "info": "tick 3/3"},
+        ])
+    );
+    assert_eq!(seen["returnvalue"]["message"], format!("Tâche {id} terminée"));
+    assert!(seen["returnvalue"]["elapsedMs"].as_u64().unwrap() >= 150);
+}
+
+#[tokio::test]
+async fn a_task_enqueued_over_http_runs_on_a_node_worker_and_sentinel_reports_it() {
+    let redis = RedisServer::start().await;
+    let web = Sentinel::start(
+        "sentinel-web",
+        &redis.url(),
+        SentinelOptions {
+            role: "web",
+            ..SentinelOptions::default()
+        },
+    )
+    .await;
+    web.wait_ready().await;
+
+    let mut node = Command::new("node")
+        .arg(interop_dir().join("worker.mjs"))
+        .arg(redis.url())
+        .arg("1")
+        .arg("50")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let ready = tokio::time::timeout(LONG, lines.next_line())
+        .await
+        .expect("the Node worker started in time")
+        .expect("read the Node worker's output");
+    assert_eq!(ready.as_deref(), Some("ready"));
+
+    let mut stream = SseClient::connect(&web.url("/tasks/stream"), None).await;
+    let id = web.enqueue(3).await;
+    let events = stream
+        .collect_until(LONG, |e| e.event == "completed" && e.data["jobId"] == id.as_str())
+        .await;
+    let progress: Vec<Value> = events
+        .iter()
+        .filter(|e| e.event == "progress" && e.data["jobId"] == id.as_str())
+        .map(|e| e.data["data"].clone())
+        .collect();
+    assert_eq!(
+        progress,
+        vec![
+            json!({"step": 1, "total": 3, "info": "tick 1/3"}),
+            json!({"step": 2, "total": 3, "info": "tick 2/3"}),
+            json!({"step": 3, "total": 3, "info": "tick 3/3"}),
+        ]
+    );
+    let completed = events.last().unwrap();
+    assert_eq!(completed.data["returnvalue"]["by"], "node");
+
+    let status = web.wait_state(&id, "completed", LONG).await;
+    assert_eq!(status["result"]["by"], "node", "{status}");
+    assert_eq!(status["result"]["message"], format!("Tâche {id} terminée"));
+    assert_eq!(status["progress"], json!({"step": 3, "total": 3, "info": "tick 3/3"}));
+
+    let exit = tokio::time::timeout(LONG, node.wait())
+        .await
+        .expect("the Node worker exits after its job")
+        .unwrap();
+    assert!(exit.success());
+}

@@ -1,0 +1,139 @@
+//! The event stream: a job's events arrive live with parsed JSON; a client that reconnects with
+//! `Last-Event-ID` gets exactly the events it missed, then live ones.
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::{RedisServer, Sentinel, SentinelOptions, SseClient, SseEvent};
+
+const LONG: Duration = Duration::from_secs(20);
+
+fn is_completed(event: &SseEvent) -> bool {
+    event.event == "completed"
+}
+
+#[tokio::test]
+async fn a_jobs_events_arrive_live() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("sentinel", &redis.url(), SentinelOptions::default()).await;
+    server.wait_ready().await;
+
+    let mut all = SseClient::connect(&server.url("/tasks/stream"), None).await;
+    let id = server.enqueue(3).await;
+    let events = all.collect_until(LONG, is_completed).await;
+
+    let mine: Vec<&SseEvent> = events.iter().filter(|e| e.data["jobId"] == id.as_str()).collect();
+    let names: Vec<&str> = mine.iter().map(|e| e.event.as_str()).collect();
+    for expected in ["added", "waiting", "active", "progress", "completed"] {
+        assert!(names.contains(&expected), "no {expected} event in {names:?}");
+    }
+    let progress: Vec<_> = mine
+        .iter()
+        .filter(|e| e.event == "progress")
+        .map(|e| e.data["data"].clone())
+        .collect();
+    assert_eq!(
+        progress,
+        vec![
+            json!({"step": 1, "total": 3, "info": "tick 1/3"}),
+            json!({"step": 2, "total": 3, "info": "tick 2/3"}),
+            json!({"step": 3, "total": 3, "info": "tick 3/3"}),
+        ]
+    );
+    let completed = mine.last().unwrap();
+    assert_eq!(completed.event, "completed");
+    assert_eq!(completed.data["returnvalue"]["message"], format!("Tâche {id} terminée"));
+    // Every event carries its stream entry id, in increasing order.
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_deref().expect("SSE id")).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_by_key(|id| {
+        let (ms, seq) = id.split_once('-').unwrap();
+        (ms.parse::<u64>().unwrap(), seq.parse::<u64>().unwrap())
+    });
+    assert_eq!(ids, sorted);
+}
+
+#[tokio::test]
+async fn reconnecting_with_last_event_id_yields_exactly_the_missed_events() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("sentinel", &redis.url(), SentinelOptions::default()).await;
+    server.wait_ready().await;
+
+    // A watcher that sees everything, as the reference.
+    let mut reference = SseClient::connect(&server.url("/tasks/stream"), None).await;
+    let first = server.enqueue(4).await;
+    let seen = reference.collect_until(LONG, is_completed).await;
+    let mine: Vec<&SseEvent> = seen.iter().filter(|e| e.data["jobId"] == first.as_str()).collect();
+    assert!(mine.len() >= 6, "{mine:#?}");
+
+    // A client that dropped after its third event of the job comes back later.
+    let cut = mine[2].id.clone().unwrap();
+    let missed: Vec<&SseEvent> = seen
+        .iter()
+        .skip_while(|e| e.id.as_deref() != Some(cut.as_str()))
+        .skip(1)
+        .collect();
+    assert!(!missed.is_empty());
+    let mut resumed = SseClient::connect(&server.url("/tasks/stream"), Some(&cut)).await;
+    let mut replayed = Vec::new();
+    for _ in 0..missed.len() {
+        replayed.push(
+            resumed
+                .next_within(Duration::from_secs(5))
+                .await
+                .expect("a missed event is replayed"),
+        );
+    }
+    let replayed_refs: Vec<&SseEvent> = replayed.iter().collect();
+    assert_eq!(replayed_refs, missed, "replay differs from what was missed");
+
+    // Then live events follow, with no duplicate of the replay.
+    let second = server.enqueue(1).await;
+    let next = resumed.next_within(LONG).await.expect("a live event");
+    assert_eq!(next.data["jobId"], second.as_str(), "{next:?}");
+    assert_eq!(next.event, "added");
+    assert!(!replayed.iter().any(|e| e.id == next.id));
+}
+
+#[tokio::test]
+async fn job_filter_and_bad_last_event_id() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("sentinel", &redis.url(), SentinelOptions::default()).await;
+    server.wait_ready().await;
+
+    let other = server.enqueue(1).await;
+    let mine = server.enqueue(2).await;
+    // Resume from the start of the stream, filtered to one job: only its events come.
+    let url = server.url(&format!("/tasks/stream?jobId={mine}"));
+    let mut filtered = SseClient::connect(&url, Some("0-0")).await;
+    let events = filtered.collect_until(LONG, is_completed).await;
+    assert!(events.iter().all(|e| e.data["jobId"] == mine.as_str()), "{events:#?}");
+    assert_ne!(other, mine);
+
+    let response = reqwest::Client::new()
+        .get(server.url("/tasks/stream"))
+        .header("last-event-id", "yesterday")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_last_event_id");
+
+    let response = reqwest::get(server.url("/tasks/stream?jobId=a:b")).await.unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn streams_end_on_shutdown() {
+    let redis = RedisServer::start().await;
+    let mut server = Sentinel::start("sentinel", &redis.url(), SentinelOptions::default()).await;
+    server.wait_ready().await;
+    let mut stream = SseClient::connect(&server.url("/tasks/stream"), None).await;
+    server.terminate();
+    // The stream closes instead of hanging on keep-alives.
+    let ended = tokio::time::timeout(Duration::from_secs(10), stream.next_event()).await;
+    assert!(matches!(ended, Ok(None)), "stream did not end: {ended:?}");
+    let exit = server.wait_exit(Duration::from_secs(10)).await;
+    assert!(support::exited_cleanly(exit), "{exit:?}");
+}
