@@ -89,10 +89,20 @@ async fn reconnecting_with_last_event_id_yields_exactly_the_missed_events() {
 
     // Then live events follow, with no duplicate of the replay.
     let second = server.enqueue(1).await;
-    let next = resumed.next_within(LONG).await.expect("a live event");
-    assert_eq!(next.data["jobId"], second.as_str(), "{next:?}");
-    assert_eq!(next.event, "added");
-    assert!(!replayed.iter().any(|e| e.id == next.id));
+    let live = resumed
+        .collect_until(LONG, |e| e.data["jobId"] == second.as_str())
+        .await;
+    let last_replayed = replayed.last().unwrap().id.clone();
+    for event in &live {
+        assert!(!replayed.iter().any(|e| e.id == event.id), "duplicate {event:?}");
+        assert!(stream_id(&event.id) > stream_id(&last_replayed), "out of order {event:?}");
+    }
+    assert_eq!(live.last().unwrap().event, "added");
+}
+
+fn stream_id(id: &Option<String>) -> (u64, u64) {
+    let (ms, seq) = id.as_deref().expect("SSE id").split_once('-').expect("stream id");
+    (ms.parse().unwrap(), seq.parse().unwrap())
 }
 
 #[tokio::test]

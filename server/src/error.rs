@@ -6,7 +6,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tracing::error;
+use tracing::{debug, error};
 
 use crate::engine::EngineError;
 use crate::events::EventsError;
@@ -81,7 +81,12 @@ impl IntoResponse for AppError {
                 json!({"error": "not_found", "message": "no such route"}),
             ),
             AppError::NotConnected | AppError::Engine(_) | AppError::Events(_) => {
-                error!(error = %error_chain(&self), "request failed: queue unavailable");
+                if matches!(self, AppError::NotConnected) {
+                    // Expected until Redis is reached; the connector already logged why.
+                    debug!("request refused: not connected to Redis yet");
+                } else {
+                    error!(error = %error_chain(&self), "request failed: queue unavailable");
+                }
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     json!({"error": "unavailable", "message": "the queue is not reachable right now; try again shortly"}),

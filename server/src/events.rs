@@ -227,15 +227,16 @@ impl EventHub {
         };
         info!(from = %cursor, "following the queue's event stream");
         while !shutdown.is_cancelled() {
-            let read = redis::cmd("XREAD")
+            let mut command = redis::cmd("XREAD");
+            command
                 .arg("COUNT")
                 .arg(BATCH)
                 .arg("BLOCK")
                 .arg(BLOCK_MS)
                 .arg("STREAMS")
                 .arg(&*self.key)
-                .arg(cursor.to_string())
-                .query_async::<RedisValue>(&mut conn);
+                .arg(cursor.to_string());
+            let read = command.query_async::<RedisValue>(&mut conn);
             // A watchdog over the block time catches a half-open socket.
             let reply = tokio::time::timeout(Duration::from_millis(BLOCK_MS + 2000), read)
                 .await

@@ -2,10 +2,11 @@
 export const QUEUE = 'sentinel-tasks';
 export const PREFIX = 'sentinel';
 
+// bullmq 6 loads ioredis lazily, which native ESM cannot do: hand it a client we built.
+import { Redis } from 'ioredis';
+
 export function connectionFrom(url) {
-  const parsed = new URL(url);
-  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
-  return { host: parsed.hostname, port: Number(parsed.port || 6379), db, maxRetriesPerRequest: null };
+  return new Redis(url, { maxRetriesPerRequest: null });
 }
 
 export function fail(message) {

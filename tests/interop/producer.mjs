@@ -30,3 +30,5 @@ clearTimeout(timer);
 console.log(JSON.stringify({ jobId, progress, returnvalue }));
 await queue.close();
 await events.close();
+// The ioredis clients we handed in are ours to end.
+process.exit(0);
