@@ -74,7 +74,9 @@ async fn sigterm_hands_a_running_job_back_and_it_never_runs_twice_at_once() {
     let mut stream = SseClient::connect(&web.url("/tasks/stream"), None).await;
     let id = web.enqueue(10).await;
     let mut seen = stream
-        .collect_until(LONG, |e| e.event == "progress" && e.data["jobId"] == id.as_str())
+        .collect_until(LONG, |e| {
+            e.event == "progress" && e.data["jobId"] == id.as_str()
+        })
         .await;
 
     // A second worker is ready to take over before the first one is told to stop.
@@ -82,19 +84,29 @@ async fn sigterm_hands_a_running_job_back_and_it_never_runs_twice_at_once() {
     second.wait_ready().await;
     first.terminate();
     let exit = first.wait_exit(Duration::from_secs(15)).await;
-    assert!(support::exited_cleanly(exit), "worker A exit: {exit:?}\n{}", first.log());
+    assert!(
+        support::exited_cleanly(exit),
+        "worker A exit: {exit:?}\n{}",
+        first.log()
+    );
     assert!(first.log().contains("handed back"), "{}", first.log());
 
     seen.extend(
         stream
-            .collect_until(LONG, |e| e.event == "completed" && e.data["jobId"] == id.as_str())
+            .collect_until(LONG, |e| {
+                e.event == "completed" && e.data["jobId"] == id.as_str()
+            })
             .await,
     );
     let mine = events_of(&seen, &id);
     let names: Vec<&str> = mine.iter().map(|e| e.event.as_str()).collect();
     let runs = runs(&mine);
     assert_eq!(runs.len(), 2, "one run on each worker: {names:?}");
-    assert_eq!(runs[1].len(), 10, "the second run did the whole task: {runs:?}");
+    assert_eq!(
+        runs[1].len(),
+        10,
+        "the second run did the whole task: {runs:?}"
+    );
     // The hand-back (a `waiting` event after the first `active`) comes before the second run.
     let first_active = names.iter().position(|n| *n == "active").unwrap();
     let second_active = names.iter().rposition(|n| *n == "active").unwrap();
@@ -126,12 +138,16 @@ async fn sigterm_lets_a_job_finish_within_the_grace() {
     let mut stream = SseClient::connect(&web.url("/tasks/stream"), None).await;
     let id = web.enqueue(5).await;
     let mut seen = stream
-        .collect_until(LONG, |e| e.event == "progress" && e.data["jobId"] == id.as_str())
+        .collect_until(LONG, |e| {
+            e.event == "progress" && e.data["jobId"] == id.as_str()
+        })
         .await;
     worker.terminate();
     seen.extend(
         stream
-            .collect_until(LONG, |e| e.event == "completed" && e.data["jobId"] == id.as_str())
+            .collect_until(LONG, |e| {
+                e.event == "completed" && e.data["jobId"] == id.as_str()
+            })
             .await,
     );
     let exit = worker.wait_exit(Duration::from_secs(15)).await;
@@ -139,7 +155,10 @@ async fn sigterm_lets_a_job_finish_within_the_grace() {
     let mine = events_of(&seen, &id);
     assert_eq!(runs(&mine), vec![vec![1, 2, 3, 4, 5]]);
     let completed = mine.last().unwrap();
-    assert_eq!(completed.data["returnvalue"]["message"], format!("Tâche {id} terminée"));
+    assert_eq!(
+        completed.data["returnvalue"]["message"],
+        format!("Tâche {id} terminée")
+    );
 }
 
 #[tokio::test]
@@ -157,7 +176,9 @@ async fn kill_9_mid_job_and_another_worker_finishes_it() {
     let mut stream = SseClient::connect(&web.url("/tasks/stream"), None).await;
     let id = web.enqueue(10).await;
     let mut seen = stream
-        .collect_until(LONG, |e| e.event == "progress" && e.data["jobId"] == id.as_str())
+        .collect_until(LONG, |e| {
+            e.event == "progress" && e.data["jobId"] == id.as_str()
+        })
         .await;
 
     let survivor = Sentinel::start("worker-b", &redis.url(), short_locks(50)).await;
@@ -166,12 +187,17 @@ async fn kill_9_mid_job_and_another_worker_finishes_it() {
 
     seen.extend(
         stream
-            .collect_until(LONG, |e| e.event == "completed" && e.data["jobId"] == id.as_str())
+            .collect_until(LONG, |e| {
+                e.event == "completed" && e.data["jobId"] == id.as_str()
+            })
             .await,
     );
     let mine = events_of(&seen, &id);
     let names: Vec<&str> = mine.iter().map(|e| e.event.as_str()).collect();
-    assert!(names.contains(&"stalled"), "the lost job was detected as stalled: {names:?}");
+    assert!(
+        names.contains(&"stalled"),
+        "the lost job was detected as stalled: {names:?}"
+    );
     let runs = runs(&mine);
     assert_eq!(runs.len(), 2, "{names:?}");
     assert_eq!(runs[1].len(), 10, "{runs:?}");

@@ -17,20 +17,40 @@ async fn enqueue_run_and_report_a_task() {
     let id = server.enqueue(2).await;
     let done = server.wait_state(&id, "completed", LONG).await;
     assert_eq!(done["id"], id.as_str());
-    assert_eq!(done["progress"], json!({"step": 2, "total": 2, "info": "tick 2/2"}));
+    assert_eq!(
+        done["progress"],
+        json!({"step": 2, "total": 2, "info": "tick 2/2"})
+    );
     assert_eq!(done["result"]["message"], format!("Tâche {id} terminée"));
-    let elapsed = done["result"]["elapsedMs"].as_u64().expect("elapsedMs is a number");
+    let elapsed = done["result"]["elapsedMs"]
+        .as_u64()
+        .expect("elapsedMs is a number");
     assert!(elapsed >= 100, "two 50 ms ticks took {elapsed} ms");
     assert!(done.get("failedReason").is_none(), "{done}");
 
     // The job was stored as the original stores it.
     let mut conn = redis.connection();
     let key = format!("sentinel:sentinel-tasks:{id}");
-    let name: String = redis::cmd("HGET").arg(&key).arg("name").query(&mut conn).unwrap();
-    let data: String = redis::cmd("HGET").arg(&key).arg("data").query(&mut conn).unwrap();
-    let opts: String = redis::cmd("HGET").arg(&key).arg("opts").query(&mut conn).unwrap();
+    let name: String = redis::cmd("HGET")
+        .arg(&key)
+        .arg("name")
+        .query(&mut conn)
+        .unwrap();
+    let data: String = redis::cmd("HGET")
+        .arg(&key)
+        .arg("data")
+        .query(&mut conn)
+        .unwrap();
+    let opts: String = redis::cmd("HGET")
+        .arg(&key)
+        .arg("opts")
+        .query(&mut conn)
+        .unwrap();
     assert_eq!(name, "longTask");
-    assert_eq!(serde_json::from_str::<Value>(&data).unwrap(), json!({"seconds": 2}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&data).unwrap(),
+        json!({"seconds": 2})
+    );
     let opts: Value = serde_json::from_str(&opts).unwrap();
     assert_eq!(opts["attempts"], 1, "{opts}");
 
@@ -68,7 +88,11 @@ async fn seconds_from_body_and_default_while_no_worker_runs() {
     assert_eq!(response.status(), 201);
     let with_body: Value = response.json().await.unwrap();
 
-    let response = http.post(server.url("/tasks/enqueue")).send().await.unwrap();
+    let response = http
+        .post(server.url("/tasks/enqueue"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
     let with_default: Value = response.json().await.unwrap();
 
@@ -103,7 +127,16 @@ async fn bad_input_gets_a_json_4xx_naming_the_problem() {
     server.wait_ready().await;
     let http = reqwest::Client::new();
 
-    for raw in ["-1", "0", "abc", "1e9", "2.5", "", "101", "99999999999999999999999"] {
+    for raw in [
+        "-1",
+        "0",
+        "abc",
+        "1e9",
+        "2.5",
+        "",
+        "101",
+        "99999999999999999999999",
+    ] {
         let response = http
             .post(server.url("/tasks/enqueue"))
             .query(&[("seconds", raw)])
@@ -118,7 +151,11 @@ async fn bad_input_gets_a_json_4xx_naming_the_problem() {
             "seconds={raw:?}: {body}"
         );
     }
-    for body in [json!({"seconds": 2.5}), json!({"seconds": -3}), json!({"seconds": "x"})] {
+    for body in [
+        json!({"seconds": 2.5}),
+        json!({"seconds": -3}),
+        json!({"seconds": "x"}),
+    ] {
         let response = http
             .post(server.url("/tasks/enqueue"))
             .json(&body)
@@ -183,9 +220,11 @@ async fn starts_without_redis_and_connects_when_it_comes() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "unavailable");
     // One clear warning, then quiet retries (debug level), not a flood of warnings.
-    support::eventually(Duration::from_secs(15), "a second connection attempt", || async {
-        server.log().contains("still no Redis").then_some(())
-    })
+    support::eventually(
+        Duration::from_secs(15),
+        "a second connection attempt",
+        || async { server.log().contains("still no Redis").then_some(()) },
+    )
     .await;
     let warnings = server
         .log()

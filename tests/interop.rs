@@ -64,7 +64,10 @@ async fn a_node_producers_job_runs_on_sentinel_and_node_sees_progress_and_result
             {"step": 3, "total": 3, "info": "tick 3/3"},
         ])
     );
-    assert_eq!(seen["returnvalue"]["message"], format!("Tâche {id} terminée"));
+    assert_eq!(
+        seen["returnvalue"]["message"],
+        format!("Tâche {id} terminée")
+    );
     assert!(seen["returnvalue"]["elapsedMs"].as_u64().unwrap() >= 150);
 }
 
@@ -101,7 +104,9 @@ async fn a_task_enqueued_over_http_runs_on_a_node_worker_and_sentinel_reports_it
     let mut stream = SseClient::connect(&web.url("/tasks/stream"), None).await;
     let id = web.enqueue(3).await;
     let events = stream
-        .collect_until(LONG, |e| e.event == "completed" && e.data["jobId"] == id.as_str())
+        .collect_until(LONG, |e| {
+            e.event == "completed" && e.data["jobId"] == id.as_str()
+        })
         .await;
     let progress: Vec<Value> = events
         .iter()
@@ -122,7 +127,10 @@ async fn a_task_enqueued_over_http_runs_on_a_node_worker_and_sentinel_reports_it
     let status = web.wait_state(&id, "completed", LONG).await;
     assert_eq!(status["result"]["by"], "node", "{status}");
     assert_eq!(status["result"]["message"], format!("Tâche {id} terminée"));
-    assert_eq!(status["progress"], json!({"step": 3, "total": 3, "info": "tick 3/3"}));
+    assert_eq!(
+        status["progress"],
+        json!({"step": 3, "total": 3, "info": "tick 3/3"})
+    );
 
     let exit = tokio::time::timeout(LONG, node.wait())
         .await

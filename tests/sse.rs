@@ -22,10 +22,16 @@ async fn a_jobs_events_arrive_live() {
     let id = server.enqueue(3).await;
     let events = all.collect_until(LONG, is_completed).await;
 
-    let mine: Vec<&SseEvent> = events.iter().filter(|e| e.data["jobId"] == id.as_str()).collect();
+    let mine: Vec<&SseEvent> = events
+        .iter()
+        .filter(|e| e.data["jobId"] == id.as_str())
+        .collect();
     let names: Vec<&str> = mine.iter().map(|e| e.event.as_str()).collect();
     for expected in ["added", "waiting", "active", "progress", "completed"] {
-        assert!(names.contains(&expected), "no {expected} event in {names:?}");
+        assert!(
+            names.contains(&expected),
+            "no {expected} event in {names:?}"
+        );
     }
     let progress: Vec<_> = mine
         .iter()
@@ -42,9 +48,15 @@ async fn a_jobs_events_arrive_live() {
     );
     let completed = mine.last().unwrap();
     assert_eq!(completed.event, "completed");
-    assert_eq!(completed.data["returnvalue"]["message"], format!("Tâche {id} terminée"));
+    assert_eq!(
+        completed.data["returnvalue"]["message"],
+        format!("Tâche {id} terminée")
+    );
     // Every event carries its stream entry id, in increasing order.
-    let ids: Vec<&str> = events.iter().map(|e| e.id.as_deref().expect("SSE id")).collect();
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|e| e.id.as_deref().expect("SSE id"))
+        .collect();
     let mut sorted = ids.clone();
     sorted.sort_by_key(|id| {
         let (ms, seq) = id.split_once('-').unwrap();
@@ -63,7 +75,10 @@ async fn reconnecting_with_last_event_id_yields_exactly_the_missed_events() {
     let mut reference = SseClient::connect(&server.url("/tasks/stream"), None).await;
     let first = server.enqueue(4).await;
     let seen = reference.collect_until(LONG, is_completed).await;
-    let mine: Vec<&SseEvent> = seen.iter().filter(|e| e.data["jobId"] == first.as_str()).collect();
+    let mine: Vec<&SseEvent> = seen
+        .iter()
+        .filter(|e| e.data["jobId"] == first.as_str())
+        .collect();
     assert!(mine.len() >= 6, "{mine:#?}");
 
     // A client that dropped after its third event of the job comes back later.
@@ -94,14 +109,24 @@ async fn reconnecting_with_last_event_id_yields_exactly_the_missed_events() {
         .await;
     let last_replayed = replayed.last().unwrap().id.clone();
     for event in &live {
-        assert!(!replayed.iter().any(|e| e.id == event.id), "duplicate {event:?}");
-        assert!(stream_id(&event.id) > stream_id(&last_replayed), "out of order {event:?}");
+        assert!(
+            !replayed.iter().any(|e| e.id == event.id),
+            "duplicate {event:?}"
+        );
+        assert!(
+            stream_id(&event.id) > stream_id(&last_replayed),
+            "out of order {event:?}"
+        );
     }
     assert_eq!(live.last().unwrap().event, "added");
 }
 
 fn stream_id(id: &Option<String>) -> (u64, u64) {
-    let (ms, seq) = id.as_deref().expect("SSE id").split_once('-').expect("stream id");
+    let (ms, seq) = id
+        .as_deref()
+        .expect("SSE id")
+        .split_once('-')
+        .expect("stream id");
     (ms.parse().unwrap(), seq.parse().unwrap())
 }
 
@@ -117,7 +142,10 @@ async fn job_filter_and_bad_last_event_id() {
     let url = server.url(&format!("/tasks/stream?jobId={mine}"));
     let mut filtered = SseClient::connect(&url, Some("0-0")).await;
     let events = filtered.collect_until(LONG, is_completed).await;
-    assert!(events.iter().all(|e| e.data["jobId"] == mine.as_str()), "{events:#?}");
+    assert!(
+        events.iter().all(|e| e.data["jobId"] == mine.as_str()),
+        "{events:#?}"
+    );
     assert_ne!(other, mine);
 
     let response = reqwest::Client::new()
@@ -130,7 +158,9 @@ async fn job_filter_and_bad_last_event_id() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_last_event_id");
 
-    let response = reqwest::get(server.url("/tasks/stream?jobId=a:b")).await.unwrap();
+    let response = reqwest::get(server.url("/tasks/stream?jobId=a:b"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 400);
 }
 

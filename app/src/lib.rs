@@ -7,5 +7,5 @@ pub mod types;
 
 pub use types::{
     CountsReport, EnqueueResponse, JobCounts, JobId, JobIdError, JobState, JobStatus, JobSummary,
-    TaskPayload, TaskProgress, TaskResult, SecondsError, parse_seconds,
+    SecondsError, TaskPayload, TaskProgress, TaskResult, parse_seconds,
 };

@@ -428,7 +428,10 @@ mod tests {
         let err = parse_seconds("0", 10).unwrap_err();
         assert_eq!(err.to_string(), "seconds must be between 1 and 10, got 0");
         let err = parse_seconds("abc", 10).unwrap_err();
-        assert_eq!(err.to_string(), "seconds must be a whole number, got \"abc\"");
+        assert_eq!(
+            err.to_string(),
+            "seconds must be a whole number, got \"abc\""
+        );
     }
 
     #[test]
@@ -457,7 +460,10 @@ mod tests {
             serde_json::to_value(JobState::WaitingChildren).unwrap(),
             json!("waiting-children")
         );
-        assert_eq!(serde_json::to_value(JobState::Waiting).unwrap(), json!("waiting"));
+        assert_eq!(
+            serde_json::to_value(JobState::Waiting).unwrap(),
+            json!("waiting")
+        );
         let status = JobStatus {
             id: "1".into(),
             state: JobState::Failed,

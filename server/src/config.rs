@@ -30,7 +30,11 @@ impl Role {
 
 /// Sentinel's settings. Each one is a flag and an environment variable.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "server", version, about = "Sentinel: long-running tasks on a BullMQ queue")]
+#[command(
+    name = "server",
+    version,
+    about = "Sentinel: long-running tasks on a BullMQ queue"
+)]
 pub struct Config {
     /// Redis to use for the queue.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/0")]
@@ -119,7 +123,10 @@ impl Config {
             && !self.redis_url.starts_with("rediss://")
             && !self.redis_url.starts_with("unix://")
         {
-            return fail("REDIS_URL", "must start with redis://, rediss:// or unix://");
+            return fail(
+                "REDIS_URL",
+                "must start with redis://, rediss:// or unix://",
+            );
         }
         Ok(())
     }

@@ -123,7 +123,13 @@ pub fn redacted(url: &str) -> String {
 mod tests {
     #[test]
     fn passwords_stay_out_of_logs() {
-        assert_eq!(super::redacted("redis://:pw@host:6379/0"), "redis://***@host:6379/0");
-        assert_eq!(super::redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            super::redacted("redis://:pw@host:6379/0"),
+            "redis://***@host:6379/0"
+        );
+        assert_eq!(
+            super::redacted("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
     }
 }

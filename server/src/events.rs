@@ -137,9 +137,12 @@ impl EventHub {
         key: String,
         shutdown: CancellationToken,
     ) -> Result<Self, EventsError> {
-        let reads = tokio::time::timeout(Duration::from_secs(2), ConnectionManager::new(client.clone()))
-            .await
-            .map_err(|_| EventsError::Timeout)??;
+        let reads = tokio::time::timeout(
+            Duration::from_secs(2),
+            ConnectionManager::new(client.clone()),
+        )
+        .await
+        .map_err(|_| EventsError::Timeout)??;
         let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
         let hub = Self {
             sender,
@@ -346,7 +349,10 @@ mod tests {
             vec![
                 ("event".into(), "progress".into()),
                 ("jobId".into(), "7".into()),
-                ("data".into(), r#"{"step":1,"total":2,"info":"tick 1/2"}"#.into()),
+                (
+                    "data".into(),
+                    r#"{"step":1,"total":2,"info":"tick 1/2"}"#.into(),
+                ),
             ],
         );
         assert_eq!(event.name, "progress");

@@ -21,7 +21,9 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     let Some(services) = state.services() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "role": role, "redis": false, "reason": "not connected to Redis yet"})),
+            Json(
+                json!({"status": "unavailable", "role": role, "redis": false, "reason": "not connected to Redis yet"}),
+            ),
         );
     };
     let redis = services.queue.ping(Duration::from_millis(1000)).await;

@@ -69,7 +69,10 @@ pub enum RunError {
 /// 2. at the same time, the worker stops taking jobs, lets running ones finish within the grace
 ///    and hands back the rest;
 /// 3. the event reader stops (same signal), then the queue connection closes.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
     config.validate()?;
     let config = Arc::new(config);
     let token = CancellationToken::new();

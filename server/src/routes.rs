@@ -98,7 +98,11 @@ mod tests {
             ("not json", None),
         ];
         for (body, want) in cases {
-            assert_eq!(seconds_from_body(body.as_bytes(), 3600).ok(), *want, "body {body:?}");
+            assert_eq!(
+                seconds_from_body(body.as_bytes(), 3600).ok(),
+                *want,
+                "body {body:?}"
+            );
         }
     }
 }

@@ -46,9 +46,9 @@ pub async fn stream(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let job_filter = match query.job_id {
-        Some(raw) => Some(
-            JobId::parse(&raw).map_err(|source| AppError::InvalidId { id: raw, source })?,
-        ),
+        Some(raw) => {
+            Some(JobId::parse(&raw).map_err(|source| AppError::InvalidId { id: raw, source })?)
+        }
         None => None,
     };
     let last_event_id = headers
@@ -80,7 +80,11 @@ pub async fn stream(
             }
         }
     }
-    debug!(backlog = backlog.len(), ?resume_after, "event stream client connected");
+    debug!(
+        backlog = backlog.len(),
+        ?resume_after,
+        "event stream client connected"
+    );
 
     let wanted = move |event: &QueueEvent| match &job_filter {
         Some(id) => event.job_id.as_deref() == Some(id.as_str()),

@@ -120,7 +120,10 @@ impl EmbeddedWorker {
             .is_err()
         {
             handed_back = self.ctx.running.len();
-            info!(jobs = handed_back, "shutdown grace over, handing running jobs back");
+            info!(
+                jobs = handed_back,
+                "shutdown grace over, handing running jobs back"
+            );
             self.ctx.hand_back.cancel();
             if tokio::time::timeout(HAND_BACK_TIMEOUT, self.ctx.running.wait())
                 .await
@@ -167,7 +170,11 @@ async fn process(job: Job, ctx: Arc<JobContext>) -> Result<Value, bullmq::Error>
 }
 
 /// The task itself: one progress update per tick, then the result.
-async fn run_task(mut job: Job, payload: TaskPayload, tick: Duration) -> Result<Value, bullmq::Error> {
+async fn run_task(
+    mut job: Job,
+    payload: TaskPayload,
+    tick: Duration,
+) -> Result<Value, bullmq::Error> {
     let started = Instant::now();
     let total = payload.total_ticks();
     debug!(total, "task started");

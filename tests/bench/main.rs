@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bullmq::types::{KeepJobs, RemoveOnFinish};
-use bullmq::{BulkJob, JobOptions, Queue, QueueEvent, QueueEvents, QueueEventsOptions, QueueOptions};
+use bullmq::{
+    BulkJob, JobOptions, Queue, QueueEvent, QueueEvents, QueueEventsOptions, QueueOptions,
+};
 use clap::Parser;
 use serde_json::json;
 use support::{RedisServer, Sentinel, SentinelOptions, workspace_root};
@@ -42,7 +44,9 @@ struct Usage {
 }
 
 fn clock_ticks() -> f64 {
-    let out = std::process::Command::new("getconf").arg("CLK_TCK").output();
+    let out = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output();
     out.ok()
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
         .unwrap_or(100.0)
@@ -53,7 +57,12 @@ fn process_cpu(pid: u32) -> f64 {
     // Fields after the command name (which may contain spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the ')'.
     (ticks(11) + ticks(12)) / clock_ticks()
 }
@@ -72,10 +81,16 @@ fn rss_mib(pid: u32) -> (f64, f64) {
 }
 
 fn redis_cpu(conn: &mut redis::Connection) -> f64 {
-    let info: String = redis::cmd("INFO").arg("cpu").query(conn).unwrap_or_default();
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query(conn)
+        .unwrap_or_default();
     info.lines()
         .filter(|l| l.starts_with("used_cpu_sys:") || l.starts_with("used_cpu_user:"))
-        .filter_map(|l| l.split_once(':').and_then(|(_, v)| v.trim().parse::<f64>().ok()))
+        .filter_map(|l| {
+            l.split_once(':')
+                .and_then(|(_, v)| v.trim().parse::<f64>().ok())
+        })
         .sum()
 }
 
@@ -199,7 +214,10 @@ async fn http_bench(args: &Args) {
         .pool_max_idle_per_host(args.clients)
         .build()
         .expect("http client");
-    println!("HTTP ({} clients, in-process Rust load generator on the same 2 cores)", args.clients);
+    println!(
+        "HTTP ({} clients, in-process Rust load generator on the same 2 cores)",
+        args.clients
+    );
 
     let enqueue_url = server.url("/tasks/enqueue?seconds=5");
     let before = usage(pid, &mut conn);
@@ -207,9 +225,7 @@ async fn http_bench(args: &Args) {
     let (latencies, wall, errors) = load(args.requests, args.clients, move |_| {
         let client = client.clone();
         let url = enqueue_url.clone();
-        async move {
-            matches!(client.post(url).send().await, Ok(r) if r.status() == 201)
-        }
+        async move { matches!(client.post(url).send().await, Ok(r) if r.status() == 201) }
     })
     .await;
     let after = usage(pid, &mut conn);
@@ -244,7 +260,12 @@ async fn worker_bench(args: &Args, concurrency: usize) {
             .collect();
         queue.add_bulk(jobs).await.expect("add jobs");
     }
-    let server = Sentinel::start("bench-worker", &redis.url(), bench_opts("worker", concurrency)).await;
+    let server = Sentinel::start(
+        "bench-worker",
+        &redis.url(),
+        bench_opts("worker", concurrency),
+    )
+    .await;
     let pid = server.pid();
     let before = usage(pid, &mut conn);
     let started = Instant::now();
@@ -259,7 +280,10 @@ async fn worker_bench(args: &Args, concurrency: usize) {
         if waiting == 0 && active == 0 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(600), "worker run took over 10 minutes");
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "worker run took over 10 minutes"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let wall = started.elapsed();
@@ -350,12 +374,20 @@ async fn main() {
     let args = Args::parse();
     if std::env::var_os("SENTINEL_SERVER_BIN").is_none() {
         let release = workspace_root().join("target/release/server");
-        assert!(release.exists(), "build the release server first: cargo build --release -p server");
+        assert!(
+            release.exists(),
+            "build the release server first: cargo build --release -p server"
+        );
         support::set_server_binary(release);
     }
-    println!("Sentinel benchmark (2-core machine; Redis, Sentinel and the load generator share it)");
+    println!(
+        "Sentinel benchmark (2-core machine; Redis, Sentinel and the load generator share it)"
+    );
     http_bench(&args).await;
-    println!("Worker throughput ({} jobs of one 0 ms tick each)", args.jobs);
+    println!(
+        "Worker throughput ({} jobs of one 0 ms tick each)",
+        args.jobs
+    );
     for &concurrency in &args.concurrency {
         worker_bench(&args, concurrency).await;
     }

@@ -41,7 +41,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -167,7 +170,11 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("---- redis-server log (port {}) ----\n{}", self.port, self.log());
+            eprintln!(
+                "---- redis-server log (port {}) ----\n{}",
+                self.port,
+                self.log()
+            );
         }
         self.stop();
     }
@@ -341,7 +348,11 @@ impl Sentinel {
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
-                panic!("{} did not exit within {limit:?}:\n{}", self.name, self.log());
+                panic!(
+                    "{} did not exit within {limit:?}:\n{}",
+                    self.name,
+                    self.log()
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
