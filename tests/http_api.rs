@@ -25,7 +25,7 @@ async fn enqueue_run_and_report_a_task() {
     let elapsed = done["result"]["elapsedMs"]
         .as_u64()
         .expect("elapsedMs is a number");
-    assert!(elapsed >= 100, "two 50 ms ticks took {elapsed} ms");
+    assert!(elapsed >= 200, "four 50 ms ticks took {elapsed} ms");
     assert!(done.get("failedReason").is_none(), "{done}");
 
     // The job was stored as the original stores it.
@@ -60,7 +60,7 @@ async fn enqueue_run_and_report_a_task() {
     let listed = &counts["completed"][0];
     assert_eq!(listed["id"], id.as_str());
     assert_eq!(listed["name"], "longTask");
-    assert_eq!(listed["data"], json!({"seconds": 2}));
+    assert_eq!(listed["data"], json!({"seconds": 4}));
     assert_eq!(listed["result"]["message"], format!("Tâche {id} terminée"));
     assert!(listed["finishedOn"].as_u64().is_some(), "{listed}");
     for state in ["waiting", "active", "delayed", "failed"] {
@@ -279,4 +279,74 @@ async fn eventually_enqueue(server: &Sentinel) -> String {
         }
     })
     .await
+}
+
+#[tokio::test]
+async fn every_state_is_reported_with_node_names() {
+    let redis = RedisServer::start().await;
+    let web = Sentinel::start(
+        "web",
+        &redis.url(),
+        SentinelOptions {
+            role: "web",
+            ..SentinelOptions::default()
+        },
+    )
+    .await;
+    web.wait_ready().await;
+    // Jobs as any BullMQ producer could add them.
+    let queue = bullmq::Queue::with_options(
+        "sentinel-tasks",
+        bullmq::QueueOptions::new()
+            .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
+            .prefix("sentinel"),
+    )
+    .await
+    .unwrap();
+    let delayed = queue
+        .add("longTask", json!({"seconds": 1}))
+        .delay(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let prioritized = queue
+        .add("longTask", json!({"seconds": 1}))
+        .priority(5)
+        .await
+        .unwrap();
+    let broken = queue
+        .add("longTask", json!({"seconds": "soon"}))
+        .attempts(1)
+        .await
+        .unwrap();
+    for (id, state) in [
+        (delayed.id(), "delayed"),
+        (prioritized.id(), "prioritized"),
+        (broken.id(), "waiting"),
+    ] {
+        let (code, body) = web.status(id).await;
+        assert_eq!(code, 200);
+        assert_eq!(body["state"], state, "job {id}: {body}");
+    }
+
+    let _worker = Sentinel::start(
+        "worker",
+        &redis.url(),
+        SentinelOptions {
+            role: "worker",
+            ..SentinelOptions::default()
+        },
+    )
+    .await;
+    let failed = web.wait_state(broken.id(), "failed", LONG).await;
+    let reason = failed["failedReason"].as_str().unwrap_or_default();
+    assert!(reason.contains("seconds"), "{failed}");
+    assert!(failed.get("result").is_none(), "{failed}");
+    web.wait_state(prioritized.id(), "completed", LONG).await;
+    let (_, still) = web.status(delayed.id()).await;
+    assert_eq!(still["state"], "delayed");
+    let (_, counts) = get_json(&web.url("/tasks/counts")).await;
+    assert_eq!(counts["counts"]["failed"], 1, "{counts}");
+    assert_eq!(counts["failed"][0]["failedReason"], reason);
+    assert_eq!(counts["counts"]["delayed"], 1, "{counts}");
+    queue.close().await;
 }

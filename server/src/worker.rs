@@ -179,7 +179,12 @@ async fn run_task(
     let total = payload.total_ticks();
     debug!(total, "task started");
     for step in 1..=total {
-        tokio::time::sleep(tick).await;
+        if tick.is_zero() {
+            // A zero-length sleep still waits for the next timer tick (~1 ms).
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(tick).await;
+        }
         let progress = TaskProgress::after_tick(step, total);
         let value = serde_json::to_value(&progress)?;
         // A progress update that fails (Redis briefly away) is not a reason to fail the task:
