@@ -14,12 +14,13 @@ async fn enqueue_run_and_report_a_task() {
     let server = Sentinel::start("sentinel", &redis.url(), SentinelOptions::default()).await;
     server.wait_ready().await;
 
-    let id = server.enqueue(2).await;
+    let id = server.enqueue(4).await;
+    server.wait_state(&id, "active", LONG).await;
     let done = server.wait_state(&id, "completed", LONG).await;
     assert_eq!(done["id"], id.as_str());
     assert_eq!(
         done["progress"],
-        json!({"step": 2, "total": 2, "info": "tick 2/2"})
+        json!({"step": 4, "total": 4, "info": "tick 4/4"})
     );
     assert_eq!(done["result"]["message"], format!("Tâche {id} terminée"));
     let elapsed = done["result"]["elapsedMs"]
@@ -49,7 +50,7 @@ async fn enqueue_run_and_report_a_task() {
     assert_eq!(name, "longTask");
     assert_eq!(
         serde_json::from_str::<Value>(&data).unwrap(),
-        json!({"seconds": 2})
+        json!({"seconds": 4})
     );
     let opts: Value = serde_json::from_str(&opts).unwrap();
     assert_eq!(opts["attempts"], 1, "{opts}");
