@@ -36,3 +36,37 @@ ensure_interop_packages() {
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
+
+# The exact wasm-bindgen version of Cargo.lock (the CLI must match it).
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+# Everything `cargo leptos build` needs: the wasm target, cargo-leptos, the matching
+# wasm-bindgen CLI, and wasm-opt (npm's binaryen; Debian's is too old for current rustc).
+ensure_leptos_toolchain() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! cargo leptos --version 2>/dev/null | grep -q '0\.3\.10'; then
+    say "installing cargo-leptos 0.3.10 (long build, once)"
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads
+  fi
+  local wbg
+  wbg=$(wasm_bindgen_version)
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg\$"; then
+    say "installing wasm-bindgen-cli $wbg (matches Cargo.lock)"
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      cargo install wasm-bindgen-cli --version "$wbg" --force
+  fi
+  ensure_node
+  local tools="$HOME/.local/share/sentinel-tools"
+  if [ ! -x "$tools/node_modules/.bin/wasm-opt" ]; then
+    say "installing wasm-opt (npm binaryen) into $tools"
+    mkdir -p "$tools"
+    npm install --prefix "$tools" --no-audit --no-fund --loglevel=error binaryen@132
+  fi
+  export PATH="$tools/node_modules/.bin:$PATH"
+}

@@ -1,11 +1,27 @@
-//! Sentinel's shared crate: the types that the server and the browser both speak.
+//! Sentinel's shared crate: the types that the server and the browser both speak, the Leptos
+//! components of the page, and the server functions between them.
 //!
-//! Nothing here knows about tokio, Redis or HTTP; the server converts queue-engine values into
-//! these types, and the browser deserialises them from the JSON the server sends.
+//! Features: `ssr` (the server's build: server function bodies, rendering) and `hydrate` (the
+//! browser's build: event stream, polling, localStorage). Never both at once. Nothing here
+//! depends on tokio, Redis or the queue engine: the server provides a
+//! [`backend::TaskBackend`] as context.
 
+#![recursion_limit = "256"]
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod counts;
+pub mod live;
+pub mod page;
+pub mod storage;
+pub mod tasks;
 pub mod types;
+pub mod url;
 
+pub use page::{App, shell};
 pub use types::{
-    CountsReport, EnqueueResponse, JobCounts, JobId, JobIdError, JobState, JobStatus, JobSummary,
-    SecondsError, TaskPayload, TaskProgress, TaskResult, parse_seconds,
+    CountsReport, EnqueueOutcome, EnqueueResponse, JobCounts, JobId, JobIdError, JobState,
+    JobStatus, JobSummary, PageSettings, SecondsError, TaskPayload, TaskProgress, TaskResult,
+    TaskView, parse_seconds,
 };

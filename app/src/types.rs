@@ -478,6 +478,19 @@ mod tests {
     }
 
     #[test]
+    fn bar_follows_progress_and_fills_on_completion() {
+        let mut view = TaskView::pending("3");
+        assert_eq!(view.bar(), (0, 1));
+        view.state = Some(JobState::Active);
+        view.progress = Some(TaskProgress::after_tick(2, 5));
+        assert_eq!(view.bar(), (2, 5));
+        view.state = Some(JobState::Completed);
+        assert_eq!(view.bar(), (5, 5));
+        assert_eq!(view.state_label(), "completed");
+        assert_eq!(TaskView::pending("x").state_label(), "unknown");
+    }
+
+    #[test]
     fn payload_from_any_producer() {
         let cases = [
             (json!({"seconds": 3}), Ok(3)),
@@ -494,4 +507,80 @@ mod tests {
         assert!(TaskPayload::from_job_data(&json!({"seconds": "x"})).is_err());
         assert!(TaskPayload::from_job_data(&json!({"seconds": null})).is_err());
     }
+}
+
+/// What the page knows of one of the user's tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskView {
+    /// The job id.
+    pub id: String,
+    /// Its state; `None` once the job is gone (never existed, or removed by retention).
+    pub state: Option<JobState>,
+    /// Last progress of the task's shape.
+    pub progress: Option<TaskProgress>,
+    /// The result, once completed.
+    pub result: Option<TaskResult>,
+    /// Why it failed, once failed.
+    pub failed_reason: Option<String>,
+}
+
+impl TaskView {
+    /// A task we know only by id so far.
+    pub fn pending(id: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            state: None,
+            progress: None,
+            result: None,
+            failed_reason: None,
+        }
+    }
+
+    /// The view of a job's status.
+    pub fn from_status(status: &JobStatus) -> Self {
+        Self {
+            id: status.id.clone(),
+            state: Some(status.state),
+            progress: status.task_progress(),
+            result: status.task_result(),
+            failed_reason: status.failed_reason.clone(),
+        }
+    }
+
+    /// The state in words, as the page shows it.
+    pub fn state_label(&self) -> &'static str {
+        self.state.map_or("unknown", JobState::as_str)
+    }
+
+    /// `(step, total)` for the progress bar: full once completed, empty before the first tick.
+    pub fn bar(&self) -> (u64, u64) {
+        match (&self.progress, self.state) {
+            (Some(p), Some(JobState::Completed)) => (p.total, p.total.max(1)),
+            (None, Some(JobState::Completed)) => (1, 1),
+            (Some(p), _) => (p.step.min(p.total), p.total.max(1)),
+            (None, _) => (0, 1),
+        }
+    }
+}
+
+/// Answer of the enqueue server function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnqueueOutcome {
+    /// The task was queued with this id.
+    Enqueued {
+        /// The new job's id.
+        id: String,
+    },
+    /// The value was refused; the message says why.
+    Rejected {
+        /// What was wrong, for the user.
+        message: String,
+    },
+}
+
+/// Settings the page needs from the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageSettings {
+    /// Largest `seconds` accepted.
+    pub max_seconds: u64,
 }

@@ -80,6 +80,22 @@ pub struct Config {
     /// How often workers look for jobs whose lock expired (BullMQ's default).
     #[arg(long, env = "STALLED_INTERVAL_MS", default_value_t = 30_000)]
     pub stalled_interval_ms: u64,
+
+    /// Folder of the built site (`cargo leptos build` writes `target/site`).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+
+    /// Sub-folder of the site root with the WASM, JS and CSS.
+    #[arg(long, env = "LEPTOS_SITE_PKG_DIR", default_value = "pkg")]
+    pub site_pkg_dir: String,
+
+    /// Base name of the site's WASM, JS and CSS files.
+    #[arg(long, env = "LEPTOS_OUTPUT_NAME", default_value = "sentinel")]
+    pub output_name: String,
+
+    /// Port of `cargo leptos watch`'s live-reload socket (kept off 3001).
+    #[arg(long, env = "LEPTOS_RELOAD_PORT", default_value_t = 3002)]
+    pub reload_port: u32,
 }
 
 /// A setting that makes no sense, found at start-up.

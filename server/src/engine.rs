@@ -158,6 +158,12 @@ impl TaskQueue {
         }))
     }
 
+    /// Number of jobs per state.
+    pub async fn counts(&self) -> Result<JobCounts, EngineError> {
+        let counts = bounded(CALL_TIMEOUT, self.queue.get_job_counts()).await?;
+        Ok(job_counts(&counts))
+    }
+
     /// Counts per state and the first [`SUMMARY_LEN`] jobs of the main states.
     pub async fn counts_report(&self) -> Result<CountsReport, EngineError> {
         let q = &self.queue;
@@ -172,16 +178,7 @@ impl TaskQueue {
         )?;
         let summaries = |jobs: Vec<Job>| jobs.iter().map(summary).collect::<Vec<_>>();
         Ok(CountsReport {
-            counts: JobCounts {
-                waiting: counts.waiting,
-                active: counts.active,
-                delayed: counts.delayed,
-                prioritized: counts.prioritized,
-                completed: counts.completed,
-                failed: counts.failed,
-                waiting_children: counts.waiting_children,
-                paused: counts.paused,
-            },
+            counts: job_counts(&counts),
             waiting: summaries(waiting),
             active: summaries(active),
             delayed: summaries(delayed),
@@ -198,6 +195,19 @@ impl TaskQueue {
     /// Closes the queue's connection.
     pub async fn close(&self) {
         self.queue.close().await;
+    }
+}
+
+fn job_counts(counts: &bullmq::types::JobCounts) -> JobCounts {
+    JobCounts {
+        waiting: counts.waiting,
+        active: counts.active,
+        delayed: counts.delayed,
+        prioritized: counts.prioritized,
+        completed: counts.completed,
+        failed: counts.failed,
+        waiting_children: counts.waiting_children,
+        paused: counts.paused,
     }
 }
 

@@ -10,8 +10,8 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod lock;
-pub mod page;
 pub mod routes;
+pub mod site;
 pub mod sse;
 pub mod state;
 pub mod worker;
@@ -28,20 +28,26 @@ use tracing::info;
 pub use config::{Config, Role};
 pub use state::AppState;
 
-/// The router: the task API and event stream where the role serves them, health everywhere.
+/// The router: the page, the task API and the event stream where the role serves them, health
+/// everywhere.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
     if state.config.role.serves_api() {
         router = router
-            .route("/", get(page::index))
             .route("/tasks/enqueue", post(routes::enqueue))
             .route("/tasks/status/{id}", get(routes::status))
             .route("/tasks/counts", get(routes::counts))
             .route("/tasks/stream", get(sse::stream));
     }
-    router.fallback(routes::no_route).with_state(state)
+    let router = router.with_state(state.clone());
+    let router = if state.config.role.serves_api() {
+        router.merge(site::router(state.clone()))
+    } else {
+        router
+    };
+    router.fallback(routes::no_route)
 }
 
 /// What can stop the server from starting or running.

@@ -1,0 +1,75 @@
+//! Server functions: the page's only way to talk to the server (besides the event stream).
+//! Their bodies run on the server against the [`TaskBackend`](crate::backend::TaskBackend)
+//! that the server provides as context; the browser gets typed stubs.
+
+use leptos::prelude::*;
+
+use crate::types::{EnqueueOutcome, JobCounts, PageSettings, TaskView};
+
+/// Most task ids one status call looks up.
+pub const MAX_IDS_PER_CALL: usize = 50;
+
+/// Enqueues a task. Works as a plain HTML form post too: then the answer is a redirect back to
+/// the page with `?task=<id>` or `?error=<message>`, which the server renders.
+#[server(prefix = "/api", endpoint = "enqueue")]
+pub async fn enqueue_task(seconds: String) -> Result<EnqueueOutcome, ServerFnError> {
+    use crate::backend::backend;
+    let backend = backend()?;
+    let outcome = match crate::types::parse_seconds(&seconds, backend.max_seconds()) {
+        Ok(seconds) => EnqueueOutcome::Enqueued {
+            id: backend.enqueue(seconds).await.map_err(ServerFnError::new)?,
+        },
+        Err(error) => EnqueueOutcome::Rejected {
+            message: error.to_string(),
+        },
+    };
+    if crate::backend::is_plain_form_post() {
+        let target = match &outcome {
+            EnqueueOutcome::Enqueued { id } => format!("/?task={}", crate::url::encode(id)),
+            EnqueueOutcome::Rejected { message } => format!(
+                "/?error={}&seconds={}",
+                crate::url::encode(message),
+                crate::url::encode(&seconds)
+            ),
+        };
+        leptos_axum::redirect(&target);
+    }
+    Ok(outcome)
+}
+
+/// The current view of each task in `ids` (unknown or invalid ids come back as gone).
+#[server(prefix = "/api", endpoint = "statuses")]
+pub async fn task_statuses(ids: Vec<String>) -> Result<Vec<TaskView>, ServerFnError> {
+    use crate::backend::backend;
+    use crate::types::JobId;
+    let backend = backend()?;
+    let mut views = Vec::with_capacity(ids.len().min(MAX_IDS_PER_CALL));
+    for raw in ids.into_iter().take(MAX_IDS_PER_CALL) {
+        let view = match JobId::parse(&raw) {
+            Ok(id) => match backend.status(id).await.map_err(ServerFnError::new)? {
+                Some(status) => TaskView::from_status(&status),
+                None => TaskView::pending(&raw),
+            },
+            Err(_) => TaskView::pending(&raw),
+        };
+        views.push(view);
+    }
+    Ok(views)
+}
+
+/// Number of jobs per state.
+#[server(prefix = "/api", endpoint = "counts")]
+pub async fn queue_counts() -> Result<JobCounts, ServerFnError> {
+    crate::backend::backend()?
+        .counts()
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The settings the page is rendered with.
+#[server(prefix = "/api", endpoint = "settings")]
+pub async fn get_page_settings() -> Result<PageSettings, ServerFnError> {
+    Ok(PageSettings {
+        max_seconds: crate::backend::backend()?.max_seconds(),
+    })
+}

@@ -1,0 +1,62 @@
+//! The server side of the server functions: what the page needs from the queue, as a trait the
+//! server implements and provides as Leptos context. Keeps this crate free of tokio, Redis and
+//! the queue engine.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use leptos::prelude::*;
+
+use crate::types::{JobCounts, JobId, JobStatus};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A failure of the queue, already phrased for the user (the server logs the cause).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendError(pub String);
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+/// What the server functions need from the server.
+pub trait TaskBackend: Send + Sync + 'static {
+    /// Largest `seconds` accepted.
+    fn max_seconds(&self) -> u64;
+    /// Enqueues a task of `seconds` ticks; returns its id.
+    fn enqueue(&self, seconds: u64) -> BoxFuture<'_, Result<String, BackendError>>;
+    /// The status of job `id`, `None` if there is no such job.
+    fn status(&self, id: JobId) -> BoxFuture<'_, Result<Option<JobStatus>, BackendError>>;
+    /// Jobs per state.
+    fn counts(&self) -> BoxFuture<'_, Result<JobCounts, BackendError>>;
+}
+
+/// The backend as it is stored in context.
+pub type SharedBackend = Arc<dyn TaskBackend>;
+
+/// The backend the server provided for this request.
+pub fn backend() -> Result<SharedBackend, ServerFnError> {
+    use_context::<SharedBackend>()
+        .ok_or_else(|| ServerFnError::new("the server did not provide the task backend"))
+}
+
+/// Whether the current request is a plain HTML form post (no JavaScript), which wants a
+/// redirect back to a page rather than data.
+pub fn is_plain_form_post() -> bool {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            parts
+                .headers
+                .get("accept")
+                .and_then(|v| v.to_str().ok())
+                .map(|accept| accept.contains("text/html"))
+        })
+        .unwrap_or(false)
+}

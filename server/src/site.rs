@@ -1,0 +1,106 @@
+//! The web page: Leptos server rendering of `app`'s components, the server functions they call,
+//! and the built WASM/JS/CSS under `/pkg`. The server functions reach the queue through
+//! [`QueueBackend`], provided to them as context.
+
+use std::sync::Arc;
+
+use app::backend::{BackendError, BoxFuture, SharedBackend, TaskBackend};
+use app::{JobCounts, JobId, JobStatus, TaskPayload};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::routing::any;
+use leptos::config::{Env, LeptosOptions};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
+use tower_http::services::ServeDir;
+use tracing::error;
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::worker::error_chain;
+
+/// Leptos's settings, from ours.
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    let env = match std::env::var("LEPTOS_ENV").as_deref() {
+        Ok("PROD") | Ok("prod") | Ok("production") => Env::PROD,
+        _ if cfg!(debug_assertions) => Env::DEV,
+        _ => Env::PROD,
+    };
+    LeptosOptions::builder()
+        .output_name(config.output_name.clone())
+        .site_root(config.site_root.clone())
+        .site_pkg_dir(config.site_pkg_dir.clone())
+        .site_addr(config.listen)
+        .reload_port(config.reload_port)
+        .env(env)
+        .build()
+}
+
+/// The page's routes, the server functions and the static files.
+pub fn router(state: AppState) -> Router {
+    let options = leptos_options(&state.config);
+    let backend: SharedBackend = Arc::new(QueueBackend {
+        state: state.clone(),
+    });
+    let context = {
+        let backend = backend.clone();
+        move || provide_context(backend.clone())
+    };
+    let server_fns = {
+        let context = context.clone();
+        move |request: Request<Body>| handle_server_fns_with_context(context.clone(), request)
+    };
+    let pkg = format!("{}/{}", options.site_root, options.site_pkg_dir);
+    let routes = generate_route_list(app::App);
+    Router::new()
+        .route("/api/{*fn_name}", any(server_fns))
+        .leptos_routes_with_context(&options, routes, context, {
+            let options = options.clone();
+            move || app::shell(options.clone())
+        })
+        .nest_service("/pkg", ServeDir::new(pkg).precompressed_br().precompressed_gzip())
+        .with_state(options)
+}
+
+/// The queue, as the server functions see it.
+struct QueueBackend {
+    state: AppState,
+}
+
+/// Logs the cause and gives the user a message that says nothing internal.
+fn unavailable(cause: AppError) -> BackendError {
+    error!(error = %error_chain(&cause), "page request failed: queue unavailable");
+    BackendError("the queue is not reachable right now; try again shortly".to_string())
+}
+
+impl TaskBackend for QueueBackend {
+    fn max_seconds(&self) -> u64 {
+        self.state.config.max_seconds
+    }
+
+    fn enqueue(&self, seconds: u64) -> BoxFuture<'_, Result<String, BackendError>> {
+        Box::pin(async move {
+            let queue = self.state.queue().map_err(unavailable)?;
+            queue
+                .enqueue(TaskPayload { seconds })
+                .await
+                .map_err(|e| unavailable(e.into()))
+        })
+    }
+
+    fn status(&self, id: JobId) -> BoxFuture<'_, Result<Option<JobStatus>, BackendError>> {
+        Box::pin(async move {
+            let queue = self.state.queue().map_err(unavailable)?;
+            queue.status(&id).await.map_err(|e| unavailable(e.into()))
+        })
+    }
+
+    fn counts(&self) -> BoxFuture<'_, Result<JobCounts, BackendError>> {
+        Box::pin(async move {
+            let queue = self.state.queue().map_err(unavailable)?;
+            queue.counts().await.map_err(|e| unavailable(e.into()))
+        })
+    }
+}
