@@ -70,3 +70,25 @@ ensure_leptos_toolchain() {
   fi
   export PATH="$tools/node_modules/.bin:$PATH"
 }
+
+# Debian's Chromium for the browser test (playwright-core drives it; its own download fails here).
+ensure_chromium() {
+  command -v chromium >/dev/null || apt_install chromium
+}
+
+# playwright-core and ioredis for the browser test, from its lockfile.
+ensure_e2e_packages() {
+  ensure_node
+  local dir=tests/e2e
+  if [ ! -f "$dir/node_modules/playwright-core/package.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    say "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# The release server and the site (target/release/server + target/site).
+build_release() {
+  ensure_leptos_toolchain
+  say "cargo leptos build --release"
+  cargo leptos build --release
+}

@@ -8,7 +8,11 @@ use crate::types::JobCounts;
 #[component]
 pub fn CountsPanel(#[prop(into)] counts: Signal<Option<JobCounts>>) -> impl IntoView {
     let cell = move |pick: fn(&JobCounts) -> u64| {
-        move || counts.get().map_or("–".to_string(), |c| pick(&c).to_string())
+        move || {
+            counts
+                .get()
+                .map_or("–".to_string(), |c| pick(&c).to_string())
+        }
     };
     view! {
         <section class="counts" aria-labelledby="counts-title">

@@ -135,8 +135,8 @@ mod browser {
                 };
                 apply(targets, name, &data);
             });
-            let _ = source
-                .add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
+            let _ =
+                source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
             on_event.forget();
         }
         *slot.borrow_mut() = Some(source);

@@ -60,9 +60,8 @@ pub fn App() -> impl IntoView {
 #[component]
 pub fn HomePage() -> impl IntoView {
     let query = use_query_map();
-    let (query_task, query_error, query_seconds) = query.with_untracked(|q| {
-        (q.get("task"), q.get("error"), q.get("seconds"))
-    });
+    let (query_task, query_error, query_seconds) =
+        query.with_untracked(|q| (q.get("task"), q.get("error"), q.get("seconds")));
 
     let settings = Resource::new(|| (), |_| get_page_settings());
     let server_counts = Resource::new(|| (), |_| queue_counts());

@@ -60,7 +60,10 @@ pub fn router(state: AppState) -> Router {
             let options = options.clone();
             move || app::shell(options.clone())
         })
-        .nest_service("/pkg", ServeDir::new(pkg).precompressed_br().precompressed_gzip())
+        .nest_service(
+            "/pkg",
+            ServeDir::new(pkg).precompressed_br().precompressed_gzip(),
+        )
         .with_state(options)
 }
 
