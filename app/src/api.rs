@@ -23,7 +23,7 @@ pub async fn enqueue_task(seconds: String) -> Result<EnqueueOutcome, ServerFnErr
             message: error.to_string(),
         },
     };
-    if crate::backend::is_plain_form_post() {
+    if backend.is_plain_form_post() {
         let target = match &outcome {
             EnqueueOutcome::Enqueued { id } => format!("/?task={}", crate::url::encode(id)),
             EnqueueOutcome::Rejected { message } => format!(
@@ -32,7 +32,7 @@ pub async fn enqueue_task(seconds: String) -> Result<EnqueueOutcome, ServerFnErr
                 crate::url::encode(&seconds)
             ),
         };
-        leptos_axum::redirect(&target);
+        backend.redirect(&target);
     }
     Ok(outcome)
 }

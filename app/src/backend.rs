@@ -36,6 +36,12 @@ pub trait TaskBackend: Send + Sync + 'static {
     fn status(&self, id: JobId) -> BoxFuture<'_, Result<Option<JobStatus>, BackendError>>;
     /// Jobs per state.
     fn counts(&self) -> BoxFuture<'_, Result<JobCounts, BackendError>>;
+    /// Whether the request being answered is a plain HTML form post (no JavaScript), which
+    /// wants a redirect back to a page rather than data. Called inside a server function.
+    fn is_plain_form_post(&self) -> bool;
+    /// Answers the request being served with a redirect to `path`. Called inside a server
+    /// function.
+    fn redirect(&self, path: &str);
 }
 
 /// The backend as it is stored in context.
@@ -45,18 +51,4 @@ pub type SharedBackend = Arc<dyn TaskBackend>;
 pub fn backend() -> Result<SharedBackend, ServerFnError> {
     use_context::<SharedBackend>()
         .ok_or_else(|| ServerFnError::new("the server did not provide the task backend"))
-}
-
-/// Whether the current request is a plain HTML form post (no JavaScript), which wants a
-/// redirect back to a page rather than data.
-pub fn is_plain_form_post() -> bool {
-    use_context::<http::request::Parts>()
-        .and_then(|parts| {
-            parts
-                .headers
-                .get("accept")
-                .and_then(|v| v.to_str().ok())
-                .map(|accept| accept.contains("text/html"))
-        })
-        .unwrap_or(false)
 }

@@ -218,9 +218,29 @@ mod browser {
         refresh_counts(targets).await;
     }
 
+    thread_local! {
+        /// Whether a counts request is in flight, and whether another one was asked for
+        /// meanwhile: a busy queue sends many events, but the page asks for counts at most
+        /// one request at a time (plus one to catch up).
+        static COUNTS: std::cell::Cell<(bool, bool)> = const { std::cell::Cell::new((false, false)) };
+    }
+
     async fn refresh_counts(targets: Targets) {
-        if let Ok(counts) = queue_counts().await {
-            targets.counts.set(Some(counts));
+        let (in_flight, _) = COUNTS.get();
+        if in_flight {
+            COUNTS.set((true, true));
+            return;
+        }
+        loop {
+            COUNTS.set((true, false));
+            if let Ok(counts) = queue_counts().await {
+                targets.counts.set(Some(counts));
+            }
+            let (_, again) = COUNTS.get();
+            if !again {
+                COUNTS.set((false, false));
+                return;
+            }
         }
     }
 }

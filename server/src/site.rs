@@ -9,9 +9,11 @@ use app::{JobCounts, JobId, JobStatus, TaskPayload};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
+use axum::http::header::ACCEPT;
+use axum::http::request::Parts;
 use axum::routing::any;
 use leptos::config::{Env, LeptosOptions};
-use leptos::prelude::provide_context;
+use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
 use tower_http::services::ServeDir;
 use tracing::error;
@@ -98,6 +100,22 @@ impl TaskBackend for QueueBackend {
             let queue = self.state.queue().map_err(unavailable)?;
             queue.status(&id).await.map_err(|e| unavailable(e.into()))
         })
+    }
+
+    fn is_plain_form_post(&self) -> bool {
+        use_context::<Parts>()
+            .and_then(|parts| {
+                parts
+                    .headers
+                    .get(ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|accept| accept.contains("text/html"))
+            })
+            .unwrap_or(false)
+    }
+
+    fn redirect(&self, path: &str) {
+        leptos_axum::redirect(path);
     }
 
     fn counts(&self) -> BoxFuture<'_, Result<JobCounts, BackendError>> {

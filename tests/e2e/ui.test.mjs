@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { chromium } from 'playwright-core';
@@ -42,13 +42,11 @@ async function until(what, check, limitMs = 15000) {
 
 const processes = [];
 function start(command, args, env) {
-  const dir = mkdtempSync(`${tmpdir()}/sentinel-e2e-`);
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = [];
   child.stdout.on('data', (d) => log.push(d.toString()));
   child.stderr.on('data', (d) => log.push(d.toString()));
   child.log = () => log.join('');
-  child.dir = dir;
   processes.push(child);
   return child;
 }
@@ -65,8 +63,12 @@ before(async () => {
   const dir = mkdtempSync(`${tmpdir()}/sentinel-e2e-redis-`);
   start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
   redisUrl = `redis://127.0.0.1:${redisPort}/0`;
-  redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await until('redis-server', async () => (await redis.connect().then(() => redis.ping()).catch(() => redis.ping())) === 'PONG');
+  await until('redis-server to listen', () => new Promise((resolve) => {
+    const socket = net.connect(redisPort, '127.0.0.1', () => { socket.end(); resolve(true); });
+    socket.on('error', () => resolve(false));
+  }));
+  redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  assert.equal(await redis.ping(), 'PONG');
 
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -177,7 +179,7 @@ test('enqueue from the form, watch the bar move live, reload and still see the t
   assert.ok(delays.every((d) => Number.isFinite(d)), `every step moved the bar: ${JSON.stringify({ written, moved })}`);
 
   // A longer task, caught mid-way for the README's screenshot.
-  const shown = await enqueue(page, 5).catch(async (e) => { console.log(problems, await page.content()); throw e; });
+  const shown = await enqueue(page, 5);
   await page.waitForSelector(`li.task[data-id="${shown}"] progress[data-step="2"]`, { timeout: 10000 });
   await page.screenshot({ path: `${OUT}/screenshot.png`, fullPage: true });
 
@@ -258,6 +260,27 @@ test('usable at phone width: nothing overflows sideways', async () => {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
   await page.screenshot({ path: `${OUT}/phone.png`, fullPage: true });
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a failed task shows its reason', async () => {
+  // A job no Sentinel form would send, as another BullMQ producer might add it.
+  const { Queue } = await import('bullmq');
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue('sentinel-tasks', { connection, prefix: 'sentinel' });
+  const job = await queue.add('longTask', { seconds: 'soon' }, { attempts: 1 });
+  await queue.close();
+  connection.disconnect();
+  const { context, page, problems } = await openPage();
+  await page.goto(base);
+  await hydrated(page);
+  await page.evaluate((id) => localStorage.setItem('sentinel.tasks', JSON.stringify([id])), job.id);
+  await page.reload();
+  await hydrated(page);
+  const item = `li.task[data-id="${job.id}"]`;
+  await page.waitForSelector(`${item}[data-state="failed"]`, { timeout: 10000 });
+  assert.match(await page.textContent(`${item} .failure`), /seconds/);
   assert.deepEqual(problems, []);
   await context.close();
 });
