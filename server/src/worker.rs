@@ -14,7 +14,7 @@
 //!
 //! Crate defects handled here: `Worker::close(timeout)` abandons lock renewal while the job goes
 //! on running (we stop and hand back our jobs before calling it); closing an idle worker waits
-//! for the drain delay (we close with a short timeout once nothing runs); `next_event()` is an
+//! for the drain delay (we set it to 1 s); `next_event()` is an
 //! unbounded channel (a task of ours drains it); after a Redis restart the worker waits
 //! `run_retry_delay` (15 s by default) before fetching again (we set it short).
 
@@ -36,6 +36,10 @@ use crate::lock::{LockKeeper, LockLost};
 /// How long the worker waits before fetching again after a Redis error (the crate's 15 s
 /// default is what made work resume so late after a Redis restart).
 const FETCH_RETRY_DELAY: Duration = Duration::from_millis(250);
+
+/// How long an idle worker blocks waiting for a job before looking again (the crate's 5 s
+/// default is also how long closing an idle worker takes).
+const IDLE_WAIT: Duration = Duration::from_secs(1);
 
 /// How long handing jobs back may take once the grace is over.
 const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,6 +80,7 @@ impl EmbeddedWorker {
             .lock_duration(Duration::from_millis(config.lock_duration_ms))
             .stalled_interval(Duration::from_millis(config.stalled_interval_ms))
             .run_retry_delay(FETCH_RETRY_DELAY)
+            .drain_delay(IDLE_WAIT)
             .skip_lock_renewal();
         let processor_ctx = ctx.clone();
         let processor = move |job: Job, _cancel: bullmq::worker::CancellationToken| {
@@ -132,9 +137,10 @@ impl EmbeddedWorker {
                 warn!("jobs still being handed back; their locks will expire");
             }
         }
-        // Nothing of ours runs any more, so the crate's close has nothing left to abandon; the
-        // short timeout cuts its idle wait on the blocking fetch.
-        if let Err(error) = self.worker.close(200).await {
+        // Nothing of ours runs any more, so the crate's close has nothing left to abandon; it
+        // only waits for the fetch loop's current blocking wait (at most IDLE_WAIT).
+        let close_within = u64::try_from(IDLE_WAIT.as_millis()).unwrap_or(1000) + 500;
+        if let Err(error) = self.worker.close(close_within).await {
             warn!(%error, "closing the queue worker failed");
         }
         self.events_done.cancel();
