@@ -70,8 +70,9 @@ mod browser {
     use crate::tasks::TaskStore;
     use crate::types::{JobCounts, JobState, TaskProgress, TaskResult};
 
-    /// Events that change a job's state (and so the counts).
-    const STATE_EVENTS: [&str; 9] = [
+    /// The stream events the page listens to: state changes (which also change the counts)
+    /// and progress.
+    const EVENTS: [&str; 9] = [
         "added",
         "waiting",
         "active",
@@ -125,7 +126,7 @@ mod browser {
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         on_error.forget();
 
-        for name in STATE_EVENTS {
+        for name in EVENTS {
             let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 let Some(text) = event.data().as_string() else {
                     return;

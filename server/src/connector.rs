@@ -9,9 +9,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::engine::TaskQueue;
+use crate::error::error_chain;
 use crate::events::EventHub;
 use crate::state::{AppState, Services};
-use crate::worker::{EmbeddedWorker, error_chain};
+use crate::worker::EmbeddedWorker;
 
 /// Pause between connection attempts.
 const RETRY_EVERY: Duration = Duration::from_millis(500);

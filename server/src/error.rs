@@ -10,7 +10,6 @@ use tracing::{debug, error};
 
 use crate::engine::EngineError;
 use crate::events::EventsError;
-use crate::worker::error_chain;
 
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
@@ -95,4 +94,16 @@ impl IntoResponse for AppError {
         };
         (status, Json(body)).into_response()
     }
+}
+
+/// An error with its sources, for a log line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

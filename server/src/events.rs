@@ -192,7 +192,7 @@ impl EventHub {
                 () = shutdown.cancelled() => break,
             };
             if let Err(error) = result {
-                warn!(error = %crate::worker::error_chain(&error), "event stream reader lost Redis; reconnecting");
+                warn!(error = %crate::error::error_chain(&error), "event stream reader lost Redis; reconnecting");
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
                     () = shutdown.cancelled() => break,

@@ -20,8 +20,8 @@ use tracing::error;
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::error::error_chain;
 use crate::state::AppState;
-use crate::worker::error_chain;
 
 /// Leptos's settings, from ours.
 pub fn leptos_options(config: &Config) -> LeptosOptions {

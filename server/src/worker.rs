@@ -31,6 +31,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::config::Config;
 use crate::engine::{CONNECT_TIMEOUT, EngineError, bounded, connection_options};
+use crate::error::error_chain;
 use crate::lock::{LockKeeper, LockLost};
 
 /// How long the worker waits before fetching again after a Redis error (the crate's 15 s
@@ -233,16 +234,4 @@ async fn drain_worker_events(worker: Arc<Worker>, done: CancellationToken) {
             Some(_) => {}
         }
     }
-}
-
-/// An error with its sources, for a log line.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
