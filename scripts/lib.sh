@@ -27,14 +27,20 @@ ensure_node() {
   command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 }
 
-# The pinned bullmq npm package for the interop tests, from the lockfile.
-ensure_interop_packages() {
+# The npm packages of a test folder, from its lockfile: `npm ci` when they are missing (judged
+# by one package, $2) or older than the lockfile.
+ensure_npm_packages() {
   ensure_node
-  local dir=tests/interop
-  if [ ! -f "$dir/node_modules/bullmq/package.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+  local dir=$1 marker=$2
+  if [ ! -f "$dir/node_modules/$marker/package.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     say "npm ci in $dir"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+}
+
+# The pinned bullmq npm package for the interop tests.
+ensure_interop_packages() {
+  ensure_npm_packages tests/interop bullmq
 }
 
 # The exact wasm-bindgen version of Cargo.lock (the CLI must match it).
@@ -76,14 +82,9 @@ ensure_chromium() {
   command -v chromium >/dev/null || apt_install chromium
 }
 
-# playwright-core and ioredis for the browser test, from its lockfile.
+# playwright-core, ioredis and bullmq for the browser test.
 ensure_e2e_packages() {
-  ensure_node
-  local dir=tests/e2e
-  if [ ! -f "$dir/node_modules/playwright-core/package.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    say "npm ci in $dir"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
+  ensure_npm_packages tests/e2e playwright-core
 }
 
 # The release server and the site (target/release/server + target/site).

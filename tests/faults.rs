@@ -19,10 +19,7 @@ fn worker_opts(tick_ms: u64) -> SentinelOptions {
 }
 
 fn web_opts() -> SentinelOptions {
-    SentinelOptions {
-        role: "web",
-        ..SentinelOptions::default()
-    }
+    SentinelOptions::for_role("web")
 }
 
 /// The job's events, in stream order.

@@ -72,10 +72,7 @@ async fn enqueue_run_and_report_a_task() {
 #[tokio::test]
 async fn seconds_from_body_and_default_while_no_worker_runs() {
     let redis = RedisServer::start().await;
-    let opts = SentinelOptions {
-        role: "web",
-        ..SentinelOptions::default()
-    };
+    let opts = SentinelOptions::for_role("web");
     let server = Sentinel::start("web", &redis.url(), opts).await;
     server.wait_ready().await;
     let http = reqwest::Client::new();
@@ -285,25 +282,10 @@ async fn eventually_enqueue(server: &Sentinel) -> String {
 #[tokio::test]
 async fn every_state_is_reported_with_node_names() {
     let redis = RedisServer::start().await;
-    let web = Sentinel::start(
-        "web",
-        &redis.url(),
-        SentinelOptions {
-            role: "web",
-            ..SentinelOptions::default()
-        },
-    )
-    .await;
+    let web = Sentinel::start("web", &redis.url(), SentinelOptions::for_role("web")).await;
     web.wait_ready().await;
     // Jobs as any BullMQ producer could add them.
-    let queue = bullmq::Queue::with_options(
-        "sentinel-tasks",
-        bullmq::QueueOptions::new()
-            .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
-            .prefix("sentinel"),
-    )
-    .await
-    .unwrap();
+    let queue = support::producer_queue(&redis).await;
     let delayed = queue
         .add("longTask", json!({"seconds": 1}))
         .delay(Duration::from_secs(3600))
@@ -329,15 +311,8 @@ async fn every_state_is_reported_with_node_names() {
         assert_eq!(body["state"], state, "job {id}: {body}");
     }
 
-    let _worker = Sentinel::start(
-        "worker",
-        &redis.url(),
-        SentinelOptions {
-            role: "worker",
-            ..SentinelOptions::default()
-        },
-    )
-    .await;
+    let _worker =
+        Sentinel::start("worker", &redis.url(), SentinelOptions::for_role("worker")).await;
     let failed = web.wait_state(broken.id(), "failed", LONG).await;
     let reason = failed["failedReason"].as_str().unwrap_or_default();
     assert!(reason.contains("seconds"), "{failed}");

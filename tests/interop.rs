@@ -28,10 +28,7 @@ async fn a_node_producers_job_runs_on_sentinel_and_node_sees_progress_and_result
     let worker = Sentinel::start(
         "sentinel-worker",
         &redis.url(),
-        SentinelOptions {
-            role: "worker",
-            ..SentinelOptions::default()
-        },
+        SentinelOptions::for_role("worker"),
     )
     .await;
     worker.wait_ready().await;
@@ -77,10 +74,7 @@ async fn a_task_enqueued_over_http_runs_on_a_node_worker_and_sentinel_reports_it
     let web = Sentinel::start(
         "sentinel-web",
         &redis.url(),
-        SentinelOptions {
-            role: "web",
-            ..SentinelOptions::default()
-        },
+        SentinelOptions::for_role("web"),
     )
     .await;
     web.wait_ready().await;

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bullmq::types::{KeepJobs, RemoveOnFinish};
-use bullmq::{
-    BulkJob, JobOptions, Queue, QueueEvent, QueueEvents, QueueEventsOptions, QueueOptions,
-};
+use bullmq::{BulkJob, JobOptions, QueueEvent, QueueEvents, QueueEventsOptions};
 use clap::Parser;
 use serde_json::json;
 use support::{RedisServer, Sentinel, SentinelOptions, workspace_root};
@@ -185,15 +183,6 @@ fn job_options() -> JobOptions {
     }
 }
 
-async fn open_queue(redis: &RedisServer) -> Queue {
-    let opts = QueueOptions::new()
-        .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
-        .prefix("sentinel");
-    Queue::with_options("sentinel-tasks", opts)
-        .await
-        .expect("open the bench queue")
-}
-
 fn bench_opts(role: &'static str, concurrency: usize) -> SentinelOptions {
     SentinelOptions {
         role,
@@ -252,7 +241,7 @@ async fn http_bench(args: &Args) {
 async fn worker_bench(args: &Args, concurrency: usize) {
     let redis = RedisServer::start().await;
     let mut conn = redis.connection();
-    let queue = open_queue(&redis).await;
+    let queue = support::producer_queue(&redis).await;
     for chunk in (0..args.jobs).collect::<Vec<_>>().chunks(1000) {
         let jobs = chunk
             .iter()
@@ -310,7 +299,7 @@ async fn latency_bench(args: &Args) {
     let server = Sentinel::start("bench-worker", &redis.url(), bench_opts("worker", 10)).await;
     server.wait_ready().await;
     let pid = server.pid();
-    let queue = open_queue(&redis).await;
+    let queue = support::producer_queue(&redis).await;
     let events = QueueEvents::with_options(
         "sentinel-tasks",
         QueueEventsOptions {

@@ -250,6 +250,26 @@ impl Default for SentinelOptions {
     }
 }
 
+impl SentinelOptions {
+    /// The defaults for a process of `role` (`all`, `web` or `worker`).
+    pub fn for_role(role: &'static str) -> Self {
+        Self {
+            role,
+            ..Self::default()
+        }
+    }
+}
+
+/// The queue of a Sentinel on `redis`, opened with the `bullmq` crate as any producer would.
+pub async fn producer_queue(redis: &RedisServer) -> bullmq::Queue {
+    let opts = bullmq::QueueOptions::new()
+        .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
+        .prefix("sentinel");
+    bullmq::Queue::with_options("sentinel-tasks", opts)
+        .await
+        .expect("open the queue")
+}
+
 impl Sentinel {
     /// Starts the server against `redis_url` and waits until `/healthz` answers.
     pub async fn start(name: &str, redis_url: &str, opts: SentinelOptions) -> Self {
