@@ -177,3 +177,77 @@ async fn streams_end_on_shutdown() {
     let exit = server.wait_exit(Duration::from_secs(10)).await;
     assert!(support::exited_cleanly(exit), "{exit:?}");
 }
+
+#[tokio::test]
+async fn a_slow_client_is_dropped_and_never_holds_back_the_others() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("web", &redis.url(), SentinelOptions::for_role("web")).await;
+    server.wait_ready().await;
+
+    // A client that opens the stream and then reads nothing, with a small receive buffer.
+    let addr = server.url("").trim_start_matches("http://").to_string();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut slow = socket.connect(addr.parse().unwrap()).await.unwrap();
+    slow.write_all(
+        format!("GET /tasks/stream HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut fast = SseClient::connect(&server.url("/tasks/stream"), None).await;
+
+    // Far more events than the slow client's socket buffers and the hub's channel can hold,
+    // in bursts; each burst is read by the fast client before the next one is written.
+    let queue = support::producer_queue(&redis).await;
+    let (bursts, per_burst) = (40, 1000);
+    let mut seen = 0;
+    for burst in 0..bursts {
+        let jobs = (0..per_burst)
+            .map(|i| {
+                bullmq::BulkJob::new(
+                    "longTask",
+                    json!({"seconds": 1, "n": burst * per_burst + i}),
+                )
+            })
+            .collect();
+        let added = queue.add_bulk(jobs).await.unwrap();
+        let last = added.last().unwrap().id().to_string();
+        loop {
+            let event = fast
+                .next_within(Duration::from_secs(20))
+                .await
+                .expect("the fast client keeps receiving");
+            if event.event == "added" {
+                seen += 1;
+            }
+            if event.event == "waiting" && event.data["jobId"] == last.as_str() {
+                break;
+            }
+        }
+    }
+    let total = bursts * per_burst;
+    assert_eq!(seen, total, "the fast client missed events");
+
+    // The slow client was cut off: reading now reaches the end of the stream, short of the total.
+    let mut body = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), slow.read_to_end(&mut body))
+        .await
+        .expect("the server closed the slow client's stream")
+        .unwrap();
+    let received = String::from_utf8_lossy(&body)
+        .matches("event: added")
+        .count();
+    assert!(
+        received < total,
+        "the slow client got all {received} events"
+    );
+    assert!(
+        server.log().contains("dropping a slow event stream client"),
+        "{}",
+        server.log()
+    );
+    queue.close().await;
+}

@@ -21,8 +21,9 @@ use tracing::{debug, info, warn};
 
 use crate::engine::parse_json_or_string;
 
-/// Events kept for slow receivers before they are dropped.
-const CHANNEL_CAPACITY: usize = 4096;
+/// Events kept for slow receivers before they are dropped (a burst of bulk adds writes tens of
+/// thousands of events a second; at ~300 bytes each this bounds the buffer to a few MiB).
+const CHANNEL_CAPACITY: usize = 16_384;
 /// How long one `XREAD` blocks; bounds how late the reader notices shutdown.
 const BLOCK_MS: u64 = 2000;
 /// Entries read per `XREAD`/`XRANGE` call.
@@ -82,6 +83,8 @@ pub struct QueueEvent {
     pub job_id: Option<String>,
     /// The event's fields as a JSON object (with `jobId`), JSON values parsed.
     pub data: Map<String, Value>,
+    /// `data` serialised once, shared by every client that sends it.
+    pub json: Arc<str>,
 }
 
 impl QueueEvent {
@@ -99,11 +102,13 @@ impl QueueEvent {
             }
         }
         let job_id = data.get("jobId").and_then(Value::as_str).map(str::to_owned);
+        let json = Value::Object(data.clone()).to_string().into();
         Self {
             id,
             name,
             job_id,
             data,
+            json,
         }
     }
 }

@@ -129,5 +129,5 @@ fn to_sse(event: &QueueEvent) -> Event {
     Event::default()
         .event(&event.name)
         .id(event.id.to_string())
-        .data(serde_json::Value::Object(event.data.clone()).to_string())
+        .data(&*event.json)
 }
