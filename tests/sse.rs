@@ -203,7 +203,6 @@ async fn a_slow_client_is_dropped_and_never_holds_back_the_others() {
     // in bursts; each burst is read by the fast client before the next one is written.
     let queue = support::producer_queue(&redis).await;
     let (bursts, per_burst) = (40, 1000);
-    let mut seen = 0;
     for burst in 0..bursts {
         let jobs = (0..per_burst)
             .map(|i| {
@@ -214,7 +213,8 @@ async fn a_slow_client_is_dropped_and_never_holds_back_the_others() {
             })
             .collect();
         queue.add_bulk(jobs).await.unwrap();
-        // (the crate may write a burst's jobs in any order, so count rather than wait for one)
+        // The fast client gets every `added` event of the burst (the crate may write a burst's
+        // jobs in any order, so count them rather than wait for the last one).
         let mut burst_seen = 0;
         while burst_seen < per_burst {
             let event = fast
@@ -225,10 +225,8 @@ async fn a_slow_client_is_dropped_and_never_holds_back_the_others() {
                 burst_seen += 1;
             }
         }
-        seen += burst_seen;
     }
     let total = bursts * per_burst;
-    assert_eq!(seen, total, "the fast client missed events");
 
     // The slow client was cut off: reading now reaches the end of the stream, short of the total.
     let mut body = Vec::new();
