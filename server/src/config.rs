@@ -40,6 +40,12 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/0")]
     pub redis_url: String,
 
+    /// Seed nodes of a Redis Cluster (comma-separated `redis://host:port` URLs). When set, the
+    /// queue lives on the cluster and `SENTINEL_PREFIX` must carry a hash tag (`{sentinel}`) so
+    /// that all of a queue's keys share one slot. `REDIS_URL` is then unused.
+    #[arg(long, env = "REDIS_CLUSTER_NODES", value_delimiter = ',')]
+    pub redis_cluster_nodes: Vec<String>,
+
     /// Address the HTTP server listens on.
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3001")]
     pub listen: SocketAddr,
@@ -135,6 +141,16 @@ impl Config {
         if self.queue.is_empty() || self.queue.contains(':') {
             return fail("SENTINEL_QUEUE", "must be non-empty and contain no ':'");
         }
+        let hash_tagged = self
+            .prefix
+            .find('{')
+            .is_some_and(|open| self.prefix[open + 1..].find('}').is_some_and(|len| len > 0));
+        if !self.redis_cluster_nodes.is_empty() && !hash_tagged {
+            return fail(
+                "SENTINEL_PREFIX",
+                "must carry a hash tag such as {sentinel} on a Redis Cluster",
+            );
+        }
         if !self.redis_url.starts_with("redis://")
             && !self.redis_url.starts_with("rediss://")
             && !self.redis_url.starts_with("unix://")
@@ -145,6 +161,13 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// The Redis the process talks to, for logs (the first cluster node in cluster mode).
+    pub fn redis_target(&self) -> &str {
+        self.redis_cluster_nodes
+            .first()
+            .map_or(self.redis_url.as_str(), String::as_str)
     }
 
     /// Length of one task tick.

@@ -22,7 +22,7 @@ const RETRY_EVERY: Duration = Duration::from_millis(500);
 pub async fn connect(state: AppState) {
     let config = state.config.clone();
     let shutdown = state.shutdown.clone();
-    let redis = redacted(&config.redis_url);
+    let redis = redacted(config.redis_target());
     let mut warned = false;
 
     let Some(queue) = retry(&shutdown, "queue", &redis, &mut warned, || {
@@ -33,27 +33,10 @@ pub async fn connect(state: AppState) {
         return;
     };
 
-    let hub = if config.role.serves_api() {
+    let hub = config.role.serves_api().then(|| {
         let events_key = format!("{}:{}:events", config.prefix, config.queue);
-        let client = match redis::Client::open(config.redis_url.as_str()) {
-            Ok(client) => client,
-            Err(error) => {
-                // validate() checked the scheme; anything else wrong with the URL is fatal.
-                tracing::error!(%error, "REDIS_URL cannot be used for the event reader");
-                return;
-            }
-        };
-        let Some(hub) = retry(&shutdown, "event stream", &redis, &mut warned, || {
-            EventHub::start(client.clone(), events_key.clone(), shutdown.clone())
-        })
-        .await
-        else {
-            return;
-        };
-        Some(hub)
-    } else {
-        None
-    };
+        EventHub::start(queue.connection().clone(), events_key, shutdown.clone())
+    });
 
     let worker = if config.role.runs_worker() {
         let Some(worker) = retry(&shutdown, "worker", &redis, &mut warned, || {

@@ -51,9 +51,14 @@ pub async fn bounded<T>(
     }
 }
 
-/// The crate's connection options for our settings.
+/// The crate's connection options for our settings (standalone, or a cluster's seed nodes).
 pub fn connection_options(config: &Config) -> RedisConnectionOptions {
-    RedisConnectionOptions::new().url(config.redis_url.clone())
+    let opts = RedisConnectionOptions::new().url(config.redis_url.clone());
+    if config.redis_cluster_nodes.is_empty() {
+        opts
+    } else {
+        opts.cluster_nodes(config.redis_cluster_nodes.iter().cloned())
+    }
 }
 
 /// The task queue, as the HTTP handlers see it.
@@ -185,6 +190,11 @@ impl TaskQueue {
             completed: summaries(completed),
             failed: summaries(failed),
         })
+    }
+
+    /// The queue's Redis connection (shared, multiplexed; standalone or cluster).
+    pub fn connection(&self) -> &bullmq::redis_connection::RedisConnection {
+        self.queue.connection()
     }
 
     /// Whether Redis answers a PING within `limit`.

@@ -12,8 +12,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, Client, Value as RedisValue};
+use bullmq::redis_connection::{AnyConnection, RedisConnection};
+use redis::Value as RedisValue;
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -117,9 +117,9 @@ impl QueueEvent {
 #[derive(Clone)]
 pub struct EventHub {
     sender: broadcast::Sender<Arc<QueueEvent>>,
-    client: Client,
-    /// Shared, self-reconnecting connection for the short `XRANGE` reads of resuming clients.
-    reads: ConnectionManager,
+    /// The queue's connection (standalone or cluster): its shared multiplexed connection serves
+    /// the short `XRANGE` reads of resuming clients, and it opens the reader's own connection.
+    conn: RedisConnection,
     key: Arc<str>,
 }
 
@@ -129,34 +129,26 @@ pub enum EventsError {
     /// Redis failed or is unreachable.
     #[error("reading the event stream failed")]
     Redis(#[from] redis::RedisError),
+    /// The queue engine could not open a connection.
+    #[error("opening a connection for the event stream failed")]
+    Connect(#[from] bullmq::Error),
     /// Redis did not answer in time.
     #[error("reading the event stream timed out")]
     Timeout,
 }
 
 impl EventHub {
-    /// Creates the hub for stream `key` and starts its reader, which runs until `shutdown`.
-    /// Fails fast when Redis is not there.
-    pub async fn start(
-        client: Client,
-        key: String,
-        shutdown: CancellationToken,
-    ) -> Result<Self, EventsError> {
-        let reads = tokio::time::timeout(
-            Duration::from_secs(2),
-            ConnectionManager::new(client.clone()),
-        )
-        .await
-        .map_err(|_| EventsError::Timeout)??;
+    /// Creates the hub for stream `key` on the queue's connection and starts its reader, which
+    /// runs until `shutdown`.
+    pub fn start(conn: RedisConnection, key: String, shutdown: CancellationToken) -> Self {
         let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
         let hub = Self {
             sender,
-            client,
-            reads,
+            conn,
             key: key.into(),
         };
         tokio::spawn(hub.clone().read_loop(shutdown));
-        Ok(hub)
+        hub
     }
 
     /// A receiver of every event read from now on.
@@ -170,7 +162,7 @@ impl EventHub {
         after: StreamId,
         count: usize,
     ) -> Result<Vec<QueueEvent>, EventsError> {
-        let mut conn = self.reads.clone();
+        let mut conn = self.conn.connection();
         let read = async {
             let reply: RedisValue = redis::cmd("XRANGE")
                 .arg(&*self.key)
@@ -217,15 +209,12 @@ impl EventHub {
         shutdown: &CancellationToken,
     ) -> Result<(), EventsError> {
         // XREAD BLOCK needs a connection of its own with no response timeout: the default
-        // timeout would cut every blocking read short.
-        let config = AsyncConnectionConfig::new().set_response_timeout(None);
-        let mut conn: MultiplexedConnection = tokio::time::timeout(
-            Duration::from_secs(2),
-            self.client
-                .get_multiplexed_async_connection_with_config(&config),
-        )
-        .await
-        .map_err(|_| EventsError::Timeout)??;
+        // timeout would cut every blocking read short. The crate's dedicated connection is
+        // exactly that, for a standalone server or a cluster.
+        let mut conn: AnyConnection =
+            tokio::time::timeout(Duration::from_secs(2), self.conn.dedicated_any_connection())
+                .await
+                .map_err(|_| EventsError::Timeout)??;
         let newest = self.newest_id(&mut conn).await?;
         let mut cursor = match *last {
             // If Redis lost entries we had seen (restarted without persistence), its ids
@@ -259,10 +248,7 @@ impl EventHub {
         Ok(())
     }
 
-    async fn newest_id(
-        &self,
-        conn: &mut MultiplexedConnection,
-    ) -> Result<Option<StreamId>, EventsError> {
+    async fn newest_id(&self, conn: &mut AnyConnection) -> Result<Option<StreamId>, EventsError> {
         let reply: RedisValue = redis::cmd("XREVRANGE")
             .arg(&*self.key)
             .arg("+")

@@ -457,3 +457,139 @@ pub(crate) fn byte_lines(
 pub fn exited_cleanly(exit: ExitStatus) -> bool {
     exit.code() == Some(0)
 }
+
+/// A three-node Redis Cluster of our own (masters only), on free loopback ports.
+pub struct RedisCluster {
+    nodes: Vec<(u16, Child)>,
+    dir: tempfile::TempDir,
+}
+
+impl RedisCluster {
+    /// Starts three cluster-enabled servers and joins them into one cluster.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir for the cluster");
+        let mut nodes = Vec::new();
+        while nodes.len() < 3 {
+            // The cluster bus listens on port + 10000; both must be free.
+            let port = free_port();
+            if port > 55_000 || TcpListener::bind(("127.0.0.1", port + 10_000)).is_err() {
+                continue;
+            }
+            let node_dir = dir.path().join(port.to_string());
+            std::fs::create_dir_all(&node_dir).expect("node dir");
+            let log = std::fs::File::create(node_dir.join("redis.log")).expect("node log");
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args([
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                ])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(&node_dir)
+                .stdout(Stdio::from(log.try_clone().expect("clone log")))
+                .stderr(Stdio::from(log))
+                .spawn()
+                .expect("redis-server must be installed");
+            nodes.push((port, child));
+        }
+        let cluster = Self { nodes, dir };
+        for (port, _) in &cluster.nodes {
+            let url = format!("redis://127.0.0.1:{port}");
+            eventually(Duration::from_secs(10), "a cluster node to answer", || {
+                let url = url.clone();
+                async move { ping(&url).then_some(()) }
+            })
+            .await;
+        }
+        let addresses: Vec<String> = cluster
+            .nodes
+            .iter()
+            .map(|(port, _)| format!("127.0.0.1:{port}"))
+            .collect();
+        let output = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli must be installed");
+        assert!(
+            output.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        for (port, _) in &cluster.nodes {
+            let url = format!("redis://127.0.0.1:{port}");
+            eventually(Duration::from_secs(20), "the cluster to be ok", || {
+                let url = url.clone();
+                async move { cluster_ok(&url).then_some(()) }
+            })
+            .await;
+        }
+        cluster
+    }
+
+    /// The seed node URLs, comma-separated (for `REDIS_CLUSTER_NODES`).
+    pub fn nodes(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|(port, _)| format!("redis://127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The logs of all nodes.
+    pub fn log(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|(port, _)| {
+                let path = self.dir.path().join(port.to_string()).join("redis.log");
+                format!(
+                    "-- node {port}\n{}",
+                    std::fs::read_to_string(path).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- redis cluster logs ----\n{}", self.log());
+        }
+        for (_, child) in &mut self.nodes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn ping(url: &str) -> bool {
+    redis::Client::open(url)
+        .ok()
+        .and_then(|c| {
+            c.get_connection_with_timeout(Duration::from_millis(200))
+                .ok()
+        })
+        .is_some_and(|mut conn| redis::cmd("PING").query::<String>(&mut conn).is_ok())
+}
+
+fn cluster_ok(url: &str) -> bool {
+    redis::Client::open(url)
+        .ok()
+        .and_then(|c| {
+            c.get_connection_with_timeout(Duration::from_millis(200))
+                .ok()
+        })
+        .and_then(|mut conn| {
+            redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query::<String>(&mut conn)
+                .ok()
+        })
+        .is_some_and(|info| info.contains("cluster_state:ok"))
+}

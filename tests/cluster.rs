@@ -1,0 +1,56 @@
+//! Sentinel on a real three-node Redis Cluster, with a hash-tagged prefix: a task is enqueued,
+//! run, followed over SSE and reported, across the cluster.
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::{RedisCluster, Sentinel, SentinelOptions, SseClient};
+
+const LONG: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn a_task_runs_and_streams_on_a_redis_cluster() {
+    let cluster = RedisCluster::start().await;
+    let opts = SentinelOptions {
+        env: vec![
+            ("REDIS_CLUSTER_NODES".into(), cluster.nodes()),
+            ("SENTINEL_PREFIX".into(), "{sentinel}".into()),
+        ],
+        ..SentinelOptions::default()
+    };
+    let server = Sentinel::start("sentinel", "redis://127.0.0.1:1/0", opts).await;
+    server.wait_ready().await;
+
+    let mut stream = SseClient::connect(&server.url("/tasks/stream"), None).await;
+    let id = server.enqueue(3).await;
+    let events = stream
+        .collect_until(LONG, |e| {
+            e.event == "completed" && e.data["jobId"] == id.as_str()
+        })
+        .await;
+    let steps: Vec<_> = events
+        .iter()
+        .filter(|e| e.event == "progress" && e.data["jobId"] == id.as_str())
+        .map(|e| e.data["data"]["step"].clone())
+        .collect();
+    assert_eq!(steps, vec![json!(1), json!(2), json!(3)]);
+
+    let done = server.wait_state(&id, "completed", LONG).await;
+    assert_eq!(done["result"]["message"], format!("Tâche {id} terminée"));
+    let (code, counts) = support::get_json(&server.url("/tasks/counts")).await;
+    assert_eq!(code, 200);
+    assert_eq!(counts["counts"]["completed"], 1, "{counts}");
+}
+
+#[tokio::test]
+async fn a_cluster_without_a_hash_tagged_prefix_is_refused_at_start() {
+    let output = std::process::Command::new(support::server_binary())
+        .env_clear()
+        .env("REDIS_CLUSTER_NODES", "redis://127.0.0.1:7000")
+        .env("SENTINEL_PREFIX", "sentinel")
+        .output()
+        .expect("run the server");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SENTINEL_PREFIX"), "{stderr}");
+}
