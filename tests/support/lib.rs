@@ -115,13 +115,7 @@ impl RedisServer {
 
     /// Whether it answers PING.
     pub fn answers(&self) -> bool {
-        let Ok(client) = redis::Client::open(self.url()) else {
-            return false;
-        };
-        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200)) else {
-            return false;
-        };
-        redis::cmd("PING").query::<String>(&mut conn).is_ok()
+        ping(&self.url())
     }
 
     /// Its URL.
