@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { chromium } from 'playwright-core';
@@ -90,6 +90,8 @@ before(async () => {
 });
 
 after(async () => {
+  // Kept for whoever has to read a failure.
+  if (server) writeFileSync(`${OUT}/server.log`, server.log());
   await browser?.close();
   redis?.disconnect();
   for (const child of processes) child.kill('SIGKILL');
