@@ -175,3 +175,83 @@ fn TaskItem(row: TaskRow) -> impl IntoView {
         </li>
     }
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use leptos::prelude::*;
+
+    use super::{TaskList, TaskStore};
+    use crate::types::{JobState, TaskProgress, TaskResult, TaskView};
+
+    fn render(store: TaskStore) -> String {
+        view! { <TaskList store/> }.to_html()
+    }
+
+    #[test]
+    fn rows_render_newest_first_with_bar_state_and_outcome() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let store = TaskStore::default();
+            store.add_newest("7");
+            store.add_newest("8");
+            store.set_view(TaskView {
+                id: "7".into(),
+                state: Some(JobState::Completed),
+                progress: Some(TaskProgress::after_tick(3, 3)),
+                result: Some(TaskResult::finished("7", 3012)),
+                failed_reason: None,
+            });
+            store.update("8", |view| {
+                view.state = Some(JobState::Active);
+                view.progress = Some(TaskProgress::after_tick(2, 5));
+            });
+            // An event about somebody else's job changes nothing.
+            store.update("99", |view| view.state = Some(JobState::Failed));
+
+            let html = render(store);
+            let newest = html.find("#8").expect("row 8");
+            let older = html.find("#7").expect("row 7");
+            assert!(newest < older, "newest first: {html}");
+            assert!(html.contains(r#"value="2" max="5""#), "{html}");
+            assert!(html.contains(r#"value="3" max="3""#), "{html}");
+            assert!(html.contains("Tâche 7 terminée"), "{html}");
+            assert!(html.contains("(3.0 s)"), "{html}");
+            assert!(html.contains(r#"data-state="active""#), "{html}");
+            assert!(!html.contains("#99"), "{html}");
+        });
+    }
+
+    #[test]
+    fn a_failed_task_shows_its_reason_and_an_empty_list_says_so() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let empty = render(TaskStore::default());
+            assert!(empty.contains("No tasks yet"), "{empty}");
+
+            let store = TaskStore::default();
+            store.add_older(&["4".to_string()]);
+            store.update("4", |view| {
+                view.state = Some(JobState::Failed);
+                view.failed_reason = Some("payload has no \"seconds\" field".into());
+            });
+            let html = render(store);
+            assert!(html.contains("Failed: "), "{html}");
+            assert!(html.contains("seconds"), "{html}");
+            assert!(html.contains(">failed<"), "{html}");
+        });
+    }
+
+    #[test]
+    fn the_list_keeps_at_most_fifty_tasks() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let store = TaskStore::default();
+            for id in 0..60 {
+                store.add_newest(&id.to_string());
+            }
+            let ids = store.ids();
+            assert_eq!(ids.len(), super::MAX_TASKS);
+            assert_eq!(ids.first().map(String::as_str), Some("59"));
+        });
+    }
+}
