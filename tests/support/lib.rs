@@ -490,14 +490,9 @@ impl RedisCluster {
             nodes.push((port, child));
         }
         let cluster = Self { nodes, dir };
-        for (port, _) in &cluster.nodes {
-            let url = format!("redis://127.0.0.1:{port}");
-            eventually(Duration::from_secs(10), "a cluster node to answer", || {
-                let url = url.clone();
-                async move { ping(&url).then_some(()) }
-            })
+        cluster
+            .wait_every_node("a cluster node to answer", ping)
             .await;
-        }
         let addresses: Vec<String> = cluster
             .nodes
             .iter()
@@ -515,15 +510,22 @@ impl RedisCluster {
             "redis-cli --cluster create failed: {}",
             String::from_utf8_lossy(&output.stdout)
         );
-        for (port, _) in &cluster.nodes {
+        cluster
+            .wait_every_node("the cluster to be ok", cluster_ok)
+            .await;
+        cluster
+    }
+
+    /// Polls `check` on every node until it holds (20 s at most each).
+    async fn wait_every_node(&self, what: &str, check: fn(&str) -> bool) {
+        for (port, _) in &self.nodes {
             let url = format!("redis://127.0.0.1:{port}");
-            eventually(Duration::from_secs(20), "the cluster to be ok", || {
-                let url = url.clone();
-                async move { cluster_ok(&url).then_some(()) }
+            eventually(Duration::from_secs(20), what, || {
+                let holds = check(&url);
+                async move { holds.then_some(()) }
             })
             .await;
         }
-        cluster
     }
 
     /// The seed node URLs, comma-separated (for `REDIS_CLUSTER_NODES`).
