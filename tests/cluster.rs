@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use support::{RedisCluster, Sentinel, SentinelOptions, SseClient};
+use support::{RedisCluster, Sentinel, SentinelOptions, SseClient, progress_of};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -23,15 +23,10 @@ async fn a_task_runs_and_streams_on_a_redis_cluster() {
 
     let mut stream = SseClient::connect(&server.url("/tasks/stream"), None).await;
     let id = server.enqueue(3).await;
-    let events = stream
-        .collect_until(LONG, |e| {
-            e.event == "completed" && e.data["jobId"] == id.as_str()
-        })
-        .await;
-    let steps: Vec<_> = events
+    let events = stream.collect_until(LONG, |e| e.is("completed", &id)).await;
+    let steps: Vec<_> = progress_of(&events, &id)
         .iter()
-        .filter(|e| e.event == "progress" && e.data["jobId"] == id.as_str())
-        .map(|e| e.data["data"]["step"].clone())
+        .map(|p| p["step"].clone())
         .collect();
     assert_eq!(steps, vec![json!(1), json!(2), json!(3)]);
 

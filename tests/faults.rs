@@ -70,11 +70,7 @@ async fn sigterm_hands_a_running_job_back_and_it_never_runs_twice_at_once() {
 
     let mut stream = SseClient::connect(&web.url("/tasks/stream"), None).await;
     let id = web.enqueue(10).await;
-    let mut seen = stream
-        .collect_until(LONG, |e| {
-            e.event == "progress" && e.data["jobId"] == id.as_str()
-        })
-        .await;
+    let mut seen = stream.collect_until(LONG, |e| e.is("progress", &id)).await;
 
     // A second worker is ready to take over before the first one is told to stop.
     let second = Sentinel::start("worker-b", &redis.url(), worker_opts(50)).await;
@@ -88,13 +84,7 @@ async fn sigterm_hands_a_running_job_back_and_it_never_runs_twice_at_once() {
     );
     assert!(first.log().contains("handed back"), "{}", first.log());
 
-    seen.extend(
-        stream
-            .collect_until(LONG, |e| {
-                e.event == "completed" && e.data["jobId"] == id.as_str()
-            })
-            .await,
-    );
+    seen.extend(stream.collect_until(LONG, |e| e.is("completed", &id)).await);
     let mine = events_of(&seen, &id);
     let names: Vec<&str> = mine.iter().map(|e| e.event.as_str()).collect();
     let runs = runs(&mine);
@@ -134,19 +124,9 @@ async fn sigterm_lets_a_job_finish_within_the_grace() {
     worker.wait_ready().await;
     let mut stream = SseClient::connect(&web.url("/tasks/stream"), None).await;
     let id = web.enqueue(5).await;
-    let mut seen = stream
-        .collect_until(LONG, |e| {
-            e.event == "progress" && e.data["jobId"] == id.as_str()
-        })
-        .await;
+    let mut seen = stream.collect_until(LONG, |e| e.is("progress", &id)).await;
     worker.terminate();
-    seen.extend(
-        stream
-            .collect_until(LONG, |e| {
-                e.event == "completed" && e.data["jobId"] == id.as_str()
-            })
-            .await,
-    );
+    seen.extend(stream.collect_until(LONG, |e| e.is("completed", &id)).await);
     let exit = worker.wait_exit(Duration::from_secs(15)).await;
     assert!(support::exited_cleanly(exit), "{exit:?}");
     let mine = events_of(&seen, &id);
@@ -172,23 +152,13 @@ async fn kill_9_mid_job_and_another_worker_finishes_it() {
     doomed.wait_ready().await;
     let mut stream = SseClient::connect(&web.url("/tasks/stream"), None).await;
     let id = web.enqueue(10).await;
-    let mut seen = stream
-        .collect_until(LONG, |e| {
-            e.event == "progress" && e.data["jobId"] == id.as_str()
-        })
-        .await;
+    let mut seen = stream.collect_until(LONG, |e| e.is("progress", &id)).await;
 
     let survivor = Sentinel::start("worker-b", &redis.url(), short_locks(50)).await;
     survivor.wait_ready().await;
     doomed.kill9();
 
-    seen.extend(
-        stream
-            .collect_until(LONG, |e| {
-                e.event == "completed" && e.data["jobId"] == id.as_str()
-            })
-            .await,
-    );
+    seen.extend(stream.collect_until(LONG, |e| e.is("completed", &id)).await);
     let mine = events_of(&seen, &id);
     let names: Vec<&str> = mine.iter().map(|e| e.event.as_str()).collect();
     assert!(

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{RedisServer, Sentinel, SentinelOptions, SseClient, workspace_root};
+use support::{RedisServer, Sentinel, SentinelOptions, SseClient, progress_of, workspace_root};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -97,18 +97,9 @@ async fn a_task_enqueued_over_http_runs_on_a_node_worker_and_sentinel_reports_it
 
     let mut stream = SseClient::connect(&web.url("/tasks/stream"), None).await;
     let id = web.enqueue(3).await;
-    let events = stream
-        .collect_until(LONG, |e| {
-            e.event == "completed" && e.data["jobId"] == id.as_str()
-        })
-        .await;
-    let progress: Vec<Value> = events
-        .iter()
-        .filter(|e| e.event == "progress" && e.data["jobId"] == id.as_str())
-        .map(|e| e.data["data"].clone())
-        .collect();
+    let events = stream.collect_until(LONG, |e| e.is("completed", &id)).await;
     assert_eq!(
-        progress,
+        progress_of(&events, &id),
         vec![
             json!({"step": 1, "total": 3, "info": "tick 1/3"}),
             json!({"step": 2, "total": 3, "info": "tick 2/3"}),

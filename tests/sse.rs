@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use support::{RedisServer, Sentinel, SentinelOptions, SseClient, SseEvent};
+use support::{RedisServer, Sentinel, SentinelOptions, SseClient, SseEvent, progress_of};
 
 const LONG: Duration = Duration::from_secs(20);
 
@@ -33,13 +33,8 @@ async fn a_jobs_events_arrive_live() {
             "no {expected} event in {names:?}"
         );
     }
-    let progress: Vec<_> = mine
-        .iter()
-        .filter(|e| e.event == "progress")
-        .map(|e| e.data["data"].clone())
-        .collect();
     assert_eq!(
-        progress,
+        progress_of(&events, &id),
         vec![
             json!({"step": 1, "total": 3, "info": "tick 1/3"}),
             json!({"step": 2, "total": 3, "info": "tick 2/3"}),

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 pub mod sse;
 
-pub use sse::{SseClient, SseEvent};
+pub use sse::{SseClient, SseEvent, progress_of};
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -564,28 +564,20 @@ impl Drop for RedisCluster {
     }
 }
 
+/// Runs one command on the Redis at `url` with a short connect timeout; `None` on any failure.
+fn redis_text(url: &str, command: &redis::Cmd) -> Option<String> {
+    let client = redis::Client::open(url).ok()?;
+    let mut conn = client
+        .get_connection_with_timeout(Duration::from_millis(200))
+        .ok()?;
+    command.query::<String>(&mut conn).ok()
+}
+
 fn ping(url: &str) -> bool {
-    redis::Client::open(url)
-        .ok()
-        .and_then(|c| {
-            c.get_connection_with_timeout(Duration::from_millis(200))
-                .ok()
-        })
-        .is_some_and(|mut conn| redis::cmd("PING").query::<String>(&mut conn).is_ok())
+    redis_text(url, &redis::cmd("PING")).is_some()
 }
 
 fn cluster_ok(url: &str) -> bool {
-    redis::Client::open(url)
-        .ok()
-        .and_then(|c| {
-            c.get_connection_with_timeout(Duration::from_millis(200))
-                .ok()
-        })
-        .and_then(|mut conn| {
-            redis::cmd("CLUSTER")
-                .arg("INFO")
-                .query::<String>(&mut conn)
-                .ok()
-        })
+    redis_text(url, redis::cmd("CLUSTER").arg("INFO"))
         .is_some_and(|info| info.contains("cluster_state:ok"))
 }

@@ -17,6 +17,22 @@ pub struct SseEvent {
     pub data: Value,
 }
 
+impl SseEvent {
+    /// Whether this is event `name` about job `job_id`.
+    pub fn is(&self, name: &str, job_id: &str) -> bool {
+        self.event == name && self.data["jobId"] == job_id
+    }
+}
+
+/// The progress values reported for job `job_id`, in stream order.
+pub fn progress_of(events: &[SseEvent], job_id: &str) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| e.is("progress", job_id))
+        .map(|e| e.data["data"].clone())
+        .collect()
+}
+
 type Lines = Pin<Box<dyn Stream<Item = Result<String, reqwest::Error>> + Send>>;
 
 /// An open event stream.
