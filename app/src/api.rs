@@ -43,17 +43,29 @@ pub async fn task_statuses(ids: Vec<String>) -> Result<Vec<TaskView>, ServerFnEr
     use crate::backend::backend;
     use crate::types::JobId;
     let backend = backend()?;
-    let mut views = Vec::with_capacity(ids.len().min(MAX_IDS_PER_CALL));
-    for raw in ids.into_iter().take(MAX_IDS_PER_CALL) {
-        let view = match JobId::parse(&raw) {
-            Ok(id) => match backend.status(id).await.map_err(ServerFnError::new)? {
-                Some(status) => TaskView::from_status(&status),
-                None => TaskView::pending(&raw),
-            },
-            Err(_) => TaskView::pending(&raw),
-        };
-        views.push(view);
-    }
+    let ids: Vec<String> = ids.into_iter().take(MAX_IDS_PER_CALL).collect();
+    // Ids that could never name a job are not looked up; they come back as gone.
+    let valid: Vec<JobId> = ids
+        .iter()
+        .filter_map(|raw| JobId::parse(raw).ok())
+        .collect();
+    let found: std::collections::HashMap<String, TaskView> = backend
+        .statuses(valid)
+        .await
+        .map_err(ServerFnError::new)?
+        .iter()
+        .flatten()
+        .map(|status| (status.id.clone(), TaskView::from_status(status)))
+        .collect();
+    let views = ids
+        .iter()
+        .map(|raw| {
+            found
+                .get(raw)
+                .cloned()
+                .unwrap_or_else(|| TaskView::pending(raw))
+        })
+        .collect();
     Ok(views)
 }
 

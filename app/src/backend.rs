@@ -32,8 +32,11 @@ pub trait TaskBackend: Send + Sync + 'static {
     fn max_seconds(&self) -> u64;
     /// Enqueues a task of `seconds` ticks; returns its id.
     fn enqueue(&self, seconds: u64) -> BoxFuture<'_, Result<String, BackendError>>;
-    /// The status of job `id`, `None` if there is no such job.
-    fn status(&self, id: JobId) -> BoxFuture<'_, Result<Option<JobStatus>, BackendError>>;
+    /// The status of each job of `ids`, in order; `None` where there is no such job.
+    fn statuses(
+        &self,
+        ids: Vec<JobId>,
+    ) -> BoxFuture<'_, Result<Vec<Option<JobStatus>>, BackendError>>;
     /// Jobs per state.
     fn counts(&self) -> BoxFuture<'_, Result<JobCounts, BackendError>>;
     /// Whether the request being answered is a plain HTML form post (no JavaScript), which

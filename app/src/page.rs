@@ -89,6 +89,13 @@ pub fn HomePage() -> impl IntoView {
         None => query_error.clone(),
     });
 
+    #[cfg(feature = "hydrate")]
+    let live_targets = crate::live::Targets {
+        store,
+        mode,
+        counts: live_counts,
+    };
+
     // The browser side: restore the user's tasks, start live updates.
     Effect::new(move |_| {
         hydrated.set(true);
@@ -96,12 +103,7 @@ pub fn HomePage() -> impl IntoView {
         {
             store.add_older(&crate::storage::load());
             crate::storage::save(&store.ids());
-            let targets = crate::live::Targets {
-                store,
-                mode,
-                counts: live_counts,
-            };
-            crate::live::start(targets);
+            crate::live::start(live_targets);
         }
     });
     // A task enqueued from this page joins the top of the list.
@@ -111,12 +113,7 @@ pub fn HomePage() -> impl IntoView {
             #[cfg(feature = "hydrate")]
             {
                 crate::storage::save(&store.ids());
-                let targets = crate::live::Targets {
-                    store,
-                    mode,
-                    counts: live_counts,
-                };
-                leptos::task::spawn_local(crate::live::refresh(targets));
+                leptos::task::spawn_local(crate::live::refresh(live_targets));
             }
         }
     });

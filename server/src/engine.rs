@@ -166,7 +166,16 @@ impl TaskQueue {
     /// Number of jobs per state.
     pub async fn counts(&self) -> Result<JobCounts, EngineError> {
         let counts = bounded(CALL_TIMEOUT, self.queue.get_job_counts()).await?;
-        Ok(job_counts(&counts))
+        Ok(JobCounts {
+            waiting: counts.waiting,
+            active: counts.active,
+            delayed: counts.delayed,
+            prioritized: counts.prioritized,
+            completed: counts.completed,
+            failed: counts.failed,
+            waiting_children: counts.waiting_children,
+            paused: counts.paused,
+        })
     }
 
     /// Counts per state and the first [`SUMMARY_LEN`] jobs of the main states.
@@ -174,7 +183,7 @@ impl TaskQueue {
         let q = &self.queue;
         let end = SUMMARY_LEN - 1;
         let (counts, waiting, active, delayed, completed, failed) = tokio::try_join!(
-            bounded(CALL_TIMEOUT, q.get_job_counts()),
+            self.counts(),
             bounded(CALL_TIMEOUT, q.get_waiting(0, end)),
             bounded(CALL_TIMEOUT, q.get_active(0, end)),
             bounded(CALL_TIMEOUT, q.get_delayed(0, end)),
@@ -183,7 +192,7 @@ impl TaskQueue {
         )?;
         let summaries = |jobs: Vec<Job>| jobs.iter().map(summary).collect::<Vec<_>>();
         Ok(CountsReport {
-            counts: job_counts(&counts),
+            counts,
             waiting: summaries(waiting),
             active: summaries(active),
             delayed: summaries(delayed),
@@ -205,19 +214,6 @@ impl TaskQueue {
     /// Closes the queue's connection.
     pub async fn close(&self) {
         self.queue.close().await;
-    }
-}
-
-fn job_counts(counts: &bullmq::types::JobCounts) -> JobCounts {
-    JobCounts {
-        waiting: counts.waiting,
-        active: counts.active,
-        delayed: counts.delayed,
-        prioritized: counts.prioritized,
-        completed: counts.completed,
-        failed: counts.failed,
-        waiting_children: counts.waiting_children,
-        paused: counts.paused,
     }
 }
 

@@ -95,10 +95,16 @@ impl TaskBackend for QueueBackend {
         })
     }
 
-    fn status(&self, id: JobId) -> BoxFuture<'_, Result<Option<JobStatus>, BackendError>> {
+    fn statuses(
+        &self,
+        ids: Vec<JobId>,
+    ) -> BoxFuture<'_, Result<Vec<Option<JobStatus>>, BackendError>> {
         Box::pin(async move {
             let queue = self.state.queue().map_err(unavailable)?;
-            queue.status(&id).await.map_err(|e| unavailable(e.into()))
+            // One round trip each, all at once on the multiplexed connection.
+            futures::future::try_join_all(ids.iter().map(|id| queue.status(id)))
+                .await
+                .map_err(|e| unavailable(e.into()))
         })
     }
 
