@@ -72,7 +72,8 @@ mod browser {
 
     /// The stream events the page listens to: state changes (which also change the counts)
     /// and progress.
-    const EVENTS: [&str; 9] = [
+    const EVENTS: [&str; 10] = [
+        "reset",
         "added",
         "waiting",
         "active",
@@ -98,15 +99,35 @@ mod browser {
         pub counts: RwSignal<Option<JobCounts>>,
     }
 
+    /// An open event stream with the callbacks wired to it. The callbacks are owned here and
+    /// dropped with the stream when it is replaced, so reopening never leaks them.
+    pub struct OpenStream {
+        source: EventSource,
+        _on_open: Closure<dyn FnMut()>,
+        _on_error: Closure<dyn FnMut()>,
+        _on_events: Vec<Closure<dyn FnMut(MessageEvent)>>,
+    }
+
+    impl Drop for OpenStream {
+        fn drop(&mut self) {
+            self.source.set_onopen(None);
+            self.source.set_onerror(None);
+            self.source.close();
+        }
+    }
+
+    type Slot = Rc<RefCell<Option<OpenStream>>>;
+
     /// Starts the event stream and the polling fallback for the page's lifetime.
     pub fn start(targets: Targets) {
-        let stream: Rc<RefCell<Option<EventSource>>> = Rc::new(RefCell::new(None));
-        open(targets, stream.clone());
+        let stream: Slot = Rc::new(RefCell::new(None));
+        open(targets, &stream);
         spawn_local(poll_loop(targets, stream));
     }
 
-    /// Opens the event stream and wires its events to the page.
-    fn open(targets: Targets, slot: Rc<RefCell<Option<EventSource>>>) {
+    /// Opens the event stream (closing any previous one) and wires its events to the page.
+    fn open(targets: Targets, slot: &Slot) {
+        slot.borrow_mut().take();
         targets.mode.set(LiveMode::Connecting);
         let Ok(source) = EventSource::new("/tasks/stream") else {
             targets.mode.set(LiveMode::Polling);
@@ -118,16 +139,20 @@ mod browser {
             spawn_local(refresh(targets));
         });
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        on_open.forget();
 
         let on_error = Closure::<dyn FnMut()>::new(move || {
             targets.mode.set(LiveMode::Polling);
         });
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        on_error.forget();
 
+        let mut on_events = Vec::with_capacity(EVENTS.len());
         for name in EVENTS {
             let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                if name == "reset" {
+                    // The server could not replay everything we missed: reload it all.
+                    spawn_local(refresh(targets));
+                    return;
+                }
                 let Some(text) = event.data().as_string() else {
                     return;
                 };
@@ -138,9 +163,14 @@ mod browser {
             });
             let _ =
                 source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
-            on_event.forget();
+            on_events.push(on_event);
         }
-        *slot.borrow_mut() = Some(source);
+        *slot.borrow_mut() = Some(OpenStream {
+            source,
+            _on_open: on_open,
+            _on_error: on_error,
+            _on_events: on_events,
+        });
     }
 
     /// Applies one stream event to the page.
@@ -178,7 +208,7 @@ mod browser {
     }
 
     /// Every second: poll while the stream is down, and reopen a stream the browser gave up on.
-    async fn poll_loop(targets: Targets, slot: Rc<RefCell<Option<EventSource>>>) {
+    async fn poll_loop(targets: Targets, slot: Slot) {
         let mut closed_for_ms = 0;
         loop {
             TimeoutFuture::new(POLL_EVERY_MS).await;
@@ -190,15 +220,12 @@ mod browser {
             let closed = slot
                 .borrow()
                 .as_ref()
-                .is_none_or(|s| s.ready_state() == EventSource::CLOSED);
+                .is_none_or(|s| s.source.ready_state() == EventSource::CLOSED);
             if closed {
                 closed_for_ms += POLL_EVERY_MS;
                 if closed_for_ms >= REOPEN_AFTER_MS {
                     closed_for_ms = 0;
-                    if let Some(old) = slot.borrow_mut().take() {
-                        old.close();
-                    }
-                    open(targets, slot.clone());
+                    open(targets, &slot);
                     // `open` says Connecting; keep polling until the stream confirms.
                     targets.mode.set(LiveMode::Polling);
                 }
@@ -222,9 +249,12 @@ mod browser {
     thread_local! {
         /// Whether a counts request is in flight, and whether another one was asked for
         /// meanwhile: a busy queue sends many events, but the page asks for counts at most
-        /// one request at a time (plus one to catch up).
+        /// once per [`COUNTS_EVERY_MS`], one request at a time.
         static COUNTS: std::cell::Cell<(bool, bool)> = const { std::cell::Cell::new((false, false)) };
     }
+
+    /// Least time between two counts requests.
+    const COUNTS_EVERY_MS: u32 = 1000;
 
     async fn refresh_counts(targets: Targets) {
         let (in_flight, _) = COUNTS.get();
@@ -234,9 +264,13 @@ mod browser {
         }
         loop {
             COUNTS.set((true, false));
+            let started = js_sys::Date::now();
             if let Ok(counts) = queue_counts().await {
                 targets.counts.set(Some(counts));
             }
+            // Asked again meanwhile: wait out the rest of the interval, then ask once for all.
+            let spent = (js_sys::Date::now() - started).max(0.0) as u32;
+            TimeoutFuture::new(COUNTS_EVERY_MS.saturating_sub(spent)).await;
             let (_, again) = COUNTS.get();
             if !again {
                 COUNTS.set((false, false));

@@ -14,31 +14,59 @@ pub struct TaskPayload {
 }
 
 impl TaskPayload {
-    /// Reads a payload written by any producer (Sentinel or Node BullMQ).
-    ///
-    /// Node producers may send a fractional or negative `seconds`; like the original worker we
-    /// take `max(1, floor(seconds))` ticks. A payload without a numeric `seconds` is rejected
-    /// so the job fails with a reason instead of finishing without doing anything.
-    pub fn from_job_data(data: &Value) -> Result<Self, String> {
-        let raw = data
-            .get("seconds")
-            .ok_or_else(|| "payload has no \"seconds\" field".to_string())?;
+    /// Reads a payload written by any producer (Sentinel, Node BullMQ, anything that can write
+    /// to Redis) and checks it is a task we can run: `seconds` must be a whole number from 1 to
+    /// `max` (a JSON number such as `5` or `5.0`, or a string of digits). Anything else is
+    /// refused with a short reason that never echoes a large value, so the job fails at once
+    /// instead of holding a worker slot.
+    pub fn from_job_data(data: &Value, max: u64) -> Result<Self, String> {
+        let expected = format!("payload field \"seconds\" must be a whole number from 1 to {max}");
+        let Some(raw) = data.get("seconds") else {
+            return Err("payload has no \"seconds\" field".to_string());
+        };
         let seconds = match raw {
-            Value::Number(n) => n.as_f64(),
-            Value::String(s) => s.trim().parse::<f64>().ok(),
+            Value::Number(n) => match (n.as_u64(), n.as_f64()) {
+                (Some(whole), _) => Some(whole),
+                (None, Some(f)) if f.fract() == 0.0 && f >= 1.0 && f <= max as f64 => {
+                    Some(f as u64)
+                }
+                _ => None,
+            },
+            Value::String(text) => {
+                let text = text.trim();
+                (!text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| text.parse::<u64>().ok())
+                    .flatten()
+            }
             _ => None,
+        };
+        match seconds {
+            Some(seconds) if (1..=max).contains(&seconds) => Ok(Self { seconds }),
+            _ => Err(format!("{expected}, got {}", describe(raw))),
         }
-        .filter(|s| s.is_finite())
-        .ok_or_else(|| format!("payload field \"seconds\" is not a number: {raw}"))?;
-        // `as` saturates for huge values, which is what we want here.
-        let ticks = seconds.floor().max(1.0) as u64;
-        Ok(Self { seconds: ticks })
     }
 
     /// Number of ticks the task runs: `max(1, seconds)`.
     pub fn total_ticks(&self) -> u64 {
         self.seconds.max(1)
     }
+}
+
+/// A JSON value in a few words: short values as they are, long ones by kind and size.
+pub fn describe(value: &Value) -> String {
+    const SHORT: usize = 40;
+    let text = value.to_string();
+    if text.len() <= SHORT {
+        return text;
+    }
+    let kind = match value {
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+        Value::Number(_) => "a number",
+        _ => "a value",
+    };
+    format!("{kind} of {} bytes", text.len())
 }
 
 /// Progress reported after each tick: `{"step": i, "total": n, "info": "tick i/n"}`.
@@ -94,6 +122,7 @@ impl TaskResult {
 }
 
 /// A job's state, spelled as Node BullMQ spells it (`waiting`, not the Redis key suffix `wait`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum JobState {
@@ -289,6 +318,7 @@ pub fn parse_seconds(raw: &str, max: u64) -> Result<u64, SecondsError> {
 }
 
 /// Answer to `POST /tasks/enqueue`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnqueueResponse {
     /// The new job's id.
@@ -296,6 +326,7 @@ pub struct EnqueueResponse {
 }
 
 /// Answer to `GET /tasks/status/:id`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobStatus {
@@ -327,6 +358,7 @@ impl JobStatus {
 }
 
 /// One job as listed by `GET /tasks/counts`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobSummary {
@@ -357,6 +389,7 @@ pub struct JobSummary {
 }
 
 /// Number of jobs per state, keyed as Node's `getJobCounts()` keys them.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobCounts {
     /// Jobs in `waiting`.
@@ -379,6 +412,7 @@ pub struct JobCounts {
 }
 
 /// Answer to `GET /tasks/counts`: counts plus the first jobs of each state.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CountsReport {
     /// Number of jobs per state.
@@ -493,19 +527,35 @@ mod tests {
     #[test]
     fn payload_from_any_producer() {
         let cases = [
-            (json!({"seconds": 3}), Ok(3)),
-            (json!({"seconds": 2.7}), Ok(2)),
-            (json!({"seconds": 0}), Ok(1)),
-            (json!({"seconds": -4}), Ok(1)),
-            (json!({"seconds": "5"}), Ok(5)),
+            (json!({"seconds": 3}), Some(3)),
+            (json!({"seconds": 3.0}), Some(3)),
+            (json!({"seconds": "5"}), Some(5)),
+            (json!({"seconds": 3600}), Some(3600)),
         ];
         for (data, want) in cases {
-            let got = TaskPayload::from_job_data(&data).map(|p| p.total_ticks());
-            assert_eq!(got, want, "payload {data}");
+            let got = TaskPayload::from_job_data(&data, 3600).map(|p| p.total_ticks());
+            assert_eq!(got.ok(), want, "payload {data}");
         }
-        assert!(TaskPayload::from_job_data(&json!({})).is_err());
-        assert!(TaskPayload::from_job_data(&json!({"seconds": "x"})).is_err());
-        assert!(TaskPayload::from_job_data(&json!({"seconds": null})).is_err());
+        let huge = "9".repeat(1 << 20);
+        for bad in [
+            json!({}),
+            json!({"seconds": "x"}),
+            json!({"seconds": null}),
+            json!({"seconds": 2.7}),
+            json!({"seconds": 0}),
+            json!({"seconds": -4}),
+            json!({"seconds": 1e300}),
+            json!({"seconds": 3601}),
+            json!({"seconds": huge}),
+            json!({"seconds": [1, 2]}),
+        ] {
+            let reason = TaskPayload::from_job_data(&bad, 3600).expect_err("refused");
+            assert!(reason.len() <= 200, "{reason}");
+        }
+        assert_eq!(
+            TaskPayload::from_job_data(&json!({"seconds": huge}), 3600).unwrap_err(),
+            "payload field \"seconds\" must be a whole number from 1 to 3600, got a string of 1048578 bytes"
+        );
     }
 }
 

@@ -36,14 +36,14 @@ impl Role {
     about = "Sentinel: long-running tasks on a BullMQ queue"
 )]
 pub struct Config {
-    /// Redis to use for the queue.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/0")]
+    /// Redis to use for the queue (its value is never printed: it may hold a password).
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/0", hide_env_values = true)]
     pub redis_url: String,
 
     /// Seed nodes of a Redis Cluster (comma-separated `redis://host:port` URLs). When set, the
     /// queue lives on the cluster and `SENTINEL_PREFIX` must carry a hash tag (`{sentinel}`) so
     /// that all of a queue's keys share one slot. `REDIS_URL` is then unused.
-    #[arg(long, env = "REDIS_CLUSTER_NODES", value_delimiter = ',')]
+    #[arg(long, env = "REDIS_CLUSTER_NODES", value_delimiter = ',', hide_env_values = true)]
     pub redis_cluster_nodes: Vec<String>,
 
     /// Address the HTTP server listens on.
@@ -102,6 +102,93 @@ pub struct Config {
     /// Port of `cargo leptos watch`'s live-reload socket (kept off 3001).
     #[arg(long, env = "LEPTOS_RELOAD_PORT", default_value_t = 3002)]
     pub reload_port: u32,
+
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// Every limit on what enters the server. Each is a setting with a safe default; hitting one
+/// gives a JSON error that names it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Limits {
+    /// Largest request body, in bytes, on every route (server functions included) → 413.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 16 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// How long a client may take to send a request's headers before the connection is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+
+    /// How long reading a request body and answering a non-streaming request may take → 408
+    /// (body too slow) or 503 (answer too slow).
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 15_000)]
+    pub request_timeout_ms: u64,
+
+    /// Open HTTP connections at once; beyond it new connections get 503.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Open event streams at once, all clients together → 503 with Retry-After.
+    #[arg(long, env = "MAX_SSE_STREAMS", default_value_t = 5_000)]
+    pub max_sse_streams: usize,
+
+    /// Open event streams per client address → 429 with Retry-After.
+    #[arg(long, env = "MAX_SSE_STREAMS_PER_CLIENT", default_value_t = 16)]
+    pub max_sse_streams_per_client: usize,
+
+    /// Bytes of events a stream may fall behind the live feed before it is dropped (it
+    /// reconnects and catches up from Redis).
+    #[arg(long, env = "SSE_CLIENT_BUFFER_BYTES", default_value_t = 1024 * 1024)]
+    pub sse_client_buffer_bytes: usize,
+
+    /// Bytes of recent events the fan-out keeps in memory for all streams together.
+    #[arg(long, env = "SSE_FANOUT_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub sse_fanout_bytes: usize,
+
+    /// Most events one resuming stream replays from Redis; a client further behind gets a
+    /// `reset` event and reloads its state.
+    #[arg(long, env = "SSE_MAX_REPLAY_EVENTS", default_value_t = 20_000)]
+    pub sse_max_replay_events: usize,
+
+    /// Largest event sent on a stream, in bytes of JSON; larger fields are cut (see
+    /// `MAX_FIELD_BYTES`) and an event still too large is reduced to its job id and name.
+    #[arg(long, env = "MAX_EVENT_BYTES", default_value_t = 16 * 1024)]
+    pub max_event_bytes: usize,
+
+    /// Largest value of one field read back from Redis (job data, progress, return value,
+    /// failed reason, event field) that Sentinel forwards.
+    #[arg(long, env = "MAX_FIELD_BYTES", default_value_t = 8 * 1024)]
+    pub max_field_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 * 1024,
+            header_read_timeout_ms: 10_000,
+            request_timeout_ms: 15_000,
+            max_connections: 10_000,
+            max_sse_streams: 5_000,
+            max_sse_streams_per_client: 16,
+            sse_client_buffer_bytes: 1024 * 1024,
+            sse_fanout_bytes: 8 * 1024 * 1024,
+            sse_max_replay_events: 20_000,
+            max_event_bytes: 16 * 1024,
+            max_field_bytes: 8 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// The header-read timeout.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    /// The request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
 }
 
 /// A setting that makes no sense, found at start-up.
@@ -150,6 +237,36 @@ impl Config {
                 "SENTINEL_PREFIX",
                 "must carry a hash tag such as {sentinel} on a Redis Cluster",
             );
+        }
+        let l = &self.limits;
+        for (name, value) in [
+            ("MAX_BODY_BYTES", l.max_body_bytes),
+            ("MAX_CONNECTIONS", l.max_connections),
+            ("MAX_SSE_STREAMS", l.max_sse_streams),
+            ("MAX_SSE_STREAMS_PER_CLIENT", l.max_sse_streams_per_client),
+            ("SSE_MAX_REPLAY_EVENTS", l.sse_max_replay_events),
+        ] {
+            if value == 0 {
+                return fail(name, "must be at least 1");
+            }
+        }
+        if l.header_read_timeout_ms == 0 || l.header_read_timeout_ms > 30_000 {
+            return fail("HEADER_READ_TIMEOUT_MS", "must be from 1 to 30000");
+        }
+        if l.request_timeout_ms == 0 {
+            return fail("REQUEST_TIMEOUT_MS", "must be at least 1");
+        }
+        if l.max_field_bytes < 256 {
+            return fail("MAX_FIELD_BYTES", "must be at least 256");
+        }
+        if l.max_event_bytes < l.max_field_bytes.min(4096) || l.max_event_bytes < 1024 {
+            return fail("MAX_EVENT_BYTES", "must be at least 1024 and not far below MAX_FIELD_BYTES");
+        }
+        if l.sse_client_buffer_bytes < l.max_event_bytes {
+            return fail("SSE_CLIENT_BUFFER_BYTES", "must be at least MAX_EVENT_BYTES");
+        }
+        if l.sse_fanout_bytes < l.sse_client_buffer_bytes {
+            return fail("SSE_FANOUT_BYTES", "must be at least SSE_CLIENT_BUFFER_BYTES");
         }
         if !self.redis_url.starts_with("redis://")
             && !self.redis_url.starts_with("rediss://")

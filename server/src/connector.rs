@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::engine::TaskQueue;
-use crate::error::error_chain;
+use crate::telemetry::error_chain;
 use crate::events::EventHub;
 use crate::state::{AppState, Services};
 use crate::worker::EmbeddedWorker;
@@ -33,9 +33,23 @@ pub async fn connect(state: AppState) {
         return;
     };
 
+    match queue.eviction_policy().await {
+        Ok(policy) if !policy.is_empty() && policy != "noeviction" => warn!(
+            %policy,
+            "Redis maxmemory-policy is not noeviction: Redis may evict jobs; /readyz reports not ready until it is set to noeviction"
+        ),
+        Ok(_) => {}
+        Err(error) => debug!(error = %error_chain(&error), "could not read Redis's maxmemory-policy"),
+    }
+
     let hub = config.role.serves_api().then(|| {
         let events_key = format!("{}:{}:events", config.prefix, config.queue);
-        EventHub::start(queue.connection().clone(), events_key, shutdown.clone())
+        EventHub::start(
+            queue.connection().clone(),
+            events_key,
+            &config.limits,
+            shutdown.clone(),
+        )
     });
 
     let worker = if config.role.runs_worker() {

@@ -3,17 +3,17 @@
 //! (`wait` for `waiting`, return values as raw JSON strings, calls that hang while Redis is down)
 //! away from the rest of the server.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
 use app::{CountsReport, JobCounts, JobId, JobState, JobStatus, JobSummary, TaskPayload};
 use bullmq::options::RedisConnectionOptions;
 use bullmq::types::{KeepJobs, RemoveOnFinish};
-use bullmq::{Job, JobProgress, Queue, QueueOptions};
+use bullmq::{Queue, QueueOptions};
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::record::{self, JobRecord, is_queue_key_name};
 
 /// Name of the jobs Sentinel adds and runs.
 pub const TASK_JOB_NAME: &str = "longTask";
@@ -64,6 +64,7 @@ pub fn connection_options(config: &Config) -> RedisConnectionOptions {
 /// The task queue, as the HTTP handlers see it.
 pub struct TaskQueue {
     queue: Queue,
+    max_field_bytes: usize,
 }
 
 impl TaskQueue {
@@ -73,11 +74,20 @@ impl TaskQueue {
             .connection(connection_options(config))
             .prefix(config.prefix.clone());
         let queue = bounded(CONNECT_TIMEOUT, Queue::with_options(&config.queue, opts)).await?;
-        Ok(Self { queue })
+        Ok(Self {
+            queue,
+            max_field_bytes: config.limits.max_field_bytes,
+        })
     }
 
-    /// Adds a `longTask` job with the original service's options and returns its id.
-    pub async fn enqueue(&self, payload: TaskPayload) -> Result<String, EngineError> {
+    /// Adds a `longTask` job with the original service's options and returns its id. With a
+    /// `job_id` (see [`idempotent_job_id`]), a second add returns the existing job, as
+    /// BullMQ does for custom ids.
+    pub async fn enqueue(
+        &self,
+        payload: TaskPayload,
+        job_id: Option<String>,
+    ) -> Result<String, EngineError> {
         let keep = || {
             RemoveOnFinish::Options(KeepJobs {
                 age: Some(3600),
@@ -91,21 +101,29 @@ impl TaskQueue {
             .attempts(1)
             .remove_on_complete(keep())
             .remove_on_fail(keep());
+        let add = match job_id {
+            Some(id) => add.job_id(id),
+            None => add,
+        };
         let job = bounded(CALL_TIMEOUT, add.into_future()).await?;
         Ok(job.id().to_string())
     }
 
-    /// The status of job `id`, or `None` when there is no such job (never added, or removed by
-    /// the retention policy).
+    /// The status of job `id`, or `None` when there is no such job (never added, removed by
+    /// the retention policy, or an id that names one of the queue's own keys).
     ///
     /// One atomic read (`MULTI`): the job hash and its membership of each state's set. We do not
     /// use the crate's `get_job_state`: its Lua script (`getState`) copies the whole wait list
     /// per call, so with a backlog of 20,000 jobs each status request cost Redis ~2 ms of CPU.
     /// Every move between states is one atomic script, so a job that exists and is in none of
-    /// the other sets is in `wait` (or the legacy `paused` list): both are `waiting`.
+    /// the other sets is in `wait` (or the legacy `paused` list): both are `waiting`. The hash
+    /// is decoded leniently ([`JobRecord`]): other producers write there too.
     pub async fn status(&self, id: &JobId) -> Result<Option<JobStatus>, EngineError> {
-        let keys = self.queue.keys();
         let id = id.as_str();
+        if is_queue_key_name(id) {
+            return Ok(None);
+        }
+        let keys = self.queue.keys();
         let mut pipe = redis::pipe();
         pipe.atomic().cmd("HGETALL").arg(keys.job_key(id));
         for set in [
@@ -119,48 +137,38 @@ impl TaskQueue {
         }
         pipe.cmd("LPOS").arg(keys.active()).arg(id);
         let mut conn = self.queue.connection().connection();
-        type Reply = (
-            HashMap<String, String>,
-            Option<f64>,
-            Option<f64>,
-            Option<f64>,
-            Option<f64>,
-            Option<f64>,
-            Option<i64>,
-        );
         let read = async {
-            pipe.query_async::<Reply>(&mut conn)
+            pipe.query_async::<Vec<redis::Value>>(&mut conn)
                 .await
                 .map_err(bullmq::Error::from)
         };
-        let (fields, completed, failed, delayed, prioritized, waiting_children, active) =
-            bounded(CALL_TIMEOUT, read).await?;
-        if fields.is_empty() {
+        let mut replies = bounded(CALL_TIMEOUT, read).await?.into_iter();
+        let Some(record) = replies
+            .next()
+            .and_then(|hash| JobRecord::from_reply(id, hash, self.max_field_bytes))
+        else {
             return Ok(None);
-        }
-        let job = Job::from_redis_hash(id, &fields).map_err(EngineError::Queue)?;
-        let state = if completed.is_some() {
+        };
+        let present: Vec<bool> = replies
+            .map(|reply| !matches!(reply, redis::Value::Nil | redis::Value::ServerError(_)))
+            .collect();
+        let member = |i: usize| present.get(i).copied().unwrap_or(false);
+        let state = if member(0) {
             JobState::Completed
-        } else if failed.is_some() {
+        } else if member(1) {
             JobState::Failed
-        } else if delayed.is_some() {
+        } else if member(2) {
             JobState::Delayed
-        } else if prioritized.is_some() {
+        } else if member(3) {
             JobState::Prioritized
-        } else if waiting_children.is_some() {
+        } else if member(4) {
             JobState::WaitingChildren
-        } else if active.is_some() {
+        } else if member(5) {
             JobState::Active
         } else {
             JobState::Waiting
         };
-        Ok(Some(JobStatus {
-            id: job.id().to_string(),
-            state,
-            progress: progress_value(&job),
-            result: return_value(&job),
-            failed_reason: failed_reason(&job),
-        }))
+        Ok(Some(record.status(state)))
     }
 
     /// Number of jobs per state.
@@ -178,27 +186,102 @@ impl TaskQueue {
         })
     }
 
-    /// Counts per state and the first [`SUMMARY_LEN`] jobs of the main states.
+    /// Counts per state and the first [`SUMMARY_LEN`] jobs of the main states: waiting and
+    /// active newest first (as the lists hold them), delayed soonest first, completed and
+    /// failed most recent first.
     pub async fn counts_report(&self) -> Result<CountsReport, EngineError> {
-        let q = &self.queue;
+        let keys = self.queue.keys();
         let end = SUMMARY_LEN - 1;
-        let (counts, waiting, active, delayed, completed, failed) = tokio::try_join!(
-            self.counts(),
-            bounded(CALL_TIMEOUT, q.get_waiting(0, end)),
-            bounded(CALL_TIMEOUT, q.get_active(0, end)),
-            bounded(CALL_TIMEOUT, q.get_delayed(0, end)),
-            bounded(CALL_TIMEOUT, q.get_completed(0, end)),
-            bounded(CALL_TIMEOUT, q.get_failed(0, end)),
-        )?;
-        let summaries = |jobs: Vec<Job>| jobs.iter().map(summary).collect::<Vec<_>>();
+        let mut pipe = redis::pipe();
+        pipe.cmd("LRANGE").arg(keys.wait()).arg(0).arg(end);
+        pipe.cmd("LRANGE").arg(keys.active()).arg(0).arg(end);
+        pipe.cmd("ZRANGE").arg(keys.delayed()).arg(0).arg(end);
+        pipe.cmd("ZREVRANGE").arg(keys.completed()).arg(0).arg(end);
+        pipe.cmd("ZREVRANGE").arg(keys.failed()).arg(0).arg(end);
+        let mut conn = self.queue.connection().connection();
+        let read_ids = async {
+            pipe.query_async::<Vec<redis::Value>>(&mut conn)
+                .await
+                .map_err(bullmq::Error::from)
+        };
+        let (counts, lists) = tokio::try_join!(self.counts(), bounded(CALL_TIMEOUT, read_ids))?;
+        let lists: Vec<Vec<String>> = lists.into_iter().map(id_list).collect();
+        let all: Vec<&String> = lists.iter().flatten().collect();
+        let mut records = self.records(&all).await?.into_iter();
+        let mut take = |ids: &Vec<String>| -> Vec<JobSummary> {
+            ids.iter()
+                .filter_map(|_| records.next().flatten())
+                .map(|record| record.summary())
+                .collect()
+        };
+        let waiting = lists.first().map(&mut take).unwrap_or_default();
+        let active = lists.get(1).map(&mut take).unwrap_or_default();
+        let delayed = lists.get(2).map(&mut take).unwrap_or_default();
+        let completed = lists.get(3).map(&mut take).unwrap_or_default();
+        let failed = lists.get(4).map(&mut take).unwrap_or_default();
         Ok(CountsReport {
             counts,
-            waiting: summaries(waiting),
-            active: summaries(active),
-            delayed: summaries(delayed),
-            completed: summaries(completed),
-            failed: summaries(failed),
+            waiting,
+            active,
+            delayed,
+            completed,
+            failed,
         })
+    }
+
+    /// The job hashes of `ids`, in order (`None` where there is no such job), in one round
+    /// trip.
+    async fn records(&self, ids: &[&String]) -> Result<Vec<Option<JobRecord>>, EngineError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = self.queue.keys();
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HGETALL").arg(keys.job_key(id));
+        }
+        let mut conn = self.queue.connection().connection();
+        let read = async {
+            pipe.query_async::<Vec<redis::Value>>(&mut conn)
+                .await
+                .map_err(bullmq::Error::from)
+        };
+        let replies = bounded(CALL_TIMEOUT, read).await?;
+        Ok(ids
+            .iter()
+            .zip(replies)
+            .map(|(id, reply)| {
+                if is_queue_key_name(id) || JobId::parse(id).is_err() {
+                    None
+                } else {
+                    JobRecord::from_reply(id, reply, self.max_field_bytes)
+                }
+            })
+            .collect())
+    }
+
+    /// Redis's `maxmemory-policy`; BullMQ needs `noeviction` (an evicted job is a lost job).
+    pub async fn eviction_policy(&self) -> Result<String, EngineError> {
+        let mut conn = self.queue.connection().connection();
+        let read = async {
+            redis::cmd("CONFIG")
+                .arg("GET")
+                .arg("maxmemory-policy")
+                .query_async::<redis::Value>(&mut conn)
+                .await
+                .map_err(bullmq::Error::from)
+        };
+        let reply = bounded(CALL_TIMEOUT, read).await?;
+        let values: Vec<String> = match reply {
+            redis::Value::Array(items) => items.iter().filter_map(record::text).collect(),
+            redis::Value::Map(pairs) => pairs
+                .iter()
+                .flat_map(|(k, v)| [record::text(k), record::text(v)])
+                .flatten()
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(values.get(1).cloned().unwrap_or_default())
     }
 
     /// The queue's Redis connection (shared, multiplexed; standalone or cluster).
@@ -217,24 +300,14 @@ impl TaskQueue {
     }
 }
 
-/// The progress as JSON; a whole number is written as an integer, as Node writes it (`0`, not
-/// `0.0`).
-fn progress_value(job: &Job) -> Value {
-    match job.progress() {
-        JobProgress::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::from(*n as i64),
-        JobProgress::Number(n) => Value::from(*n),
-        JobProgress::Object(value) => value.clone(),
-    }
-}
-
-/// The return value parsed from the raw JSON string the crate hands back; a value that is not
-/// JSON (a producer wrote plain text) is passed on as a string.
-fn return_value(job: &Job) -> Option<Value> {
-    let raw = job.returnvalue();
-    if raw.is_empty() || job.finished_on().is_none() {
-        return None;
-    }
-    Some(parse_json_or_string(raw))
+/// The job id for a request's `Idempotency-Key`: a digest, so any key (of any length or
+/// alphabet) gives a valid id, and the same key always the same job while that job is kept
+/// (the retention policy: an hour, or the last 100 finished).
+pub fn idempotent_job_id(key: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("idem-{hex}")
 }
 
 /// Parses `raw` as JSON, falling back to the text itself.
@@ -242,22 +315,14 @@ pub fn parse_json_or_string(raw: &str) -> Value {
     serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()))
 }
 
-fn failed_reason(job: &Job) -> Option<String> {
-    let reason = job.failed_reason();
-    (!reason.is_empty()).then(|| reason.to_string())
-}
-
-fn summary(job: &Job) -> JobSummary {
-    JobSummary {
-        id: job.id().to_string(),
-        name: job.name().to_string(),
-        data: job.data().clone(),
-        progress: progress_value(job),
-        timestamp: job.timestamp(),
-        processed_on: job.processed_on(),
-        finished_on: job.finished_on(),
-        attempts_made: job.attempts_made(),
-        result: return_value(job),
-        failed_reason: failed_reason(job),
+/// The ids in a list reply (`LRANGE`, `ZRANGE`), invalid ones dropped.
+fn id_list(reply: redis::Value) -> Vec<String> {
+    match reply {
+        redis::Value::Array(items) => items
+            .iter()
+            .filter_map(record::text)
+            .filter(|id| JobId::parse(id).is_ok())
+            .collect(),
+        _ => Vec::new(),
     }
 }

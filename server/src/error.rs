@@ -1,15 +1,19 @@
 //! `AppError`: every way a request can fail, and the HTTP answer for each. 4xx bodies say what
-//! was wrong with the request; 5xx bodies say nothing internal, and the cause is logged.
+//! was wrong with the request and name the field or the limit; 5xx bodies say nothing internal.
+//! The cause of a 5xx is attached to the response and logged once by
+//! [`crate::telemetry::log_failures`].
+
+use std::time::Duration;
 
 use app::{JobIdError, SecondsError};
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
-use tracing::{debug, error};
+use serde_json::{Value, json};
 
 use crate::engine::EngineError;
 use crate::events::EventsError;
+use crate::telemetry::{LoggedCause, error_chain};
 
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +24,14 @@ pub enum AppError {
     /// The request body is not the JSON object we take.
     #[error("request body is not valid: {0}")]
     InvalidBody(String),
+    /// A header has a value we cannot take.
+    #[error("header {name} is not valid: {reason}")]
+    InvalidHeader {
+        /// The header.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// A job id that could never name a job.
     #[error("invalid job id")]
     InvalidId {
@@ -41,6 +53,27 @@ pub enum AppError {
     /// No such route.
     #[error("no such route")]
     NoRoute,
+    /// The body is larger than `MAX_BODY_BYTES`.
+    #[error("request body is larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The client took longer than `REQUEST_TIMEOUT_MS` to send the body.
+    #[error("request body was not received within {0:?}")]
+    BodyTimeout(Duration),
+    /// The answer took longer than `REQUEST_TIMEOUT_MS`.
+    #[error("request was not answered within {0:?}")]
+    RequestTimeout(Duration),
+    /// `MAX_CONNECTIONS` connections are open.
+    #[error("too many open connections")]
+    TooManyConnections,
+    /// `MAX_SSE_STREAMS` streams are open.
+    #[error("too many open event streams")]
+    TooManyStreams,
+    /// This client has `MAX_SSE_STREAMS_PER_CLIENT` streams open.
+    #[error("too many open event streams from this client")]
+    TooManyStreamsFromClient,
     /// Sentinel has not reached Redis yet (or this role does not serve the route).
     #[error("the queue is not connected")]
     NotConnected,
@@ -52,58 +85,99 @@ pub enum AppError {
     Events(#[from] EventsError),
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let (status, body) = match &self {
+/// Seconds a client should wait before trying again after a refusal for load.
+const RETRY_AFTER_SECS: u64 = 2;
+
+impl AppError {
+    fn parts(&self) -> (StatusCode, Value) {
+        match self {
             AppError::InvalidSeconds(e) => (
                 StatusCode::BAD_REQUEST,
                 json!({"error": "invalid_seconds", "field": "seconds", "message": e.to_string()}),
             ),
             AppError::InvalidBody(message) => (
                 StatusCode::BAD_REQUEST,
-                json!({"error": "invalid_body", "message": message}),
+                json!({"error": "invalid_body", "field": "body", "message": message}),
+            ),
+            AppError::InvalidHeader { name, .. } => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_header", "field": name, "message": self.to_string()}),
             ),
             AppError::InvalidId { id, source } => (
                 StatusCode::BAD_REQUEST,
-                json!({"error": "invalid_id", "field": "id", "id": id, "message": source.to_string()}),
+                json!({"error": "invalid_id", "field": "id", "id": short(id), "message": source.to_string()}),
             ),
-            AppError::InvalidLastEventId(_) => (
+            AppError::InvalidLastEventId(raw) => (
                 StatusCode::BAD_REQUEST,
-                json!({"error": "invalid_last_event_id", "field": "Last-Event-ID", "message": self.to_string()}),
+                json!({"error": "invalid_last_event_id", "field": "Last-Event-ID",
+                       "message": format!("Last-Event-ID must be a stream entry id like 1700000000000-0, got {:?}", short(raw))}),
             ),
             AppError::NotFound { id } => (
                 StatusCode::NOT_FOUND,
-                json!({"error": "not_found", "id": id}),
+                json!({"error": "not_found", "id": short(id)}),
             ),
             AppError::NoRoute => (
                 StatusCode::NOT_FOUND,
                 json!({"error": "not_found", "message": "no such route"}),
             ),
-            AppError::NotConnected | AppError::Engine(_) | AppError::Events(_) => {
-                if matches!(self, AppError::NotConnected) {
-                    // Expected until Redis is reached; the connector already logged why.
-                    debug!("request refused: not connected to Redis yet");
-                } else {
-                    error!(error = %error_chain(&self), "request failed: queue unavailable");
-                }
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    json!({"error": "unavailable", "message": "the queue is not reachable right now; try again shortly"}),
-                )
-            }
-        };
-        (status, Json(body)).into_response()
+            AppError::BodyTooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": "body_too_large", "limit": "MAX_BODY_BYTES", "max": limit,
+                       "message": self.to_string()}),
+            ),
+            AppError::BodyTimeout(_) => (
+                StatusCode::REQUEST_TIMEOUT,
+                json!({"error": "request_timeout", "limit": "REQUEST_TIMEOUT_MS", "message": self.to_string()}),
+            ),
+            AppError::RequestTimeout(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "timeout", "limit": "REQUEST_TIMEOUT_MS", "message": self.to_string()}),
+            ),
+            AppError::TooManyConnections => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "too_many_connections", "limit": "MAX_CONNECTIONS", "message": self.to_string()}),
+            ),
+            AppError::TooManyStreams => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "too_many_streams", "limit": "MAX_SSE_STREAMS", "message": self.to_string()}),
+            ),
+            AppError::TooManyStreamsFromClient => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"error": "too_many_streams", "limit": "MAX_SSE_STREAMS_PER_CLIENT", "message": self.to_string()}),
+            ),
+            AppError::NotConnected | AppError::Engine(_) | AppError::Events(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "unavailable", "message": "the queue is not reachable right now; try again shortly"}),
+            ),
+        }
     }
 }
 
-/// An error with its sources, for a log line.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+/// A value from the request, cut so an error body never echoes a huge input.
+fn short(text: &str) -> String {
+    const MAX: usize = 64;
+    if text.len() <= MAX {
+        return text.to_string();
     }
-    text
+    format!("{}…", crate::events::cut(text, MAX))
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.parts();
+        let mut response = (status, Json(body)).into_response();
+        if matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        // Expected until Redis is reached (the connector already said why), and refusals for
+        // load are not failures of ours: only real failures are logged.
+        if matches!(self, AppError::Engine(_) | AppError::Events(_) | AppError::RequestTimeout(_)) {
+            response
+                .extensions_mut()
+                .insert(LoggedCause(error_chain(&self).into()));
+        }
+        response
+    }
 }

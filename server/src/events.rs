@@ -1,6 +1,11 @@
 //! The event hub: one reader per process follows the queue's Redis event stream and fans each
-//! event out to every SSE client over a broadcast channel; a client that falls behind is
-//! dropped (it reconnects with `Last-Event-ID` and reads what it missed back from Redis).
+//! event out to every SSE client through the byte-bounded [`Fanout`]; a client that falls
+//! behind is dropped (it reconnects with `Last-Event-ID` and reads what it missed back from
+//! Redis).
+//!
+//! Everything in the stream is untrusted: any producer can `XADD` to it. An event name that
+//! cannot be an SSE event name is marked unsendable, every field is cut to `MAX_FIELD_BYTES`
+//! and a whole event to `MAX_EVENT_BYTES`, and nothing read here can panic.
 //!
 //! Reading the stream is not a state change, so it is done here with plain `XREAD`/`XRANGE`
 //! rather than through the crate's `QueueEvents`, which hides nothing we need and buffers in an
@@ -15,15 +20,21 @@ use std::time::Duration;
 use bullmq::redis_connection::{AnyConnection, RedisConnection};
 use redis::Value as RedisValue;
 use serde_json::{Map, Value};
-use tokio::sync::broadcast;
+use tokio::sync::{OnceCell, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::engine::parse_json_or_string;
+use crate::fanout::{Fanout, Subscriber};
+use crate::telemetry::error_chain;
 
-/// Events kept for slow receivers before they are dropped (a burst of bulk adds writes tens of
-/// thousands of events a second; at ~300 bytes each this bounds the buffer to a few MiB).
-const CHANNEL_CAPACITY: usize = 16_384;
+/// Replay pages read from Redis at the same time, all resuming clients together: a crowd of
+/// clients replaying from the start must not starve the queue's own calls.
+const REPLAYS_AT_ONCE: usize = 4;
+/// Deadline of one replay page.
+const REPLAY_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest event name sent; BullMQ's names are short words.
+const MAX_NAME_LEN: usize = 64;
 /// How long one `XREAD` blocks; bounds how late the reader notices shutdown.
 const BLOCK_MS: u64 = 2000;
 /// Entries read per `XREAD`/`XRANGE` call.
@@ -41,15 +52,31 @@ pub struct StreamId {
 impl StreamId {
     /// The smallest id.
     pub const ZERO: StreamId = StreamId { ms: 0, seq: 0 };
+
+    /// The smallest id after this one, or `None` for the largest id there is.
+    pub fn next(self) -> Option<StreamId> {
+        if let Some(seq) = self.seq.checked_add(1) {
+            Some(StreamId { ms: self.ms, seq })
+        } else {
+            self.ms.checked_add(1).map(|ms| StreamId { ms, seq: 0 })
+        }
+    }
 }
 
 impl FromStr for StreamId {
     type Err = ();
+    /// `<ms>-<seq>` or `<ms>`, plain decimal digits only (no sign, no spaces).
     fn from_str(s: &str) -> Result<Self, ()> {
         let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
+        let number = |part: &str| {
+            if part.is_empty() || part.len() > 20 || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(());
+            }
+            part.parse::<u64>().map_err(|_| ())
+        };
         Ok(Self {
-            ms: ms.parse().map_err(|_| ())?,
-            seq: seq.parse().map_err(|_| ())?,
+            ms: number(ms)?,
+            seq: number(seq)?,
         })
     }
 }
@@ -72,55 +99,136 @@ impl PartialOrd for StreamId {
     }
 }
 
+/// The size limits applied to events read from Redis.
+#[derive(Debug, Clone, Copy)]
+pub struct EventLimits {
+    /// Largest field value forwarded.
+    pub max_field_bytes: usize,
+    /// Largest event (JSON) forwarded.
+    pub max_event_bytes: usize,
+}
+
+impl Default for EventLimits {
+    fn default() -> Self {
+        let limits = crate::config::Limits::default();
+        Self {
+            max_field_bytes: limits.max_field_bytes,
+            max_event_bytes: limits.max_event_bytes,
+        }
+    }
+}
+
 /// One queue event, ready to be sent as an SSE event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueEvent {
     /// The Redis stream entry id, used as the SSE `id`.
     pub id: StreamId,
-    /// The BullMQ event name (`added`, `active`, `progress`, `completed`, ...).
-    pub name: String,
-    /// The job the event is about, when it is about one.
+    /// The BullMQ event name (`added`, `active`, `progress`, `completed`, ...), or `None` when
+    /// the entry's name cannot be sent as an SSE event name (line breaks, odd characters).
+    pub name: Option<String>,
+    /// The job the event is about, when it is about one (a valid job id only).
     pub job_id: Option<String>,
-    /// The event's fields as a JSON object (with `jobId`), JSON values parsed.
-    pub data: Map<String, Value>,
     /// `data` serialised once, shared by every client that sends it.
     pub json: Arc<str>,
 }
 
 impl QueueEvent {
-    /// Builds an event from a stream entry's field/value pairs.
-    fn from_fields(id: StreamId, fields: Vec<(String, String)>) -> Self {
-        let mut name = String::new();
+    /// Builds an event from a stream entry's field/value pairs, cutting what is too large.
+    pub fn from_fields(id: StreamId, fields: Vec<(String, String)>, limits: &EventLimits) -> Self {
+        let mut name = None;
         let mut data = Map::new();
+        let mut truncated = Vec::new();
         for (field, value) in fields {
             if field == "event" {
-                name = value;
-            } else if JSON_FIELDS.contains(&field.as_str()) {
-                data.insert(field, parse_json_or_string(&value));
-            } else {
-                data.insert(field, Value::String(value));
+                name = sendable_name(&value);
+                continue;
             }
+            if field.len() > MAX_NAME_LEN || data.contains_key(&field) {
+                continue;
+            }
+            let value = if value.len() > limits.max_field_bytes {
+                truncated.push(Value::String(field.clone()));
+                if JSON_FIELDS.contains(&field.as_str()) {
+                    Value::Null
+                } else {
+                    Value::String(cut(&value, limits.max_field_bytes).to_string())
+                }
+            } else if JSON_FIELDS.contains(&field.as_str()) {
+                parse_json_or_string(&value)
+            } else {
+                Value::String(value)
+            };
+            data.insert(field, value);
         }
-        let job_id = data.get("jobId").and_then(Value::as_str).map(str::to_owned);
-        let json = Value::Object(data.clone()).to_string().into();
+        let job_id = data
+            .get("jobId")
+            .and_then(Value::as_str)
+            .filter(|raw| app::JobId::parse(raw).is_ok())
+            .map(str::to_owned);
+        if !truncated.is_empty() {
+            data.insert("truncated".to_string(), Value::Array(truncated));
+        }
+        let mut json = Value::Object(data).to_string();
+        if json.len() > limits.max_event_bytes {
+            // Still too large (many fields): keep what lets a client reload the job's state.
+            let mut small = Map::new();
+            if let Some(job_id) = &job_id {
+                small.insert("jobId".to_string(), Value::String(job_id.clone()));
+            }
+            small.insert("truncated".to_string(), Value::Bool(true));
+            json = Value::Object(small).to_string();
+        }
         Self {
             id,
             name,
             job_id,
-            data,
-            json,
+            json: json.into(),
         }
     }
+
+    /// Bytes this event costs a stream (its JSON plus its name and id).
+    pub fn size(&self) -> usize {
+        self.json.len() + self.name.as_ref().map_or(0, String::len) + 48
+    }
+}
+
+/// The name if it can be an SSE event name: 1 to 64 characters of letters, digits and
+/// `_ . : -` (BullMQ's names are such words). Anything else, a line break above all, would
+/// break the stream's framing.
+fn sendable_name(raw: &str) -> Option<String> {
+    let ok = !raw.is_empty()
+        && raw.len() <= MAX_NAME_LEN
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    ok.then(|| raw.to_string())
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+pub fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// A handle on the hub: subscribe to live events, read past ones back.
 #[derive(Clone)]
 pub struct EventHub {
-    sender: broadcast::Sender<Arc<QueueEvent>>,
-    /// The queue's connection (standalone or cluster): its shared multiplexed connection serves
-    /// the short `XRANGE` reads of resuming clients, and it opens the reader's own connection.
+    fanout: Fanout,
+    /// The queue's connection (standalone or cluster); it opens the reader's own connection
+    /// and the replay connection.
     conn: RedisConnection,
+    /// A connection of its own for replays, so resuming clients never queue behind (or in
+    /// front of) enqueue and status calls on the shared one. Opened on first use.
+    replay_conn: Arc<OnceCell<AnyConnection>>,
+    replays: Arc<Semaphore>,
     key: Arc<str>,
+    limits: EventLimits,
 }
 
 /// What can go wrong while reading events.
@@ -137,23 +245,60 @@ pub enum EventsError {
     Timeout,
 }
 
+/// Where a resuming client stands against what Redis still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumePoint {
+    /// Every entry after the client's id is still in the stream.
+    Contiguous,
+    /// Entries after the client's id were trimmed away (or the id is from another stream's
+    /// life): the client must reload its state.
+    Gap,
+}
+
 impl EventHub {
     /// Creates the hub for stream `key` on the queue's connection and starts its reader, which
     /// runs until `shutdown`.
-    pub fn start(conn: RedisConnection, key: String, shutdown: CancellationToken) -> Self {
-        let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
+    pub fn start(
+        conn: RedisConnection,
+        key: String,
+        limits: &crate::config::Limits,
+        shutdown: CancellationToken,
+    ) -> Self {
         let hub = Self {
-            sender,
+            fanout: Fanout::new(limits.sse_fanout_bytes, limits.sse_client_buffer_bytes),
             conn,
+            replay_conn: Arc::new(OnceCell::new()),
+            replays: Arc::new(Semaphore::new(REPLAYS_AT_ONCE)),
             key: key.into(),
+            limits: EventLimits {
+                max_field_bytes: limits.max_field_bytes,
+                max_event_bytes: limits.max_event_bytes,
+            },
         };
         tokio::spawn(hub.clone().read_loop(shutdown));
         hub
     }
 
-    /// A receiver of every event read from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<QueueEvent>> {
-        self.sender.subscribe()
+    /// A cursor on every event read from now on; `kill` fires when the stream falls too far
+    /// behind.
+    pub fn subscribe(&self, kill: CancellationToken) -> Subscriber {
+        self.fanout.subscribe(kill)
+    }
+
+    /// Streams following the live feed now.
+    pub fn followers(&self) -> usize {
+        self.fanout.followers()
+    }
+
+    async fn replay_connection(&self) -> Result<AnyConnection, EventsError> {
+        let conn = tokio::time::timeout(
+            REPLAY_TIMEOUT,
+            self.replay_conn
+                .get_or_try_init(|| self.conn.dedicated_any_connection()),
+        )
+        .await
+        .map_err(|_| EventsError::Timeout)??;
+        Ok(conn.clone())
     }
 
     /// Up to `count` events after `after`, oldest first, read back from Redis.
@@ -162,24 +307,73 @@ impl EventHub {
         after: StreamId,
         count: usize,
     ) -> Result<Vec<QueueEvent>, EventsError> {
-        let mut conn = self.conn.connection();
+        let Some(start) = after.next() else {
+            return Ok(Vec::new());
+        };
+        let _permit = self.replays.acquire().await.map_err(|_| EventsError::Timeout)?;
+        let mut conn = self.replay_connection().await?;
         let read = async {
             let reply: RedisValue = redis::cmd("XRANGE")
                 .arg(&*self.key)
-                .arg(format!("({after}"))
+                .arg(start.to_string())
                 .arg("+")
                 .arg("COUNT")
                 .arg(count)
                 .query_async(&mut conn)
                 .await?;
-            Ok::<_, EventsError>(parse_entries(reply))
+            Ok::<_, EventsError>(parse_entries(reply, &self.limits))
         };
-        tokio::time::timeout(Duration::from_secs(3), read)
+        tokio::time::timeout(REPLAY_TIMEOUT, read)
             .await
             .map_err(|_| EventsError::Timeout)?
     }
 
-    /// Follows the stream and broadcasts each entry; reconnects after errors.
+    /// Whether the stream still holds everything after `after`: the entry right after it
+    /// must not have been trimmed, and `after` must not be newer than the newest entry.
+    pub async fn resume_point(&self, after: StreamId) -> Result<ResumePoint, EventsError> {
+        let mut conn = self.replay_connection().await?;
+        let read = async {
+            let mut pipe = redis::pipe();
+            pipe.cmd("XRANGE")
+                .arg(&*self.key)
+                .arg("-")
+                .arg("+")
+                .arg("COUNT")
+                .arg(1)
+                .cmd("XREVRANGE")
+                .arg(&*self.key)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1);
+            let (oldest, newest): (RedisValue, RedisValue) = pipe.query_async(&mut conn).await?;
+            Ok::<_, EventsError>((
+                parse_entries(oldest, &self.limits).first().map(|e| e.id),
+                parse_entries(newest, &self.limits).first().map(|e| e.id),
+            ))
+        };
+        let (oldest, newest) = tokio::time::timeout(REPLAY_TIMEOUT, read)
+            .await
+            .map_err(|_| EventsError::Timeout)??;
+        Ok(match (oldest, newest) {
+            // An empty stream: anything the client saw is gone (unless it saw nothing).
+            (None, _) | (_, None) if after == StreamId::ZERO => ResumePoint::Contiguous,
+            (None, _) | (_, None) => ResumePoint::Gap,
+            (Some(oldest), Some(newest)) => {
+                // The client's next entry is `oldest` at best: an older id means entries
+                // between them were trimmed. An id past the newest is from another life of
+                // the stream (Redis lost it, or a made-up id).
+                let trimmed = after.next().is_none_or(|next| next < oldest) && after != StreamId::ZERO;
+                if trimmed || after > newest {
+                    ResumePoint::Gap
+                } else {
+                    ResumePoint::Contiguous
+                }
+            }
+        })
+    }
+
+    /// Follows the stream and publishes each batch; reconnects after errors.
     async fn read_loop(self, shutdown: CancellationToken) {
         let mut last: Option<StreamId> = None;
         let mut backoff = Duration::from_millis(100);
@@ -189,7 +383,7 @@ impl EventHub {
                 () = shutdown.cancelled() => break,
             };
             if let Err(error) = result {
-                warn!(error = %crate::error::error_chain(&error), "event stream reader lost Redis; reconnecting");
+                warn!(error = %error_chain(&error), "event stream reader lost Redis; reconnecting");
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
                     () = shutdown.cancelled() => break,
@@ -238,11 +432,11 @@ impl EventHub {
             let reply = tokio::time::timeout(Duration::from_millis(BLOCK_MS + 2000), read)
                 .await
                 .map_err(|_| EventsError::Timeout)??;
-            for event in parse_xread(reply) {
-                cursor = event.id;
-                *last = Some(event.id);
-                // No receivers is fine: nobody is watching.
-                let _ = self.sender.send(Arc::new(event));
+            let events = parse_xread(reply, &self.limits);
+            if let Some(newest) = events.last() {
+                cursor = newest.id;
+                *last = Some(newest.id);
+                self.fanout.publish(events.into_iter().map(Arc::new));
             }
         }
         Ok(())
@@ -257,12 +451,12 @@ impl EventHub {
             .arg(1)
             .query_async(conn)
             .await?;
-        Ok(parse_entries(reply).first().map(|event| event.id))
+        Ok(parse_entries(reply, &self.limits).first().map(|event| event.id))
     }
 }
 
 /// Parses an `XREAD` reply (one stream) into events.
-fn parse_xread(reply: RedisValue) -> Vec<QueueEvent> {
+fn parse_xread(reply: RedisValue, limits: &EventLimits) -> Vec<QueueEvent> {
     let streams = match reply {
         RedisValue::Array(streams) => streams,
         RedisValue::Map(pairs) => pairs
@@ -277,12 +471,12 @@ fn parse_xread(reply: RedisValue) -> Vec<QueueEvent> {
             RedisValue::Array(mut parts) if parts.len() == 2 => parts.pop(),
             _ => None,
         })
-        .flat_map(parse_entries)
+        .flat_map(|entries| parse_entries(entries, limits))
         .collect()
 }
 
 /// Parses an `XRANGE`-shaped reply (`[[id, [field, value, ...]], ...]`) into events.
-fn parse_entries(reply: RedisValue) -> Vec<QueueEvent> {
+fn parse_entries(reply: RedisValue, limits: &EventLimits) -> Vec<QueueEvent> {
     let RedisValue::Array(entries) = reply else {
         return Vec::new();
     };
@@ -304,7 +498,7 @@ fn parse_entries(reply: RedisValue) -> Vec<QueueEvent> {
                 .chunks(2)
                 .filter_map(|pair| Some((text(pair.first()?)?, text(pair.get(1)?)?)))
                 .collect();
-            Some(QueueEvent::from_fields(id, pairs))
+            Some(QueueEvent::from_fields(id, pairs, limits))
         })
         .collect()
 }
@@ -331,6 +525,49 @@ mod tests {
         assert_eq!(a.to_string(), "1700000000000-5");
         assert_eq!("42".parse::<StreamId>().unwrap().to_string(), "42-0");
         assert!("x-1".parse::<StreamId>().is_err());
+        for bad in ["", "-", "1-", "-1", "+1-0", " 1-0", "1-0 ", "1-2-3", "99999999999999999999999-0"] {
+            assert!(bad.parse::<StreamId>().is_err(), "{bad:?}");
+        }
+        let max: StreamId = "18446744073709551615-18446744073709551615".parse().unwrap();
+        assert_eq!(max.next(), None);
+        assert_eq!(a.next().unwrap().to_string(), "1700000000000-6");
+    }
+
+    #[test]
+    fn foreign_names_and_huge_fields_are_made_safe() {
+        let limits = EventLimits { max_field_bytes: 256, max_event_bytes: 1024 };
+        for bad in ["bad\nname", "bad\rname", "", "with space", &"x".repeat(65)] {
+            let event = QueueEvent::from_fields(
+                "1-0".parse().unwrap(),
+                vec![("event".into(), bad.to_string()), ("jobId".into(), "7".into())],
+                &limits,
+            );
+            assert_eq!(event.name, None, "{bad:?}");
+        }
+        let huge = "é".repeat(1000);
+        let event = QueueEvent::from_fields(
+            "1-0".parse().unwrap(),
+            vec![
+                ("event".into(), "failed".into()),
+                ("jobId".into(), "7".into()),
+                ("failedReason".into(), huge.clone()),
+                ("returnvalue".into(), format!("\"{huge}\"")),
+            ],
+            &limits,
+        );
+        assert!(event.json.len() <= 1024, "{}", event.json.len());
+        let data: Value = serde_json::from_str(&event.json).unwrap();
+        assert_eq!(data["jobId"], "7");
+        assert!(data["failedReason"].as_str().unwrap().len() <= 256);
+        assert_eq!(data["returnvalue"], Value::Null);
+        assert_eq!(data["truncated"], serde_json::json!(["failedReason", "returnvalue"]));
+        // Too many fields: reduced to the job id.
+        let many: Vec<(String, String)> = (0..50).map(|i| (format!("f{i}"), "y".repeat(200))).chain([("jobId".to_string(), "9".to_string())]).collect();
+        let event = QueueEvent::from_fields("1-0".parse().unwrap(), many, &limits);
+        assert_eq!(&*event.json, r#"{"jobId":"9","truncated":true}"#);
+        // An invalid job id is not taken as one.
+        let event = QueueEvent::from_fields("1-0".parse().unwrap(), vec![("jobId".into(), "a:b".into())], &limits);
+        assert_eq!(event.job_id, None);
     }
 
     #[test]
@@ -345,10 +582,12 @@ mod tests {
                     r#"{"step":1,"total":2,"info":"tick 1/2"}"#.into(),
                 ),
             ],
+            &EventLimits::default(),
         );
-        assert_eq!(event.name, "progress");
+        assert_eq!(event.name.as_deref(), Some("progress"));
         assert_eq!(event.job_id.as_deref(), Some("7"));
-        assert_eq!(event.data["data"]["step"], 1);
-        assert!(!event.data.contains_key("event"));
+        let data: Value = serde_json::from_str(&event.json).unwrap();
+        assert_eq!(data["data"]["step"], 1);
+        assert!(data.get("event").is_none());
     }
 }

@@ -8,22 +8,33 @@ pub mod connector;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod fanout;
+pub mod headers;
 pub mod health;
+pub mod limits;
 pub mod lock;
+pub mod openapi;
+pub mod record;
 pub mod routes;
+pub mod serve;
 pub mod site;
 pub mod sse;
 pub mod state;
+pub mod telemetry;
 pub mod worker;
 
 use std::future::Future;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tower_http::compression::CompressionLayer;
+use tracing::{info, warn};
 
 pub use config::{Config, Role};
 pub use state::AppState;
@@ -39,7 +50,8 @@ pub fn app(state: AppState) -> Router {
             .route("/tasks/enqueue", post(routes::enqueue))
             .route("/tasks/status/{id}", get(routes::status))
             .route("/tasks/counts", get(routes::counts))
-            .route("/tasks/stream", get(sse::stream));
+            .route("/tasks/stream", get(sse::stream))
+            .route("/openapi.json", get(openapi::document));
     }
     let router = router.with_state(state.clone());
     let router = if state.config.role.serves_api() {
@@ -47,7 +59,19 @@ pub fn app(state: AppState) -> Router {
     } else {
         router
     };
-    router.fallback(routes::no_route)
+    let header_settings = std::sync::Arc::new(headers::HeaderSettings {
+        reload_port: site::is_dev().then_some(state.config.reload_port),
+    });
+    // Outermost first: log causes, add headers, compress, then the limits around the routes.
+    router
+        .fallback(routes::no_route)
+        .layer(from_fn_with_state(
+            limits::RequestLimits::new(&state.config.limits),
+            limits::limit_requests,
+        ))
+        .layer(CompressionLayer::new())
+        .layer(from_fn_with_state(header_settings, headers::security_headers))
+        .layer(from_fn(telemetry::log_failures))
 }
 
 /// What can stop the server from starting or running.
@@ -65,9 +89,6 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
-    /// The HTTP server failed.
-    #[error("HTTP server failed")]
-    Serve(#[source] std::io::Error),
 }
 
 /// Runs Sentinel until `shutdown` completes, then shuts down in order:
@@ -100,21 +121,30 @@ pub async fn run(
         signal_token.cancel();
     });
 
-    let http = axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(token.clone().cancelled_owned());
     let grace = config.shutdown_grace();
+    // Requests still open when the token fires get the worker's grace to finish (event
+    // streams end at once); then what is left is closed.
+    let http = serve::serve(
+        listener,
+        app(state.clone()),
+        &config.limits,
+        token.clone(),
+        grace.max(Duration::from_secs(1)),
+    );
     let worker_state = state.clone();
     let worker_shutdown = async move {
         worker_state.shutdown.cancelled().await;
+        // The connector stops on the same token; a worker it installed while shutdown had
+        // already begun is shut down too.
+        if let Err(error) = connector.await {
+            warn!(%error, "the connector ended abnormally");
+        }
         if let Some(worker) = worker_state.services().and_then(|s| s.worker.as_ref()) {
             let handed_back = worker.shutdown(grace).await;
             info!(handed_back, "worker stopped");
         }
     };
-    let (served, ()) = tokio::join!(http.into_future(), worker_shutdown);
-    served.map_err(RunError::Serve)?;
-    // The connector may still be retrying; it stops on the same token.
-    let _ = connector.await;
+    tokio::join!(http, worker_shutdown);
     if let Some(services) = state.services() {
         services.queue.close().await;
     }

@@ -6,19 +6,40 @@ use app::{EnqueueResponse, JobId, TaskPayload, parse_seconds};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
+use crate::engine::idempotent_job_id;
 use crate::error::AppError;
 use crate::state::AppState;
 
 /// `seconds` used when the request gives none, as in the original.
 pub const DEFAULT_SECONDS: u64 = 20;
 
-/// `POST /tasks/enqueue?seconds=N` (or a JSON body `{"seconds": N}`) → `201 {"id"}`.
+/// Longest `Idempotency-Key` taken.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// `POST /tasks/enqueue?seconds=N` (or a JSON body `{"seconds": N}`) → `201 {"id"}`. With an
+/// `Idempotency-Key` header, the same key returns the same job while that job is kept.
+#[utoipa::path(
+    post,
+    path = "/tasks/enqueue",
+    params(
+        ("seconds" = Option<u64>, Query, description = "Ticks the task runs (1 to MAX_SECONDS); else the body's, else 20"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the same job (printable ASCII, at most 255 characters)"),
+    ),
+    request_body(content = Option<crate::openapi::EnqueueBody>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Enqueued", body = app::EnqueueResponse),
+        (status = 400, description = "A value was refused; the body names the field", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body over MAX_BODY_BYTES", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn enqueue(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<EnqueueResponse>), AppError> {
     let max = state.config.max_seconds;
@@ -26,9 +47,31 @@ pub async fn enqueue(
         Some(raw) => parse_seconds(raw, max)?,
         None => seconds_from_body(&body, max)?,
     };
+    let job_id = idempotency_key(&headers)?.map(|key| idempotent_job_id(&key));
     let queue = state.queue()?;
-    let id = queue.enqueue(TaskPayload { seconds }).await?;
+    let id = queue.enqueue(TaskPayload { seconds }, job_id).await?;
     Ok((StatusCode::CREATED, Json(EnqueueResponse { id })))
+}
+
+/// The `Idempotency-Key` header, if any: printable ASCII, 1 to 255 characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let invalid = |reason: &str| AppError::InvalidHeader {
+        name: "Idempotency-Key",
+        reason: reason.to_string(),
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| invalid("must be printable ASCII"))?;
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(invalid("must be 1 to 255 characters"));
+    }
+    if !key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err(invalid("must be printable ASCII without spaces"));
+    }
+    Ok(Some(key.to_string()))
 }
 
 /// Reads `seconds` from an optional JSON body; no body or no field means the default.
@@ -53,6 +96,17 @@ fn seconds_from_body(body: &[u8], max: u64) -> Result<u64, AppError> {
 }
 
 /// `GET /tasks/status/{id}` → the job's state, progress and outcome.
+#[utoipa::path(
+    get,
+    path = "/tasks/status/{id}",
+    params(("id" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "The job", body = app::JobStatus),
+        (status = 400, description = "An id that can name no job", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such job", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn status(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
@@ -69,6 +123,14 @@ pub async fn status(
 }
 
 /// `GET /tasks/counts` → counts per state and the first jobs of each.
+#[utoipa::path(
+    get,
+    path = "/tasks/counts",
+    responses(
+        (status = 200, description = "Counts and the first jobs of each state", body = app::CountsReport),
+        (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn counts(State(state): State<AppState>) -> Result<Json<app::CountsReport>, AppError> {
     Ok(Json(state.queue()?.counts_report().await?))
 }

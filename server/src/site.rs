@@ -13,6 +13,7 @@ use axum::http::header::ACCEPT;
 use axum::http::request::Parts;
 use axum::routing::any;
 use leptos::config::{Env, LeptosOptions};
+use leptos::nonce::Nonce;
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
 use tower_http::services::ServeDir;
@@ -20,16 +21,21 @@ use tracing::error;
 
 use crate::config::Config;
 use crate::error::AppError;
-use crate::error::error_chain;
+use crate::telemetry::error_chain;
 use crate::state::AppState;
+
+/// Whether this is a development build served by `cargo leptos watch` (live reload on).
+pub fn is_dev() -> bool {
+    match std::env::var("LEPTOS_ENV").as_deref() {
+        Ok("PROD") | Ok("prod") | Ok("production") => false,
+        Ok("DEV") | Ok("dev") | Ok("development") => true,
+        _ => cfg!(debug_assertions),
+    }
+}
 
 /// Leptos's settings, from ours.
 pub fn leptos_options(config: &Config) -> LeptosOptions {
-    let env = match std::env::var("LEPTOS_ENV").as_deref() {
-        Ok("PROD") | Ok("prod") | Ok("production") => Env::PROD,
-        _ if cfg!(debug_assertions) => Env::DEV,
-        _ => Env::PROD,
-    };
+    let env = if is_dev() { Env::DEV } else { Env::PROD };
     LeptosOptions::builder()
         .output_name(config.output_name.clone())
         .site_root(config.site_root.clone())
@@ -48,7 +54,16 @@ pub fn router(state: AppState) -> Router {
     });
     let context = {
         let backend = backend.clone();
-        move || provide_context(backend.clone())
+        move || {
+            provide_context(backend.clone());
+            // The nonce the security headers named for this request (Leptos made one of its
+            // own just before; the policy must name the one the page uses).
+            if let Some(nonce) =
+                use_context::<Parts>().and_then(|parts| parts.extensions.get::<Nonce>().cloned())
+            {
+                provide_context(nonce);
+            }
+        }
     };
     let server_fns = {
         let context = context.clone();
@@ -89,7 +104,7 @@ impl TaskBackend for QueueBackend {
         Box::pin(async move {
             let queue = self.state.queue().map_err(unavailable)?;
             queue
-                .enqueue(TaskPayload { seconds })
+                .enqueue(TaskPayload { seconds }, None)
                 .await
                 .map_err(|e| unavailable(e.into()))
         })

@@ -1,32 +1,48 @@
 //! `GET /tasks/stream`: the queue's events as Server-Sent Events.
 //!
-//! A client that reconnects with `Last-Event-ID` first gets every event after that id, read
-//! back from the Redis stream, then live ones. We subscribe to the live feed *before* reading
-//! the backlog and skip live events at or below the last id sent, so nothing falls in the gap
-//! and nothing is sent twice.
+//! A client that reconnects with `Last-Event-ID` first gets the events after that id, read back
+//! from the Redis stream page by page as it reads them (never the whole stream in memory, at
+//! most `SSE_MAX_REPLAY_EVENTS`), then live ones. When the events after its id are no longer
+//! all in Redis (trimmed, or more than the replay bound), it gets a `reset` event instead: the
+//! page reloads its state from the API rather than showing a silent gap. We subscribe to the
+//! live feed *before* reading the backlog and skip live events at or below the last id sent,
+//! so nothing falls in the gap and nothing is sent twice.
+//!
+//! Streams are capped in total (`503`) and per client address (`429`), both with Retry-After.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::JobId;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{Extensions, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use crate::error::AppError;
-use crate::events::{QueueEvent, StreamId};
+use crate::events::{EventHub, QueueEvent, ResumePoint, StreamId};
+use crate::serve::{ConnectionKill, client_addr};
 use crate::state::AppState;
 
 /// Backlog entries read per round trip.
 const BACKLOG_BATCH: usize = 500;
+/// Live events taken from the fan-out at a time.
+const LIVE_BATCH: usize = 256;
 /// Interval of the keep-alive comments.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How soon a browser's `EventSource` should reconnect after the stream drops.
 const RECONNECT_AFTER: Duration = Duration::from_millis(1000);
+/// Longest `Last-Event-ID` taken (two 20-digit numbers and a dash).
+const MAX_LAST_EVENT_ID: usize = 41;
+
+/// The name of the event that tells a client its view may have a gap.
+pub const RESET_EVENT: &str = "reset";
 
 /// Query of `GET /tasks/stream`.
 #[derive(Debug, Deserialize)]
@@ -39,11 +55,99 @@ pub struct StreamQuery {
     last_event_id: Option<String>,
 }
 
+/// Open streams, in total and per client address.
+#[derive(Debug, Default)]
+pub struct StreamSlots {
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// One open stream's place; freed when the stream ends.
+pub struct StreamSlot {
+    slots: Arc<StreamSlots>,
+    client: Option<IpAddr>,
+}
+
+impl StreamSlots {
+    /// Takes a place for a stream from `client`, or says which cap is hit.
+    pub fn take(
+        self: &Arc<Self>,
+        client: Option<IpAddr>,
+        max_total: usize,
+        max_per_client: usize,
+    ) -> Result<StreamSlot, AppError> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.0 >= max_total {
+            return Err(AppError::TooManyStreams);
+        }
+        if let Some(ip) = client {
+            let mine = open.1.entry(ip).or_insert(0);
+            if *mine >= max_per_client {
+                return Err(AppError::TooManyStreamsFromClient);
+            }
+            *mine += 1;
+        }
+        open.0 += 1;
+        Ok(StreamSlot {
+            slots: self.clone(),
+            client,
+        })
+    }
+
+    /// Streams open now.
+    pub fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.0 = open.0.saturating_sub(1);
+        if let Some(ip) = self.client
+            && let Some(count) = open.1.get_mut(&ip)
+        {
+            *count -= 1;
+            if *count == 0 {
+                open.1.remove(&ip);
+            }
+        }
+    }
+}
+
+/// Reads `Last-Event-ID` (header first, then the query), refusing anything that is not a
+/// stream entry id.
+fn resume_after(headers: &HeaderMap, query: Option<String>) -> Result<Option<StreamId>, AppError> {
+    let raw = match headers.get("last-event-id") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| AppError::InvalidLastEventId("(not text)".to_string()))?
+                .to_string(),
+        ),
+        None => query,
+    };
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    if trimmed.len() > MAX_LAST_EVENT_ID {
+        return Err(AppError::InvalidLastEventId(raw));
+    }
+    trimmed
+        .parse::<StreamId>()
+        .map(Some)
+        .map_err(|()| AppError::InvalidLastEventId(raw))
+}
+
 /// The SSE handler.
 pub async fn stream(
     State(state): State<AppState>,
     Query(query): Query<StreamQuery>,
     headers: HeaderMap,
+    extensions: Extensions,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let job_filter = match query.job_id {
         Some(raw) => {
@@ -51,73 +155,82 @@ pub async fn stream(
         }
         None => None,
     };
-    let last_event_id = headers
-        .get("last-event-id")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .or(query.last_event_id);
-    let resume_after = match last_event_id {
-        Some(raw) if !raw.trim().is_empty() => Some(
-            raw.trim()
-                .parse::<StreamId>()
-                .map_err(|()| AppError::InvalidLastEventId(raw))?,
-        ),
-        _ => None,
-    };
-
+    let resume = resume_after(&headers, query.last_event_id)?;
     let hub = state.hub()?.clone();
-    let mut live = hub.subscribe();
-    let mut backlog = Vec::new();
-    if let Some(mut cursor) = resume_after {
-        loop {
-            let batch = hub.read_after(cursor, BACKLOG_BATCH).await?;
-            let full = batch.len() == BACKLOG_BATCH;
-            if let Some(last) = batch.last() {
-                cursor = last.id;
-            }
-            backlog.extend(batch);
-            if !full {
-                break;
-            }
-        }
-    }
-    debug!(
-        backlog = backlog.len(),
-        ?resume_after,
-        "event stream client connected"
-    );
+    let limits = &state.config.limits;
+    let slot = state.streams.take(
+        client_addr(&extensions).map(|addr| addr.ip()),
+        limits.max_sse_streams,
+        limits.max_sse_streams_per_client,
+    )?;
+    let kill = extensions
+        .get::<ConnectionKill>()
+        .map_or_else(CancellationToken::new, |k| k.0.clone());
+    let mut live = hub.subscribe(kill);
+    let max_replay = limits.sse_max_replay_events;
+    debug!(?resume, "event stream client connected");
 
-    let wanted = move |event: &QueueEvent| match &job_filter {
-        Some(id) => event.job_id.as_deref() == Some(id.as_str()),
-        None => true,
+    let wanted = move |event: &QueueEvent| {
+        event.name.is_some()
+            && match &job_filter {
+                Some(id) => event.job_id.as_deref() == Some(id.as_str()),
+                None => true,
+            }
     };
     let events = async_stream::stream! {
+        let _slot = slot;
         yield Ok::<Event, Infallible>(Event::default().retry(RECONNECT_AFTER).comment("sentinel event stream"));
-        let mut sent_up_to = resume_after;
-        for event in backlog {
-            sent_up_to = Some(event.id);
-            if wanted(&event) {
-                yield Ok(to_sse(&event));
+        let mut sent_up_to = resume;
+        if let Some(after) = resume {
+            match replay(&hub, after, max_replay).await {
+                Ok(Replay::Pages(mut pages)) => {
+                    while let Some(page) = pages.next().await {
+                        match page {
+                            Ok(Page::Events(page)) => {
+                                for event in page {
+                                    sent_up_to = Some(event.id);
+                                    if wanted(&event) {
+                                        yield Ok(to_sse(&event));
+                                    }
+                                }
+                            }
+                            Ok(Page::Bound) => {
+                                // More to replay than we replay for one client: what is
+                                // between here and the live feed is for the API to tell.
+                                sent_up_to = None;
+                                yield Ok(reset_event());
+                            }
+                            // Redis failed mid-replay: end the stream; the client resumes
+                            // from the last id it got.
+                            Err(_) => return,
+                        }
+                    }
+                }
+                Ok(Replay::Gap) => {
+                    // Live events from now on; everything before is for the API to tell.
+                    sent_up_to = None;
+                    yield Ok(reset_event());
+                }
+                Err(_) => return,
             }
         }
+        let mut batch = Vec::with_capacity(LIVE_BATCH);
         loop {
-            match live.recv().await {
-                Ok(event) => {
-                    if sent_up_to.is_some_and(|sent| event.id <= sent) {
-                        continue;
-                    }
-                    sent_up_to = Some(event.id);
-                    if wanted(&event) {
-                        yield Ok(to_sse(&event));
-                    }
+            batch.clear();
+            if live.next_batch(&mut batch, LIVE_BATCH).await.is_err() {
+                // Too slow for the live feed: ending the stream lets the client reconnect
+                // with Last-Event-ID and catch up from Redis, without holding anyone back.
+                info!("dropping a slow event stream client");
+                break;
+            }
+            for event in &batch {
+                if sent_up_to.is_some_and(|sent| event.id <= sent) {
+                    continue;
                 }
-                Err(RecvError::Lagged(missed)) => {
-                    // This client is too slow for the live feed; ending its stream lets it
-                    // reconnect with Last-Event-ID and catch up from Redis, without holding
-                    // back anyone else.
-                    info!(missed, "dropping a slow event stream client");
-                    break;
+                sent_up_to = Some(event.id);
+                if wanted(event) {
+                    yield Ok(to_sse(event));
                 }
-                Err(RecvError::Closed) => break,
             }
         }
     };
@@ -125,9 +238,79 @@ pub async fn stream(
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
-fn to_sse(event: &QueueEvent) -> Event {
+/// One step of a replay.
+enum Page {
+    /// Events after the cursor.
+    Events(Vec<QueueEvent>),
+    /// The replay bound was reached with events left.
+    Bound,
+}
+
+/// What a resuming client gets before the live feed.
+enum Replay<S> {
+    /// The events after its id, page by page.
+    Pages(S),
+    /// Its id is older than what Redis keeps (or too far behind to replay): a `reset` event.
+    Gap,
+}
+
+async fn replay(
+    hub: &EventHub,
+    after: StreamId,
+    max_events: usize,
+) -> Result<
+    Replay<impl Stream<Item = Result<Page, crate::events::EventsError>> + use<>>,
+    crate::events::EventsError,
+> {
+    if hub.resume_point(after).await? == ResumePoint::Gap {
+        return Ok(Replay::Gap);
+    }
+    let hub = hub.clone();
+    let pages = async_stream::stream! {
+        let mut cursor = after;
+        let mut sent = 0;
+        loop {
+            let count = BACKLOG_BATCH.min(max_events - sent);
+            if count == 0 {
+                // Anything left after the bound?
+                match hub.read_after(cursor, 1).await {
+                    Ok(rest) if rest.is_empty() => {}
+                    Ok(_) => yield Ok(Page::Bound),
+                    Err(error) => yield Err(error),
+                }
+                break;
+            }
+            let page = match hub.read_after(cursor, count).await {
+                Ok(page) => page,
+                Err(error) => {
+                    yield Err(error);
+                    break;
+                }
+            };
+            let full = page.len() == count;
+            sent += page.len();
+            if let Some(last) = page.last() {
+                cursor = last.id;
+            }
+            yield Ok(Page::Events(page));
+            if !full {
+                break;
+            }
+        }
+    };
+    Ok(Replay::Pages(Box::pin(pages)))
+}
+
+fn reset_event() -> Event {
     Event::default()
-        .event(&event.name)
-        .id(event.id.to_string())
-        .data(&*event.json)
+        .event(RESET_EVENT)
+        .data(r#"{"reason":"events after your last id are no longer kept; reload the state from the API"}"#)
+}
+
+fn to_sse(event: &QueueEvent) -> Event {
+    let sse = Event::default().id(event.id.to_string()).data(&*event.json);
+    match &event.name {
+        Some(name) => sse.event(name),
+        None => sse,
+    }
 }

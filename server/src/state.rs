@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::engine::TaskQueue;
 use crate::error::AppError;
 use crate::events::EventHub;
+use crate::sse::StreamSlots;
 use crate::worker::EmbeddedWorker;
 
 /// The services built on a Redis connection; set once, by the connector.
@@ -28,6 +29,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Fired when the process starts shutting down.
     pub shutdown: CancellationToken,
+    /// Open event streams, for their caps.
+    pub streams: Arc<StreamSlots>,
     services: Arc<OnceLock<Services>>,
 }
 
@@ -37,6 +40,7 @@ impl AppState {
         Self {
             config,
             shutdown,
+            streams: Arc::new(StreamSlots::default()),
             services: Arc::new(OnceLock::new()),
         }
     }

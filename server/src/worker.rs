@@ -30,9 +30,10 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::config::Config;
-use crate::engine::{CONNECT_TIMEOUT, EngineError, bounded, connection_options};
-use crate::error::error_chain;
-use crate::lock::{LockKeeper, LockLost};
+use crate::engine::{CONNECT_TIMEOUT, EngineError, TASK_JOB_NAME, bounded, connection_options};
+use crate::events::cut;
+use crate::lock::{JobLock, LockKeeper, LockLost};
+use crate::telemetry::error_chain;
 
 /// How long the worker waits before fetching again after a Redis error (the crate's 15 s
 /// default is what made work resume so late after a Redis restart).
@@ -45,9 +46,18 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 /// How long handing jobs back may take once the grace is over.
 const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What the crate's `close` may wait for its fetch loop once nothing of ours runs: the loop
+/// is then parked on its blocking wait for new jobs (up to `IDLE_WAIT`), which holds no job,
+/// so it is cut short rather than waited for (shutdown of an idle worker in tens of ms).
+const CLOSE_IDLE_MS: u64 = 20;
+
+/// Longest job name quoted in a failure reason.
+const MAX_NAME_IN_REASON: usize = 64;
+
 /// What a running job needs besides the job itself.
 struct JobContext {
     tick: Duration,
+    max_seconds: u64,
     lock_duration: Duration,
     /// Fired when shutdown starts: jobs fetched from now on are handed back unstarted.
     stop_taking: CancellationToken,
@@ -69,6 +79,7 @@ impl EmbeddedWorker {
     pub async fn start(config: &Config) -> Result<Self, EngineError> {
         let ctx = Arc::new(JobContext {
             tick: config.tick(),
+            max_seconds: config.max_seconds,
             lock_duration: Duration::from_millis(config.lock_duration_ms),
             stop_taking: CancellationToken::new(),
             hand_back: CancellationToken::new(),
@@ -138,10 +149,17 @@ impl EmbeddedWorker {
                 warn!("jobs still being handed back; their locks will expire");
             }
         }
-        // Nothing of ours runs any more, so the crate's close has nothing left to abandon; it
-        // only waits for the fetch loop's current blocking wait (at most IDLE_WAIT).
-        let close_within = u64::try_from(IDLE_WAIT.as_millis()).unwrap_or(1000) + 500;
-        if let Err(error) = self.worker.close(close_within).await {
+        // Nothing of ours runs any more; the crate may still be writing the last jobs' final
+        // state (it does so after our processor returns): wait for that, then close.
+        let written = async {
+            while self.worker.active_count().await > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        if tokio::time::timeout(HAND_BACK_TIMEOUT, written).await.is_err() {
+            warn!("the queue worker still had jobs to finish writing");
+        }
+        if let Err(error) = self.worker.close(CLOSE_IDLE_MS).await {
             warn!(%error, "closing the queue worker failed");
         }
         self.events_done.cancel();
@@ -151,6 +169,7 @@ impl EmbeddedWorker {
 
 /// The processor the crate calls for each job.
 async fn process(job: Job, ctx: Arc<JobContext>) -> Result<Value, bullmq::Error> {
+    let started = Instant::now();
     let _running = ctx.running.token();
     let Some(token) = job.token().map(str::to_owned) else {
         return Err(bullmq::Error::Unrecoverable(
@@ -161,8 +180,21 @@ async fn process(job: Job, ctx: Arc<JobContext>) -> Result<Value, bullmq::Error>
         hand_back(&job, &token).await;
         return Err(bullmq::Error::Delayed);
     }
-    let payload = TaskPayload::from_job_data(job.data()).map_err(bullmq::Error::Unrecoverable)?;
-    let keeper = LockKeeper::new(job.clone(), token.clone(), ctx.lock_duration);
+    // A BullMQ worker takes every job of its queue, whatever its name; like a Node processor
+    // that switches on the name, we fail the ones we have no processor for, at once.
+    if job.name() != TASK_JOB_NAME {
+        return Err(bullmq::Error::Unrecoverable(format!(
+            "no processor for job name {:?} (this worker runs {TASK_JOB_NAME:?} jobs)",
+            cut(job.name(), MAX_NAME_IN_REASON)
+        )));
+    }
+    let payload = TaskPayload::from_job_data(job.data(), ctx.max_seconds)
+        .map_err(bullmq::Error::Unrecoverable)?;
+    let keeper = LockKeeper::new(
+        JobLock::new(job.clone(), token.clone(), ctx.lock_duration),
+        ctx.lock_duration,
+        lock_taken_at(&job, started),
+    );
     tokio::select! {
         result = run_task(job.clone(), payload, ctx.tick) => result,
         LockLost { reason } = keeper.keep() => {
@@ -174,6 +206,19 @@ async fn process(job: Job, ctx: Arc<JobContext>) -> Result<Value, bullmq::Error>
             Err(bullmq::Error::Delayed)
         }
     }
+}
+
+/// When the job's lock was taken: when it was fetched (`processedOn`, written with this
+/// process's clock), which is before the processor was called.
+fn lock_taken_at(job: &Job, called_at: Instant) -> tokio::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let age = job
+        .processed_on()
+        .map_or(Duration::ZERO, |fetched| Duration::from_millis(now_ms.saturating_sub(fetched)));
+    let called_at = tokio::time::Instant::from_std(called_at);
+    called_at.checked_sub(age).unwrap_or(called_at)
 }
 
 /// The task itself: one progress update per tick, then the result.

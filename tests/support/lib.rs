@@ -581,3 +581,37 @@ fn cluster_ok(url: &str) -> bool {
     redis_text(url, redis::cmd("CLUSTER").arg("INFO"))
         .is_some_and(|info| info.contains("cluster_state:ok"))
 }
+
+/// Resident memory of process `pid`, in KiB (Linux `/proc`).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Sends `request` as raw bytes to `server` and reads until the server closes (or `limit`
+/// passes), returning what came back.
+pub async fn raw_exchange(server: &Sentinel, request: &[u8], limit: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(server.addr())
+        .await
+        .expect("connect to the server");
+    socket.write_all(request).await.expect("send the request");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(limit, socket.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+impl Sentinel {
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}

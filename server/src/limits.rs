@@ -1,0 +1,79 @@
+//! The request limits every route shares: the body is read up to `MAX_BODY_BYTES` within
+//! `REQUEST_TIMEOUT_MS` (then `413` or `408`, and nothing more is read), and the answer must
+//! start within the same time (`503`). Event streams count as answered once their headers are
+//! out, so the timeout never cuts a stream.
+//!
+//! Bodies are read whole here, before any handler runs: Sentinel's bodies are small, and
+//! reading them in one place is what makes the limit hold for the Leptos server functions too
+//! (they read the body themselves, and a body error there would be a 500).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_LENGTH;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use crate::config::Limits;
+use crate::error::AppError;
+
+/// The limits as the middleware needs them.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    max_body_bytes: usize,
+    timeout: Duration,
+}
+
+impl RequestLimits {
+    /// From the settings.
+    pub fn new(limits: &Limits) -> Arc<Self> {
+        Arc::new(Self {
+            max_body_bytes: limits.max_body_bytes,
+            timeout: limits.request_timeout(),
+        })
+    }
+}
+
+/// The middleware.
+pub async fn limit_requests(
+    State(limits): State<Arc<RequestLimits>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let deadline = tokio::time::Instant::now() + limits.timeout;
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limits.max_body_bytes as u64) {
+        return AppError::BodyTooLarge {
+            limit: limits.max_body_bytes,
+        }
+        .into_response();
+    }
+    let read = Limited::new(body, limits.max_body_bytes).collect();
+    let bytes = match tokio::time::timeout_at(deadline, read).await {
+        Err(_) => return AppError::BodyTimeout(limits.timeout).into_response(),
+        Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            return AppError::BodyTooLarge {
+                limit: limits.max_body_bytes,
+            }
+            .into_response();
+        }
+        Ok(Err(_)) => {
+            return AppError::InvalidBody("the request body could not be read".to_string())
+                .into_response();
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    let request = Request::from_parts(parts, Body::from(bytes));
+    match tokio::time::timeout_at(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => AppError::RequestTimeout(limits.timeout).into_response(),
+    }
+}

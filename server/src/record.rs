@@ -1,0 +1,228 @@
+//! Job hashes read back from Redis, as untrusted data: any producer (Node BullMQ, another tool,
+//! a person with `redis-cli`) may have written them. Nothing here can fail or panic on what it
+//! reads: bytes that are not UTF-8 are replaced, numbers that do not parse are absent, JSON
+//! that does not parse is passed on as text, and every field is cut to `MAX_FIELD_BYTES`.
+
+use std::collections::HashMap;
+
+use app::{JobState, JobStatus, JobSummary};
+use redis::Value as RedisValue;
+use serde_json::{Value, json};
+
+use crate::events::cut;
+
+/// Suffixes of the queue's own keys (`<prefix>:<queue>:<suffix>`): an id equal to one of them
+/// would address the queue's bookkeeping, not a job, so it names no job.
+pub const QUEUE_KEY_NAMES: [&str; 22] = [
+    "wait",
+    "waiting",
+    "paused",
+    "meta",
+    "id",
+    "active",
+    "stalled",
+    "stalled-check",
+    "delayed",
+    "prioritized",
+    "completed",
+    "failed",
+    "events",
+    "repeat",
+    "limiter",
+    "marker",
+    "pc",
+    "de",
+    "waiting-children",
+    "metrics",
+    "logs",
+    "lock",
+];
+
+/// Whether `id` is the name of one of the queue's own keys.
+pub fn is_queue_key_name(id: &str) -> bool {
+    QUEUE_KEY_NAMES.contains(&id)
+}
+
+/// One job hash, leniently decoded.
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    id: String,
+    fields: HashMap<String, String>,
+    max_field_bytes: usize,
+}
+
+impl JobRecord {
+    /// Decodes an `HGETALL` reply. `None` when the key is missing, is not a hash (a `WRONGTYPE`
+    /// error), or is a hash that is not a job (no `timestamp`, which every BullMQ add writes).
+    pub fn from_reply(id: &str, reply: RedisValue, max_field_bytes: usize) -> Option<Self> {
+        let pairs: Vec<(String, String)> = match reply {
+            RedisValue::Array(flat) => flat
+                .chunks(2)
+                .filter_map(|pair| Some((text(pair.first()?)?, text(pair.get(1)?)?)))
+                .collect(),
+            RedisValue::Map(pairs) => pairs
+                .into_iter()
+                .filter_map(|(k, v)| Some((text(&k)?, text(&v)?)))
+                .collect(),
+            _ => return None,
+        };
+        let fields: HashMap<String, String> = pairs.into_iter().collect();
+        if !fields.contains_key("timestamp") {
+            return None;
+        }
+        Some(Self {
+            id: id.to_string(),
+            fields,
+            max_field_bytes,
+        })
+    }
+
+    fn get(&self, field: &str) -> Option<&str> {
+        self.fields.get(field).map(String::as_str)
+    }
+
+    fn number(&self, field: &str) -> Option<u64> {
+        self.get(field)?.trim().parse().ok()
+    }
+
+    /// A JSON field, parsed; text that is not JSON is passed on as a string; a field over the
+    /// size limit becomes `{"truncated": true, "bytes": N}`.
+    fn json(&self, field: &str) -> Option<Value> {
+        let raw = self.get(field)?;
+        if raw.len() > self.max_field_bytes {
+            return Some(json!({"truncated": true, "bytes": raw.len()}));
+        }
+        Some(serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string())))
+    }
+
+    /// A text field, cut to the size limit.
+    fn text(&self, field: &str) -> Option<String> {
+        let raw = self.get(field)?;
+        if raw.len() > self.max_field_bytes {
+            return Some(format!("{}… ({} bytes)", cut(raw, self.max_field_bytes), raw.len()));
+        }
+        Some(raw.to_string())
+    }
+
+    /// The progress, written as Node writes it (`0` until the first report).
+    pub fn progress(&self) -> Value {
+        match self.json("progress") {
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
+                _ => Value::Number(n),
+            },
+            Some(value) => value,
+            None => Value::from(0),
+        }
+    }
+
+    /// The return value, once the job finished.
+    pub fn result(&self) -> Option<Value> {
+        self.number("finishedOn")?;
+        match self.get("returnvalue") {
+            None | Some("") => None,
+            Some(_) => self.json("returnvalue"),
+        }
+    }
+
+    /// Why the job failed, if it did.
+    pub fn failed_reason(&self) -> Option<String> {
+        self.text("failedReason").filter(|r| !r.is_empty())
+    }
+
+    /// The status as `GET /tasks/status/{id}` reports it.
+    pub fn status(&self, state: JobState) -> JobStatus {
+        JobStatus {
+            id: self.id.clone(),
+            state,
+            progress: self.progress(),
+            result: self.result(),
+            failed_reason: self.failed_reason(),
+        }
+    }
+
+    /// The summary as `GET /tasks/counts` lists it.
+    pub fn summary(&self) -> JobSummary {
+        JobSummary {
+            id: self.id.clone(),
+            name: self.text("name").unwrap_or_default(),
+            data: self.json("data").unwrap_or(Value::Null),
+            progress: self.progress(),
+            timestamp: self.number("timestamp").unwrap_or(0),
+            processed_on: self.number("processedOn"),
+            finished_on: self.number("finishedOn"),
+            attempts_made: self
+                .number("atm")
+                .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            result: self.result(),
+            failed_reason: self.failed_reason(),
+        }
+    }
+}
+
+/// A Redis value as text, invalid UTF-8 replaced.
+pub fn text(value: &RedisValue) -> Option<String> {
+    match value {
+        RedisValue::BulkString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        RedisValue::SimpleString(s) => Some(s.clone()),
+        RedisValue::VerbatimString { text, .. } => Some(text.clone()),
+        RedisValue::Int(n) => Some(n.to_string()),
+        RedisValue::Double(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(pairs: &[(&str, &[u8])]) -> RedisValue {
+        RedisValue::Array(
+            pairs
+                .iter()
+                .flat_map(|(k, v)| {
+                    [
+                        RedisValue::BulkString(k.as_bytes().to_vec()),
+                        RedisValue::BulkString(v.to_vec()),
+                    ]
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn foreign_hashes_never_fail() {
+        let huge = "x".repeat(10_000);
+        let record = JobRecord::from_reply(
+            "5",
+            reply(&[
+                ("timestamp", b"12"),
+                ("name", b"\xff\xfeodd"),
+                ("data", b"{not json"),
+                ("progress", huge.as_bytes()),
+                ("failedReason", huge.as_bytes()),
+                ("finishedOn", b"nope"),
+                ("returnvalue", b"1"),
+                ("atm", b"-3"),
+            ]),
+            1024,
+        )
+        .expect("a job");
+        let summary = record.summary();
+        assert!(summary.name.ends_with("odd"));
+        assert_eq!(summary.data, Value::String("{not json".into()));
+        assert_eq!(summary.progress["truncated"], true);
+        assert!(summary.failed_reason.unwrap().len() < 1100);
+        assert_eq!(summary.finished_on, None);
+        assert_eq!(summary.result, None, "no result before finishedOn");
+        assert_eq!(summary.attempts_made, 0);
+    }
+
+    #[test]
+    fn hashes_that_are_not_jobs_are_none() {
+        assert!(JobRecord::from_reply("meta", reply(&[("version", b"bullmq:6")]), 1024).is_none());
+        assert!(JobRecord::from_reply("x", RedisValue::Array(vec![]), 1024).is_none());
+        assert!(JobRecord::from_reply("x", RedisValue::Nil, 1024).is_none());
+        assert!(is_queue_key_name("meta") && !is_queue_key_name("42"));
+    }
+}
