@@ -326,7 +326,11 @@ async fn connections_and_streams_are_capped_with_retry_after() {
 async fn stalled_stream_clients_are_dropped_with_bounded_memory_and_shutdown_stays_prompt() {
     use tokio::io::AsyncWriteExt;
     let redis = RedisServer::start().await;
-    let mut server = Sentinel::start("web", &redis.url(), SentinelOptions::for_role("web")).await;
+    let opts = with_env(
+        SentinelOptions::for_role("web"),
+        &[("MAX_SSE_STREAMS_PER_CLIENT", "64")],
+    );
+    let mut server = Sentinel::start("web", &redis.url(), opts).await;
     server.wait_ready().await;
     let mut stalled = Vec::new();
     for _ in 0..20 {
