@@ -4,7 +4,7 @@
 # ---- build ----------------------------------------------------------------------------------
 FROM rust:1.95-slim-bookworm AS builder
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pkg-config libssl-dev nodejs npm ca-certificates \
+ && apt-get install -y --no-install-recommends pkg-config libssl-dev nodejs npm ca-certificates patch \
  && rm -rf /var/lib/apt/lists/*
 RUN rustup target add wasm32-unknown-unknown
 # Long-building tools in their own layers, so they are cached across source changes.
@@ -18,7 +18,9 @@ ENV PATH="/opt/binaryen/node_modules/.bin:${PATH}"
 
 WORKDIR /src
 COPY . .
-RUN cargo leptos build --release \
+# Our patches to crates (patches/README.md) before anything reads Cargo.toml's [patch] paths.
+RUN scripts/patch-crates \
+ && cargo leptos build --release \
  && mkdir -p /out \
  && cp target/release/server /out/server \
  && cp -r target/site /out/site

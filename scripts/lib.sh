@@ -77,6 +77,19 @@ ensure_leptos_toolchain() {
   export PATH="$tools/node_modules/.bin:$PATH"
 }
 
+# schemathesis (PyPI) for the API fuzz run, in a virtual environment of its own.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+  local venv="$HOME/.local/share/sentinel-tools/venv"
+  if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3 python3-venv
+    say "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+  export SCHEMATHESIS_BIN="$venv/bin/schemathesis"
+}
+
 # Debian's Chromium for the browser test (playwright-core drives it; its own download fails here).
 ensure_chromium() {
   command -v chromium >/dev/null || apt_install chromium
@@ -87,8 +100,46 @@ ensure_e2e_packages() {
   ensure_npm_packages tests/e2e playwright-core
 }
 
+# The crates we patch (see patches/README.md), unpacked and patched into .patched/.
+ensure_patched_crates() {
+  local patch name dest want have crate tmp
+  for patch in patches/*.patch; do
+    name=$(basename "$patch" .patch)            # e.g. bullmq-official-1.4.4
+    dest=".patched/$name"
+    want=$(sha256sum "$patch" | cut -d' ' -f1)
+    if [ -f "$dest/.sentinel-patch" ] && [ "$(cat "$dest/.sentinel-patch")" = "$want" ]; then
+      continue
+    fi
+    command -v patch >/dev/null || apt_install patch
+    crate=$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/"$name.crate" 2>/dev/null | head -n1 || true)
+    if [ -z "$crate" ]; then
+      # Let cargo download it (and check it against the registry's checksum) in a throwaway
+      # project, so no download code of ours is involved.
+      tmp=$(mktemp -d)
+      mkdir -p "$tmp/src" && : > "$tmp/src/lib.rs"
+      printf '[package]\nname = "fetch-%s"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\n%s = "=%s"\n' \
+        "$name" "${name%-*}" "${name##*-}" > "$tmp/Cargo.toml"
+      say "fetching $name from crates.io"
+      cargo fetch --quiet --manifest-path "$tmp/Cargo.toml"
+      rm -rf "$tmp"
+      crate=$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/"$name.crate" | head -n1)
+    fi
+    have=$(sha256sum "$crate" | cut -d' ' -f1)
+    if ! grep -q "^crate-sha256: $have\$" "$patch"; then
+      say "$crate has SHA-256 $have, not the one $patch names"
+      return 1
+    fi
+    say "patching $name"
+    rm -rf "$dest" && mkdir -p .patched
+    tar -xzf "$crate" -C .patched
+    patch --quiet --forward -p1 -d "$dest" < "$patch"
+    echo "$want" > "$dest/.sentinel-patch"
+  done
+}
+
 # The release server and the site (target/release/server + target/site).
 build_release() {
+  ensure_patched_crates
   ensure_leptos_toolchain
   say "cargo leptos build --release"
   cargo leptos build --release

@@ -171,3 +171,83 @@ async fn kill_9_mid_job_and_another_worker_finishes_it() {
     let status: Value = web.wait_state(&id, "completed", LONG).await;
     assert_eq!(status["result"]["message"], format!("Tâche {id} terminée"));
 }
+
+/// The job's entries in the queue's Redis event stream, as (event name, fields).
+fn stream_events_of(redis: &RedisServer, id: &str) -> Vec<String> {
+    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg("sentinel:sentinel-tasks:events")
+        .arg("-")
+        .arg("+")
+        .query(&mut redis.connection())
+        .expect("XRANGE");
+    reply
+        .ids
+        .iter()
+        .filter(|entry| entry.get::<String>("jobId").as_deref() == Some(id))
+        .filter_map(|entry| entry.get::<String>("event"))
+        .collect()
+}
+
+#[tokio::test]
+async fn redis_restarting_at_the_last_tick_completes_the_job_once() {
+    // Short locks, so that a job left active by a lost final write would be run again
+    // within the test's time.
+    let redis = RedisServer::start().await;
+    let worker = Sentinel::start(
+        "worker",
+        &redis.url(),
+        SentinelOptions {
+            lock_ms: 4000,
+            stalled_ms: 500,
+            ..worker_opts(600)
+        },
+    )
+    .await;
+    worker.wait_ready().await;
+    let queue = support::producer_queue(&redis).await;
+    let job = queue
+        .add("longTask", serde_json::json!({"seconds": 2}))
+        .into_future()
+        .await
+        .unwrap();
+    let id = job.id().to_string();
+    queue.close().await;
+    // Wait for the first tick, then make Redis refuse every queue script (an ACL change: every
+    // BullMQ write is a script) across the last tick and the final write, then allow them
+    // again. Stopping Redis would not do: the last progress write then waits for Redis to
+    // come back, and the final write finds it healthy.
+    support::eventually(LONG, "the first tick", || async {
+        stream_events_of(&redis, &id)
+            .contains(&"progress".to_string())
+            .then_some(())
+    })
+    .await;
+    let acl = |rule: &[&str]| {
+        let _: () = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg("default")
+            .arg(rule)
+            .query(&mut redis.connection())
+            .expect("ACL SETUSER");
+    };
+    acl(&["-eval", "-evalsha", "-eval_ro", "-evalsha_ro"]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    acl(&["+@all"]);
+
+    let names = support::eventually(LONG, "the job to complete", || async {
+        let names = stream_events_of(&redis, &id);
+        names.contains(&"completed".to_string()).then_some(names)
+    })
+    .await;
+    // Long enough for a stalled re-run to show (the lock is 4 s, the check every 0.5 s).
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let names_after = stream_events_of(&redis, &id);
+    let count = |name: &str| names_after.iter().filter(|n| *n == name).count();
+    assert_eq!(count("active"), 1, "run again: {names_after:?} (at completion: {names:?})");
+    assert_eq!(count("completed"), 1, "{names_after:?}");
+    assert!(
+        worker.log().contains("failed to move job to completed, retrying"),
+        "the final write never failed, so this proved nothing:\n{}",
+        worker.log()
+    );
+}

@@ -123,3 +123,55 @@ async fn a_task_enqueued_over_http_runs_on_a_node_worker_and_sentinel_reports_it
         .unwrap();
     assert!(exit.success());
 }
+
+#[tokio::test]
+async fn foreign_node_jobs_fail_at_once_and_a_good_one_still_completes() {
+    let redis = RedisServer::start().await;
+    let worker = Sentinel::start(
+        "sentinel-worker",
+        &redis.url(),
+        SentinelOptions {
+            concurrency: 1,
+            ..SentinelOptions::for_role("worker")
+        },
+    )
+    .await;
+    worker.wait_ready().await;
+
+    let output = tokio::time::timeout(
+        LONG,
+        Command::new("node")
+            .arg(interop_dir().join("foreign.mjs"))
+            .arg(redis.url())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the Node producer finished in time")
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "producer failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ends: Vec<Value> = serde_json::from_str(stdout.trim()).expect("producer prints JSON");
+    let (bad, good) = ends.split_at(3);
+    for end in bad {
+        assert_eq!(end["state"], "failed", "{end}");
+        let reason = end["failedReason"].as_str().unwrap();
+        assert!(reason.len() <= 1024, "{} bytes of reason", reason.len());
+        // Refused, never retried, whatever attempts the producer asked for.
+        assert_eq!(end["attemptsMade"], 1, "{end}");
+        assert!(end["ms"].as_u64().unwrap() < 2000, "{end}");
+    }
+    assert!(
+        bad[2]["failedReason"]
+            .as_str()
+            .unwrap()
+            .contains("no processor for job name \"sendEmail\""),
+        "{}",
+        bad[2]
+    );
+    assert_eq!(good[0]["state"], "completed", "{}", good[0]);
+}

@@ -2,8 +2,12 @@
 //! annotations and the shared types' schemas, served at `GET /openapi.json`.
 
 use axum::Json;
+use axum::extract::State;
 use serde::Serialize;
+use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
+
+use crate::state::AppState;
 
 /// The API description.
 #[derive(OpenApi)]
@@ -23,9 +27,22 @@ use utoipa::{OpenApi, ToSchema};
 )]
 pub struct ApiDoc;
 
-/// `GET /openapi.json`.
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// `GET /openapi.json`: the generated description, with the limits this server runs with.
+pub async fn document(State(state): State<AppState>) -> Json<Value> {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+    let max = Value::from(state.config.max_seconds);
+    if let Some(params) = doc
+        .pointer_mut("/paths/~1tasks~1enqueue/post/parameters")
+        .and_then(Value::as_array_mut)
+    {
+        for param in params.iter_mut().filter(|p| p["name"] == "seconds") {
+            param["schema"]["maximum"] = max.clone();
+        }
+    }
+    if let Some(seconds) = doc.pointer_mut("/components/schemas/EnqueueBody/properties/seconds") {
+        seconds["maximum"] = max;
+    }
+    Json(doc)
 }
 
 /// Every error answer: a code, and (for 4xx) the field or limit at fault and a message.
@@ -45,5 +62,6 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EnqueueBody {
     /// Ticks the task runs: a whole number from 1 to `MAX_SECONDS` (default 20).
+    #[schema(minimum = 1, maximum = 3600)]
     pub seconds: Option<u64>,
 }

@@ -25,8 +25,8 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 255;
     post,
     path = "/tasks/enqueue",
     params(
-        ("seconds" = Option<u64>, Query, description = "Ticks the task runs (1 to MAX_SECONDS); else the body's, else 20"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the same job (printable ASCII, at most 255 characters)"),
+        ("seconds" = Option<u64>, Query, minimum = 1, maximum = 3600, description = "Ticks the task runs (1 to MAX_SECONDS); else the body's, else 20"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Retries with the same key return the same job (printable ASCII, at most 255 characters)"),
     ),
     request_body(content = Option<crate::openapi::EnqueueBody>, content_type = "application/json"),
     responses(
@@ -43,9 +43,11 @@ pub async fn enqueue(
     body: Bytes,
 ) -> Result<(StatusCode, Json<EnqueueResponse>), AppError> {
     let max = state.config.max_seconds;
+    // The body is checked even when the query gives `seconds` (the query's value wins).
+    let from_body = seconds_from_body(&body, max)?;
     let seconds = match query.get("seconds") {
         Some(raw) => parse_seconds(raw, max)?,
-        None => seconds_from_body(&body, max)?,
+        None => from_body.unwrap_or(DEFAULT_SECONDS.min(max)),
     };
     let job_id = idempotency_key(&headers)?.map(|key| idempotent_job_id(&key));
     let queue = state.queue()?;
@@ -74,24 +76,28 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     Ok(Some(key.to_string()))
 }
 
-/// Reads `seconds` from an optional JSON body; no body or no field means the default.
-fn seconds_from_body(body: &[u8], max: u64) -> Result<u64, AppError> {
+/// Reads `seconds` from an optional JSON body; `None` when there is no body, a `null` body,
+/// or no such field.
+fn seconds_from_body(body: &[u8], max: u64) -> Result<Option<u64>, AppError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(DEFAULT_SECONDS.min(max));
+        return Ok(None);
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
+    if value.is_null() {
+        return Ok(None);
+    }
     let Value::Object(fields) = value else {
         return Err(AppError::InvalidBody(
             "expected a JSON object like {\"seconds\": 10}".to_string(),
         ));
     };
     match fields.get("seconds") {
-        None | Some(Value::Null) => Ok(DEFAULT_SECONDS.min(max)),
-        Some(Value::String(raw)) => Ok(parse_seconds(raw, max)?),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(raw)) => Ok(Some(parse_seconds(raw, max)?)),
         // A JSON number goes through the same text rules, so 2.5 and 1e9 are refused alike.
-        Some(Value::Number(n)) => Ok(parse_seconds(&n.to_string(), max)?),
-        Some(other) => Ok(parse_seconds(&other.to_string(), max)?),
+        Some(Value::Number(n)) => Ok(Some(parse_seconds(&n.to_string(), max)?)),
+        Some(other) => Ok(Some(parse_seconds(&other.to_string(), max)?)),
     }
 }
 
@@ -99,7 +105,7 @@ fn seconds_from_body(body: &[u8], max: u64) -> Result<u64, AppError> {
 #[utoipa::path(
     get,
     path = "/tasks/status/{id}",
-    params(("id" = String, Path, description = "The job id")),
+    params(("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$", description = "The job id: no ':' and no control characters")),
     responses(
         (status = 200, description = "The job", body = app::JobStatus),
         (status = 400, description = "An id that can name no job", body = crate::openapi::ErrorBody),
@@ -148,6 +154,7 @@ mod tests {
     fn body_table() {
         let cases: &[(&str, Option<u64>)] = &[
             ("", Some(20)),
+            ("null", Some(20)),
             ("{}", Some(20)),
             (r#"{"seconds": 5}"#, Some(5)),
             (r#"{"seconds": "6"}"#, Some(6)),
@@ -161,7 +168,9 @@ mod tests {
         ];
         for (body, want) in cases {
             assert_eq!(
-                seconds_from_body(body.as_bytes(), 3600).ok(),
+                seconds_from_body(body.as_bytes(), 3600)
+                    .ok()
+                    .map(|s| s.unwrap_or(DEFAULT_SECONDS)),
                 *want,
                 "body {body:?}"
             );
