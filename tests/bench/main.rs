@@ -33,6 +33,21 @@ struct Args {
     /// Jobs in the add→completed latency run.
     #[arg(long, default_value_t = 2000)]
     latency_jobs: usize,
+    /// Sections to run (http, worker, latency, streams, shutdown); all by default.
+    #[arg(long, value_delimiter = ',', default_value = "http,worker,latency,streams,shutdown")]
+    only: Vec<String>,
+    /// Event stream clients that read, in the streams section.
+    #[arg(long, default_value_t = 1000)]
+    readers: usize,
+    /// Event stream clients that never read, in the streams section.
+    #[arg(long, default_value_t = 100)]
+    stalled: usize,
+    /// Events in the burst of the streams section.
+    #[arg(long, default_value_t = 20_000)]
+    burst: usize,
+    /// Clients replaying the stream from its start while enqueue is measured.
+    #[arg(long, default_value_t = 100)]
+    replayers: usize,
 }
 
 /// CPU seconds and RSS of our process, CPU seconds of Redis.
@@ -372,14 +387,29 @@ async fn main() {
     println!(
         "Sentinel benchmark (2-core machine; Redis, Sentinel and the load generator share it)"
     );
-    http_bench(&args).await;
-    println!(
-        "Worker throughput ({} jobs of one 0 ms tick each)",
-        args.jobs
-    );
-    for &concurrency in &args.concurrency {
-        worker_bench(&args, concurrency).await;
+    let run = |section: &str| args.only.iter().any(|s| s == section);
+    if run("http") {
+        http_bench(&args).await;
     }
-    println!("Latency");
-    latency_bench(&args).await;
+    if run("worker") {
+        println!(
+            "Worker throughput ({} jobs of one 0 ms tick each)",
+            args.jobs
+        );
+        for &concurrency in &args.concurrency {
+            worker_bench(&args, concurrency).await;
+        }
+    }
+    if run("latency") {
+        println!("Latency");
+        latency_bench(&args).await;
+    }
+    if run("streams") {
+        streams::bench(args.readers, args.stalled, args.burst, args.replayers).await;
+    }
+    if run("shutdown") {
+        streams::shutdown_bench().await;
+    }
 }
+
+mod streams;
