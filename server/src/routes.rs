@@ -95,8 +95,19 @@ fn seconds_from_body(body: &[u8], max: u64) -> Result<Option<u64>, AppError> {
     match fields.get("seconds") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(raw)) => Ok(Some(parse_seconds(raw, max)?)),
-        // A JSON number goes through the same text rules, so 2.5 and 1e9 are refused alike.
-        Some(Value::Number(n)) => Ok(Some(parse_seconds(&n.to_string(), max)?)),
+        // A JSON number is taken when it is whole (`5` or `5.0`, as JSON Schema's `integer`
+        // says) and in range: 2.5 and 1e9 are refused.
+        Some(Value::Number(n)) => {
+            let whole = n.as_u64().map(|v| v.to_string()).or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e15)
+                    .map(|f| format!("{f:.0}"))
+            });
+            Ok(Some(parse_seconds(
+                &whole.unwrap_or_else(|| n.to_string()),
+                max,
+            )?))
+        }
         Some(other) => Ok(Some(parse_seconds(&other.to_string(), max)?)),
     }
 }
@@ -159,6 +170,7 @@ mod tests {
             (r#"{"seconds": 5}"#, Some(5)),
             (r#"{"seconds": "6"}"#, Some(6)),
             (r#"{"seconds": 2.5}"#, None),
+            (r#"{"seconds": 7.0}"#, Some(7)),
             (r#"{"seconds": 1e9}"#, None),
             (r#"{"seconds": -1}"#, None),
             (r#"{"seconds": 0}"#, None),
