@@ -22,6 +22,28 @@ fn interop_dir() -> PathBuf {
     dir
 }
 
+/// Runs the Node peer `script` with `args` to its end and parses the one JSON line it prints.
+async fn node_json(script: &str, args: &[&str]) -> Value {
+    let output = tokio::time::timeout(
+        LONG,
+        Command::new("node")
+            .arg(interop_dir().join(script))
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the Node peer finished in time")
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{script} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).expect("the Node peer prints JSON")
+}
+
 #[tokio::test]
 async fn a_node_producers_job_runs_on_sentinel_and_node_sees_progress_and_result() {
     let redis = RedisServer::start().await;
@@ -33,25 +55,7 @@ async fn a_node_producers_job_runs_on_sentinel_and_node_sees_progress_and_result
     .await;
     worker.wait_ready().await;
 
-    let output = tokio::time::timeout(
-        LONG,
-        Command::new("node")
-            .arg(interop_dir().join("producer.mjs"))
-            .arg(redis.url())
-            .arg("3")
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the Node producer finished in time")
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "producer failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Value = serde_json::from_str(stdout.trim()).expect("producer prints JSON");
+    let seen = node_json("producer.mjs", &[&redis.url(), "3"]).await;
     let id = seen["jobId"].as_str().expect("job id");
     assert_eq!(
         seen["progress"],
@@ -138,24 +142,8 @@ async fn foreign_node_jobs_fail_at_once_and_a_good_one_still_completes() {
     .await;
     worker.wait_ready().await;
 
-    let output = tokio::time::timeout(
-        LONG,
-        Command::new("node")
-            .arg(interop_dir().join("foreign.mjs"))
-            .arg(redis.url())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the Node producer finished in time")
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "producer failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let ends: Vec<Value> = serde_json::from_str(stdout.trim()).expect("producer prints JSON");
+    let ends: Vec<Value> =
+        serde_json::from_value(node_json("foreign.mjs", &[&redis.url()]).await).expect("a list");
     let (bad, good) = ends.split_at(3);
     for end in bad {
         assert_eq!(end["state"], "failed", "{end}");

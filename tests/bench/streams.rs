@@ -62,17 +62,10 @@ async fn read_until(mut conn: TcpStream, marker: &'static [u8], want: usize, lim
     seen
 }
 
+/// RSS and peak RSS of `pid`, in KiB.
 fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (kib("VmRSS:"), kib("VmHWM:"))
+    let (rss, peak) = super::rss_mib(pid);
+    ((rss * 1024.0) as u64, (peak * 1024.0) as u64)
 }
 
 fn xadd_burst(redis: &RedisServer, count: usize) {
