@@ -16,8 +16,13 @@ pub async fn enqueue_task(seconds: String) -> Result<EnqueueOutcome, ServerFnErr
     use crate::backend::backend;
     let backend = backend()?;
     let outcome = match crate::types::parse_seconds(&seconds, backend.max_seconds()) {
-        Ok(seconds) => EnqueueOutcome::Enqueued {
-            id: backend.enqueue(seconds).await.map_err(ServerFnError::new)?,
+        // A refusal (sign in, role, quota) or an unreachable queue is shown next to the form,
+        // in the page and after a plain form post alike.
+        Ok(seconds) => match backend.enqueue(seconds).await {
+            Ok(id) => EnqueueOutcome::Enqueued { id },
+            Err(error) => EnqueueOutcome::Rejected {
+                message: error.to_string(),
+            },
         },
         Err(error) => EnqueueOutcome::Rejected {
             message: error.to_string(),
@@ -69,19 +74,36 @@ pub async fn task_statuses(ids: Vec<String>) -> Result<Vec<TaskView>, ServerFnEr
     Ok(views)
 }
 
-/// Number of jobs per state.
+/// Number of jobs per state; `None` for a caller who may not see the whole queue (a
+/// submitter).
 #[server(prefix = "/api", endpoint = "counts")]
-pub async fn queue_counts() -> Result<JobCounts, ServerFnError> {
+pub async fn queue_counts() -> Result<Option<JobCounts>, ServerFnError> {
     crate::backend::backend()?
         .counts()
         .await
         .map_err(ServerFnError::new)
 }
 
-/// The settings the page is rendered with.
+/// The settings the page is rendered with, and who it is for.
 #[server(prefix = "/api", endpoint = "settings")]
 pub async fn get_page_settings() -> Result<PageSettings, ServerFnError> {
+    let backend = crate::backend::backend()?;
+    let viewer = backend.viewer();
     Ok(PageSettings {
-        max_seconds: crate::backend::backend()?.max_seconds(),
+        max_seconds: backend.max_seconds(),
+        auth: viewer.auth,
+        who: viewer.who,
+        role: viewer.role,
+        can_see_counts: viewer.can_see_counts,
     })
+}
+
+/// The ids of the caller's own recent tasks, newest first: the task list follows the identity
+/// (across devices and browsers), not only this browser's storage.
+#[server(prefix = "/api", endpoint = "mytasks")]
+pub async fn my_tasks() -> Result<Vec<String>, ServerFnError> {
+    crate::backend::backend()?
+        .my_tasks()
+        .await
+        .map_err(ServerFnError::new)
 }

@@ -26,10 +26,27 @@ impl fmt::Display for BackendError {
 
 impl std::error::Error for BackendError {}
 
+/// Who the page is being served to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Viewer {
+    /// Whether access control is on.
+    pub auth: bool,
+    /// The owner (`token:ci`, `anon:…`), if anyone.
+    pub who: Option<String>,
+    /// The role.
+    pub role: Option<String>,
+    /// Whether they may see the whole queue's counts.
+    pub can_see_counts: bool,
+}
+
 /// What the server functions need from the server.
 pub trait TaskBackend: Send + Sync + 'static {
     /// Largest `seconds` accepted.
     fn max_seconds(&self) -> u64;
+    /// Who the request being answered is for. Called inside a server function.
+    fn viewer(&self) -> Viewer;
+    /// The ids of the caller's own recent tasks, newest first (empty with access control off).
+    fn my_tasks(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>>;
     /// Enqueues a task of `seconds` ticks; returns its id.
     fn enqueue(&self, seconds: u64) -> BoxFuture<'_, Result<String, BackendError>>;
     /// The status of each job of `ids`, in order; `None` where there is no such job.
@@ -37,8 +54,8 @@ pub trait TaskBackend: Send + Sync + 'static {
         &self,
         ids: Vec<JobId>,
     ) -> BoxFuture<'_, Result<Vec<Option<JobStatus>>, BackendError>>;
-    /// Jobs per state.
-    fn counts(&self) -> BoxFuture<'_, Result<JobCounts, BackendError>>;
+    /// Jobs per state; `None` when the caller may not see them.
+    fn counts(&self) -> BoxFuture<'_, Result<Option<JobCounts>, BackendError>>;
     /// Whether the request being answered is a plain HTML form post (no JavaScript), which
     /// wants a redirect back to a page rather than data. Called inside a server function.
     fn is_plain_form_post(&self) -> bool;

@@ -265,7 +265,7 @@ mod browser {
         loop {
             COUNTS.set((true, false));
             let started = js_sys::Date::now();
-            if let Ok(counts) = queue_counts().await {
+            if let Ok(Some(counts)) = queue_counts().await {
                 targets.counts.set(Some(counts));
             }
             // Asked again meanwhile: wait out the rest of the interval, then ask once for all.

@@ -11,7 +11,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::hooks::use_query_map;
 use leptos_router::{SsrMode, StaticSegment};
 
-use crate::api::{EnqueueTask, get_page_settings, queue_counts, task_statuses};
+use crate::api::{EnqueueTask, get_page_settings, my_tasks, queue_counts, task_statuses};
 use crate::counts::CountsPanel;
 use crate::live::{LiveIndicator, LiveMode};
 use crate::tasks::{TaskList, TaskStore};
@@ -65,6 +65,9 @@ pub fn HomePage() -> impl IntoView {
 
     let settings = Resource::new(|| (), |_| get_page_settings());
     let server_counts = Resource::new(|| (), |_| queue_counts());
+    // With access control on, the list follows the identity: the owner's recent tasks come
+    // from the server, whatever this browser stored.
+    let owned = Resource::new(|| (), |_| async { my_tasks().await.unwrap_or_default() });
     let initial_tasks = Resource::new(
         move || query_task.clone(),
         |id| async move {
@@ -124,6 +127,21 @@ pub fn HomePage() -> impl IntoView {
             <header class="top">
                 <h1>"Sentinel"</h1>
                 <LiveIndicator mode/>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        settings.await.ok().filter(|s| s.auth).map(|s| {
+                            let who = s.who.clone().unwrap_or_default();
+                            let role = s.role.clone().unwrap_or_default();
+                            view! {
+                                <form class="who" method="post" action="/signout">
+                                    <span>{format!("{who} ({role})")}</span>
+                                    " "
+                                    <button type="submit" class="link">"Sign out"</button>
+                                </form>
+                            }
+                        })
+                    })}
+                </Suspense>
             </header>
             <p class="lede">"Run a long task and watch it progress."</p>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -138,6 +156,7 @@ pub fn HomePage() -> impl IntoView {
             <div class="columns">
                 <Suspense fallback=|| view! { <p>"Loading tasks…"</p> }>
                     {move || Suspend::new(async move {
+                        store.add_older(&owned.await);
                         for view in initial_tasks.await {
                             store.add_newest(&view.id);
                             store.set_view(view);
@@ -147,9 +166,10 @@ pub fn HomePage() -> impl IntoView {
                 </Suspense>
                 <Suspense fallback=|| view! { <p>"Loading counts…"</p> }>
                     {move || Suspend::new(async move {
-                        let rendered = server_counts.await.ok();
+                        let can_see = settings.await.map(|s| s.can_see_counts).unwrap_or(false);
+                        let rendered = server_counts.await.ok().flatten();
                         let counts = Signal::derive(move || live_counts.get().or(rendered));
-                        view! { <CountsPanel counts/> }
+                        can_see.then(|| view! { <CountsPanel counts/> })
                     })}
                 </Suspense>
             </div>

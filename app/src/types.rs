@@ -6,11 +6,15 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// What a `longTask` job carries: `{"seconds": N}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a `longTask` job carries: `{"seconds": N}`, and `"owner"` when access control is on
+/// (an extra field that Node BullMQ workers ignore).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskPayload {
     /// How many ticks the task runs for.
     pub seconds: u64,
+    /// Who enqueued it (`token:<name>`, `user:<name>`, `anon:<id>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl TaskPayload {
@@ -41,7 +45,10 @@ impl TaskPayload {
             _ => None,
         };
         match seconds {
-            Some(seconds) if (1..=max).contains(&seconds) => Ok(Self { seconds }),
+            Some(seconds) if (1..=max).contains(&seconds) => Ok(Self {
+                seconds,
+                owner: None,
+            }),
             _ => Err(format!("{expected}, got {}", describe(raw))),
         }
     }
@@ -629,8 +636,16 @@ pub enum EnqueueOutcome {
 }
 
 /// Settings the page needs from the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageSettings {
     /// Largest `seconds` accepted.
     pub max_seconds: u64,
+    /// Whether access control is on (then the task list follows the identity).
+    pub auth: bool,
+    /// Who the page is for (`token:ci`, `anon:…`), when access control is on.
+    pub who: Option<String>,
+    /// Their role.
+    pub role: Option<String>,
+    /// Whether they may see the whole queue's counts.
+    pub can_see_counts: bool,
 }

@@ -105,6 +105,105 @@ pub struct Config {
 
     #[command(flatten)]
     pub limits: Limits,
+
+    #[command(flatten)]
+    pub auth: AuthSettings,
+
+    /// A command instead of serving (`server token create --name NAME --role ROLE`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands of the binary besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `server token ...`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Prints a fresh random token once, and the line to add to SENTINEL_TOKENS_FILE.
+    Create {
+        /// Who the token is for (letters, digits, - _ . @).
+        #[arg(long)]
+        name: String,
+        /// submitter, viewer, operator or admin.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+/// `SENTINEL_AUTH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Every request must be identified.
+    On,
+    /// Everyone is an admin (safe only on a loopback address).
+    Off,
+}
+
+/// `SENTINEL_ANONYMOUS_ROLE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnonymousRole {
+    /// Anonymous visitors are asked to sign in.
+    None,
+    /// Anonymous visitors may enqueue and follow their own tasks (a signed cookie keeps who
+    /// they are).
+    Submitter,
+    /// Anonymous visitors may read everything.
+    Viewer,
+}
+
+/// Who may do what.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthSettings {
+    /// `on` or `off`. Unset: off on a loopback listen address, on everywhere else.
+    #[arg(long = "auth", env = "SENTINEL_AUTH", value_enum)]
+    pub auth: Option<AuthMode>,
+
+    /// File of API tokens: `<name> <role> sha256:<hex>` per line (`server token create`
+    /// prints one). Re-read when it changes.
+    #[arg(long, env = "SENTINEL_TOKENS_FILE")]
+    pub tokens_file: Option<std::path::PathBuf>,
+
+    /// Header that carries the signed-in user from a reverse proxy (e.g. `X-Forwarded-User`);
+    /// honoured only from SENTINEL_TRUSTED_PROXIES.
+    #[arg(long, env = "SENTINEL_TRUSTED_USER_HEADER")]
+    pub trusted_user_header: Option<String>,
+
+    /// Addresses or networks of the reverse proxies (comma-separated).
+    #[arg(long, env = "SENTINEL_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::auth::parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Roles of users from the proxy: `alice=admin,bob=operator,*=submitter` (`*`: everyone
+    /// else; without it, other users are refused).
+    #[arg(long, env = "SENTINEL_USER_ROLES", value_delimiter = ',')]
+    pub user_roles: Vec<String>,
+
+    /// What a visitor who is not signed in may do.
+    #[arg(long, env = "SENTINEL_ANONYMOUS_ROLE", value_enum, default_value_t = AnonymousRole::None)]
+    pub anonymous_role: AnonymousRole,
+
+    /// Secret that signs browser sessions (at least 32 characters; the same on every web
+    /// process so sessions survive restarts and work across processes). Never printed.
+    #[arg(long, env = "SENTINEL_SESSION_SECRET", hide_env_values = true)]
+    pub session_secret: Option<String>,
+
+    /// Force the cookies' Secure flag (default: when a trusted proxy says X-Forwarded-Proto:
+    /// https).
+    #[arg(long, env = "SENTINEL_COOKIE_SECURE")]
+    pub cookie_secure: Option<bool>,
+
+    /// Enqueues per minute per owner → 429 rate_limited.
+    #[arg(long, env = "ENQUEUE_RATE_PER_MINUTE", default_value_t = 60)]
+    pub enqueue_rate_per_minute: u32,
+
+    /// Jobs waiting or active at once per owner → 429 too_many_pending.
+    #[arg(long, env = "MAX_PENDING_PER_OWNER", default_value_t = 100)]
+    pub max_pending_per_owner: u64,
 }
 
 /// Every limit on what enters the server. Each is a setting with a safe default; hitting one

@@ -48,6 +48,7 @@ pub async fn connect(state: AppState) {
             queue.connection().clone(),
             events_key,
             &config.limits,
+            state.access.enabled,
             shutdown.clone(),
         )
     });

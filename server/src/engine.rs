@@ -118,7 +118,7 @@ impl TaskQueue {
     /// Every move between states is one atomic script, so a job that exists and is in none of
     /// the other sets is in `wait` (or the legacy `paused` list): both are `waiting`. The hash
     /// is decoded leniently ([`JobRecord`]): other producers write there too.
-    pub async fn status(&self, id: &JobId) -> Result<Option<JobStatus>, EngineError> {
+    pub async fn status(&self, id: &JobId) -> Result<Option<OwnedStatus>, EngineError> {
         let id = id.as_str();
         if is_queue_key_name(id) {
             return Ok(None);
@@ -168,7 +168,103 @@ impl TaskQueue {
         } else {
             JobState::Waiting
         };
-        Ok(Some(record.status(state)))
+        Ok(Some(OwnedStatus {
+            status: record.status(state),
+            owner: record.owner(),
+        }))
+    }
+
+    /// The key of `owner`'s index of job ids (our own key, in the queue's hash slot).
+    fn owner_key(&self, owner: &str) -> String {
+        self.queue.keys().get(&format!("owner:{owner}"))
+    }
+
+    /// Records that `owner` added job `id` (newest last; the index keeps the last
+    /// [`OWNER_INDEX_LEN`]).
+    pub async fn record_owner(&self, owner: &str, id: &str) -> Result<(), EngineError> {
+        let key = self.owner_key(owner);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD").arg(&key).arg("NX").arg(now).arg(id).ignore();
+        pipe.cmd("ZREMRANGEBYRANK")
+            .arg(&key)
+            .arg(0)
+            .arg(-(OWNER_INDEX_LEN as i64) - 1)
+            .ignore();
+        let mut conn = self.queue.connection().connection();
+        let write = async {
+            pipe.query_async::<()>(&mut conn)
+                .await
+                .map_err(bullmq::Error::from)
+        };
+        bounded(CALL_TIMEOUT, write).await
+    }
+
+    /// The ids of `owner`'s most recent jobs, newest first (at most `limit`).
+    pub async fn owned_ids(&self, owner: &str, limit: usize) -> Result<Vec<String>, EngineError> {
+        let mut conn = self.queue.connection().connection();
+        let key = self.owner_key(owner);
+        let read = async {
+            redis::cmd("ZREVRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(limit.saturating_sub(1))
+                .query_async::<redis::Value>(&mut conn)
+                .await
+                .map_err(bullmq::Error::from)
+        };
+        Ok(id_list(bounded(CALL_TIMEOUT, read).await?))
+    }
+
+    /// How many of `owner`'s jobs are waiting or running (added, not finished). Read from
+    /// Redis, so it holds across web processes. Ids of jobs that finished or are gone leave
+    /// the index as they are found.
+    pub async fn pending_of(&self, owner: &str) -> Result<u64, EngineError> {
+        let ids = self.owned_ids(owner, OWNER_INDEX_LEN).await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let keys = self.queue.keys();
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HMGET")
+                .arg(keys.job_key(id))
+                .arg("timestamp")
+                .arg("finishedOn");
+        }
+        let mut conn = self.queue.connection().connection();
+        let read = async {
+            pipe.query_async::<Vec<(Option<String>, Option<String>)>>(&mut conn)
+                .await
+                .map_err(bullmq::Error::from)
+        };
+        let states = bounded(CALL_TIMEOUT, read).await?;
+        let mut pending = 0;
+        let mut done = Vec::new();
+        for (id, (timestamp, finished)) in ids.iter().zip(states) {
+            if timestamp.is_some() && finished.is_none() {
+                pending += 1;
+            } else {
+                done.push(id);
+            }
+        }
+        if !done.is_empty() {
+            let key = self.owner_key(owner);
+            let mut conn = self.queue.connection().connection();
+            let forget = async {
+                redis::cmd("ZREM")
+                    .arg(&key)
+                    .arg(&done)
+                    .query_async::<i64>(&mut conn)
+                    .await
+                    .map_err(bullmq::Error::from)
+            };
+            // Only bookkeeping: a failure here costs a longer scan next time.
+            let _ = bounded(CALL_TIMEOUT, forget).await;
+        }
+        Ok(pending)
     }
 
     /// Number of jobs per state.
@@ -298,6 +394,19 @@ impl TaskQueue {
     pub async fn close(&self) {
         self.queue.close().await;
     }
+}
+
+/// Longest owner index kept: more than the most pending jobs an owner may have, plus room for
+/// recent finished ones (they leave it as they are found).
+pub const OWNER_INDEX_LEN: usize = 1000;
+
+/// A job's status and its owner (from its data), when it has one.
+#[derive(Debug, Clone)]
+pub struct OwnedStatus {
+    /// The status.
+    pub status: JobStatus,
+    /// Who added it, if recorded.
+    pub owner: Option<String>,
 }
 
 /// The job id for a request's `Idempotency-Key`: a digest, so any key (of any length or

@@ -74,6 +74,32 @@ pub enum AppError {
     /// This client has `MAX_SSE_STREAMS_PER_CLIENT` streams open.
     #[error("too many open event streams from this client")]
     TooManyStreamsFromClient,
+    /// No valid credentials.
+    #[error("sign in first")]
+    Unauthorized,
+    /// The role may not do this.
+    #[error("your role may not do this")]
+    Forbidden,
+    /// A state change made with cookies from another site.
+    #[error("cross-site request refused")]
+    CrossSite,
+    /// A body that is not JSON where only JSON is taken.
+    #[error("this route takes a JSON body (Content-Type: application/json) or none")]
+    UnsupportedMediaType,
+    /// Over `ENQUEUE_RATE_PER_MINUTE`.
+    #[error("at most {per_minute} tasks a minute may be enqueued; try again in {retry_after} s")]
+    RateLimited {
+        /// The rate.
+        per_minute: u32,
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// Over `MAX_PENDING_PER_OWNER`.
+    #[error("you have {max} tasks waiting or running, the most allowed; try again when some have finished")]
+    TooManyPending {
+        /// The limit.
+        max: u64,
+    },
     /// Sentinel has not reached Redis yet (or this role does not serve the route).
     #[error("the queue is not connected")]
     NotConnected,
@@ -145,6 +171,30 @@ impl AppError {
                 StatusCode::TOO_MANY_REQUESTS,
                 json!({"error": "too_many_streams", "limit": "MAX_SSE_STREAMS_PER_CLIENT", "message": self.to_string()}),
             ),
+            AppError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "unauthorized", "message": self.to_string()}),
+            ),
+            AppError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                json!({"error": "forbidden", "message": self.to_string()}),
+            ),
+            AppError::CrossSite => (
+                StatusCode::FORBIDDEN,
+                json!({"error": "forbidden", "message": self.to_string()}),
+            ),
+            AppError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                json!({"error": "unsupported_media_type", "field": "Content-Type", "message": self.to_string()}),
+            ),
+            AppError::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"error": "rate_limited", "limit": "ENQUEUE_RATE_PER_MINUTE", "message": self.to_string()}),
+            ),
+            AppError::TooManyPending { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"error": "too_many_pending", "limit": "MAX_PENDING_PER_OWNER", "message": self.to_string()}),
+            ),
             AppError::NotConnected | AppError::Engine(_) | AppError::Events(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"error": "unavailable", "message": "the queue is not reachable right now; try again shortly"}),
@@ -166,10 +216,23 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, body) = self.parts();
         let mut response = (status, Json(body)).into_response();
-        if matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) {
+        let retry_after = match &self {
+            AppError::RateLimited { retry_after, .. } => Some(*retry_after),
+            AppError::TooManyPending { .. } => Some(30),
+            _ if matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) => {
+                Some(RETRY_AFTER_SECS)
+            }
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if matches!(self, AppError::Unauthorized) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         // Expected until Redis is reached (the connector already said why), and refusals for
         // load are not failures of ours: only real failures are logged.

@@ -128,6 +128,8 @@ pub struct QueueEvent {
     pub name: Option<String>,
     /// The job the event is about, when it is about one (a valid job id only).
     pub job_id: Option<String>,
+    /// Who owns that job (from its data), when access control is on and it has an owner.
+    pub owner: Option<Arc<str>>,
     /// `data` serialised once, shared by every client that sends it.
     pub json: Arc<str>,
 }
@@ -182,6 +184,7 @@ impl QueueEvent {
             id,
             name,
             job_id,
+            owner: None,
             json: json.into(),
         }
     }
@@ -229,6 +232,39 @@ pub struct EventHub {
     replays: Arc<Semaphore>,
     key: Arc<str>,
     limits: EventLimits,
+    /// Job owners by job id, when access control is on (submitters see their own jobs'
+    /// events only).
+    owners: Option<Arc<OwnerCache>>,
+}
+
+/// Job id → owner, learned from the jobs' data once per process, bounded.
+#[derive(Default)]
+pub struct OwnerCache {
+    known: std::sync::Mutex<(std::collections::HashMap<String, Option<Arc<str>>>, std::collections::VecDeque<String>)>,
+    /// `<prefix>:<queue>:`, to make a job's key.
+    job_key_prefix: String,
+}
+
+/// Job owners remembered per process.
+const OWNER_CACHE_LEN: usize = 100_000;
+
+impl OwnerCache {
+    fn get(&self, id: &str) -> Option<Option<Arc<str>>> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).0.get(id).cloned()
+    }
+
+    fn put(&self, id: String, owner: Option<Arc<str>>) {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, order) = &mut *known;
+        if map.insert(id.clone(), owner).is_none() {
+            order.push_back(id);
+            while order.len() > OWNER_CACHE_LEN {
+                if let Some(old) = order.pop_front() {
+                    map.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 /// What can go wrong while reading events.
@@ -262,8 +298,15 @@ impl EventHub {
         conn: RedisConnection,
         key: String,
         limits: &crate::config::Limits,
+        with_owners: bool,
         shutdown: CancellationToken,
     ) -> Self {
+        let owners = with_owners.then(|| {
+            Arc::new(OwnerCache {
+                job_key_prefix: key.strip_suffix("events").unwrap_or(&key).to_string(),
+                ..OwnerCache::default()
+            })
+        });
         let hub = Self {
             fanout: Fanout::new(limits.sse_fanout_bytes, limits.sse_client_buffer_bytes),
             conn,
@@ -274,6 +317,7 @@ impl EventHub {
                 max_field_bytes: limits.max_field_bytes,
                 max_event_bytes: limits.max_event_bytes,
             },
+            owners,
         };
         tokio::spawn(hub.clone().read_loop(shutdown));
         hub
@@ -323,9 +367,57 @@ impl EventHub {
                 .await?;
             Ok::<_, EventsError>(parse_entries(reply, &self.limits))
         };
-        tokio::time::timeout(REPLAY_TIMEOUT, read)
+        let mut events = tokio::time::timeout(REPLAY_TIMEOUT, read)
             .await
-            .map_err(|_| EventsError::Timeout)?
+            .map_err(|_| EventsError::Timeout)??;
+        self.annotate(&mut events).await;
+        Ok(events)
+    }
+
+    /// Sets each event's owner (when access control is on): from the cache, else from the
+    /// jobs' data in one pipelined read for the whole batch. A failed read leaves owners
+    /// unknown (those events reach only viewers) and is not remembered.
+    async fn annotate(&self, events: &mut [QueueEvent]) {
+        let Some(cache) = &self.owners else {
+            return;
+        };
+        let mut unknown: Vec<String> = Vec::new();
+        for event in events.iter_mut() {
+            let Some(id) = &event.job_id else { continue };
+            match cache.get(id) {
+                Some(owner) => event.owner = owner,
+                None if !unknown.contains(id) => unknown.push(id.clone()),
+                None => {}
+            }
+        }
+        if unknown.is_empty() {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for id in &unknown {
+            pipe.cmd("HGET")
+                .arg(format!("{}{id}", cache.job_key_prefix))
+                .arg("data");
+        }
+        let mut conn = self.conn.connection();
+        let read = pipe.query_async::<Vec<Option<Vec<u8>>>>(&mut conn);
+        let Ok(Ok(datas)) = tokio::time::timeout(REPLAY_TIMEOUT, read).await else {
+            return;
+        };
+        for (id, data) in unknown.into_iter().zip(datas) {
+            let owner = data
+                .and_then(|raw| crate::record::owner_in(&String::from_utf8_lossy(&raw)))
+                .map(Arc::<str>::from);
+            cache.put(id, owner);
+        }
+        for event in events.iter_mut() {
+            if event.owner.is_none()
+                && let Some(id) = &event.job_id
+                && let Some(owner) = cache.get(id)
+            {
+                event.owner = owner;
+            }
+        }
     }
 
     /// Whether the stream still holds everything after `after`: the entry right after it
@@ -432,7 +524,8 @@ impl EventHub {
             let reply = tokio::time::timeout(Duration::from_millis(BLOCK_MS + 2000), read)
                 .await
                 .map_err(|_| EventsError::Timeout)??;
-            let events = parse_xread(reply, &self.limits);
+            let mut events = parse_xread(reply, &self.limits);
+            self.annotate(&mut events).await;
             if let Some(newest) = events.last() {
                 cursor = newest.id;
                 *last = Some(newest.id);

@@ -3,6 +3,7 @@
 //! Entry points: [`run`] starts everything and returns after a clean shutdown; [`app`] builds the
 //! router for a given state.
 
+pub mod auth;
 pub mod config;
 pub mod connector;
 pub mod engine;
@@ -47,6 +48,12 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(health::readyz));
     if state.config.role.serves_api() {
         router = router
+            .route("/signin", get(auth::signin::show).post(auth::signin::submit))
+            .route("/signout", post(auth::signin::sign_out))
+            .route("/whoami", get(auth::signin::whoami));
+    }
+    if state.config.role.serves_api() {
+        router = router
             .route("/tasks/enqueue", post(routes::enqueue))
             .route("/tasks/status/{id}", get(routes::status))
             .route("/tasks/counts", get(routes::counts))
@@ -65,6 +72,7 @@ pub fn app(state: AppState) -> Router {
     // Outermost first: log causes, add headers, compress, then the limits around the routes.
     router
         .fallback(routes::no_route)
+        .layer(from_fn_with_state(state.clone(), auth::identify))
         .layer(from_fn_with_state(
             limits::RequestLimits::new(&state.config.limits),
             limits::limit_requests,
@@ -80,6 +88,9 @@ pub enum RunError {
     /// The settings are inconsistent.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    /// The access settings are unsafe or broken.
+    #[error(transparent)]
+    Access(#[from] auth::AccessError),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -103,7 +114,8 @@ pub async fn run(
     config.validate()?;
     let config = Arc::new(config);
     let token = CancellationToken::new();
-    let state = AppState::new(config.clone(), token.clone());
+    let access = auth::Access::new(&config.auth, config.listen, token.clone())?;
+    let state = AppState::new(config.clone(), token.clone(), access);
 
     let listener = TcpListener::bind(config.listen)
         .await

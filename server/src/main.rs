@@ -13,6 +13,19 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = Config::parse();
+    if let Some(server::config::Command::Token(server::config::TokenCommand::Create { name, role })) =
+        &config.command
+    {
+        let role: server::auth::Role = role.parse().map_err(anyhow::Error::msg)?;
+        let (token, line) = server::auth::tokens::create(name, role).map_err(anyhow::Error::msg)?;
+        // The one place the binary prints to stdout: the token is shown once, to its owner.
+        let mut out = std::io::stdout().lock();
+        std::io::Write::write_all(
+            &mut out,
+            format!("token (shown once; keep it secret): {token}\nline for SENTINEL_TOKENS_FILE:\n{line}\n").as_bytes(),
+        )?;
+        return Ok(());
+    }
     server::run(config, shutdown_signal()).await?;
     Ok(())
 }

@@ -130,6 +130,11 @@ impl JobRecord {
         self.text("failedReason").filter(|r| !r.is_empty())
     }
 
+    /// The owner recorded in the job's data (`data.owner`), if any.
+    pub fn owner(&self) -> Option<String> {
+        owner_in(self.get("data")?)
+    }
+
     /// The status as `GET /tasks/status/{id}` reports it.
     pub fn status(&self, state: JobState) -> JobStatus {
         JobStatus {
@@ -158,6 +163,20 @@ impl JobRecord {
             failed_reason: self.failed_reason(),
         }
     }
+}
+
+/// The `owner` field of a job's raw `data` JSON, if it is a short string.
+pub fn owner_in(data: &str) -> Option<String> {
+    // Only the field is needed; a huge foreign payload is not parsed for it.
+    if data.len() > 64 * 1024 {
+        return None;
+    }
+    let value: Value = serde_json::from_str(data).ok()?;
+    value
+        .get("owner")?
+        .as_str()
+        .filter(|owner| owner.len() <= 256)
+        .map(str::to_owned)
 }
 
 /// A Redis value as text, invalid UTF-8 replaced.

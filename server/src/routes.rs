@@ -5,10 +5,13 @@ use std::collections::HashMap;
 use app::{EnqueueResponse, JobId, TaskPayload, parse_seconds};
 use axum::Json;
 use axum::body::Bytes;
+use axum::Extension;
 use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
+use crate::auth::{Credential, Principal, Role, require, require_enqueue};
 use crate::engine::idempotent_job_id;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -32,16 +35,32 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 255;
     responses(
         (status = 201, description = "Enqueued", body = app::EnqueueResponse),
         (status = 400, description = "A value was refused; the body names the field", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The role may not enqueue, or a cross-site request", body = crate::openapi::ErrorBody),
         (status = 413, description = "Body over MAX_BODY_BYTES", body = crate::openapi::ErrorBody),
+        (status = 415, description = "A body that is not JSON", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Over the owner's enqueue rate or pending jobs", body = crate::openapi::ErrorBody),
         (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
     )
 )]
 pub async fn enqueue(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<EnqueueResponse>), AppError> {
+    let principal = require_enqueue(principal.as_deref())?;
+    // A browser can send a form or text/plain across sites without asking first: only JSON
+    // (or nothing) is taken, unless the caller is a program with a token.
+    if principal.credential != Credential::Bearer
+        && let Some(kind) = headers.get(CONTENT_TYPE)
+        && !kind
+            .to_str()
+            .is_ok_and(|k| k.trim_start().to_ascii_lowercase().starts_with("application/json"))
+    {
+        return Err(AppError::UnsupportedMediaType);
+    }
     let max = state.config.max_seconds;
     // The body is checked even when the query gives `seconds` (the query's value wins).
     let from_body = seconds_from_body(&body, max)?;
@@ -49,10 +68,55 @@ pub async fn enqueue(
         Some(raw) => parse_seconds(raw, max)?,
         None => from_body.unwrap_or(DEFAULT_SECONDS.min(max)),
     };
-    let job_id = idempotency_key(&headers)?.map(|key| idempotent_job_id(&key));
-    let queue = state.queue()?;
-    let id = queue.enqueue(TaskPayload { seconds }, job_id).await?;
+    let key = idempotency_key(&headers)?;
+    let id = enqueue_as(&state, principal, seconds, key.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(EnqueueResponse { id })))
+}
+
+/// Enqueues a task of `seconds` for `principal`, with the quotas when access control is on
+/// (per owner: the rate, then the jobs waiting or running, read from Redis), recording the
+/// owner in the job's data and in the owner's index. The HTTP API and the page both enqueue
+/// through here.
+pub async fn enqueue_as(
+    state: &AppState,
+    principal: &Principal,
+    seconds: u64,
+    idempotency_key: Option<&str>,
+) -> Result<String, AppError> {
+    let queue = state.queue()?;
+    let access = &state.access;
+    let owner = access.enabled.then(|| principal.owner.to_string());
+    if let Some(owner) = &owner {
+        if let Err(wait) = access.rate.check(owner) {
+            return Err(AppError::RateLimited {
+                per_minute: access.rate.per_minute(),
+                retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+            });
+        }
+        if queue.pending_of(owner).await? >= access.max_pending {
+            return Err(AppError::TooManyPending {
+                max: access.max_pending,
+            });
+        }
+    }
+    // The same key from two owners is two jobs.
+    let job_id = idempotency_key.map(|key| match &owner {
+        Some(owner) => idempotent_job_id(&format!("{owner}\n{key}")),
+        None => idempotent_job_id(key),
+    });
+    let id = queue
+        .enqueue(
+            TaskPayload {
+                seconds,
+                owner: owner.clone(),
+            },
+            job_id,
+        )
+        .await?;
+    if let Some(owner) = &owner {
+        queue.record_owner(owner, &id).await?;
+    }
+    Ok(id)
 }
 
 /// The `Idempotency-Key` header, if any: printable ASCII, 1 to 255 characters.
@@ -120,23 +184,32 @@ fn seconds_from_body(body: &[u8], max: u64) -> Result<Option<u64>, AppError> {
     responses(
         (status = 200, description = "The job", body = app::JobStatus),
         (status = 400, description = "An id that can name no job", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such job", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such job (or another owner's)", body = crate::openapi::ErrorBody),
         (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
     )
 )]
 pub async fn status(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     Path(raw_id): Path<String>,
 ) -> Result<Json<app::JobStatus>, AppError> {
+    let principal = require(principal.as_deref(), Role::Submitter)?;
     let id = JobId::parse(&raw_id).map_err(|source| AppError::InvalidId {
         id: raw_id.clone(),
         source,
     })?;
     let queue = state.queue()?;
     match queue.status(&id).await? {
-        Some(status) => Ok(Json(status)),
-        None => Err(AppError::NotFound { id: raw_id }),
+        Some(found) if may_see(principal, found.owner.as_deref()) => Ok(Json(found.status)),
+        // Another owner's job is answered exactly as a job that does not exist.
+        _ => Err(AppError::NotFound { id: raw_id }),
     }
+}
+
+/// Whether `principal` may see a job owned by `owner`: a submitter only its own.
+pub fn may_see(principal: &Principal, owner: Option<&str>) -> bool {
+    !principal.sees_only_own() || owner == Some(&*principal.owner)
 }
 
 /// `GET /tasks/counts` → counts per state and the first jobs of each.
@@ -145,10 +218,16 @@ pub async fn status(
     path = "/tasks/counts",
     responses(
         (status = 200, description = "Counts and the first jobs of each state", body = app::CountsReport),
+        (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
+        (status = 403, description = "A submitter may not see the whole queue", body = crate::openapi::ErrorBody),
         (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
     )
 )]
-pub async fn counts(State(state): State<AppState>) -> Result<Json<app::CountsReport>, AppError> {
+pub async fn counts(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<app::CountsReport>, AppError> {
+    require(principal.as_deref(), Role::Viewer)?;
     Ok(Json(state.queue()?.counts_report().await?))
 }
 

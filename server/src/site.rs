@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use app::backend::{BackendError, BoxFuture, SharedBackend, TaskBackend};
-use app::{JobCounts, JobId, JobStatus, TaskPayload};
+use app::{JobCounts, JobId, JobStatus};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -19,6 +19,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_cont
 use tower_http::services::ServeDir;
 use tracing::error;
 
+use crate::auth::{Principal, Role, require};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::telemetry::error_chain;
@@ -89,10 +90,28 @@ struct QueueBackend {
     state: AppState,
 }
 
-/// Logs the cause and gives the user a message that says nothing internal.
-fn unavailable(cause: AppError) -> BackendError {
-    error!(error = %error_chain(&cause), "page request failed: queue unavailable");
-    BackendError("the queue is not reachable right now; try again shortly".to_string())
+/// The user's words for a failure: what was wrong for a refusal (sign in, role, quota), one
+/// neutral sentence for a failure of ours (the cause is logged).
+fn refusal(cause: AppError) -> BackendError {
+    match cause {
+        AppError::NotConnected | AppError::Engine(_) | AppError::Events(_) => {
+            error!(error = %error_chain(&cause), "page request failed: queue unavailable");
+            BackendError("the queue is not reachable right now; try again shortly".to_string())
+        }
+        other => BackendError(other.to_string()),
+    }
+}
+
+impl QueueBackend {
+    /// Who the page request being served is for.
+    fn principal(&self) -> Option<Principal> {
+        use_context::<Parts>().and_then(|parts| parts.extensions.get::<Principal>().cloned())
+    }
+
+    fn require(&self, role: Role) -> Result<Principal, BackendError> {
+        let principal = self.principal();
+        require(principal.as_ref(), role).cloned().map_err(refusal)
+    }
 }
 
 impl TaskBackend for QueueBackend {
@@ -100,13 +119,25 @@ impl TaskBackend for QueueBackend {
         self.state.config.max_seconds
     }
 
+    fn viewer(&self) -> app::backend::Viewer {
+        let principal = self.principal();
+        app::backend::Viewer {
+            auth: self.state.access.enabled,
+            who: principal.as_ref().map(|p| p.owner.to_string()),
+            role: principal.as_ref().map(|p| p.role.as_str().to_string()),
+            can_see_counts: principal.as_ref().is_some_and(|p| p.role >= Role::Viewer),
+        }
+    }
+
     fn enqueue(&self, seconds: u64) -> BoxFuture<'_, Result<String, BackendError>> {
         Box::pin(async move {
-            let queue = self.state.queue().map_err(unavailable)?;
-            queue
-                .enqueue(TaskPayload { seconds }, None)
+            let principal = self.principal();
+            let principal = crate::auth::require_enqueue(principal.as_ref())
+                .cloned()
+                .map_err(refusal)?;
+            crate::routes::enqueue_as(&self.state, &principal, seconds, None)
                 .await
-                .map_err(|e| unavailable(e.into()))
+                .map_err(refusal)
         })
     }
 
@@ -115,11 +146,34 @@ impl TaskBackend for QueueBackend {
         ids: Vec<JobId>,
     ) -> BoxFuture<'_, Result<Vec<Option<JobStatus>>, BackendError>> {
         Box::pin(async move {
-            let queue = self.state.queue().map_err(unavailable)?;
+            let principal = self.require(Role::Submitter)?;
+            let queue = self.state.queue().map_err(refusal)?;
             // One round trip each, all at once on the multiplexed connection.
-            futures::future::try_join_all(ids.iter().map(|id| queue.status(id)))
+            let found = futures::future::try_join_all(ids.iter().map(|id| queue.status(id)))
                 .await
-                .map_err(|e| unavailable(e.into()))
+                .map_err(|e| refusal(e.into()))?;
+            // Another owner's job reads as gone, as over the HTTP API.
+            Ok(found
+                .into_iter()
+                .map(|f| {
+                    f.filter(|f| crate::routes::may_see(&principal, f.owner.as_deref()))
+                        .map(|f| f.status)
+                })
+                .collect())
+        })
+    }
+
+    fn my_tasks(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {
+        Box::pin(async move {
+            let principal = self.require(Role::Submitter)?;
+            if !self.state.access.enabled {
+                return Ok(Vec::new());
+            }
+            let queue = self.state.queue().map_err(refusal)?;
+            queue
+                .owned_ids(&principal.owner, app::api::MAX_IDS_PER_CALL)
+                .await
+                .map_err(|e| refusal(e.into()))
         })
     }
 
@@ -139,10 +193,14 @@ impl TaskBackend for QueueBackend {
         leptos_axum::redirect(path);
     }
 
-    fn counts(&self) -> BoxFuture<'_, Result<JobCounts, BackendError>> {
+    fn counts(&self) -> BoxFuture<'_, Result<Option<JobCounts>, BackendError>> {
         Box::pin(async move {
-            let queue = self.state.queue().map_err(unavailable)?;
-            queue.counts().await.map_err(|e| unavailable(e.into()))
+            let principal = self.require(Role::Submitter)?;
+            if principal.role < Role::Viewer {
+                return Ok(None);
+            }
+            let queue = self.state.queue().map_err(refusal)?;
+            queue.counts().await.map(Some).map_err(|e| refusal(e.into()))
         })
     }
 }

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
+use crate::auth::{Principal, Role, require};
 use crate::error::AppError;
 use crate::events::{EventHub, QueueEvent, ResumePoint, StreamId};
 use crate::serve::{ConnectionKill, client_addr};
@@ -149,6 +150,9 @@ pub async fn stream(
     headers: HeaderMap,
     extensions: Extensions,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let principal = require(extensions.get::<Principal>(), Role::Submitter)?;
+    // A submitter's stream carries its own jobs' events only.
+    let only_owner: Option<Arc<str>> = principal.sees_only_own().then(|| principal.owner.clone());
     let job_filter = match query.job_id {
         Some(raw) => {
             Some(JobId::parse(&raw).map_err(|source| AppError::InvalidId { id: raw, source })?)
@@ -172,6 +176,9 @@ pub async fn stream(
 
     let wanted = move |event: &QueueEvent| {
         event.name.is_some()
+            && only_owner
+                .as_ref()
+                .is_none_or(|owner| event.owner.as_deref() == Some(&**owner))
             && match &job_filter {
                 Some(id) => event.job_id.as_deref() == Some(id.as_str()),
                 None => true,

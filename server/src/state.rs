@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Access;
 use crate::config::Config;
 use crate::engine::TaskQueue;
 use crate::error::AppError;
@@ -31,15 +32,18 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Open event streams, for their caps.
     pub streams: Arc<StreamSlots>,
+    /// Who may do what.
+    pub access: Arc<Access>,
     services: Arc<OnceLock<Services>>,
 }
 
 impl AppState {
     /// State with no services yet.
-    pub fn new(config: Arc<Config>, shutdown: CancellationToken) -> Self {
+    pub fn new(config: Arc<Config>, shutdown: CancellationToken, access: Access) -> Self {
         Self {
             config,
             shutdown,
+            access: Arc::new(access),
             streams: Arc::new(StreamSlots::default()),
             services: Arc::new(OnceLock::new()),
         }

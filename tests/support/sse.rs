@@ -44,11 +44,20 @@ impl SseClient {
     /// Opens `url`, sending `Last-Event-ID` when given; panics unless the answer is 200
     /// `text/event-stream`.
     pub async fn connect(url: &str, last_event_id: Option<&str>) -> Self {
+        match last_event_id {
+            Some(id) => Self::connect_with(url, &[("last-event-id", id)]).await,
+            None => Self::connect_with(url, &[]).await,
+        }
+    }
+
+    /// Opens `url` with extra request headers; panics unless the answer is 200
+    /// `text/event-stream`.
+    pub async fn connect_with(url: &str, headers: &[(&str, &str)]) -> Self {
         let mut request = reqwest::Client::new()
             .get(url)
             .header("accept", "text/event-stream");
-        if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let response = request.send().await.expect("open the event stream");
         assert_eq!(response.status(), 200, "event stream status");

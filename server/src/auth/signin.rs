@@ -1,0 +1,111 @@
+//! The sign-in page (a token, for people), sign-out, and `whoami`. Plain server-rendered HTML
+//! with the site's style sheet: it works without JavaScript and before the WebAssembly loads.
+
+use std::time::Duration;
+
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use tracing::{info, warn};
+
+use super::session::{self, ANONYMOUS_COOKIE, SESSION_COOKIE, SESSION_SECONDS};
+use super::{Principal, tokens};
+use crate::serve::client_addr;
+use crate::state::AppState;
+
+/// How long a failed sign-in waits before it is answered (slows guessing).
+const FAILED_SIGN_IN_DELAY: Duration = Duration::from_secs(1);
+
+fn page(message: Option<&str>, status: StatusCode) -> Response {
+    let message = message
+        .map(|m| format!(r#"<p id="token-error" class="field-error" role="alert">{}</p>"#, escape(m)))
+        .unwrap_or_default();
+    let html = format!(
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1"/><meta name="color-scheme" content="light dark"/><title>Sign in · Sentinel</title><link rel="stylesheet" href="/pkg/sentinel.css"/><link rel="icon" href="data:,"/></head><body><main class="page"><h1>Sentinel</h1><p class="lede">Sign in with the access token you were given.</p><form method="post" action="/signin"><div class="field"><label for="token">Token</label><input id="token" name="token" type="password" autocomplete="current-password" required minlength="32" aria-describedby="token-error" autofocus/><button type="submit">Sign in</button></div>{message}</form></main></body></html>"#
+    );
+    (status, Html(html)).into_response()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// `GET /signin`.
+pub async fn show() -> Response {
+    page(None, StatusCode::OK)
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct SignIn {
+    token: String,
+}
+
+/// `POST /signin`: a valid token opens a session (a signed cookie naming the token, valid while
+/// the token is in the file) and goes to the page; anything else waits a second and says so.
+pub async fn submit(
+    State(state): State<AppState>,
+    parts: Parts,
+    form: Result<Form<SignIn>, FormRejection>,
+) -> Response {
+    let access = &state.access;
+    let (Ok(Form(form)), Some(key)) = (form, access.key()) else {
+        return page(Some("Sign-in with a token is not set up on this server."), StatusCode::BAD_REQUEST);
+    };
+    let Some(entry) = access.tokens().find(form.token.trim()) else {
+        warn!(client = ?client_addr(&parts.extensions), "failed sign-in");
+        tokio::time::sleep(FAILED_SIGN_IN_DELAY).await;
+        return page(Some("That token is not valid."), StatusCode::UNAUTHORIZED);
+    };
+    info!(name = %entry.name, role = %entry.role, "signed in");
+    let prefix = &tokens::hex(&entry.digest)[..16];
+    let payload = format!("t|{}|{prefix}|{}", entry.name, session::now() + SESSION_SECONDS);
+    let cookie = session::set_cookie(
+        SESSION_COOKIE,
+        &key.sign(&payload),
+        SESSION_SECONDS,
+        access.secure_cookies(&parts),
+    );
+    redirect_with_cookies("/", &[cookie])
+}
+
+/// `POST /signout`: ends the session (and any anonymous identity) and goes to the sign-in page.
+pub async fn sign_out(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let secure = state.access.secure_cookies(&parts);
+    redirect_with_cookies(
+        "/signin",
+        &[
+            session::clear_cookie(SESSION_COOKIE, secure),
+            session::clear_cookie(ANONYMOUS_COOKIE, secure),
+        ],
+    )
+}
+
+fn redirect_with_cookies(to: &str, cookies: &[String]) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(LOCATION, HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")));
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            headers.append(SET_COOKIE, value);
+        }
+    }
+    (StatusCode::SEE_OTHER, headers).into_response()
+}
+
+/// `GET /whoami`: the caller's owner and role (`401` when nobody).
+pub async fn whoami(principal: Option<axum::Extension<Principal>>) -> Response {
+    match principal {
+        Some(axum::Extension(p)) => axum::Json(serde_json::json!({
+            "owner": &*p.owner,
+            "role": p.role.as_str(),
+        }))
+        .into_response(),
+        None => crate::error::AppError::Unauthorized.into_response(),
+    }
+}
