@@ -3,53 +3,14 @@
 // Any console error or warning (hydration warnings included) fails the test.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
-import { chromium } from 'playwright-core';
 import { Redis } from 'ioredis';
+import { CHROMIUM, OUT, SERVER, SITE, freePort, processes, sleep, start, until } from './harness.mjs';
+import { chromium } from 'playwright-core';
 
-const root = new URL('../../', import.meta.url).pathname;
-const SERVER = process.env.SENTINEL_SERVER_BIN ?? `${root}target/release/server`;
-const SITE = process.env.LEPTOS_SITE_ROOT ?? `${root}target/site`;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const OUT = `${root}target/e2e`;
 const TICK_MS = 400;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(what, check, limitMs = 15000) {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-const processes = [];
-function start(command, args, env) {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = [];
-  child.stdout.on('data', (d) => log.push(d.toString()));
-  child.stderr.on('data', (d) => log.push(d.toString()));
-  child.log = () => log.join('');
-  processes.push(child);
-  return child;
-}
 
 let redis;
 let redisUrl;
