@@ -349,6 +349,11 @@ async fn anonymous_submitters_each_see_only_their_own_tasks() {
         ("SENTINEL_AUTH".to_string(), "on".to_string()),
         ("SENTINEL_ANONYMOUS_ROLE".to_string(), "submitter".to_string()),
         ("SENTINEL_SESSION_SECRET".to_string(), SECRET.to_string()),
+        // Empty variables (a compose file passes them all through) count as unset.
+        ("SENTINEL_TOKENS_FILE".to_string(), String::new()),
+        ("SENTINEL_TRUSTED_USER_HEADER".to_string(), String::new()),
+        ("SENTINEL_TRUSTED_PROXIES".to_string(), String::new()),
+        ("SENTINEL_USER_ROLES".to_string(), String::new()),
     ]);
     let server = Sentinel::start("web", &redis.url(), opts).await;
     server.wait_ready().await;
@@ -382,6 +387,12 @@ async fn unsafe_settings_refuse_to_start_and_secrets_stay_out_of_help() {
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("SENTINEL_TOKENS_FILE") && said.contains("SENTINEL_AUTH"), "{said}");
+    // A worker process on a public address needs no access settings: it serves only health.
+    let redis = RedisServer::start().await;
+    let mut worker = SentinelOptions::for_role("worker");
+    worker.env.push(("LEPTOS_SITE_ADDR".into(), format!("0.0.0.0:{}", support::free_port())));
+    let worker = Sentinel::start("worker", &redis.url(), worker).await;
+    worker.wait_ready().await;
     // Auth on with tokens but no session secret.
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = tokens_file(dir.path(), &[("x", "admin")]);

@@ -136,6 +136,23 @@ pub enum TokenCommand {
     },
 }
 
+/// A setting that must never be printed: its `Debug` says `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
 /// `SENTINEL_AUTH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuthMode {
@@ -167,7 +184,7 @@ pub struct AuthSettings {
     /// File of API tokens: `<name> <role> sha256:<hex>` per line (`server token create`
     /// prints one). Re-read when it changes.
     #[arg(long, env = "SENTINEL_TOKENS_FILE")]
-    pub tokens_file: Option<std::path::PathBuf>,
+    pub tokens_file: Option<String>,
 
     /// Header that carries the signed-in user from a reverse proxy (e.g. `X-Forwarded-User`);
     /// honoured only from SENTINEL_TRUSTED_PROXIES.
@@ -175,8 +192,8 @@ pub struct AuthSettings {
     pub trusted_user_header: Option<String>,
 
     /// Addresses or networks of the reverse proxies (comma-separated).
-    #[arg(long, env = "SENTINEL_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::auth::parse_proxy)]
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    #[arg(long, env = "SENTINEL_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
 
     /// Roles of users from the proxy: `alice=admin,bob=operator,*=submitter` (`*`: everyone
     /// else; without it, other users are refused).
@@ -190,7 +207,7 @@ pub struct AuthSettings {
     /// Secret that signs browser sessions (at least 32 characters; the same on every web
     /// process so sessions survive restarts and work across processes). Never printed.
     #[arg(long, env = "SENTINEL_SESSION_SECRET", hide_env_values = true)]
-    pub session_secret: Option<String>,
+    pub session_secret: Option<Secret>,
 
     /// Force the cookies' Secure flag (default: when a trusted proxy says X-Forwarded-Proto:
     /// https).

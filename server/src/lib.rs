@@ -114,7 +114,12 @@ pub async fn run(
     config.validate()?;
     let config = Arc::new(config);
     let token = CancellationToken::new();
-    let access = auth::Access::new(&config.auth, config.listen, token.clone())?;
+    let access = auth::Access::new(
+        &config.auth,
+        config.listen,
+        config.role.serves_api(),
+        token.clone(),
+    )?;
     let state = AppState::new(config.clone(), token.clone(), access);
 
     let listener = TcpListener::bind(config.listen)

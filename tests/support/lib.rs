@@ -265,9 +265,19 @@ pub async fn producer_queue(redis: &RedisServer) -> bullmq::Queue {
 }
 
 impl Sentinel {
-    /// Starts the server against `redis_url` and waits until `/healthz` answers.
+    /// Starts the server against `redis_url` and waits until `/healthz` answers. A
+    /// `LEPTOS_SITE_ADDR` in `opts.env` (a port on 0.0.0.0, say) replaces the default loopback
+    /// address.
     pub async fn start(name: &str, redis_url: &str, opts: SentinelOptions) -> Self {
-        let port = free_port();
+        let listen = opts
+            .env
+            .iter()
+            .find(|(k, _)| k == "LEPTOS_SITE_ADDR")
+            .map(|(_, v)| v.clone());
+        let port = listen
+            .as_deref()
+            .and_then(|addr| addr.rsplit(':').next()?.parse().ok())
+            .unwrap_or_else(free_port);
         let log_dir = tempfile::tempdir().expect("temp dir for server log");
         let log_path = log_dir.path().join("server.log");
         let log = std::fs::File::create(&log_path).expect("server log");

@@ -158,6 +158,7 @@ impl Access {
     pub fn new(
         settings: &AuthSettings,
         listen: std::net::SocketAddr,
+        serves_api: bool,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Result<Self, AccessError> {
         let fail = |name, reason: &str| AccessError::Setting {
@@ -170,31 +171,39 @@ impl Access {
             Some(crate::config::AuthMode::Off) => false,
             None => !loopback,
         };
-        if !enabled && !loopback {
+        // A worker process serves only its health endpoints, which stay open: nothing to guard.
+        let enabled = enabled && serves_api;
+        if serves_api && !enabled && !loopback {
             warn!(
                 addr = %listen,
                 "AUTH IS OFF ON A NON-LOOPBACK ADDRESS: anyone who can reach this server can enqueue, read every job and act on the queue. Set SENTINEL_AUTH=on."
             );
         }
-        let tokens = match &settings.tokens_file {
-            Some(path) => TokenStore::load(path, shutdown)?,
+        // An empty variable counts as unset (a compose file passes every variable through).
+        let tokens_file = settings.tokens_file.as_ref().filter(|p| !p.is_empty());
+        let tokens = match tokens_file {
+            Some(path) => TokenStore::load(std::path::Path::new(path), shutdown)?,
             None => TokenStore::default(),
         };
-        let user_header = match &settings.trusted_user_header {
+        let mut proxies = Vec::new();
+        for raw in settings.trusted_proxies.iter().filter(|p| !p.trim().is_empty()) {
+            proxies.push(parse_proxy(raw).map_err(|e| fail("SENTINEL_TRUSTED_PROXIES", &e))?);
+        }
+        let user_header = match settings.trusted_user_header.as_ref().filter(|h| !h.is_empty()) {
             Some(name) => Some(
                 axum::http::HeaderName::from_str(name)
                     .map_err(|_| fail("SENTINEL_TRUSTED_USER_HEADER", "is not a header name"))?,
             ),
             None => None,
         };
-        if user_header.is_some() && settings.trusted_proxies.is_empty() {
+        if user_header.is_some() && proxies.is_empty() {
             return Err(fail(
                 "SENTINEL_TRUSTED_PROXIES",
                 "must list the proxy addresses when SENTINEL_TRUSTED_USER_HEADER is set",
             ));
         }
         let mut user_roles = Vec::new();
-        for entry in &settings.user_roles {
+        for entry in settings.user_roles.iter().filter(|e| !e.trim().is_empty()) {
             let (user, role) = entry
                 .split_once('=')
                 .ok_or_else(|| fail("SENTINEL_USER_ROLES", "entries are user=role (or *=role)"))?;
@@ -204,8 +213,8 @@ impl Access {
                 .map_err(|e: String| fail("SENTINEL_USER_ROLES", &e))?;
             user_roles.push((user.trim().to_string(), role));
         }
-        let key = match &settings.session_secret {
-            Some(secret) if secret.len() >= 32 => Some(SessionKey::new(secret)),
+        let key = match settings.session_secret.as_ref().filter(|s| !s.0.is_empty()) {
+            Some(secret) if secret.0.len() >= 32 => Some(SessionKey::new(&secret.0)),
             Some(_) => {
                 return Err(fail(
                     "SENTINEL_SESSION_SECRET",
@@ -215,7 +224,7 @@ impl Access {
             None => None,
         };
         if enabled {
-            let can_sign_in = settings.tokens_file.is_some()
+            let can_sign_in = tokens_file.is_some()
                 || user_header.is_some()
                 || settings.anonymous_role != AnonymousRole::None;
             if !can_sign_in {
@@ -224,7 +233,7 @@ impl Access {
                     "auth is on but nobody can sign in: set SENTINEL_TOKENS_FILE (tokens for programs and the sign-in page), SENTINEL_TRUSTED_USER_HEADER with SENTINEL_TRUSTED_PROXIES (a signing-in reverse proxy), or SENTINEL_ANONYMOUS_ROLE; or SENTINEL_AUTH=off to serve everyone as admin",
                 ));
             }
-            let needs_cookies = settings.tokens_file.is_some()
+            let needs_cookies = tokens_file.is_some()
                 || settings.anonymous_role == AnonymousRole::Submitter;
             if needs_cookies && key.is_none() {
                 return Err(fail(
@@ -238,7 +247,7 @@ impl Access {
             tokens,
             key,
             user_header,
-            proxies: settings.trusted_proxies.clone(),
+            proxies,
             user_roles,
             anonymous: settings.anonymous_role,
             cookie_secure: settings.cookie_secure,
