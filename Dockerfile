@@ -1,7 +1,37 @@
-# Sentinel: multi-stage build. The builder runs `cargo leptos build --release`; the runtime
-# image holds only the server binary and the built site.
+# Sentinel's images. Two ways to the same runtime image:
+#   docker build -t sentinel .                           from source (the default, last stage)
+#   docker build --target runtime-prebuilt -t sentinel <dir>
+#       from a release build made elsewhere: <dir> holds `server` (target/release/server) and
+#       `site` (target/site); tests/containers.sh does this with the host's build.
+# The runtime stages come first so that a builder without BuildKit, which builds every stage up
+# to the target, builds only them for `runtime-prebuilt`.
 
-# ---- build ----------------------------------------------------------------------------------
+# ---- runtime base: slim Debian, a non-root user, the settings, the health check -------------
+FROM debian:bookworm-slim AS runtime-base
+RUN useradd --system --uid 10001 --no-create-home --home-dir /app sentinel \
+ && mkdir -p /app/config && chown -R sentinel /app
+WORKDIR /app
+ENV LEPTOS_SITE_ADDR=0.0.0.0:3001 \
+    LEPTOS_SITE_ROOT=/app/site \
+    LEPTOS_ENV=PROD \
+    REDIS_URL=redis://redis:6379/0 \
+    RUST_LOG=info
+USER sentinel
+EXPOSE 3001
+# The server asks itself (no curl in the image): healthy once it has reached Redis.
+HEALTHCHECK --interval=5s --timeout=4s --start-period=10s --retries=3 \
+  CMD ["/app/server", "health"]
+# The server is PID 1 and handles SIGTERM: the worker hands back what it cannot finish within
+# SHUTDOWN_GRACE_MS, then it exits 0.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/app/server"]
+
+# ---- runtime from a release build made elsewhere ----------------------------------------------
+FROM runtime-base AS runtime-prebuilt
+COPY server /app/server
+COPY site /app/site
+
+# ---- build from source ------------------------------------------------------------------------
 FROM rust:1.95-slim-bookworm AS builder
 RUN apt-get update \
  && apt-get install -y --no-install-recommends pkg-config libssl-dev nodejs npm ca-certificates patch \
@@ -12,7 +42,8 @@ RUN CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads
 # Must equal the wasm-bindgen version in Cargo.lock (scripts/lib.sh checks the same).
 ARG WASM_BINDGEN_VERSION=0.2.130
-RUN cargo install wasm-bindgen-cli --version ${WASM_BINDGEN_VERSION}
+RUN CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install wasm-bindgen-cli --version ${WASM_BINDGEN_VERSION}
 RUN npm install --prefix /opt/binaryen --no-audit --no-fund binaryen@132
 ENV PATH="/opt/binaryen/node_modules/.bin:${PATH}"
 
@@ -25,24 +56,7 @@ RUN scripts/patch-crates \
  && cp target/release/server /out/server \
  && cp -r target/site /out/site
 
-# ---- run ------------------------------------------------------------------------------------
-FROM debian:bookworm-slim AS runtime
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home /app sentinel
-WORKDIR /app
+# ---- runtime from source (the default target) -------------------------------------------------
+FROM runtime-base AS runtime
 COPY --from=builder /out/server /app/server
 COPY --from=builder /out/site /app/site
-ENV LEPTOS_SITE_ADDR=0.0.0.0:3001 \
-    LEPTOS_SITE_ROOT=/app/site \
-    LEPTOS_ENV=PROD \
-    REDIS_URL=redis://redis:6379/0 \
-    RUST_LOG=info
-USER sentinel
-EXPOSE 3001
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s \
-  CMD curl -fsS http://127.0.0.1:3001/healthz || exit 1
-# SIGTERM: the worker hands back what it cannot finish within SHUTDOWN_GRACE_MS, then exits 0.
-STOPSIGNAL SIGTERM
-ENTRYPOINT ["/app/server"]

@@ -120,6 +120,13 @@ pub enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Asks this server (at LEPTOS_SITE_ADDR) whether it is ready: exit 0 when `/readyz` says
+    /// 200 within 3 s. For container health checks, with no curl in the image.
+    Health {
+        /// The path to ask.
+        #[arg(long, default_value = "/readyz")]
+        path: String,
+    },
 }
 
 /// `server token ...`.

@@ -93,7 +93,9 @@ impl EmbeddedWorker {
             .stalled_interval(Duration::from_millis(config.stalled_interval_ms))
             .run_retry_delay(FETCH_RETRY_DELAY)
             .drain_delay(IDLE_WAIT)
-            .skip_lock_renewal();
+            .skip_lock_renewal()
+            // Recorded as each job's `processedBy`: which process ran it.
+            .name(worker_name());
         let processor_ctx = ctx.clone();
         let processor = move |job: Job, _cancel: bullmq::worker::CancellationToken| {
             let ctx = processor_ctx.clone();
@@ -165,6 +167,14 @@ impl EmbeddedWorker {
         self.events_done.cancel();
         handed_back
     }
+}
+
+/// This process's worker name, `sentinel@<host>:<pid>` (a container's host name is its id).
+pub fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown".to_string());
+    format!("sentinel@{host}:{}", std::process::id())
 }
 
 /// The processor the crate calls for each job.
