@@ -36,6 +36,8 @@ FROM rust:1.95-slim-bookworm AS builder
 RUN apt-get update \
  && apt-get install -y --no-install-recommends pkg-config libssl-dev nodejs npm ca-certificates patch \
  && rm -rf /var/lib/apt/lists/*
+# npm trusts the system's certificates too (as cargo does), for registries behind a TLS proxy.
+ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 RUN rustup target add wasm32-unknown-unknown
 # Long-building tools in their own layers, so they are cached across source changes.
 RUN CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
@@ -54,6 +56,7 @@ RUN scripts/patch-crates \
  && cargo leptos build --release \
  && mkdir -p /out \
  && cp target/release/server /out/server \
+ && strip /out/server \
  && cp -r target/site /out/site
 
 # ---- runtime from source (the default target) -------------------------------------------------

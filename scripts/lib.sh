@@ -90,6 +90,63 @@ ensure_schemathesis() {
   export SCHEMATHESIS_BIN="$venv/bin/schemathesis"
 }
 
+# A Docker engine: the machine's if one answers, else one of our own (installed when missing)
+# with its data under $1, stopped again by stop_docker_engine. Exports DOCKER_HOST for ours.
+STARTED_DOCKERD=""
+ensure_docker_engine() {
+  local dir=$1
+  docker info >/dev/null 2>&1 && return 0
+  command -v dockerd >/dev/null || apt_install docker.io
+  command -v docker >/dev/null || apt_install docker.io
+  say "starting a Docker engine of our own"
+  mkdir -p "$dir/docker"
+  dockerd --data-root "$dir/docker/data" --exec-root "$dir/docker/exec" \
+    -H "unix://$dir/docker/docker.sock" --pidfile "$dir/docker/dockerd.pid" \
+    >"$dir/docker/dockerd.log" 2>&1 &
+  STARTED_DOCKERD=$!
+  export DOCKER_HOST="unix://$dir/docker/docker.sock"
+  local i
+  for i in $(seq 1 240); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 0.25
+  done
+  cat "$dir/docker/dockerd.log" >&2
+  return 1
+}
+
+stop_docker_engine() {
+  if [ -n "$STARTED_DOCKERD" ]; then
+    kill "$STARTED_DOCKERD" 2>/dev/null || true
+    wait "$STARTED_DOCKERD" 2>/dev/null || true
+    STARTED_DOCKERD=""
+  fi
+}
+
+# The official base images the Dockerfile and compose file name, or local stand-ins built from
+# Debian's packages where they cannot be pulled (tagged with the official names). Appends the
+# stand-ins it built to the array MADE_IMAGES.
+MADE_IMAGES=()
+ensure_base_images() {
+  local dir=$1
+  if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1 && ! docker pull -q debian:bookworm-slim >/dev/null 2>&1; then
+    command -v mmdebstrap >/dev/null || apt_install mmdebstrap
+    say "building a debian:bookworm-slim stand-in (mmdebstrap)"
+    mmdebstrap --quiet --variant=minbase --include=ca-certificates \
+      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+      --dpkgopt='path-exclude=/usr/share/locale/*' \
+      --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+      bookworm "$dir/rootfs.tar" http://deb.debian.org/debian
+    docker import "$dir/rootfs.tar" debian:bookworm-slim >/dev/null
+    rm -f "$dir/rootfs.tar"
+    MADE_IMAGES+=(debian:bookworm-slim)
+  fi
+  if ! docker image inspect redis:7 >/dev/null 2>&1 && ! docker pull -q redis:7 >/dev/null 2>&1; then
+    say "building a redis:7 stand-in (Debian's redis-server)"
+    docker build --quiet -t redis:7 -f tests/containers/redis.Dockerfile tests/containers >/dev/null
+    MADE_IMAGES+=(redis:7)
+  fi
+}
+
 # Debian's Chromium for the browser test (playwright-core drives it; its own download fails here).
 ensure_chromium() {
   command -v chromium >/dev/null || apt_install chromium

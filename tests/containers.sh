@@ -41,8 +41,6 @@ until_ok() {
 }
 
 work=$(mktemp -d)
-started_dockerd=""
-made_images=()
 project="sentinelct$$"
 compose_file="$PWD/docker-compose.yml"
 tag="sentinel-ct:$$"
@@ -51,26 +49,17 @@ cleanup() {
   if [ -n "${COMPOSE:-}" ]; then
     $COMPOSE down -v --remove-orphans >/dev/null 2>&1 || true
   fi
-  for image in "${made_images[@]}"; do docker rmi -f "$image" >/dev/null 2>&1 || true; done
-  if [ -n "$started_dockerd" ]; then
-    kill "$started_dockerd" 2>/dev/null || true
-    wait "$started_dockerd" 2>/dev/null || true
-  fi
+  for image in "${MADE_IMAGES[@]}"; do docker rmi -f "$image" >/dev/null 2>&1 || true; done
+  stop_docker_engine
   rm -rf "$work" 2>/dev/null || true
 }
 trap cleanup EXIT
 
-# --- an engine: the machine's, else one of our own --------------------------------------------
-if ! docker info >/dev/null 2>&1; then
-  command -v dockerd >/dev/null || apt_install docker.io
-  say "starting a Docker engine of our own"
-  mkdir -p "$work/docker"
-  dockerd --data-root "$work/docker/data" --exec-root "$work/docker/exec" \
-    -H "unix://$work/docker/docker.sock" --pidfile "$work/docker/dockerd.pid" \
-    >"$work/docker/dockerd.log" 2>&1 &
-  started_dockerd=$!
-  export DOCKER_HOST="unix://$work/docker/docker.sock"
-  until_ok 60 docker info || { cat "$work/docker/dockerd.log"; echo "containers: 0 passed, 1 failed"; exit 1; }
+# --- an engine (the machine's, else one of our own) and the base images -----------------------
+t_start=$(now_ms)
+if ! ensure_docker_engine "$work"; then
+  echo "containers: 0 passed, 1 failed"
+  exit 1
 fi
 if docker compose version >/dev/null 2>&1; then
   COMPOSE_CMD=(docker compose)
@@ -87,32 +76,17 @@ SENTINEL_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 export SHUTDOWN_GRACE_MS=1000
 export TASK_TICK_MS=500
 base="http://127.0.0.1:$SENTINEL_PORT"
-
-# --- base images: the official ones where they can be had, local stand-ins otherwise ----------
-if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
-  command -v mmdebstrap >/dev/null || apt_install mmdebstrap
-  say "building a debian:bookworm-slim stand-in (mmdebstrap)"
-  mmdebstrap --quiet --variant=minbase --include=ca-certificates \
-    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' \
-    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
-    bookworm "$work/rootfs.tar" http://deb.debian.org/debian
-  docker import "$work/rootfs.tar" debian:bookworm-slim >/dev/null
-  made_images+=(debian:bookworm-slim)
-fi
-if ! docker image inspect redis:7 >/dev/null 2>&1; then
-  say "building a redis:7 stand-in (Debian's redis-server)"
-  docker build --quiet -t redis:7 -f tests/containers/redis.Dockerfile tests/containers >/dev/null
-  made_images+=(redis:7)
-fi
+ensure_base_images "$work"
 
 # --- the runtime image from the host's release build ------------------------------------------
 [ -x target/release/server ] && [ -d target/site ] || { say "no release build (cargo leptos build --release)"; echo "containers: 0 passed, 1 failed"; exit 1; }
 mkdir -p "$work/context"
 cp target/release/server "$work/context/server"
+# Symbols are for profiling on the build machine, not for the image.
+command -v strip >/dev/null && strip "$work/context/server"
 cp -r target/site "$work/context/site"
 docker build --quiet --target runtime-prebuilt -t "$tag" -f Dockerfile "$work/context" >/dev/null
-made_images+=("$tag")
+MADE_IMAGES+=("$tag")
 size=$(docker image inspect "$tag" --format '{{.Size}}')
 base_size=$(docker image inspect debian:bookworm-slim --format '{{.Size}}')
 say "runtime image: $((size / 1000000)) MB ($((base_size / 1000000)) MB of it the base image)"
@@ -186,5 +160,6 @@ $COMPOSE up -d --no-build --scale worker=1 >"$work/up2.log" 2>&1 || cat "$work/u
 check "the web service is ready again" until_ok 90 readyz
 check "the waiting task came back and completes" until_ok 60 is_state "$waiting" completed
 
+say "container test: $(( ($(now_ms) - t_start) / 1000 )) s in all"
 echo "containers: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
