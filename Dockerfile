@@ -1,12 +1,11 @@
-# Sentinel's images. Two ways to the same runtime image:
-#   docker build -t sentinel .                           from source (the default, last stage)
-#   docker build --target runtime-prebuilt -t sentinel <dir>
-#       from a release build made elsewhere: <dir> holds `server` (target/release/server) and
-#       `site` (target/site); tests/containers.sh does this with the host's build.
-# The runtime stages come first so that a builder without BuildKit, which builds every stage up
-# to the target, builds only them for `runtime-prebuilt`.
+# Sentinel's image. Two ways to the same runtime image:
+#   docker build -t sentinel .          from source (this file's last stage)
+#   scripts/image-from-build [TAG]      from a release build made on the host, in seconds: it
+#                                       builds the `runtime-base` stage below with the host's
+#                                       `target/release/server` and `target/site` added.
 
 # ---- runtime base: slim Debian, a non-root user, the settings, the health check -------------
+# (scripts/image-from-build uses this stage as it is: keep it free of references to others.)
 FROM debian:bookworm-slim AS runtime-base
 RUN useradd --system --uid 10001 --no-create-home --home-dir /app sentinel \
  && mkdir -p /app/config && chown -R sentinel /app
@@ -25,11 +24,6 @@ HEALTHCHECK --interval=5s --timeout=4s --start-period=10s --retries=3 \
 # SHUTDOWN_GRACE_MS, then it exits 0.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/app/server"]
-
-# ---- runtime from a release build made elsewhere ----------------------------------------------
-FROM runtime-base AS runtime-prebuilt
-COPY server /app/server
-COPY site /app/site
 
 # ---- build from source ------------------------------------------------------------------------
 FROM rust:1.95-slim-bookworm AS builder

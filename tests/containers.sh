@@ -80,12 +80,7 @@ ensure_base_images "$work"
 
 # --- the runtime image from the host's release build ------------------------------------------
 [ -x target/release/server ] && [ -d target/site ] || { say "no release build (cargo leptos build --release)"; echo "containers: 0 passed, 1 failed"; exit 1; }
-mkdir -p "$work/context"
-cp target/release/server "$work/context/server"
-# Symbols are for profiling on the build machine, not for the image.
-command -v strip >/dev/null && strip "$work/context/server"
-cp -r target/site "$work/context/site"
-docker build --quiet --target runtime-prebuilt -t "$tag" -f Dockerfile "$work/context" >/dev/null
+scripts/image-from-build "$tag" >/dev/null
 MADE_IMAGES+=("$tag")
 size=$(docker image inspect "$tag" --format '{{.Size}}')
 base_size=$(docker image inspect debian:bookworm-slim --format '{{.Size}}')
