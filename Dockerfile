@@ -28,7 +28,7 @@ ENTRYPOINT ["/app/server"]
 # ---- build from source ------------------------------------------------------------------------
 FROM rust:1.95-slim-bookworm AS builder
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pkg-config libssl-dev nodejs npm ca-certificates patch \
+ && apt-get install -y --no-install-recommends pkg-config libssl-dev nodejs npm ca-certificates patch make perl \
  && rm -rf /var/lib/apt/lists/*
 # npm trusts the system's certificates too (as cargo does), for registries behind a TLS proxy.
 ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt

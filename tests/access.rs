@@ -22,7 +22,11 @@ fn tokens_file(dir: &Path, names: &[(&str, &str)]) -> (std::path::PathBuf, Vec<(
             .args(["token", "create", "--name", name, "--role", role])
             .output()
             .expect("server token create");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let text = String::from_utf8(output.stdout).unwrap();
         let token = text
             .lines()
@@ -31,7 +35,10 @@ fn tokens_file(dir: &Path, names: &[(&str, &str)]) -> (std::path::PathBuf, Vec<(
             .unwrap()
             .to_string();
         let line = text.lines().last().unwrap();
-        assert!(line.starts_with(&format!("{name} {role} sha256:")), "{text}");
+        assert!(
+            line.starts_with(&format!("{name} {role} sha256:")),
+            "{text}"
+        );
         lines.push_str(line);
         lines.push('\n');
         tokens.push((name.to_string(), token));
@@ -84,19 +91,39 @@ async fn each_role_against_each_route() {
     let dir = tempfile::tempdir().unwrap();
     let (file, tokens) = tokens_file(
         dir.path(),
-        &[("sub", "submitter"), ("view", "viewer"), ("op", "operator"), ("boss", "admin")],
+        &[
+            ("sub", "submitter"),
+            ("view", "viewer"),
+            ("op", "operator"),
+            ("boss", "admin"),
+        ],
     );
     let server = Sentinel::start("web", &redis.url(), auth_opts("web", &file, &[])).await;
     server.wait_ready().await;
     let http = client();
-    let token = |name: &str| tokens.iter().find(|(n, _)| n == name).map(|(_, t)| t.as_str());
-    let (_, body) = call(&http, "POST", &server.url("/tasks/enqueue?seconds=1"), token("boss")).await;
+    let token = |name: &str| {
+        tokens
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.as_str())
+    };
+    let (_, body) = call(
+        &http,
+        "POST",
+        &server.url("/tasks/enqueue?seconds=1"),
+        token("boss"),
+    )
+    .await;
     let boss_job = body["id"].as_str().unwrap().to_string();
 
     let status_path = format!("/tasks/status/{boss_job}");
     // (method, path, [nobody, submitter, viewer, operator, admin])
     let table: &[(&str, &str, [u16; 5])] = &[
-        ("POST", "/tasks/enqueue?seconds=1", [401, 201, 403, 201, 201]),
+        (
+            "POST",
+            "/tasks/enqueue?seconds=1",
+            [401, 201, 403, 201, 201],
+        ),
         ("GET", &status_path, [401, 404, 200, 200, 200]),
         ("GET", "/tasks/status/999999", [401, 404, 404, 404, 404]),
         ("GET", "/tasks/counts", [401, 403, 200, 200, 200]),
@@ -108,7 +135,13 @@ async fn each_role_against_each_route() {
         ("POST", "/api/settings", [200; 5]),
         ("GET", "/", [303, 200, 200, 200, 200]),
     ];
-    let who = [None, token("sub"), token("view"), token("op"), token("boss")];
+    let who = [
+        None,
+        token("sub"),
+        token("view"),
+        token("op"),
+        token("boss"),
+    ];
     for (method, path, expected) in table {
         for (i, bearer) in who.iter().enumerate() {
             let (status, body) = call(&http, method, &server.url(path), *bearer).await;
@@ -135,7 +168,13 @@ async fn each_role_against_each_route() {
         assert_eq!(status, if i == 0 { 401 } else { 200 }, "stream as #{i}");
     }
     // A wrong token is a 401, never a fall-through to anonymous.
-    let (status, _) = call(&http, "GET", &server.url("/tasks/counts"), Some(&"x".repeat(43))).await;
+    let (status, _) = call(
+        &http,
+        "GET",
+        &server.url("/tasks/counts"),
+        Some(&"x".repeat(43)),
+    )
+    .await;
     assert_eq!(status, 401);
 }
 
@@ -150,21 +189,58 @@ async fn a_submitter_cannot_read_follow_or_guess_another_owners_jobs() {
     let (alice, bob) = (tokens[0].1.as_str(), tokens[1].1.as_str());
     let http = client();
 
-    let mut bob_stream = SseClient::connect_with(&server.url("/tasks/stream"), &[("authorization", &format!("Bearer {bob}"))]).await;
-    let (_, body) = call(&http, "POST", &server.url("/tasks/enqueue?seconds=2"), Some(alice)).await;
+    let mut bob_stream = SseClient::connect_with(
+        &server.url("/tasks/stream"),
+        &[("authorization", &format!("Bearer {bob}"))],
+    )
+    .await;
+    let (_, body) = call(
+        &http,
+        "POST",
+        &server.url("/tasks/enqueue?seconds=2"),
+        Some(alice),
+    )
+    .await;
     let alices = body["id"].as_str().unwrap().to_string();
-    let (_, body) = call(&http, "POST", &server.url("/tasks/enqueue?seconds=1"), Some(bob)).await;
+    let (_, body) = call(
+        &http,
+        "POST",
+        &server.url("/tasks/enqueue?seconds=1"),
+        Some(bob),
+    )
+    .await;
     let bobs = body["id"].as_str().unwrap().to_string();
 
     // Bob's stream carries his job's events and none of Alice's.
-    let events = bob_stream.collect_until(LONG, |e| e.is("completed", &bobs)).await;
-    assert!(events.iter().all(|e| e.data["jobId"] == bobs.as_str()), "{events:#?}");
+    let events = bob_stream
+        .collect_until(LONG, |e| e.is("completed", &bobs))
+        .await;
+    assert!(
+        events.iter().all(|e| e.data["jobId"] == bobs.as_str()),
+        "{events:#?}"
+    );
     // Alice's job reads as missing to Bob, exactly like a job that does not exist.
-    let (status, body) = call(&http, "GET", &server.url(&format!("/tasks/status/{alices}")), Some(bob)).await;
-    let (missing_status, missing) = call(&http, "GET", &server.url("/tasks/status/424242"), Some(bob)).await;
-    assert_eq!((status, missing_status), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+    let (status, body) = call(
+        &http,
+        "GET",
+        &server.url(&format!("/tasks/status/{alices}")),
+        Some(bob),
+    )
+    .await;
+    let (missing_status, missing) =
+        call(&http, "GET", &server.url("/tasks/status/424242"), Some(bob)).await;
+    assert_eq!(
+        (status, missing_status),
+        (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND)
+    );
     assert_eq!(body["error"], missing["error"]);
-    let (status, _) = call(&http, "GET", &server.url(&format!("/tasks/status/{alices}")), Some(alice)).await;
+    let (status, _) = call(
+        &http,
+        "GET",
+        &server.url(&format!("/tasks/status/{alices}")),
+        Some(alice),
+    )
+    .await;
     assert_eq!(status, 200);
     // The page's server functions: Bob's statuses call does not reveal Alice's job, and the
     // queue-wide counts are not his to see.
@@ -179,10 +255,26 @@ async fn a_submitter_cannot_read_follow_or_guess_another_owners_jobs() {
     let views: Value = statuses.json().await.unwrap();
     assert_eq!(views[0]["state"], Value::Null, "{views}");
     assert!(views[1]["state"].is_string(), "{views}");
-    let counts: Value = http.post(server.url("/api/counts")).bearer_auth(bob).send().await.unwrap().json().await.unwrap();
+    let counts: Value = http
+        .post(server.url("/api/counts"))
+        .bearer_auth(bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(counts, Value::Null);
     // And his own list follows him.
-    let mine: Value = http.post(server.url("/api/mytasks")).bearer_auth(bob).send().await.unwrap().json().await.unwrap();
+    let mine: Value = http
+        .post(server.url("/api/mytasks"))
+        .bearer_auth(bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine, json!([bobs]));
 }
 
@@ -198,7 +290,12 @@ async fn cookie_requests_from_other_sites_are_refused_and_sign_in_works() {
 
     // A wrong token: 401 after a delay, logged without the token.
     let started = Instant::now();
-    let wrong = http.post(server.url("/signin")).form(&[("token", "y".repeat(40))]).send().await.unwrap();
+    let wrong = http
+        .post(server.url("/signin"))
+        .form(&[("token", "y".repeat(40))])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
     assert!(started.elapsed() >= Duration::from_millis(900));
     assert!(server.log().contains("failed sign-in") && !server.log().contains(&"y".repeat(40)));
@@ -211,8 +308,14 @@ async fn cookie_requests_from_other_sites_are_refused_and_sign_in_works() {
         .await
         .unwrap();
     assert_eq!(signed_in.status(), 303);
-    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let session = cookie.split(';').next().unwrap().to_string();
 
     let post = |origin: &str, kind: &str, site: Option<&str>| {
@@ -224,13 +327,49 @@ async fn cookie_requests_from_other_sites_are_refused_and_sign_in_works() {
         if let Some(site) = site {
             request = request.header("sec-fetch-site", site);
         }
-        request.body(if kind.contains("json") { "{}" } else { "seconds=1" }).send()
+        request
+            .body(if kind.contains("json") {
+                "{}"
+            } else {
+                "seconds=1"
+            })
+            .send()
     };
-    assert_eq!(post("https://evil.example", "application/json", None).await.unwrap().status(), 403);
-    assert_eq!(post(&origin, "application/json", Some("cross-site")).await.unwrap().status(), 403);
-    assert_eq!(post(&origin, "text/plain", Some("same-origin")).await.unwrap().status(), 415);
-    assert_eq!(post(&origin, "application/x-www-form-urlencoded", None).await.unwrap().status(), 415);
-    assert_eq!(post(&origin, "application/json", Some("same-origin")).await.unwrap().status(), 201);
+    assert_eq!(
+        post("https://evil.example", "application/json", None)
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        post(&origin, "application/json", Some("cross-site"))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        post(&origin, "text/plain", Some("same-origin"))
+            .await
+            .unwrap()
+            .status(),
+        415
+    );
+    assert_eq!(
+        post(&origin, "application/x-www-form-urlencoded", None)
+            .await
+            .unwrap()
+            .status(),
+        415
+    );
+    assert_eq!(
+        post(&origin, "application/json", Some("same-origin"))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
     // The page's own no-JavaScript form post works; the same from another site does not.
     let form = |origin: &str| {
         http.post(server.url("/api/enqueue"))
@@ -254,9 +393,20 @@ async fn cookie_requests_from_other_sites_are_refused_and_sign_in_works() {
         .unwrap();
     assert_eq!(bearer.status(), 201);
     // Sign-out clears the session.
-    let out = http.post(server.url("/signout")).header("origin", &origin).header("cookie", &session).send().await.unwrap();
+    let out = http
+        .post(server.url("/signout"))
+        .header("origin", &origin)
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.status(), 303);
-    assert!(out.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
 }
 
 #[tokio::test]
@@ -270,7 +420,11 @@ async fn a_token_removed_from_the_file_stops_working_within_two_seconds() {
     let counts = server.url("/tasks/counts");
     assert_eq!(call(&http, "GET", &counts, Some(&tokens[1].1)).await.0, 200);
     let text = std::fs::read_to_string(&file).unwrap();
-    let kept: String = text.lines().filter(|l| !l.starts_with("drop ")).map(|l| format!("{l}\n")).collect();
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.starts_with("drop "))
+        .map(|l| format!("{l}\n"))
+        .collect();
     std::fs::write(&file, kept).unwrap();
     let revoked_at = Instant::now();
     support::eventually(Duration::from_secs(2), "the token to be refused", || {
@@ -289,7 +443,10 @@ async fn quotas_hold_across_two_web_processes() {
     let redis = RedisServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (file, tokens) = tokens_file(dir.path(), &[("busy", "submitter")]);
-    let quotas = [("ENQUEUE_RATE_PER_MINUTE", "3"), ("MAX_PENDING_PER_OWNER", "4")];
+    let quotas = [
+        ("ENQUEUE_RATE_PER_MINUTE", "3"),
+        ("MAX_PENDING_PER_OWNER", "4"),
+    ];
     let one = Sentinel::start("web-1", &redis.url(), auth_opts("web", &file, &quotas)).await;
     let two = Sentinel::start("web-2", &redis.url(), auth_opts("web", &file, &quotas)).await;
     one.wait_ready().await;
@@ -297,14 +454,20 @@ async fn quotas_hold_across_two_web_processes() {
     let http = client();
     let token = tokens[0].1.as_str();
     let enqueue = |server: &Sentinel| {
-        http.post(server.url("/tasks/enqueue?seconds=5")).bearer_auth(token).send()
+        http.post(server.url("/tasks/enqueue?seconds=5"))
+            .bearer_auth(token)
+            .send()
     };
     for _ in 0..3 {
         assert_eq!(enqueue(&one).await.unwrap().status(), 201);
     }
     let limited = enqueue(&one).await.unwrap();
     assert_eq!(limited.status(), 429);
-    let retry: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     let body: Value = limited.json().await.unwrap();
     assert_eq!(body["error"], "rate_limited");
@@ -326,13 +489,31 @@ async fn the_trusted_header_counts_only_from_a_trusted_proxy() {
         ("SENTINEL_TRUSTED_USER_HEADER", "X-Forwarded-User"),
         ("SENTINEL_USER_ROLES", "alice=viewer,*=submitter"),
     ];
-    let elsewhere = auth_opts("web", &file, &[header[0], header[1], ("SENTINEL_TRUSTED_PROXIES", "10.1.2.3")]);
-    let behind = auth_opts("web", &file, &[header[0], header[1], ("SENTINEL_TRUSTED_PROXIES", "127.0.0.0/8")]);
+    let elsewhere = auth_opts(
+        "web",
+        &file,
+        &[
+            header[0],
+            header[1],
+            ("SENTINEL_TRUSTED_PROXIES", "10.1.2.3"),
+        ],
+    );
+    let behind = auth_opts(
+        "web",
+        &file,
+        &[
+            header[0],
+            header[1],
+            ("SENTINEL_TRUSTED_PROXIES", "127.0.0.0/8"),
+        ],
+    );
     let untrusted = Sentinel::start("untrusted", &redis.url(), elsewhere).await;
     let trusted = Sentinel::start("trusted", &redis.url(), behind).await;
     let http = client();
     let ask = |server: &Sentinel, user: &str| {
-        http.get(server.url("/whoami")).header("x-forwarded-user", user).send()
+        http.get(server.url("/whoami"))
+            .header("x-forwarded-user", user)
+            .send()
     };
     assert_eq!(ask(&untrusted, "alice").await.unwrap().status(), 401);
     let me: Value = ask(&trusted, "alice").await.unwrap().json().await.unwrap();
@@ -347,7 +528,10 @@ async fn anonymous_submitters_each_see_only_their_own_tasks() {
     let mut opts = SentinelOptions::for_role("web");
     opts.env.extend([
         ("SENTINEL_AUTH".to_string(), "on".to_string()),
-        ("SENTINEL_ANONYMOUS_ROLE".to_string(), "submitter".to_string()),
+        (
+            "SENTINEL_ANONYMOUS_ROLE".to_string(),
+            "submitter".to_string(),
+        ),
         ("SENTINEL_SESSION_SECRET".to_string(), SECRET.to_string()),
         // Empty variables (a compose file passes them all through) count as unset.
         ("SENTINEL_TOKENS_FILE".to_string(), String::new()),
@@ -357,19 +541,48 @@ async fn anonymous_submitters_each_see_only_their_own_tasks() {
     ]);
     let server = Sentinel::start("web", &redis.url(), opts).await;
     server.wait_ready().await;
-    let first = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let second = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let first = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let second = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let enqueue = |http: &reqwest::Client| {
-        http.post(server.url("/tasks/enqueue?seconds=1")).header("content-type", "application/json").send()
+        http.post(server.url("/tasks/enqueue?seconds=1"))
+            .header("content-type", "application/json")
+            .send()
     };
     let response = enqueue(&first).await.unwrap();
-    assert!(response.headers()["set-cookie"].to_str().unwrap().starts_with("sentinel_anon="));
+    assert!(
+        response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("sentinel_anon=")
+    );
     let id: Value = response.json().await.unwrap();
     let id = id["id"].as_str().unwrap().to_string();
-    let status = |http: &reqwest::Client| http.get(server.url(&format!("/tasks/status/{id}"))).send();
-    assert_eq!(status(&first).await.unwrap().status(), 200, "the same visitor, by its cookie");
-    assert_eq!(status(&second).await.unwrap().status(), 404, "another visitor");
-    let who: Value = first.get(server.url("/whoami")).send().await.unwrap().json().await.unwrap();
+    let status =
+        |http: &reqwest::Client| http.get(server.url(&format!("/tasks/status/{id}"))).send();
+    assert_eq!(
+        status(&first).await.unwrap().status(),
+        200,
+        "the same visitor, by its cookie"
+    );
+    assert_eq!(
+        status(&second).await.unwrap().status(),
+        404,
+        "another visitor"
+    );
+    let who: Value = first
+        .get(server.url("/whoami"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(who["owner"].as_str().unwrap().starts_with("anon:"), "{who}");
     assert_eq!(who["role"], "submitter");
 }
@@ -386,11 +599,17 @@ async fn unsafe_settings_refuse_to_start_and_secrets_stay_out_of_help() {
         .unwrap();
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stderr);
-    assert!(said.contains("SENTINEL_TOKENS_FILE") && said.contains("SENTINEL_AUTH"), "{said}");
+    assert!(
+        said.contains("SENTINEL_TOKENS_FILE") && said.contains("SENTINEL_AUTH"),
+        "{said}"
+    );
     // A worker process on a public address needs no access settings: it serves only health.
     let redis = RedisServer::start().await;
     let mut worker = SentinelOptions::for_role("worker");
-    worker.env.push(("LEPTOS_SITE_ADDR".into(), format!("0.0.0.0:{}", support::free_port())));
+    worker.env.push((
+        "LEPTOS_SITE_ADDR".into(),
+        format!("0.0.0.0:{}", support::free_port()),
+    ));
     let worker = Sentinel::start("worker", &redis.url(), worker).await;
     worker.wait_ready().await;
     // Auth on with tokens but no session secret.
@@ -409,10 +628,16 @@ async fn unsafe_settings_refuse_to_start_and_secrets_stay_out_of_help() {
     let output = Command::new(support::server_binary())
         .arg("--help")
         .env("REDIS_URL", "redis://:hunter2-password@db:6379/0")
-        .env("SENTINEL_SESSION_SECRET", "top-secret-session-key-of-32-chars!!")
+        .env(
+            "SENTINEL_SESSION_SECRET",
+            "top-secret-session-key-of-32-chars!!",
+        )
         .output()
         .unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(help.contains("REDIS_URL"), "{help}");
-    assert!(!help.contains("hunter2") && !help.contains("top-secret"), "{help}");
+    assert!(
+        !help.contains("hunter2") && !help.contains("top-secret"),
+        "{help}"
+    );
 }

@@ -243,10 +243,16 @@ async fn redis_restarting_at_the_last_tick_completes_the_job_once() {
     tokio::time::sleep(Duration::from_millis(4500)).await;
     let names_after = stream_events_of(&redis, &id);
     let count = |name: &str| names_after.iter().filter(|n| *n == name).count();
-    assert_eq!(count("active"), 1, "run again: {names_after:?} (at completion: {names:?})");
+    assert_eq!(
+        count("active"),
+        1,
+        "run again: {names_after:?} (at completion: {names:?})"
+    );
     assert_eq!(count("completed"), 1, "{names_after:?}");
     assert!(
-        worker.log().contains("failed to move job to completed, retrying"),
+        worker
+            .log()
+            .contains("failed to move job to completed, retrying"),
         "the final write never failed, so this proved nothing:\n{}",
         worker.log()
     );

@@ -12,7 +12,9 @@ fn schemathesis() -> PathBuf {
     if let Some(path) = std::env::var_os("SCHEMATHESIS_BIN") {
         return PathBuf::from(path);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let path = home.join(".local/share/sentinel-tools/venv/bin/schemathesis");
     assert!(
         path.exists(),

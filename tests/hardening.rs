@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{
-    RedisServer, Sentinel, SentinelOptions, SseClient, get_json, progress_of, raw_exchange,
-    rss_kib,
+    RedisServer, Sentinel, SentinelOptions, SseClient, get_json, progress_of, raw_exchange, rss_kib,
 };
 
 const LONG: Duration = Duration::from_secs(20);
@@ -37,20 +36,30 @@ async fn foreign_event_names_with_line_breaks_break_no_stream() {
     let before = xadd(&redis, &[("event", "marker"), ("jobId", "0")]);
     xadd(&redis, &[("event", "bad\nname"), ("jobId", "1")]);
     xadd(&redis, &[("event", "bad\rname"), ("jobId", "2")]);
-    xadd(&redis, &[("event", "data: injected\n\nevent: completed"), ("jobId", "3")]);
+    xadd(
+        &redis,
+        &[
+            ("event", "data: injected\n\nevent: completed"),
+            ("jobId", "3"),
+        ],
+    );
     let id = server.enqueue(2).await;
 
     // A live client still gets the next job's progress, and nothing forged.
     let events = live.collect_until(LONG, |e| e.is("completed", &id)).await;
     assert_eq!(progress_of(&events, &id).len(), 2, "{events:#?}");
     assert!(
-        events.iter().all(|e| !e.event.contains("name") && e.data["jobId"] != "3"),
+        events
+            .iter()
+            .all(|e| !e.event.contains("name") && e.data["jobId"] != "3"),
         "{events:#?}"
     );
 
     // So does a client resuming from before the bad entries.
     let mut resumed = SseClient::connect(&server.url("/tasks/stream"), Some(&before)).await;
-    let events = resumed.collect_until(LONG, |e| e.is("completed", &id)).await;
+    let events = resumed
+        .collect_until(LONG, |e| e.is("completed", &id))
+        .await;
     assert_eq!(progress_of(&events, &id).len(), 2, "{events:#?}");
     assert!(!server.log().contains("panicked"), "{}", server.log());
 }
@@ -65,9 +74,17 @@ async fn oversized_event_fields_are_cut() {
     let huge = "x".repeat(1 << 20);
     xadd(
         &redis,
-        &[("event", "failed"), ("jobId", "77"), ("failedReason", &huge)],
+        &[
+            ("event", "failed"),
+            ("jobId", "77"),
+            ("failedReason", &huge),
+        ],
     );
-    let event = live.collect_until(LONG, |e| e.is("failed", "77")).await.pop().unwrap();
+    let event = live
+        .collect_until(LONG, |e| e.is("failed", "77"))
+        .await
+        .pop()
+        .unwrap();
     let reason = event.data["failedReason"].as_str().unwrap();
     assert!(reason.len() <= 1024, "{} bytes forwarded", reason.len());
     assert_eq!(event.data["truncated"], json!(["failedReason"]));
@@ -93,14 +110,20 @@ async fn a_resume_point_older_than_the_stream_gets_a_reset_event() {
     assert_eq!(event.event, "reset", "{event:?}");
 
     // The largest id there is, and an id from the future, are gaps too (never a 5xx).
-    for id in ["18446744073709551615-18446744073709551615", "99999999999999-0"] {
+    for id in [
+        "18446744073709551615-18446744073709551615",
+        "99999999999999-0",
+    ] {
         let mut client = SseClient::connect(&server.url("/tasks/stream"), Some(id)).await;
         let event = client.next_within(LONG).await.expect("an event");
         assert_eq!(event.event, "reset", "{id}: {event:?}");
     }
 
     // A client further behind than the replay bound gets a reset after the bound.
-    let bounded = with_env(SentinelOptions::default(), &[("SSE_MAX_REPLAY_EVENTS", "3")]);
+    let bounded = with_env(
+        SentinelOptions::default(),
+        &[("SSE_MAX_REPLAY_EVENTS", "3")],
+    );
     let small = Sentinel::start("bounded", &redis.url(), bounded).await;
     small.wait_ready().await;
     let oldest: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
@@ -130,15 +153,34 @@ async fn key_named_ids_and_bad_last_event_ids_get_4xx_only() {
     server.wait_ready().await;
     server.enqueue(1).await;
     for name in [
-        "meta", "events", "id", "wait", "completed", "failed", "active", "delayed", "marker",
-        "prioritized", "stalled-check", "paused", "limiter",
+        "meta",
+        "events",
+        "id",
+        "wait",
+        "completed",
+        "failed",
+        "active",
+        "delayed",
+        "marker",
+        "prioritized",
+        "stalled-check",
+        "paused",
+        "limiter",
     ] {
         let (code, body) = server.status(name).await;
         assert_eq!(code, 404, "{name}: {body}");
         assert_eq!(body["error"], "not_found");
     }
     let http = reqwest::Client::new();
-    for bad in ["yesterday", "1-2-3", "-1", "1-", &"9".repeat(50), "1 -2", "0x10-0"] {
+    for bad in [
+        "yesterday",
+        "1-2-3",
+        "-1",
+        "1-",
+        &"9".repeat(50),
+        "1 -2",
+        "0x10-0",
+    ] {
         let response = http
             .get(server.url("/tasks/stream"))
             .header("last-event-id", bad)
@@ -178,15 +220,24 @@ async fn foreign_jobs_fail_at_once_and_never_hold_a_slot() {
     let normal = server.enqueue(1).await;
     let started = Instant::now();
     for id in &ids {
-        let failed = server.wait_state(id, "failed", Duration::from_secs(5)).await;
+        let failed = server
+            .wait_state(id, "failed", Duration::from_secs(5))
+            .await;
         let reason = failed["failedReason"].as_str().unwrap();
         assert!(reason.len() <= 1024, "{id}: {} bytes", reason.len());
         assert!(!reason.contains(&"7".repeat(100)), "echoes the value");
     }
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     let (_, last) = server.status(ids.last().unwrap()).await;
     assert!(
-        last["failedReason"].as_str().unwrap().contains("no processor for job name \"sendEmail\""),
+        last["failedReason"]
+            .as_str()
+            .unwrap()
+            .contains("no processor for job name \"sendEmail\""),
         "{last}"
     );
     server.wait_state(&normal, "completed", LONG).await;
@@ -241,12 +292,16 @@ async fn a_huge_body_gets_413_on_every_post_route_and_memory_stays_flat() {
     ] {
         let (answer, sent) = post_chunked(&server, path, 64 << 20).await;
         assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
-        assert!(answer.contains("\"limit\":\"MAX_BODY_BYTES\""), "{path}: {answer}");
+        assert!(
+            answer.contains("\"limit\":\"MAX_BODY_BYTES\""),
+            "{path}: {answer}"
+        );
         assert!(sent < 64 << 20, "{path}: the server read the whole body");
         // A declared length over the limit is refused before any byte of the body.
         let answer = raw_exchange(
             &server,
-            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\n\r\n").as_bytes(),
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\n\r\n")
+                .as_bytes(),
             Duration::from_secs(5),
         )
         .await;
@@ -264,7 +319,10 @@ async fn half_a_request_line_is_closed_and_a_slow_body_times_out() {
     let redis = RedisServer::start().await;
     let opts = with_env(
         SentinelOptions::default(),
-        &[("HEADER_READ_TIMEOUT_MS", "500"), ("REQUEST_TIMEOUT_MS", "700")],
+        &[
+            ("HEADER_READ_TIMEOUT_MS", "500"),
+            ("REQUEST_TIMEOUT_MS", "700"),
+        ],
     );
     let server = Sentinel::start("sentinel", &redis.url(), opts).await;
     server.wait_ready().await;
@@ -336,8 +394,13 @@ async fn stalled_stream_clients_are_dropped_with_bounded_memory_and_shutdown_sta
     for _ in 0..20 {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.set_recv_buffer_size(4096).unwrap();
-        let mut conn = socket.connect(server.addr().parse().unwrap()).await.unwrap();
-        conn.write_all(b"GET /tasks/stream HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut conn = socket
+            .connect(server.addr().parse().unwrap())
+            .await
+            .unwrap();
+        conn.write_all(b"GET /tasks/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
         stalled.push(conn);
     }
     let mut reader = SseClient::connect(&server.url("/tasks/stream"), None).await;
@@ -377,7 +440,11 @@ async fn stalled_stream_clients_are_dropped_with_bounded_memory_and_shutdown_sta
     server.terminate();
     let exit = server.wait_exit(Duration::from_secs(10)).await;
     assert!(support::exited_cleanly(exit), "{exit:?}");
-    assert!(started.elapsed() < Duration::from_secs(5 + 3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5 + 3),
+        "{:?}",
+        started.elapsed()
+    );
     drop(stalled);
 }
 
@@ -391,7 +458,11 @@ async fn an_idle_server_exits_promptly_on_sigterm() {
     let exit = server.wait_exit(Duration::from_secs(10)).await;
     assert!(support::exited_cleanly(exit), "{exit:?}");
     // The benchmark reports the exact time; this only catches a return of the old ~1 s wait.
-    assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -409,7 +480,10 @@ async fn an_evicting_redis_is_not_ready() {
         (code == 503 && body["evictionPolicy"] == "allkeys-lru").then_some(body)
     })
     .await;
-    assert!(body["reason"].as_str().unwrap().contains("noeviction"), "{body}");
+    assert!(
+        body["reason"].as_str().unwrap().contains("noeviction"),
+        "{body}"
+    );
     assert!(server.log().contains("maxmemory-policy is not noeviction"));
 }
 
@@ -459,8 +533,18 @@ async fn answers_carry_security_headers_and_are_compressed() {
     }
     // The page's inline script carries the nonce the policy names.
     let page = reqwest::get(server.url("/")).await.unwrap();
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
-    let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap().to_string();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap()
+        .to_string();
     let html = page.text().await.unwrap();
     assert!(html.contains(&format!("nonce=\"{nonce}\"")), "{html}");
 
@@ -470,7 +554,10 @@ async fn answers_carry_security_headers_and_are_compressed() {
         Duration::from_secs(5),
     )
     .await;
-    assert!(raw.to_ascii_lowercase().contains("content-encoding: gzip"), "{raw}");
+    assert!(
+        raw.to_ascii_lowercase().contains("content-encoding: gzip"),
+        "{raw}"
+    );
 }
 
 #[tokio::test]
@@ -480,7 +567,12 @@ async fn the_openapi_document_describes_the_routes() {
     let (code, doc) = get_json(&server.url("/openapi.json")).await;
     assert_eq!(code, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
-    for path in ["/tasks/enqueue", "/tasks/status/{id}", "/tasks/counts", "/readyz"] {
+    for path in [
+        "/tasks/enqueue",
+        "/tasks/status/{id}",
+        "/tasks/counts",
+        "/readyz",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} missing: {doc}");
     }
 }

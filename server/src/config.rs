@@ -37,13 +37,23 @@ impl Role {
 )]
 pub struct Config {
     /// Redis to use for the queue (its value is never printed: it may hold a password).
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/0", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = "redis://127.0.0.1:6379/0",
+        hide_env_values = true
+    )]
     pub redis_url: String,
 
     /// Seed nodes of a Redis Cluster (comma-separated `redis://host:port` URLs). When set, the
     /// queue lives on the cluster and `SENTINEL_PREFIX` must carry a hash tag (`{sentinel}`) so
     /// that all of a queue's keys share one slot. `REDIS_URL` is then unused.
-    #[arg(long, env = "REDIS_CLUSTER_NODES", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long,
+        env = "REDIS_CLUSTER_NODES",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub redis_cluster_nodes: Vec<String>,
 
     /// Address the HTTP server listens on.
@@ -383,13 +393,22 @@ impl Config {
             return fail("MAX_FIELD_BYTES", "must be at least 256");
         }
         if l.max_event_bytes < l.max_field_bytes.min(4096) || l.max_event_bytes < 1024 {
-            return fail("MAX_EVENT_BYTES", "must be at least 1024 and not far below MAX_FIELD_BYTES");
+            return fail(
+                "MAX_EVENT_BYTES",
+                "must be at least 1024 and not far below MAX_FIELD_BYTES",
+            );
         }
         if l.sse_client_buffer_bytes < l.max_event_bytes {
-            return fail("SSE_CLIENT_BUFFER_BYTES", "must be at least MAX_EVENT_BYTES");
+            return fail(
+                "SSE_CLIENT_BUFFER_BYTES",
+                "must be at least MAX_EVENT_BYTES",
+            );
         }
         if l.sse_fanout_bytes < l.sse_client_buffer_bytes {
-            return fail("SSE_FANOUT_BYTES", "must be at least SSE_CLIENT_BUFFER_BYTES");
+            return fail(
+                "SSE_FANOUT_BYTES",
+                "must be at least SSE_CLIENT_BUFFER_BYTES",
+            );
         }
         if !self.redis_url.starts_with("redis://")
             && !self.redis_url.starts_with("rediss://")

@@ -9,9 +9,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::engine::TaskQueue;
-use crate::telemetry::error_chain;
 use crate::events::EventHub;
 use crate::state::{AppState, Services};
+use crate::telemetry::error_chain;
 use crate::worker::EmbeddedWorker;
 
 /// Pause between connection attempts.
@@ -39,7 +39,9 @@ pub async fn connect(state: AppState) {
             "Redis maxmemory-policy is not noeviction: Redis may evict jobs; /readyz reports not ready until it is set to noeviction"
         ),
         Ok(_) => {}
-        Err(error) => debug!(error = %error_chain(&error), "could not read Redis's maxmemory-policy"),
+        Err(error) => {
+            debug!(error = %error_chain(&error), "could not read Redis's maxmemory-policy")
+        }
     }
 
     let hub = config.role.serves_api().then(|| {

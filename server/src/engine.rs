@@ -187,7 +187,12 @@ impl TaskQueue {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let mut pipe = redis::pipe();
-        pipe.cmd("ZADD").arg(&key).arg("NX").arg(now).arg(id).ignore();
+        pipe.cmd("ZADD")
+            .arg(&key)
+            .arg("NX")
+            .arg(now)
+            .arg(id)
+            .ignore();
         pipe.cmd("ZREMRANGEBYRANK")
             .arg(&key)
             .arg(0)

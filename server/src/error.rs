@@ -95,7 +95,9 @@ pub enum AppError {
         retry_after: u64,
     },
     /// Over `MAX_PENDING_PER_OWNER`.
-    #[error("you have {max} tasks waiting or running, the most allowed; try again when some have finished")]
+    #[error(
+        "you have {max} tasks waiting or running, the most allowed; try again when some have finished"
+    )]
     TooManyPending {
         /// The limit.
         max: u64,
@@ -219,7 +221,11 @@ impl IntoResponse for AppError {
         let retry_after = match &self {
             AppError::RateLimited { retry_after, .. } => Some(*retry_after),
             AppError::TooManyPending { .. } => Some(30),
-            _ if matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) => {
+            _ if matches!(
+                status,
+                StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+            ) =>
+            {
                 Some(RETRY_AFTER_SECS)
             }
             _ => None,
@@ -236,7 +242,10 @@ impl IntoResponse for AppError {
         }
         // Expected until Redis is reached (the connector already said why), and refusals for
         // load are not failures of ours: only real failures are logged.
-        if matches!(self, AppError::Engine(_) | AppError::Events(_) | AppError::RequestTimeout(_)) {
+        if matches!(
+            self,
+            AppError::Engine(_) | AppError::Events(_) | AppError::RequestTimeout(_)
+        ) {
             response
                 .extensions_mut()
                 .insert(LoggedCause(error_chain(&self).into()));

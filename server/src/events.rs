@@ -237,10 +237,16 @@ pub struct EventHub {
     owners: Option<Arc<OwnerCache>>,
 }
 
+/// Known owners by job id, and the ids in the order they were learned (oldest forgotten first).
+type KnownOwners = (
+    std::collections::HashMap<String, Option<Arc<str>>>,
+    std::collections::VecDeque<String>,
+);
+
 /// Job id → owner, learned from the jobs' data once per process, bounded.
 #[derive(Default)]
 pub struct OwnerCache {
-    known: std::sync::Mutex<(std::collections::HashMap<String, Option<Arc<str>>>, std::collections::VecDeque<String>)>,
+    known: std::sync::Mutex<KnownOwners>,
     /// `<prefix>:<queue>:`, to make a job's key.
     job_key_prefix: String,
 }
@@ -250,7 +256,12 @@ const OWNER_CACHE_LEN: usize = 100_000;
 
 impl OwnerCache {
     fn get(&self, id: &str) -> Option<Option<Arc<str>>> {
-        self.known.lock().unwrap_or_else(|e| e.into_inner()).0.get(id).cloned()
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .get(id)
+            .cloned()
     }
 
     fn put(&self, id: String, owner: Option<Arc<str>>) {
@@ -354,7 +365,11 @@ impl EventHub {
         let Some(start) = after.next() else {
             return Ok(Vec::new());
         };
-        let _permit = self.replays.acquire().await.map_err(|_| EventsError::Timeout)?;
+        let _permit = self
+            .replays
+            .acquire()
+            .await
+            .map_err(|_| EventsError::Timeout)?;
         let mut conn = self.replay_connection().await?;
         let read = async {
             let reply: RedisValue = redis::cmd("XRANGE")
@@ -455,7 +470,8 @@ impl EventHub {
                 // The client's next entry is `oldest` at best: an older id means entries
                 // between them were trimmed. An id past the newest is from another life of
                 // the stream (Redis lost it, or a made-up id).
-                let trimmed = after.next().is_none_or(|next| next < oldest) && after != StreamId::ZERO;
+                let trimmed =
+                    after.next().is_none_or(|next| next < oldest) && after != StreamId::ZERO;
                 if trimmed || after > newest {
                     ResumePoint::Gap
                 } else {
@@ -544,7 +560,9 @@ impl EventHub {
             .arg(1)
             .query_async(conn)
             .await?;
-        Ok(parse_entries(reply, &self.limits).first().map(|event| event.id))
+        Ok(parse_entries(reply, &self.limits)
+            .first()
+            .map(|event| event.id))
     }
 }
 
@@ -618,7 +636,17 @@ mod tests {
         assert_eq!(a.to_string(), "1700000000000-5");
         assert_eq!("42".parse::<StreamId>().unwrap().to_string(), "42-0");
         assert!("x-1".parse::<StreamId>().is_err());
-        for bad in ["", "-", "1-", "-1", "+1-0", " 1-0", "1-0 ", "1-2-3", "99999999999999999999999-0"] {
+        for bad in [
+            "",
+            "-",
+            "1-",
+            "-1",
+            "+1-0",
+            " 1-0",
+            "1-0 ",
+            "1-2-3",
+            "99999999999999999999999-0",
+        ] {
             assert!(bad.parse::<StreamId>().is_err(), "{bad:?}");
         }
         let max: StreamId = "18446744073709551615-18446744073709551615".parse().unwrap();
@@ -628,11 +656,17 @@ mod tests {
 
     #[test]
     fn foreign_names_and_huge_fields_are_made_safe() {
-        let limits = EventLimits { max_field_bytes: 256, max_event_bytes: 1024 };
+        let limits = EventLimits {
+            max_field_bytes: 256,
+            max_event_bytes: 1024,
+        };
         for bad in ["bad\nname", "bad\rname", "", "with space", &"x".repeat(65)] {
             let event = QueueEvent::from_fields(
                 "1-0".parse().unwrap(),
-                vec![("event".into(), bad.to_string()), ("jobId".into(), "7".into())],
+                vec![
+                    ("event".into(), bad.to_string()),
+                    ("jobId".into(), "7".into()),
+                ],
                 &limits,
             );
             assert_eq!(event.name, None, "{bad:?}");
@@ -653,13 +687,23 @@ mod tests {
         assert_eq!(data["jobId"], "7");
         assert!(data["failedReason"].as_str().unwrap().len() <= 256);
         assert_eq!(data["returnvalue"], Value::Null);
-        assert_eq!(data["truncated"], serde_json::json!(["failedReason", "returnvalue"]));
+        assert_eq!(
+            data["truncated"],
+            serde_json::json!(["failedReason", "returnvalue"])
+        );
         // Too many fields: reduced to the job id.
-        let many: Vec<(String, String)> = (0..50).map(|i| (format!("f{i}"), "y".repeat(200))).chain([("jobId".to_string(), "9".to_string())]).collect();
+        let many: Vec<(String, String)> = (0..50)
+            .map(|i| (format!("f{i}"), "y".repeat(200)))
+            .chain([("jobId".to_string(), "9".to_string())])
+            .collect();
         let event = QueueEvent::from_fields("1-0".parse().unwrap(), many, &limits);
         assert_eq!(&*event.json, r#"{"jobId":"9","truncated":true}"#);
         // An invalid job id is not taken as one.
-        let event = QueueEvent::from_fields("1-0".parse().unwrap(), vec![("jobId".into(), "a:b".into())], &limits);
+        let event = QueueEvent::from_fields(
+            "1-0".parse().unwrap(),
+            vec![("jobId".into(), "a:b".into())],
+            &limits,
+        );
         assert_eq!(event.job_id, None);
     }
 

@@ -56,10 +56,9 @@ pub async fn security_headers(
         // The built files keep their names across builds: the browser keeps them and asks
         // again with If-Modified-Since (ServeDir answers 304 while unchanged).
         if is_pkg {
-            response.headers_mut().insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-cache"),
-            );
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         }
     }
     response

@@ -40,7 +40,9 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     } else {
         None
     };
-    let evicts = policy.as_deref().is_some_and(|p| !p.is_empty() && p != "noeviction");
+    let evicts = policy
+        .as_deref()
+        .is_some_and(|p| !p.is_empty() && p != "noeviction");
     let ready = redis && !evicts && worker.unwrap_or(true) && !state.shutdown.is_cancelled();
     let reason = if state.shutdown.is_cancelled() {
         Some("shutting down".to_string())

@@ -48,7 +48,10 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(health::readyz));
     if state.config.role.serves_api() {
         router = router
-            .route("/signin", get(auth::signin::show).post(auth::signin::submit))
+            .route(
+                "/signin",
+                get(auth::signin::show).post(auth::signin::submit),
+            )
             .route("/signout", post(auth::signin::sign_out))
             .route("/whoami", get(auth::signin::whoami));
     }
@@ -78,7 +81,10 @@ pub fn app(state: AppState) -> Router {
             limits::limit_requests,
         ))
         .layer(CompressionLayer::new())
-        .layer(from_fn_with_state(header_settings, headers::security_headers))
+        .layer(from_fn_with_state(
+            header_settings,
+            headers::security_headers,
+        ))
         .layer(from_fn(telemetry::log_failures))
 }
 

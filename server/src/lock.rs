@@ -167,11 +167,22 @@ mod tests {
         }
     }
 
-    fn keeper(delay: Duration, answers: Vec<bool>, taken_ago: Duration) -> (LockKeeper<Scripted>, Arc<AtomicUsize>) {
+    fn keeper(
+        delay: Duration,
+        answers: Vec<bool>,
+        taken_ago: Duration,
+    ) -> (LockKeeper<Scripted>, Arc<AtomicUsize>) {
         let calls = Arc::new(AtomicUsize::new(0));
-        let lock = Scripted { delay, answers, calls: calls.clone() };
+        let lock = Scripted {
+            delay,
+            answers,
+            calls: calls.clone(),
+        };
         let taken_at = Instant::now() - taken_ago;
-        (LockKeeper::new(lock, Duration::from_secs(10), taken_at), calls)
+        (
+            LockKeeper::new(lock, Duration::from_secs(10), taken_at),
+            calls,
+        )
     }
 
     #[tokio::test(start_paused = true)]
@@ -199,7 +210,11 @@ mod tests {
         let started = Instant::now();
         let (keeper, calls) = keeper(Duration::from_millis(1), vec![false; 1000], Duration::ZERO);
         let lost = keeper.keep().await;
-        assert!(started.elapsed() <= Duration::from_secs(9), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() <= Duration::from_secs(9),
+            "{:?}",
+            started.elapsed()
+        );
         assert!(calls.load(Ordering::SeqCst) > 3, "retried");
         assert!(lost.reason.contains("no renewal"), "{}", lost.reason);
     }
@@ -216,7 +231,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_blip_shorter_than_the_margin_costs_nothing() {
-        let (keeper, calls) = keeper(Duration::from_millis(1), vec![true, false, false, true], Duration::ZERO);
+        let (keeper, calls) = keeper(
+            Duration::from_millis(1),
+            vec![true, false, false, true],
+            Duration::ZERO,
+        );
         let outcome = tokio::time::timeout(Duration::from_secs(30), keeper.keep()).await;
         assert!(outcome.is_err(), "kept through the blip");
         assert!(calls.load(Ordering::SeqCst) >= 5);

@@ -13,8 +13,10 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = Config::parse();
-    if let Some(server::config::Command::Token(server::config::TokenCommand::Create { name, role })) =
-        &config.command
+    if let Some(server::config::Command::Token(server::config::TokenCommand::Create {
+        name,
+        role,
+    })) = &config.command
     {
         let role: server::auth::Role = role.parse().map_err(anyhow::Error::msg)?;
         let (token, line) = server::auth::tokens::create(name, role).map_err(anyhow::Error::msg)?;

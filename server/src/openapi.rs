@@ -22,6 +22,7 @@ use crate::state::AppState;
         crate::routes::counts,
         crate::health::healthz,
         crate::health::readyz,
+        crate::auth::signin::whoami,
     ),
     components(schemas(ErrorBody, EnqueueBody))
 )]

@@ -99,7 +99,11 @@ impl JobRecord {
     fn text(&self, field: &str) -> Option<String> {
         let raw = self.get(field)?;
         if raw.len() > self.max_field_bytes {
-            return Some(format!("{}… ({} bytes)", cut(raw, self.max_field_bytes), raw.len()));
+            return Some(format!(
+                "{}… ({} bytes)",
+                cut(raw, self.max_field_bytes),
+                raw.len()
+            ));
         }
         Some(raw.to_string())
     }

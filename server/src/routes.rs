@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use app::{EnqueueResponse, JobId, TaskPayload, parse_seconds};
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
-use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
@@ -55,9 +55,11 @@ pub async fn enqueue(
     // (or nothing) is taken, unless the caller is a program with a token.
     if principal.credential != Credential::Bearer
         && let Some(kind) = headers.get(CONTENT_TYPE)
-        && !kind
-            .to_str()
-            .is_ok_and(|k| k.trim_start().to_ascii_lowercase().starts_with("application/json"))
+        && !kind.to_str().is_ok_and(|k| {
+            k.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        })
     {
         return Err(AppError::UnsupportedMediaType);
     }

@@ -22,8 +22,8 @@ use tracing::error;
 use crate::auth::{Principal, Role, require};
 use crate::config::Config;
 use crate::error::AppError;
-use crate::telemetry::error_chain;
 use crate::state::AppState;
+use crate::telemetry::error_chain;
 
 /// Whether this is a development build served by `cargo leptos watch` (live reload on).
 pub fn is_dev() -> bool {
@@ -200,7 +200,11 @@ impl TaskBackend for QueueBackend {
                 return Ok(None);
             }
             let queue = self.state.queue().map_err(refusal)?;
-            queue.counts().await.map(Some).map_err(|e| refusal(e.into()))
+            queue
+                .counts()
+                .await
+                .map(Some)
+                .map_err(|e| refusal(e.into()))
         })
     }
 }

@@ -158,7 +158,10 @@ impl EmbeddedWorker {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         };
-        if tokio::time::timeout(HAND_BACK_TIMEOUT, written).await.is_err() {
+        if tokio::time::timeout(HAND_BACK_TIMEOUT, written)
+            .await
+            .is_err()
+        {
             warn!("the queue worker still had jobs to finish writing");
         }
         if let Err(error) = self.worker.close(CLOSE_IDLE_MS).await {
@@ -224,9 +227,9 @@ fn lock_taken_at(job: &Job, called_at: Instant) -> tokio::time::Instant {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let age = job
-        .processed_on()
-        .map_or(Duration::ZERO, |fetched| Duration::from_millis(now_ms.saturating_sub(fetched)));
+    let age = job.processed_on().map_or(Duration::ZERO, |fetched| {
+        Duration::from_millis(now_ms.saturating_sub(fetched))
+    });
     let called_at = tokio::time::Instant::from_std(called_at);
     called_at.checked_sub(age).unwrap_or(called_at)
 }

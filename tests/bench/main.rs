@@ -34,7 +34,11 @@ struct Args {
     #[arg(long, default_value_t = 2000)]
     latency_jobs: usize,
     /// Sections to run (http, worker, latency, streams, shutdown); all by default.
-    #[arg(long, value_delimiter = ',', default_value = "http,worker,latency,streams,shutdown")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "http,worker,latency,streams,shutdown"
+    )]
     only: Vec<String>,
     /// Event stream clients that read, in the streams section.
     #[arg(long, default_value_t = 1000)]

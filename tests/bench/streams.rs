@@ -24,12 +24,19 @@ fn web_opts() -> SentinelOptions {
     }
 }
 
-async fn open_stream(addr: &str, last_event_id: Option<&str>, recv_buffer: Option<u32>) -> TcpStream {
+async fn open_stream(
+    addr: &str,
+    last_event_id: Option<&str>,
+    recv_buffer: Option<u32>,
+) -> TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     if let Some(size) = recv_buffer {
         socket.set_recv_buffer_size(size).expect("recv buffer");
     }
-    let mut conn = socket.connect(addr.parse().expect("addr")).await.expect("connect");
+    let mut conn = socket
+        .connect(addr.parse().expect("addr"))
+        .await
+        .expect("connect");
     let resume = last_event_id
         .map(|id| format!("Last-Event-ID: {id}\r\n"))
         .unwrap_or_default();
@@ -41,7 +48,12 @@ async fn open_stream(addr: &str, last_event_id: Option<&str>, recv_buffer: Optio
 
 /// Reads a stream until `marker` has been seen `want` times or the stream ends; returns the
 /// count seen.
-async fn read_until(mut conn: TcpStream, marker: &'static [u8], want: usize, limit: Duration) -> usize {
+async fn read_until(
+    mut conn: TcpStream,
+    marker: &'static [u8],
+    want: usize,
+    limit: Duration,
+) -> usize {
     let mut seen = 0;
     let mut buf = vec![0u8; 64 * 1024];
     let mut carry: Vec<u8> = Vec::new();
@@ -53,7 +65,10 @@ async fn read_until(mut conn: TcpStream, marker: &'static [u8], want: usize, lim
         };
         carry.extend_from_slice(&buf[..n]);
         let mut start = 0;
-        while let Some(pos) = carry[start..].windows(marker.len()).position(|w| w == marker) {
+        while let Some(pos) = carry[start..]
+            .windows(marker.len())
+            .position(|w| w == marker)
+        {
             seen += 1;
             start += pos + marker.len();
         }
@@ -136,7 +151,9 @@ pub async fn bench(readers: usize, stalled: usize, burst: usize, replayers: usiz
     for mut conn in stalled_conns {
         let mut buf = vec![0u8; 1 << 20];
         let mut ended = false;
-        while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(200), conn.read(&mut buf)).await {
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(200), conn.read(&mut buf)).await
+        {
             if n == 0 {
                 ended = true;
                 break;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { OUT, SERVER, killAll, launchBrowser, startRedis, startSentinel } from './harness.mjs';
+import { OUT, SERVER, enqueueFrom, killAll, launchBrowser, startRedis, startSentinel } from './harness.mjs';
 
 let server;
 let base;
@@ -46,18 +46,6 @@ async function visitor() {
   });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   return { context, page, problems };
-}
-
-async function enqueueFrom(page, seconds) {
-  const before = await page.$$eval('li.task', (items) => items.map((i) => i.dataset.id));
-  await page.fill('#seconds', String(seconds));
-  await page.click('button:has-text("Enqueue")');
-  const handle = await page.waitForFunction(
-    (known) => [...document.querySelectorAll('li.task')].map((i) => i.dataset.id).find((id) => !known.includes(id)),
-    before,
-    { timeout: 10000 },
-  );
-  return handle.jsonValue();
 }
 
 const ids = (page) => page.$$eval('li.task', (items) => items.map((i) => i.dataset.id));

@@ -85,3 +85,17 @@ export function launchBrowser() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 }
+
+// Types `seconds` into the form, presses Enqueue, and resolves to the id of the row that
+// appears.
+export async function enqueueFrom(page, seconds) {
+  const before = await page.$$eval('li.task', (items) => items.map((i) => i.dataset.id));
+  await page.fill('#seconds', String(seconds));
+  await page.click('button:has-text("Enqueue")');
+  const handle = await page.waitForFunction(
+    (known) => [...document.querySelectorAll('li.task')].map((i) => i.dataset.id).find((id) => !known.includes(id)),
+    before,
+    { timeout: 10000 },
+  );
+  return handle.jsonValue();
+}

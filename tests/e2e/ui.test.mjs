@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { Redis } from 'ioredis';
-import { CHROMIUM, OUT, SERVER, SITE, freePort, processes, sleep, start, until } from './harness.mjs';
+import { CHROMIUM, OUT, SERVER, SITE, enqueueFrom, freePort, processes, sleep, start, until } from './harness.mjs';
 import { chromium } from 'playwright-core';
 
 const TICK_MS = 400;
@@ -90,17 +90,7 @@ async function hydrated(page) {
   await page.waitForSelector('main[data-hydrated="true"]', { timeout: 20000 });
 }
 
-async function enqueue(page, seconds) {
-  const before = await page.$$eval('li.task', (items) => items.map((i) => i.dataset.id));
-  await page.fill('#seconds', String(seconds));
-  await page.click('button:has-text("Enqueue")');
-  const handle = await page.waitForFunction(
-    (known) => [...document.querySelectorAll('li.task')].map((i) => i.dataset.id).find((id) => !known.includes(id)),
-    before,
-    { timeout: 10000 },
-  );
-  return handle.jsonValue();
-}
+const enqueue = enqueueFrom;
 
 async function stepOf(page, id) {
   return page.$eval(`li.task[data-id="${id}"] progress`, (p) => Number(p.getAttribute('value')));

@@ -186,10 +186,18 @@ impl Access {
             None => TokenStore::default(),
         };
         let mut proxies = Vec::new();
-        for raw in settings.trusted_proxies.iter().filter(|p| !p.trim().is_empty()) {
+        for raw in settings
+            .trusted_proxies
+            .iter()
+            .filter(|p| !p.trim().is_empty())
+        {
             proxies.push(parse_proxy(raw).map_err(|e| fail("SENTINEL_TRUSTED_PROXIES", &e))?);
         }
-        let user_header = match settings.trusted_user_header.as_ref().filter(|h| !h.is_empty()) {
+        let user_header = match settings
+            .trusted_user_header
+            .as_ref()
+            .filter(|h| !h.is_empty())
+        {
             Some(name) => Some(
                 axum::http::HeaderName::from_str(name)
                     .map_err(|_| fail("SENTINEL_TRUSTED_USER_HEADER", "is not a header name"))?,
@@ -233,8 +241,8 @@ impl Access {
                     "auth is on but nobody can sign in: set SENTINEL_TOKENS_FILE (tokens for programs and the sign-in page), SENTINEL_TRUSTED_USER_HEADER with SENTINEL_TRUSTED_PROXIES (a signing-in reverse proxy), or SENTINEL_ANONYMOUS_ROLE; or SENTINEL_AUTH=off to serve everyone as admin",
                 ));
             }
-            let needs_cookies = tokens_file.is_some()
-                || settings.anonymous_role == AnonymousRole::Submitter;
+            let needs_cookies =
+                tokens_file.is_some() || settings.anonymous_role == AnonymousRole::Submitter;
             if needs_cookies && key.is_none() {
                 return Err(fail(
                     "SENTINEL_SESSION_SECRET",
@@ -350,8 +358,8 @@ impl Access {
             debug!(client = ?client_addr(&parts.extensions), "ignored a user header from an address that is not a trusted proxy");
         }
         if let Some(key) = &self.key {
-            if let Some(payload) = session::cookie(&parts.headers, SESSION_COOKIE)
-                .and_then(|value| key.verify(value))
+            if let Some(payload) =
+                session::cookie(&parts.headers, SESSION_COOKIE).and_then(|value| key.verify(value))
                 && let Some(principal) = self.session_principal(&payload)
             {
                 return Ok((Some(principal), None));
@@ -414,10 +422,18 @@ impl Access {
 /// Whether a state-changing request made with cookies (or by a browser with no credentials
 /// at all) comes from another site: `Sec-Fetch-Site` says so, or `Origin` names another host.
 fn is_cross_site(parts: &axum::http::request::Parts) -> bool {
-    if let Some(site) = parts.headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+    if let Some(site) = parts
+        .headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+    {
         return !matches!(site, "same-origin" | "none");
     }
-    let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+    let Some(origin) = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let host = parts
@@ -513,16 +529,27 @@ mod tests {
         assert!(Role::Operator < Role::Admin);
         assert_eq!("operator".parse::<Role>(), Ok(Role::Operator));
         assert!("root".parse::<Role>().is_err());
-        let p = Principal { owner: "x".into(), role: Role::Viewer, credential: Credential::Bearer };
+        let p = Principal {
+            owner: "x".into(),
+            role: Role::Viewer,
+            credential: Credential::Bearer,
+        };
         assert!(require(Some(&p), Role::Submitter).is_ok());
-        assert!(matches!(require(Some(&p), Role::Operator), Err(AppError::Forbidden)));
-        assert!(matches!(require(None, Role::Submitter), Err(AppError::Unauthorized)));
+        assert!(matches!(
+            require(Some(&p), Role::Operator),
+            Err(AppError::Forbidden)
+        ));
+        assert!(matches!(
+            require(None, Role::Submitter),
+            Err(AppError::Unauthorized)
+        ));
     }
 
     #[test]
     fn cross_site_is_told_by_fetch_metadata_or_origin() {
         let parts = |headers: &[(&str, &str)]| {
-            let mut builder = axum::http::Request::post("/tasks/enqueue").header("host", "app.example:3001");
+            let mut builder =
+                axum::http::Request::post("/tasks/enqueue").header("host", "app.example:3001");
             for (k, v) in headers {
                 builder = builder.header(*k, *v);
             }
@@ -532,11 +559,17 @@ mod tests {
         assert!(!is_cross_site(&parts(&[("sec-fetch-site", "same-origin")])));
         assert!(is_cross_site(&parts(&[("sec-fetch-site", "cross-site")])));
         assert!(is_cross_site(&parts(&[("sec-fetch-site", "same-site")])));
-        assert!(!is_cross_site(&parts(&[("origin", "http://app.example:3001")])));
+        assert!(!is_cross_site(&parts(&[(
+            "origin",
+            "http://app.example:3001"
+        )])));
         assert!(is_cross_site(&parts(&[("origin", "https://evil.example")])));
         assert!(is_cross_site(&parts(&[("origin", "null")])));
         assert_eq!(parse_proxy("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
-        assert_eq!(parse_proxy("127.0.0.1").unwrap().to_string(), "127.0.0.1/32");
+        assert_eq!(
+            parse_proxy("127.0.0.1").unwrap().to_string(),
+            "127.0.0.1/32"
+        );
         assert!(parse_proxy("proxy").is_err());
     }
 }

@@ -37,8 +37,9 @@ impl SessionKey {
     }
 
     fn mac(&self, payload: &str) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new_from_slice(b"k").expect("HMAC takes any key"));
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| {
+            <Hmac<Sha256> as Mac>::new_from_slice(b"k").expect("HMAC takes any key")
+        });
         mac.update(payload.as_bytes());
         mac
     }
@@ -108,7 +109,10 @@ mod tests {
     fn signed_values_round_trip_and_forgeries_fail() {
         let key = SessionKey::new("a secret of at least thirty-two bytes!");
         let value = key.sign("t|ci|0123456789abcdef|99");
-        assert_eq!(key.verify(&value).as_deref(), Some("t|ci|0123456789abcdef|99"));
+        assert_eq!(
+            key.verify(&value).as_deref(),
+            Some("t|ci|0123456789abcdef|99")
+        );
         let other = SessionKey::new("another secret of thirty-two bytes!!");
         assert_eq!(other.verify(&value), None);
         let (payload, tag) = value.split_once('.').unwrap();

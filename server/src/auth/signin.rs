@@ -6,8 +6,8 @@ use std::time::Duration;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Request, State};
-use axum::http::request::Parts;
 use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
@@ -23,7 +23,12 @@ const FAILED_SIGN_IN_DELAY: Duration = Duration::from_secs(1);
 
 fn page(message: Option<&str>, status: StatusCode) -> Response {
     let message = message
-        .map(|m| format!(r#"<p id="token-error" class="field-error" role="alert">{}</p>"#, escape(m)))
+        .map(|m| {
+            format!(
+                r#"<p id="token-error" class="field-error" role="alert">{}</p>"#,
+                escape(m)
+            )
+        })
         .unwrap_or_default();
     let html = format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1"/><meta name="color-scheme" content="light dark"/><title>Sign in · Sentinel</title><link rel="stylesheet" href="/pkg/sentinel.css"/><link rel="icon" href="data:,"/></head><body><main class="page"><h1>Sentinel</h1><p class="lede">Sign in with the access token you were given.</p><form method="post" action="/signin"><div class="field"><label for="token">Token</label><input id="token" name="token" type="password" autocomplete="current-password" required minlength="32" aria-describedby="token-error" autofocus/><button type="submit">Sign in</button></div>{message}</form></main></body></html>"#
@@ -32,7 +37,10 @@ fn page(message: Option<&str>, status: StatusCode) -> Response {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// `GET /signin`.
@@ -55,7 +63,10 @@ pub async fn submit(
 ) -> Response {
     let access = &state.access;
     let (Ok(Form(form)), Some(key)) = (form, access.key()) else {
-        return page(Some("Sign-in with a token is not set up on this server."), StatusCode::BAD_REQUEST);
+        return page(
+            Some("Sign-in with a token is not set up on this server."),
+            StatusCode::BAD_REQUEST,
+        );
     };
     let Some(entry) = access.tokens().find(form.token.trim()) else {
         warn!(client = ?client_addr(&parts.extensions), "failed sign-in");
@@ -64,7 +75,11 @@ pub async fn submit(
     };
     info!(name = %entry.name, role = %entry.role, "signed in");
     let prefix = &tokens::hex(&entry.digest)[..16];
-    let payload = format!("t|{}|{prefix}|{}", entry.name, session::now() + SESSION_SECONDS);
+    let payload = format!(
+        "t|{}|{prefix}|{}",
+        entry.name,
+        session::now() + SESSION_SECONDS
+    );
     let cookie = session::set_cookie(
         SESSION_COOKIE,
         &key.sign(&payload),
@@ -89,7 +104,10 @@ pub async fn sign_out(State(state): State<AppState>, request: Request) -> Respon
 
 fn redirect_with_cookies(to: &str, cookies: &[String]) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(LOCATION, HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")));
+    headers.insert(
+        LOCATION,
+        HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")),
+    );
     for cookie in cookies {
         if let Ok(value) = HeaderValue::from_str(cookie) {
             headers.append(SET_COOKIE, value);
@@ -99,6 +117,10 @@ fn redirect_with_cookies(to: &str, cookies: &[String]) -> Response {
 }
 
 /// `GET /whoami`: the caller's owner and role (`401` when nobody).
+#[utoipa::path(get, path = "/whoami", responses(
+    (status = 200, description = "`{\"owner\", \"role\"}` of the caller"),
+    (status = 401, description = "Nobody is signed in", body = crate::openapi::ErrorBody),
+))]
 pub async fn whoami(principal: Option<axum::Extension<Principal>>) -> Response {
     match principal {
         Some(axum::Extension(p)) => axum::Json(serde_json::json!({

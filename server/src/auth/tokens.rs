@@ -130,7 +130,11 @@ impl TokenStore {
             return None;
         }
         let presented = digest(token);
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let mut found = None;
         for entry in entries.iter() {
             if bool::from(entry.digest.ct_eq(&presented)) {
@@ -143,16 +147,26 @@ impl TokenStore {
     /// The entry named `name`, if its digest is still `digest` (a session stays valid only
     /// while its token is in the file).
     pub fn by_name(&self, name: &str, digest_prefix: &str) -> Option<TokenEntry> {
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         entries
             .iter()
-            .find(|e| e.name == name && bool::from(hex(&e.digest)[..16].as_bytes().ct_eq(digest_prefix.as_bytes())))
+            .find(|e| {
+                e.name == name
+                    && bool::from(hex(&e.digest).as_bytes()[..16].ct_eq(digest_prefix.as_bytes()))
+            })
             .cloned()
     }
 
     /// Whether any token is configured.
     pub fn is_empty(&self) -> bool {
-        self.entries.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+        self.entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 
     async fn watch(self, path: PathBuf, mut stamp: Stamp, shutdown: CancellationToken) {
@@ -202,7 +216,11 @@ fn read(path: &Path) -> Result<(Vec<TokenEntry>, Stamp), TokenFileError> {
 
 /// A fresh random token (256 bits, URL-safe base64: 43 characters) and its file line.
 pub fn create(name: &str, role: Role) -> Result<(String, String), String> {
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b)) {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
+    {
         return Err("the name must be letters, digits and - _ . @".to_string());
     }
     let mut bytes = [0u8; 32];
@@ -220,13 +238,22 @@ mod tests {
     fn the_file_format() {
         let (token, line) = create("ci", Role::Operator).unwrap();
         assert!(token.len() >= MIN_TOKEN_LEN);
-        let text = format!("# tokens\n\n{line}  # the CI\nalice viewer sha256:{}\n", "ab".repeat(32));
+        let text = format!(
+            "# tokens\n\n{line}  # the CI\nalice viewer sha256:{}\n",
+            "ab".repeat(32)
+        );
         let entries = parse("t", &text).unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].name, "ci");
         assert_eq!(entries[0].role, Role::Operator);
         assert_eq!(entries[0].digest, digest(&token));
-        for bad in ["x", "a b c", "a admin sha1:00", "a god sha256:00", "a admin sha256:zz"] {
+        for bad in [
+            "x",
+            "a b c",
+            "a admin sha1:00",
+            "a god sha256:00",
+            "a admin sha256:zz",
+        ] {
             assert!(parse("t", bad).is_err(), "{bad}");
         }
         assert!(create("bad name", Role::Admin).is_err());
