@@ -174,8 +174,8 @@ ensure_patched_crates() {
       # project, so no download code of ours is involved.
       tmp=$(mktemp -d)
       mkdir -p "$tmp/src" && : > "$tmp/src/lib.rs"
-      printf '[package]\nname = "fetch-%s"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\n%s = "=%s"\n' \
-        "$name" "${name%-*}" "${name##*-}" > "$tmp/Cargo.toml"
+      printf '[package]\nname = "sentinel-fetch"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\n%s = "=%s"\n' \
+        "${name%-*}" "${name##*-}" > "$tmp/Cargo.toml"
       say "fetching $name from crates.io"
       cargo fetch --quiet --manifest-path "$tmp/Cargo.toml"
       rm -rf "$tmp"

@@ -49,6 +49,9 @@ struct Args {
     /// Events in the burst of the streams section.
     #[arg(long, default_value_t = 20_000)]
     burst: usize,
+    /// Also drain with a Node BullMQ worker (tests/interop/drain.mjs), for comparison.
+    #[arg(long)]
+    node: bool,
     /// Clients replaying the stream from its start while enqueue is measured.
     #[arg(long, default_value_t = 100)]
     replayers: usize,
@@ -257,7 +260,16 @@ async fn http_bench(args: &Args) {
     println!("  sentinel RSS after HTTP load: {rss:.1} MiB (peak {peak:.1} MiB)");
 }
 
-async fn worker_bench(args: &Args, concurrency: usize) {
+/// Who drains the queue in a worker run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drainer {
+    /// Sentinel's worker process.
+    Sentinel,
+    /// A Node BullMQ worker (tests/interop/drain.mjs), for comparison.
+    Node,
+}
+
+async fn worker_bench(args: &Args, concurrency: usize, drainer: Drainer) {
     let redis = RedisServer::start().await;
     let mut conn = redis.connection();
     let queue = support::producer_queue(&redis).await;
@@ -268,13 +280,33 @@ async fn worker_bench(args: &Args, concurrency: usize) {
             .collect();
         queue.add_bulk(jobs).await.expect("add jobs");
     }
-    let server = Sentinel::start(
-        "bench-worker",
-        &redis.url(),
-        bench_opts("worker", concurrency),
-    )
-    .await;
-    let pid = server.pid();
+    let mut node = None;
+    let mut server = None;
+    let pid = match drainer {
+        Drainer::Sentinel => {
+            let started = Sentinel::start(
+                "bench-worker",
+                &redis.url(),
+                bench_opts("worker", concurrency),
+            )
+            .await;
+            let pid = started.pid();
+            server = Some(started);
+            pid
+        }
+        Drainer::Node => {
+            let child = std::process::Command::new("node")
+                .arg(workspace_root().join("tests/interop/drain.mjs"))
+                .arg(redis.url())
+                .arg(concurrency.to_string())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("node runs (npm ci in tests/interop first)");
+            let pid = child.id();
+            node = Some(child);
+            pid
+        }
+    };
     let before = usage(pid, &mut conn);
     let started = Instant::now();
     loop {
@@ -300,15 +332,28 @@ async fn worker_bench(args: &Args, concurrency: usize) {
         .arg("sentinel:sentinel-tasks:failed")
         .query(&mut conn)
         .unwrap_or(0);
+    let who = match drainer {
+        Drainer::Sentinel => "sentinel",
+        Drainer::Node => "node bullmq",
+    };
+    let per_thousand = |cpu: f64| 1000.0 * cpu / args.jobs as f64 * 1000.0;
     println!(
-        "  concurrency {concurrency:>3}: {} jobs in {:.2} s = {:.0} jobs/s (failed: {failed})",
+        "  {who}, concurrency {concurrency:>3}: {} jobs in {:.2} s = {:.0} jobs/s (failed: {failed}); per 1,000 jobs: worker CPU {:.0} ms, Redis CPU {:.0} ms; Redis busy {:.0}%",
         args.jobs,
         wall.as_secs_f64(),
-        args.jobs as f64 / wall.as_secs_f64()
+        args.jobs as f64 / wall.as_secs_f64(),
+        per_thousand(after.server_cpu - before.server_cpu),
+        per_thousand(after.redis_cpu - before.redis_cpu),
+        100.0 * (after.redis_cpu - before.redis_cpu) / wall.as_secs_f64(),
     );
     report_cpu(&before, &after, wall);
     let (rss, peak) = rss_mib(pid);
-    println!("    sentinel RSS {rss:.1} MiB (peak {peak:.1} MiB)");
+    println!("    worker RSS {rss:.1} MiB (peak {peak:.1} MiB)");
+    if let Some(mut child) = node {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    drop(server);
     queue.close().await;
 }
 
@@ -401,7 +446,10 @@ async fn main() {
             args.jobs
         );
         for &concurrency in &args.concurrency {
-            worker_bench(&args, concurrency).await;
+            worker_bench(&args, concurrency, Drainer::Sentinel).await;
+            if args.node {
+                worker_bench(&args, concurrency, Drainer::Node).await;
+            }
         }
     }
     if run("latency") {
