@@ -137,7 +137,7 @@ fn report_cpu(before: &Usage, after: &Usage, wall: Duration) {
     let server = after.server_cpu - before.server_cpu;
     let redis = after.redis_cpu - before.redis_cpu;
     println!(
-        "    cpu: sentinel {server:.2} s ({:.0}% of a core), redis {redis:.2} s ({:.0}% of a core)",
+        "    cpu: worker {server:.2} s ({:.0}% of a core), redis {redis:.2} s ({:.0}% of a core)",
         100.0 * server / wall.as_secs_f64(),
         100.0 * redis / wall.as_secs_f64()
     );
