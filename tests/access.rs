@@ -133,6 +133,7 @@ async fn each_role_against_each_route() {
         ("GET", "/openapi.json", [200; 5]),
         ("POST", "/api/counts", [401, 200, 200, 200, 200]),
         ("POST", "/api/settings", [200; 5]),
+        ("POST", "/api/mytasks", [401, 200, 200, 200, 200]),
         ("GET", "/", [303, 200, 200, 200, 200]),
     ];
     let who = [
@@ -167,6 +168,17 @@ async fn each_role_against_each_route() {
         let status = request.send().await.unwrap().status().as_u16();
         assert_eq!(status, if i == 0 { 401 } else { 200 }, "stream as #{i}");
     }
+    // A forged or garbled session cookie is nobody.
+    let forged = http
+        .get(server.url("/tasks/counts"))
+        .header(
+            "cookie",
+            "sentinel_session=dGl8Ym9zc3x4eHh8OTk5OTk5OTk5OQ.AAAA",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
     // A wrong token is a 401, never a fall-through to anonymous.
     let (status, _) = call(
         &http,
@@ -299,6 +311,15 @@ async fn cookie_requests_from_other_sites_are_refused_and_sign_in_works() {
     assert_eq!(wrong.status(), 401);
     assert!(started.elapsed() >= Duration::from_millis(900));
     assert!(server.log().contains("failed sign-in") && !server.log().contains(&"y".repeat(40)));
+    // A sign-in that is not a form gets the page with its message, never a 5xx.
+    let malformed = http
+        .post(server.url("/signin"))
+        .header("content-type", "application/json")
+        .body("{\"token\": 1}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
 
     let signed_in = http
         .post(server.url("/signin"))
@@ -497,6 +518,11 @@ async fn the_trusted_header_counts_only_from_a_trusted_proxy() {
     assert_eq!(me, json!({"owner": "user:alice", "role": "viewer"}));
     let other: Value = ask(&trusted, "carol").await.unwrap().json().await.unwrap();
     assert_eq!(other["role"], "submitter");
+    // A user name too long to be an owner is refused, not stored.
+    assert_eq!(
+        ask(&trusted, &"u".repeat(1000)).await.unwrap().status(),
+        401
+    );
 }
 
 #[tokio::test]

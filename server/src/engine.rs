@@ -136,13 +136,7 @@ impl TaskQueue {
             pipe.cmd("ZSCORE").arg(set).arg(id);
         }
         pipe.cmd("LPOS").arg(keys.active()).arg(id);
-        let mut conn = self.queue.connection().connection();
-        let read = async {
-            pipe.query_async::<Vec<redis::Value>>(&mut conn)
-                .await
-                .map_err(bullmq::Error::from)
-        };
-        let mut replies = bounded(CALL_TIMEOUT, read).await?.into_iter();
+        let mut replies = self.run::<Vec<redis::Value>>(&pipe).await?.into_iter();
         let Some(record) = replies
             .next()
             .and_then(|hash| JobRecord::from_reply(id, hash, self.max_field_bytes))
@@ -198,29 +192,16 @@ impl TaskQueue {
             .arg(0)
             .arg(-(OWNER_INDEX_LEN as i64) - 1)
             .ignore();
-        let mut conn = self.queue.connection().connection();
-        let write = async {
-            pipe.query_async::<()>(&mut conn)
-                .await
-                .map_err(bullmq::Error::from)
-        };
-        bounded(CALL_TIMEOUT, write).await
+        self.run(&pipe).await
     }
 
     /// The ids of `owner`'s most recent jobs, newest first (at most `limit`).
     pub async fn owned_ids(&self, owner: &str, limit: usize) -> Result<Vec<String>, EngineError> {
-        let mut conn = self.queue.connection().connection();
-        let key = self.owner_key(owner);
-        let read = async {
-            redis::cmd("ZREVRANGE")
-                .arg(&key)
-                .arg(0)
-                .arg(limit.saturating_sub(1))
-                .query_async::<redis::Value>(&mut conn)
-                .await
-                .map_err(bullmq::Error::from)
-        };
-        Ok(id_list(bounded(CALL_TIMEOUT, read).await?))
+        let mut cmd = redis::cmd("ZREVRANGE");
+        cmd.arg(self.owner_key(owner))
+            .arg(0)
+            .arg(limit.saturating_sub(1));
+        Ok(id_list(self.run_cmd(&cmd).await?))
     }
 
     /// How many of `owner`'s jobs are waiting or running (added, not finished). Read from
@@ -239,13 +220,10 @@ impl TaskQueue {
                 .arg("timestamp")
                 .arg("finishedOn");
         }
-        let mut conn = self.queue.connection().connection();
-        let read = async {
-            pipe.query_async::<Vec<(Option<String>, Option<String>)>>(&mut conn)
-                .await
-                .map_err(bullmq::Error::from)
-        };
-        let states = bounded(CALL_TIMEOUT, read).await?;
+        // Bytes, not text: these are BullMQ's fields, but nothing read back is trusted.
+        let states = self
+            .run::<Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>>(&pipe)
+            .await?;
         let mut pending = 0;
         let mut done = Vec::new();
         for (id, (timestamp, finished)) in ids.iter().zip(states) {
@@ -256,18 +234,10 @@ impl TaskQueue {
             }
         }
         if !done.is_empty() {
-            let key = self.owner_key(owner);
-            let mut conn = self.queue.connection().connection();
-            let forget = async {
-                redis::cmd("ZREM")
-                    .arg(&key)
-                    .arg(&done)
-                    .query_async::<i64>(&mut conn)
-                    .await
-                    .map_err(bullmq::Error::from)
-            };
+            let mut forget = redis::cmd("ZREM");
+            forget.arg(self.owner_key(owner)).arg(&done);
             // Only bookkeeping: a failure here costs a longer scan next time.
-            let _ = bounded(CALL_TIMEOUT, forget).await;
+            let _ = self.run_cmd::<i64>(&forget).await;
         }
         Ok(pending)
     }
@@ -299,13 +269,8 @@ impl TaskQueue {
         pipe.cmd("ZRANGE").arg(keys.delayed()).arg(0).arg(end);
         pipe.cmd("ZREVRANGE").arg(keys.completed()).arg(0).arg(end);
         pipe.cmd("ZREVRANGE").arg(keys.failed()).arg(0).arg(end);
-        let mut conn = self.queue.connection().connection();
-        let read_ids = async {
-            pipe.query_async::<Vec<redis::Value>>(&mut conn)
-                .await
-                .map_err(bullmq::Error::from)
-        };
-        let (counts, lists) = tokio::try_join!(self.counts(), bounded(CALL_TIMEOUT, read_ids))?;
+        let (counts, lists) =
+            tokio::try_join!(self.counts(), self.run::<Vec<redis::Value>>(&pipe))?;
         let lists: Vec<Vec<String>> = lists.into_iter().map(id_list).collect();
         let all: Vec<&String> = lists.iter().flatten().collect();
         let mut records = self.records(&all).await?.into_iter();
@@ -341,13 +306,7 @@ impl TaskQueue {
         for id in ids {
             pipe.cmd("HGETALL").arg(keys.job_key(id));
         }
-        let mut conn = self.queue.connection().connection();
-        let read = async {
-            pipe.query_async::<Vec<redis::Value>>(&mut conn)
-                .await
-                .map_err(bullmq::Error::from)
-        };
-        let replies = bounded(CALL_TIMEOUT, read).await?;
+        let replies = self.run::<Vec<redis::Value>>(&pipe).await?;
         Ok(ids
             .iter()
             .zip(replies)
@@ -363,16 +322,9 @@ impl TaskQueue {
 
     /// Redis's `maxmemory-policy`; BullMQ needs `noeviction` (an evicted job is a lost job).
     pub async fn eviction_policy(&self) -> Result<String, EngineError> {
-        let mut conn = self.queue.connection().connection();
-        let read = async {
-            redis::cmd("CONFIG")
-                .arg("GET")
-                .arg("maxmemory-policy")
-                .query_async::<redis::Value>(&mut conn)
-                .await
-                .map_err(bullmq::Error::from)
-        };
-        let reply = bounded(CALL_TIMEOUT, read).await?;
+        let mut cmd = redis::cmd("CONFIG");
+        cmd.arg("GET").arg("maxmemory-policy");
+        let reply = self.run_cmd::<redis::Value>(&cmd).await?;
         let values: Vec<String> = match reply {
             redis::Value::Array(items) => items.iter().filter_map(record::text).collect(),
             redis::Value::Map(pairs) => pairs
@@ -383,6 +335,31 @@ impl TaskQueue {
             _ => Vec::new(),
         };
         Ok(values.get(1).cloned().unwrap_or_default())
+    }
+
+    /// Runs `pipe` on the queue's shared connection within our deadline.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, EngineError> {
+        let mut conn = self.queue.connection().connection();
+        let query = async {
+            pipe.query_async::<T>(&mut conn)
+                .await
+                .map_err(bullmq::Error::from)
+        };
+        bounded(CALL_TIMEOUT, query).await
+    }
+
+    /// Runs one command on the queue's shared connection within our deadline.
+    async fn run_cmd<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, EngineError> {
+        let mut conn = self.queue.connection().connection();
+        let query = async {
+            cmd.query_async::<T>(&mut conn)
+                .await
+                .map_err(bullmq::Error::from)
+        };
+        bounded(CALL_TIMEOUT, query).await
     }
 
     /// The queue's Redis connection (shared, multiplexed; standalone or cluster).

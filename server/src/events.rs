@@ -26,6 +26,7 @@ use tracing::{debug, info, warn};
 
 use crate::engine::parse_json_or_string;
 use crate::fanout::{Fanout, Subscriber};
+use crate::record::text;
 use crate::telemetry::error_chain;
 
 /// Replay pages read from Redis at the same time, all resuming clients together: a crowd of
@@ -340,11 +341,6 @@ impl EventHub {
         self.fanout.subscribe(kill)
     }
 
-    /// Streams following the live feed now.
-    pub fn followers(&self) -> usize {
-        self.fanout.followers()
-    }
-
     async fn replay_connection(&self) -> Result<AnyConnection, EventsError> {
         let conn = tokio::time::timeout(
             REPLAY_TIMEOUT,
@@ -612,15 +608,6 @@ fn parse_entries(reply: RedisValue, limits: &EventLimits) -> Vec<QueueEvent> {
             Some(QueueEvent::from_fields(id, pairs, limits))
         })
         .collect()
-}
-
-fn text(value: &RedisValue) -> Option<String> {
-    match value {
-        RedisValue::BulkString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
-        RedisValue::SimpleString(s) => Some(s.clone()),
-        RedisValue::Int(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

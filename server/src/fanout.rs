@@ -149,14 +149,6 @@ impl Fanout {
             published: self.published.subscribe(),
         }
     }
-
-    /// Streams followed now (ended ones are forgotten at the next publish).
-    pub fn followers(&self) -> usize {
-        lock(&self.followers)
-            .iter()
-            .filter(|weak| weak.strong_count() > 0)
-            .count()
-    }
 }
 
 /// One stream's cursor.

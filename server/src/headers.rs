@@ -52,14 +52,10 @@ pub async fn security_headers(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
-    if is_pkg && response.status().is_success() || response.status() == 304 {
+    if is_pkg {
         // The built files keep their names across builds: the browser keeps them and asks
         // again with If-Modified-Since (ServeDir answers 304 while unchanged).
-        if is_pkg {
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
     response
 }

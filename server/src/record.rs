@@ -242,6 +242,27 @@ mod tests {
     }
 
     #[test]
+    fn owners_are_short_strings_or_none() {
+        assert_eq!(
+            owner_in(r#"{"seconds":1,"owner":"token:ci"}"#).as_deref(),
+            Some("token:ci")
+        );
+        assert_eq!(owner_in(r#"{"owner":7}"#), None);
+        assert_eq!(
+            owner_in(&format!(r#"{{"owner":"{}"}}"#, "o".repeat(300))),
+            None
+        );
+        assert_eq!(
+            owner_in(&format!(
+                r#"{{"owner":"x","pad":"{}"}}"#,
+                "p".repeat(70_000)
+            )),
+            None
+        );
+        assert_eq!(owner_in("not json"), None);
+    }
+
+    #[test]
     fn hashes_that_are_not_jobs_are_none() {
         assert!(JobRecord::from_reply("meta", reply(&[("version", b"bullmq:6")]), 1024).is_none());
         assert!(JobRecord::from_reply("x", RedisValue::Array(vec![]), 1024).is_none());

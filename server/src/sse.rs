@@ -93,11 +93,6 @@ impl StreamSlots {
             client,
         })
     }
-
-    /// Streams open now.
-    pub fn open(&self) -> usize {
-        self.open.lock().unwrap_or_else(|e| e.into_inner()).0
-    }
 }
 
 impl Drop for StreamSlot {

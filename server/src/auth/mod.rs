@@ -35,6 +35,9 @@ use crate::state::AppState;
 use session::{ANONYMOUS_COOKIE, ANONYMOUS_SECONDS, SESSION_COOKIE, SessionKey};
 use tokens::TokenStore;
 
+/// Longest user name taken from a trusted proxy's header.
+const MAX_USER_LEN: usize = 256;
+
 /// What a principal may do; each role may do everything the ones before it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
@@ -343,6 +346,13 @@ impl Access {
             && !user.is_empty()
         {
             if self.is_trusted_proxy(client_addr(&parts.extensions).map(|a| a.ip())) {
+                // The user becomes an owner in job data and key names: bounded and printable.
+                if user.len() > MAX_USER_LEN
+                    || user.chars().any(|c| c.is_control() || c.is_whitespace())
+                {
+                    warn!("refused a user header that is too long or not printable");
+                    return Err(AppError::Unauthorized);
+                }
                 let Some(role) = self.role_of_user(user) else {
                     return Err(AppError::Forbidden);
                 };

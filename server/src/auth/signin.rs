@@ -62,11 +62,14 @@ pub async fn submit(
     form: Result<Form<SignIn>, FormRejection>,
 ) -> Response {
     let access = &state.access;
-    let (Ok(Form(form)), Some(key)) = (form, access.key()) else {
+    let Some(key) = access.key() else {
         return page(
             Some("Sign-in with a token is not set up on this server."),
             StatusCode::BAD_REQUEST,
         );
+    };
+    let Ok(Form(form)) = form else {
+        return page(Some("Enter your token."), StatusCode::BAD_REQUEST);
     };
     let Some(entry) = access.tokens().find(form.token.trim()) else {
         warn!(client = ?client_addr(&parts.extensions), "failed sign-in");

@@ -61,6 +61,9 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<TokenEntry>, TokenFileError> 
         let [name, role, hash] = parts.as_slice() else {
             return Err(fail("expected `<name> <role> sha256:<hex>`"));
         };
+        if !is_valid_name(name) {
+            return Err(fail(NAME_RULE));
+        }
         let role: Role = role
             .parse()
             .map_err(|_| fail("role must be submitter, viewer, operator or admin"))?;
@@ -214,14 +217,21 @@ fn read(path: &Path) -> Result<(Vec<TokenEntry>, Stamp), TokenFileError> {
     Ok((parse(&path.display().to_string(), &text)?, stamp))
 }
 
-/// A fresh random token (256 bits, URL-safe base64: 43 characters) and its file line.
-pub fn create(name: &str, role: Role) -> Result<(String, String), String> {
-    if name.is_empty()
-        || !name
+/// What a token's name may be.
+const NAME_RULE: &str = "a name is 1 to 64 letters, digits and - _ . @";
+
+/// Whether `name` can name a token (it becomes the owner `token:<name>` of jobs and keys).
+pub fn is_valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
-    {
-        return Err("the name must be letters, digits and - _ . @".to_string());
+}
+
+/// A fresh random token (256 bits, URL-safe base64: 43 characters) and its file line.
+pub fn create(name: &str, role: Role) -> Result<(String, String), String> {
+    if !is_valid_name(name) {
+        return Err(NAME_RULE.to_string());
     }
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
