@@ -133,7 +133,7 @@ async fn each_role_against_each_route() {
         ("GET", "/openapi.json", [200; 5]),
         ("POST", "/api/counts", [401, 200, 200, 200, 200]),
         ("POST", "/api/settings", [200; 5]),
-        ("POST", "/api/mytasks", [401, 200, 200, 200, 200]),
+        ("POST", "/api/listed", [401, 200, 200, 200, 200]),
         ("GET", "/", [303, 200, 200, 200, 200]),
     ];
     let who = [
@@ -279,7 +279,7 @@ async fn a_submitter_cannot_read_follow_or_guess_another_owners_jobs() {
     assert_eq!(counts, Value::Null);
     // And his own list follows him.
     let mine: Value = http
-        .post(server.url("/api/mytasks"))
+        .post(server.url("/api/listed"))
         .bearer_auth(bob)
         .send()
         .await
@@ -287,7 +287,14 @@ async fn a_submitter_cannot_read_follow_or_guess_another_owners_jobs() {
         .json()
         .await
         .unwrap();
-    assert_eq!(mine, json!([bobs]));
+    let ids: Vec<&Value> = mine
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|view| &view["id"])
+        .collect();
+    assert_eq!(ids, [&json!(bobs)], "{mine}");
+    assert_eq!(views[0]["presence"], "Gone", "{views}");
 }
 
 #[tokio::test]

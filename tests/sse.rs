@@ -243,3 +243,37 @@ async fn a_slow_client_is_dropped_and_never_holds_back_the_others() {
     );
     queue.close().await;
 }
+
+#[tokio::test]
+async fn the_stream_says_whether_the_queue_answers() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("sentinel", &redis.url(), SentinelOptions::default()).await;
+    server.wait_ready().await;
+    let mut stream = SseClient::connect(&server.url("/tasks/stream"), None)
+        .await
+        .with_statuses();
+    let status = |event: &SseEvent, queue: &str| {
+        event.event == "status" && event.data["queue"] == queue && event.id.is_none()
+    };
+    // First thing on the stream: the queue answers.
+    let first = stream.next_within(LONG).await.expect("a first event");
+    assert!(status(&first, "up"), "{first:?}");
+    // It is repeated while nothing else happens (a page notices a silent stream by its absence).
+    let again = stream.next_within(Duration::from_secs(5)).await.expect("a repeat");
+    assert!(status(&again, "up"), "{again:?}");
+
+    // Redis hangs: the stream says so within a few seconds, and again when it is back.
+    redis.pause();
+    let started = std::time::Instant::now();
+    let down = stream
+        .collect_until(Duration::from_secs(6), |e| status(e, "down"))
+        .await;
+    let took = started.elapsed();
+    redis.resume();
+    assert!(took < Duration::from_secs(5), "noticed after {took:?}: {down:?}");
+    let since = down.last().unwrap().data["since"].as_u64().expect("since");
+    assert!(since > 0);
+    stream
+        .collect_until(Duration::from_secs(5), |e| status(e, "up"))
+        .await;
+}

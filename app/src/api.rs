@@ -4,38 +4,62 @@
 
 use leptos::prelude::*;
 
-use crate::types::{EnqueueOutcome, JobCounts, PageSettings, TaskView};
+use crate::types::{EnqueueOutcome, JobCounts, PageSettings};
+use crate::view::TaskView;
 
 /// Most task ids one status call looks up.
 pub const MAX_IDS_PER_CALL: usize = 50;
 
-/// Enqueues a task. Works as a plain HTML form post too: then the answer is a redirect back to
-/// the page with `?task=<id>` or `?error=<message>`, which the server renders.
+/// Enqueues a task. `key` names the task: sending the same key again (after a timeout, from
+/// another tab, after a reload) returns the same task instead of making a second one. Works as
+/// a plain HTML form post too (the form carries a key the server rendered into it): then the
+/// answer is a redirect back to the page with `?task=<id>` or `?error=<message>`.
 #[server(prefix = "/api", endpoint = "enqueue")]
-pub async fn enqueue_task(seconds: String) -> Result<EnqueueOutcome, ServerFnError> {
+pub async fn enqueue_task(
+    seconds: String,
+    key: Option<String>,
+) -> Result<EnqueueOutcome, ServerFnError> {
     use crate::backend::backend;
     let backend = backend()?;
-    let outcome = match crate::types::parse_seconds(&seconds, backend.max_seconds()) {
-        // A refusal (sign in, role, quota) or an unreachable queue is shown next to the form,
-        // in the page and after a plain form post alike.
-        Ok(seconds) => match backend.enqueue(seconds).await {
+    let key = key.filter(|k| !k.is_empty());
+    let outcome = match (
+        crate::types::parse_seconds(&seconds, backend.max_seconds()),
+        &key,
+    ) {
+        (_, Some(key)) if !crate::types::valid_key(key) => EnqueueOutcome::Rejected {
+            message: format!(
+                "key must be 1 to {} printable ASCII characters without spaces",
+                crate::types::MAX_IDEMPOTENCY_KEY
+            ),
+        },
+        // A refusal (sign in, role, quota) is shown next to the form; an unreachable queue
+        // leaves the task unconfirmed, to be asked again with the same key.
+        (Ok(seconds), _) => match backend.enqueue(seconds, key.clone()).await {
             Ok(id) => EnqueueOutcome::Enqueued { id },
+            Err(error) if error.unavailable => EnqueueOutcome::Unconfirmed {
+                message: error.message,
+            },
             Err(error) => EnqueueOutcome::Rejected {
-                message: error.to_string(),
+                message: error.message,
             },
         },
-        Err(error) => EnqueueOutcome::Rejected {
+        (Err(error), _) => EnqueueOutcome::Rejected {
             message: error.to_string(),
         },
     };
     if backend.is_plain_form_post() {
         let target = match &outcome {
-            EnqueueOutcome::Enqueued { id } => format!("/?task={}", crate::url::encode(id)),
-            EnqueueOutcome::Rejected { message } => format!(
-                "/?error={}&seconds={}",
-                crate::url::encode(message),
-                crate::url::encode(&seconds)
-            ),
+            EnqueueOutcome::Enqueued { id } => {
+                backend.remember(id);
+                format!("/?task={}", crate::url::encode(id))
+            }
+            EnqueueOutcome::Rejected { message } | EnqueueOutcome::Unconfirmed { message } => {
+                format!(
+                    "/?error={}&seconds={}",
+                    crate::url::encode(message),
+                    crate::url::encode(&seconds)
+                )
+            }
         };
         backend.redirect(&target);
     }
@@ -45,10 +69,21 @@ pub async fn enqueue_task(seconds: String) -> Result<EnqueueOutcome, ServerFnErr
 /// The current view of each task in `ids` (unknown or invalid ids come back as gone).
 #[server(prefix = "/api", endpoint = "statuses")]
 pub async fn task_statuses(ids: Vec<String>) -> Result<Vec<TaskView>, ServerFnError> {
-    use crate::backend::backend;
-    use crate::types::JobId;
-    let backend = backend()?;
+    let backend = crate::backend::backend()?;
     let ids: Vec<String> = ids.into_iter().take(MAX_IDS_PER_CALL).collect();
+    views_of(&*backend, &ids)
+        .await
+        .map_err(|e| ServerFnError::new(e.message))
+}
+
+/// The views of `ids`, in order, gone where the queue has no such job (or it is not the
+/// caller's).
+#[cfg(feature = "ssr")]
+async fn views_of(
+    backend: &dyn crate::backend::TaskBackend,
+    ids: &[String],
+) -> Result<Vec<TaskView>, crate::backend::BackendError> {
+    use crate::types::JobId;
     // Ids that could never name a job are not looked up; they come back as gone.
     let valid: Vec<JobId> = ids
         .iter()
@@ -56,22 +91,20 @@ pub async fn task_statuses(ids: Vec<String>) -> Result<Vec<TaskView>, ServerFnEr
         .collect();
     let found: std::collections::HashMap<String, TaskView> = backend
         .statuses(valid)
-        .await
-        .map_err(ServerFnError::new)?
+        .await?
         .iter()
         .flatten()
         .map(|status| (status.id.clone(), TaskView::from_status(status)))
         .collect();
-    let views = ids
+    Ok(ids
         .iter()
         .map(|raw| {
             found
                 .get(raw)
                 .cloned()
-                .unwrap_or_else(|| TaskView::pending(raw))
+                .unwrap_or_else(|| TaskView::gone(raw))
         })
-        .collect();
-    Ok(views)
+        .collect())
 }
 
 /// Number of jobs per state; `None` for a caller who may not see the whole queue (a
@@ -95,15 +128,49 @@ pub async fn get_page_settings() -> Result<PageSettings, ServerFnError> {
         who: viewer.who,
         role: viewer.role,
         can_see_counts: viewer.can_see_counts,
+        tick_ms: backend.tick_ms(),
+        form_key: backend.new_key(),
     })
 }
 
-/// The ids of the caller's own recent tasks, newest first: the task list follows the identity
-/// (across devices and browsers), not only this browser's storage.
-#[server(prefix = "/api", endpoint = "mytasks")]
-pub async fn my_tasks() -> Result<Vec<String>, ServerFnError> {
-    crate::backend::backend()?
+/// The tasks the page starts with: `task` (just enqueued by a plain form post), the tasks
+/// this browser enqueued without JavaScript (a cookie), and the caller's own recent tasks when
+/// access control is on (the list follows the identity across devices). Newest first; the
+/// caller's own tasks that are gone are left out.
+#[server(prefix = "/api", endpoint = "listed")]
+pub async fn listed_tasks(task: Option<String>) -> Result<Vec<TaskView>, ServerFnError> {
+    let backend = crate::backend::backend()?;
+    let mut named: Vec<String> = task.into_iter().chain(backend.remembered()).collect();
+    let mut seen = std::collections::HashSet::new();
+    named.retain(|id| seen.insert(id.clone()));
+    let owned: Vec<String> = backend
         .my_tasks()
         .await
-        .map_err(ServerFnError::new)
+        .map_err(|e| ServerFnError::new(e.message))?
+        .into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
+    let named_count = named.len().min(MAX_IDS_PER_CALL);
+    let ids: Vec<String> = named
+        .into_iter()
+        .take(MAX_IDS_PER_CALL)
+        .chain(owned)
+        .take(MAX_IDS_PER_CALL)
+        .collect();
+    let views = views_of(&*backend, &ids)
+        .await
+        .map_err(|e| ServerFnError::new(e.message))?;
+    Ok(views
+        .into_iter()
+        .enumerate()
+        .filter(|(i, view)| *i < named_count || view.presence != crate::view::Presence::Gone)
+        .map(|(_, view)| view)
+        .collect())
+}
+
+/// Whether the queue answers right now (the page asks while its event stream is down, to tell
+/// "the server is unreachable" from "the queue is").
+#[server(prefix = "/api", endpoint = "reachable")]
+pub async fn queue_reachable() -> Result<bool, ServerFnError> {
+    Ok(crate::backend::backend()?.queue_reachable().await)
 }

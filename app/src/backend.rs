@@ -14,13 +14,36 @@ use crate::types::{JobCounts, JobId, JobStatus};
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A failure of the queue, already phrased for the user (the server logs the cause).
+/// A failure, already phrased for the user (the server logs the cause).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendError(pub String);
+pub struct BackendError {
+    /// What happened, for the user.
+    pub message: String,
+    /// Whether the queue did not answer (asking again later may work), rather than a refusal.
+    pub unavailable: bool,
+}
+
+impl BackendError {
+    /// A refusal: asking again the same way gets the same answer.
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unavailable: false,
+        }
+    }
+
+    /// The queue did not answer.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unavailable: true,
+        }
+    }
+}
 
 impl fmt::Display for BackendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -47,8 +70,23 @@ pub trait TaskBackend: Send + Sync + 'static {
     fn viewer(&self) -> Viewer;
     /// The ids of the caller's own recent tasks, newest first (empty with access control off).
     fn my_tasks(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>>;
-    /// Enqueues a task of `seconds` ticks; returns its id.
-    fn enqueue(&self, seconds: u64) -> BoxFuture<'_, Result<String, BackendError>>;
+    /// How long one tick lasts, in ms.
+    fn tick_ms(&self) -> u64;
+    /// A fresh idempotency key (for the form, when it is posted without JavaScript).
+    fn new_key(&self) -> String;
+    /// Enqueues a task of `seconds` ticks; returns its id. The same `key` returns the same
+    /// task.
+    fn enqueue(
+        &self,
+        seconds: u64,
+        key: Option<String>,
+    ) -> BoxFuture<'_, Result<String, BackendError>>;
+    /// Whether the queue answers.
+    fn queue_reachable(&self) -> BoxFuture<'_, bool>;
+    /// The ids this browser enqueued with plain form posts (a cookie), newest first.
+    fn remembered(&self) -> Vec<String>;
+    /// Remembers `id` for this browser (sets the cookie on the response being served).
+    fn remember(&self, id: &str);
     /// The status of each job of `ids`, in order; `None` where there is no such job.
     fn statuses(
         &self,

@@ -15,13 +15,17 @@ pub mod counts;
 pub mod live;
 pub mod page;
 pub mod storage;
+pub mod submit;
 pub mod tasks;
+pub mod time;
 pub mod types;
 pub mod url;
+pub mod view;
 
 pub use page::{App, shell};
 pub use types::{
     CountsReport, EnqueueOutcome, EnqueueResponse, JobCounts, JobId, JobIdError, JobState,
     JobStatus, JobSummary, PageSettings, SecondsError, TaskPayload, TaskProgress, TaskResult,
-    TaskView, parse_seconds,
+    parse_seconds,
 };
+pub use view::TaskView;

@@ -1,78 +1,144 @@
-//! Live updates in the browser: the event stream (`/tasks/stream`, EventSource) moves the bars
-//! on each tick; while the stream cannot be opened or has dropped, statuses are polled every
-//! second until it is back. Only the browser runs this; the server renders the page as it is.
+//! Live updates in the browser, and an honest word on how live the page is.
+//!
+//! The event stream (`/tasks/stream`) moves the bars on each tick and carries a `status` event
+//! (at once, on each change, and every few seconds) saying whether the server reaches the
+//! queue. The page tells apart: live; the queue unreachable (the server says so); reconnecting
+//! (the stream dropped or went silent); the server unreachable (requests fail). While the
+//! stream is down it asks the server with back-off (one request at a time, at most one every
+//! few seconds), and when the server answers but the stream cannot be opened it polls. All
+//! other requests (statuses of changed tasks, counts) go through one throttle: at most one
+//! request a second, however busy the queue.
 
 use leptos::prelude::*;
 
+use crate::time::relative;
+
 /// How the page is kept up to date right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LiveMode {
+pub enum Link {
     /// Not started (server render, or before hydration).
     Off,
-    /// Opening the event stream.
-    Connecting,
-    /// Events arrive over the stream.
-    Streaming,
-    /// The stream is down; polling every second.
+    /// Opening the event stream for the first time.
+    Starting,
+    /// Events arrive and the queue answers.
+    Live,
+    /// The server answers but the event stream cannot be opened: polling.
     Polling,
+    /// The server answers but cannot reach the queue.
+    QueueDown,
+    /// The event stream dropped or went silent; finding out why.
+    Reconnecting,
+    /// Requests to the server fail.
+    ServerDown,
 }
 
-impl LiveMode {
-    /// Words for the indicator.
-    pub fn label(self) -> &'static str {
-        match self {
-            LiveMode::Off => "Updates start when the page has loaded",
-            LiveMode::Connecting => "Connecting…",
-            LiveMode::Streaming => "Live: streaming",
-            LiveMode::Polling => "Live: polling every second",
+/// The link and its history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiveState {
+    /// How the page is kept up to date.
+    pub link: Link,
+    /// Since when the page has not been live (ms since the epoch).
+    pub since: f64,
+    /// When the page last got news it trusts (ms since the epoch).
+    pub last_update: f64,
+}
+
+impl Default for LiveState {
+    fn default() -> Self {
+        Self {
+            link: Link::Off,
+            since: 0.0,
+            last_update: 0.0,
         }
     }
+}
 
+impl LiveState {
     /// Short name, for styling and tests.
-    pub fn name(self) -> &'static str {
-        match self {
-            LiveMode::Off => "off",
-            LiveMode::Connecting => "connecting",
-            LiveMode::Streaming => "sse",
-            LiveMode::Polling => "polling",
+    pub fn name(&self) -> &'static str {
+        match self.link {
+            Link::Off => "off",
+            Link::Starting => "starting",
+            Link::Live => "live",
+            Link::Polling => "polling",
+            Link::QueueDown => "queue-down",
+            Link::Reconnecting => "reconnecting",
+            Link::ServerDown => "server-down",
+        }
+    }
+
+    /// Whether what the page shows may be out of date.
+    pub fn is_stale(&self) -> bool {
+        matches!(
+            self.link,
+            Link::QueueDown | Link::Reconnecting | Link::ServerDown
+        )
+    }
+
+    /// The words of the indicator at `now`.
+    pub fn label(&self, now: f64) -> String {
+        let since = || relative(self.since.max(0.0) as u64, now).replace(" ago", "");
+        let age = || {
+            if self.last_update > 0.0 {
+                format!(
+                    "; last update {}",
+                    relative(self.last_update as u64, now)
+                )
+            } else {
+                String::new()
+            }
+        };
+        match self.link {
+            Link::Off => "Updates start when the page has loaded".to_string(),
+            Link::Starting => "Connecting…".to_string(),
+            Link::Live => "Live".to_string(),
+            Link::Polling => "Live (checking every second; no event stream)".to_string(),
+            Link::QueueDown => format!("Queue unreachable for {}{}", since(), age()),
+            Link::Reconnecting => format!("Reconnecting for {}{}", since(), age()),
+            Link::ServerDown => format!("Server unreachable for {}{}", since(), age()),
         }
     }
 }
 
-/// The indicator of the current mode.
+/// The indicator of the current state.
 #[component]
-pub fn LiveIndicator(mode: RwSignal<LiveMode>) -> impl IntoView {
+pub fn LiveIndicator(state: RwSignal<LiveState>, now: Signal<f64>) -> impl IntoView {
     view! {
-        <p class=move || format!("live live-{}", mode.get().name()) role="status" data-mode=move || mode.get().name()>
-            {move || mode.get().label()}
+        <p class=move || format!("live live-{}", state.with(LiveState::name)) data-mode=move || state.with(LiveState::name)>
+            <span class="dot" aria-hidden="true"></span>
+            {move || state.get().label(now.get())}
         </p>
     }
 }
 
 #[cfg(feature = "hydrate")]
-pub use browser::{Targets, refresh, start};
+pub use browser::{Targets, read_now, start};
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
+    use std::collections::BTreeSet;
     use std::rc::Rc;
 
     use gloo_timers::future::TimeoutFuture;
     use leptos::prelude::*;
+    use leptos::server_fn::error::ServerFnError;
     use leptos::task::spawn_local;
     use serde_json::Value;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
     use web_sys::{EventSource, MessageEvent};
 
-    use super::LiveMode;
-    use crate::api::{queue_counts, task_statuses};
+    use super::{Link, LiveState};
+    use crate::api::{MAX_IDS_PER_CALL, queue_counts, queue_reachable, task_statuses};
     use crate::tasks::TaskStore;
+    use crate::time::now_ms;
     use crate::types::{JobCounts, JobState, TaskProgress, TaskResult};
+    use crate::view::Presence;
 
-    /// The stream events the page listens to: state changes (which also change the counts)
-    /// and progress.
-    const EVENTS: [&str; 10] = [
+    /// The stream events the page listens to.
+    const EVENTS: [&str; 11] = [
+        "status",
         "reset",
         "added",
         "waiting",
@@ -84,108 +150,220 @@ mod browser {
         "removed",
         "progress",
     ];
-    /// How long the page waits before opening a closed stream again.
-    const REOPEN_AFTER_MS: u32 = 3000;
-    const POLL_EVERY_MS: u32 = 1000;
+    /// The server sends a `status` event at least this often; a stream silent for longer is
+    /// taken as dropped.
+    const SILENT_AFTER_MS: f64 = 7000.0;
+    /// Back-off between checks while the stream is down: first, then doubled up to the cap
+    /// (the cap keeps recovery noticed within a few seconds).
+    const FIRST_CHECK_MS: f64 = 1000.0;
+    const MAX_CHECK_MS: f64 = 3000.0;
+    /// Failed stream opens (with the server answering) before falling back to polling, and
+    /// how often a polling page tries the stream again.
+    const STREAM_TRIES: u32 = 3;
+    const STREAM_RETRY_MS: f64 = 30_000.0;
+    /// How often waiting tasks' places in the queue are read again.
+    const WAITING_EVERY_MS: f64 = 5000.0;
 
     /// What the live loop updates.
     #[derive(Clone, Copy)]
     pub struct Targets {
         /// The user's tasks.
         pub store: TaskStore,
-        /// The mode indicator.
-        pub mode: RwSignal<LiveMode>,
-        /// The counts panel.
-        pub counts: RwSignal<Option<JobCounts>>,
+        /// The indicator.
+        pub state: RwSignal<LiveState>,
+        /// The counts panel, when the viewer may see counts.
+        pub counts: Option<RwSignal<Option<JobCounts>>>,
+        /// Whether the stream carries only this user's jobs (a submitter): then an `added`
+        /// event is one of their tasks, enqueued elsewhere, and joins the list.
+        pub own_stream: bool,
+        /// Called after tasks joined the list (to store it).
+        pub listed: Callback<()>,
     }
 
     /// An open event stream with the callbacks wired to it. The callbacks are owned here and
     /// dropped with the stream when it is replaced, so reopening never leaks them.
-    pub struct OpenStream {
+    struct OpenStream {
         source: EventSource,
-        _on_open: Closure<dyn FnMut()>,
         _on_error: Closure<dyn FnMut()>,
         _on_events: Vec<Closure<dyn FnMut(MessageEvent)>>,
     }
 
     impl Drop for OpenStream {
         fn drop(&mut self) {
-            self.source.set_onopen(None);
             self.source.set_onerror(None);
             self.source.close();
         }
     }
 
-    type Slot = Rc<RefCell<Option<OpenStream>>>;
+    /// The loop's state, shared with the stream's callbacks.
+    struct Live {
+        targets: Targets,
+        stream: RefCell<Option<OpenStream>>,
+        /// Set by the stream's error callback (which must not drop the stream it belongs to).
+        failed: Cell<bool>,
+        last_event: Cell<f64>,
+        stream_tries: Cell<u32>,
+        /// Tasks whose status should be read again, and whether counts should.
+        dirty: RefCell<BTreeSet<String>>,
+        counts_wanted: Cell<bool>,
+        last_waiting_check: Cell<f64>,
+    }
 
-    /// Starts the event stream and the polling fallback for the page's lifetime.
+    impl Live {
+        fn set_link(&self, link: Link) {
+            let now = now_ms();
+            self.targets.state.update(|state| {
+                let was_live = !state.is_stale();
+                if link == Link::Live || link == Link::Polling {
+                    state.last_update = now;
+                } else if was_live || state.since == 0.0 {
+                    state.since = now;
+                }
+                state.link = link;
+            });
+        }
+
+        fn link(&self) -> Link {
+            self.targets.state.with_untracked(|s| s.link)
+        }
+
+        fn stream_ok(&self) -> bool {
+            self.stream.borrow().is_some() && !self.failed.get()
+        }
+    }
+
+    /// Starts live updates for the page's lifetime.
     pub fn start(targets: Targets) {
-        let stream: Slot = Rc::new(RefCell::new(None));
-        open(targets, &stream);
-        spawn_local(poll_loop(targets, stream));
+        let live = Rc::new(Live {
+            targets,
+            stream: RefCell::new(None),
+            failed: Cell::new(false),
+            last_event: Cell::new(now_ms()),
+            stream_tries: Cell::new(0),
+            dirty: RefCell::new(BTreeSet::new()),
+            counts_wanted: Cell::new(false),
+            last_waiting_check: Cell::new(now_ms()),
+        });
+        live.set_link(Link::Starting);
+        open(&live);
+        spawn_local(run(live));
     }
 
     /// Opens the event stream (closing any previous one) and wires its events to the page.
-    fn open(targets: Targets, slot: &Slot) {
-        slot.borrow_mut().take();
-        targets.mode.set(LiveMode::Connecting);
+    fn open(live: &Rc<Live>) {
+        live.stream.borrow_mut().take();
+        live.failed.set(false);
+        live.last_event.set(now_ms());
+        live.stream_tries.set(live.stream_tries.get() + 1);
         let Ok(source) = EventSource::new("/tasks/stream") else {
-            targets.mode.set(LiveMode::Polling);
+            live.failed.set(true);
             return;
         };
-        let on_open = Closure::<dyn FnMut()>::new(move || {
-            targets.mode.set(LiveMode::Streaming);
-            // Catch up on anything that happened while we were not streaming.
-            spawn_local(refresh(targets));
-        });
-        source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-
-        let on_error = Closure::<dyn FnMut()>::new(move || {
-            targets.mode.set(LiveMode::Polling);
-        });
+        let on_error = {
+            let live = Rc::downgrade(live);
+            let source = source.clone();
+            Closure::<dyn FnMut()>::new(move || {
+                // Closed here so that the browser does not retry on its own; the loop decides
+                // when to try again.
+                source.close();
+                if let Some(live) = live.upgrade() {
+                    live.failed.set(true);
+                    if !live.targets.state.with_untracked(LiveState::is_stale) {
+                        live.set_link(Link::Reconnecting);
+                    }
+                }
+            })
+        };
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
 
         let mut on_events = Vec::with_capacity(EVENTS.len());
         for name in EVENTS {
+            let live = Rc::downgrade(live);
             let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-                if name == "reset" {
-                    // The server could not replay everything we missed: reload it all.
-                    spawn_local(refresh(targets));
-                    return;
-                }
-                let Some(text) = event.data().as_string() else {
+                let Some(live) = live.upgrade() else {
                     return;
                 };
-                let Ok(data) = serde_json::from_str::<Value>(&text) else {
-                    return;
-                };
-                apply(targets, name, &data);
+                live.last_event.set(now_ms());
+                let data = event
+                    .data()
+                    .as_string()
+                    .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+                    .unwrap_or(Value::Null);
+                on_stream_event(&live, name, &data);
             });
             let _ =
                 source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
             on_events.push(on_event);
         }
-        *slot.borrow_mut() = Some(OpenStream {
+        *live.stream.borrow_mut() = Some(OpenStream {
             source,
-            _on_open: on_open,
             _on_error: on_error,
             _on_events: on_events,
         });
     }
 
+    fn on_stream_event(live: &Live, name: &str, data: &Value) {
+        match name {
+            "status" => {
+                live.stream_tries.set(0);
+                let up = data.get("queue").and_then(Value::as_str) == Some("up");
+                match (up, live.link()) {
+                    (true, Link::Live) => {
+                        live.targets
+                            .state
+                            .update(|s| s.last_update = now_ms());
+                    }
+                    (true, _) => {
+                        live.set_link(Link::Live);
+                        // Catch up on whatever happened while we were not live.
+                        mark_all(live);
+                    }
+                    (false, Link::QueueDown) => {}
+                    (false, _) => live.set_link(Link::QueueDown),
+                }
+            }
+            "reset" => mark_all(live),
+            _ => {
+                if live.link() == Link::Live {
+                    live.targets
+                        .state
+                        .update(|s| s.last_update = now_ms());
+                }
+                apply(live, name, data);
+            }
+        }
+    }
+
+    /// Asks for every listed task that may have changed, and the counts.
+    fn mark_all(live: &Live) {
+        live.dirty
+            .borrow_mut()
+            .extend(live.targets.store.ids_to_refresh());
+        live.counts_wanted.set(true);
+    }
+
     /// Applies one stream event to the page.
-    fn apply(targets: Targets, name: &str, data: &Value) {
+    fn apply(live: &Live, name: &str, data: &Value) {
+        let store = live.targets.store;
         if name != "progress" {
-            spawn_local(refresh_counts(targets));
+            live.counts_wanted.set(true);
         }
         let Some(id) = data.get("jobId").and_then(Value::as_str) else {
             return;
         };
-        targets.store.update(id, |view| match name {
+        if name == "added" && live.targets.own_stream && store.add(id, now_ms()) {
+            // One of this user's tasks, enqueued in another browser.
+            live.targets.listed.run(());
+        }
+        if !store.has(id) {
+            return;
+        }
+        store.update(id, |view| match name {
             "progress" => {
                 if let Some(progress) = data.get("data").and_then(TaskProgress::from_value) {
                     view.progress = Some(progress);
                     view.state = Some(JobState::Active);
+                    view.presence = Presence::Present;
                 }
             }
             "active" => view.state = Some(JobState::Active),
@@ -202,80 +380,204 @@ mod browser {
                     .and_then(Value::as_str)
                     .map(str::to_owned);
             }
-            "removed" => view.state = None,
+            "removed" => view.presence = Presence::Gone,
             _ => {}
         });
+        // State changes bring times and attempts the event does not carry.
+        if name != "progress" {
+            live.dirty.borrow_mut().insert(id.to_string());
+        }
     }
 
-    /// Every second: poll while the stream is down, and reopen a stream the browser gave up on.
-    async fn poll_loop(targets: Targets, slot: Slot) {
-        let mut closed_for_ms = 0;
+    /// What a failed request says about the link.
+    fn link_of(error: &ServerFnError) -> Link {
+        match error {
+            ServerFnError::Request(_) => Link::ServerDown,
+            _ => Link::QueueDown,
+        }
+    }
+
+    /// The page's one loop: keeps the stream open, finds out why it is not, and sends at most
+    /// one request a second.
+    async fn run(live: Rc<Live>) {
+        let mut check_every = FIRST_CHECK_MS;
+        let mut next_check = 0.0;
+        let mut next_stream_try = 0.0;
+        // The first read of the listed tasks.
+        mark_all(&live);
         loop {
-            TimeoutFuture::new(POLL_EVERY_MS).await;
-            if targets.mode.get_untracked() != LiveMode::Polling {
-                closed_for_ms = 0;
-                continue;
+            let now = now_ms();
+            if live.stream_ok() && now - live.last_event.get() > SILENT_AFTER_MS {
+                // Nothing, not even the server's status beat: the connection is gone.
+                live.stream.borrow_mut().take();
+                live.failed.set(true);
+                live.set_link(Link::Reconnecting);
             }
-            refresh(targets).await;
-            let closed = slot
-                .borrow()
-                .as_ref()
-                .is_none_or(|s| s.source.ready_state() == EventSource::CLOSED);
-            if closed {
-                closed_for_ms += POLL_EVERY_MS;
-                if closed_for_ms >= REOPEN_AFTER_MS {
-                    closed_for_ms = 0;
-                    open(targets, &slot);
-                    // `open` says Connecting; keep polling until the stream confirms.
-                    targets.mode.set(LiveMode::Polling);
+            if live.stream_ok() {
+                check_every = FIRST_CHECK_MS;
+                if live.link() == Link::Live {
+                    sync(&live).await;
                 }
+            } else if now >= next_check {
+                // The stream is down: one question, then back off.
+                let answer = if live.link() == Link::Polling {
+                    poll(&live).await
+                } else {
+                    queue_reachable().await.map_err(|e| link_of(&e)).and_then(
+                        |up| if up { Ok(()) } else { Err(Link::QueueDown) },
+                    )
+                };
+                match answer {
+                    Ok(()) => {
+                        check_every = FIRST_CHECK_MS;
+                        if live.stream_tries.get() < STREAM_TRIES {
+                            open(&live);
+                            if live.link() != Link::Polling {
+                                live.set_link(Link::Reconnecting);
+                            }
+                        } else if live.link() != Link::Polling {
+                            // The server answers but the stream will not open (a proxy may
+                            // block it): poll, and try the stream again now and then.
+                            live.set_link(Link::Polling);
+                            mark_all(&live);
+                            next_stream_try = now + STREAM_RETRY_MS;
+                        } else if now >= next_stream_try {
+                            live.stream_tries.set(0);
+                            open(&live);
+                            next_stream_try = now + STREAM_RETRY_MS;
+                        }
+                    }
+                    Err(link) => {
+                        live.stream.borrow_mut().take();
+                        live.set_link(link);
+                        check_every = (check_every * 2.0).min(MAX_CHECK_MS);
+                    }
+                }
+                next_check = now_ms() + check_every;
+            }
+            TimeoutFuture::new(1000).await;
+        }
+    }
+
+    /// While polling: reads what may have changed (or just asks whether the queue answers).
+    async fn poll(live: &Live) -> Result<(), Link> {
+        mark_all(live);
+        let ids = take_dirty(live);
+        if ids.is_empty() {
+            return match queue_reachable().await {
+                Ok(true) => {
+                    refresh_counts(live).await;
+                    Ok(())
+                }
+                Ok(false) => Err(Link::QueueDown),
+                Err(error) => Err(link_of(&error)),
+            };
+        }
+        read_statuses(live, ids).await
+    }
+
+    /// While live: one request for whatever is wanted most.
+    async fn sync(live: &Live) {
+        let now = now_ms();
+        if now - live.last_waiting_check.get() > WAITING_EVERY_MS {
+            live.last_waiting_check.set(now);
+            let store = live.targets.store;
+            let waiting: Vec<String> = store
+                .ids_to_refresh()
+                .into_iter()
+                .filter(|id| {
+                    store.view_of(id).is_some_and(|v| {
+                        v.presence == Presence::Loading
+                            || matches!(
+                                v.state,
+                                Some(JobState::Waiting | JobState::Prioritized)
+                            )
+                    })
+                })
+                .collect();
+            live.dirty.borrow_mut().extend(waiting);
+        }
+        // Rows shown that were never read (older tasks the user just opened).
+        let loading = live.targets.store.loading_ids();
+        live.dirty.borrow_mut().extend(loading);
+        let ids = take_dirty(live);
+        if !ids.is_empty() {
+            let _ = read_statuses(live, ids).await;
+        } else if live.counts_wanted.get() {
+            refresh_counts(live).await;
+        }
+    }
+
+    fn take_dirty(live: &Live) -> Vec<String> {
+        let mut dirty = live.dirty.borrow_mut();
+        let ids: Vec<String> = dirty.iter().take(MAX_IDS_PER_CALL).cloned().collect();
+        for id in &ids {
+            dirty.remove(id);
+        }
+        ids
+    }
+
+    async fn read_statuses(live: &Live, ids: Vec<String>) -> Result<(), Link> {
+        match task_statuses(ids.clone()).await {
+            Ok(views) => {
+                for view in views {
+                    live.targets.store.set_view(view);
+                }
+                Ok(())
+            }
+            Err(error) => {
+                // Asked again on the next round.
+                live.dirty.borrow_mut().extend(ids);
+                Err(link_of(&error))
             }
         }
     }
 
-    /// Fetches every listed task's status and the counts.
-    pub async fn refresh(targets: Targets) {
-        let ids = targets.store.ids();
-        if !ids.is_empty()
-            && let Ok(views) = task_statuses(ids).await
-        {
-            for view in views {
-                targets.store.set_view(view);
-            }
-        }
-        refresh_counts(targets).await;
-    }
-
-    thread_local! {
-        /// Whether a counts request is in flight, and whether another one was asked for
-        /// meanwhile: a busy queue sends many events, but the page asks for counts at most
-        /// once per [`COUNTS_EVERY_MS`], one request at a time.
-        static COUNTS: std::cell::Cell<(bool, bool)> = const { std::cell::Cell::new((false, false)) };
-    }
-
-    /// Least time between two counts requests.
-    const COUNTS_EVERY_MS: u32 = 1000;
-
-    async fn refresh_counts(targets: Targets) {
-        let (in_flight, _) = COUNTS.get();
-        if in_flight {
-            COUNTS.set((true, true));
+    async fn refresh_counts(live: &Live) {
+        live.counts_wanted.set(false);
+        let Some(counts) = live.targets.counts else {
             return;
+        };
+        if let Ok(Some(fresh)) = queue_counts().await {
+            counts.set(Some(fresh));
         }
-        loop {
-            COUNTS.set((true, false));
-            let started = js_sys::Date::now();
-            if let Ok(Some(counts)) = queue_counts().await {
-                targets.counts.set(Some(counts));
-            }
-            // Asked again meanwhile: wait out the rest of the interval, then ask once for all.
-            let spent = (js_sys::Date::now() - started).max(0.0) as u32;
-            TimeoutFuture::new(COUNTS_EVERY_MS.saturating_sub(spent)).await;
-            let (_, again) = COUNTS.get();
-            if !again {
-                COUNTS.set((false, false));
-                return;
+    }
+
+    /// Reads the status of `ids` now (a task that just joined the list), outside the throttle.
+    pub async fn read_now(store: TaskStore, ids: Vec<String>) {
+        if let Ok(views) = task_statuses(ids).await {
+            for view in views {
+                store.set_view(view);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_indicator_says_how_stale_the_page_is() {
+        let now = 100_000.0;
+        let down = LiveState {
+            link: Link::QueueDown,
+            since: 88_000.0,
+            last_update: 86_000.0,
+        };
+        assert_eq!(down.label(now), "Queue unreachable for 12 s; last update 14 s ago");
+        assert!(down.is_stale());
+        let server = LiveState {
+            link: Link::ServerDown,
+            ..down
+        };
+        assert!(server.label(now).starts_with("Server unreachable for 12 s"));
+        let live = LiveState {
+            link: Link::Live,
+            ..down
+        };
+        assert_eq!(live.label(now), "Live");
+        assert!(!live.is_stale());
+        assert_eq!(live.name(), "live");
     }
 }

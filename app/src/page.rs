@@ -1,9 +1,9 @@
-//! The page: the HTML shell, the app with its single route, and the home page (form, counts,
-//! task list, live indicator).
+//! The page: the HTML shell, the app with its routes, and the home page (form, the user's
+//! tasks, counts, the live indicator).
 //!
-//! The route renders with `SsrMode::Async`: the server waits for the counts and settings and
-//! sends finished HTML, so the page (and its form) works before the WASM loads, and without
-//! JavaScript at all.
+//! The home route renders with `SsrMode::Async`: the server waits for the settings, counts and
+//! the listed tasks and sends finished HTML, so the page (and its form) works before the WASM
+//! loads, and without JavaScript at all (then it refreshes itself while a task runs).
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -11,14 +11,19 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::hooks::use_query_map;
 use leptos_router::{SsrMode, StaticSegment};
 
-use crate::api::{EnqueueTask, get_page_settings, my_tasks, queue_counts, task_statuses};
+use crate::api::{get_page_settings, listed_tasks, queue_counts};
 use crate::counts::CountsPanel;
-use crate::live::{LiveIndicator, LiveMode};
-use crate::tasks::{TaskList, TaskStore};
-use crate::types::{EnqueueOutcome, JobCounts};
+use crate::live::{LiveIndicator, LiveState};
+use crate::tasks::{ListContext, TaskList, TaskStore};
+use crate::types::JobCounts;
+#[cfg(feature = "hydrate")]
+use crate::types::PageSettings;
 
 /// Default of the Seconds field.
 pub const DEFAULT_SECONDS: u64 = 10;
+
+/// How often a page without JavaScript reloads itself while one of its tasks may change.
+pub const NO_SCRIPT_REFRESH_SECS: u32 = 2;
 
 /// The whole HTML document, rendered by the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -28,7 +33,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <meta name="color-scheme" content="light"/>
+                <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="data:,"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
@@ -49,10 +54,23 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="sentinel" href="/pkg/sentinel.css"/>
         <Title text="Sentinel"/>
         <Router>
-            <Routes fallback=|| view! { <main class="page"><h1>"Page not found"</h1><a href="/">"Back to Sentinel"</a></main> }>
+            <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
             </Routes>
         </Router>
+    }
+}
+
+/// Any path the page does not know (the server answers it with status 404).
+#[component]
+fn NotFound() -> impl IntoView {
+    view! {
+        <Title text="Page not found · Sentinel"/>
+        <main class="page not-found">
+            <h1>"Page not found"</h1>
+            <p class="lede">"There is no page at this address. It may have been mistyped."</p>
+            <p><a href="/">"Go to Sentinel's home page"</a></p>
+        </main>
     }
 }
 
@@ -65,68 +83,72 @@ pub fn HomePage() -> impl IntoView {
 
     let settings = Resource::new(|| (), |_| get_page_settings());
     let server_counts = Resource::new(|| (), |_| queue_counts());
-    // With access control on, the list follows the identity: the owner's recent tasks come
-    // from the server, whatever this browser stored.
-    let owned = Resource::new(|| (), |_| async { my_tasks().await.unwrap_or_default() });
-    let initial_tasks = Resource::new(
+    let listed = Resource::new(
         move || query_task.clone(),
-        |id| async move {
-            match id {
-                Some(id) => task_statuses(vec![id]).await.unwrap_or_default(),
-                None => Vec::new(),
-            }
-        },
+        |task| async move { listed_tasks(task).await.unwrap_or_default() },
     );
 
     let store = TaskStore::default();
-    let mode = RwSignal::new(LiveMode::Off);
+    let live = RwSignal::new(LiveState::default());
     let live_counts = RwSignal::new(None::<JobCounts>);
+    let clock = RwSignal::new(crate::time::now_ms());
+    let now = Signal::from(clock);
     let hydrated = RwSignal::new(false);
-    let enqueue = ServerAction::<EnqueueTask>::new();
+    let message = RwSignal::new(query_error.clone());
+    let sending = RwSignal::new(false);
 
-    let message = Signal::derive(move || match enqueue.value().get() {
-        Some(Ok(EnqueueOutcome::Rejected { message })) => Some(message),
-        Some(Err(error)) => Some(format!("Could not enqueue: {error}")),
-        Some(Ok(EnqueueOutcome::Enqueued { .. })) => None,
-        // No answer in this page yet: show what a no-JavaScript post was told, if anything.
-        None => query_error.clone(),
-    });
-
-    #[cfg(feature = "hydrate")]
-    let live_targets = crate::live::Targets {
-        store,
-        mode,
-        counts: live_counts,
-    };
-
-    // The browser side: restore the user's tasks, start live updates.
-    Effect::new(move |_| {
-        hydrated.set(true);
+    let dismiss = Callback::new(move |ids: Vec<String>| {
+        store.remove(&ids);
         #[cfg(feature = "hydrate")]
-        {
-            store.add_older(&crate::storage::load());
-            crate::storage::save(&store.ids());
-            crate::live::start(live_targets);
-        }
+        crate::storage::dismiss(&ids);
     });
-    // A task enqueued from this page joins the top of the list.
-    Effect::new(move |_| {
-        if let Some(Ok(EnqueueOutcome::Enqueued { id })) = enqueue.value().get() {
-            store.add_newest(&id);
-            #[cfg(feature = "hydrate")]
-            {
-                crate::storage::save(&store.ids());
-                leptos::task::spawn_local(crate::live::refresh(live_targets));
-            }
-        }
-    });
+    let stale = Signal::derive(move || live.with(LiveState::is_stale));
+
+    // The browser side: the stored list, other tabs, live updates, the clock.
+    #[cfg(feature = "hydrate")]
+    {
+        let listed_cb = Callback::new(move |()| {
+            let merged = crate::storage::save_tasks(&store.entries());
+            store.merge(&merged);
+        });
+        let sender = crate::submit::Sender {
+            store,
+            listed: listed_cb,
+            refused: Callback::new(move |reason: String| message.set(Some(reason))),
+        };
+        // Runs once, after hydration (it reads no signal).
+        Effect::new(move |_| {
+            hydrated.set(true);
+            let page = settings.get_untracked().and_then(Result::ok);
+            start_browser(store, live, live_counts, clock, sender, page.as_ref());
+        });
+        let handle = leptos::prelude::window_event_listener(
+            leptos::ev::storage,
+            move |event: web_sys::StorageEvent| {
+                let key = event.key().unwrap_or_default();
+                if key == crate::storage::PENDING_KEY || key.is_empty() {
+                    sync_pending(store);
+                }
+                if key == crate::storage::TASKS_KEY
+                    || key == crate::storage::DISMISSED_KEY
+                    || key.is_empty()
+                {
+                    store.remove(&crate::storage::load_dismissed());
+                    store.merge(&crate::storage::load_tasks());
+                }
+            },
+        );
+        on_cleanup(move || handle.remove());
+        provide_context(sender);
+    }
 
     let first_value = query_seconds.unwrap_or_else(|| DEFAULT_SECONDS.to_string());
+    let error_on_load = query_error.is_some();
     view! {
         <main class="page" data-hydrated=move || hydrated.get().to_string()>
             <header class="top">
                 <h1>"Sentinel"</h1>
-                <LiveIndicator mode/>
+                <LiveIndicator state=live now/>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         settings.await.ok().filter(|s| s.auth).map(|s| {
@@ -148,20 +170,42 @@ pub fn HomePage() -> impl IntoView {
                 {move || {
                     let first_value = first_value.clone();
                     Suspend::new(async move {
-                        let max = settings.await.map(|s| s.max_seconds).unwrap_or(3600);
-                        view! { <EnqueueForm action=enqueue max message first_value/> }
+                        let page = settings.await.ok();
+                        let max = page.as_ref().map_or(3600, |s| s.max_seconds);
+                        let form_key = page.map(|s| s.form_key).unwrap_or_default();
+                        view! {
+                            <EnqueueForm
+                                max
+                                message
+                                sending
+                                first_value
+                                form_key
+                                autofocus=error_on_load
+                            />
+                        }
                     })
                 }}
             </Suspense>
             <div class="columns">
                 <Suspense fallback=|| view! { <p>"Loading tasks…"</p> }>
                     {move || Suspend::new(async move {
-                        store.add_older(&owned.await);
-                        for view in initial_tasks.await {
-                            store.add_newest(&view.id);
+                        let tick_ms = settings.await.map_or(1000, |s| s.tick_ms);
+                        let views = listed.await;
+                        let now = crate::time::now_ms();
+                        for view in views {
+                            store.add(&view.id, view.queued_at.map_or(now, |at| at as f64));
                             store.set_view(view);
                         }
-                        view! { <TaskList store/> }
+                        // Without JavaScript nothing else moves the page: it reloads itself
+                        // while a listed task may still change (inert where scripts run).
+                        let refresh = !store.ids_to_refresh().is_empty();
+                        let context = ListContext { now: Signal::from(clock), tick_ms, stale, dismiss };
+                        view! {
+                            <noscript inner_html=refresh.then(|| format!(
+                                r#"<meta http-equiv="refresh" content="{NO_SCRIPT_REFRESH_SECS}"><p class="help">This page reloads itself every {NO_SCRIPT_REFRESH_SECS} s until your tasks finish.</p>"#
+                            ))></noscript>
+                            <TaskList store context/>
+                        }
                     })}
                 </Suspense>
                 <Suspense fallback=|| view! { <p>"Loading counts…"</p> }>
@@ -177,20 +221,88 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
-/// The Seconds form. Posts to the enqueue server function; without JavaScript the browser
-/// posts it as a plain form and the server redirects back with the outcome.
+/// Starts what only the browser does: the stored list, unconfirmed submissions, live updates
+/// and the clock.
+#[cfg(feature = "hydrate")]
+fn start_browser(
+    store: TaskStore,
+    live: RwSignal<LiveState>,
+    counts: RwSignal<Option<JobCounts>>,
+    clock: RwSignal<f64>,
+    sender: crate::submit::Sender,
+    page: Option<&PageSettings>,
+) {
+    use leptos::task::spawn_local;
+    store.remove(&crate::storage::load_dismissed());
+    store.merge(&crate::storage::load_tasks());
+    sender.listed.run(());
+    for submission in crate::storage::load_pending() {
+        store.add_pending(submission.clone());
+        spawn_local(crate::submit::keep_sending(sender, submission, None));
+    }
+    crate::live::start(crate::live::Targets {
+        store,
+        state: live,
+        counts: page.is_some_and(|p| p.can_see_counts).then_some(counts),
+        own_stream: page.is_some_and(|p| p.auth && p.role.as_deref() == Some("submitter")),
+        listed: sender.listed,
+    });
+    spawn_local(async move {
+        loop {
+            gloo_timers::future::TimeoutFuture::new(1000).await;
+            clock.set(crate::time::now_ms());
+        }
+    });
+}
+
+/// Shows the submissions other tabs stored and drops the ones they confirmed.
+#[cfg(feature = "hydrate")]
+fn sync_pending(store: TaskStore) {
+    let stored = crate::storage::load_pending();
+    for row in store.pending() {
+        if !stored.iter().any(|s| s.key == row.submission.key) {
+            store.remove_pending(&row.submission.key);
+        }
+    }
+    for submission in stored {
+        store.add_pending(submission);
+    }
+}
+
+/// The Seconds form. In the browser it sends through the enqueue server function with a fresh
+/// key per submission; without JavaScript the browser posts it as a plain form (with the key
+/// the server rendered into it, so a double post makes one task) and the server redirects
+/// back with the outcome.
 #[component]
 fn EnqueueForm(
-    action: ServerAction<EnqueueTask>,
     max: u64,
-    message: Signal<Option<String>>,
+    message: RwSignal<Option<String>>,
+    sending: RwSignal<bool>,
     first_value: String,
+    form_key: String,
+    autofocus: bool,
 ) -> impl IntoView {
+    let input = NodeRef::<leptos::html::Input>::new();
+    #[cfg(feature = "hydrate")]
+    let sender = use_context::<crate::submit::Sender>();
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            event.prevent_default();
+            if let Some(sender) = sender {
+                submit_from_page(input, max, message, sending, sender);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = event;
+    };
     view! {
-        <ActionForm action>
+        <form method="post" action="/api/enqueue" on:submit=on_submit aria-busy=move || sending.get().to_string()>
+            <input type="hidden" name="key" value=form_key/>
             <div class="field">
                 <label for="seconds">"Seconds"</label>
                 <input
+                    node_ref=input
                     id="seconds"
                     name="seconds"
                     type="number"
@@ -199,14 +311,72 @@ fn EnqueueForm(
                     max=max.to_string()
                     step="1"
                     required
+                    autofocus=autofocus
                     value=first_value
                     aria-describedby="seconds-help seconds-error"
-                    aria-invalid=move || message.get().is_some().to_string()
+                    aria-invalid=move || message.with(Option::is_some).to_string()
+                    on:input=move |_| message.set(None)
                 />
-                <button type="submit">"Enqueue"</button>
+                <button type="submit" disabled=move || sending.get()>
+                    {move || if sending.get() { "Enqueuing…" } else { "Enqueue" }}
+                </button>
             </div>
             <p id="seconds-help" class="help">{format!("A whole number from 1 to {max}.")}</p>
             <p id="seconds-error" class="field-error" role="alert">{move || message.get()}</p>
-        </ActionForm>
+        </form>
     }
+}
+
+/// Sends the form's value from the page: checked here first (the same rule as the server's),
+/// then stored as an unconfirmed submission and sent until the queue answers.
+#[cfg(feature = "hydrate")]
+fn submit_from_page(
+    input: NodeRef<leptos::html::Input>,
+    max: u64,
+    message: RwSignal<Option<String>>,
+    sending: RwSignal<bool>,
+    sender: crate::submit::Sender,
+) {
+    use leptos::task::spawn_local;
+    let store = sender.store;
+    if sending.get_untracked() {
+        // A second click while the first is on its way makes nothing.
+        return;
+    }
+    let Some(field) = input.get_untracked() else {
+        return;
+    };
+    let focus = move || {
+        if let Some(field) = input.get_untracked() {
+            let _ = field.focus();
+        }
+    };
+    let seconds = match crate::types::parse_seconds(&field.value(), max) {
+        Ok(seconds) => seconds,
+        Err(error) => {
+            message.set(Some(error.to_string()));
+            focus();
+            return;
+        }
+    };
+    let sender = crate::submit::Sender {
+        refused: Callback::new(move |reason: String| {
+            message.set(Some(reason));
+            focus();
+        }),
+        ..sender
+    };
+    let submission = crate::storage::Submission {
+        key: crate::submit::new_key(),
+        seconds,
+        at: crate::time::now_ms(),
+    };
+    message.set(None);
+    sending.set(true);
+    crate::submit::begin(store, &submission);
+    spawn_local(async move {
+        let first = crate::submit::send_once(sender, &submission).await;
+        sending.set(false);
+        crate::submit::keep_sending(sender, submission, Some(first)).await;
+    });
 }

@@ -1,12 +1,16 @@
 //! The user's task list: a row per task, each with its own signal so that a progress update
-//! re-renders one bar, not the list.
+//! re-renders one row, not the list; the submissions not yet confirmed by the queue on top; and
+//! the words a screen reader hears when a task changes state.
 
 use leptos::prelude::*;
 
-use crate::types::{JobState, TaskView};
+use crate::storage::{Entry, Submission};
+use crate::time::{exact, relative};
+use crate::types::JobState;
+use crate::view::{Presence, TaskView, label};
 
-/// Most tasks the page remembers.
-pub const MAX_TASKS: usize = 50;
+/// Rows shown at first, and added by each "Show older".
+pub const PAGE_ROWS: usize = 20;
 
 /// One task of the list. Its signal is reference-counted rather than owned by the reactive
 /// scope that happened to create it (an effect or an event callback), so it lives exactly as
@@ -15,30 +19,56 @@ pub const MAX_TASKS: usize = 50;
 pub struct TaskRow {
     /// The job id (never changes).
     pub id: String,
+    /// When it was listed (orders the list the same way in every tab).
+    pub at: f64,
     /// What we know of it.
     pub view: ArcRwSignal<TaskView>,
 }
 
-impl TaskRow {
-    fn new(id: &str) -> Self {
-        Self {
-            id: id.to_string(),
-            view: ArcRwSignal::new(TaskView::pending(id)),
-        }
-    }
+/// A submission waiting for the queue's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingRow {
+    /// What was sent.
+    pub submission: Submission,
+    /// Why it is not confirmed yet, once a try failed.
+    pub note: Option<String>,
 }
 
 /// The list of the user's tasks, newest first.
 #[derive(Debug, Clone, Copy)]
 pub struct TaskStore {
     rows: RwSignal<Vec<TaskRow>>,
+    pending: RwSignal<Vec<PendingRow>>,
+    shown: RwSignal<usize>,
+    announcement: RwSignal<String>,
 }
 
 impl Default for TaskStore {
     fn default() -> Self {
         Self {
             rows: RwSignal::new(Vec::new()),
+            pending: RwSignal::new(Vec::new()),
+            shown: RwSignal::new(PAGE_ROWS),
+            announcement: RwSignal::new(String::new()),
         }
+    }
+}
+
+/// What a screen reader should hear when a task goes from `before` to `after`: starts,
+/// completions and failures, never ticks or first loads.
+fn transition(before: &TaskView, after: &TaskView) -> Option<String> {
+    if before.presence != Presence::Present
+        || after.presence != Presence::Present
+        || before.state == after.state
+    {
+        return None;
+    }
+    let name = label(&after.id);
+    match after.state? {
+        JobState::Active => Some(format!("Task {name} started.")),
+        JobState::Completed => Some(format!("Task {name} completed.")),
+        JobState::Failed => Some(format!("Task {name} failed.")),
+        _ => None,
     }
 }
 
@@ -54,124 +84,326 @@ impl TaskStore {
             .with_untracked(|rows| rows.iter().map(|r| r.id.clone()).collect())
     }
 
+    /// The list as stored, untracked.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.rows.with_untracked(|rows| {
+            rows.iter()
+                .map(|r| Entry {
+                    id: r.id.clone(),
+                    at: r.at,
+                })
+                .collect()
+        })
+    }
+
     fn find(&self, id: &str) -> Option<TaskRow> {
         self.rows
             .with_untracked(|rows| rows.iter().find(|r| r.id == id).cloned())
     }
 
-    /// Puts `id` at the top (or leaves it where it is if known).
-    pub fn add_newest(&self, id: &str) {
+    /// Lists `id`, first listed at `at`, in its place; `false` when it was listed already.
+    pub fn add(&self, id: &str, at: f64) -> bool {
         if self.find(id).is_some() {
-            return;
+            return false;
         }
         self.rows.update(|rows| {
-            rows.insert(0, TaskRow::new(id));
-            rows.truncate(MAX_TASKS);
+            let place = rows.iter().position(|r| r.at < at).unwrap_or(rows.len());
+            rows.insert(
+                place,
+                TaskRow {
+                    id: id.to_string(),
+                    at,
+                    view: ArcRwSignal::new(TaskView::pending(id)),
+                },
+            );
         });
+        true
     }
 
-    /// Adds ids not yet listed, below the known ones, keeping their order.
-    pub fn add_older(&self, ids: &[String]) {
-        let fresh: Vec<TaskRow> = ids
+    /// Lists every entry not yet listed; returns the ids that were new.
+    pub fn merge(&self, entries: &[Entry]) -> Vec<String> {
+        entries
             .iter()
-            .filter(|id| self.find(id).is_none())
-            .map(|id| TaskRow::new(id))
-            .collect();
-        if fresh.is_empty() {
-            return;
-        }
-        self.rows.update(|rows| {
-            rows.extend(fresh);
-            rows.truncate(MAX_TASKS);
-        });
+            .filter(|e| self.add(&e.id, e.at))
+            .map(|e| e.id.clone())
+            .collect()
     }
 
-    /// Replaces what we know of a task.
+    /// Takes `ids` off the list.
+    pub fn remove(&self, ids: &[String]) {
+        self.rows.update(|rows| rows.retain(|r| !ids.contains(&r.id)));
+    }
+
+    /// Replaces what we know of a task (announcing a change of state).
     pub fn set_view(&self, view: TaskView) {
         if let Some(row) = self.find(&view.id) {
+            let said = row.view.with_untracked(|before| transition(before, &view));
             row.view.set(view);
+            if let Some(said) = said {
+                self.announce(said);
+            }
         }
     }
 
     /// Changes a known task in place; unknown ids are ignored (other users' jobs).
     pub fn update(&self, id: &str, change: impl FnOnce(&mut TaskView)) {
         if let Some(row) = self.find(id) {
-            row.view.update(change);
+            let before = row.view.get_untracked();
+            let mut after = before.clone();
+            change(&mut after);
+            if after != before {
+                let said = transition(&before, &after);
+                row.view.set(after);
+                if let Some(said) = said {
+                    self.announce(said);
+                }
+            }
         }
     }
+
+    /// Whether `id` is listed.
+    pub fn has(&self, id: &str) -> bool {
+        self.find(id).is_some()
+    }
+
+    /// The ids whose status should be read again: those shown that may still change.
+    pub fn ids_to_refresh(&self) -> Vec<String> {
+        let shown = self.shown.get_untracked();
+        self.rows.with_untracked(|rows| {
+            rows.iter()
+                .take(shown)
+                .filter(|r| r.view.with_untracked(|v| !v.is_settled()))
+                .map(|r| r.id.clone())
+                .collect()
+        })
+    }
+
+    /// What is known of `id`, untracked.
+    pub fn view_of(&self, id: &str) -> Option<TaskView> {
+        self.find(id).map(|row| row.view.get_untracked())
+    }
+
+    /// The ids shown whose status was never read.
+    pub fn loading_ids(&self) -> Vec<String> {
+        let shown = self.shown.get_untracked();
+        self.rows.with_untracked(|rows| {
+            rows.iter()
+                .take(shown)
+                .filter(|r| r.view.with_untracked(|v| v.presence == Presence::Loading))
+                .map(|r| r.id.clone())
+                .collect()
+        })
+    }
+
+    /// The ids of tasks that will not change any more (finished or gone).
+    pub fn settled_ids(&self) -> Vec<String> {
+        self.rows.with(|rows| {
+            rows.iter()
+                .filter(|r| r.view.with(TaskView::is_settled))
+                .map(|r| r.id.clone())
+                .collect()
+        })
+    }
+
+    /// Says `text` to screen readers (once).
+    pub fn announce(&self, text: String) {
+        self.announcement.set(text);
+    }
+
+    /// The last announcement, tracked.
+    pub fn announcement(&self) -> String {
+        self.announcement.get()
+    }
+
+    /// The unconfirmed submissions, tracked.
+    pub fn pending(&self) -> Vec<PendingRow> {
+        self.pending.get()
+    }
+
+    /// Shows a submission as sent and not yet confirmed.
+    pub fn add_pending(&self, submission: Submission) {
+        self.pending.update(|all| {
+            if !all.iter().any(|p| p.submission.key == submission.key) {
+                all.insert(
+                    0,
+                    PendingRow {
+                        submission,
+                        note: None,
+                    },
+                );
+            }
+        });
+    }
+
+    /// Says why a submission is not confirmed yet.
+    pub fn note_pending(&self, key: &str, note: String) {
+        self.pending.update(|all| {
+            if let Some(row) = all.iter_mut().find(|p| p.submission.key == key) {
+                row.note = Some(note);
+            }
+        });
+    }
+
+    /// Takes a submission off the list (confirmed or refused).
+    pub fn remove_pending(&self, key: &str) {
+        self.pending
+            .update(|all| all.retain(|p| p.submission.key != key));
+    }
+
+    /// Whether a submission is still shown.
+    pub fn is_pending(&self, key: &str) -> bool {
+        self.pending
+            .with_untracked(|all| all.iter().any(|p| p.submission.key == key))
+    }
+}
+
+/// What the list needs besides the tasks.
+#[derive(Clone, Copy)]
+pub struct ListContext {
+    /// The clock, ticking each second in the browser.
+    pub now: Signal<f64>,
+    /// How long one tick lasts, in ms.
+    pub tick_ms: u64,
+    /// Whether what is shown may be out of date (the page is not live).
+    pub stale: Signal<bool>,
+    /// Called with the ids the user takes off the list.
+    pub dismiss: Callback<Vec<String>>,
 }
 
 /// The list itself.
 #[component]
-pub fn TaskList(store: TaskStore) -> impl IntoView {
+pub fn TaskList(store: TaskStore, context: ListContext) -> impl IntoView {
+    let total = move || store.rows.with(Vec::len);
+    let hidden = move || total().saturating_sub(store.shown.get());
+    let settled = Memo::new(move |_| store.settled_ids());
+    let empty = move || total() == 0 && store.pending.with(Vec::is_empty);
     view! {
-        <section class="tasks" aria-labelledby="tasks-title">
-            <h2 id="tasks-title">"Your tasks"</h2>
+        <section class="tasks" aria-labelledby="tasks-title" data-stale=move || context.stale.get().to_string()>
+            <div class="tasks-head">
+                <h2 id="tasks-title">"Your tasks"</h2>
+                <Show when=move || !settled.with(Vec::is_empty)>
+                    <button type="button" class="link clear" on:click=move |_| context.dismiss.run(settled.get_untracked())>
+                        {move || format!("Clear finished ({})", settled.with(Vec::len))}
+                    </button>
+                </Show>
+            </div>
+            <Show when=move || context.stale.get()>
+                <p class="stale-note">"Not live: these statuses may be out of date."</p>
+            </Show>
             <Show
-                when=move || !store.rows().is_empty()
+                when=move || !empty()
                 fallback=|| view! { <p class="empty">"No tasks yet. Enqueue one above."</p> }
             >
                 <ol class="task-list">
-                    <For each=move || store.rows() key=|row| row.id.clone() let:row>
-                        <TaskItem row/>
+                    <For each=move || store.pending() key=|row| row.submission.key.clone() let:row>
+                        <PendingItem row/>
+                    </For>
+                    <For
+                        each=move || store.rows.with(|rows| rows.iter().take(store.shown.get()).cloned().collect::<Vec<_>>())
+                        key=|row| row.id.clone()
+                        let:row
+                    >
+                        <TaskItem row context/>
                     </For>
                 </ol>
+                <Show when=move || { hidden() > 0 }>
+                    <button type="button" class="link more" on:click=move |_| store.shown.update(|n| *n += PAGE_ROWS)>
+                        {move || format!("Show older tasks ({} more)", hidden())}
+                    </button>
+                </Show>
             </Show>
+            <p class="sr-only" role="status" aria-live="polite" id="announcer">{move || store.announcement()}</p>
         </section>
     }
 }
 
-/// One task: id, state in words, progress bar, outcome.
+/// A submission the queue has not confirmed.
 #[component]
-fn TaskItem(row: TaskRow) -> impl IntoView {
+fn PendingItem(row: PendingRow) -> impl IntoView {
+    let seconds = row.submission.seconds;
+    let note = row
+        .note
+        .unwrap_or_else(|| "Sending it to the queue…".to_string());
+    let name = format!("New {seconds} s task");
+    view! {
+        <li class="task pending" data-state="sending" data-key=row.submission.key.clone()>
+            <div class="task-head">
+                <span class="task-id">{name.clone()}</span>
+                <span class="state state-sending">"Not confirmed yet"</span>
+            </div>
+            <progress aria-label=name aria-valuetext="not confirmed yet"></progress>
+            <p class="info">{note}</p>
+        </li>
+    }
+}
+
+/// A `<time>` saying how long ago (or in how long) `at` is, exact on hover.
+fn when(at: u64, now: Signal<f64>) -> impl IntoView {
+    let iso = crate::time::iso(at);
+    view! { <time datetime=iso title=exact(at)>{move || relative(at, now.get())}</time> }
+}
+
+/// One task: label, state in words, times, progress bar, where it stands, outcome.
+#[component]
+fn TaskItem(row: TaskRow, context: ListContext) -> impl IntoView {
     let id = row.id.clone();
     // A handle owned by this item on the row's shared signal: Copy, so the closures below can
     // each hold one.
     let view = RwSignal::from(row.view);
-    let label_id = format!("task-{id}-label");
-    let state = move || view.with(|v| v.state_label());
+    let name = format!("Task {}", label(&id));
+    let state_name = move || view.with(TaskView::state_name);
     let bar = move || view.with(TaskView::bar);
-    let info = move || {
-        view.with(|v| match (&v.progress, v.state) {
-            (Some(p), _) => p.info.clone(),
-            (None, Some(JobState::Waiting | JobState::Prioritized | JobState::Delayed)) => {
-                "waiting for a worker".to_string()
+    let now = context.now;
+    let tick_ms = context.tick_ms;
+    let meta = move || {
+        view.with(|v| {
+            let mut parts: Vec<AnyView> = Vec::new();
+            if let Some(seconds) = v.seconds {
+                parts.push(view! { <span>{format!("{seconds} s task")}</span> }.into_any());
             }
-            (None, None) => "not found (finished tasks are kept for an hour)".to_string(),
-            (None, _) => String::new(),
+            if let Some(at) = v.queued_at {
+                parts.push(view! { <span>"queued " {when(at, now)}</span> }.into_any());
+            }
+            if let Some(at) = v.started_at {
+                parts.push(view! { <span>"started " {when(at, now)}</span> }.into_any());
+            }
+            if let Some(at) = v.finished_at {
+                parts.push(view! { <span>"finished " {when(at, now)}</span> }.into_any());
+            }
+            parts
         })
     };
-    let outcome = move || {
-        view.with(|v| match (&v.result, &v.failed_reason) {
-            (Some(result), _) => Some(view! {
-                <p class="result">
-                    <span class="message">{result.message.clone()}</span>
-                    " "
-                    <span class="elapsed">{format!("({:.1} s)", result.elapsed_ms as f64 / 1000.0)}</span>
-                </p>
-            }
-            .into_any()),
-            (None, Some(reason)) => Some(view! {
-                <p class="failure">"Failed: " {reason.clone()}</p>
-            }
-            .into_any()),
-            _ => None,
-        })
-    };
+    let situation = move || view.with(|v| v.situation(now.get(), tick_ms));
+    let failed = move || view.with(|v| v.state == Some(JobState::Failed));
+    let note = move || view.with(TaskView::restart_note);
+    let gone = move || view.with(|v| v.presence == Presence::Gone);
+    let result = move || view.with(|v| v.result.as_ref().map(|r| r.message.clone()));
+    let dismiss_id = id.clone();
     view! {
-        <li class="task" data-id=id.clone() data-state=state>
+        <li class="task" data-id=id.clone() data-state=state_name title=format!("Job id {id}")>
             <div class="task-head">
-                <span class="task-id" id=label_id.clone()>{format!("#{id}")}</span>
-                <span class=move || format!("state state-{}", state())>{state}</span>
+                <span class="task-id">{name.clone()}</span>
+                <span class=move || format!("state state-{}", state_name())>{move || view.with(TaskView::state_words)}</span>
             </div>
+            <p class="meta">{meta}</p>
             <progress
-                aria-labelledby=label_id
+                aria-label=name
+                aria-valuetext=move || view.with(TaskView::value_text)
                 value=move || bar().0
                 max=move || bar().1
                 data-step=move || bar().0
             ></progress>
-            <p class="info">{info}</p>
-            {outcome}
+            <p class=move || if failed() { "info failure" } else { "info" }>{situation}</p>
+            {move || note().map(|note| view! { <p class="note">{note}</p> })}
+            {move || result().map(|message| view! {
+                <p class="result">"The task reported: " <q class="message">{message}</q></p>
+            })}
+            <Show when=gone>
+                <button type="button" class="link" on:click={
+                    let id = dismiss_id.clone();
+                    move |_| context.dismiss.run(vec![id.clone()])
+                }>"Dismiss"</button>
+            </Show>
         </li>
     }
 }
@@ -180,11 +412,26 @@ fn TaskItem(row: TaskRow) -> impl IntoView {
 mod tests {
     use leptos::prelude::*;
 
-    use super::{TaskList, TaskStore};
-    use crate::types::{JobState, TaskProgress, TaskResult, TaskView};
+    use super::{ListContext, TaskList, TaskStore};
+    use crate::types::{JobState, TaskProgress, TaskResult};
+    use crate::view::{Presence, TaskView};
 
     fn render(store: TaskStore) -> String {
-        view! { <TaskList store/> }.to_html()
+        let context = ListContext {
+            now: Signal::stored(1_000_000.0),
+            tick_ms: 1000,
+            stale: Signal::stored(false),
+            dismiss: Callback::new(|_| {}),
+        };
+        view! { <TaskList store context/> }.to_html()
+    }
+
+    fn present(id: &str, state: JobState) -> TaskView {
+        TaskView {
+            presence: Presence::Present,
+            state: Some(state),
+            ..TaskView::pending(id)
+        }
     }
 
     #[test]
@@ -192,15 +439,14 @@ mod tests {
         let owner = Owner::new();
         owner.with(|| {
             let store = TaskStore::default();
-            store.add_newest("7");
-            store.add_newest("8");
+            store.add("7", 1.0);
+            store.add("8", 2.0);
             store.set_view(TaskView {
-                id: "7".into(),
-                state: Some(JobState::Completed),
                 progress: Some(TaskProgress::after_tick(3, 3)),
                 result: Some(TaskResult::finished("7", 3012)),
-                failed_reason: None,
+                ..present("7", JobState::Completed)
             });
+            store.set_view(present("8", JobState::Waiting));
             store.update("8", |view| {
                 view.state = Some(JobState::Active);
                 view.progress = Some(TaskProgress::after_tick(2, 5));
@@ -209,15 +455,17 @@ mod tests {
             store.update("99", |view| view.state = Some(JobState::Failed));
 
             let html = render(store);
-            let newest = html.find("#8").expect("row 8");
-            let older = html.find("#7").expect("row 7");
+            let newest = html.find("Task #8").expect("row 8");
+            let older = html.find("Task #7").expect("row 7");
             assert!(newest < older, "newest first: {html}");
             assert!(html.contains(r#"value="2" max="5""#), "{html}");
+            assert!(html.contains(r#"aria-valuetext="2 of 5 s, running""#), "{html}");
             assert!(html.contains(r#"value="3" max="3""#), "{html}");
             assert!(html.contains("Tâche 7 terminée"), "{html}");
-            assert!(html.contains("(3.0 s)"), "{html}");
             assert!(html.contains(r#"data-state="active""#), "{html}");
             assert!(!html.contains("#99"), "{html}");
+            // Only the change of state was announced, not the first load.
+            assert_eq!(store.announcement.get_untracked(), "Task #8 started.");
         });
     }
 
@@ -229,29 +477,36 @@ mod tests {
             assert!(empty.contains("No tasks yet"), "{empty}");
 
             let store = TaskStore::default();
-            store.add_older(&["4".to_string()]);
-            store.update("4", |view| {
-                view.state = Some(JobState::Failed);
-                view.failed_reason = Some("payload has no \"seconds\" field".into());
+            store.add("4", 1.0);
+            store.set_view(TaskView {
+                failed_reason: Some("payload has no \"seconds\" field".into()),
+                ..present("4", JobState::Failed)
             });
+            store.add("5", 0.5);
+            store.set_view(TaskView::gone("5"));
             let html = render(store);
             assert!(html.contains("Failed: "), "{html}");
             assert!(html.contains("seconds"), "{html}");
-            assert!(html.contains(">failed<"), "{html}");
+            assert!(html.contains(r#"data-state="failed""#), "{html}");
+            assert!(html.contains("Removed from history"), "{html}");
+            assert!(html.contains("Dismiss"), "{html}");
+            assert!(html.contains("Clear finished (2)"), "{html}");
         });
     }
 
     #[test]
-    fn the_list_keeps_at_most_fifty_tasks() {
+    fn long_lists_are_paged_not_dropped() {
         let owner = Owner::new();
         owner.with(|| {
             let store = TaskStore::default();
             for id in 0..60 {
-                store.add_newest(&id.to_string());
+                store.add(&id.to_string(), f64::from(id));
             }
-            let ids = store.ids();
-            assert_eq!(ids.len(), super::MAX_TASKS);
-            assert_eq!(ids.first().map(String::as_str), Some("59"));
+            assert_eq!(store.ids().len(), 60);
+            assert_eq!(store.ids().first().map(String::as_str), Some("59"));
+            let html = render(store);
+            assert!(html.contains("Show older tasks (40 more)"), "{html}");
+            assert!(!html.contains("Task #39<"), "only the first page is rendered");
         });
     }
 }

@@ -324,6 +324,17 @@ pub fn parse_seconds(raw: &str, max: u64) -> Result<u64, SecondsError> {
     Ok(value)
 }
 
+/// Longest idempotency key taken.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// Whether `key` is a usable idempotency key: printable ASCII without spaces, 1 to
+/// [`MAX_IDEMPOTENCY_KEY`] characters.
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY
+        && key.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
 /// Answer to `POST /tasks/enqueue`.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -350,9 +361,70 @@ pub struct JobStatus {
     /// Why the job failed, once failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_reason: Option<String>,
+    /// The `seconds` the job was asked to run, when its payload has a readable one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u64>,
+    /// When the job was added (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<u64>,
+    /// When a worker last took it (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_on: Option<u64>,
+    /// When it finished (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_on: Option<u64>,
+    /// While delayed: when it becomes due (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delayed_until: Option<u64>,
+    /// How many times a worker took it (a restart after a worker stopped counts again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts_started: Option<u32>,
+    /// How many attempts ended (completed or failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts_made: Option<u32>,
+    /// While waiting: how many jobs a worker takes before this one (counted up to
+    /// [`MAX_COUNTED_AHEAD`]; that value means "at least").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs_ahead: Option<u64>,
+}
+
+/// The most jobs ahead that a status counts (counting is a scan of the waiting list).
+pub const MAX_COUNTED_AHEAD: u64 = 10_000;
+
+/// How many finished jobs of each kind (completed, failed) the queue keeps.
+pub const KEEP_FINISHED_JOBS: u64 = 100;
+
+/// The longest a finished job is kept, in seconds.
+pub const KEEP_FINISHED_SECS: u64 = 3600;
+
+/// The queue's retention, in words for people.
+pub fn retention_in_words() -> String {
+    format!(
+        "Sentinel keeps the last {KEEP_FINISHED_JOBS} completed and the last {KEEP_FINISHED_JOBS} failed tasks, each for at most {}.",
+        crate::time::duration_words(KEEP_FINISHED_SECS * 1000)
+    )
 }
 
 impl JobStatus {
+    /// A status with the state only (no progress, outcome or times).
+    pub fn bare(id: &str, state: JobState) -> Self {
+        Self {
+            id: id.to_string(),
+            state,
+            progress: Value::from(0),
+            result: None,
+            failed_reason: None,
+            seconds: None,
+            timestamp: None,
+            processed_on: None,
+            finished_on: None,
+            delayed_until: None,
+            attempts_started: None,
+            attempts_made: None,
+            jobs_ahead: None,
+        }
+    }
+
     /// The progress, if it has the task's shape.
     pub fn task_progress(&self) -> Option<TaskProgress> {
         TaskProgress::from_value(&self.progress)
@@ -511,24 +583,12 @@ mod tests {
             progress: json!(0),
             result: None,
             failed_reason: Some("boom".into()),
+            ..JobStatus::bare("1", JobState::Failed)
         };
         assert_eq!(
             serde_json::to_value(&status).unwrap(),
             json!({"id": "1", "state": "failed", "progress": 0, "failedReason": "boom"})
         );
-    }
-
-    #[test]
-    fn bar_follows_progress_and_fills_on_completion() {
-        let mut view = TaskView::pending("3");
-        assert_eq!(view.bar(), (0, 1));
-        view.state = Some(JobState::Active);
-        view.progress = Some(TaskProgress::after_tick(2, 5));
-        assert_eq!(view.bar(), (2, 5));
-        view.state = Some(JobState::Completed);
-        assert_eq!(view.bar(), (5, 5));
-        assert_eq!(view.state_label(), "completed");
-        assert_eq!(TaskView::pending("x").state_label(), "unknown");
     }
 
     #[test]
@@ -566,60 +626,6 @@ mod tests {
     }
 }
 
-/// What the page knows of one of the user's tasks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskView {
-    /// The job id.
-    pub id: String,
-    /// Its state; `None` once the job is gone (never existed, or removed by retention).
-    pub state: Option<JobState>,
-    /// Last progress of the task's shape.
-    pub progress: Option<TaskProgress>,
-    /// The result, once completed.
-    pub result: Option<TaskResult>,
-    /// Why it failed, once failed.
-    pub failed_reason: Option<String>,
-}
-
-impl TaskView {
-    /// A task we know only by id so far.
-    pub fn pending(id: &str) -> Self {
-        Self {
-            id: id.to_string(),
-            state: None,
-            progress: None,
-            result: None,
-            failed_reason: None,
-        }
-    }
-
-    /// The view of a job's status.
-    pub fn from_status(status: &JobStatus) -> Self {
-        Self {
-            id: status.id.clone(),
-            state: Some(status.state),
-            progress: status.task_progress(),
-            result: status.task_result(),
-            failed_reason: status.failed_reason.clone(),
-        }
-    }
-
-    /// The state in words, as the page shows it.
-    pub fn state_label(&self) -> &'static str {
-        self.state.map_or("unknown", JobState::as_str)
-    }
-
-    /// `(step, total)` for the progress bar: full once completed, empty before the first tick.
-    pub fn bar(&self) -> (u64, u64) {
-        match (&self.progress, self.state) {
-            (Some(p), Some(JobState::Completed)) => (p.total, p.total.max(1)),
-            (None, Some(JobState::Completed)) => (1, 1),
-            (Some(p), _) => (p.step.min(p.total), p.total.max(1)),
-            (None, _) => (0, 1),
-        }
-    }
-}
-
 /// Answer of the enqueue server function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EnqueueOutcome {
@@ -628,9 +634,15 @@ pub enum EnqueueOutcome {
         /// The new job's id.
         id: String,
     },
-    /// The value was refused; the message says why.
+    /// The value was refused; the message says why. Sending it again would be refused again.
     Rejected {
         /// What was wrong, for the user.
+        message: String,
+    },
+    /// The queue did not answer: the task may or may not exist. Sending the same key again
+    /// is safe and tells which (the key names one job).
+    Unconfirmed {
+        /// What happened, for the user.
         message: String,
     },
 }
@@ -648,4 +660,8 @@ pub struct PageSettings {
     pub role: Option<String>,
     /// Whether they may see the whole queue's counts.
     pub can_see_counts: bool,
+    /// How long one tick (one "second" of a task) lasts, in ms.
+    pub tick_ms: u64,
+    /// A fresh idempotency key for the form (used when it is posted without JavaScript).
+    pub form_key: String,
 }

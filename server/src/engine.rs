@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use app::types::MAX_COUNTED_AHEAD;
 use app::{CountsReport, JobCounts, JobId, JobState, JobStatus, JobSummary, TaskPayload};
 use bullmq::options::RedisConnectionOptions;
 use bullmq::types::{KeepJobs, RemoveOnFinish};
@@ -90,8 +91,8 @@ impl TaskQueue {
     ) -> Result<String, EngineError> {
         let keep = || {
             RemoveOnFinish::Options(KeepJobs {
-                age: Some(3600),
-                count: Some(100),
+                age: Some(app::types::KEEP_FINISHED_SECS),
+                count: Some(app::types::KEEP_FINISHED_JOBS as usize),
                 limit: None,
             })
         };
@@ -143,7 +144,9 @@ impl TaskQueue {
         else {
             return Ok(None);
         };
+        let replies: Vec<redis::Value> = replies.collect();
         let present: Vec<bool> = replies
+            .iter()
             .map(|reply| !matches!(reply, redis::Value::Nil | redis::Value::ServerError(_)))
             .collect();
         let member = |i: usize| present.get(i).copied().unwrap_or(false);
@@ -162,10 +165,63 @@ impl TaskQueue {
         } else {
             JobState::Waiting
         };
+        let mut status = record.status(state);
+        if state == JobState::Delayed {
+            // The delayed set's score is the due time in ms, shifted left 12 bits (BullMQ
+            // keeps a counter in the low bits).
+            status.delayed_until = replies
+                .get(2)
+                .and_then(record::text)
+                .and_then(|score| score.parse::<f64>().ok())
+                .filter(|score| score.is_finite() && *score >= 0.0)
+                .map(|score| (score / 4096.0) as u64);
+        }
+        if matches!(state, JobState::Waiting | JobState::Prioritized) {
+            status.jobs_ahead = self.jobs_ahead(id, state).await?;
+        }
         Ok(Some(OwnedStatus {
-            status: record.status(state),
+            status,
             owner: record.owner(),
         }))
+    }
+
+    /// How many jobs a worker takes before job `id`, which is waiting (or prioritized):
+    /// workers take the waiting list from its tail, then prioritized jobs by priority. The
+    /// list is scanned from the tail at most [`MAX_COUNTED_AHEAD`] entries deep; beyond that
+    /// the answer is that bound ("at least"). `None` when the job is in neither (it moved on
+    /// meanwhile, or the queue is paused and holds it elsewhere).
+    async fn jobs_ahead(&self, id: &str, state: JobState) -> Result<Option<u64>, EngineError> {
+        let keys = self.queue.keys();
+        let mut pipe = redis::pipe();
+        pipe.cmd("LLEN").arg(keys.wait());
+        match state {
+            JobState::Prioritized => {
+                pipe.cmd("ZRANK").arg(keys.prioritized()).arg(id);
+            }
+            _ => {
+                pipe.cmd("LPOS")
+                    .arg(keys.wait())
+                    .arg(id)
+                    .arg("RANK")
+                    .arg(-1)
+                    .arg("MAXLEN")
+                    .arg(MAX_COUNTED_AHEAD);
+            }
+        }
+        let replies = self.run::<Vec<redis::Value>>(&pipe).await?;
+        let number = |i: usize| match replies.get(i) {
+            Some(redis::Value::Int(n)) => u64::try_from(*n).ok(),
+            _ => None,
+        };
+        let waiting = number(0).unwrap_or(0);
+        Ok(match (state, number(1)) {
+            (JobState::Prioritized, Some(rank)) => Some((waiting + rank).min(MAX_COUNTED_AHEAD)),
+            (JobState::Prioritized, None) => None,
+            (_, Some(index)) => Some(waiting.saturating_sub(index + 1).min(MAX_COUNTED_AHEAD)),
+            // Not within the scanned tail of a list longer than the bound: at least the bound.
+            (_, None) if waiting > MAX_COUNTED_AHEAD => Some(MAX_COUNTED_AHEAD),
+            (_, None) => None,
+        })
     }
 
     /// The key of `owner`'s index of job ids (our own key, in the queue's hash slot).

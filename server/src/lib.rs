@@ -15,6 +15,7 @@ pub mod health;
 pub mod limits;
 pub mod lock;
 pub mod openapi;
+pub mod pulse;
 pub mod record;
 pub mod routes;
 pub mod serve;
@@ -73,8 +74,23 @@ pub fn app(state: AppState) -> Router {
         reload_port: site::is_dev().then_some(state.config.reload_port),
     });
     // Outermost first: log causes, add headers, compress, then the limits around the routes.
+    let page_not_found = state
+        .config
+        .role
+        .serves_api()
+        .then(|| site::not_found_page(&state));
+    let fallback = move |request: axum::extract::Request| {
+        let page_not_found = page_not_found.clone();
+        async move {
+            use axum::response::IntoResponse;
+            match page_not_found {
+                Some(page) if site::wants_page(&request) => page(request).await.into_response(),
+                _ => routes::no_route().await.into_response(),
+            }
+        }
+    };
     router
-        .fallback(routes::no_route)
+        .fallback(fallback)
         .layer(from_fn_with_state(state.clone(), auth::identify))
         .layer(from_fn_with_state(
             limits::RequestLimits::new(&state.config.limits),
@@ -137,6 +153,9 @@ pub async fn run(
     info!(addr = %config.listen, role = ?config.role, queue = %config.queue, prefix = %config.prefix, "listening");
 
     let connector = tokio::spawn(connector::connect(state.clone()));
+    if config.role.serves_api() {
+        tokio::spawn(pulse::run(state.clone()));
+    }
     let signal_token = token.clone();
     tokio::spawn(async move {
         shutdown.await;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use app::{JobState, JobStatus, JobSummary};
+use app::{JobState, JobStatus, JobSummary, TaskPayload};
 use redis::Value as RedisValue;
 use serde_json::{Value, json};
 
@@ -141,13 +141,38 @@ impl JobRecord {
 
     /// The status as `GET /tasks/status/{id}` reports it.
     pub fn status(&self, state: JobState) -> JobStatus {
+        let count = |field: &str| {
+            self.number(field)
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+        };
         JobStatus {
             id: self.id.clone(),
             state,
             progress: self.progress(),
             result: self.result(),
             failed_reason: self.failed_reason(),
+            seconds: self.requested_seconds(),
+            timestamp: self.number("timestamp"),
+            processed_on: self.number("processedOn"),
+            finished_on: self.number("finishedOn"),
+            delayed_until: None,
+            attempts_started: count("ats"),
+            attempts_made: count("atm"),
+            jobs_ahead: None,
         }
+    }
+
+    /// The `seconds` of the job's data when it is a whole number (any producer's), else
+    /// `None`; a huge payload is not parsed for it.
+    fn requested_seconds(&self) -> Option<u64> {
+        let data = self.get("data")?;
+        if data.len() > 64 * 1024 {
+            return None;
+        }
+        let value: Value = serde_json::from_str(data).ok()?;
+        TaskPayload::from_job_data(&value, u64::MAX)
+            .ok()
+            .map(|p| p.seconds)
     }
 
     /// The summary as `GET /tasks/counts` lists it.

@@ -10,6 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::ACCEPT;
+use axum::http::{Method, Response, StatusCode};
 use axum::http::request::Parts;
 use axum::routing::any;
 use leptos::config::{Env, LeptosOptions};
@@ -47,25 +48,68 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
-/// The page's routes, the server functions and the static files.
-pub fn router(state: AppState) -> Router {
-    let options = leptos_options(&state.config);
+/// What every rendering and server function gets as context: the backend, and the nonce the
+/// security headers named for this request (Leptos made one of its own just before; the policy
+/// must name the one the page uses).
+fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let backend: SharedBackend = Arc::new(QueueBackend {
         state: state.clone(),
     });
+    move || {
+        provide_context(backend.clone());
+        if let Some(nonce) =
+            use_context::<Parts>().and_then(|parts| parts.extensions.get::<Nonce>().cloned())
+        {
+            provide_context(nonce);
+        }
+    }
+}
+
+/// Whether a request that matched no route wants the styled "page not found" page (a browser
+/// asking for a page) rather than the API's JSON 404.
+pub fn wants_page(request: &Request<Body>) -> bool {
+    let path = request.uri().path();
+    let api = ["/api/", "/tasks/", "/admin/api/", "/pkg/", "/openapi.json"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix));
+    let html = request
+        .headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    !api && html && (request.method() == Method::GET || request.method() == Method::HEAD)
+}
+
+/// The "page not found" page, rendered by the app's fallback route, with status 404.
+pub fn not_found_page(
+    state: &AppState,
+) -> impl Fn(Request<Body>) -> BoxFuture<'static, Response<Body>> + Clone + Send + Sync + 'static {
+    let options = leptos_options(&state.config);
     let context = {
-        let backend = backend.clone();
+        let page = page_context(state);
+        let options = options.clone();
         move || {
-            provide_context(backend.clone());
-            // The nonce the security headers named for this request (Leptos made one of its
-            // own just before; the policy must name the one the page uses).
-            if let Some(nonce) =
-                use_context::<Parts>().and_then(|parts| parts.extensions.get::<Nonce>().cloned())
-            {
-                provide_context(nonce);
-            }
+            page();
+            provide_context(options.clone());
         }
     };
+    let render = leptos_axum::render_app_to_stream_with_context(context, move || {
+        app::shell(options.clone())
+    });
+    move |request| {
+        let render = render.clone();
+        Box::pin(async move {
+            let mut response = render(request).await;
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            response
+        })
+    }
+}
+
+/// The page's routes, the server functions and the static files.
+pub fn router(state: AppState) -> Router {
+    let options = leptos_options(&state.config);
+    let context = page_context(&state);
     let server_fns = {
         let context = context.clone();
         move |request: Request<Body>| handle_server_fns_with_context(context.clone(), request)
@@ -96,10 +140,26 @@ fn refusal(cause: AppError) -> BackendError {
     match cause {
         AppError::NotConnected | AppError::Engine(_) | AppError::Events(_) => {
             error!(error = %error_chain(&cause), "page request failed: queue unavailable");
-            BackendError("the queue is not reachable right now; try again shortly".to_string())
+            BackendError::unavailable("the queue is not reachable right now")
         }
-        other => BackendError(other.to_string()),
+        other => BackendError::refused(other.to_string()),
     }
+}
+
+/// The cookie that lists the tasks a browser enqueued without JavaScript.
+const REMEMBERED_COOKIE: &str = "sentinel_tasks";
+/// Most tasks it lists (well under the 4 KB a cookie may hold, even with long ids).
+const MAX_REMEMBERED: usize = 10;
+
+/// Reads the remembered ids from the cookie's value (percent-encoded ids joined by `|`),
+/// keeping only ids that can name a job.
+fn remembered_in(value: &str) -> Vec<String> {
+    value
+        .split('|')
+        .filter_map(app::url::decode)
+        .filter(|id| JobId::parse(id).is_ok())
+        .take(MAX_REMEMBERED)
+        .collect()
 }
 
 impl QueueBackend {
@@ -129,16 +189,72 @@ impl TaskBackend for QueueBackend {
         }
     }
 
-    fn enqueue(&self, seconds: u64) -> BoxFuture<'_, Result<String, BackendError>> {
+    fn tick_ms(&self) -> u64 {
+        self.state.config.task_tick_ms
+    }
+
+    fn new_key(&self) -> String {
+        let mut bytes = [0u8; 16];
+        // Without randomness the form still works; it only loses its double-post guard.
+        if getrandom::fill(&mut bytes).is_err() {
+            return String::new();
+        }
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn enqueue(
+        &self,
+        seconds: u64,
+        key: Option<String>,
+    ) -> BoxFuture<'_, Result<String, BackendError>> {
         Box::pin(async move {
             let principal = self.principal();
             let principal = crate::auth::require_enqueue(principal.as_ref())
                 .cloned()
                 .map_err(refusal)?;
-            crate::routes::enqueue_as(&self.state, &principal, seconds, None)
+            crate::routes::enqueue_as(&self.state, &principal, seconds, key.as_deref())
                 .await
                 .map_err(refusal)
         })
+    }
+
+    fn queue_reachable(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            match self.state.queue() {
+                Ok(queue) => queue.ping(std::time::Duration::from_millis(1000)).await,
+                Err(_) => false,
+            }
+        })
+    }
+
+    fn remembered(&self) -> Vec<String> {
+        use_context::<Parts>()
+            .and_then(|parts| {
+                crate::auth::session::cookie(&parts.headers, REMEMBERED_COOKIE).map(remembered_in)
+            })
+            .unwrap_or_default()
+    }
+
+    fn remember(&self, id: &str) {
+        let Some(parts) = use_context::<Parts>() else {
+            return;
+        };
+        let mut ids = vec![id.to_string()];
+        ids.extend(self.remembered().into_iter().filter(|known| known != id));
+        ids.truncate(MAX_REMEMBERED);
+        let value: Vec<String> = ids.iter().map(|id| app::url::encode(id)).collect();
+        let cookie = crate::auth::session::set_cookie(
+            REMEMBERED_COOKIE,
+            &value.join("|"),
+            7 * 24 * 3600,
+            self.state.access.secure_cookies(&parts),
+        );
+        if let (Some(response), Ok(value)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            axum::http::HeaderValue::from_str(&cookie),
+        ) {
+            response.append_header(axum::http::header::SET_COOKIE, value);
+        }
     }
 
     fn statuses(

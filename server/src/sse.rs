@@ -8,6 +8,9 @@
 //! live feed *before* reading the backlog and skip live events at or below the last id sent,
 //! so nothing falls in the gap and nothing is sent twice.
 //!
+//! Besides the queue's events, a `status` event (no id) says whether the server reaches the
+//! queue: first, on each change, and every few seconds.
+//!
 //! Streams are capped in total (`503`) and per client address (`429`), both with Retry-After.
 
 use std::collections::HashMap;
@@ -28,6 +31,7 @@ use tracing::{debug, info};
 use crate::auth::{Principal, Role, require};
 use crate::error::AppError;
 use crate::events::{EventHub, QueueEvent, ResumePoint, StreamId};
+use crate::pulse::QueueLink;
 use crate::serve::{ConnectionKill, client_addr};
 use crate::state::AppState;
 
@@ -44,6 +48,12 @@ const MAX_LAST_EVENT_ID: usize = 41;
 
 /// The name of the event that tells a client its view may have a gap.
 pub const RESET_EVENT: &str = "reset";
+
+/// The name of the event that says whether the server reaches the queue: sent first, on each
+/// change, and every [`STATUS_EVERY`] (so a client notices a stream that went silent).
+pub const STATUS_EVENT: &str = "status";
+/// How often the `status` event is repeated.
+pub const STATUS_EVERY: Duration = Duration::from_secs(3);
 
 /// Query of `GET /tasks/stream`.
 #[derive(Debug, Deserialize)]
@@ -166,6 +176,7 @@ pub async fn stream(
         .get::<ConnectionKill>()
         .map_or_else(CancellationToken::new, |k| k.0.clone());
     let mut live = hub.subscribe(kill);
+    let mut link = state.pulse.subscribe();
     let max_replay = limits.sse_max_replay_events;
     debug!(?resume, "event stream client connected");
 
@@ -182,6 +193,8 @@ pub async fn stream(
     let events = async_stream::stream! {
         let _slot = slot;
         yield Ok::<Event, Infallible>(Event::default().retry(RECONNECT_AFTER).comment("sentinel event stream"));
+        let first = *link.borrow_and_update();
+        yield Ok(status_event(first));
         let mut sent_up_to = resume;
         if let Some(after) = resume {
             match replay(&hub, after, max_replay).await {
@@ -217,13 +230,29 @@ pub async fn stream(
             }
         }
         let mut batch = Vec::with_capacity(LIVE_BATCH);
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + STATUS_EVERY, STATUS_EVERY);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             batch.clear();
-            if live.next_batch(&mut batch, LIVE_BATCH).await.is_err() {
-                // Too slow for the live feed: ending the stream lets the client reconnect
-                // with Last-Event-ID and catch up from Redis, without holding anyone back.
-                info!("dropping a slow event stream client");
-                break;
+            let next = tokio::select! {
+                taken = live.next_batch(&mut batch, LIVE_BATCH) => Next::Events(taken.is_ok()),
+                changed = link.changed() => Next::Status(changed.is_ok()),
+                _ = beat.tick() => Next::Status(true),
+            };
+            match next {
+                Next::Events(true) => {}
+                Next::Events(false) => {
+                    // Too slow for the live feed: ending the stream lets the client reconnect
+                    // with Last-Event-ID and catch up from Redis, without holding anyone back.
+                    info!("dropping a slow event stream client");
+                    break;
+                }
+                Next::Status(true) => {
+                    let now = *link.borrow_and_update();
+                    yield Ok(status_event(now));
+                    continue;
+                }
+                Next::Status(false) => break,
             }
             for event in &batch {
                 if sent_up_to.is_some_and(|sent| event.id <= sent) {
@@ -301,6 +330,20 @@ async fn replay(
         }
     };
     Ok(Replay::Pages(Box::pin(pages)))
+}
+
+/// What woke the live loop.
+enum Next {
+    /// Events were taken (`false`: the stream fell behind).
+    Events(bool),
+    /// The queue's link changed or the beat is due (`false`: the server is stopping).
+    Status(bool),
+}
+
+/// The `status` event: whether the server reaches the queue, and since when. It has no id, so
+/// it never moves a client's `Last-Event-ID`.
+fn status_event(link: QueueLink) -> Event {
+    Event::default().event(STATUS_EVENT).data(link.to_json())
 }
 
 fn reset_event() -> Event {

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::engine::TaskQueue;
 use crate::error::AppError;
 use crate::events::EventHub;
+use crate::pulse::Pulse;
 use crate::sse::StreamSlots;
 use crate::worker::EmbeddedWorker;
 
@@ -34,6 +35,8 @@ pub struct AppState {
     pub streams: Arc<StreamSlots>,
     /// Who may do what.
     pub access: Arc<Access>,
+    /// Whether the queue answers right now.
+    pub pulse: Arc<Pulse>,
     services: Arc<OnceLock<Services>>,
 }
 
@@ -45,6 +48,7 @@ impl AppState {
             shutdown,
             access: Arc::new(access),
             streams: Arc::new(StreamSlots::default()),
+            pulse: Arc::new(Pulse::default()),
             services: Arc::new(OnceLock::new()),
         }
     }

@@ -73,7 +73,7 @@ test('anonymous visitors each see only their own tasks, across reloads', async (
   await b.page.goto(`${base}/?task=${mine}`);
   await b.page.waitForSelector('main[data-hydrated="true"]', { timeout: 20000 });
   const shown = await b.page.$eval(`li.task[data-id="${mine}"]`, (li) => li.dataset.state).catch(() => null);
-  assert.ok(shown === null || shown === 'unknown', `another visitor's task is not shown: ${shown}`);
+  assert.ok(shown === null || shown === 'gone', `another visitor's task is not shown: ${shown}`);
   assert.deepEqual(a.problems, []);
   assert.deepEqual(b.problems, []);
   await a.context.close();

@@ -38,6 +38,7 @@ type Lines = Pin<Box<dyn Stream<Item = Result<String, reqwest::Error>> + Send>>;
 /// An open event stream.
 pub struct SseClient {
     lines: Lines,
+    statuses: bool,
 }
 
 impl SseClient {
@@ -73,7 +74,15 @@ impl SseClient {
         );
         Self {
             lines: Box::pin(crate::byte_lines(response)),
+            statuses: false,
         }
+    }
+
+    /// Also returns the server's `status` events (skipped by default: they come every few
+    /// seconds and say whether the server reaches the queue).
+    pub fn with_statuses(mut self) -> Self {
+        self.statuses = true;
+        self
     }
 
     /// The next event, or `None` when the stream ends or nothing comes within `limit`.
@@ -84,7 +93,8 @@ impl SseClient {
             .flatten()
     }
 
-    /// The next event (comments and retry-only blocks are skipped); `None` at end of stream.
+    /// The next event (comments, retry-only blocks and, unless asked for, `status` events are
+    /// skipped); `None` at end of stream.
     pub async fn next_event(&mut self) -> Option<SseEvent> {
         let mut id = None;
         let mut event = None;
@@ -98,11 +108,16 @@ impl SseClient {
                     continue;
                 }
                 let text = data.join("\n");
-                return Some(SseEvent {
-                    id,
-                    event: event.unwrap_or_else(|| "message".to_string()),
+                let event = SseEvent {
+                    id: id.take(),
+                    event: event.take().unwrap_or_else(|| "message".to_string()),
                     data: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-                });
+                };
+                data.clear();
+                if event.event == "status" && !self.statuses {
+                    continue;
+                }
+                return Some(event);
             }
             if line.starts_with(':') {
                 continue;

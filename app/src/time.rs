@@ -1,0 +1,147 @@
+//! Times in words for the page: "12 s ago", "in 3 min", "45.3 s", and exact times for hover
+//! text. Pure functions of milliseconds, so the server and the browser say the same thing.
+
+/// The current time in ms since the epoch, by this side's clock.
+pub fn now_ms() -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_millis() as f64)
+    }
+}
+
+/// A duration in words, rounded to what matters at its size: "0.4 s", "45.3 s", "2 min 5 s",
+/// "1 h 2 min", "an hour" is "1 h".
+pub fn duration_words(ms: u64) -> String {
+    let secs = ms / 1000;
+    if ms < 60_000 {
+        return format!("{:.1} s", ms as f64 / 1000.0);
+    }
+    if secs < 3600 {
+        let (m, s) = (secs / 60, secs % 60);
+        return if s == 0 {
+            format!("{m} min")
+        } else {
+            format!("{m} min {s} s")
+        };
+    }
+    let (h, m) = (secs / 3600, (secs % 3600) / 60);
+    if m == 0 {
+        format!("{h} h")
+    } else {
+        format!("{h} h {m} min")
+    }
+}
+
+/// How far `at` is from `now`, in words: "just now", "12 s ago", "in 3 min".
+pub fn relative(at_ms: u64, now_ms: f64) -> String {
+    let diff = now_ms - at_ms as f64;
+    let words = |ms: f64| {
+        let secs = (ms / 1000.0).round() as u64;
+        if secs < 60 {
+            format!("{secs} s")
+        } else if secs < 3600 {
+            format!("{} min", secs / 60)
+        } else if secs < 86_400 {
+            format!("{} h", secs / 3600)
+        } else {
+            format!("{} d", secs / 86_400)
+        }
+    };
+    if diff.abs() < 1500.0 {
+        "just now".to_string()
+    } else if diff > 0.0 {
+        format!("{} ago", words(diff))
+    } else {
+        format!("in {}", words(-diff))
+    }
+}
+
+/// The exact time, for hover text and `<time datetime>`: `2026-11-29 07:45:12 UTC`.
+pub fn exact(at_ms: u64) -> String {
+    let secs = at_ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        (rest % 3600) / 60,
+        rest % 60
+    )
+}
+
+/// The time as `<time datetime>` wants it: `2026-11-28T07:45:12Z`.
+pub fn iso(at_ms: u64) -> String {
+    let text = exact(at_ms);
+    format!("{}Z", text.trim_end_matches(" UTC").replacen(' ', "T", 1))
+}
+
+/// The time of day (UTC) of `at`: `07:45:12`.
+pub fn clock(at_ms: u64) -> String {
+    let rest = (at_ms / 1000) % 86_400;
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        (rest % 3600) / 60,
+        rest % 60
+    )
+}
+
+/// `(year, month, day)` of a day count since 1970-01-01 (Howard Hinnant's civil calendar
+/// algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_words() {
+        let cases = [
+            (400, "0.4 s"),
+            (45_300, "45.3 s"),
+            (60_000, "1 min"),
+            (125_000, "2 min 5 s"),
+            (3_600_000, "1 h"),
+            (3_720_000, "1 h 2 min"),
+        ];
+        for (ms, want) in cases {
+            assert_eq!(duration_words(ms), want, "{ms} ms");
+        }
+    }
+
+    #[test]
+    fn relative_times() {
+        let now = 1_000_000_000.0;
+        assert_eq!(relative(1_000_000_000, now), "just now");
+        assert_eq!(relative(999_988_000, now), "12 s ago");
+        assert_eq!(relative(1_000_180_000, now), "in 3 min");
+        assert_eq!(relative(999_000_000 - 7_200_000, now), "2 h ago");
+    }
+
+    #[test]
+    fn exact_times_are_utc_dates() {
+        assert_eq!(exact(0), "1970-01-01 00:00:00 UTC");
+        // 2026-11-28 07:45:12 UTC
+        assert_eq!(exact(1_795_851_912_000), "2026-11-28 07:45:12 UTC");
+        assert_eq!(exact(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(clock(1_795_851_912_345), "07:45:12 UTC");
+        assert_eq!(iso(1_795_851_912_000), "2026-11-28T07:45:12Z");
+    }
+}

@@ -1,0 +1,115 @@
+//! The queue's pulse: whether this process reaches Redis right now, checked every second on
+//! the queue's connection (a ping with a one-second limit). Event streams tell their pages at
+//! once when it changes, and repeat it every few seconds, so a page can tell "the queue is
+//! unreachable" from "the server is" and notice a stream that went silent.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::state::AppState;
+
+/// How often the queue is pinged.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How long a ping may take before the queue counts as unreachable.
+const PING_LIMIT: Duration = Duration::from_millis(1000);
+
+/// Whether the queue answers, and since when (ms since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLink {
+    /// The last ping was answered in time.
+    pub up: bool,
+    /// When `up` last changed.
+    pub since_ms: u64,
+}
+
+impl QueueLink {
+    /// The JSON of the `status` event.
+    pub fn to_json(self) -> String {
+        format!(
+            r#"{{"queue":"{}","since":{}}}"#,
+            if self.up { "up" } else { "down" },
+            self.since_ms
+        )
+    }
+}
+
+/// The current link, shared with every event stream.
+#[derive(Debug)]
+pub struct Pulse {
+    link: watch::Sender<QueueLink>,
+}
+
+impl Default for Pulse {
+    fn default() -> Self {
+        Self {
+            link: watch::Sender::new(QueueLink {
+                up: false,
+                since_ms: now_ms(),
+            }),
+        }
+    }
+}
+
+impl Pulse {
+    /// Follows the link's changes.
+    pub fn subscribe(&self) -> watch::Receiver<QueueLink> {
+        self.link.subscribe()
+    }
+
+    /// Records a ping's outcome; a change wakes the subscribers.
+    pub fn record(&self, up: bool) {
+        self.link.send_if_modified(|link| {
+            if link.up == up {
+                return false;
+            }
+            *link = QueueLink {
+                up,
+                since_ms: now_ms(),
+            };
+            true
+        });
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Pings the queue every second until shutdown.
+pub async fn run(state: AppState) {
+    let mut every = tokio::time::interval(CHECK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            () = state.shutdown.cancelled() => return,
+        }
+        let up = match state.services() {
+            Some(services) => services.queue.ping(PING_LIMIT).await,
+            None => false,
+        };
+        state.pulse.record(up);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_changes_wake_the_streams() {
+        let pulse = Pulse::default();
+        let mut link = pulse.subscribe();
+        assert!(!link.borrow_and_update().up);
+        pulse.record(false);
+        assert!(!link.has_changed().unwrap_or(true));
+        pulse.record(true);
+        assert!(link.has_changed().unwrap_or(false));
+        let now = *link.borrow_and_update();
+        assert!(now.up);
+        assert!(now.to_json().starts_with(r#"{"queue":"up","since":"#));
+    }
+}
