@@ -289,7 +289,13 @@ mod browser {
                     .as_string()
                     .and_then(|text| serde_json::from_str::<Value>(&text).ok())
                     .unwrap_or(Value::Null);
-                on_stream_event(&live, name, &data);
+                // A queue event's id is its Redis stream entry id: `<ms>-<seq>`, when it
+                // happened.
+                let at = event
+                    .last_event_id()
+                    .split_once('-')
+                    .and_then(|(ms, _)| ms.parse::<u64>().ok());
+                on_stream_event(&live, name, &data, at);
             });
             let _ =
                 source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
@@ -302,7 +308,7 @@ mod browser {
         });
     }
 
-    fn on_stream_event(live: &Live, name: &str, data: &Value) {
+    fn on_stream_event(live: &Live, name: &str, data: &Value, at: Option<u64>) {
         match name {
             "status" => {
                 live.stream_tries.set(0);
@@ -329,7 +335,7 @@ mod browser {
                         .state
                         .update(|s| s.last_update = now_ms());
                 }
-                apply(live, name, data);
+                apply(live, name, data, at);
             }
         }
     }
@@ -343,7 +349,7 @@ mod browser {
     }
 
     /// Applies one stream event to the page.
-    fn apply(live: &Live, name: &str, data: &Value) {
+    fn apply(live: &Live, name: &str, data: &Value, at: Option<u64>) {
         let store = live.targets.store;
         if name != "progress" {
             live.counts_wanted.set(true);
@@ -366,15 +372,20 @@ mod browser {
                     view.presence = Presence::Present;
                 }
             }
-            "active" => view.state = Some(JobState::Active),
+            "active" => {
+                view.state = Some(JobState::Active);
+                view.started_at = at.or(view.started_at);
+            }
             "waiting" | "stalled" => view.state = Some(JobState::Waiting),
             "delayed" => view.state = Some(JobState::Delayed),
             "completed" => {
                 view.state = Some(JobState::Completed);
                 view.result = data.get("returnvalue").and_then(TaskResult::from_value);
+                view.finished_at = at.or(view.finished_at);
             }
             "failed" => {
                 view.state = Some(JobState::Failed);
+                view.finished_at = at.or(view.finished_at);
                 view.failed_reason = data
                     .get("failedReason")
                     .and_then(Value::as_str)

@@ -296,7 +296,7 @@ pub fn TaskList(store: TaskStore, context: ListContext) -> impl IntoView {
             >
                 <ol class="task-list">
                     <For each=move || store.pending() key=|row| row.submission.key.clone() let:row>
-                        <PendingItem row/>
+                        <PendingItem store submission=row.submission/>
                     </For>
                     <For
                         each=move || store.rows.with(|rows| rows.iter().take(store.shown.get()).cloned().collect::<Vec<_>>())
@@ -319,19 +319,28 @@ pub fn TaskList(store: TaskStore, context: ListContext) -> impl IntoView {
 
 /// A submission the queue has not confirmed.
 #[component]
-fn PendingItem(row: PendingRow) -> impl IntoView {
-    let seconds = row.submission.seconds;
-    let note = row
-        .note
-        .unwrap_or_else(|| "Sending it to the queue…".to_string());
+fn PendingItem(store: TaskStore, submission: Submission) -> impl IntoView {
+    let seconds = submission.seconds;
+    let key = submission.key.clone();
+    // The note changes while the row stays: read it from the store.
+    let note = move || {
+        store.pending.with(|all| {
+            all.iter()
+                .find(|p| p.submission.key == key)
+                .and_then(|p| p.note.clone())
+                .unwrap_or_else(|| "Sending it to the queue…".to_string())
+        })
+    };
     let name = format!("New {seconds} s task");
     view! {
-        <li class="task pending" data-state="sending" data-key=row.submission.key.clone()>
+        <li class="task pending" data-state="sending" data-key=submission.key.clone()>
             <div class="task-head">
                 <span class="task-id">{name.clone()}</span>
                 <span class="state state-sending">"Not confirmed yet"</span>
             </div>
-            <progress aria-label=name aria-valuetext="not confirmed yet"></progress>
+            <div class="bar" role="progressbar" aria-label=name aria-valuetext="not confirmed yet">
+                <progress aria-hidden="true"></progress>
+            </div>
             <p class="info">{note}</p>
         </li>
     }
@@ -351,6 +360,11 @@ fn TaskItem(row: TaskRow, context: ListContext) -> impl IntoView {
     // each hold one.
     let view = RwSignal::from(row.view);
     let name = format!("Task {}", label(&id));
+    // Job ids may hold spaces, which an HTML id may not: the id's bytes in hex.
+    let info_id = format!(
+        "task-info-{}",
+        id.bytes().map(|b| format!("{b:02x}")).collect::<String>()
+    );
     let state_name = move || view.with(TaskView::state_name);
     let bar = move || view.with(TaskView::bar);
     let now = context.now;
@@ -386,14 +400,21 @@ fn TaskItem(row: TaskRow, context: ListContext) -> impl IntoView {
                 <span class=move || format!("state state-{}", state_name())>{move || view.with(TaskView::state_words)}</span>
             </div>
             <p class="meta">{meta}</p>
-            <progress
+            // Chromium does not pass `aria-valuetext` on from a native <progress>: the bar is
+            // drawn by one and named, valued and described by its wrapper.
+            <div
+                class="bar"
+                role="progressbar"
                 aria-label=name
+                aria-valuemin="0"
+                aria-valuenow=move || bar().0
+                aria-valuemax=move || bar().1
                 aria-valuetext=move || view.with(TaskView::value_text)
-                value=move || bar().0
-                max=move || bar().1
-                data-step=move || bar().0
-            ></progress>
-            <p class=move || if failed() { "info failure" } else { "info" }>{situation}</p>
+                aria-describedby=info_id.clone()
+            >
+                <progress aria-hidden="true" value=move || bar().0 max=move || bar().1 data-step=move || bar().0></progress>
+            </div>
+            <p id=info_id class=move || if failed() { "info failure" } else { "info" }>{situation}</p>
             {move || note().map(|note| view! { <p class="note">{note}</p> })}
             {move || result().map(|message| view! {
                 <p class="result">"The task reported: " <q class="message">{message}</q></p>
@@ -459,6 +480,7 @@ mod tests {
             let older = html.find("Task #7").expect("row 7");
             assert!(newest < older, "newest first: {html}");
             assert!(html.contains(r#"value="2" max="5""#), "{html}");
+            assert!(html.contains(r#"aria-valuenow="2" aria-valuemax="5""#), "{html}");
             assert!(html.contains(r#"aria-valuetext="2 of 5 s, running""#), "{html}");
             assert!(html.contains(r#"value="3" max="3""#), "{html}");
             assert!(html.contains("Tâche 7 terminée"), "{html}");

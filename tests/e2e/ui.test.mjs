@@ -144,8 +144,9 @@ test('enqueue from the form, watch the bar move live, reload and still see the t
   assert.match(await page.textContent(`${item} .result`), new RegExp(`Tâche ${id} terminée`));
   assert.ok(await page.$(`li.task[data-id="${shown}"]`), 'the second task survived the reload too');
   await page.waitForSelector(`li.task[data-id="${shown}"][data-state="completed"]`, { timeout: 10000 });
-  const counts = await page.textContent('.counts [data-state="completed"] dd');
-  assert.ok(Number(counts) >= 2, `counts panel shows completed jobs: ${counts}`);
+  // Counts follow through the page's one-request-a-second throttle.
+  await until('the counts panel to show both completed jobs', async () =>
+    Number(await page.textContent('.counts [data-state="completed"] dd')) >= 2, 5000);
   assert.deepEqual(problems, []);
   await context.close();
 });
