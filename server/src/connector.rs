@@ -70,6 +70,8 @@ pub async fn connect(state: AppState) {
 
     info!(%redis, role = ?config.role, "connected to Redis; ready");
     state.set_services(Services { queue, hub, worker });
+    // Just reached: event streams say so now rather than after the pulse's next ping.
+    state.pulse.record(true);
 }
 
 /// Calls `attempt` until it succeeds or shutdown comes. The first failure is logged as one
