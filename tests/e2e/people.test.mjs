@@ -259,11 +259,11 @@ test('rows explain: duration, times, place in the queue, delayed until, removed 
   assert.match(await page.textContent(`${row(last)} .meta`), /1 s task.*queued/);
   await page.waitForFunction((sel) => /about .* left/.test(document.querySelector(sel)?.textContent ?? ''), row(running), { timeout: 10000 });
   assert.match(await page.textContent(`${row(running)} .meta`), /10 s task.*started/);
-  assert.match(await page.textContent(`${row(delayed.id)} .info`), /Delayed until .*\(in (1|2) min\)/);
+  await page.waitForFunction((sel) => /Delayed until .*\(in (1|2) min\)/.test(document.querySelector(sel)?.textContent ?? ''), `${row(delayed.id)} .info`, { timeout: 5000 });
   // Ids that could name no job were never listed.
   assert.equal(await page.$$eval('li.task[data-id]', (items) => items.filter((i) => i.dataset.id === 'a:b' || i.dataset.id === '' || i.dataset.id.length > 256).length), 0);
   const gone = row('no-such-task');
-  assert.equal(await page.getAttribute(gone, 'data-state'), 'gone');
+  await page.waitForSelector(`${gone}[data-state="gone"]`, { timeout: 5000 });
   assert.match(await page.textContent(gone), /Removed from history.*last 100 completed/s);
   await page.click(`${gone} button:has-text("Dismiss")`);
   await page.waitForSelector(gone, { state: 'detached', timeout: 2000 });
