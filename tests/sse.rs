@@ -259,7 +259,10 @@ async fn the_stream_says_whether_the_queue_answers() {
     let first = stream.next_within(LONG).await.expect("a first event");
     assert!(status(&first, "up"), "{first:?}");
     // It is repeated while nothing else happens (a page notices a silent stream by its absence).
-    let again = stream.next_within(Duration::from_secs(5)).await.expect("a repeat");
+    let again = stream
+        .next_within(Duration::from_secs(5))
+        .await
+        .expect("a repeat");
     assert!(status(&again, "up"), "{again:?}");
 
     // Redis hangs: the stream says so within a few seconds, and again when it is back.
@@ -270,7 +273,10 @@ async fn the_stream_says_whether_the_queue_answers() {
         .await;
     let took = started.elapsed();
     redis.resume();
-    assert!(took < Duration::from_secs(5), "noticed after {took:?}: {down:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "noticed after {took:?}: {down:?}"
+    );
     let since = down.last().unwrap().data["since"].as_u64().expect("since");
     assert!(since > 0);
     stream

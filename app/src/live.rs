@@ -80,10 +80,7 @@ impl LiveState {
         let since = || relative(self.since.max(0.0) as u64, now).replace(" ago", "");
         let age = || {
             if self.last_update > 0.0 {
-                format!(
-                    "; last update {}",
-                    relative(self.last_update as u64, now)
-                )
+                format!("; last update {}", relative(self.last_update as u64, now))
             } else {
                 String::new()
             }
@@ -315,9 +312,7 @@ mod browser {
                 let up = data.get("queue").and_then(Value::as_str) == Some("up");
                 match (up, live.link()) {
                     (true, Link::Live) => {
-                        live.targets
-                            .state
-                            .update(|s| s.last_update = now_ms());
+                        live.targets.state.update(|s| s.last_update = now_ms());
                     }
                     (true, _) => {
                         live.set_link(Link::Live);
@@ -331,9 +326,7 @@ mod browser {
             "reset" => mark_all(live),
             _ => {
                 if live.link() == Link::Live {
-                    live.targets
-                        .state
-                        .update(|s| s.last_update = now_ms());
+                    live.targets.state.update(|s| s.last_update = now_ms());
                 }
                 apply(live, name, data, at);
             }
@@ -434,9 +427,10 @@ mod browser {
                 let answer = if live.link() == Link::Polling {
                     poll(&live).await
                 } else {
-                    queue_reachable().await.map_err(|e| link_of(&e)).and_then(
-                        |up| if up { Ok(()) } else { Err(Link::QueueDown) },
-                    )
+                    queue_reachable()
+                        .await
+                        .map_err(|e| link_of(&e))
+                        .and_then(|up| if up { Ok(()) } else { Err(Link::QueueDown) })
                 };
                 match answer {
                     Ok(()) => {
@@ -499,10 +493,7 @@ mod browser {
                 .filter(|id| {
                     store.view_of(id).is_some_and(|v| {
                         v.presence == Presence::Loading
-                            || matches!(
-                                v.state,
-                                Some(JobState::Waiting | JobState::Prioritized)
-                            )
+                            || matches!(v.state, Some(JobState::Waiting | JobState::Prioritized))
                     })
                 })
                 .collect();
@@ -576,7 +567,10 @@ mod tests {
             since: 88_000.0,
             last_update: 86_000.0,
         };
-        assert_eq!(down.label(now), "Queue unreachable for 12 s; last update 14 s ago");
+        assert_eq!(
+            down.label(now),
+            "Queue unreachable for 12 s; last update 14 s ago"
+        );
         assert!(down.is_stale());
         let server = LiveState {
             link: Link::ServerDown,

@@ -216,14 +216,19 @@ mod tests {
 
     #[test]
     fn unreadable_storage_is_empty_and_bad_ids_are_dropped() {
-        let ids: Vec<String> = parse_tasks(r#"["3","1"]"#).into_iter().map(|e| e.id).collect();
-        assert_eq!(ids, vec!["3", "1"]);
-        assert!(parse_tasks("not json").is_empty());
-        assert!(parse_tasks(r#"{"a":1}"#).is_empty());
-        let ids: Vec<String> = parse_tasks(r#"[{"id":"","at":1},{"id":"a:b","at":2},{"id":"9","at":3},12,null,{"id":5}]"#)
+        let ids: Vec<String> = parse_tasks(r#"["3","1"]"#)
             .into_iter()
             .map(|e| e.id)
             .collect();
+        assert_eq!(ids, vec!["3", "1"]);
+        assert!(parse_tasks("not json").is_empty());
+        assert!(parse_tasks(r#"{"a":1}"#).is_empty());
+        let ids: Vec<String> = parse_tasks(
+            r#"[{"id":"","at":1},{"id":"a:b","at":2},{"id":"9","at":3},12,null,{"id":5}]"#,
+        )
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
         assert_eq!(ids, vec!["9"]);
     }
 
@@ -244,7 +249,8 @@ mod tests {
 
     #[test]
     fn pending_submissions_need_a_valid_key() {
-        let stored = r#"[{"key":"k1","seconds":3,"at":1},{"key":"has space","seconds":3,"at":1},{"bad":1}]"#;
+        let stored =
+            r#"[{"key":"k1","seconds":3,"at":1},{"key":"has space","seconds":3,"at":1},{"bad":1}]"#;
         let keys: Vec<String> = parse_pending(stored).into_iter().map(|s| s.key).collect();
         assert_eq!(keys, vec!["k1"]);
         assert!(parse_pending("nonsense").is_empty());

@@ -84,9 +84,9 @@ mod browser {
                 store.remove_pending(&submission.key);
                 Answer::Refused(message)
             }
-            Ok(EnqueueOutcome::Unconfirmed { message }) => Answer::NotYet(format!(
-                "Not confirmed: {message}."
-            )),
+            Ok(EnqueueOutcome::Unconfirmed { message }) => {
+                Answer::NotYet(format!("Not confirmed: {message}."))
+            }
             Err(_) => Answer::NotYet("Not confirmed: the server did not answer.".to_string()),
         }
     }

@@ -131,7 +131,8 @@ impl TaskStore {
 
     /// Takes `ids` off the list.
     pub fn remove(&self, ids: &[String]) {
-        self.rows.update(|rows| rows.retain(|r| !ids.contains(&r.id)));
+        self.rows
+            .update(|rows| rows.retain(|r| !ids.contains(&r.id)));
     }
 
     /// Replaces what we know of a task (announcing a change of state).
@@ -480,8 +481,14 @@ mod tests {
             let older = html.find("Task #7").expect("row 7");
             assert!(newest < older, "newest first: {html}");
             assert!(html.contains(r#"value="2" max="5""#), "{html}");
-            assert!(html.contains(r#"aria-valuenow="2" aria-valuemax="5""#), "{html}");
-            assert!(html.contains(r#"aria-valuetext="2 of 5 s, running""#), "{html}");
+            assert!(
+                html.contains(r#"aria-valuenow="2" aria-valuemax="5""#),
+                "{html}"
+            );
+            assert!(
+                html.contains(r#"aria-valuetext="2 of 5 s, running""#),
+                "{html}"
+            );
             assert!(html.contains(r#"value="3" max="3""#), "{html}");
             assert!(html.contains("Tâche 7 terminée"), "{html}");
             assert!(html.contains(r#"data-state="active""#), "{html}");
@@ -528,7 +535,10 @@ mod tests {
             assert_eq!(store.ids().first().map(String::as_str), Some("59"));
             let html = render(store);
             assert!(html.contains("Show older tasks (40 more)"), "{html}");
-            assert!(!html.contains("Task #39<"), "only the first page is rendered");
+            assert!(
+                !html.contains("Task #39<"),
+                "only the first page is rendered"
+            );
         });
     }
 }

@@ -208,7 +208,10 @@ impl TaskView {
                     if step == 0 {
                         format!("Started; about {} to go.", duration_words(left))
                     } else {
-                        format!("{step} of {total} s done; about {} left.", duration_words(left))
+                        format!(
+                            "{step} of {total} s done; about {} left.",
+                            duration_words(left)
+                        )
                     }
                 }
                 JobState::Completed => {
@@ -299,7 +302,10 @@ mod tests {
         let now = 1_000_000.0;
         let mut waiting = present(JobState::Waiting);
         waiting.jobs_ahead = Some(51);
-        assert_eq!(waiting.situation(now, 1000), "Waiting for a worker: 51 tasks ahead.");
+        assert_eq!(
+            waiting.situation(now, 1000),
+            "Waiting for a worker: 51 tasks ahead."
+        );
         waiting.jobs_ahead = Some(0);
         assert_eq!(waiting.situation(now, 1000), "Next in line for a worker.");
         waiting.jobs_ahead = Some(MAX_COUNTED_AHEAD);
@@ -307,11 +313,17 @@ mod tests {
 
         let mut delayed = present(JobState::Delayed);
         delayed.delayed_until = Some(1_060_000);
-        assert_eq!(delayed.situation(now, 1000), "Delayed until 00:17:40 UTC (in 1 min).");
+        assert_eq!(
+            delayed.situation(now, 1000),
+            "Delayed until 00:17:40 UTC (in 1 min)."
+        );
 
         let mut active = present(JobState::Active);
         active.progress = Some(TaskProgress::after_tick(12, 30));
-        assert_eq!(active.situation(now, 1000), "12 of 30 s done; about 18.0 s left.");
+        assert_eq!(
+            active.situation(now, 1000),
+            "12 of 30 s done; about 18.0 s left."
+        );
 
         let mut done = present(JobState::Completed);
         done.result = Some(TaskResult::finished("7", 25_000));
@@ -322,7 +334,11 @@ mod tests {
             done.situation(now, 1000),
             "Done: ran for 25.0 s, finished 45.0 s after it was queued."
         );
-        assert!(TaskView::gone("7").situation(now, 1000).contains("last 100 completed"));
+        assert!(
+            TaskView::gone("7")
+                .situation(now, 1000)
+                .contains("last 100 completed")
+        );
     }
 
     #[test]
@@ -332,7 +348,10 @@ mod tests {
         assert_eq!(view.restart_note(), None);
         view.attempts_started = 2;
         assert_eq!(view.restarts(), 1);
-        assert!(view.restart_note().is_some_and(|n| n.starts_with("Attempt 2: restarted")));
+        assert!(
+            view.restart_note()
+                .is_some_and(|n| n.starts_with("Attempt 2: restarted"))
+        );
         view.state = Some(JobState::Completed);
         view.attempts_made = 1;
         assert_eq!(view.restarts(), 1);
