@@ -8,11 +8,13 @@
 
 #![recursion_limit = "256"]
 
+pub mod admin;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod counts;
 pub mod live;
+pub mod options;
 pub mod page;
 pub mod storage;
 pub mod submit;

@@ -15,7 +15,14 @@ pub struct TaskPayload {
     /// Who enqueued it (`token:<name>`, `user:<name>`, `anon:<id>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// The longest one attempt may run, in ms (`timeoutMs`); over it the attempt fails with
+    /// `timed out after N ms` and is retried when attempts remain.
+    #[serde(rename = "timeoutMs", default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
 }
+
+/// The largest `timeoutMs` taken (a day).
+pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
 
 impl TaskPayload {
     /// Reads a payload written by any producer (Sentinel, Node BullMQ, anything that can write
@@ -44,13 +51,27 @@ impl TaskPayload {
             }
             _ => None,
         };
-        match seconds {
-            Some(seconds) if (1..=max).contains(&seconds) => Ok(Self {
-                seconds,
-                owner: None,
-            }),
-            _ => Err(format!("{expected}, got {}", describe(raw))),
-        }
+        let seconds = match seconds {
+            Some(seconds) if (1..=max).contains(&seconds) => seconds,
+            _ => return Err(format!("{expected}, got {}", describe(raw))),
+        };
+        let timeout_ms = match data.get("timeoutMs") {
+            None | Some(Value::Null) => None,
+            Some(value) => match value.as_u64() {
+                Some(ms) if (1..=MAX_TIMEOUT_MS).contains(&ms) => Some(ms),
+                _ => {
+                    return Err(format!(
+                        "payload field \"timeoutMs\" must be a whole number of ms from 1 to {MAX_TIMEOUT_MS}, got {}",
+                        describe(value)
+                    ));
+                }
+            },
+        };
+        Ok(Self {
+            seconds,
+            owner: None,
+            timeout_ms,
+        })
     }
 
     /// Number of ticks the task runs: `max(1, seconds)`.
@@ -175,6 +196,11 @@ impl JobState {
             JobState::WaitingChildren => "waiting-children",
             JobState::Unknown => "unknown",
         }
+    }
+
+    /// The state named `name` (Node's spelling); `None` for anything else.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == name)
     }
 
     /// Whether the job will not change state again by itself.
@@ -603,6 +629,8 @@ mod tests {
             let got = TaskPayload::from_job_data(&data, 3600).map(|p| p.total_ticks());
             assert_eq!(got.ok(), want, "payload {data}");
         }
+        let timed = TaskPayload::from_job_data(&json!({"seconds": 3, "timeoutMs": 1500}), 3600);
+        assert_eq!(timed.map(|p| p.timeout_ms), Ok(Some(1500)));
         let huge = "9".repeat(1 << 20);
         for bad in [
             json!({}),
@@ -615,6 +643,9 @@ mod tests {
             json!({"seconds": 3601}),
             json!({"seconds": huge}),
             json!({"seconds": [1, 2]}),
+            json!({"seconds": 3, "timeoutMs": 0}),
+            json!({"seconds": 3, "timeoutMs": "soon"}),
+            json!({"seconds": 3, "timeoutMs": 86_400_001u64}),
         ] {
             let reason = TaskPayload::from_job_data(&bad, 3600).expect_err("refused");
             assert!(reason.len() <= 200, "{reason}");

@@ -89,6 +89,11 @@ pub struct Config {
     #[arg(long, env = "SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
 
+    /// The longest one attempt of a job may run when the job gives no `timeoutMs` (unset: no
+    /// limit); over it the attempt fails with `timed out after N ms`.
+    #[arg(long, env = "JOB_TIMEOUT_MS")]
+    pub job_timeout_ms: Option<u64>,
+
     /// How long a worker's lock on a job lasts unless renewed (BullMQ's default).
     #[arg(long, env = "LOCK_DURATION_MS", default_value_t = 30_000)]
     pub lock_duration_ms: u64,
@@ -351,6 +356,12 @@ impl Config {
         }
         if self.lock_duration_ms < 100 {
             return fail("LOCK_DURATION_MS", "must be at least 100");
+        }
+        if self
+            .job_timeout_ms
+            .is_some_and(|ms| !(1..=app::types::MAX_TIMEOUT_MS).contains(&ms))
+        {
+            return fail("JOB_TIMEOUT_MS", "must be from 1 to 86400000 (a day)");
         }
         if self.stalled_interval_ms == 0 {
             return fail("STALLED_INTERVAL_MS", "must be at least 1");

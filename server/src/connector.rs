@@ -57,7 +57,7 @@ pub async fn connect(state: AppState) {
 
     let worker = if config.role.runs_worker() {
         let Some(worker) = retry(&shutdown, "worker", &redis, &mut warned, || {
-            EmbeddedWorker::start(&config)
+            EmbeddedWorker::start(&config, queue.connection().clone())
         })
         .await
         else {

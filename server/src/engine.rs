@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use app::options::{Backoff, TaskOptions};
 use app::types::MAX_COUNTED_AHEAD;
 use app::{CountsReport, JobCounts, JobId, JobState, JobStatus, JobSummary, TaskPayload};
 use bullmq::options::RedisConnectionOptions;
@@ -24,7 +25,7 @@ pub const SUMMARY_LEN: i64 = 10;
 
 /// Longest a single queue call may take before we report Redis as unavailable. The crate's own
 /// connection timeouts are 10 s, far too long for an HTTP request.
-const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How long we give the crate to open its connections at start-up: `Queue::with_options` hangs
 /// for ~40 s when Redis is down.
@@ -88,6 +89,7 @@ impl TaskQueue {
         &self,
         payload: TaskPayload,
         job_id: Option<String>,
+        options: &TaskOptions,
     ) -> Result<String, EngineError> {
         let keep = || {
             RemoveOnFinish::Options(KeepJobs {
@@ -96,16 +98,28 @@ impl TaskQueue {
                 limit: None,
             })
         };
-        let add = self
+        let mut add = self
             .queue
             .add(TASK_JOB_NAME, payload)
-            .attempts(1)
+            .attempts(options.attempts.unwrap_or(1))
+            .keep_logs(KEEP_LOG_LINES)
             .remove_on_complete(keep())
             .remove_on_fail(keep());
-        let add = match job_id {
-            Some(id) => add.job_id(id),
-            None => add,
-        };
+        if let Some(delay) = options.delay_ms.filter(|d| *d > 0) {
+            add = add.delay(Duration::from_millis(delay));
+        }
+        if let Some(priority) = options.priority.filter(|p| *p > 0) {
+            add = add.priority(priority);
+        }
+        if let Some(backoff) = options.backoff {
+            add = add.backoff(match backoff {
+                Backoff::Fixed(ms) => bullmq::types::BackoffStrategy::Fixed(ms),
+                Backoff::Exponential(ms) => bullmq::types::BackoffStrategy::Exponential(ms),
+            });
+        }
+        if let Some(id) = job_id {
+            add = add.job_id(id);
+        }
         let job = bounded(CALL_TIMEOUT, add.into_future()).await?;
         Ok(job.id().to_string())
     }
@@ -353,7 +367,10 @@ impl TaskQueue {
 
     /// The job hashes of `ids`, in order (`None` where there is no such job), in one round
     /// trip.
-    async fn records(&self, ids: &[&String]) -> Result<Vec<Option<JobRecord>>, EngineError> {
+    pub(crate) async fn records(
+        &self,
+        ids: &[&String],
+    ) -> Result<Vec<Option<JobRecord>>, EngineError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -394,7 +411,7 @@ impl TaskQueue {
     }
 
     /// Runs `pipe` on the queue's shared connection within our deadline.
-    async fn run<T: redis::FromRedisValue>(
+    pub(crate) async fn run<T: redis::FromRedisValue>(
         &self,
         pipe: &redis::Pipeline,
     ) -> Result<T, EngineError> {
@@ -408,7 +425,10 @@ impl TaskQueue {
     }
 
     /// Runs one command on the queue's shared connection within our deadline.
-    async fn run_cmd<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, EngineError> {
+    pub(crate) async fn run_cmd<T: redis::FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+    ) -> Result<T, EngineError> {
         let mut conn = self.queue.connection().connection();
         let query = async {
             cmd.query_async::<T>(&mut conn)
@@ -416,6 +436,22 @@ impl TaskQueue {
                 .map_err(bullmq::Error::from)
         };
         bounded(CALL_TIMEOUT, query).await
+    }
+
+    /// The crate's queue, for the admin layer's actions (which go through the crate's
+    /// scripts, never raw writes).
+    pub(crate) fn engine(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// The most bytes of one field read back (`MAX_FIELD_BYTES`).
+    pub fn max_field_bytes(&self) -> usize {
+        self.max_field_bytes
+    }
+
+    /// The names of the queue's keys.
+    pub fn keys(&self) -> &bullmq::QueueKeys {
+        self.queue.keys()
     }
 
     /// The queue's Redis connection (shared, multiplexed; standalone or cluster).
@@ -433,6 +469,9 @@ impl TaskQueue {
         self.queue.close().await;
     }
 }
+
+/// Log lines kept per job (each tick writes one, as Node's `job.log` does).
+pub const KEEP_LOG_LINES: u32 = 1000;
 
 /// Longest owner index kept: more than the most pending jobs an owner may have, plus room for
 /// recent finished ones (they leave it as they are found).

@@ -24,6 +24,9 @@ pub enum AppError {
     /// The request body is not the JSON object we take.
     #[error("request body is not valid: {0}")]
     InvalidBody(String),
+    /// A job option was refused.
+    #[error(transparent)]
+    InvalidOption(#[from] app::options::OptionError),
     /// A header has a value we cannot take.
     #[error("header {name} is not valid: {reason}")]
     InvalidHeader {
@@ -53,6 +56,14 @@ pub enum AppError {
     /// No such route.
     #[error("no such route")]
     NoRoute,
+    /// The job's state does not allow the action.
+    #[error("{message}")]
+    Conflict {
+        /// The job's state.
+        state: app::types::JobState,
+        /// Why.
+        message: String,
+    },
     /// The body is larger than `MAX_BODY_BYTES`.
     #[error("request body is larger than {limit} bytes")]
     BodyTooLarge {
@@ -126,6 +137,14 @@ impl AppError {
             AppError::InvalidBody(message) => (
                 StatusCode::BAD_REQUEST,
                 json!({"error": "invalid_body", "field": "body", "message": message}),
+            ),
+            AppError::Conflict { state, message } => (
+                StatusCode::CONFLICT,
+                json!({"error": "conflict", "state": state, "message": message}),
+            ),
+            AppError::InvalidOption(e) => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_option", "field": e.field, "message": e.to_string()}),
             ),
             AppError::InvalidHeader { name, .. } => (
                 StatusCode::BAD_REQUEST,

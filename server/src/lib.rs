@@ -3,7 +3,9 @@
 //! Entry points: [`run`] starts everything and returns after a clean shutdown; [`app`] builds the
 //! router for a given state.
 
+pub mod admin;
 pub mod auth;
+pub mod cancel;
 pub mod config;
 pub mod connector;
 pub mod engine;
@@ -62,7 +64,8 @@ pub fn app(state: AppState) -> Router {
             .route("/tasks/status/{id}", get(routes::status))
             .route("/tasks/counts", get(routes::counts))
             .route("/tasks/stream", get(sse::stream))
-            .route("/openapi.json", get(openapi::document));
+            .route("/openapi.json", get(openapi::document))
+            .merge(admin::router());
     }
     let router = router.with_state(state.clone());
     let router = if state.config.role.serves_api() {

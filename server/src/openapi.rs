@@ -23,8 +23,14 @@ use crate::state::AppState;
         crate::health::healthz,
         crate::health::readyz,
         crate::auth::signin::whoami,
+        crate::admin::list_jobs,
+        crate::admin::job,
+        crate::admin::job_action,
+        crate::admin::pause,
+        crate::admin::resume,
+        crate::admin::clean,
     ),
-    components(schemas(ErrorBody, EnqueueBody))
+    components(schemas(ErrorBody, EnqueueBody, BackoffBody))
 )]
 pub struct ApiDoc;
 
@@ -57,12 +63,48 @@ pub struct ErrorBody {
     pub limit: Option<String>,
     /// In words.
     pub message: Option<String>,
+    /// The job's state, for a `409 conflict`.
+    pub state: Option<String>,
 }
 
 /// The optional JSON body of `POST /tasks/enqueue`.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct EnqueueBody {
     /// Ticks the task runs: a whole number from 1 to `MAX_SECONDS` (default 20).
     #[schema(minimum = 1, maximum = 3600)]
     pub seconds: Option<u64>,
+    /// Wait before the job may run, in ms (up to a year).
+    #[schema(minimum = 0, maximum = 31_536_000_000u64)]
+    pub delay: Option<u64>,
+    /// Lower runs first; 0 is none (BullMQ's 0 to 2,097,152).
+    #[schema(minimum = 0, maximum = 2_097_152)]
+    pub priority: Option<u64>,
+    /// How many times the job may run in all (default 1).
+    #[schema(minimum = 1, maximum = 100)]
+    pub attempts: Option<u64>,
+    /// How failed attempts wait.
+    pub backoff: Option<BackoffBody>,
+    /// A custom job id (not an integer, no `:`): a second add with it returns the existing job.
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^(?![0-9]+$)[^:\u0000-\u001f\u007f-\u009f]{1,256}$"
+    )]
+    pub job_id: Option<String>,
+    /// The longest one attempt may run, in ms (up to a day); over it the attempt fails with
+    /// `timed out after N ms`.
+    #[schema(minimum = 1, maximum = 86_400_000)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// `backoff` of an enqueue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackoffBody {
+    /// `fixed` or `exponential`.
+    #[schema(pattern = "^(fixed|exponential)$")]
+    pub r#type: String,
+    /// The delay in ms (exponential: doubled after each failure).
+    #[schema(minimum = 0, maximum = 86_400_000)]
+    pub delay: Option<u64>,
 }

@@ -175,6 +175,52 @@ impl JobRecord {
             .map(|p| p.seconds)
     }
 
+    /// The job in full, for the admin API; `logs` and `log_count` come from the job's log
+    /// list, the rest from its hash.
+    pub fn detail(
+        &self,
+        status: &JobStatus,
+        logs: Vec<String>,
+        log_count: u64,
+        owner: Option<String>,
+    ) -> app::admin::JobDetail {
+        let count = |field: &str| {
+            self.number(field)
+                .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        let stacktrace = match self.json("stacktrace") {
+            Some(Value::Array(lines)) => lines
+                .into_iter()
+                .map(|line| match line {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        app::admin::JobDetail {
+            id: self.id.clone(),
+            name: self.text("name").unwrap_or_default(),
+            state: status.state,
+            data: self.json("data").unwrap_or(Value::Null),
+            opts: self.json("opts").unwrap_or(Value::Null),
+            progress: self.progress(),
+            logs,
+            log_count,
+            returnvalue: self.result(),
+            failed_reason: self.failed_reason(),
+            stacktrace,
+            attempts_made: count("atm"),
+            attempts_started: count("ats"),
+            timestamp: self.number("timestamp").unwrap_or(0),
+            processed_on: self.number("processedOn"),
+            finished_on: self.number("finishedOn"),
+            delayed_until: status.delayed_until,
+            processed_by: self.text("pb"),
+            owner,
+        }
+    }
+
     /// The summary as `GET /tasks/counts` lists it.
     pub fn summary(&self) -> JobSummary {
         JobSummary {

@@ -11,6 +11,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
+use app::options::{OptionError, TaskOptions};
+
 use crate::auth::{Credential, Principal, Role, require, require_enqueue};
 use crate::engine::idempotent_job_id;
 use crate::error::AppError;
@@ -65,13 +67,24 @@ pub async fn enqueue(
     }
     let max = state.config.max_seconds;
     // The body is checked even when the query gives `seconds` (the query's value wins).
-    let from_body = seconds_from_body(&body, max)?;
+    let fields = body_fields(&body)?;
+    let from_body = match &fields {
+        Some(fields) => seconds_in(fields, max)?,
+        None => None,
+    };
     let seconds = match query.get("seconds") {
         Some(raw) => parse_seconds(raw, max)?,
         None => from_body.unwrap_or(DEFAULT_SECONDS.min(max)),
     };
+    let body_options = match &fields {
+        Some(fields) => TaskOptions::from_fields(fields)?,
+        None => TaskOptions::default(),
+    };
+    let query_options =
+        TaskOptions::from_pairs(query.iter().filter(|(name, _)| name.as_str() != "seconds"))?;
+    let options = body_options.or(query_options);
     let key = idempotency_key(&headers)?;
-    let id = enqueue_as(&state, principal, seconds, key.as_deref()).await?;
+    let id = enqueue_as(&state, principal, seconds, key.as_deref(), &options).await?;
     Ok((StatusCode::CREATED, Json(EnqueueResponse { id })))
 }
 
@@ -84,7 +97,14 @@ pub async fn enqueue_as(
     principal: &Principal,
     seconds: u64,
     idempotency_key: Option<&str>,
+    options: &TaskOptions,
 ) -> Result<String, AppError> {
+    if options.job_id.is_some() && idempotency_key.is_some() {
+        return Err(AppError::InvalidOption(OptionError {
+            field: "jobId",
+            message: "give jobId or an Idempotency-Key, not both".to_string(),
+        }));
+    }
     let queue = state.queue()?;
     let access = &state.access;
     let owner = access.enabled.then(|| principal.owner.to_string());
@@ -102,17 +122,21 @@ pub async fn enqueue_as(
         }
     }
     // The same key from two owners is two jobs.
-    let job_id = idempotency_key.map(|key| match &owner {
-        Some(owner) => idempotent_job_id(&format!("{owner}\n{key}")),
-        None => idempotent_job_id(key),
-    });
+    let job_id = idempotency_key
+        .map(|key| match &owner {
+            Some(owner) => idempotent_job_id(&format!("{owner}\n{key}")),
+            None => idempotent_job_id(key),
+        })
+        .or_else(|| options.job_id.clone());
     let id = queue
         .enqueue(
             TaskPayload {
                 seconds,
                 owner: owner.clone(),
+                timeout_ms: options.timeout_ms,
             },
             job_id,
+            options,
         )
         .await?;
     if let Some(owner) = &owner {
@@ -142,22 +166,24 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     Ok(Some(key.to_string()))
 }
 
-/// Reads `seconds` from an optional JSON body; `None` when there is no body, a `null` body,
-/// or no such field.
-fn seconds_from_body(body: &[u8], max: u64) -> Result<Option<u64>, AppError> {
+/// The fields of an optional JSON body; `None` when there is no body or a `null` one.
+fn body_fields(body: &[u8]) -> Result<Option<serde_json::Map<String, Value>>, AppError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
-    if value.is_null() {
-        return Ok(None);
-    }
-    let Value::Object(fields) = value else {
-        return Err(AppError::InvalidBody(
+    match value {
+        Value::Null => Ok(None),
+        Value::Object(fields) => Ok(Some(fields)),
+        _ => Err(AppError::InvalidBody(
             "expected a JSON object like {\"seconds\": 10}".to_string(),
-        ));
-    };
+        )),
+    }
+}
+
+/// `seconds` from a JSON body's fields; `None` when absent.
+fn seconds_in(fields: &serde_json::Map<String, Value>, max: u64) -> Result<Option<u64>, AppError> {
     match fields.get("seconds") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(raw)) => Ok(Some(parse_seconds(raw, max)?)),
@@ -175,6 +201,15 @@ fn seconds_from_body(body: &[u8], max: u64) -> Result<Option<u64>, AppError> {
             )?))
         }
         Some(other) => Ok(Some(parse_seconds(&other.to_string(), max)?)),
+    }
+}
+
+/// Reads `seconds` from an optional JSON body (see [`body_fields`] and [`seconds_in`]).
+#[cfg(test)]
+fn seconds_from_body(body: &[u8], max: u64) -> Result<Option<u64>, AppError> {
+    match body_fields(body)? {
+        Some(fields) => seconds_in(&fields, max),
+        None => Ok(None),
     }
 }
 

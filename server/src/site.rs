@@ -212,9 +212,15 @@ impl TaskBackend for QueueBackend {
             let principal = crate::auth::require_enqueue(principal.as_ref())
                 .cloned()
                 .map_err(refusal)?;
-            crate::routes::enqueue_as(&self.state, &principal, seconds, key.as_deref())
-                .await
-                .map_err(refusal)
+            crate::routes::enqueue_as(
+                &self.state,
+                &principal,
+                seconds,
+                key.as_deref(),
+                &app::options::TaskOptions::default(),
+            )
+            .await
+            .map_err(refusal)
         })
     }
 

@@ -29,6 +29,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use bullmq::redis_connection::RedisConnection;
+
+use crate::cancel::{CANCELLED, CancelWatch, cancel_key};
 use crate::config::Config;
 use crate::engine::{CONNECT_TIMEOUT, EngineError, TASK_JOB_NAME, bounded, connection_options};
 use crate::events::cut;
@@ -65,6 +68,13 @@ struct JobContext {
     hand_back: CancellationToken,
     /// Tracks running jobs so shutdown knows when they are all done.
     running: TaskTracker,
+    /// The running jobs, for cancels asked by any process.
+    cancels: Arc<CancelWatch>,
+    /// Where the cancel markers are, and the connection to clear them with.
+    cancel_key: String,
+    connection: RedisConnection,
+    /// The longest an attempt may run when its job does not say (`JOB_TIMEOUT_MS`).
+    default_timeout: Option<Duration>,
 }
 
 /// The embedded worker of a `all` or `worker` process.
@@ -76,7 +86,7 @@ pub struct EmbeddedWorker {
 
 impl EmbeddedWorker {
     /// Starts the crate's worker on our queue. Fails fast when Redis is not there.
-    pub async fn start(config: &Config) -> Result<Self, EngineError> {
+    pub async fn start(config: &Config, connection: RedisConnection) -> Result<Self, EngineError> {
         let ctx = Arc::new(JobContext {
             tick: config.tick(),
             max_seconds: config.max_seconds,
@@ -84,6 +94,10 @@ impl EmbeddedWorker {
             stop_taking: CancellationToken::new(),
             hand_back: CancellationToken::new(),
             running: TaskTracker::new(),
+            cancels: Arc::new(CancelWatch::default()),
+            cancel_key: cancel_key(&config.prefix, &config.queue),
+            connection,
+            default_timeout: config.job_timeout_ms.map(Duration::from_millis),
         });
         let opts = WorkerOptions::new()
             .connection(connection_options(config))
@@ -110,6 +124,15 @@ impl EmbeddedWorker {
         let worker = Arc::new(worker);
         let events_done = CancellationToken::new();
         tokio::spawn(drain_worker_events(worker.clone(), events_done.clone()));
+        // Cancels are looked for every half tick (so a job stops within one), at least every
+        // 20 ms and at most every 500 ms.
+        let every = (ctx.tick / 2).clamp(Duration::from_millis(20), Duration::from_millis(500));
+        tokio::spawn(ctx.cancels.clone().run(
+            ctx.connection.clone(),
+            ctx.cancel_key.clone(),
+            every,
+            events_done.clone(),
+        ));
         Ok(Self {
             worker,
             ctx,
@@ -208,17 +231,69 @@ async fn process(job: Job, ctx: Arc<JobContext>) -> Result<Value, bullmq::Error>
         ctx.lock_duration,
         lock_taken_at(&job, started),
     );
-    tokio::select! {
-        result = run_task(job.clone(), payload, ctx.tick) => result,
-        LockLost { reason } = keeper.keep() => {
+    let watched = ctx.cancels.watch(job.id());
+    let timeout = payload
+        .timeout_ms
+        .map(Duration::from_millis)
+        .or(ctx.default_timeout);
+    let timed_out = async {
+        match timeout {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    let outcome = tokio::select! {
+        result = run_task(job.clone(), payload, ctx.tick) => match result {
+            Ok(value) => Outcome::Completed(value),
+            Err(error) => Outcome::Failed(error),
+        },
+        LockLost { reason } = keeper.keep() => Outcome::LockLost(reason),
+        () = ctx.hand_back.cancelled() => Outcome::HandedBack,
+        () = watched.token.cancelled() => Outcome::Cancelled,
+        () = timed_out => Outcome::TimedOut(timeout.unwrap_or_default()),
+    };
+    drop(watched);
+    match outcome {
+        Outcome::Completed(value) => Ok(value),
+        Outcome::Failed(error) => Err(error),
+        Outcome::LockLost(reason) => {
             warn!(%reason, "lost the job's lock: stopped the task and left the job to its new owner");
             Err(bullmq::Error::Delayed)
         }
-        () = ctx.hand_back.cancelled() => {
+        Outcome::HandedBack => {
             hand_back(&job, &token).await;
             Err(bullmq::Error::Delayed)
         }
+        Outcome::Cancelled => {
+            info!("cancelled: stopped the task");
+            crate::cancel::clear(&ctx.connection, &ctx.cancel_key, job.id()).await;
+            Err(bullmq::Error::Unrecoverable(CANCELLED.to_string()))
+        }
+        Outcome::TimedOut(limit) => {
+            let ms = limit.as_millis();
+            info!(timeout_ms = %ms, "timed out: stopped the task");
+            // An ordinary failure: retried while attempts remain.
+            Err(bullmq::Error::ProcessingError(format!(
+                "timed out after {ms} ms"
+            )))
+        }
     }
+}
+
+/// How one run of a job ended.
+enum Outcome {
+    /// The task finished.
+    Completed(Value),
+    /// The task failed.
+    Failed(bullmq::Error),
+    /// Our lock is gone: another worker owns the job now.
+    LockLost(String),
+    /// Shutdown outlasted its grace.
+    HandedBack,
+    /// Cancelled by a request to any process.
+    Cancelled,
+    /// Ran longer than its timeout.
+    TimedOut(Duration),
 }
 
 /// When the job's lock was taken: when it was fetched (`processedOn`, written with this
@@ -242,6 +317,8 @@ async fn run_task(
 ) -> Result<Value, bullmq::Error> {
     let started = Instant::now();
     let total = payload.total_ticks();
+    // A second handle for the log lines, written beside each progress update.
+    let logger = job.clone();
     debug!(total, "task started");
     for step in 1..=total {
         if tick.is_zero() {
@@ -252,10 +329,19 @@ async fn run_task(
         }
         let progress = TaskProgress::after_tick(step, total);
         let value = serde_json::to_value(&progress)?;
-        // A progress update that fails (Redis briefly away) is not a reason to fail the task:
-        // the next tick or the final state carries the news.
-        if let Err(error) = job.update_progress(JobProgress::Object(value)).await {
+        // The tick goes to the job's log too (Node's `job.log` list, capped by the job's
+        // `keepLogs`), in the same round trip on the multiplexed connection. Either failing
+        // (Redis briefly away) is not a reason to fail the task: the next tick or the final
+        // state carries the news.
+        let (updated, logged) = tokio::join!(
+            job.update_progress(JobProgress::Object(value)),
+            logger.log(&progress.info)
+        );
+        if let Err(error) = updated {
             warn!(%error, step, "progress update failed");
+        }
+        if let Err(error) = logged {
+            debug!(%error, step, "log line not written");
         }
     }
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

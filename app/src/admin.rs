@@ -1,0 +1,136 @@
+//! The shapes of the admin API (`/admin/api`): pages of jobs, one job in full, the outcome of
+//! an action. Shared so that the dashboard speaks exactly what the server sends.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::types::{JobState, JobSummary};
+
+/// Most jobs one page lists.
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// One page of a job list.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobPage {
+    /// Jobs in the listed states (or found by the search) in all.
+    pub total: u64,
+    /// The page number, from 0.
+    pub page: u64,
+    /// The page size asked for.
+    pub size: u64,
+    /// The jobs of this page.
+    pub jobs: Vec<ListedJob>,
+}
+
+/// A job in a list: its state and its summary.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListedJob {
+    /// The state it was listed under.
+    pub state: JobState,
+    /// The job.
+    #[serde(flatten)]
+    pub job: JobSummary,
+}
+
+/// One job in full.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobDetail {
+    /// The job id.
+    pub id: String,
+    /// The job name.
+    pub name: String,
+    /// Where the job is.
+    pub state: JobState,
+    /// The payload as stored.
+    pub data: Value,
+    /// The job's options as BullMQ stores them (`attempts`, `delay`, `backoff`, ...).
+    pub opts: Value,
+    /// Last reported progress.
+    pub progress: Value,
+    /// The job's log lines, oldest first (the last [`JobDetail::logs`] of `log_count`).
+    pub logs: Vec<String>,
+    /// How many log lines the job has.
+    pub log_count: u64,
+    /// The parsed return value, once completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returnvalue: Option<Value>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_reason: Option<String>,
+    /// The stack traces of its failed attempts, as the worker recorded them.
+    pub stacktrace: Vec<String>,
+    /// Attempts that ended.
+    pub attempts_made: u32,
+    /// Times a worker took it.
+    pub attempts_started: u32,
+    /// When it was added (ms since the epoch).
+    pub timestamp: u64,
+    /// When a worker last took it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_on: Option<u64>,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_on: Option<u64>,
+    /// While delayed: when it becomes due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delayed_until: Option<u64>,
+    /// Which worker ran it last (BullMQ's `processedBy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_by: Option<String>,
+    /// Who enqueued it, when access control recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+/// What an action on one job did.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionOutcome {
+    /// The job id.
+    pub id: String,
+    /// The action.
+    pub action: String,
+    /// What happened: `done`, or `requested` for a cancel of a running job (its worker stops
+    /// it within a tick).
+    pub result: String,
+    /// The job's state before the action.
+    pub state: JobState,
+}
+
+/// `POST /admin/api/queue/clean`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanRequest {
+    /// `completed` or `failed`.
+    pub state: JobState,
+    /// Only jobs that finished at least this long ago, in ms (default 0).
+    #[serde(default)]
+    pub older_than_ms: u64,
+    /// At most this many jobs (default and most: 10,000 per call).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Only count what would be removed.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Most jobs one clean removes.
+pub const MAX_CLEAN: u32 = 10_000;
+
+/// What a clean removed, or would remove.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanOutcome {
+    /// The state cleaned.
+    pub state: JobState,
+    /// Jobs removed (or, on a dry run, that would be).
+    pub count: u64,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+}

@@ -1,0 +1,274 @@
+//! The options of one enqueue (`delay`, `priority`, `attempts`, `backoff`, `jobId`,
+//! `timeoutMs`), read from a JSON body or a query string and checked once, here, for the HTTP
+//! API and the page alike. Each refusal names its field.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::types::{JobId, MAX_TIMEOUT_MS};
+
+/// The longest `delay` taken: a year, in ms.
+pub const MAX_DELAY_MS: u64 = 365 * 24 * 3600 * 1000;
+/// The largest `priority` BullMQ takes (2^21); 0 is no priority.
+pub const MAX_PRIORITY: u64 = 2_097_152;
+/// The most `attempts` taken.
+pub const MAX_ATTEMPTS: u64 = 100;
+/// The longest back-off delay taken: a day, in ms.
+pub const MAX_BACKOFF_MS: u64 = 86_400_000;
+
+/// How a failed attempt waits before the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backoff {
+    /// The same delay each time, in ms.
+    Fixed(u64),
+    /// `delay × 2^(attempt-1)`, in ms.
+    Exponential(u64),
+}
+
+/// The options of one enqueue; `None` where the caller gave none (the defaults are the
+/// original's: one attempt, no delay, no priority).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskOptions {
+    /// Wait before the job may run, in ms.
+    pub delay_ms: Option<u64>,
+    /// Lower runs first; 0 is none.
+    pub priority: Option<u32>,
+    /// How many times the job may run in all.
+    pub attempts: Option<u32>,
+    /// How failed attempts wait.
+    pub backoff: Option<Backoff>,
+    /// A custom job id: a second add with it returns the existing job.
+    pub job_id: Option<String>,
+    /// The longest one attempt may run, in ms.
+    pub timeout_ms: Option<u64>,
+}
+
+/// Why an option was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionError {
+    /// The field, as the request names it.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for OptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for OptionError {}
+
+fn refuse(field: &'static str, message: impl Into<String>) -> OptionError {
+    OptionError {
+        field,
+        message: message.into(),
+    }
+}
+
+/// A whole number from a JSON value: an integer, an integral float, or a string of digits
+/// (query strings and HTML forms send text).
+fn whole(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15)
+                .map(|f| f as u64)
+        }),
+        Value::String(text) => {
+            let text = text.trim();
+            (!text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| text.parse().ok())
+                .flatten()
+        }
+        _ => None,
+    }
+}
+
+fn number_in(
+    fields: &Map<String, Value>,
+    field: &'static str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, OptionError> {
+    match fields.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
+        Some(value) => match whole(value) {
+            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(refuse(
+                field,
+                format!(
+                    "must be a whole number from {min} to {max}, got {}",
+                    crate::types::describe(value)
+                ),
+            )),
+        },
+    }
+}
+
+impl TaskOptions {
+    /// Whether any option was given.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Reads the options from a JSON object (other fields, such as `seconds`, are left alone).
+    pub fn from_fields(fields: &Map<String, Value>) -> Result<Self, OptionError> {
+        let delay_ms = number_in(fields, "delay", 0, MAX_DELAY_MS)?;
+        let priority = number_in(fields, "priority", 0, MAX_PRIORITY)?.map(|p| p as u32);
+        let attempts = number_in(fields, "attempts", 1, MAX_ATTEMPTS)?.map(|a| a as u32);
+        let timeout_ms = number_in(fields, "timeoutMs", 1, MAX_TIMEOUT_MS)?;
+        let backoff = match fields.get("backoff") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(backoff)) => {
+                let delay = number_in(backoff, "delay", 0, MAX_BACKOFF_MS)
+                    .map_err(|e| refuse("backoff.delay", e.message))?
+                    .unwrap_or(0);
+                match backoff.get("type").and_then(Value::as_str) {
+                    Some("fixed") => Some(Backoff::Fixed(delay)),
+                    Some("exponential") => Some(Backoff::Exponential(delay)),
+                    _ => {
+                        return Err(refuse(
+                            "backoff.type",
+                            "must be \"fixed\" or \"exponential\"",
+                        ));
+                    }
+                }
+            }
+            // BullMQ's short form: a number is a fixed delay.
+            Some(value) => match whole(value) {
+                Some(delay) if delay <= MAX_BACKOFF_MS => Some(Backoff::Fixed(delay)),
+                _ => {
+                    return Err(refuse(
+                        "backoff",
+                        format!(
+                            "must be {{\"type\": \"fixed\" | \"exponential\", \"delay\": ms}} or a delay in ms up to {MAX_BACKOFF_MS}"
+                        ),
+                    ));
+                }
+            },
+        };
+        let job_id = match fields.get("jobId") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) if id.is_empty() => None,
+            Some(Value::String(id)) => {
+                JobId::parse(id).map_err(|e| refuse("jobId", e.to_string()))?;
+                // BullMQ refuses integer custom ids: they would collide with its counter.
+                if id.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(refuse(
+                        "jobId",
+                        "must not be an integer (those are the queue's own ids)",
+                    ));
+                }
+                Some(id.clone())
+            }
+            Some(_) => return Err(refuse("jobId", "must be a string")),
+        };
+        Ok(Self {
+            delay_ms,
+            priority,
+            attempts,
+            backoff,
+            job_id,
+            timeout_ms,
+        })
+    }
+
+    /// Reads the options from query-string pairs.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Result<Self, OptionError> {
+        let mut fields = Map::new();
+        for (name, value) in pairs {
+            match name.as_str() {
+                "backoff" | "backoffType" | "backoffDelay" => {}
+                _ => {
+                    fields.insert(name.clone(), Value::String(value.clone()));
+                }
+            }
+        }
+        Self::from_fields(&fields)
+    }
+
+    /// Takes each option given in `other` over ours.
+    pub fn or(self, other: Self) -> Self {
+        Self {
+            delay_ms: other.delay_ms.or(self.delay_ms),
+            priority: other.priority.or(self.priority),
+            attempts: other.attempts.or(self.attempts),
+            backoff: other.backoff.or(self.backoff),
+            job_id: other.job_id.or(self.job_id),
+            timeout_ms: other.timeout_ms.or(self.timeout_ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(value: Value) -> Result<TaskOptions, OptionError> {
+        TaskOptions::from_fields(value.as_object().expect("an object"))
+    }
+
+    #[test]
+    fn good_options() {
+        let options = parse(json!({
+            "seconds": 3, "delay": 1500, "priority": 7, "attempts": 3,
+            "backoff": {"type": "exponential", "delay": 200}, "jobId": "order-17", "timeoutMs": "900"
+        }))
+        .unwrap();
+        assert_eq!(
+            options,
+            TaskOptions {
+                delay_ms: Some(1500),
+                priority: Some(7),
+                attempts: Some(3),
+                backoff: Some(Backoff::Exponential(200)),
+                job_id: Some("order-17".into()),
+                timeout_ms: Some(900),
+            }
+        );
+        assert_eq!(
+            parse(json!({"backoff": 50})).unwrap().backoff,
+            Some(Backoff::Fixed(50))
+        );
+        assert!(parse(json!({"seconds": 3})).unwrap().is_empty());
+    }
+
+    #[test]
+    fn each_bad_value_names_its_field() {
+        let cases = [
+            (json!({"delay": -1}), "delay"),
+            (json!({"delay": "soon"}), "delay"),
+            (json!({"delay": 1e300}), "delay"),
+            (json!({"priority": 2_097_153}), "priority"),
+            (json!({"attempts": 0}), "attempts"),
+            (json!({"attempts": 101}), "attempts"),
+            (json!({"attempts": 2.5}), "attempts"),
+            (
+                json!({"backoff": {"type": "linear", "delay": 5}}),
+                "backoff.type",
+            ),
+            (
+                json!({"backoff": {"type": "fixed", "delay": -5}}),
+                "backoff.delay",
+            ),
+            (json!({"backoff": "x"}), "backoff"),
+            (json!({"jobId": "a:b"}), "jobId"),
+            (json!({"jobId": "42"}), "jobId"),
+            (json!({"jobId": 42}), "jobId"),
+            (json!({"timeoutMs": 0}), "timeoutMs"),
+            (json!({"timeoutMs": 86_400_001u64}), "timeoutMs"),
+        ];
+        for (value, field) in cases {
+            let error = parse(value.clone()).expect_err("refused");
+            assert_eq!(error.field, field, "{value}: {error}");
+            assert!(error.message.len() < 200, "{error}");
+        }
+    }
+}

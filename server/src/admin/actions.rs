@@ -1,0 +1,217 @@
+//! Admin actions: on one job (retry, remove, promote, cancel) and on the queue (pause, resume,
+//! clean). Every change goes through the queue engine's scripts (the same Lua as Node BullMQ),
+//! so each shows up on the event stream as BullMQ's own event (`waiting` after a retry or a
+//! promote, `removed`, `paused`, `resumed`, `cleaned`) for every browser, Node `QueueEvents`
+//! and dashboard. A running job is cancelled through a marker its worker
+//! reads (see `cancel.rs`), whichever process runs it.
+
+use app::JobId;
+use app::admin::{ActionOutcome, CleanOutcome, CleanRequest, MAX_CLEAN};
+use app::types::JobState;
+
+use crate::cancel::{cancel_key, mark};
+use crate::engine::{CALL_TIMEOUT, EngineError, TaskQueue, bounded};
+
+/// An action on one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Run a failed or completed job again.
+    Retry,
+    /// Delete a job that is not running.
+    Remove,
+    /// Make a delayed job due now.
+    Promote,
+    /// Take a job out of the queue, or stop it where it runs.
+    Cancel,
+}
+
+impl Action {
+    /// The action named `name` in the route.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "retry" => Some(Action::Retry),
+            "remove" => Some(Action::Remove),
+            "promote" => Some(Action::Promote),
+            "cancel" => Some(Action::Cancel),
+            _ => None,
+        }
+    }
+
+    /// The route's name of the action.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Retry => "retry",
+            Action::Remove => "remove",
+            Action::Promote => "promote",
+            Action::Cancel => "cancel",
+        }
+    }
+}
+
+/// Why an action was not done.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// No such job.
+    #[error("job not found")]
+    NotFound,
+    /// The job's state does not allow it.
+    #[error("{message}")]
+    Conflict {
+        /// The job's state.
+        state: JobState,
+        /// Why, for the caller.
+        message: String,
+    },
+    /// Redis failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+fn conflict(state: JobState, message: impl Into<String>) -> ActionError {
+    ActionError::Conflict {
+        state,
+        message: message.into(),
+    }
+}
+
+/// Does `action` to job `id` (from any web process).
+pub async fn act(
+    queue: &TaskQueue,
+    prefix: &str,
+    queue_name: &str,
+    id: &JobId,
+    action: Action,
+) -> Result<ActionOutcome, ActionError> {
+    let state = queue
+        .status(id)
+        .await?
+        .map(|found| found.status.state)
+        .ok_or(ActionError::NotFound)?;
+    let outcome = |result: &str| ActionOutcome {
+        id: id.to_string(),
+        action: action.as_str().to_string(),
+        result: result.to_string(),
+        state,
+    };
+    let engine = queue.engine();
+    match action {
+        Action::Retry => {
+            if !state.is_finished() {
+                return Err(conflict(
+                    state,
+                    format!("only a failed or completed job can be retried; this one is {state}"),
+                ));
+            }
+            let Some(mut job) = bounded(CALL_TIMEOUT, engine.get_job(id.as_str())).await? else {
+                return Err(ActionError::NotFound);
+            };
+            bounded(CALL_TIMEOUT, job.retry(state.as_str(), None)).await?;
+            Ok(outcome("done"))
+        }
+        Action::Remove => {
+            if state == JobState::Active {
+                return Err(conflict(state, "the job is running: cancel it instead"));
+            }
+            remove(queue, state, id).await?;
+            Ok(outcome("done"))
+        }
+        Action::Promote => {
+            if state != JobState::Delayed {
+                return Err(conflict(
+                    state,
+                    format!("only a delayed job can be promoted; this one is {state}"),
+                ));
+            }
+            let Some(job) = bounded(CALL_TIMEOUT, engine.get_job(id.as_str())).await? else {
+                return Err(ActionError::NotFound);
+            };
+            bounded(CALL_TIMEOUT, job.promote()).await?;
+            Ok(outcome("done"))
+        }
+        Action::Cancel => match state {
+            JobState::Completed | JobState::Failed => Err(conflict(
+                state,
+                format!("the job has already finished ({state})"),
+            )),
+            JobState::Active => {
+                request_cancel(queue, prefix, queue_name, id).await?;
+                Ok(outcome("requested"))
+            }
+            _ => {
+                // Not running: take it out of the queue. If a worker took it meanwhile the
+                // removal is refused (the job is locked): then stop it where it runs.
+                if bounded(CALL_TIMEOUT, engine.remove(id.as_str())).await? {
+                    Ok(outcome("done"))
+                } else {
+                    request_cancel(queue, prefix, queue_name, id).await?;
+                    Ok(outcome("requested"))
+                }
+            }
+        },
+    }
+}
+
+async fn remove(queue: &TaskQueue, state: JobState, id: &JobId) -> Result<(), ActionError> {
+    if bounded(CALL_TIMEOUT, queue.engine().remove(id.as_str())).await? {
+        Ok(())
+    } else {
+        Err(conflict(
+            state,
+            "the job could not be removed (a worker holds it)",
+        ))
+    }
+}
+
+async fn request_cancel(
+    queue: &TaskQueue,
+    prefix: &str,
+    queue_name: &str,
+    id: &JobId,
+) -> Result<(), EngineError> {
+    let mut pipe = redis::pipe();
+    mark(&mut pipe, &cancel_key(prefix, queue_name), id.as_str());
+    queue.run::<()>(&pipe).await
+}
+
+/// Pauses (`true`) or resumes the queue: workers of every process stop or start taking jobs.
+pub async fn pause(queue: &TaskQueue, paused: bool) -> Result<(), EngineError> {
+    if paused {
+        bounded(CALL_TIMEOUT, queue.engine().pause()).await
+    } else {
+        bounded(CALL_TIMEOUT, queue.engine().resume()).await
+    }
+}
+
+/// Removes finished jobs older than the request says, or counts them on a dry run.
+pub async fn clean(queue: &TaskQueue, request: &CleanRequest) -> Result<CleanOutcome, EngineError> {
+    let limit = request.limit.unwrap_or(MAX_CLEAN).min(MAX_CLEAN);
+    let key = match request.state {
+        JobState::Failed => queue.keys().failed(),
+        _ => queue.keys().completed(),
+    };
+    let count = if request.dry_run {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut cmd = redis::cmd("ZCOUNT");
+        cmd.arg(&key)
+            .arg("-inf")
+            .arg(now.saturating_sub(request.older_than_ms));
+        let matching: u64 = queue.run_cmd(&cmd).await?;
+        matching.min(u64::from(limit))
+    } else {
+        let removed = bounded(
+            CALL_TIMEOUT,
+            queue
+                .engine()
+                .clean(request.older_than_ms, limit, request.state.as_str()),
+        )
+        .await?;
+        removed.len() as u64
+    };
+    Ok(CleanOutcome {
+        state: request.state,
+        count,
+        dry_run: request.dry_run,
+    })
+}

@@ -1,0 +1,292 @@
+//! The admin API under `/admin/api`: reads for viewers and up, actions for operators and up.
+//! Admin reads and actions are not the producer: `inspect.rs` reads, `actions.rs` changes the
+//! queue through the engine's scripts; this file is HTTP only (parameters, roles, answers).
+
+pub mod actions;
+pub mod inspect;
+
+use std::collections::HashMap;
+
+use app::JobId;
+use app::admin::{ActionOutcome, CleanOutcome, CleanRequest, JobDetail, JobPage, MAX_PAGE_SIZE};
+use app::types::JobState;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde_json::{Value, json};
+
+use crate::auth::{Principal, Role, require};
+use crate::error::AppError;
+use crate::state::AppState;
+use actions::{Action, ActionError};
+
+/// Jobs per page when the request does not say.
+const DEFAULT_PAGE_SIZE: u64 = 20;
+
+/// The admin routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/api/jobs", get(list_jobs))
+        .route("/admin/api/jobs/{id}", get(job))
+        .route("/admin/api/jobs/{id}/{action}", post(job_action))
+        .route("/admin/api/queue/pause", post(pause))
+        .route("/admin/api/queue/resume", post(resume))
+        .route("/admin/api/queue/clean", post(clean))
+}
+
+fn param(field: &'static str, message: impl Into<String>) -> AppError {
+    AppError::InvalidOption(app::options::OptionError {
+        field,
+        message: message.into(),
+    })
+}
+
+/// The states named by `state=` (comma-separated), or every state.
+fn states_of(raw: Option<&String>) -> Result<Vec<JobState>, AppError> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+        return Ok(inspect::DEFAULT_STATES.to_vec());
+    };
+    let mut states = Vec::new();
+    for name in raw.split(',').map(str::trim) {
+        let state = JobState::parse(name).ok_or_else(|| {
+            param(
+                "state",
+                format!(
+                    "{:?} is not a state; use waiting, active, delayed, prioritized, completed, failed or waiting-children",
+                    crate::events::cut(name, 40)
+                ),
+            )
+        })?;
+        if !states.contains(&state) {
+            states.push(state);
+        }
+    }
+    Ok(states)
+}
+
+fn number(
+    query: &HashMap<String, String>,
+    field: &'static str,
+    default: u64,
+    max: u64,
+) -> Result<u64, AppError> {
+    match query.get(field).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= max)
+            .ok_or_else(|| param(field, format!("must be a whole number from 0 to {max}"))),
+    }
+}
+
+/// `GET /admin/api/jobs?state=&q=&page=&size=` → a page of jobs and the total.
+#[utoipa::path(
+    get,
+    path = "/admin/api/jobs",
+    params(
+        ("state" = Option<String>, Query, description = "States, comma-separated (waiting, active, delayed, prioritized, completed, failed, waiting-children); all when absent"),
+        ("q" = Option<String>, Query, description = "Search: `id:<id>` or a bare id, `state:<state>`"),
+        ("page" = Option<u64>, Query, description = "Page number from 0"),
+        ("size" = Option<u64>, Query, maximum = 100, description = "Jobs per page, at most 100 (default 20)"),
+    ),
+    responses(
+        (status = 200, description = "A page of jobs", body = app::admin::JobPage),
+        (status = 400, description = "A parameter was refused; the body names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Viewers and up only", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<JobPage>, AppError> {
+    require(principal.as_deref(), Role::Viewer)?;
+    let page = number(&query, "page", 0, 1_000_000)?;
+    let size = number(&query, "size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE as u64)?.max(1);
+    let mut states = states_of(query.get("state"))?;
+    let queue = state.queue()?;
+    if let Some(q) = query.get("q").map(|q| q.trim()).filter(|q| !q.is_empty()) {
+        match q.split_once(':') {
+            Some(("state", name)) => states = states_of(Some(&name.to_string()))?,
+            Some(("id", id)) => return Ok(Json(by_id(queue, id, page, size).await?)),
+            Some((field, _)) => {
+                return Err(param(
+                    "q",
+                    format!(
+                        "search by {:?} is not available yet; use id:<id> or state:<state>",
+                        crate::events::cut(field, 40)
+                    ),
+                ));
+            }
+            None => return Ok(Json(by_id(queue, q, page, size).await?)),
+        }
+    }
+    Ok(Json(inspect::list(queue, &states, page, size).await?))
+}
+
+/// The page for a search by id: the job, if it exists.
+async fn by_id(
+    queue: &crate::engine::TaskQueue,
+    raw: &str,
+    page: u64,
+    size: u64,
+) -> Result<JobPage, AppError> {
+    let id = JobId::parse(raw.trim()).map_err(|e| param("q", e.to_string()))?;
+    let mut jobs = Vec::new();
+    if let Some(found) = queue.status(&id).await? {
+        let ids = [&id.to_string()];
+        if let Some(Some(record)) = queue.records(&ids).await?.into_iter().next() {
+            jobs.push(app::admin::ListedJob {
+                state: found.status.state,
+                job: record.summary(),
+            });
+        }
+    }
+    let total = jobs.len() as u64;
+    if page > 0 {
+        jobs.clear();
+    }
+    Ok(JobPage {
+        total,
+        page,
+        size,
+        jobs,
+    })
+}
+
+/// `GET /admin/api/jobs/{id}` → the job in full.
+#[utoipa::path(
+    get,
+    path = "/admin/api/jobs/{id}",
+    params(("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$", description = "The job id")),
+    responses(
+        (status = 200, description = "The job", body = app::admin::JobDetail),
+        (status = 400, description = "An id that can name no job", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Viewers and up only", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such job", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn job(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path(raw_id): Path<String>,
+) -> Result<Json<JobDetail>, AppError> {
+    require(principal.as_deref(), Role::Viewer)?;
+    let id = parse_id(&raw_id)?;
+    inspect::detail(state.queue()?, &id)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound { id: raw_id })
+}
+
+fn parse_id(raw: &str) -> Result<JobId, AppError> {
+    JobId::parse(raw).map_err(|source| AppError::InvalidId {
+        id: raw.to_string(),
+        source,
+    })
+}
+
+/// `POST /admin/api/jobs/{id}/{action}` with `action` one of `retry`, `remove`, `promote`,
+/// `cancel`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/jobs/{id}/{action}",
+    params(
+        ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$", description = "The job id"),
+        ("action" = String, Path, pattern = "^(retry|remove|promote|cancel)$", description = "retry (failed or completed), remove (not running), promote (delayed), cancel (not finished: removed, or stopped where it runs)"),
+    ),
+    responses(
+        (status = 200, description = "Done (`result` is `requested` for a running job being stopped)", body = app::admin::ActionOutcome),
+        (status = 400, description = "An id that can name no job", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Operators and up only", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such job or action", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The job's state does not allow it; the body names the state", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn job_action(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path((raw_id, name)): Path<(String, String)>,
+) -> Result<Json<ActionOutcome>, AppError> {
+    require(principal.as_deref(), Role::Operator)?;
+    let action = Action::parse(&name).ok_or(AppError::NoRoute)?;
+    let id = parse_id(&raw_id)?;
+    let config = &state.config;
+    match actions::act(state.queue()?, &config.prefix, &config.queue, &id, action).await {
+        Ok(outcome) => Ok(Json(outcome)),
+        Err(ActionError::NotFound) => Err(AppError::NotFound { id: raw_id }),
+        Err(ActionError::Conflict { state, message }) => Err(AppError::Conflict { state, message }),
+        Err(ActionError::Engine(error)) => Err(error.into()),
+    }
+}
+
+/// `POST /admin/api/queue/pause`: workers of every process stop taking jobs.
+#[utoipa::path(post, path = "/admin/api/queue/pause", responses(
+    (status = 200, description = "Paused"),
+    (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
+    (status = 403, description = "Operators and up only", body = crate::openapi::ErrorBody),
+    (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+))]
+pub async fn pause(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<Value>, AppError> {
+    require(principal.as_deref(), Role::Operator)?;
+    actions::pause(state.queue()?, true).await?;
+    Ok(Json(json!({"paused": true})))
+}
+
+/// `POST /admin/api/queue/resume`.
+#[utoipa::path(post, path = "/admin/api/queue/resume", responses(
+    (status = 200, description = "Resumed"),
+    (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
+    (status = 403, description = "Operators and up only", body = crate::openapi::ErrorBody),
+    (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+))]
+pub async fn resume(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<Value>, AppError> {
+    require(principal.as_deref(), Role::Operator)?;
+    actions::pause(state.queue()?, false).await?;
+    Ok(Json(json!({"paused": false})))
+}
+
+/// `POST /admin/api/queue/clean` `{"state": "completed"|"failed", "olderThanMs", "limit",
+/// "dryRun"}`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/queue/clean",
+    request_body(content = app::admin::CleanRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Removed (or, on a dry run, would remove) this many", body = app::admin::CleanOutcome),
+        (status = 400, description = "A field was refused; the body names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Operators and up only", body = crate::openapi::ErrorBody),
+        (status = 415, description = "A body that is not JSON", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn clean(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    body: axum::body::Bytes,
+) -> Result<Json<CleanOutcome>, AppError> {
+    require(principal.as_deref(), Role::Operator)?;
+    let request: CleanRequest = serde_json::from_slice(&body)
+        .map_err(|e| AppError::InvalidBody(format!("expected {{\"state\": \"completed\" | \"failed\", \"olderThanMs\", \"limit\", \"dryRun\"}}: {e}")))?;
+    if !request.state.is_finished() {
+        return Err(param("state", "clean takes completed or failed"));
+    }
+    if request.limit == Some(0) {
+        return Err(param("limit", "must be at least 1"));
+    }
+    Ok(Json(actions::clean(state.queue()?, &request).await?))
+}

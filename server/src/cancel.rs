@@ -1,0 +1,148 @@
+//! Cancelling a running job from any process.
+//!
+//! A cancel is a marker in Redis, not a message: `<prefix>:<queue>:cancel` is a sorted set of
+//! job ids (scored by when the cancel was asked), in the queue's hash slot. Each worker process
+//! runs one [`CancelWatch`] loop that, while it runs jobs, asks Redis every half tick which of
+//! its jobs are marked (one `ZMSCORE` for all of them) and stops those. A worker that was away
+//! (connection cut, restarting) finds the marker when it is back, which pub/sub alone would
+//! lose. The processor fails a stopped job as unrecoverable with the reason `cancelled`, so it
+//! is never retried, then removes the marker; markers left behind (the job finished first) are
+//! dropped after an hour.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bullmq::redis_connection::RedisConnection;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+/// The reason a cancelled job fails with.
+pub const CANCELLED: &str = "cancelled";
+
+/// How long a marker is kept.
+const MARKER_TTL_MS: u64 = 3_600_000;
+
+/// The name of the cancel markers' key.
+pub fn cancel_key(prefix: &str, queue: &str) -> String {
+    format!("{prefix}:{queue}:cancel")
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Marks `id` as cancelled (and drops markers older than an hour), in one round trip.
+pub fn mark(pipe: &mut redis::Pipeline, key: &str, id: &str) {
+    let now = now_ms();
+    pipe.cmd("ZADD").arg(key).arg(now).arg(id).ignore();
+    pipe.cmd("ZREMRANGEBYSCORE")
+        .arg(key)
+        .arg("-inf")
+        .arg(now.saturating_sub(MARKER_TTL_MS))
+        .ignore();
+}
+
+/// The jobs this process runs, each with the token that stops it.
+#[derive(Debug, Default)]
+pub struct CancelWatch {
+    running: Mutex<HashMap<String, CancellationToken>>,
+}
+
+/// A job's place in the watch; leaving it (drop) stops watching the job.
+pub struct Watched {
+    watch: Arc<CancelWatch>,
+    id: String,
+    /// Fired when the job is cancelled.
+    pub token: CancellationToken,
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        let mut running = self.watch.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.remove(&self.id);
+    }
+}
+
+impl CancelWatch {
+    /// Starts watching job `id`.
+    pub fn watch(self: &Arc<Self>, id: &str) -> Watched {
+        let token = CancellationToken::new();
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.insert(id.to_string(), token.clone());
+        Watched {
+            watch: self.clone(),
+            id: id.to_string(),
+            token,
+        }
+    }
+
+    fn ids(&self) -> Vec<String> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.keys().cloned().collect()
+    }
+
+    fn fire(&self, id: &str) {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(token) = running.get(id) {
+            token.cancel();
+        }
+    }
+
+    /// Asks Redis every `every` which running jobs are marked, until `stop`.
+    pub async fn run(
+        self: Arc<Self>,
+        connection: RedisConnection,
+        key: String,
+        every: Duration,
+        stop: CancellationToken,
+    ) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = stop.cancelled() => return,
+            }
+            let ids = self.ids();
+            if ids.is_empty() {
+                continue;
+            }
+            let mut command = redis::cmd("ZMSCORE");
+            command.arg(&key).arg(&ids);
+            let mut conn = connection.connection();
+            let limit = every.max(Duration::from_secs(1));
+            let scores: Vec<Option<f64>> =
+                match tokio::time::timeout(limit, command.query_async(&mut conn)).await {
+                    Ok(Ok(scores)) => scores,
+                    // Redis away: the markers wait for us.
+                    Ok(Err(error)) => {
+                        debug!(%error, "could not read cancel markers");
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+            for (id, score) in ids.iter().zip(scores) {
+                if score.is_some() {
+                    self.fire(id);
+                }
+            }
+        }
+    }
+}
+
+/// Removes job `id`'s marker once the job has failed as cancelled.
+pub async fn clear(connection: &RedisConnection, key: &str, id: &str) {
+    let mut conn = connection.connection();
+    let removed: Result<redis::Value, _> = tokio::time::timeout(
+        Duration::from_secs(3),
+        redis::cmd("ZREM").arg(key).arg(id).query_async(&mut conn),
+    )
+    .await
+    .unwrap_or_else(|_| Ok(redis::Value::Nil));
+    if let Err(error) = removed {
+        debug!(%error, "could not clear a cancel marker; it expires within an hour");
+    }
+}
