@@ -163,3 +163,67 @@ async fn foreign_node_jobs_fail_at_once_and_a_good_one_still_completes() {
     );
     assert_eq!(good[0]["state"], "completed", "{}", good[0]);
 }
+
+#[tokio::test]
+async fn node_reads_sentinels_job_logs_and_each_side_sees_the_others_actions() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("sentinel", &redis.url(), SentinelOptions::default()).await;
+    server.wait_ready().await;
+    let http = reqwest::Client::new();
+    let url = redis.url();
+
+    // Sentinel's tick log, as Node's Queue.getJobLogs reads it.
+    let id = server.enqueue(3).await;
+    server.wait_state(&id, "completed", LONG).await;
+    let logs = node_json("operate.mjs", &["logs", &url, &id]).await;
+    assert_eq!(
+        logs,
+        serde_json::json!({"logs": ["tick 1/3", "tick 2/3", "tick 3/3"], "count": 3})
+    );
+
+    // Sentinel pauses: Node sees it.
+    let paused = http
+        .post(server.url("/admin/api/queue/pause"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paused.status(), 200);
+    let seen = node_json("operate.mjs", &["paused", &url]).await;
+    assert_eq!(seen["paused"], true, "{seen}");
+
+    // Node resumes, adds a delayed job and removes another: Sentinel sees all three.
+    let acted = node_json("operate.mjs", &["act", &url]).await;
+    let delayed = acted["delayed"].as_str().expect("an id").to_string();
+    let removed = acted["removed"].as_str().expect("an id").to_string();
+    let (status, job) = server.status(&delayed).await;
+    assert_eq!((status, job["state"].as_str()), (200, Some("delayed")), "{job}");
+    assert_eq!(server.status(&removed).await.0, 404);
+    let resumed = server.enqueue(1).await;
+    server.wait_state(&resumed, "completed", LONG).await;
+
+    // Node promotes the delayed job: Sentinel runs it; Sentinel cancels: Node cannot find it.
+    node_json("operate.mjs", &["promote", &url, &delayed]).await;
+    server.wait_state(&delayed, "completed", LONG).await;
+    let later = http
+        .post(server.url("/tasks/enqueue"))
+        .json(&serde_json::json!({"seconds": 1, "delay": 60000}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cancelled = http
+        .post(server.url(&format!("/admin/api/jobs/{later}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    let before = node_json("operate.mjs", &["exists", &url, &resumed]).await;
+    assert_eq!(before["exists"], true, "{before}");
+    let gone = node_json("operate.mjs", &["exists", &url, &later]).await;
+    assert_eq!(gone["exists"], false, "the cancelled job is gone for Node too: {gone}");
+}

@@ -1,0 +1,44 @@
+// Node BullMQ operating the same queue as Sentinel, one step per call, printing one JSON line:
+//   logs <url> <id>       the job's log lines as Node's Queue.getJobLogs reads them
+//   paused <url>          whether Node sees the queue paused
+//   act <url>             resume the queue, add a delayed job and remove another one
+//   promote <url> <id>    promote a delayed job
+//   exists <url> <id>     whether Node finds the job
+import { Queue } from 'bullmq';
+import { QUEUE, PREFIX, connectionFrom, fail } from './common.mjs';
+
+const [step, url, id] = process.argv.slice(2);
+if (!step || !url) fail('usage: operate.mjs <logs|paused|act|promote> <redis-url> [id]');
+const connection = connectionFrom(url);
+const queue = new Queue(QUEUE, { connection, prefix: PREFIX });
+let out;
+switch (step) {
+  case 'logs':
+    out = await queue.getJobLogs(id);
+    break;
+  case 'paused':
+    out = { paused: await queue.isPaused() };
+    break;
+  case 'act': {
+    await queue.resume();
+    const delayed = await queue.add('longTask', { seconds: 1 }, { delay: 60000 });
+    const gone = await queue.add('longTask', { seconds: 1 }, { delay: 60000 });
+    await gone.remove();
+    out = { delayed: delayed.id, removed: gone.id };
+    break;
+  }
+  case 'promote': {
+    const job = await queue.getJob(id);
+    await job.promote();
+    out = { promoted: id };
+    break;
+  }
+  case 'exists':
+    out = { exists: Boolean(await queue.getJob(id)) };
+    break;
+  default:
+    fail(`unknown step ${step}`);
+}
+console.log(JSON.stringify(out));
+await queue.close();
+await connection.quit();
