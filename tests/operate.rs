@@ -108,18 +108,25 @@ async fn each_option_is_taken_and_each_bad_value_is_refused_by_name() {
         "{job}"
     );
 
-    // jobId: a second add returns the existing job; with an Idempotency-Key too: refused.
+    // jobId: a second add returns the existing job (an Idempotency-Key beside it changes
+    // nothing); an empty one is refused.
     let first = enqueue_with(&server, json!({"seconds": 1, "jobId": "order-17"})).await;
     let again = enqueue_with(&server, json!({"seconds": 5, "jobId": "order-17"})).await;
     assert_eq!((first.as_str(), again.as_str()), ("order-17", "order-17"));
     let both = reqwest::Client::new()
         .post(&url)
         .header("idempotency-key", "k1")
-        .json(&json!({"seconds": 1, "jobId": "order-18"}))
+        .json(&json!({"seconds": 1, "jobId": "order-17"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(both.status(), 400);
+    assert_eq!(both.status(), 201);
+    let (status, answer) = post_json(&url, json!({"seconds": 1, "jobId": ""})).await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (400, Some("jobId")),
+        "{answer}"
+    );
     server.wait_state("order-17", "completed", LONG).await;
     let job = detail(&server, "order-17").await;
     assert_eq!(job["data"]["seconds"], 1, "the first add's job: {job}");

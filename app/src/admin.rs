@@ -101,18 +101,41 @@ pub struct ActionOutcome {
     pub state: JobState,
 }
 
+/// The states a clean takes.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FinishedState {
+    /// Completed jobs.
+    Completed,
+    /// Failed jobs.
+    Failed,
+}
+
+impl FinishedState {
+    /// As a job state.
+    pub fn state(self) -> JobState {
+        match self {
+            FinishedState::Completed => JobState::Completed,
+            FinishedState::Failed => JobState::Failed,
+        }
+    }
+}
+
 /// `POST /admin/api/queue/clean`.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CleanRequest {
     /// `completed` or `failed`.
-    pub state: JobState,
-    /// Only jobs that finished at least this long ago, in ms (default 0).
+    pub state: FinishedState,
+    /// Only jobs that finished at least this long ago, in ms (default 0, at most ten years).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 315_360_000_000u64))]
     pub older_than_ms: u64,
     /// At most this many jobs (default and most: 10,000 per call).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 10_000))]
     pub limit: Option<u32>,
     /// Only count what would be removed.
     #[serde(default)]
@@ -122,13 +145,68 @@ pub struct CleanRequest {
 /// Most jobs one clean removes.
 pub const MAX_CLEAN: u32 = 10_000;
 
+/// The longest `olderThanMs` taken: ten years.
+pub const MAX_CLEAN_AGE_MS: u64 = 315_360_000_000;
+
+impl CleanRequest {
+    /// Reads a clean request from JSON, naming the field at fault.
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, crate::options::OptionError> {
+        use crate::options::{OptionError, whole};
+        // JSON numbers only (a whole one, `5` or `5.0`).
+        let number = |value: &Value| value.is_number().then(|| whole(value)).flatten();
+        let refuse = |field: &'static str, message: &str| OptionError {
+            field,
+            message: message.to_string(),
+        };
+        let fields = value
+            .as_object()
+            .ok_or_else(|| refuse("body", "must be a JSON object"))?;
+        let state = match fields.get("state").and_then(Value::as_str) {
+            Some("completed") => FinishedState::Completed,
+            Some("failed") => FinishedState::Failed,
+            _ => return Err(refuse("state", "must be \"completed\" or \"failed\"")),
+        };
+        let older_than_ms = match fields.get("olderThanMs") {
+            None => 0,
+            Some(value) => number(value)
+                .filter(|ms| *ms <= MAX_CLEAN_AGE_MS)
+                .ok_or_else(|| {
+                    refuse(
+                        "olderThanMs",
+                        "must be a whole number of ms up to ten years",
+                    )
+                })?,
+        };
+        let limit = match fields.get("limit") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(
+                number(value)
+                    .filter(|n| (1..=u64::from(MAX_CLEAN)).contains(n))
+                    .ok_or_else(|| refuse("limit", "must be a whole number from 1 to 10000"))?
+                    as u32,
+            ),
+        };
+        let dry_run = match fields.get("dryRun") {
+            None => false,
+            Some(Value::Bool(dry)) => *dry,
+            Some(_) => return Err(refuse("dryRun", "must be true or false")),
+        };
+        Ok(Self {
+            state,
+            older_than_ms,
+            limit,
+            dry_run,
+        })
+    }
+}
+
 /// What a clean removed, or would remove.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CleanOutcome {
     /// The state cleaned.
-    pub state: JobState,
+    pub state: FinishedState,
     /// Jobs removed (or, on a dry run, that would be).
     pub count: u64,
     /// Whether this was a dry run.

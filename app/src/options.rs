@@ -70,7 +70,7 @@ fn refuse(field: &'static str, message: impl Into<String>) -> OptionError {
 
 /// A whole number from a JSON value: an integer, an integral float, or a string of digits
 /// (query strings and HTML forms send text).
-fn whole(value: &Value) -> Option<u64> {
+pub fn whole(value: &Value) -> Option<u64> {
     match value {
         Value::Number(n) => n.as_u64().or_else(|| {
             n.as_f64()
@@ -95,7 +95,6 @@ fn number_in(
 ) -> Result<Option<u64>, OptionError> {
     match fields.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
         Some(value) => match whole(value) {
             Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
             _ => Err(refuse(
@@ -116,7 +115,17 @@ impl TaskOptions {
     }
 
     /// Reads the options from a JSON object (other fields, such as `seconds`, are left alone).
+    /// Numbers must be JSON numbers.
     pub fn from_fields(fields: &Map<String, Value>) -> Result<Self, OptionError> {
+        for field in ["delay", "priority", "attempts", "timeoutMs"] {
+            if let Some(Value::String(_)) = fields.get(field) {
+                return Err(refuse(field, "must be a number, not a string"));
+            }
+        }
+        Self::read(fields)
+    }
+
+    fn read(fields: &Map<String, Value>) -> Result<Self, OptionError> {
         let delay_ms = number_in(fields, "delay", 0, MAX_DELAY_MS)?;
         let priority = number_in(fields, "priority", 0, MAX_PRIORITY)?.map(|p| p as u32);
         let attempts = number_in(fields, "attempts", 1, MAX_ATTEMPTS)?.map(|a| a as u32);
@@ -138,22 +147,15 @@ impl TaskOptions {
                     }
                 }
             }
-            // BullMQ's short form: a number is a fixed delay.
-            Some(value) => match whole(value) {
-                Some(delay) if delay <= MAX_BACKOFF_MS => Some(Backoff::Fixed(delay)),
-                _ => {
-                    return Err(refuse(
-                        "backoff",
-                        format!(
-                            "must be {{\"type\": \"fixed\" | \"exponential\", \"delay\": ms}} or a delay in ms up to {MAX_BACKOFF_MS}"
-                        ),
-                    ));
-                }
-            },
+            Some(_) => {
+                return Err(refuse(
+                    "backoff",
+                    "must be {\"type\": \"fixed\" | \"exponential\", \"delay\": ms}",
+                ));
+            }
         };
         let job_id = match fields.get("jobId") {
             None | Some(Value::Null) => None,
-            Some(Value::String(id)) if id.is_empty() => None,
             Some(Value::String(id)) => {
                 JobId::parse(id).map_err(|e| refuse("jobId", e.to_string()))?;
                 // BullMQ refuses integer custom ids: they would collide with its counter.
@@ -183,14 +185,17 @@ impl TaskOptions {
     ) -> Result<Self, OptionError> {
         let mut fields = Map::new();
         for (name, value) in pairs {
-            match name.as_str() {
-                "backoff" | "backoffType" | "backoffDelay" => {}
-                _ => {
-                    fields.insert(name.clone(), Value::String(value.clone()));
-                }
+            // A query string has text only; an empty value is no value.
+            if !value.trim().is_empty()
+                && matches!(
+                    name.as_str(),
+                    "delay" | "priority" | "attempts" | "jobId" | "timeoutMs"
+                )
+            {
+                fields.insert(name.clone(), Value::String(value.clone()));
             }
         }
-        Self::from_fields(&fields)
+        Self::read(&fields)
     }
 
     /// Takes each option given in `other` over ours.
@@ -219,7 +224,7 @@ mod tests {
     fn good_options() {
         let options = parse(json!({
             "seconds": 3, "delay": 1500, "priority": 7, "attempts": 3,
-            "backoff": {"type": "exponential", "delay": 200}, "jobId": "order-17", "timeoutMs": "900"
+            "backoff": {"type": "exponential", "delay": 200}, "jobId": "order-17", "timeoutMs": 900
         }))
         .unwrap();
         assert_eq!(
@@ -234,10 +239,19 @@ mod tests {
             }
         );
         assert_eq!(
-            parse(json!({"backoff": 50})).unwrap().backoff,
+            parse(json!({"backoff": {"type": "fixed", "delay": 50}}))
+                .unwrap()
+                .backoff,
             Some(Backoff::Fixed(50))
         );
         assert!(parse(json!({"seconds": 3})).unwrap().is_empty());
+        // A query string's text is read as numbers; an empty value is none.
+        let query = [
+            ("delay".to_string(), "250".to_string()),
+            ("attempts".to_string(), String::new()),
+        ];
+        let options = TaskOptions::from_pairs(query.iter().map(|(k, v)| (k, v))).unwrap();
+        assert_eq!((options.delay_ms, options.attempts), (Some(250), None));
     }
 
     #[test]
@@ -259,10 +273,14 @@ mod tests {
                 "backoff.delay",
             ),
             (json!({"backoff": "x"}), "backoff"),
+            (json!({"backoff": 50}), "backoff"),
+            (json!({"jobId": ""}), "jobId"),
             (json!({"jobId": "a:b"}), "jobId"),
             (json!({"jobId": "42"}), "jobId"),
             (json!({"jobId": 42}), "jobId"),
             (json!({"timeoutMs": 0}), "timeoutMs"),
+            (json!({"timeoutMs": ""}), "timeoutMs"),
+            (json!({"delay": "250"}), "delay"),
             (json!({"timeoutMs": 86_400_001u64}), "timeoutMs"),
         ];
         for (value, field) in cases {

@@ -89,7 +89,7 @@ pub struct EnqueueBody {
     #[schema(
         min_length = 1,
         max_length = 256,
-        pattern = r"^(?![0-9]+$)[^:\u0000-\u001f\u007f-\u009f]{1,256}$"
+        pattern = r"^[^:\u0000-\u001f\u007f-\u009f]*[^:0-9\u0000-\u001f\u007f-\u009f][^:\u0000-\u001f\u007f-\u009f]*$"
     )]
     pub job_id: Option<String>,
     /// The longest one attempt may run, in ms (up to a day); over it the attempt fails with

@@ -11,7 +11,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
-use app::options::{OptionError, TaskOptions};
+use app::options::TaskOptions;
 
 use crate::auth::{Credential, Principal, Role, require, require_enqueue};
 use crate::engine::idempotent_job_id;
@@ -99,12 +99,6 @@ pub async fn enqueue_as(
     idempotency_key: Option<&str>,
     options: &TaskOptions,
 ) -> Result<String, AppError> {
-    if options.job_id.is_some() && idempotency_key.is_some() {
-        return Err(AppError::InvalidOption(OptionError {
-            field: "jobId",
-            message: "give jobId or an Idempotency-Key, not both".to_string(),
-        }));
-    }
     let queue = state.queue()?;
     let access = &state.access;
     let owner = access.enabled.then(|| principal.owner.to_string());
@@ -122,12 +116,13 @@ pub async fn enqueue_as(
         }
     }
     // The same key from two owners is two jobs.
-    let job_id = idempotency_key
-        .map(|key| match &owner {
+    // A jobId already makes a retry return the same job: with one, the key is not needed.
+    let job_id = options.job_id.clone().or_else(|| {
+        idempotency_key.map(|key| match &owner {
             Some(owner) => idempotent_job_id(&format!("{owner}\n{key}")),
             None => idempotent_job_id(key),
         })
-        .or_else(|| options.job_id.clone());
+    });
     let id = queue
         .enqueue(
             TaskPayload {

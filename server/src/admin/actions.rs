@@ -185,7 +185,8 @@ pub async fn pause(queue: &TaskQueue, paused: bool) -> Result<(), EngineError> {
 /// Removes finished jobs older than the request says, or counts them on a dry run.
 pub async fn clean(queue: &TaskQueue, request: &CleanRequest) -> Result<CleanOutcome, EngineError> {
     let limit = request.limit.unwrap_or(MAX_CLEAN).min(MAX_CLEAN);
-    let key = match request.state {
+    let state = request.state.state();
+    let key = match state {
         JobState::Failed => queue.keys().failed(),
         _ => queue.keys().completed(),
     };
@@ -204,7 +205,7 @@ pub async fn clean(queue: &TaskQueue, request: &CleanRequest) -> Result<CleanOut
             CALL_TIMEOUT,
             queue
                 .engine()
-                .clean(request.older_than_ms, limit, request.state.as_str()),
+                .clean(request.older_than_ms, limit, state.as_str()),
         )
         .await?;
         removed.len() as u64

@@ -20,6 +20,9 @@ use crate::error::AppError;
 use crate::state::AppState;
 use actions::{Action, ActionError};
 
+/// The highest page number taken.
+const MAX_PAGE: u64 = 1_000_000;
+
 /// Jobs per page when the request does not say.
 const DEFAULT_PAGE_SIZE: u64 = 20;
 
@@ -70,7 +73,7 @@ fn number(
     default: u64,
     max: u64,
 ) -> Result<u64, AppError> {
-    match query.get(field).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+    match query.get(field).map(|v| v.trim()) {
         None => Ok(default),
         Some(raw) => raw
             .parse::<u64>()
@@ -85,10 +88,10 @@ fn number(
     get,
     path = "/admin/api/jobs",
     params(
-        ("state" = Option<String>, Query, description = "States, comma-separated (waiting, active, delayed, prioritized, completed, failed, waiting-children); all when absent"),
-        ("q" = Option<String>, Query, description = "Search: `id:<id>` or a bare id, `state:<state>`"),
-        ("page" = Option<u64>, Query, description = "Page number from 0"),
-        ("size" = Option<u64>, Query, maximum = 100, description = "Jobs per page, at most 100 (default 20)"),
+        ("state" = Option<String>, Query, pattern = "^((waiting|active|delayed|prioritized|completed|failed|waiting-children)(,(waiting|active|delayed|prioritized|completed|failed|waiting-children))*)?$", description = "States, comma-separated (waiting, active, delayed, prioritized, completed, failed, waiting-children); all when absent"),
+        ("q" = Option<String>, Query, pattern = r"^((id:)?[^:\u0000-\u001f\u007f-\u009f]{1,200}|state:(waiting|active|delayed|prioritized|completed|failed|waiting-children))?$", description = "Search: `id:<id>` or a bare id, `state:<state>`"),
+        ("page" = Option<u64>, Query, minimum = 0, maximum = 1000000, description = "Page number from 0"),
+        ("size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Jobs per page, at most 100 (default 20)"),
     ),
     responses(
         (status = 200, description = "A page of jobs", body = app::admin::JobPage),
@@ -104,11 +107,14 @@ pub async fn list_jobs(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<JobPage>, AppError> {
     require(principal.as_deref(), Role::Viewer)?;
-    let page = number(&query, "page", 0, 1_000_000)?;
-    let size = number(&query, "size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE as u64)?.max(1);
+    let page = number(&query, "page", 0, MAX_PAGE)?;
+    let size = number(&query, "size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE as u64)?;
+    if size == 0 {
+        return Err(param("size", "must be a whole number from 1 to 100"));
+    }
     let mut states = states_of(query.get("state"))?;
     let queue = state.queue()?;
-    if let Some(q) = query.get("q").map(|q| q.trim()).filter(|q| !q.is_empty()) {
+    if let Some(q) = query.get("q").map(String::as_str).filter(|q| !q.is_empty()) {
         match q.split_once(':') {
             Some(("state", name)) => states = states_of(Some(&name.to_string()))?,
             Some(("id", id)) => return Ok(Json(by_id(queue, id, page, size).await?)),
@@ -134,7 +140,7 @@ async fn by_id(
     page: u64,
     size: u64,
 ) -> Result<JobPage, AppError> {
-    let id = JobId::parse(raw.trim()).map_err(|e| param("q", e.to_string()))?;
+    let id = JobId::parse(raw).map_err(|e| param("q", e.to_string()))?;
     let mut jobs = Vec::new();
     if let Some(found) = queue.status(&id).await? {
         let ids = [&id.to_string()];
@@ -280,13 +286,8 @@ pub async fn clean(
     body: axum::body::Bytes,
 ) -> Result<Json<CleanOutcome>, AppError> {
     require(principal.as_deref(), Role::Operator)?;
-    let request: CleanRequest = serde_json::from_slice(&body)
-        .map_err(|e| AppError::InvalidBody(format!("expected {{\"state\": \"completed\" | \"failed\", \"olderThanMs\", \"limit\", \"dryRun\"}}: {e}")))?;
-    if !request.state.is_finished() {
-        return Err(param("state", "clean takes completed or failed"));
-    }
-    if request.limit == Some(0) {
-        return Err(param("limit", "must be at least 1"));
-    }
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
+    let request = CleanRequest::from_json(&value)?;
     Ok(Json(actions::clean(state.queue()?, &request).await?))
 }
