@@ -196,7 +196,11 @@ async fn node_reads_sentinels_job_logs_and_each_side_sees_the_others_actions() {
     let delayed = acted["delayed"].as_str().expect("an id").to_string();
     let removed = acted["removed"].as_str().expect("an id").to_string();
     let (status, job) = server.status(&delayed).await;
-    assert_eq!((status, job["state"].as_str()), (200, Some("delayed")), "{job}");
+    assert_eq!(
+        (status, job["state"].as_str()),
+        (200, Some("delayed")),
+        "{job}"
+    );
     assert_eq!(server.status(&removed).await.0, 404);
     let resumed = server.enqueue(1).await;
     server.wait_state(&resumed, "completed", LONG).await;
@@ -225,5 +229,8 @@ async fn node_reads_sentinels_job_logs_and_each_side_sees_the_others_actions() {
     let before = node_json("operate.mjs", &["exists", &url, &resumed]).await;
     assert_eq!(before["exists"], true, "{before}");
     let gone = node_json("operate.mjs", &["exists", &url, &later]).await;
-    assert_eq!(gone["exists"], false, "the cancelled job is gone for Node too: {gone}");
+    assert_eq!(
+        gone["exists"], false,
+        "the cancelled job is gone for Node too: {gone}"
+    );
 }
