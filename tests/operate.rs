@@ -355,4 +355,42 @@ async fn each_tick_is_logged_and_the_admin_api_lists_shows_and_acts() {
     let (status, _) = post(&server.url("/admin/api/queue/resume")).await;
     assert_eq!(status, 200);
     server.wait_state(&held, "completed", LONG).await;
+
+    // Workers: this process, with its concurrency and busy slots.
+    let (status, list) = get(&server.url("/admin/api/workers")).await;
+    assert_eq!(status, 200, "{list}");
+    let ours = list["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "sentinel")
+        .cloned()
+        .unwrap_or_else(|| panic!("no Sentinel worker listed: {list}"));
+    assert_eq!(ours["concurrency"], 3, "{ours}");
+    assert_eq!(ours["pid"], server.pid(), "{ours}");
+    assert!(ours["busy"].as_u64().is_some(), "{ours}");
+
+    // Metrics: the jobs of this test, counted per minute with run time percentiles (written
+    // once a second by the worker).
+    let report = eventually(LONG, "the metrics to count the jobs", || async {
+        let (_, report) = get(&server.url("/admin/api/metrics?minutes=5")).await;
+        (report["total"]["completed"].as_u64() >= Some(8)).then_some(report)
+    })
+    .await;
+    assert_eq!(
+        report["minutes"].as_array().map(Vec::len),
+        Some(5),
+        "{report}"
+    );
+    let p50 = report["total"]["runMs"]["p50"]
+        .as_u64()
+        .expect("a run time median");
+    // One-tick tasks of 50 ms: the median's bucket is 50 ms to 62 ms.
+    assert!((50..=70).contains(&p50), "{report}");
+    let (status, answer) = get(&server.url("/admin/api/metrics?minutes=0")).await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (400, Some("minutes")),
+        "{answer}"
+    );
 }

@@ -212,3 +212,75 @@ pub struct CleanOutcome {
     /// Whether this was a dry run.
     pub dry_run: bool,
 }
+
+/// A worker on the queue.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerInfo {
+    /// The worker's name (Sentinel: `sentinel@host:pid`; BullMQ: its connection name).
+    pub name: String,
+    /// `sentinel` (with a heartbeat) or `bullmq` (any other BullMQ worker, seen by its
+    /// connection).
+    pub kind: String,
+    /// Host name, or the connection's address for other workers.
+    pub host: Option<String>,
+    /// Process id (Sentinel workers).
+    pub pid: Option<u32>,
+    /// Jobs it runs at once (Sentinel workers).
+    pub concurrency: Option<usize>,
+    /// Jobs it runs now (Sentinel workers).
+    pub busy: Option<usize>,
+    /// When it was last seen (ms since the epoch).
+    pub seen_at: Option<u64>,
+    /// How long its connection has been open, in seconds (BullMQ workers).
+    pub connected_secs: Option<u64>,
+}
+
+/// `GET /admin/api/workers`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerList {
+    /// Every live worker.
+    pub workers: Vec<WorkerInfo>,
+}
+
+/// Percentiles of a duration, in ms (bucket upper bounds, at most 25 % high).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: Option<u64>,
+    /// 95th percentile.
+    pub p95: Option<u64>,
+    /// 99th percentile.
+    pub p99: Option<u64>,
+}
+
+/// One minute of the queue.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MinuteStats {
+    /// The minute's start (ms since the epoch).
+    pub at: u64,
+    /// Jobs completed in it.
+    pub completed: u64,
+    /// Jobs failed in it.
+    pub failed: u64,
+    /// Time from due to taken by a worker.
+    pub wait_ms: Percentiles,
+    /// Time a run took.
+    pub run_ms: Percentiles,
+}
+
+/// `GET /admin/api/metrics`: the last hour, oldest minute first.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsReport {
+    /// One entry per minute.
+    pub minutes: Vec<MinuteStats>,
+    /// The whole window.
+    pub total: MinuteStats,
+}

@@ -24,6 +24,7 @@ pub mod serve;
 pub mod site;
 pub mod sse;
 pub mod state;
+pub mod stats;
 pub mod telemetry;
 pub mod worker;
 

@@ -29,6 +29,8 @@ use crate::state::AppState;
         crate::admin::pause,
         crate::admin::resume,
         crate::admin::clean,
+        crate::admin::workers,
+        crate::admin::metrics,
     ),
     components(schemas(ErrorBody, EnqueueBody, BackoffBody))
 )]

@@ -55,18 +55,10 @@ impl JobRecord {
     /// Decodes an `HGETALL` reply. `None` when the key is missing, is not a hash (a `WRONGTYPE`
     /// error), or is a hash that is not a job (no `timestamp`, which every BullMQ add writes).
     pub fn from_reply(id: &str, reply: RedisValue, max_field_bytes: usize) -> Option<Self> {
-        let pairs: Vec<(String, String)> = match reply {
-            RedisValue::Array(flat) => flat
-                .chunks(2)
-                .filter_map(|pair| Some((text(pair.first()?)?, text(pair.get(1)?)?)))
-                .collect(),
-            RedisValue::Map(pairs) => pairs
-                .into_iter()
-                .filter_map(|(k, v)| Some((text(&k)?, text(&v)?)))
-                .collect(),
-            _ => return None,
-        };
-        let fields: HashMap<String, String> = pairs.into_iter().collect();
+        if !matches!(reply, RedisValue::Array(_) | RedisValue::Map(_)) {
+            return None;
+        }
+        let fields: HashMap<String, String> = hash_pairs(reply).into_iter().collect();
         if !fields.contains_key("timestamp") {
             return None;
         }
@@ -252,6 +244,22 @@ pub fn owner_in(data: &str) -> Option<String> {
         .as_str()
         .filter(|owner| owner.len() <= 256)
         .map(str::to_owned)
+}
+
+/// The field/value pairs of an `HGETALL` reply (RESP2 or RESP3), as text; anything else is
+/// no pairs.
+pub fn hash_pairs(reply: RedisValue) -> Vec<(String, String)> {
+    match reply {
+        RedisValue::Array(flat) => flat
+            .chunks(2)
+            .filter_map(|pair| Some((text(pair.first()?)?, text(pair.get(1)?)?)))
+            .collect(),
+        RedisValue::Map(pairs) => pairs
+            .into_iter()
+            .filter_map(|(k, v)| Some((text(&k)?, text(&v)?)))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A Redis value as text, invalid UTF-8 replaced.

@@ -36,6 +36,7 @@ use crate::config::Config;
 use crate::engine::{CONNECT_TIMEOUT, EngineError, TASK_JOB_NAME, bounded, connection_options};
 use crate::events::cut;
 use crate::lock::{JobLock, LockKeeper, LockLost};
+use crate::stats::{Ended, Gathered, StatsTarget};
 use crate::telemetry::error_chain;
 
 /// How long the worker waits before fetching again after a Redis error (the crate's 15 s
@@ -75,6 +76,8 @@ struct JobContext {
     connection: RedisConnection,
     /// The longest an attempt may run when its job does not say (`JOB_TIMEOUT_MS`).
     default_timeout: Option<Duration>,
+    /// Finished jobs' counts and times, written once a second by `stats.rs`.
+    stats: Arc<Gathered>,
 }
 
 /// The embedded worker of a `all` or `worker` process.
@@ -98,6 +101,7 @@ impl EmbeddedWorker {
             cancel_key: cancel_key(&config.prefix, &config.queue),
             connection,
             default_timeout: config.job_timeout_ms.map(Duration::from_millis),
+            stats: Arc::new(Gathered::default()),
         });
         let opts = WorkerOptions::new()
             .connection(connection_options(config))
@@ -108,6 +112,10 @@ impl EmbeddedWorker {
             .run_retry_delay(FETCH_RETRY_DELAY)
             .drain_delay(IDLE_WAIT)
             .skip_lock_renewal()
+            // BullMQ's own per-minute completed/failed counts, as Node dashboards read them.
+            .metrics(bullmq::MetricsOptions {
+                max_data_points: 24 * 60,
+            })
             // Recorded as each job's `processedBy`: which process ran it.
             .name(worker_name());
         let processor_ctx = ctx.clone();
@@ -127,6 +135,22 @@ impl EmbeddedWorker {
         // Cancels are looked for every half tick (so a job stops within one), at least every
         // 20 ms and at most every 500 ms.
         let every = (ctx.tick / 2).clamp(Duration::from_millis(20), Duration::from_millis(500));
+        let busy = {
+            let ctx = ctx.clone();
+            move || ctx.running.len()
+        };
+        tokio::spawn(crate::stats::run(
+            ctx.stats.clone(),
+            StatsTarget {
+                connection: ctx.connection.clone(),
+                prefix: config.prefix.clone(),
+                queue: config.queue.clone(),
+                worker: worker_name(),
+                concurrency: config.worker_concurrency,
+            },
+            busy,
+            events_done.clone(),
+        ));
         tokio::spawn(ctx.cancels.clone().run(
             ctx.connection.clone(),
             ctx.cancel_key.clone(),
@@ -203,9 +227,25 @@ pub fn worker_name() -> String {
     format!("sentinel@{host}:{}", std::process::id())
 }
 
-/// The processor the crate calls for each job.
+/// The processor the crate calls for each job; records how each run ended in the statistics
+/// (a run handed back or that lost its lock ends elsewhere and is not counted here).
 async fn process(job: Job, ctx: Arc<JobContext>) -> Result<Value, bullmq::Error> {
     let started = Instant::now();
+    let waited = job.processed_on().map_or(0, |taken| {
+        taken.saturating_sub(job.timestamp().saturating_add(job.delay()))
+    });
+    let result = run_job(job, ctx.clone(), started).await;
+    let ran = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match &result {
+        Ok(_) => ctx.stats.record(Ended::Completed, waited, ran),
+        Err(bullmq::Error::Delayed) => {}
+        Err(_) => ctx.stats.record(Ended::Failed, waited, ran),
+    }
+    result
+}
+
+/// One run of a job.
+async fn run_job(job: Job, ctx: Arc<JobContext>, started: Instant) -> Result<Value, bullmq::Error> {
     let _running = ctx.running.token();
     let Some(token) = job.token().map(str::to_owned) else {
         return Err(bullmq::Error::Unrecoverable(

@@ -2,11 +2,15 @@
 //! queue's keys (a page is three round trips whatever its size), decoded leniently by
 //! `record.rs`. Reads only: nothing here changes the queue.
 
+use std::collections::HashMap;
+
 use app::JobId;
-use app::admin::{JobDetail, JobPage, ListedJob};
+use app::admin::{
+    JobDetail, JobPage, ListedJob, MetricsReport, MinuteStats, Percentiles, WorkerInfo, WorkerList,
+};
 use app::types::JobState;
 
-use crate::engine::{EngineError, TaskQueue};
+use crate::engine::{CALL_TIMEOUT, EngineError, TaskQueue, bounded};
 
 /// Log lines returned with a job (the most recent).
 pub const DETAIL_LOG_LINES: i64 = 200;
@@ -156,4 +160,142 @@ pub async fn detail(queue: &TaskQueue, id: &JobId) -> Result<Option<JobDetail>, 
         return Ok(None);
     };
     Ok(Some(record.detail(&found.status, logs, count, found.owner)))
+}
+
+/// Every live worker: Sentinel's from their heartbeats, any other BullMQ worker from the
+/// queue's named connections (`CLIENT LIST`, as Node's `getWorkers` reads them).
+pub async fn workers(
+    queue: &TaskQueue,
+    prefix: &str,
+    queue_name: &str,
+) -> Result<WorkerList, EngineError> {
+    let now = crate::stats::now_ms();
+    let mut cmd = redis::cmd("HGETALL");
+    cmd.arg(crate::stats::workers_key(prefix, queue_name));
+    let beats = crate::record::hash_pairs(queue.run_cmd(&cmd).await?);
+    let mut workers: Vec<WorkerInfo> = beats
+        .into_iter()
+        .take(10_000)
+        .filter_map(|(name, json)| {
+            let beat: crate::stats::Heartbeat = serde_json::from_str(&json).ok()?;
+            (now.saturating_sub(beat.seen_at) <= crate::stats::WORKER_GONE_AFTER_MS).then(|| {
+                WorkerInfo {
+                    name: crate::events::cut(&name, 200).to_string(),
+                    kind: "sentinel".to_string(),
+                    host: Some(crate::events::cut(&beat.host, 200).to_string()),
+                    pid: Some(beat.pid),
+                    concurrency: Some(beat.concurrency),
+                    busy: Some(beat.busy),
+                    seen_at: Some(beat.seen_at),
+                    connected_secs: None,
+                }
+            })
+        })
+        .collect();
+    let ours: Vec<String> = workers.iter().map(|w| w.name.clone()).collect();
+    let clients = bounded(CALL_TIMEOUT, queue.engine().get_workers()).await?;
+    for client in clients {
+        let raw = client.get("rawname").cloned().unwrap_or_default();
+        // `<prefix>:<base64 queue>:w:<worker name>`, or no name part.
+        let name = raw
+            .split_once(":w:")
+            .map_or(String::new(), |(_, n)| n.to_string());
+        if ours.contains(&name) {
+            continue;
+        }
+        workers.push(WorkerInfo {
+            name: if name.is_empty() { raw } else { name },
+            kind: "bullmq".to_string(),
+            host: client.get("addr").cloned(),
+            pid: None,
+            concurrency: None,
+            busy: None,
+            seen_at: Some(now),
+            connected_secs: client.get("age").and_then(|a| a.parse().ok()),
+        });
+    }
+    workers.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(WorkerList { workers })
+}
+
+/// The last `minutes` minutes (including the current one), oldest first, from the hashes the
+/// workers write; one round trip.
+pub async fn metrics(
+    queue: &TaskQueue,
+    prefix: &str,
+    queue_name: &str,
+    minutes: u64,
+) -> Result<MetricsReport, EngineError> {
+    let now_minute = crate::stats::now_ms() / 60_000;
+    let first = now_minute.saturating_sub(minutes.saturating_sub(1));
+    let mut pipe = redis::pipe();
+    for minute in first..=now_minute {
+        pipe.cmd("HGETALL")
+            .arg(crate::stats::minute_key(prefix, queue_name, minute));
+    }
+    // Foreign values in these hashes are skipped, not trusted.
+    let hashes: Vec<HashMap<String, u64>> = queue
+        .run::<Vec<redis::Value>>(&pipe)
+        .await?
+        .into_iter()
+        .map(|reply| {
+            crate::record::hash_pairs(reply)
+                .into_iter()
+                .filter_map(|(field, n)| Some((field, n.parse().ok()?)))
+                .collect()
+        })
+        .collect();
+    let mut total_wait: HashMap<u32, u64> = HashMap::new();
+    let mut total_run: HashMap<u32, u64> = HashMap::new();
+    let (mut completed, mut failed) = (0, 0);
+    let mut list = Vec::new();
+    for (minute, fields) in (first..=now_minute).zip(hashes) {
+        let mut wait: HashMap<u32, u64> = HashMap::new();
+        let mut run: HashMap<u32, u64> = HashMap::new();
+        for (field, n) in &fields {
+            let bucket_of = |prefix: char| {
+                field
+                    .strip_prefix(prefix)
+                    .and_then(|b| b.parse::<u32>().ok())
+                    .filter(|b| *b <= crate::stats::MAX_BUCKET)
+            };
+            if let Some(b) = bucket_of('w') {
+                *wait.entry(b).or_default() += n;
+                *total_wait.entry(b).or_default() += n;
+            } else if let Some(b) = bucket_of('r') {
+                *run.entry(b).or_default() += n;
+                *total_run.entry(b).or_default() += n;
+            }
+        }
+        let done = fields.get("completed").copied().unwrap_or(0);
+        let lost = fields.get("failed").copied().unwrap_or(0);
+        completed += done;
+        failed += lost;
+        list.push(MinuteStats {
+            at: minute * 60_000,
+            completed: done,
+            failed: lost,
+            wait_ms: percentiles(&wait),
+            run_ms: percentiles(&run),
+        });
+    }
+    Ok(MetricsReport {
+        total: MinuteStats {
+            at: first * 60_000,
+            completed,
+            failed,
+            wait_ms: percentiles(&total_wait),
+            run_ms: percentiles(&total_run),
+        },
+        minutes: list,
+    })
+}
+
+fn percentiles(buckets: &HashMap<u32, u64>) -> Percentiles {
+    let got = crate::stats::percentiles(buckets, &[0.5, 0.95, 0.99]);
+    Percentiles {
+        p50: got[0],
+        p95: got[1],
+        p99: got[2],
+    }
 }

@@ -35,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api/queue/pause", post(pause))
         .route("/admin/api/queue/resume", post(resume))
         .route("/admin/api/queue/clean", post(clean))
+        .route("/admin/api/workers", get(workers))
+        .route("/admin/api/metrics", get(metrics))
 }
 
 fn param(field: &'static str, message: impl Into<String>) -> AppError {
@@ -290,4 +292,52 @@ pub async fn clean(
         .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
     let request = CleanRequest::from_json(&value)?;
     Ok(Json(actions::clean(state.queue()?, &request).await?))
+}
+
+/// `GET /admin/api/workers` → every live worker on the queue.
+#[utoipa::path(get, path = "/admin/api/workers", responses(
+    (status = 200, description = "Sentinel workers (heartbeats) and other BullMQ workers (named connections)", body = app::admin::WorkerList),
+    (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
+    (status = 403, description = "Viewers and up only", body = crate::openapi::ErrorBody),
+    (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+))]
+pub async fn workers(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<app::admin::WorkerList>, AppError> {
+    require(principal.as_deref(), Role::Viewer)?;
+    let config = &state.config;
+    Ok(Json(
+        inspect::workers(state.queue()?, &config.prefix, &config.queue).await?,
+    ))
+}
+
+/// `GET /admin/api/metrics?minutes=60` → per minute: completed, failed, wait and run time
+/// percentiles, shared by all processes.
+#[utoipa::path(
+    get,
+    path = "/admin/api/metrics",
+    params(("minutes" = Option<u64>, Query, minimum = 1, maximum = 120, description = "Minutes back, the current one included (default 60)")),
+    responses(
+        (status = 200, description = "The last minutes, oldest first", body = app::admin::MetricsReport),
+        (status = 400, description = "A parameter was refused; the body names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Viewers and up only", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn metrics(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<app::admin::MetricsReport>, AppError> {
+    require(principal.as_deref(), Role::Viewer)?;
+    let minutes = number(&query, "minutes", 60, 120)?;
+    if minutes == 0 {
+        return Err(param("minutes", "must be a whole number from 1 to 120"));
+    }
+    let config = &state.config;
+    Ok(Json(
+        inspect::metrics(state.queue()?, &config.prefix, &config.queue, minutes).await?,
+    ))
 }
