@@ -79,6 +79,7 @@ ensure_leptos_toolchain() {
 
 # schemathesis (PyPI) for the API fuzz run, in a virtual environment of its own.
 SCHEMATHESIS_VERSION=4.32.5
+PROMETHEUS_CLIENT_VERSION=0.26.0
 ensure_schemathesis() {
   local venv="$HOME/.local/share/sentinel-tools/venv"
   if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
@@ -86,6 +87,10 @@ ensure_schemathesis() {
     say "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+  # The metrics test parses /metrics with the Prometheus project's own parser.
+  if ! "$venv/bin/python" -c 'import prometheus_client' 2>/dev/null; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
   fi
   export SCHEMATHESIS_BIN="$venv/bin/schemathesis"
 }

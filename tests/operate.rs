@@ -394,3 +394,100 @@ async fn each_tick_is_logged_and_the_admin_api_lists_shows_and_acts() {
         "{answer}"
     );
 }
+
+/// The venv's Python, where scripts/test installed the Prometheus project's parser.
+fn python() -> std::path::PathBuf {
+    match std::env::var_os("SCHEMATHESIS_BIN") {
+        Some(bin) => std::path::PathBuf::from(bin).with_file_name("python"),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+            .join(".local/share/sentinel-tools/venv/bin/python"),
+    }
+}
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_text_and_count_what_happened() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("sentinel", &redis.url(), SentinelOptions::default()).await;
+    server.wait_ready().await;
+    for _ in 0..2 {
+        let id = server.enqueue(1).await;
+        server.wait_state(&id, "completed", LONG).await;
+    }
+    let response = reqwest::get(server.url("/metrics")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("metrics.txt");
+    std::fs::write(&file, &text).unwrap();
+    // Every sample as [family, sample name, labels, value].
+    let script = "import json, sys\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+        out = []\n\
+        for family in text_string_to_metric_families(open(sys.argv[1]).read()):\n\
+        \x20   for s in family.samples:\n\
+        \x20       out.append([family.name, s.name, s.labels, s.value])\n\
+        print(json.dumps(out))\n";
+    let output = std::process::Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(&file)
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "the parser refused the text: {}\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let samples: Vec<(String, String, Value, f64)> =
+        serde_json::from_slice(&output.stdout).expect("json");
+    let value = |name: &str, labels: Value| {
+        samples
+            .iter()
+            .filter(|(_, sample, l, _)| {
+                sample == name
+                    && labels
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .all(|(k, v)| l.get(k) == Some(v))
+            })
+            .map(|s| s.3)
+            .sum::<f64>()
+    };
+    assert_eq!(
+        value(
+            "sentinel_jobs_finished_total",
+            json!({"name": "longTask", "outcome": "completed"})
+        ),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        value("sentinel_jobs", json!({"state": "completed"})),
+        2.0,
+        "{text}"
+    );
+    assert!(
+        value(
+            "sentinel_http_request_duration_seconds_count",
+            json!({"route": "/tasks/enqueue", "status": "201", "method": "POST"})
+        ) >= 2.0,
+        "{text}"
+    );
+    assert!(
+        value("sentinel_job_run_seconds_count", json!({})) >= 2.0,
+        "{text}"
+    );
+    assert!(
+        value("sentinel_redis_call_duration_seconds_count", json!({})) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        samples.iter().any(|s| s.1 == "sentinel_sse_streams_open"),
+        "{text}"
+    );
+    assert!(
+        samples.iter().any(|s| s.1 == "sentinel_worker_busy_slots"),
+        "{text}"
+    );
+}

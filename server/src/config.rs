@@ -89,6 +89,11 @@ pub struct Config {
     #[arg(long, env = "SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
 
+    /// Who may read `GET /metrics`: `viewer` (viewers and up; anyone when access control is
+    /// off) or `open`.
+    #[arg(long, env = "METRICS_ACCESS", value_enum, default_value_t = crate::metrics::MetricsAccess::Viewer)]
+    pub metrics_access: crate::metrics::MetricsAccess,
+
     /// The longest one attempt of a job may run when the job gives no `timeoutMs` (unset: no
     /// limit); over it the attempt fails with `timed out after N ms`.
     #[arg(long, env = "JOB_TIMEOUT_MS")]

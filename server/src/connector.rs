@@ -26,7 +26,7 @@ pub async fn connect(state: AppState) {
     let mut warned = false;
 
     let Some(queue) = retry(&shutdown, "queue", &redis, &mut warned, || {
-        TaskQueue::connect(&config)
+        TaskQueue::connect(&config, state.metrics.clone())
     })
     .await
     else {
@@ -57,7 +57,7 @@ pub async fn connect(state: AppState) {
 
     let worker = if config.role.runs_worker() {
         let Some(worker) = retry(&shutdown, "worker", &redis, &mut warned, || {
-            EmbeddedWorker::start(&config, queue.connection().clone())
+            EmbeddedWorker::start(&config, queue.connection().clone(), state.metrics.clone())
         })
         .await
         else {

@@ -14,7 +14,10 @@ use bullmq::types::{KeepJobs, RemoveOnFinish};
 use bullmq::{Queue, QueueOptions};
 use serde_json::Value;
 
+use std::sync::Arc;
+
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::record::{self, JobRecord, is_queue_key_name};
 
 /// Name of the jobs Sentinel adds and runs.
@@ -67,17 +70,19 @@ pub fn connection_options(config: &Config) -> RedisConnectionOptions {
 pub struct TaskQueue {
     queue: Queue,
     max_field_bytes: usize,
+    metrics: Arc<Metrics>,
 }
 
 impl TaskQueue {
     /// Opens the queue; fails fast (see [`CONNECT_TIMEOUT`]) when Redis is not there.
-    pub async fn connect(config: &Config) -> Result<Self, EngineError> {
+    pub async fn connect(config: &Config, metrics: Arc<Metrics>) -> Result<Self, EngineError> {
         let opts = QueueOptions::new()
             .connection(connection_options(config))
             .prefix(config.prefix.clone());
         let queue = bounded(CONNECT_TIMEOUT, Queue::with_options(&config.queue, opts)).await?;
         Ok(Self {
             queue,
+            metrics,
             max_field_bytes: config.limits.max_field_bytes,
         })
     }
@@ -421,7 +426,10 @@ impl TaskQueue {
                 .await
                 .map_err(bullmq::Error::from)
         };
-        bounded(CALL_TIMEOUT, query).await
+        let started = std::time::Instant::now();
+        let result = bounded(CALL_TIMEOUT, query).await;
+        self.metrics.redis_call(started.elapsed());
+        result
     }
 
     /// Runs one command on the queue's shared connection within our deadline.
@@ -435,7 +443,10 @@ impl TaskQueue {
                 .await
                 .map_err(bullmq::Error::from)
         };
-        bounded(CALL_TIMEOUT, query).await
+        let started = std::time::Instant::now();
+        let result = bounded(CALL_TIMEOUT, query).await;
+        self.metrics.redis_call(started.elapsed());
+        result
     }
 
     /// The crate's queue, for the admin layer's actions (which go through the crate's

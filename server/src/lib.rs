@@ -16,6 +16,7 @@ pub mod headers;
 pub mod health;
 pub mod limits;
 pub mod lock;
+pub mod metrics;
 pub mod openapi;
 pub mod pulse;
 pub mod record;
@@ -49,7 +50,8 @@ pub use state::AppState;
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz));
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape));
     if state.config.role.serves_api() {
         router = router
             .route(
@@ -95,6 +97,7 @@ pub fn app(state: AppState) -> Router {
     };
     router
         .fallback(fallback)
+        .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(from_fn_with_state(state.clone(), auth::identify))
         .layer(from_fn_with_state(
             limits::RequestLimits::new(&state.config.limits),

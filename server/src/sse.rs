@@ -79,6 +79,11 @@ pub struct StreamSlot {
 }
 
 impl StreamSlots {
+    /// How many streams are open.
+    pub fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+
     /// Takes a place for a stream from `client`, or says which cap is hit.
     pub fn take(
         self: &Arc<Self>,

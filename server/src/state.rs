@@ -37,6 +37,8 @@ pub struct AppState {
     pub access: Arc<Access>,
     /// Whether the queue answers right now.
     pub pulse: Arc<Pulse>,
+    /// The process's Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
     services: Arc<OnceLock<Services>>,
 }
 
@@ -49,6 +51,7 @@ impl AppState {
             access: Arc::new(access),
             streams: Arc::new(StreamSlots::default()),
             pulse: Arc::new(Pulse::default()),
+            metrics: Arc::new(crate::metrics::Metrics::default()),
             services: Arc::new(OnceLock::new()),
         }
     }

@@ -36,6 +36,7 @@ use crate::config::Config;
 use crate::engine::{CONNECT_TIMEOUT, EngineError, TASK_JOB_NAME, bounded, connection_options};
 use crate::events::cut;
 use crate::lock::{JobLock, LockKeeper, LockLost};
+use crate::metrics::Metrics;
 use crate::stats::{Ended, Gathered, StatsTarget};
 use crate::telemetry::error_chain;
 
@@ -78,6 +79,8 @@ struct JobContext {
     default_timeout: Option<Duration>,
     /// Finished jobs' counts and times, written once a second by `stats.rs`.
     stats: Arc<Gathered>,
+    /// This process's Prometheus metrics.
+    metrics: Arc<Metrics>,
 }
 
 /// The embedded worker of a `all` or `worker` process.
@@ -89,7 +92,11 @@ pub struct EmbeddedWorker {
 
 impl EmbeddedWorker {
     /// Starts the crate's worker on our queue. Fails fast when Redis is not there.
-    pub async fn start(config: &Config, connection: RedisConnection) -> Result<Self, EngineError> {
+    pub async fn start(
+        config: &Config,
+        connection: RedisConnection,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, EngineError> {
         let ctx = Arc::new(JobContext {
             tick: config.tick(),
             max_seconds: config.max_seconds,
@@ -102,6 +109,7 @@ impl EmbeddedWorker {
             connection,
             default_timeout: config.job_timeout_ms.map(Duration::from_millis),
             stats: Arc::new(Gathered::default()),
+            metrics,
         });
         let opts = WorkerOptions::new()
             .connection(connection_options(config))
@@ -234,12 +242,19 @@ async fn process(job: Job, ctx: Arc<JobContext>) -> Result<Value, bullmq::Error>
     let waited = job.processed_on().map_or(0, |taken| {
         taken.saturating_sub(job.timestamp().saturating_add(job.delay()))
     });
+    let name = job.name().to_string();
     let result = run_job(job, ctx.clone(), started).await;
     let ran = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match &result {
-        Ok(_) => ctx.stats.record(Ended::Completed, waited, ran),
+        Ok(_) => {
+            ctx.stats.record(Ended::Completed, waited, ran);
+            ctx.metrics.job_finished(&name, true, waited, ran);
+        }
         Err(bullmq::Error::Delayed) => {}
-        Err(_) => ctx.stats.record(Ended::Failed, waited, ran),
+        Err(_) => {
+            ctx.stats.record(Ended::Failed, waited, ran);
+            ctx.metrics.job_finished(&name, false, waited, ran);
+        }
     }
     result
 }

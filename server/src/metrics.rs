@@ -1,0 +1,248 @@
+//! `GET /metrics`: Prometheus's text format, built with the `prometheus-client` crate (the
+//! Prometheus project's own Rust client). This process's counters and histograms (HTTP
+//! requests by route and status with latency, Redis call latency, jobs this process's worker
+//! finished by name and outcome with wait and run time), and gauges read at scrape time (jobs
+//! per state from Redis, busy worker slots, open event streams).
+//!
+//! Who may read it is its own setting, `METRICS_ACCESS`: `viewer` (default: viewers and up
+//! when access control is on, e.g. a scraper with a viewer token; anyone when it is off) or
+//! `open`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Extension;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::auth::{Principal, Role, require};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricsAccess {
+    /// Anyone who can reach the port.
+    Open,
+    /// Viewers and up (anyone when access control is off).
+    Viewer,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    name: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn seconds_histogram() -> Histogram {
+    // 1 ms to ~9 h, doubling.
+    Histogram::new(exponential_buckets(0.001, 2.0, 25))
+}
+
+fn fast_histogram() -> Histogram {
+    // 50 µs to ~1.6 s, doubling.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+}
+
+/// The process's metrics.
+pub struct Metrics {
+    registry: Registry,
+    http: HistogramFamily<HttpLabels>,
+    redis: Histogram,
+    jobs_ended: Family<JobLabels, Counter>,
+    job_wait: Histogram,
+    job_run: Histogram,
+    jobs: Family<StateLabels, Gauge>,
+    busy: Gauge,
+    streams: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("sentinel");
+        let http: HistogramFamily<HttpLabels> =
+            Family::new_with_constructor(fast_histogram as fn() -> Histogram);
+        let redis = fast_histogram();
+        let jobs_ended = Family::<JobLabels, Counter>::default();
+        let job_wait = seconds_histogram();
+        let job_run = seconds_histogram();
+        let jobs = Family::<StateLabels, Gauge>::default();
+        let busy = Gauge::default();
+        let streams = Gauge::default();
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP requests by method, route and status, and how long they took to answer",
+            http.clone(),
+        );
+        registry.register(
+            "redis_call_duration_seconds",
+            "Redis calls of the typed queue layer (each a command or a pipeline)",
+            redis.clone(),
+        );
+        registry.register(
+            "jobs_finished",
+            "Jobs this process's worker finished, by job name and outcome",
+            jobs_ended.clone(),
+        );
+        registry.register(
+            "job_wait_seconds",
+            "Time from a job being due to a worker of this process taking it",
+            job_wait.clone(),
+        );
+        registry.register(
+            "job_run_seconds",
+            "Time one run of a job took on this process",
+            job_run.clone(),
+        );
+        registry.register("jobs", "Jobs per state in the queue", jobs.clone());
+        registry.register(
+            "worker_busy_slots",
+            "Jobs this process's worker runs now",
+            busy.clone(),
+        );
+        registry.register(
+            "sse_streams_open",
+            "Event streams open on this process",
+            streams.clone(),
+        );
+        Self {
+            registry,
+            http,
+            redis,
+            jobs_ended,
+            job_wait,
+            job_run,
+            jobs,
+            busy,
+            streams,
+        }
+    }
+}
+
+/// Job names counted by name; any other name is counted as `other` (a foreign producer's names
+/// must not grow the metrics without bound).
+const NAMED_JOBS: [&str; 1] = [crate::engine::TASK_JOB_NAME];
+
+impl Metrics {
+    /// Records a Redis call's duration.
+    pub fn redis_call(&self, took: Duration) {
+        self.redis.observe(took.as_secs_f64());
+    }
+
+    /// Records a finished run of a job.
+    pub fn job_finished(&self, name: &str, completed: bool, wait_ms: u64, run_ms: u64) {
+        let name = if NAMED_JOBS.contains(&name) {
+            name
+        } else {
+            "other"
+        };
+        self.jobs_ended
+            .get_or_create(&JobLabels {
+                name: name.to_string(),
+                outcome: if completed { "completed" } else { "failed" }.to_string(),
+            })
+            .inc();
+        self.job_wait.observe(wait_ms as f64 / 1000.0);
+        self.job_run.observe(run_ms as f64 / 1000.0);
+    }
+
+    /// The text of a scrape.
+    fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// Middleware: counts each request by method, matched route and status, with its latency.
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let response = next.run(request).await;
+    metrics
+        .http
+        .get_or_create(&HttpLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn scrape(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Response, AppError> {
+    if state.config.metrics_access == MetricsAccess::Viewer {
+        require(principal.as_deref(), Role::Viewer)?;
+    }
+    let metrics = &state.metrics;
+    metrics.streams.set(state.streams.open() as i64);
+    if let Some(services) = state.services() {
+        metrics.busy.set(
+            services
+                .worker
+                .as_ref()
+                .map_or(0, |w| w.active_jobs() as i64),
+        );
+        // Jobs per state: one read; a scrape while Redis is away leaves the last values.
+        if let Ok(counts) = services.queue.counts().await {
+            for (state, n) in [
+                ("waiting", counts.waiting),
+                ("active", counts.active),
+                ("delayed", counts.delayed),
+                ("prioritized", counts.prioritized),
+                ("completed", counts.completed),
+                ("failed", counts.failed),
+                ("waiting-children", counts.waiting_children),
+                ("paused", counts.paused),
+            ] {
+                metrics
+                    .jobs
+                    .get_or_create(&StateLabels {
+                        state: state.to_string(),
+                    })
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
+    }
+    let text = metrics.encode().map_err(|_| AppError::NoRoute)?;
+    Ok((
+        StatusCode::OK,
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
