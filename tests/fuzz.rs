@@ -39,7 +39,9 @@ async fn the_api_holds_against_generated_requests() {
             .args(["--max-examples", "40"])
             .args(["--max-time", "45"])
             .args(["--seed", "20261129"])
-            .args(["--workers", "2"])
+            // One worker: CPython's regex strategies are not thread-safe in hypothesis's
+            // generator ("AST constructor recursion depth mismatch" with two).
+            .args(["--workers", "1"])
             .arg("--no-color")
             .arg("--report-dir")
             .arg(report.path())

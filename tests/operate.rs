@@ -491,3 +491,91 @@ async fn metrics_parse_as_prometheus_text_and_count_what_happened() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn bulk_actions_run_in_chunks_and_report_progress() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("sentinel", &redis.url(), SentinelOptions::default()).await;
+    server.wait_ready().await;
+    // 2,000 jobs no Sentinel worker runs: each fails at once.
+    let producer = support::producer_queue(&redis).await;
+    const JOBS: u64 = 2000;
+    for chunk in 0..(JOBS / 500) {
+        let jobs = (0..500)
+            .map(|i| bullmq::BulkJob::new("sendEmail", json!({"n": chunk * 500 + i})))
+            .collect();
+        producer.add_bulk(jobs).await.expect("add jobs");
+    }
+    eventually(Duration::from_secs(60), "every job to fail", || async {
+        let (_, page) = get(&server.url("/admin/api/jobs?state=failed&size=1")).await;
+        (page["total"].as_u64() == Some(JOBS)).then_some(())
+    })
+    .await;
+    // Paused, so the retried jobs stay waiting where we can count them.
+    assert_eq!(post(&server.url("/admin/api/queue/pause")).await.0, 200);
+
+    let bulk = server.url("/admin/api/jobs/bulk");
+    let (status, started) = post_json(&bulk, json!({"action": "retry", "q": "state:failed"})).await;
+    assert_eq!(status, 202, "{started}");
+    let run = started["bulk"].as_str().expect("a run id").to_string();
+    let done = eventually(
+        Duration::from_secs(60),
+        "the bulk retry to finish",
+        || async {
+            let (_, progress) = get(&server.url(&format!("/admin/api/bulk/{run}"))).await;
+            (progress["finished"] == true).then_some(progress)
+        },
+    )
+    .await;
+    assert_eq!(
+        (done["total"].as_u64(), done["done"].as_u64()),
+        (Some(JOBS), Some(JOBS)),
+        "{done}"
+    );
+    assert_eq!(done["error"], Value::Null, "{done}");
+    let (_, failed) = get(&server.url("/admin/api/jobs?state=failed&size=1")).await;
+    assert_eq!(failed["total"], 0, "{failed}");
+    let (_, waiting) = get(&server.url("/admin/api/jobs?state=waiting&size=10")).await;
+    assert_eq!(waiting["total"], JOBS, "{waiting}");
+
+    // By ids: cancel ten waiting jobs (removed); an unknown id is skipped.
+    let mut ids: Vec<Value> = waiting["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].clone())
+        .collect();
+    ids.push(json!("no-such-job"));
+    let (status, started) = post_json(&bulk, json!({"action": "cancel", "ids": ids})).await;
+    assert_eq!(status, 202, "{started}");
+    let run = started["bulk"].as_str().unwrap().to_string();
+    let done = eventually(LONG, "the bulk cancel to finish", || async {
+        let (_, progress) = get(&server.url(&format!("/admin/api/bulk/{run}"))).await;
+        (progress["finished"] == true).then_some(progress)
+    })
+    .await;
+    assert_eq!(
+        (done["done"].as_u64(), done["skipped"].as_u64()),
+        (Some(10), Some(1)),
+        "{done}"
+    );
+    let (_, waiting) = get(&server.url("/admin/api/jobs?state=waiting&size=1")).await;
+    assert_eq!(waiting["total"], JOBS - 10, "{waiting}");
+
+    // Refusals name the field.
+    for (body, field) in [
+        (json!({"action": "explode", "ids": ["1"]}), "action"),
+        (json!({"action": "retry", "ids": []}), "ids"),
+        (json!({"action": "retry", "ids": ["a:b"]}), "ids"),
+        (json!({"action": "retry", "q": "name:x"}), "q"),
+        (json!({"action": "retry"}), "ids"),
+    ] {
+        let (status, answer) = post_json(&bulk, body.clone()).await;
+        assert_eq!(
+            (status, answer["field"].as_str()),
+            (400, Some(field)),
+            "{body} → {answer}"
+        );
+    }
+    assert_eq!(get(&server.url("/admin/api/bulk/nope")).await.0, 404);
+}

@@ -258,6 +258,11 @@ pub struct Limits {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 16 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Largest body of a bulk admin action (`POST /admin/api/jobs/bulk`: up to 100 ids of up to
+    /// 256 characters each) → 413.
+    #[arg(long, env = "MAX_BULK_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_bulk_body_bytes: usize,
+
     /// How long a client may take to send a request's headers before the connection is closed.
     #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
     pub header_read_timeout_ms: u64,
@@ -308,6 +313,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_body_bytes: 16 * 1024,
+            max_bulk_body_bytes: 1024 * 1024,
             header_read_timeout_ms: 10_000,
             request_timeout_ms: 15_000,
             max_connections: 10_000,
@@ -390,6 +396,7 @@ impl Config {
         let l = &self.limits;
         for (name, value) in [
             ("MAX_BODY_BYTES", l.max_body_bytes),
+            ("MAX_BULK_BODY_BYTES", l.max_bulk_body_bytes),
             ("MAX_CONNECTIONS", l.max_connections),
             ("MAX_SSE_STREAMS", l.max_sse_streams),
             ("MAX_SSE_STREAMS_PER_CLIENT", l.max_sse_streams_per_client),

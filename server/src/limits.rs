@@ -20,10 +20,14 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use crate::config::Limits;
 use crate::error::AppError;
 
+/// The route whose body may be larger (`MAX_BULK_BODY_BYTES`).
+const BULK_PATH: &str = "/admin/api/jobs/bulk";
+
 /// The limits as the middleware needs them.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestLimits {
     max_body_bytes: usize,
+    max_bulk_body_bytes: usize,
     timeout: Duration,
 }
 
@@ -32,6 +36,7 @@ impl RequestLimits {
     pub fn new(limits: &Limits) -> Arc<Self> {
         Arc::new(Self {
             max_body_bytes: limits.max_body_bytes,
+            max_bulk_body_bytes: limits.max_bulk_body_bytes,
             timeout: limits.request_timeout(),
         })
     }
@@ -45,25 +50,25 @@ pub async fn limit_requests(
 ) -> Response {
     let deadline = tokio::time::Instant::now() + limits.timeout;
     let (parts, body) = request.into_parts();
+    // One route takes lists of ids: its own, larger limit.
+    let max = if parts.uri.path() == BULK_PATH {
+        limits.max_bulk_body_bytes
+    } else {
+        limits.max_body_bytes
+    };
     let declared = parts
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limits.max_body_bytes as u64) {
-        return AppError::BodyTooLarge {
-            limit: limits.max_body_bytes,
-        }
-        .into_response();
+    if declared.is_some_and(|len| len > max as u64) {
+        return AppError::BodyTooLarge { limit: max }.into_response();
     }
-    let read = Limited::new(body, limits.max_body_bytes).collect();
+    let read = Limited::new(body, max).collect();
     let bytes = match tokio::time::timeout_at(deadline, read).await {
         Err(_) => return AppError::BodyTimeout(limits.timeout).into_response(),
         Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return AppError::BodyTooLarge {
-                limit: limits.max_body_bytes,
-            }
-            .into_response();
+            return AppError::BodyTooLarge { limit: max }.into_response();
         }
         Ok(Err(_)) => {
             return AppError::InvalidBody("the request body could not be read".to_string())

@@ -31,8 +31,10 @@ use crate::state::AppState;
         crate::admin::clean,
         crate::admin::workers,
         crate::admin::metrics,
+        crate::admin::bulk_action,
+        crate::admin::bulk_progress,
     ),
-    components(schemas(ErrorBody, EnqueueBody, BackoffBody))
+    components(schemas(ErrorBody, EnqueueBody, BackoffBody, BulkBody, BulkIds, BulkQuery))
 )]
 pub struct ApiDoc;
 
@@ -109,4 +111,57 @@ pub struct BackoffBody {
     /// The delay in ms (exponential: doubled after each failure).
     #[schema(minimum = 0, maximum = 86_400_000)]
     pub delay: Option<u64>,
+}
+
+/// The body of `POST /admin/api/jobs/bulk`: an action and either ids or a state query.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BulkBody {
+    /// On these jobs.
+    Ids(BulkIds),
+    /// On every job of a state.
+    Query(BulkQuery),
+}
+
+/// A bulk action on listed jobs.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkIds {
+    /// `retry`, `remove`, `promote` or `cancel`.
+    #[schema(pattern = "^(retry|remove|promote|cancel)$")]
+    pub action: String,
+    /// 1 to 100 job ids.
+    #[schema(schema_with = bulk_ids)]
+    pub ids: Vec<String>,
+}
+
+/// A bulk action on every job of a state.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkQuery {
+    /// `retry`, `remove`, `promote` or `cancel`.
+    #[schema(pattern = "^(retry|remove|promote|cancel)$")]
+    pub action: String,
+    /// `state:<state>`.
+    #[schema(
+        pattern = "^state:(waiting|active|delayed|prioritized|completed|failed|waiting-children)$"
+    )]
+    pub q: String,
+}
+
+/// The schema of a bulk action's `ids`: 1 to 100 job ids (no `:`, no control characters, at
+/// most 256 characters).
+fn bulk_ids() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(256))
+                .pattern(Some(r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$")),
+        )
+        .min_items(Some(1))
+        .max_items(Some(100))
+        .build()
 }

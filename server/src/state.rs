@@ -39,6 +39,8 @@ pub struct AppState {
     pub pulse: Arc<Pulse>,
     /// The process's Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Bulk admin runs this process started.
+    pub bulk: Arc<crate::admin::bulk::Runs>,
     services: Arc<OnceLock<Services>>,
 }
 
@@ -52,6 +54,7 @@ impl AppState {
             streams: Arc::new(StreamSlots::default()),
             pulse: Arc::new(Pulse::default()),
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            bulk: Arc::new(crate::admin::bulk::Runs::default()),
             services: Arc::new(OnceLock::new()),
         }
     }

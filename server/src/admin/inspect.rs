@@ -128,6 +128,63 @@ pub async fn list(
     })
 }
 
+/// The ids of `count` jobs of `state` from `offset`, in the listing's order (ids that could
+/// name no job are left out).
+pub async fn ids(
+    queue: &TaskQueue,
+    state: JobState,
+    offset: u64,
+    count: u64,
+) -> Result<Vec<JobId>, EngineError> {
+    let mut ids = Vec::new();
+    let mut skip = offset;
+    for source in sources(queue, state) {
+        if ids.len() as u64 >= count {
+            break;
+        }
+        let left = count - ids.len() as u64;
+        let mut cmd = match &source {
+            Source::List(key) => {
+                let mut c = redis::cmd("LRANGE");
+                c.arg(key);
+                c
+            }
+            Source::Ascending(key) => {
+                let mut c = redis::cmd("ZRANGE");
+                c.arg(key);
+                c
+            }
+            Source::Descending(key) => {
+                let mut c = redis::cmd("ZREVRANGE");
+                c.arg(key);
+                c
+            }
+        };
+        cmd.arg(skip).arg(skip + left - 1);
+        let reply: Vec<redis::Value> = queue.run_cmd(&cmd).await?;
+        if reply.is_empty() {
+            // This source has fewer than `skip` entries: what is left of the offset moves on.
+            let mut len = match &source {
+                Source::List(key) => redis::cmd("LLEN").arg(key).clone(),
+                Source::Ascending(key) | Source::Descending(key) => {
+                    redis::cmd("ZCARD").arg(key).clone()
+                }
+            };
+            let size: u64 = queue.run_cmd(&mut len).await?;
+            skip = skip.saturating_sub(size);
+            continue;
+        }
+        skip = 0;
+        ids.extend(
+            reply
+                .iter()
+                .filter_map(crate::record::text)
+                .filter_map(|id| JobId::parse(&id).ok()),
+        );
+    }
+    Ok(ids)
+}
+
 /// One job in full, or `None` when there is no such job.
 pub async fn detail(queue: &TaskQueue, id: &JobId) -> Result<Option<JobDetail>, EngineError> {
     let Some(found) = queue.status(id).await? else {

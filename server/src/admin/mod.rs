@@ -3,6 +3,7 @@
 //! queue through the engine's scripts; this file is HTTP only (parameters, roles, answers).
 
 pub mod actions;
+pub mod bulk;
 pub mod inspect;
 
 use std::collections::HashMap;
@@ -30,6 +31,8 @@ const DEFAULT_PAGE_SIZE: u64 = 20;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/api/jobs", get(list_jobs))
+        .route("/admin/api/jobs/bulk", post(bulk_action))
+        .route("/admin/api/bulk/{bulk}", get(bulk_progress))
         .route("/admin/api/jobs/{id}", get(job))
         .route("/admin/api/jobs/{id}/{action}", post(job_action))
         .route("/admin/api/queue/pause", post(pause))
@@ -340,4 +343,96 @@ pub async fn metrics(
     Ok(Json(
         inspect::metrics(state.queue()?, &config.prefix, &config.queue, minutes).await?,
     ))
+}
+
+/// `POST /admin/api/jobs/bulk` `{"action", "ids": [...]}` or `{"action", "q": "state:<state>"}`
+/// → `202` with the run's progress; follow it at `GET /admin/api/bulk/{bulk}`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/jobs/bulk",
+    request_body(content = crate::openapi::BulkBody, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Started; the body is its progress so far"),
+        (status = 400, description = "A field was refused; the body names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Operators and up only", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body over MAX_BODY_BYTES", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn bulk_action(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    body: axum::body::Bytes,
+) -> Result<(axum::http::StatusCode, Json<bulk::Progress>), AppError> {
+    require(principal.as_deref(), Role::Operator)?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
+    // `action` with `ids`, or `action` with `q`: nothing else.
+    if let Some(extra) = value.as_object().and_then(|fields| {
+        fields
+            .keys()
+            .find(|k| !matches!(k.as_str(), "action" | "ids" | "q"))
+    }) {
+        return Err(param(
+            "body",
+            format!(
+                "unknown field {:?}: give action with ids or q",
+                crate::events::cut(extra, 40)
+            ),
+        ));
+    }
+    let action = value
+        .get("action")
+        .and_then(Value::as_str)
+        .and_then(Action::parse)
+        .ok_or_else(|| param("action", "must be retry, remove, promote or cancel"))?;
+    let target = match (value.get("ids"), value.get("q").and_then(Value::as_str)) {
+        (Some(Value::Array(ids)), None) => {
+            if ids.is_empty() || ids.len() > bulk::MAX_IDS {
+                return Err(param("ids", format!("must list 1 to {} ids", bulk::MAX_IDS)));
+            }
+            let ids = ids
+                .iter()
+                .map(|id| id.as_str().and_then(|id| JobId::parse(id).ok()))
+                .collect::<Option<Vec<JobId>>>()
+                .ok_or_else(|| param("ids", "every id must be a job id (text, no ':')"))?;
+            bulk::Target::Ids(ids)
+        }
+        (None, Some(q)) => match q.split_once(':') {
+            Some(("state", name)) => bulk::Target::State(JobState::parse(name).ok_or_else(|| {
+                param("q", "state:<state> with waiting, active, delayed, prioritized, completed, failed or waiting-children")
+            })?),
+            _ => return Err(param("q", "bulk actions take q=state:<state> for now")),
+        },
+        _ => return Err(param("ids", "give ids (a list) or q, not both")),
+    };
+    state.queue()?;
+    let run = bulk::start(&state.bulk, state.clone(), action, target);
+    Ok((axum::http::StatusCode::ACCEPTED, Json(run.progress())))
+}
+
+/// `GET /admin/api/bulk/{bulk}` → a bulk run's progress (runs this process started).
+#[utoipa::path(
+    get,
+    path = "/admin/api/bulk/{bulk}",
+    params(("bulk" = String, Path, description = "The run's id, from the bulk request's answer")),
+    responses(
+        (status = 200, description = "Its progress"),
+        (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Viewers and up only", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such run on this process", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn bulk_progress(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path(id): Path<String>,
+) -> Result<Json<bulk::Progress>, AppError> {
+    require(principal.as_deref(), Role::Viewer)?;
+    state
+        .bulk
+        .get(&id)
+        .map(|run| Json(run.progress()))
+        .ok_or(AppError::NotFound { id })
 }

@@ -1,0 +1,287 @@
+//! Bulk actions: one action on a list of ids or on every job of a state, run in the
+//! background in chunks, with progress to poll.
+//!
+//! Never one round trip per job: a chunk's actions run concurrently on the multiplexed
+//! connection (which pipelines them), 500 jobs a chunk, 64 in flight. Never a long block of
+//! Redis: "retry every failed (or completed) job" and "promote every delayed job" use BullMQ's
+//! own batch scripts (`moveJobsToWait`, `promote`), 1,000 jobs a call.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::JobId;
+use app::types::JobState;
+use serde::Serialize;
+
+use super::actions::{Action, act};
+use crate::engine::{EngineError, TaskQueue};
+
+/// Jobs read and acted on per chunk.
+const CHUNK: usize = 500;
+/// Actions in flight at once (pipelined on the connection).
+const IN_FLIGHT: usize = 64;
+/// Jobs per call of BullMQ's batch scripts.
+const BATCH: u32 = 1000;
+/// Bulk runs remembered for their progress.
+const KEPT_RUNS: usize = 100;
+/// Most ids one request may list (a page of the list; larger sets go by state).
+pub const MAX_IDS: usize = 100;
+
+/// What a bulk action covers.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// These jobs.
+    Ids(Vec<JobId>),
+    /// Every job of this state (as it is when each chunk is read).
+    State(JobState),
+}
+
+/// A bulk run's progress.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// The run's id.
+    pub bulk: String,
+    /// The action.
+    pub action: &'static str,
+    /// Jobs it covers (for a state: as counted when it started).
+    pub total: u64,
+    /// Jobs done.
+    pub done: u64,
+    /// Jobs skipped (gone, or in a state the action does not take).
+    pub skipped: u64,
+    /// Whether it has ended.
+    pub finished: bool,
+    /// Why it stopped early, if it did (the queue became unreachable).
+    pub error: Option<String>,
+}
+
+/// One run, shared between its task and the readers of its progress.
+#[derive(Debug)]
+pub struct Run {
+    id: String,
+    action: Action,
+    total: AtomicU64,
+    done: AtomicU64,
+    skipped: AtomicU64,
+    finished: AtomicBool,
+    error: Mutex<Option<String>>,
+}
+
+impl Run {
+    /// Its progress now.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            bulk: self.id.clone(),
+            action: self.action.as_str(),
+            total: self.total.load(Ordering::Relaxed),
+            done: self.done.load(Ordering::Relaxed),
+            skipped: self.skipped.load(Ordering::Relaxed),
+            finished: self.finished.load(Ordering::Relaxed),
+            error: self.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        }
+    }
+}
+
+/// The runs this process started (the most recent [`KEPT_RUNS`]).
+#[derive(Debug, Default)]
+pub struct Runs {
+    runs: Mutex<VecDeque<Arc<Run>>>,
+}
+
+impl Runs {
+    /// The run `id`, if this process remembers it.
+    pub fn get(&self, id: &str) -> Option<Arc<Run>> {
+        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        runs.iter().find(|r| r.id == id).cloned()
+    }
+
+    fn add(&self, run: Arc<Run>) {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        runs.push_back(run);
+        while runs.len() > KEPT_RUNS {
+            runs.pop_front();
+        }
+    }
+}
+
+/// Everything a run needs to act: the server's state (its queue, prefix and queue name).
+pub type Scope = crate::state::AppState;
+
+/// Starts `action` on `target` in the background; returns the run to follow.
+pub fn start(runs: &Runs, scope: Scope, action: Action, target: Target) -> Arc<Run> {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    let run = Arc::new(Run {
+        id: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        action,
+        total: AtomicU64::new(match &target {
+            Target::Ids(ids) => ids.len() as u64,
+            Target::State(_) => 0,
+        }),
+        done: AtomicU64::new(0),
+        skipped: AtomicU64::new(0),
+        finished: AtomicBool::new(false),
+        error: Mutex::new(None),
+    });
+    runs.add(run.clone());
+    let task = run.clone();
+    tokio::spawn(async move {
+        let result = execute(&scope, &task, action, target).await;
+        if let Err(error) = result {
+            *task.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+                "stopped: {}",
+                crate::telemetry::error_chain(&error)
+            ));
+        }
+        task.finished.store(true, Ordering::Relaxed);
+    });
+    run
+}
+
+async fn execute(
+    scope: &Scope,
+    run: &Run,
+    action: Action,
+    target: Target,
+) -> Result<(), EngineError> {
+    let Ok(queue) = scope.queue() else {
+        return Err(EngineError::Timeout(Duration::ZERO));
+    };
+    match target {
+        Target::Ids(ids) => {
+            for chunk in ids.chunks(CHUNK) {
+                act_on(scope, run, action, chunk).await?;
+            }
+            Ok(())
+        }
+        Target::State(state) => {
+            let total = state_count(queue, state).await?;
+            run.total.store(total, Ordering::Relaxed);
+            match (action, state) {
+                // BullMQ's batch scripts: a thousand jobs a call.
+                (Action::Retry, JobState::Failed | JobState::Completed) => {
+                    let watch = watch_drain(queue, state, run, total);
+                    let moved = crate::engine::bounded(
+                        Duration::from_secs(600),
+                        queue.engine().retry_jobs(state.as_str(), BATCH, None),
+                    );
+                    let (moved, ()) = tokio::join!(moved, watch);
+                    moved?;
+                    let left = state_count(queue, state).await?;
+                    run.done
+                        .store(total.saturating_sub(left), Ordering::Relaxed);
+                    Ok(())
+                }
+                (Action::Promote, JobState::Delayed) => {
+                    let watch = watch_drain(queue, state, run, total);
+                    let moved = crate::engine::bounded(
+                        Duration::from_secs(600),
+                        queue.engine().promote_jobs(BATCH),
+                    );
+                    let (moved, ()) = tokio::join!(moved, watch);
+                    moved?;
+                    let left = state_count(queue, state).await?;
+                    run.done
+                        .store(total.saturating_sub(left), Ordering::Relaxed);
+                    Ok(())
+                }
+                _ => {
+                    // Chunk by chunk from the head: acted-on jobs leave the state; a chunk
+                    // where nothing could be done is stepped over.
+                    let mut offset = 0;
+                    let mut seen = 0;
+                    while seen < total {
+                        let ids = state_ids(queue, state, offset, CHUNK).await?;
+                        if ids.is_empty() {
+                            break;
+                        }
+                        seen += ids.len() as u64;
+                        let before = run.done.load(Ordering::Relaxed);
+                        act_on(scope, run, action, &ids).await?;
+                        let acted = run.done.load(Ordering::Relaxed) - before;
+                        offset += ids.len() - acted as usize;
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+/// Counts progress of a batch script by watching the state drain, until the state is empty or
+/// the run finished.
+async fn watch_drain(queue: &TaskQueue, state: JobState, run: &Run, total: u64) {
+    for _ in 0..6000 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        match state_count(queue, state).await {
+            Ok(left) => {
+                run.done
+                    .store(total.saturating_sub(left), Ordering::Relaxed);
+                if left == 0 {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+async fn act_on(
+    scope: &Scope,
+    run: &Run,
+    action: Action,
+    ids: &[JobId],
+) -> Result<(), EngineError> {
+    let Ok(queue) = scope.queue() else {
+        return Err(EngineError::Timeout(Duration::ZERO));
+    };
+    let (prefix, name) = (&scope.config.prefix, &scope.config.queue);
+    for group in ids.chunks(IN_FLIGHT) {
+        let results = futures::future::join_all(
+            group
+                .iter()
+                .map(|id| act_one(queue, prefix, name, run, action, id)),
+        )
+        .await;
+        results.into_iter().collect::<Result<(), EngineError>>()?;
+    }
+    Ok(())
+}
+
+async fn act_one(
+    queue: &TaskQueue,
+    prefix: &str,
+    name: &str,
+    run: &Run,
+    action: Action,
+    id: &JobId,
+) -> Result<(), EngineError> {
+    match act(queue, prefix, name, id, action).await {
+        Ok(_) => {
+            run.done.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(super::actions::ActionError::Engine(error)) => Err(error),
+        Err(_) => {
+            run.skipped.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+}
+
+async fn state_count(queue: &TaskQueue, state: JobState) -> Result<u64, EngineError> {
+    let page = super::inspect::list(queue, &[state], 0, 1).await?;
+    Ok(page.total)
+}
+
+async fn state_ids(
+    queue: &TaskQueue,
+    state: JobState,
+    offset: usize,
+    count: usize,
+) -> Result<Vec<JobId>, EngineError> {
+    super::inspect::ids(queue, state, offset as u64, count as u64).await
+}
