@@ -579,3 +579,47 @@ async fn bulk_actions_run_in_chunks_and_report_progress() {
     }
     assert_eq!(get(&server.url("/admin/api/bulk/nope")).await.0, 404);
 }
+
+#[tokio::test]
+async fn a_cancel_asked_while_the_workers_line_is_cut_stops_the_job_when_it_is_back() {
+    let redis = RedisServer::start().await;
+    let proxy = support::CuttableProxy::start(redis.port()).await;
+    let web = Sentinel::start("web", &redis.url(), SentinelOptions::for_role("web")).await;
+    // The worker reaches Redis only through the proxy.
+    let worker = Sentinel::start(
+        "worker",
+        &proxy.url(),
+        SentinelOptions {
+            tick_ms: 200,
+            ..SentinelOptions::for_role("worker")
+        },
+    )
+    .await;
+    web.wait_ready().await;
+    worker.wait_ready().await;
+    let id = enqueue_with(&web, json!({"seconds": 100})).await;
+    eventually(LONG, "the job to run", || async {
+        let (_, status) = web.status(&id).await;
+        (status["progress"]["step"].as_u64().unwrap_or(0) >= 1).then_some(())
+    })
+    .await;
+
+    proxy.cut();
+    let (status, answer) = post(&web.url(&format!("/admin/api/jobs/{id}/cancel"))).await;
+    assert_eq!(
+        (status, answer["result"].as_str()),
+        (200, Some("requested")),
+        "{answer}"
+    );
+    // Cut off, the worker cannot see the cancel: the job stays active (its lock lasts 30 s).
+    let cut_at = std::time::Instant::now();
+    while cut_at.elapsed() < Duration::from_millis(1500) {
+        let (_, status) = web.status(&id).await;
+        assert_eq!(status["state"], "active", "{status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    proxy.restore();
+    let status = web.wait_state(&id, "failed", LONG).await;
+    assert_eq!(status["failedReason"], "cancelled", "{status}");
+    assert_eq!(status["attemptsMade"], 1, "{status}");
+}

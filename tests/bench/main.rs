@@ -33,13 +33,19 @@ struct Args {
     /// Jobs in the add→completed latency run.
     #[arg(long, default_value_t = 2000)]
     latency_jobs: usize,
-    /// Sections to run (http, worker, latency, streams, shutdown); all by default.
+    /// Sections to run (http, worker, latency, streams, shutdown, admin); all by default.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "http,worker,latency,streams,shutdown"
+        default_value = "http,worker,latency,streams,shutdown,admin"
     )]
     only: Vec<String>,
+    /// Failed jobs made and retried in bulk, in the admin section.
+    #[arg(long, default_value_t = 100_000)]
+    failed_jobs: usize,
+    /// Dashboard refreshes measured in the admin section.
+    #[arg(long, default_value_t = 200)]
+    refreshes: usize,
     /// Event stream clients that read, in the streams section.
     #[arg(long, default_value_t = 1000)]
     readers: usize,
@@ -462,6 +468,10 @@ async fn main() {
     if run("shutdown") {
         streams::shutdown_bench().await;
     }
+    if run("admin") {
+        admin::bench(args.failed_jobs, args.refreshes).await;
+    }
 }
 
+mod admin;
 mod streams;

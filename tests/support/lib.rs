@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::Value;
 
+pub mod proxy;
 pub mod sse;
+
+pub use proxy::CuttableProxy;
 
 pub use sse::{SseClient, SseEvent, progress_of};
 
