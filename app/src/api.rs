@@ -15,17 +15,42 @@ pub const MAX_IDS_PER_CALL: usize = 50;
 /// a plain HTML form post too (the form carries a key the server rendered into it): then the
 /// answer is a redirect back to the page with `?task=<id>` or `?error=<message>`.
 #[server(prefix = "/api", endpoint = "enqueue")]
+#[allow(clippy::too_many_arguments)]
 pub async fn enqueue_task(
     seconds: String,
     key: Option<String>,
+    delay_s: Option<String>,
+    priority: Option<String>,
+    attempts: Option<String>,
+    backoff: Option<String>,
+    backoff_s: Option<String>,
+    job_id: Option<String>,
+    timeout_s: Option<String>,
 ) -> Result<EnqueueOutcome, ServerFnError> {
     use crate::backend::backend;
     let backend = backend()?;
     let key = key.filter(|k| !k.is_empty());
+    let form = crate::options::FormOptions {
+        delay_s,
+        priority,
+        attempts,
+        backoff,
+        backoff_s,
+        job_id,
+        timeout_s,
+    };
+    let options = form.parse();
     let outcome = match (
         crate::types::parse_seconds(&seconds, backend.max_seconds()),
         &key,
     ) {
+        (_, _) if options.is_err() => EnqueueOutcome::Rejected {
+            message: options
+                .as_ref()
+                .err()
+                .map(|e| e.message.clone())
+                .unwrap_or_default(),
+        },
         (_, Some(key)) if !crate::types::valid_key(key) => EnqueueOutcome::Rejected {
             message: format!(
                 "key must be 1 to {} printable ASCII characters without spaces",
@@ -34,7 +59,10 @@ pub async fn enqueue_task(
         },
         // A refusal (sign in, role, quota) is shown next to the form; an unreachable queue
         // leaves the task unconfirmed, to be asked again with the same key.
-        (Ok(seconds), _) => match backend.enqueue(seconds, key.clone()).await {
+        (Ok(seconds), _) => match backend
+            .enqueue(seconds, key.clone(), options.clone().unwrap_or_default())
+            .await
+        {
             Ok(id) => EnqueueOutcome::Enqueued { id },
             Err(error) if error.unavailable => EnqueueOutcome::Unconfirmed {
                 message: error.message,

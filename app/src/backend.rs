@@ -80,6 +80,7 @@ pub trait TaskBackend: Send + Sync + 'static {
         &self,
         seconds: u64,
         key: Option<String>,
+        options: crate::options::TaskOptions,
     ) -> BoxFuture<'_, Result<String, BackendError>>;
     /// Whether the queue answers.
     fn queue_reachable(&self) -> BoxFuture<'_, bool>;

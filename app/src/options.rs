@@ -211,6 +211,139 @@ impl TaskOptions {
     }
 }
 
+/// The options as the page's form sends them: text, durations in seconds (people think in
+/// seconds), every field optional. Stored with an unconfirmed submission so that a resend sends
+/// the same options.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FormOptions {
+    /// "Start after" (s).
+    #[serde(default)]
+    pub delay_s: Option<String>,
+    /// "Priority".
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// "Attempts".
+    #[serde(default)]
+    pub attempts: Option<String>,
+    /// "Retry delay" kind: `fixed` or `exponential`.
+    #[serde(default)]
+    pub backoff: Option<String>,
+    /// "Retry delay" (s).
+    #[serde(default)]
+    pub backoff_s: Option<String>,
+    /// "Job id".
+    #[serde(default)]
+    pub job_id: Option<String>,
+    /// "Time limit" (s).
+    #[serde(default)]
+    pub timeout_s: Option<String>,
+}
+
+/// A form field's text, when it is not blank.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl FormOptions {
+    /// The options, each checked; a refusal names the form's label.
+    pub fn parse(&self) -> Result<TaskOptions, OptionError> {
+        let seconds = |field: &'static str,
+                       label: &'static str,
+                       value: &Option<String>,
+                       min: u64,
+                       max_ms: u64| {
+            match given(value) {
+                None => Ok(None),
+                Some(text) => text
+                    .parse::<u64>()
+                    .ok()
+                    .map(|s| s.saturating_mul(1000))
+                    .filter(|ms| (min..=max_ms).contains(ms))
+                    .map(Some)
+                    .ok_or_else(|| {
+                        refuse(
+                            field,
+                            format!(
+                                "{label} must be a whole number of seconds from {} to {}",
+                                min / 1000,
+                                max_ms / 1000
+                            ),
+                        )
+                    }),
+            }
+        };
+        let whole_in = |field: &'static str,
+                        label: &'static str,
+                        value: &Option<String>,
+                        min: u64,
+                        max: u64| {
+            match given(value) {
+                None => Ok(None),
+                Some(text) => text
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (min..=max).contains(n))
+                    .map(Some)
+                    .ok_or_else(|| {
+                        refuse(
+                            field,
+                            format!("{label} must be a whole number from {min} to {max}"),
+                        )
+                    }),
+            }
+        };
+        let delay_ms = seconds("delay", "Start after", &self.delay_s, 0, MAX_DELAY_MS)?;
+        let priority =
+            whole_in("priority", "Priority", &self.priority, 0, MAX_PRIORITY)?.map(|p| p as u32);
+        let attempts =
+            whole_in("attempts", "Attempts", &self.attempts, 1, MAX_ATTEMPTS)?.map(|a| a as u32);
+        let timeout_ms = seconds(
+            "timeoutMs",
+            "Time limit",
+            &self.timeout_s,
+            1000,
+            MAX_TIMEOUT_MS,
+        )?;
+        let backoff_ms = seconds(
+            "backoff.delay",
+            "Retry delay",
+            &self.backoff_s,
+            0,
+            MAX_BACKOFF_MS,
+        )?;
+        let backoff = match given(&self.backoff) {
+            None | Some("none") => None,
+            Some("fixed") => Some(Backoff::Fixed(backoff_ms.unwrap_or(0))),
+            Some("exponential") => Some(Backoff::Exponential(backoff_ms.unwrap_or(0))),
+            Some(_) => {
+                return Err(refuse(
+                    "backoff.type",
+                    "Retry delay must be none, fixed or exponential",
+                ));
+            }
+        };
+        let mut fields = Map::new();
+        if let Some(id) = given(&self.job_id) {
+            fields.insert("jobId".to_string(), Value::String(id.to_string()));
+        }
+        let job_id = Self::job_id(&fields)?;
+        Ok(TaskOptions {
+            delay_ms,
+            priority,
+            attempts,
+            backoff,
+            job_id,
+            timeout_ms,
+        })
+    }
+
+    fn job_id(fields: &Map<String, Value>) -> Result<Option<String>, OptionError> {
+        TaskOptions::read(fields)
+            .map(|o| o.job_id)
+            .map_err(|e| refuse("jobId", format!("Job id: {}", e.message)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +385,33 @@ mod tests {
         ];
         let options = TaskOptions::from_pairs(query.iter().map(|(k, v)| (k, v))).unwrap();
         assert_eq!((options.delay_ms, options.attempts), (Some(250), None));
+    }
+
+    #[test]
+    fn the_form_speaks_seconds_and_names_its_labels() {
+        let form = FormOptions {
+            delay_s: Some("60".into()),
+            attempts: Some("3".into()),
+            backoff: Some("exponential".into()),
+            backoff_s: Some("2".into()),
+            timeout_s: Some(" ".into()),
+            ..FormOptions::default()
+        };
+        let options = form.parse().unwrap();
+        assert_eq!(options.delay_ms, Some(60_000));
+        assert_eq!(options.backoff, Some(Backoff::Exponential(2000)));
+        assert_eq!(options.timeout_ms, None);
+        let bad = FormOptions {
+            timeout_s: Some("0".into()),
+            ..FormOptions::default()
+        };
+        let error = bad.parse().unwrap_err();
+        assert!(error.message.starts_with("Time limit must be"), "{error}");
+        let bad = FormOptions {
+            job_id: Some("12".into()),
+            ..FormOptions::default()
+        };
+        assert!(bad.parse().unwrap_err().message.starts_with("Job id:"));
     }
 
     #[test]

@@ -322,6 +322,32 @@ fn EnqueueForm(
                 </button>
             </div>
             <p id="seconds-help" class="help">{format!("A whole number from 1 to {max}.")}</p>
+            <details class="options">
+                <summary>"Options"</summary>
+                <div class="option-grid">
+                    <label for="opt-delay">"Start after (s)"</label>
+                    <input id="opt-delay" name="delay_s" type="number" inputmode="numeric" min="0" step="1" placeholder="0"/>
+                    <label for="opt-priority">"Priority"</label>
+                    <input id="opt-priority" name="priority" type="number" inputmode="numeric" min="0" max="2097152" step="1" placeholder="none" aria-describedby="opt-priority-help"/>
+                    <p id="opt-priority-help" class="help">"1 runs first; empty or 0: no priority."</p>
+                    <label for="opt-attempts">"Attempts"</label>
+                    <input id="opt-attempts" name="attempts" type="number" inputmode="numeric" min="1" max="100" step="1" placeholder="1"/>
+                    <label for="opt-backoff">"Retry delay"</label>
+                    <span class="pair">
+                        <select id="opt-backoff" name="backoff" aria-label="Retry delay kind">
+                            <option value="none">"none"</option>
+                            <option value="fixed">"fixed"</option>
+                            <option value="exponential">"doubling"</option>
+                        </select>
+                        <input id="opt-backoff-s" name="backoff_s" type="number" inputmode="numeric" min="0" step="1" placeholder="0" aria-label="Retry delay (s)"/>
+                    </span>
+                    <label for="opt-job-id">"Job id"</label>
+                    <input id="opt-job-id" name="job_id" type="text" maxlength="256" autocomplete="off" aria-describedby="opt-job-id-help"/>
+                    <p id="opt-job-id-help" class="help">"Optional; the same id again returns the existing task."</p>
+                    <label for="opt-timeout">"Time limit (s)"</label>
+                    <input id="opt-timeout" name="timeout_s" type="number" inputmode="numeric" min="1" step="1" placeholder="none"/>
+                </div>
+            </details>
             <p id="seconds-error" class="field-error" role="alert">{move || message.get()}</p>
         </form>
     }
@@ -370,7 +396,13 @@ fn submit_from_page(
         key: crate::submit::new_key(),
         seconds,
         at: crate::time::now_ms(),
+        options: form_options(),
     };
+    // Checked here as the server checks it: a refusal names the field at once.
+    if let Err(error) = submission.options.parse() {
+        message.set(Some(error.message));
+        return;
+    }
     message.set(None);
     sending.set(true);
     crate::submit::begin(store, &submission);
@@ -379,4 +411,27 @@ fn submit_from_page(
         sending.set(false);
         crate::submit::keep_sending(sender, submission, Some(first)).await;
     });
+}
+
+/// The Options fields as the form holds them.
+#[cfg(feature = "hydrate")]
+fn form_options() -> crate::options::FormOptions {
+    use wasm_bindgen::JsCast;
+    let value = |id: &str| -> Option<String> {
+        let element = web_sys::window()?.document()?.get_element_by_id(id)?;
+        let text = match element.dyn_ref::<web_sys::HtmlInputElement>() {
+            Some(input) => input.value(),
+            None => element.dyn_ref::<web_sys::HtmlSelectElement>()?.value(),
+        };
+        (!text.trim().is_empty()).then_some(text)
+    };
+    crate::options::FormOptions {
+        delay_s: value("opt-delay"),
+        priority: value("opt-priority"),
+        attempts: value("opt-attempts"),
+        backoff: value("opt-backoff"),
+        backoff_s: value("opt-backoff-s"),
+        job_id: value("opt-job-id"),
+        timeout_s: value("opt-timeout"),
+    }
 }

@@ -38,6 +38,9 @@ pub struct Submission {
     pub seconds: u64,
     /// When it was first sent (ms since the epoch).
     pub at: f64,
+    /// The options it was sent with (resent the same).
+    #[serde(default)]
+    pub options: crate::options::FormOptions,
 }
 
 /// Whether a stored id can name a job at all (`#`-only or `a:b` ids are dropped).

@@ -69,7 +69,19 @@ mod browser {
     /// Sends a submission once.
     pub async fn send_once(sender: Sender, submission: &Submission) -> Answer {
         let store = sender.store;
-        match enqueue_task(submission.seconds.to_string(), Some(submission.key.clone())).await {
+        let o = submission.options.clone();
+        let sent = enqueue_task(
+            submission.seconds.to_string(),
+            Some(submission.key.clone()),
+            o.delay_s,
+            o.priority,
+            o.attempts,
+            o.backoff,
+            o.backoff_s,
+            o.job_id,
+            o.timeout_s,
+        );
+        match sent.await {
             Ok(EnqueueOutcome::Enqueued { id }) => {
                 storage::remove_pending(&submission.key);
                 store.remove_pending(&submission.key);

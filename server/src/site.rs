@@ -206,21 +206,16 @@ impl TaskBackend for QueueBackend {
         &self,
         seconds: u64,
         key: Option<String>,
+        options: app::options::TaskOptions,
     ) -> BoxFuture<'_, Result<String, BackendError>> {
         Box::pin(async move {
             let principal = self.principal();
             let principal = crate::auth::require_enqueue(principal.as_ref())
                 .cloned()
                 .map_err(refusal)?;
-            crate::routes::enqueue_as(
-                &self.state,
-                &principal,
-                seconds,
-                key.as_deref(),
-                &app::options::TaskOptions::default(),
-            )
-            .await
-            .map_err(refusal)
+            crate::routes::enqueue_as(&self.state, &principal, seconds, key.as_deref(), &options)
+                .await
+                .map_err(refusal)
         })
     }
 

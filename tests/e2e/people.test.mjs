@@ -224,6 +224,36 @@ test('a refused value moves focus to the field and the message clears when it is
   await context.close();
 });
 
+test('the Options disclosure sends job options; a refused option is named', async () => {
+  const context = await browser.newContext();
+  const { page, problems } = await openPage(context);
+  await ready(page);
+  await page.click('summary:has-text("Options")');
+  // Past the browser's own check, the page's (the server's rule) names the field.
+  await page.$eval('#opt-timeout', (input) => input.removeAttribute('min'));
+  await page.fill('#opt-timeout', '0');
+  await page.fill('#seconds', '1');
+  await page.click('button[type="submit"]');
+  await page.waitForFunction(() => /Time limit must be/.test(document.querySelector('#seconds-error').textContent));
+  assert.deepEqual(await listed(page), []);
+  await page.fill('#opt-timeout', '');
+  await page.fill('#opt-delay', '90');
+  await page.fill('#opt-attempts', '3');
+  await page.selectOption('#opt-backoff', 'exponential');
+  await page.fill('#opt-backoff-s', '2');
+  const known = await listed(page);
+  await page.click('button[type="submit"]');
+  const id = await newRow(page, known);
+  await page.waitForFunction((sel) => /Delayed until/.test(document.querySelector(sel)?.textContent ?? ''), `li.task[data-id="${id}"] .info`, { timeout: 5000 });
+  const job = await (await fetch(`${base}/admin/api/jobs/${id}`)).json();
+  assert.equal(job.state, 'delayed');
+  assert.equal(job.opts.attempts, 3);
+  assert.deepEqual(job.opts.backoff, { type: 'exponential', delay: 2000 });
+  assert.ok(job.delayedUntil - job.timestamp >= 89000, JSON.stringify(job));
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('rows explain: duration, times, place in the queue, delayed until, removed from history', async (t) => {
   // A queue with one worker slot, so tasks wait.
   const port = await freePort();
