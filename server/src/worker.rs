@@ -81,6 +81,8 @@ struct JobContext {
     stats: Arc<Gathered>,
     /// This process's Prometheus metrics.
     metrics: Arc<Metrics>,
+    /// `<prefix>:<queue>:`, the start of every job's key.
+    key_prefix: String,
 }
 
 /// The embedded worker of a `all` or `worker` process.
@@ -110,6 +112,7 @@ impl EmbeddedWorker {
             default_timeout: config.job_timeout_ms.map(Duration::from_millis),
             stats: Arc::new(Gathered::default()),
             metrics,
+            key_prefix: format!("{}:{}:", config.prefix, config.queue),
         });
         let opts = WorkerOptions::new()
             .connection(connection_options(config))
@@ -298,7 +301,7 @@ async fn run_job(job: Job, ctx: Arc<JobContext>, started: Instant) -> Result<Val
         }
     };
     let outcome = tokio::select! {
-        result = run_task(job.clone(), payload, ctx.tick) => match result {
+        result = run_task(job.clone(), payload, ctx.tick, TickLog::new(&ctx, job.id())) => match result {
             Ok(value) => Outcome::Completed(value),
             Err(error) => Outcome::Failed(error),
         },
@@ -369,11 +372,11 @@ async fn run_task(
     mut job: Job,
     payload: TaskPayload,
     tick: Duration,
+    log: TickLog,
 ) -> Result<Value, bullmq::Error> {
     let started = Instant::now();
     let total = payload.total_ticks();
     // A second handle for the log lines, written beside each progress update.
-    let logger = job.clone();
     debug!(total, "task started");
     for step in 1..=total {
         if tick.is_zero() {
@@ -384,13 +387,12 @@ async fn run_task(
         }
         let progress = TaskProgress::after_tick(step, total);
         let value = serde_json::to_value(&progress)?;
-        // The tick goes to the job's log too (Node's `job.log` list, capped by the job's
-        // `keepLogs`), in the same round trip on the multiplexed connection. Either failing
-        // (Redis briefly away) is not a reason to fail the task: the next tick or the final
-        // state carries the news.
+        // The tick goes to the job's log too (Node's `job.log` list), in the same round trip
+        // on the multiplexed connection. Either failing (Redis briefly away) is not a reason
+        // to fail the task: the next tick or the final state carries the news.
         let (updated, logged) = tokio::join!(
             job.update_progress(JobProgress::Object(value)),
-            logger.log(&progress.info)
+            log.write(&progress.info)
         );
         if let Err(error) = updated {
             warn!(%error, step, "progress update failed");
@@ -403,6 +405,36 @@ async fn run_task(
     let result = TaskResult::finished(job.id(), elapsed_ms);
     debug!(elapsed_ms, "task finished");
     Ok(serde_json::to_value(result)?)
+}
+
+/// A job's log list (`<prefix>:<queue>:<id>:logs`, what Node's `job.log` writes and
+/// `getJobLogs` reads), written with a plain pipelined `RPUSH` + `LTRIM`: BullMQ's `addLog`
+/// script first checks that the job exists, which a job we hold the lock of always does, and
+/// costs Redis a script run per tick.
+struct TickLog {
+    connection: RedisConnection,
+    key: String,
+}
+
+impl TickLog {
+    fn new(ctx: &JobContext, id: &str) -> Self {
+        Self {
+            connection: ctx.connection.clone(),
+            key: format!("{}{id}:logs", ctx.key_prefix),
+        }
+    }
+
+    async fn write(&self, line: &str) -> Result<(), redis::RedisError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("RPUSH").arg(&self.key).arg(line).ignore();
+        pipe.cmd("LTRIM")
+            .arg(&self.key)
+            .arg(-i64::from(crate::engine::KEEP_LOG_LINES))
+            .arg(-1)
+            .ignore();
+        let mut conn = self.connection.connection();
+        pipe.query_async::<()>(&mut conn).await
+    }
 }
 
 /// Moves a job we hold back to wait so another worker can start it.
