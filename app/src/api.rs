@@ -2,6 +2,10 @@
 //! Their bodies run on the server against the [`TaskBackend`](crate::backend::TaskBackend)
 //! that the server provides as context; the browser gets typed stubs.
 
+// The enqueue server function takes each form field as an argument (so a plain HTML form post
+// maps onto it); the browser's generated stub has as many.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 
 use crate::types::{EnqueueOutcome, JobCounts, PageSettings};
@@ -15,7 +19,6 @@ pub const MAX_IDS_PER_CALL: usize = 50;
 /// a plain HTML form post too (the form carries a key the server rendered into it): then the
 /// answer is a redirect back to the page with `?task=<id>` or `?error=<message>`.
 #[server(prefix = "/api", endpoint = "enqueue")]
-#[allow(clippy::too_many_arguments)]
 pub async fn enqueue_task(
     seconds: String,
     key: Option<String>,

@@ -70,6 +70,9 @@ fn fast_histogram() -> Histogram {
 /// The process's metrics.
 pub struct Metrics {
     registry: Registry,
+    /// Our own job's two counters, taken once (no label allocation per job).
+    task_completed: Counter,
+    task_failed: Counter,
     http: HistogramFamily<HttpLabels>,
     redis: Histogram,
     jobs_ended: Family<JobLabels, Counter>,
@@ -128,8 +131,16 @@ impl Default for Metrics {
             "Event streams open on this process",
             streams.clone(),
         );
+        let label = |outcome: &str| JobLabels {
+            name: crate::engine::TASK_JOB_NAME.to_string(),
+            outcome: outcome.to_string(),
+        };
+        let task_completed = jobs_ended.get_or_create_owned(&label("completed"));
+        let task_failed = jobs_ended.get_or_create_owned(&label("failed"));
         Self {
             registry,
+            task_completed,
+            task_failed,
             http,
             redis,
             jobs_ended,
@@ -154,17 +165,27 @@ impl Metrics {
 
     /// Records a finished run of a job.
     pub fn job_finished(&self, name: &str, completed: bool, wait_ms: u64, run_ms: u64) {
-        let name = if NAMED_JOBS.contains(&name) {
-            name
-        } else {
-            "other"
-        };
-        self.jobs_ended
-            .get_or_create(&JobLabels {
-                name: name.to_string(),
-                outcome: if completed { "completed" } else { "failed" }.to_string(),
-            })
-            .inc();
+        match (name == crate::engine::TASK_JOB_NAME, completed) {
+            (true, true) => {
+                self.task_completed.inc();
+            }
+            (true, false) => {
+                self.task_failed.inc();
+            }
+            (false, _) => {
+                let name = if NAMED_JOBS.contains(&name) {
+                    name
+                } else {
+                    "other"
+                };
+                self.jobs_ended
+                    .get_or_create(&JobLabels {
+                        name: name.to_string(),
+                        outcome: if completed { "completed" } else { "failed" }.to_string(),
+                    })
+                    .inc();
+            }
+        }
         self.job_wait.observe(wait_ms as f64 / 1000.0);
         self.job_run.observe(run_ms as f64 / 1000.0);
     }

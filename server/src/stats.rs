@@ -93,40 +93,80 @@ pub struct Heartbeat {
     pub seen_at: u64,
 }
 
+/// One minute's counts, gathered without allocating per job.
+#[derive(Debug, Clone)]
+struct Minute {
+    minute: u64,
+    completed: u64,
+    failed: u64,
+    wait: Vec<u64>,
+    run: Vec<u64>,
+}
+
+impl Minute {
+    fn new(minute: u64) -> Self {
+        Self {
+            minute,
+            completed: 0,
+            failed: 0,
+            wait: vec![0; MAX_BUCKET as usize + 1],
+            run: vec![0; MAX_BUCKET as usize + 1],
+        }
+    }
+
+    /// The hash fields to add, and by how much.
+    fn fields(&self) -> Vec<(String, u64)> {
+        let mut fields = Vec::new();
+        if self.completed > 0 {
+            fields.push(("completed".to_string(), self.completed));
+        }
+        if self.failed > 0 {
+            fields.push(("failed".to_string(), self.failed));
+        }
+        for (kind, counts) in [('w', &self.wait), ('r', &self.run)] {
+            for (bucket, n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                fields.push((format!("{kind}{bucket}"), *n));
+            }
+        }
+        fields
+    }
+}
+
 /// What this process gathered since the last flush.
 #[derive(Debug, Default)]
 pub struct Gathered {
-    fields: Mutex<HashMap<(u64, String), u64>>,
+    minutes: Mutex<Vec<Minute>>,
 }
 
 impl Gathered {
     /// Records one finished job.
     pub fn record(&self, ended: Ended, wait_ms: u64, run_ms: u64) {
         let minute = now_ms() / 60_000;
-        let mut fields = self.fields.lock().unwrap_or_else(|e| e.into_inner());
-        let outcome = match ended {
-            Ended::Completed => "completed",
-            Ended::Failed => "failed",
-        };
-        *fields.entry((minute, outcome.to_string())).or_default() += 1;
-        *fields
-            .entry((minute, format!("w{}", bucket(wait_ms))))
-            .or_default() += 1;
-        *fields
-            .entry((minute, format!("r{}", bucket(run_ms))))
-            .or_default() += 1;
-    }
-
-    fn take(&self) -> HashMap<(u64, String), u64> {
-        let mut fields = self.fields.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::take(&mut *fields)
-    }
-
-    fn put_back(&self, unsent: HashMap<(u64, String), u64>) {
-        let mut fields = self.fields.lock().unwrap_or_else(|e| e.into_inner());
-        for (key, n) in unsent {
-            *fields.entry(key).or_default() += n;
+        let mut minutes = self.minutes.lock().unwrap_or_else(|e| e.into_inner());
+        if minutes.last().is_none_or(|m| m.minute != minute) {
+            minutes.push(Minute::new(minute));
         }
+        let Some(current) = minutes.last_mut() else {
+            return;
+        };
+        match ended {
+            Ended::Completed => current.completed += 1,
+            Ended::Failed => current.failed += 1,
+        }
+        current.wait[bucket(wait_ms) as usize] += 1;
+        current.run[bucket(run_ms) as usize] += 1;
+    }
+
+    fn take(&self) -> Vec<Minute> {
+        let mut minutes = self.minutes.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *minutes)
+    }
+
+    fn put_back(&self, unsent: Vec<Minute>) {
+        let mut minutes = self.minutes.lock().unwrap_or_else(|e| e.into_inner());
+        let newer = std::mem::take(&mut *minutes);
+        *minutes = unsent;
+        minutes.extend(newer);
     }
 }
 
@@ -163,16 +203,14 @@ pub async fn run(
             _ = every.tick() => false,
             () = stop.cancelled() => true,
         };
-        let fields = gathered.take();
+        let gathered_minutes = gathered.take();
         let mut pipe = redis::pipe();
-        let mut minutes = Vec::new();
-        for ((minute, field), n) in &fields {
-            let key = minute_key(&target.prefix, &target.queue, *minute);
-            pipe.cmd("HINCRBY").arg(&key).arg(field).arg(*n).ignore();
-            if !minutes.contains(minute) {
-                minutes.push(*minute);
-                pipe.cmd("EXPIRE").arg(&key).arg(KEEP_SECS).ignore();
+        for minute in &gathered_minutes {
+            let key = minute_key(&target.prefix, &target.queue, minute.minute);
+            for (field, n) in minute.fields() {
+                pipe.cmd("HINCRBY").arg(&key).arg(field).arg(n).ignore();
             }
+            pipe.cmd("EXPIRE").arg(&key).arg(KEEP_SECS).ignore();
         }
         if stopping {
             pipe.cmd("HDEL").arg(&workers).arg(&target.worker).ignore();
@@ -197,7 +235,7 @@ pub async fn run(
             tokio::time::timeout(Duration::from_secs(2), pipe.query_async::<()>(&mut conn)).await;
         if !matches!(sent, Ok(Ok(()))) {
             debug!("could not write job statistics; kept for the next try");
-            gathered.put_back(fields);
+            gathered.put_back(gathered_minutes);
         }
         if stopping {
             return;

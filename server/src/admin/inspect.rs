@@ -164,13 +164,13 @@ pub async fn ids(
         let reply: Vec<redis::Value> = queue.run_cmd(&cmd).await?;
         if reply.is_empty() {
             // This source has fewer than `skip` entries: what is left of the offset moves on.
-            let mut len = match &source {
+            let len = match &source {
                 Source::List(key) => redis::cmd("LLEN").arg(key).clone(),
                 Source::Ascending(key) | Source::Descending(key) => {
                     redis::cmd("ZCARD").arg(key).clone()
                 }
             };
-            let size: u64 = queue.run_cmd(&mut len).await?;
+            let size: u64 = queue.run_cmd(&len).await?;
             skip = skip.saturating_sub(size);
             continue;
         }
