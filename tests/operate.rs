@@ -578,6 +578,15 @@ async fn bulk_actions_run_in_chunks_and_report_progress() {
         );
     }
     assert_eq!(get(&server.url("/admin/api/bulk/nope")).await.0, 404);
+    // Its own body limit, named when hit (a declared length over it is refused before any byte).
+    let answer = support::raw_exchange(
+        &server,
+        b"POST /admin/api/jobs/bulk HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1100000\r\n\r\n",
+        LONG,
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("MAX_BULK_BODY_BYTES"), "{answer}");
 }
 
 #[tokio::test]

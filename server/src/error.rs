@@ -64,11 +64,14 @@ pub enum AppError {
         /// Why.
         message: String,
     },
-    /// The body is larger than `MAX_BODY_BYTES`.
+    /// The body is larger than `MAX_BODY_BYTES` (or, on the bulk route,
+    /// `MAX_BULK_BODY_BYTES`).
     #[error("request body is larger than {limit} bytes")]
     BodyTooLarge {
         /// The limit.
         limit: usize,
+        /// The setting that sets it.
+        setting: &'static str,
     },
     /// The client took longer than `REQUEST_TIMEOUT_MS` to send the body.
     #[error("request body was not received within {0:?}")]
@@ -167,9 +170,9 @@ impl AppError {
                 StatusCode::NOT_FOUND,
                 json!({"error": "not_found", "message": "no such route"}),
             ),
-            AppError::BodyTooLarge { limit } => (
+            AppError::BodyTooLarge { limit, setting } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"error": "body_too_large", "limit": "MAX_BODY_BYTES", "max": limit,
+                json!({"error": "body_too_large", "limit": setting, "max": limit,
                        "message": self.to_string()}),
             ),
             AppError::BodyTimeout(_) => (

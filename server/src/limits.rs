@@ -51,10 +51,10 @@ pub async fn limit_requests(
     let deadline = tokio::time::Instant::now() + limits.timeout;
     let (parts, body) = request.into_parts();
     // One route takes lists of ids: its own, larger limit.
-    let max = if parts.uri.path() == BULK_PATH {
-        limits.max_bulk_body_bytes
+    let (max, setting) = if parts.uri.path() == BULK_PATH {
+        (limits.max_bulk_body_bytes, "MAX_BULK_BODY_BYTES")
     } else {
-        limits.max_body_bytes
+        (limits.max_body_bytes, "MAX_BODY_BYTES")
     };
     let declared = parts
         .headers
@@ -62,13 +62,21 @@ pub async fn limit_requests(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > max as u64) {
-        return AppError::BodyTooLarge { limit: max }.into_response();
+        return AppError::BodyTooLarge {
+            limit: max,
+            setting,
+        }
+        .into_response();
     }
     let read = Limited::new(body, max).collect();
     let bytes = match tokio::time::timeout_at(deadline, read).await {
         Err(_) => return AppError::BodyTimeout(limits.timeout).into_response(),
         Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return AppError::BodyTooLarge { limit: max }.into_response();
+            return AppError::BodyTooLarge {
+                limit: max,
+                setting,
+            }
+            .into_response();
         }
         Ok(Err(_)) => {
             return AppError::InvalidBody("the request body could not be read".to_string())
