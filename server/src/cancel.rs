@@ -17,6 +17,8 @@ use bullmq::redis_connection::RedisConnection;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use crate::clock::now_ms;
+
 /// The reason a cancelled job fails with.
 pub const CANCELLED: &str = "cancelled";
 
@@ -26,12 +28,6 @@ const MARKER_TTL_MS: u64 = 3_600_000;
 /// The name of the cancel markers' key.
 pub fn cancel_key(prefix: &str, queue: &str) -> String {
     format!("{prefix}:{queue}:cancel")
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Marks `id` as cancelled (and drops markers older than an hour), in one round trip.

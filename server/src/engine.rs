@@ -252,9 +252,7 @@ impl TaskQueue {
     /// [`OWNER_INDEX_LEN`]).
     pub async fn record_owner(&self, owner: &str, id: &str) -> Result<(), EngineError> {
         let key = self.owner_key(owner);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let now = crate::clock::now_ms();
         let mut pipe = redis::pipe();
         pipe.cmd("ZADD")
             .arg(&key)
@@ -421,15 +419,7 @@ impl TaskQueue {
         pipe: &redis::Pipeline,
     ) -> Result<T, EngineError> {
         let mut conn = self.queue.connection().connection();
-        let query = async {
-            pipe.query_async::<T>(&mut conn)
-                .await
-                .map_err(bullmq::Error::from)
-        };
-        let started = std::time::Instant::now();
-        let result = bounded(CALL_TIMEOUT, query).await;
-        self.metrics.redis_call(started.elapsed());
-        result
+        self.timed(pipe.query_async::<T>(&mut conn)).await
     }
 
     /// Runs one command on the queue's shared connection within our deadline.
@@ -438,13 +428,19 @@ impl TaskQueue {
         cmd: &redis::Cmd,
     ) -> Result<T, EngineError> {
         let mut conn = self.queue.connection().connection();
-        let query = async {
-            cmd.query_async::<T>(&mut conn)
-                .await
-                .map_err(bullmq::Error::from)
-        };
+        self.timed(cmd.query_async::<T>(&mut conn)).await
+    }
+
+    /// One Redis call within our deadline, its duration recorded for `/metrics`.
+    async fn timed<T>(
+        &self,
+        call: impl Future<Output = Result<T, redis::RedisError>>,
+    ) -> Result<T, EngineError> {
         let started = std::time::Instant::now();
-        let result = bounded(CALL_TIMEOUT, query).await;
+        let result = bounded(CALL_TIMEOUT, async {
+            call.await.map_err(bullmq::Error::from)
+        })
+        .await;
         self.metrics.redis_call(started.elapsed());
         result
     }

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cancel;
+pub mod clock;
 pub mod config;
 pub mod connector;
 pub mod engine;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::clock::now_ms;
 use crate::state::AppState;
 
 /// How often the queue is pinged.
@@ -70,12 +71,6 @@ impl Pulse {
             true
         });
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Pings the queue every second until shutdown.

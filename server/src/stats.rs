@@ -70,12 +70,7 @@ pub fn workers_key(prefix: &str, queue: &str) -> String {
     format!("{prefix}:{queue}:workers")
 }
 
-/// The current minute (ms since the epoch / 60,000).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use crate::clock::now_ms;
 
 /// A worker's heartbeat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

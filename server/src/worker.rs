@@ -357,9 +357,7 @@ enum Outcome {
 /// When the job's lock was taken: when it was fetched (`processedOn`, written with this
 /// process's clock), which is before the processor was called.
 fn lock_taken_at(job: &Job, called_at: Instant) -> tokio::time::Instant {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let now_ms = crate::clock::now_ms();
     let age = job.processed_on().map_or(Duration::ZERO, |fetched| {
         Duration::from_millis(now_ms.saturating_sub(fetched))
     });

@@ -191,9 +191,7 @@ pub async fn clean(queue: &TaskQueue, request: &CleanRequest) -> Result<CleanOut
         _ => queue.keys().completed(),
     };
     let count = if request.dry_run {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let now = crate::clock::now_ms();
         let mut cmd = redis::cmd("ZCOUNT");
         cmd.arg(&key)
             .arg("-inf")
