@@ -139,6 +139,15 @@ impl TaskQueue {
     /// the other sets is in `wait` (or the legacy `paused` list): both are `waiting`. The hash
     /// is decoded leniently ([`JobRecord`]): other producers write there too.
     pub async fn status(&self, id: &JobId) -> Result<Option<OwnedStatus>, EngineError> {
+        Ok(self.status_and_record(id).await?.map(|(status, _)| status))
+    }
+
+    /// The status of job `id` and its hash as read for it (one read, for callers that need
+    /// more of the job than its status).
+    pub(crate) async fn status_and_record(
+        &self,
+        id: &JobId,
+    ) -> Result<Option<(OwnedStatus, JobRecord)>, EngineError> {
         let id = id.as_str();
         if is_queue_key_name(id) {
             return Ok(None);
@@ -198,10 +207,8 @@ impl TaskQueue {
         if matches!(state, JobState::Waiting | JobState::Prioritized) {
             status.jobs_ahead = self.jobs_ahead(id, state).await?;
         }
-        Ok(Some(OwnedStatus {
-            status,
-            owner: record.owner(),
-        }))
+        let owner = record.owner();
+        Ok(Some((OwnedStatus { status, owner }, record)))
     }
 
     /// How many jobs a worker takes before job `id`, which is waiting (or prioritized):

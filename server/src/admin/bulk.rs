@@ -273,8 +273,7 @@ async fn act_one(
 }
 
 async fn state_count(queue: &TaskQueue, state: JobState) -> Result<u64, EngineError> {
-    let page = super::inspect::list(queue, &[state], 0, 1).await?;
-    Ok(page.total)
+    super::inspect::count(queue, state).await
 }
 
 async fn state_ids(

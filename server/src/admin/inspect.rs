@@ -37,6 +37,28 @@ pub const DEFAULT_STATES: [JobState; 7] = [
     JobState::WaitingChildren,
 ];
 
+impl Source {
+    /// The command that counts the source's jobs.
+    fn len(&self) -> redis::Cmd {
+        match self {
+            Source::List(key) => redis::cmd("LLEN").arg(key).clone(),
+            Source::Ascending(key) | Source::Descending(key) => {
+                redis::cmd("ZCARD").arg(key).clone()
+            }
+        }
+    }
+
+    /// The command that reads entries `start..=stop` in the listing's order.
+    fn range(&self, start: u64, stop: u64) -> redis::Cmd {
+        let (command, key) = match self {
+            Source::List(key) => ("LRANGE", key),
+            Source::Ascending(key) => ("ZRANGE", key),
+            Source::Descending(key) => ("ZREVRANGE", key),
+        };
+        redis::cmd(command).arg(key).arg(start).arg(stop).clone()
+    }
+}
+
 fn sources(queue: &TaskQueue, state: JobState) -> Vec<Source> {
     let keys = queue.keys();
     match state {
@@ -65,10 +87,7 @@ pub async fn list(
         .collect();
     let mut pipe = redis::pipe();
     for (_, source) in &sources {
-        match source {
-            Source::List(key) => pipe.cmd("LLEN").arg(key),
-            Source::Ascending(key) | Source::Descending(key) => pipe.cmd("ZCARD").arg(key),
-        };
+        pipe.add_command(source.len());
     }
     let counts: Vec<u64> = queue.run(&pipe).await?;
     let total = counts.iter().sum();
@@ -90,11 +109,7 @@ pub async fn list(
         let stop = (skip + left).min(*count) - 1;
         left -= stop - start + 1;
         skip = 0;
-        match source {
-            Source::List(key) => ranges.cmd("LRANGE").arg(key).arg(start).arg(stop),
-            Source::Ascending(key) => ranges.cmd("ZRANGE").arg(key).arg(start).arg(stop),
-            Source::Descending(key) => ranges.cmd("ZREVRANGE").arg(key).arg(start).arg(stop),
-        };
+        ranges.add_command(source.range(start, stop));
         taken.push(*state);
     }
     let mut listed: Vec<(JobState, String)> = Vec::new();
@@ -128,6 +143,16 @@ pub async fn list(
     })
 }
 
+/// How many jobs are in `state`.
+pub async fn count(queue: &TaskQueue, state: JobState) -> Result<u64, EngineError> {
+    let mut pipe = redis::pipe();
+    for source in sources(queue, state) {
+        pipe.add_command(source.len());
+    }
+    let counts: Vec<u64> = queue.run(&pipe).await?;
+    Ok(counts.iter().sum())
+}
+
 /// The ids of `count` jobs of `state` from `offset`, in the listing's order (ids that could
 /// name no job are left out).
 pub async fn ids(
@@ -143,34 +168,10 @@ pub async fn ids(
             break;
         }
         let left = count - ids.len() as u64;
-        let mut cmd = match &source {
-            Source::List(key) => {
-                let mut c = redis::cmd("LRANGE");
-                c.arg(key);
-                c
-            }
-            Source::Ascending(key) => {
-                let mut c = redis::cmd("ZRANGE");
-                c.arg(key);
-                c
-            }
-            Source::Descending(key) => {
-                let mut c = redis::cmd("ZREVRANGE");
-                c.arg(key);
-                c
-            }
-        };
-        cmd.arg(skip).arg(skip + left - 1);
-        let reply: Vec<redis::Value> = queue.run_cmd(&cmd).await?;
+        let reply: Vec<redis::Value> = queue.run_cmd(&source.range(skip, skip + left - 1)).await?;
         if reply.is_empty() {
             // This source has fewer than `skip` entries: what is left of the offset moves on.
-            let len = match &source {
-                Source::List(key) => redis::cmd("LLEN").arg(key).clone(),
-                Source::Ascending(key) | Source::Descending(key) => {
-                    redis::cmd("ZCARD").arg(key).clone()
-                }
-            };
-            let size: u64 = queue.run_cmd(&len).await?;
+            let size: u64 = queue.run_cmd(&source.len()).await?;
             skip = skip.saturating_sub(size);
             continue;
         }
@@ -187,35 +188,22 @@ pub async fn ids(
 
 /// One job in full, or `None` when there is no such job.
 pub async fn detail(queue: &TaskQueue, id: &JobId) -> Result<Option<JobDetail>, EngineError> {
-    let Some(found) = queue.status(id).await? else {
+    let Some((found, record)) = queue.status_and_record(id).await? else {
         return Ok(None);
     };
-    let job_key = queue.keys().job_key(id.as_str());
+    let logs_key = format!("{}:logs", queue.keys().job_key(id.as_str()));
     let mut pipe = redis::pipe();
-    pipe.cmd("HGETALL").arg(&job_key);
     pipe.cmd("LRANGE")
-        .arg(format!("{job_key}:logs"))
+        .arg(&logs_key)
         .arg(-DETAIL_LOG_LINES)
         .arg(-1);
-    pipe.cmd("LLEN").arg(format!("{job_key}:logs"));
-    let mut replies: Vec<redis::Value> = queue.run(&pipe).await?;
-    let count = match replies.pop() {
-        Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
-        _ => 0,
-    };
-    let logs: Vec<String> = match replies.pop() {
-        Some(redis::Value::Array(lines)) => lines
-            .iter()
-            .filter_map(crate::record::text)
-            .map(|line| crate::events::cut(&line, 1024).to_string())
-            .collect(),
-        _ => Vec::new(),
-    };
-    let Some(record) = replies.pop().and_then(|hash| {
-        crate::record::JobRecord::from_reply(id.as_str(), hash, queue.max_field_bytes())
-    }) else {
-        return Ok(None);
-    };
+    pipe.cmd("LLEN").arg(&logs_key);
+    let (lines, count): (Vec<redis::Value>, u64) = queue.run(&pipe).await?;
+    let logs = lines
+        .iter()
+        .filter_map(crate::record::text)
+        .map(|line| crate::events::cut(&line, 1024).to_string())
+        .collect();
     Ok(Some(record.detail(&found.status, logs, count, found.owner)))
 }
 

@@ -147,14 +147,11 @@ async fn by_id(
 ) -> Result<JobPage, AppError> {
     let id = JobId::parse(raw).map_err(|e| param("q", e.to_string()))?;
     let mut jobs = Vec::new();
-    if let Some(found) = queue.status(&id).await? {
-        let ids = [&id.to_string()];
-        if let Some(Some(record)) = queue.records(&ids).await?.into_iter().next() {
-            jobs.push(app::admin::ListedJob {
-                state: found.status.state,
-                job: record.summary(),
-            });
-        }
+    if let Some((found, record)) = queue.status_and_record(&id).await? {
+        jobs.push(app::admin::ListedJob {
+            state: found.status.state,
+            job: record.summary(),
+        });
     }
     let total = jobs.len() as u64;
     if page > 0 {
