@@ -134,6 +134,9 @@ async fn each_role_against_each_route() {
         ("GET", "/metrics", [401, 403, 200, 200, 200]),
         ("GET", "/admin/api/jobs", [401, 403, 200, 200, 200]),
         ("POST", "/admin/api/queue/resume", [401, 403, 403, 200, 200]),
+        // No body: operators get as far as the refusal of the missing fields.
+        ("POST", "/admin/api/jobs/bulk", [401, 403, 403, 400, 400]),
+        ("GET", "/admin/api/workers", [401, 403, 200, 200, 200]),
         ("POST", "/api/counts", [401, 200, 200, 200, 200]),
         ("POST", "/api/settings", [200; 5]),
         ("POST", "/api/listed", [401, 200, 200, 200, 200]),

@@ -632,3 +632,77 @@ async fn a_cancel_asked_while_the_workers_line_is_cut_stops_the_job_when_it_is_b
     assert_eq!(status["failedReason"], "cancelled", "{status}");
     assert_eq!(status["attemptsMade"], 1, "{status}");
 }
+
+#[tokio::test]
+async fn foreign_values_in_the_stats_and_worker_hashes_are_skipped() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("sentinel", &redis.url(), SentinelOptions::default()).await;
+    server.wait_ready().await;
+    let id = server.enqueue(1).await;
+    server.wait_state(&id, "completed", LONG).await;
+    let mut conn = redis.connection();
+    let minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        / 60_000;
+    let stats = format!("sentinel:sentinel-tasks:stats:{minute}");
+    let workers = "sentinel:sentinel-tasks:workers";
+    let _: () = redis::pipe()
+        .cmd("HSET")
+        .arg(&stats)
+        .arg("completed")
+        .arg("lots")
+        .ignore()
+        .cmd("HSET")
+        .arg(&stats)
+        .arg("w99999999999")
+        .arg(5)
+        .ignore()
+        .cmd("HSET")
+        .arg(&stats)
+        .arg("r4294967296")
+        .arg(5)
+        .ignore()
+        .cmd("HSET")
+        .arg(&stats)
+        .arg(vec![0xffu8, 0xfe])
+        .arg(vec![0xffu8])
+        .ignore()
+        .cmd("HSET")
+        .arg(workers)
+        .arg("intruder")
+        .arg("not json")
+        .ignore()
+        .cmd("HSET")
+        .arg(workers)
+        .arg("old")
+        .arg(r#"{"host":"h","pid":1,"concurrency":1,"busy":0,"seenAt":1}"#)
+        .ignore()
+        .cmd("HSET")
+        .arg(workers)
+        .arg("x".repeat(100_000))
+        .arg(r#"{"host":"h","pid":1,"concurrency":1,"busy":0,"seenAt":99999999999999}"#)
+        .ignore()
+        .query(&mut conn)
+        .unwrap();
+    let (status, report) = get(&server.url("/admin/api/metrics?minutes=2")).await;
+    assert_eq!(status, 200, "{report}");
+    assert!(
+        report["total"]["waitMs"]["p99"].as_u64() < Some(1_000_000),
+        "{report}"
+    );
+    let (status, list) = get(&server.url("/admin/api/workers")).await;
+    assert_eq!(status, 200, "{list}");
+    let names: Vec<&str> = list["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["name"].as_str())
+        .collect();
+    assert!(
+        !names.contains(&"intruder") && !names.contains(&"old"),
+        "{names:?}"
+    );
+    assert!(names.iter().all(|n| n.len() <= 256), "names are cut");
+}

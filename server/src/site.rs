@@ -325,3 +325,23 @@ impl TaskBackend for QueueBackend {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_hostile_task_cookie_yields_only_job_ids_and_at_most_ten() {
+        assert_eq!(super::remembered_in("7|a%20b|%E2%9C%93"), ["7", "a b", "✓"]);
+        // Malformed escapes, ids that name no job, empty parts: dropped.
+        assert_eq!(super::remembered_in("%zz|a%3Ab||%0A|%FF|8"), ["8"]);
+        let many: Vec<String> = (0..500).map(|i| i.to_string()).collect();
+        assert_eq!(
+            super::remembered_in(&many.join("|")).len(),
+            super::MAX_REMEMBERED
+        );
+        let huge = "x".repeat(100_000);
+        assert!(
+            super::remembered_in(&huge).is_empty(),
+            "a 100 KB id is no job id"
+        );
+    }
+}
