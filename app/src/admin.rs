@@ -21,6 +21,17 @@ pub struct JobPage {
     pub size: u64,
     /// The jobs of this page.
     pub jobs: Vec<ListedJob>,
+    /// Whether `total` counts every match. A search that meets more jobs than one request
+    /// examines counts what it has examined so far; `next` goes on from there.
+    #[serde(default = "yes")]
+    pub complete: bool,
+    /// For a search with more to find: pass it as `cursor` for the jobs after this page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A job in a list: its state and its summary.

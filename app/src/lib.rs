@@ -16,6 +16,7 @@ pub mod counts;
 pub mod live;
 pub mod options;
 pub mod page;
+pub mod search;
 pub mod storage;
 pub mod submit;
 pub mod tasks;

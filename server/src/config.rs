@@ -107,6 +107,11 @@ pub struct Config {
     #[arg(long, env = "STALLED_INTERVAL_MS", default_value_t = 30_000)]
     pub stalled_interval_ms: u64,
 
+    /// How often each process sweeps the search index of jobs that are gone (BullMQ's
+    /// retention removes finished jobs without telling anyone).
+    #[arg(long, env = "SEARCH_INDEX_SWEEP_MS", default_value_t = 60_000)]
+    pub search_index_sweep_ms: u64,
+
     /// Folder of the built site (`cargo leptos build` writes `target/site`).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -376,6 +381,12 @@ impl Config {
         }
         if self.stalled_interval_ms == 0 {
             return fail("STALLED_INTERVAL_MS", "must be at least 1");
+        }
+        if !(100..=86_400_000).contains(&self.search_index_sweep_ms) {
+            return fail(
+                "SEARCH_INDEX_SWEEP_MS",
+                "must be from 100 to 86400000 (a day)",
+            );
         }
         if self.prefix.is_empty() || self.prefix.contains(' ') {
             return fail("SENTINEL_PREFIX", "must be non-empty and contain no spaces");

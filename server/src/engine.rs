@@ -20,6 +20,30 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::record::{self, JobRecord, is_queue_key_name};
 
+/// Replies [`TaskQueue::membership`] adds per job.
+const MEMBERSHIP_READS: usize = 6;
+
+/// A job's state from its membership of completed, failed, delayed, prioritized,
+/// waiting-children and active (in that order); a job in none is waiting.
+fn state_from(present: &[bool]) -> JobState {
+    let member = |i: usize| present.get(i).copied().unwrap_or(false);
+    if member(0) {
+        JobState::Completed
+    } else if member(1) {
+        JobState::Failed
+    } else if member(2) {
+        JobState::Delayed
+    } else if member(3) {
+        JobState::Prioritized
+    } else if member(4) {
+        JobState::WaitingChildren
+    } else if member(5) {
+        JobState::Active
+    } else {
+        JobState::Waiting
+    }
+}
+
 /// Name of the jobs Sentinel adds and runs.
 pub const TASK_JOB_NAME: &str = "longTask";
 
@@ -126,7 +150,15 @@ impl TaskQueue {
             add = add.job_id(id);
         }
         let job = bounded(CALL_TIMEOUT, add.into_future()).await?;
-        Ok(job.id().to_string())
+        let id = job.id().to_string();
+        // The add is done; the index only speeds up searches. A job left out of it (Redis
+        // failed in between) is still found, by the scan for jobs other producers add.
+        if let Err(error) =
+            crate::index::record(self, &id, job.timestamp(), TASK_JOB_NAME, job.data()).await
+        {
+            tracing::warn!(job_id = %id, error = %crate::telemetry::error_chain(&error), "job not indexed for search");
+        }
+        Ok(id)
     }
 
     /// The status of job `id`, or `None` when there is no such job (never added, removed by
@@ -148,6 +180,22 @@ impl TaskQueue {
         &self,
         id: &JobId,
     ) -> Result<Option<(OwnedStatus, JobRecord)>, EngineError> {
+        let Some((mut found, record)) = self.state_and_record(id).await? else {
+            return Ok(None);
+        };
+        let state = found.status.state;
+        if matches!(state, JobState::Waiting | JobState::Prioritized) {
+            found.status.jobs_ahead = self.jobs_ahead(id.as_str(), state).await?;
+        }
+        Ok(Some((found, record)))
+    }
+
+    /// As [`Self::status_and_record`] without counting the jobs ahead of a waiting one (one
+    /// round trip, for actions).
+    pub(crate) async fn state_and_record(
+        &self,
+        id: &JobId,
+    ) -> Result<Option<(OwnedStatus, JobRecord)>, EngineError> {
         let id = id.as_str();
         if is_queue_key_name(id) {
             return Ok(None);
@@ -155,16 +203,7 @@ impl TaskQueue {
         let keys = self.queue.keys();
         let mut pipe = redis::pipe();
         pipe.atomic().cmd("HGETALL").arg(keys.job_key(id));
-        for set in [
-            keys.completed(),
-            keys.failed(),
-            keys.delayed(),
-            keys.prioritized(),
-            keys.waiting_children(),
-        ] {
-            pipe.cmd("ZSCORE").arg(set).arg(id);
-        }
-        pipe.cmd("LPOS").arg(keys.active()).arg(id);
+        self.membership(&mut pipe, id);
         let mut replies = self.run::<Vec<redis::Value>>(&pipe).await?.into_iter();
         let Some(record) = replies
             .next()
@@ -177,22 +216,7 @@ impl TaskQueue {
             .iter()
             .map(|reply| !matches!(reply, redis::Value::Nil | redis::Value::ServerError(_)))
             .collect();
-        let member = |i: usize| present.get(i).copied().unwrap_or(false);
-        let state = if member(0) {
-            JobState::Completed
-        } else if member(1) {
-            JobState::Failed
-        } else if member(2) {
-            JobState::Delayed
-        } else if member(3) {
-            JobState::Prioritized
-        } else if member(4) {
-            JobState::WaitingChildren
-        } else if member(5) {
-            JobState::Active
-        } else {
-            JobState::Waiting
-        };
+        let state = state_from(&present);
         let mut status = record.status(state);
         if state == JobState::Delayed {
             // The delayed set's score is the due time in ms, shifted left 12 bits (BullMQ
@@ -204,11 +228,43 @@ impl TaskQueue {
                 .filter(|score| score.is_finite() && *score >= 0.0)
                 .map(|score| (score / 4096.0) as u64);
         }
-        if matches!(state, JobState::Waiting | JobState::Prioritized) {
-            status.jobs_ahead = self.jobs_ahead(id, state).await?;
-        }
         let owner = record.owner();
         Ok(Some((OwnedStatus { status, owner }, record)))
+    }
+
+    /// Adds to `pipe` the reads that tell job `id`'s state ([`MEMBERSHIP_READS`] replies,
+    /// read by [`state_from`]).
+    fn membership(&self, pipe: &mut redis::Pipeline, id: &str) {
+        let keys = self.queue.keys();
+        for set in [
+            keys.completed(),
+            keys.failed(),
+            keys.delayed(),
+            keys.prioritized(),
+            keys.waiting_children(),
+        ] {
+            pipe.cmd("ZSCORE").arg(set).arg(id);
+        }
+        pipe.cmd("LPOS").arg(keys.active()).arg(id);
+    }
+
+    /// The state of each of these jobs, which exist (one round trip; see [`Self::status`] for
+    /// why a job in no other set is waiting).
+    pub(crate) async fn states_of(&self, ids: &[&str]) -> Result<Vec<JobState>, EngineError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for id in ids {
+            self.membership(&mut pipe, id);
+        }
+        let replies = self.run::<Vec<redis::Value>>(&pipe).await?;
+        let present: Vec<bool> = replies
+            .iter()
+            .map(|reply| !matches!(reply, redis::Value::Nil | redis::Value::ServerError(_)))
+            .collect();
+        Ok(present.chunks(MEMBERSHIP_READS).map(state_from).collect())
     }
 
     /// How many jobs a worker takes before job `id`, which is waiting (or prioritized):

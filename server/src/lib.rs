@@ -15,6 +15,7 @@ pub mod events;
 pub mod fanout;
 pub mod headers;
 pub mod health;
+pub mod index;
 pub mod limits;
 pub mod lock;
 pub mod metrics;
@@ -164,6 +165,7 @@ pub async fn run(
     if config.role.serves_api() {
         tokio::spawn(pulse::run(state.clone()));
     }
+    tokio::spawn(index::run_sweeper(state.clone()));
     let signal_token = token.clone();
     tokio::spawn(async move {
         shutdown.await;

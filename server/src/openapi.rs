@@ -53,6 +53,20 @@ pub async fn document(State(state): State<AppState>) -> Json<Value> {
     if let Some(seconds) = doc.pointer_mut("/components/schemas/EnqueueBody/properties/seconds") {
         seconds["maximum"] = max;
     }
+    // The search grammar's patterns live beside the code that parses them.
+    if let Some(params) = doc
+        .pointer_mut("/paths/~1admin~1api~1jobs/get/parameters")
+        .and_then(Value::as_array_mut)
+    {
+        for param in params.iter_mut() {
+            let pattern = match param["name"].as_str() {
+                Some("q") => app::search::QUERY_PATTERN,
+                Some("cursor") => crate::admin::search::CURSOR_PATTERN,
+                _ => continue,
+            };
+            param["schema"]["pattern"] = Value::from(pattern);
+        }
+    }
     Json(doc)
 }
 
@@ -113,13 +127,13 @@ pub struct BackoffBody {
     pub delay: Option<u64>,
 }
 
-/// The body of `POST /admin/api/jobs/bulk`: an action and either ids or a state query.
+/// The body of `POST /admin/api/jobs/bulk`: an action and either ids or a search.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum BulkBody {
     /// On these jobs.
     Ids(BulkIds),
-    /// On every job of a state.
+    /// On every job a search finds.
     Query(BulkQuery),
 }
 
@@ -135,18 +149,27 @@ pub struct BulkIds {
     pub ids: Vec<String>,
 }
 
-/// A bulk action on every job of a state.
+/// A bulk action on every job a search finds.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkQuery {
     /// `retry`, `remove`, `promote` or `cancel`.
     #[schema(pattern = "^(retry|remove|promote|cancel)$")]
     pub action: String,
-    /// `state:<state>`.
-    #[schema(
-        pattern = "^state:(waiting|active|delayed|prioritized|completed|failed|waiting-children)$"
-    )]
+    /// A search, as `GET /admin/api/jobs` takes it (`state:failed`, `name:x data.k:v`, words
+    /// of the failed reason); an empty one covers every job.
+    #[schema(schema_with = search_query)]
     pub q: String,
+}
+
+/// The schema of a search query.
+fn search_query() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(app::search::MAX_QUERY_CHARS))
+        .pattern(Some(app::search::QUERY_PATTERN))
+        .build()
 }
 
 /// The schema of a bulk action's `ids`: 1 to 100 job ids (no `:`, no control characters, at

@@ -82,11 +82,17 @@ pub async fn act(
     id: &JobId,
     action: Action,
 ) -> Result<ActionOutcome, ActionError> {
-    let state = queue
-        .status(id)
+    let (found, record) = queue
+        .state_and_record(id)
         .await?
-        .map(|found| found.status.state)
         .ok_or(ActionError::NotFound)?;
+    let state = found.status.state;
+    // After a removal, its search index entries go too (best effort: a search that meets the
+    // gone job drops them anyway).
+    let forget = || async {
+        let job = record.summary();
+        let _ = crate::index::forget(queue, id.as_str(), &job.name, &job.data).await;
+    };
     let outcome = |result: &str| ActionOutcome {
         id: id.to_string(),
         action: action.as_str().to_string(),
@@ -113,6 +119,7 @@ pub async fn act(
                 return Err(conflict(state, "the job is running: cancel it instead"));
             }
             remove(queue, state, id).await?;
+            forget().await;
             Ok(outcome("done"))
         }
         Action::Promote => {
@@ -141,6 +148,7 @@ pub async fn act(
                 // Not running: take it out of the queue. If a worker took it meanwhile the
                 // removal is refused (the job is locked): then stop it where it runs.
                 if bounded(CALL_TIMEOUT, engine.remove(id.as_str())).await? {
+                    forget().await;
                     Ok(outcome("done"))
                 } else {
                     request_cancel(queue, prefix, queue_name, id).await?;

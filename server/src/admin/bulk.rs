@@ -26,8 +26,10 @@ const IN_FLIGHT: usize = 64;
 const BATCH: u32 = 1000;
 /// Bulk runs remembered for their progress.
 const KEPT_RUNS: usize = 100;
-/// Most ids one request may list (a page of the list; larger sets go by state).
+/// Most ids one request may list (a page of the list; larger sets go by search).
 pub const MAX_IDS: usize = 100;
+/// Most jobs one bulk run over a search acts on.
+pub const MAX_SEARCH_JOBS: usize = 1_000_000;
 
 /// What a bulk action covers.
 #[derive(Debug, Clone)]
@@ -36,6 +38,8 @@ pub enum Target {
     Ids(Vec<JobId>),
     /// Every job of this state (as it is when each chunk is read).
     State(JobState),
+    /// Every job this search finds in these states (as found when the run starts).
+    Search(app::search::Search, Vec<JobState>),
 }
 
 /// A bulk run's progress.
@@ -119,7 +123,7 @@ pub fn start(runs: &Runs, scope: Scope, action: Action, target: Target) -> Arc<R
         action,
         total: AtomicU64::new(match &target {
             Target::Ids(ids) => ids.len() as u64,
-            Target::State(_) => 0,
+            Target::State(_) | Target::Search(..) => 0,
         }),
         done: AtomicU64::new(0),
         skipped: AtomicU64::new(0),
@@ -152,6 +156,32 @@ async fn execute(
     };
     match target {
         Target::Ids(ids) => {
+            for chunk in ids.chunks(CHUNK) {
+                act_on(scope, run, action, chunk).await?;
+            }
+            Ok(())
+        }
+        Target::Search(search, states) => {
+            // The matches first, then the action: acting moves jobs between the lists the
+            // search walks.
+            let mut ids: Vec<JobId> = Vec::new();
+            let mut cursor = None;
+            loop {
+                let walked =
+                    super::search::walk(queue, &search, &states, cursor, 0, super::search::BUDGET)
+                        .await?;
+                ids.extend(
+                    walked
+                        .picked
+                        .iter()
+                        .filter_map(|(_, id)| JobId::parse(id).ok()),
+                );
+                run.total.store(ids.len() as u64, Ordering::Relaxed);
+                match walked.next {
+                    Some(next) if ids.len() < MAX_SEARCH_JOBS => cursor = Some(next),
+                    _ => break,
+                }
+            }
             for chunk in ids.chunks(CHUNK) {
                 act_on(scope, run, action, chunk).await?;
             }

@@ -16,7 +16,7 @@ use crate::engine::{CALL_TIMEOUT, EngineError, TaskQueue, bounded};
 pub const DETAIL_LOG_LINES: i64 = 200;
 
 /// Where a state's jobs are kept, and in which order a page lists them.
-enum Source {
+pub(super) enum Source {
     /// A list, newest at the head (`LRANGE`).
     List(String),
     /// A sorted set, lowest score first (`ZRANGE`): delayed (soonest due), prioritized.
@@ -39,7 +39,7 @@ pub const DEFAULT_STATES: [JobState; 7] = [
 
 impl Source {
     /// The command that counts the source's jobs.
-    fn len(&self) -> redis::Cmd {
+    pub(super) fn len(&self) -> redis::Cmd {
         match self {
             Source::List(key) => redis::cmd("LLEN").arg(key).clone(),
             Source::Ascending(key) | Source::Descending(key) => {
@@ -49,7 +49,7 @@ impl Source {
     }
 
     /// The command that reads entries `start..=stop` in the listing's order.
-    fn range(&self, start: u64, stop: u64) -> redis::Cmd {
+    pub(super) fn range(&self, start: u64, stop: u64) -> redis::Cmd {
         let (command, key) = match self {
             Source::List(key) => ("LRANGE", key),
             Source::Ascending(key) => ("ZRANGE", key),
@@ -59,7 +59,7 @@ impl Source {
     }
 }
 
-fn sources(queue: &TaskQueue, state: JobState) -> Vec<Source> {
+pub(super) fn sources(queue: &TaskQueue, state: JobState) -> Vec<Source> {
     let keys = queue.keys();
     match state {
         // Jobs of a paused queue may sit in the older `paused` list.
@@ -140,6 +140,8 @@ pub async fn list(
         page,
         size,
         jobs,
+        complete: true,
+        next: None,
     })
 }
 

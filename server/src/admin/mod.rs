@@ -5,11 +5,13 @@
 pub mod actions;
 pub mod bulk;
 pub mod inspect;
+pub mod search;
 
 use std::collections::HashMap;
 
 use app::JobId;
 use app::admin::{ActionOutcome, CleanOutcome, CleanRequest, JobDetail, JobPage, MAX_PAGE_SIZE};
+use app::search::Search;
 use app::types::JobState;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -94,7 +96,8 @@ fn number(
     path = "/admin/api/jobs",
     params(
         ("state" = Option<String>, Query, pattern = "^((waiting|active|delayed|prioritized|completed|failed|waiting-children)(,(waiting|active|delayed|prioritized|completed|failed|waiting-children))*)?$", description = "States, comma-separated (waiting, active, delayed, prioritized, completed, failed, waiting-children); all when absent"),
-        ("q" = Option<String>, Query, pattern = r"^((id:)?[^:\u0000-\u001f\u007f-\u009f]{1,200}|state:(waiting|active|delayed|prioritized|completed|failed|waiting-children))?$", description = "Search: `id:<id>` or a bare id, `state:<state>`"),
+        ("q" = Option<String>, Query, max_length = 200, description = "Search: `id:<id>` (or one bare word that is an id), `name:<name>`, `state:<state>[,<state>]`, `data.<field>[.<field>]:<value>`, and words or \"quoted phrases\" that must all appear in the failed reason; quote values holding spaces or ':'. Jobs Sentinel adds are found through an index; jobs other producers add, by a scan of at most 5,000 jobs per request that answers `next` to go on"),
+        ("cursor" = Option<String>, Query, description = "Where a search goes on: the `next` of its previous answer"),
         ("page" = Option<u64>, Query, minimum = 0, maximum = 1000000, description = "Page number from 0"),
         ("size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Jobs per page, at most 100 (default 20)"),
     ),
@@ -117,41 +120,77 @@ pub async fn list_jobs(
     if size == 0 {
         return Err(param("size", "must be a whole number from 1 to 100"));
     }
-    let mut states = states_of(query.get("state"))?;
+    let states = states_of(query.get("state"))?;
+    let cursor = match query.get("cursor").map(String::as_str) {
+        None | Some("") => None,
+        Some(raw) => Some(search::Cursor::parse(raw).ok_or_else(|| {
+            param(
+                "cursor",
+                "must be a cursor from a search's answer (its `next`)",
+            )
+        })?),
+    };
+    let parsed = match query.get("q") {
+        Some(q) => Search::parse(q).map_err(|e| param("q", e.0))?,
+        None => Search::default(),
+    };
     let queue = state.queue()?;
-    if let Some(q) = query.get("q").map(String::as_str).filter(|q| !q.is_empty()) {
-        match q.split_once(':') {
-            Some(("state", name)) => states = states_of(Some(&name.to_string()))?,
-            Some(("id", id)) => return Ok(Json(by_id(queue, id, page, size).await?)),
-            Some((field, _)) => {
-                return Err(param(
-                    "q",
-                    format!(
-                        "search by {:?} is not available yet; use id:<id> or state:<state>",
-                        crate::events::cut(field, 40)
-                    ),
-                ));
-            }
-            None => return Ok(Json(by_id(queue, q, page, size).await?)),
+    // `state:` in the search narrows to its states; otherwise `state=` (or every state).
+    let states = if parsed.states.is_empty() {
+        states
+    } else {
+        parsed.states.clone()
+    };
+    if parsed.only_states() {
+        return Ok(Json(inspect::list(queue, &states, page, size).await?));
+    }
+    let skip = page.saturating_mul(size);
+    if let Some(id) = parsed.id.as_deref() {
+        return Ok(Json(by_id(queue, &parsed, id, &states, page, size).await?));
+    }
+    if let Some(bare) = parsed.bare.as_deref() {
+        // One bare word: a job by that id, if there is one; else words of failed reasons.
+        let id_only = Search {
+            words: Vec::new(),
+            ..parsed.clone()
+        };
+        let found = by_id(queue, &id_only, bare, &states, page, size).await?;
+        if found.total > 0 {
+            return Ok(Json(found));
         }
     }
-    Ok(Json(inspect::list(queue, &states, page, size).await?))
+    let found = search::run(queue, &parsed, &states, cursor, skip, size).await?;
+    Ok(Json(JobPage {
+        total: found.matched,
+        page,
+        size,
+        jobs: found.jobs,
+        complete: found.complete,
+        next: found.next.map(search::Cursor::to_text),
+    }))
 }
 
-/// The page for a search by id: the job, if it exists.
+/// The page for a search by id: the job, if it exists and matches the rest of the search.
 async fn by_id(
     queue: &crate::engine::TaskQueue,
+    parsed: &Search,
     raw: &str,
+    states: &[JobState],
     page: u64,
     size: u64,
 ) -> Result<JobPage, AppError> {
-    let id = JobId::parse(raw).map_err(|e| param("q", e.to_string()))?;
     let mut jobs = Vec::new();
-    if let Some((found, record)) = queue.status_and_record(&id).await? {
-        jobs.push(app::admin::ListedJob {
-            state: found.status.state,
-            job: record.summary(),
-        });
+    // An id too long to name a job finds nothing.
+    if let Ok(id) = JobId::parse(raw)
+        && let Some((found, record)) = queue.state_and_record(&id).await?
+    {
+        let job = record.summary();
+        let state = found.status.state;
+        if states.contains(&state)
+            && parsed.matches(&job.name, &job.data, job.failed_reason.as_deref())
+        {
+            jobs.push(app::admin::ListedJob { state, job });
+        }
     }
     let total = jobs.len() as u64;
     if page > 0 {
@@ -162,6 +201,8 @@ async fn by_id(
         page,
         size,
         jobs,
+        complete: true,
+        next: None,
     })
 }
 
@@ -342,7 +383,7 @@ pub async fn metrics(
     ))
 }
 
-/// `POST /admin/api/jobs/bulk` `{"action", "ids": [...]}` or `{"action", "q": "state:<state>"}`
+/// `POST /admin/api/jobs/bulk` `{"action", "ids": [...]}` or `{"action", "q": "<search>"}`
 /// → `202` with the run's progress; follow it at `GET /admin/api/bulk/{bulk}`.
 #[utoipa::path(
     post,
@@ -387,7 +428,10 @@ pub async fn bulk_action(
     let target = match (value.get("ids"), value.get("q").and_then(Value::as_str)) {
         (Some(Value::Array(ids)), None) => {
             if ids.is_empty() || ids.len() > bulk::MAX_IDS {
-                return Err(param("ids", format!("must list 1 to {} ids", bulk::MAX_IDS)));
+                return Err(param(
+                    "ids",
+                    format!("must list 1 to {} ids", bulk::MAX_IDS),
+                ));
             }
             let ids = ids
                 .iter()
@@ -396,12 +440,20 @@ pub async fn bulk_action(
                 .ok_or_else(|| param("ids", "every id must be a job id (text, no ':')"))?;
             bulk::Target::Ids(ids)
         }
-        (None, Some(q)) => match q.split_once(':') {
-            Some(("state", name)) => bulk::Target::State(JobState::parse(name).ok_or_else(|| {
-                param("q", "state:<state> with waiting, active, delayed, prioritized, completed, failed or waiting-children")
-            })?),
-            _ => return Err(param("q", "bulk actions take q=state:<state> for now")),
-        },
+        (None, Some(q)) => {
+            let search = Search::parse(q).map_err(|e| param("q", e.0))?;
+            match search.states.as_slice() {
+                [state] if search.only_states() => bulk::Target::State(*state),
+                _ => {
+                    let states = if search.states.is_empty() {
+                        inspect::DEFAULT_STATES.to_vec()
+                    } else {
+                        search.states.clone()
+                    };
+                    bulk::Target::Search(search, states)
+                }
+            }
+        }
         _ => return Err(param("ids", "give ids (a list) or q, not both")),
     };
     state.queue()?;
