@@ -33,16 +33,26 @@ struct Args {
     /// Jobs in the add→completed latency run.
     #[arg(long, default_value_t = 2000)]
     latency_jobs: usize,
-    /// Sections to run (http, worker, latency, streams, shutdown, admin); all by default.
+    /// Sections to run (http, worker, latency, streams, shutdown, admin, search); all by
+    /// default.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "http,worker,latency,streams,shutdown,admin"
+        default_value = "http,worker,latency,streams,shutdown,admin,search"
     )]
     only: Vec<String>,
     /// Failed jobs made and retried in bulk, in the admin section.
     #[arg(long, default_value_t = 100_000)]
     failed_jobs: usize,
+    /// Waiting jobs Sentinel adds in the search section.
+    #[arg(long, default_value_t = 1_000_000)]
+    search_jobs: usize,
+    /// Waiting jobs another producer adds first in the search section.
+    #[arg(long, default_value_t = 10_000)]
+    foreign_jobs: usize,
+    /// Times each search is timed.
+    #[arg(long, default_value_t = 20)]
+    search_runs: usize,
     /// Dashboard refreshes measured in the admin section.
     #[arg(long, default_value_t = 200)]
     refreshes: usize,
@@ -471,7 +481,11 @@ async fn main() {
     if run("admin") {
         admin::bench(args.failed_jobs, args.refreshes).await;
     }
+    if run("search") {
+        search::bench(args.search_jobs, args.foreign_jobs, args.search_runs).await;
+    }
 }
 
 mod admin;
+mod search;
 mod streams;

@@ -9,9 +9,9 @@
 //! - **Scan**: the states' lists and sets in the listing's order (failed first for a search of
 //!   failed reasons), each job read and checked.
 //!
-//! Each request examines at most [`BUDGET`] jobs; it keeps counting matches after its page is
-//! full (so small searches get an exact total) and answers a cursor to go on from after its
-//! last job. Fields are measured before they are read: a job whose data or failed reason is
+//! Each request examines at most [`BUDGET`] jobs; it keeps counting matches for
+//! [`COUNT_AHEAD`] more jobs after its page is full (so small searches get an exact total) and
+//! answers a cursor to go on from after its last job. Fields are measured before they are read: a job whose data or failed reason is
 //! over [`MAX_MATCHED_BYTES`] does not match (it is never read whole).
 
 use app::JobId;
@@ -27,6 +27,8 @@ use crate::record::{is_queue_key_name, text};
 
 /// Jobs one request examines at most.
 pub const BUDGET: u64 = 5_000;
+/// Jobs examined after the page is full, to count the matches of small searches exactly.
+const COUNT_AHEAD: u64 = 1_000;
 /// Jobs read per round.
 const CHUNK: u64 = 500;
 /// The largest data or failed reason a search reads to match.
@@ -250,8 +252,13 @@ pub async fn walk(
         next: None,
     };
     let mut examined = 0;
+    let mut full_at: Option<u64> = None;
     let complete = loop {
-        if examined >= BUDGET {
+        if full_at.is_none() && page.picked.len() as u64 == size {
+            full_at = Some(examined);
+        }
+        let counted_enough = full_at.is_some_and(|at| examined >= at + COUNT_AHEAD);
+        if examined >= BUDGET || counted_enough {
             break false;
         }
         match at {
