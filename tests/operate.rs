@@ -712,10 +712,7 @@ async fn all_pages(server: &Sentinel, q: &str) -> Vec<String> {
     let mut ids = Vec::new();
     let mut cursor = String::new();
     for _ in 0..1000 {
-        let url = server.url(&format!(
-            "/admin/api/jobs?size=100&q={}&cursor={cursor}",
-            urlencode(q)
-        ));
+        let url = server.url(&format!("/admin/api/jobs?size=100&q={}{cursor}", urlencode(q)));
         let (status, page) = get(&url).await;
         assert_eq!(status, 200, "{page}");
         ids.extend(
@@ -726,7 +723,7 @@ async fn all_pages(server: &Sentinel, q: &str) -> Vec<String> {
                 .map(|j| j["id"].as_str().unwrap().to_string()),
         );
         match page["next"].as_str() {
-            Some(next) => cursor = next.to_string(),
+            Some(next) => cursor = format!("&cursor={next}"),
             None => {
                 assert_eq!(page["complete"], true, "{page}");
                 return ids;

@@ -122,7 +122,7 @@ pub async fn list_jobs(
     }
     let states = states_of(query.get("state"))?;
     let cursor = match query.get("cursor").map(String::as_str) {
-        None | Some("") => None,
+        None => None,
         Some(raw) => Some(search::Cursor::parse(raw).ok_or_else(|| {
             param(
                 "cursor",
