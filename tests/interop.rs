@@ -202,6 +202,26 @@ async fn node_reads_sentinels_job_logs_and_each_side_sees_the_others_actions() {
         "{job}"
     );
     assert_eq!(server.status(&removed).await.0, 404);
+    // Node's job is found by a search of its name and data (by the scan: it is not indexed).
+    let invoice = acted["invoice"].as_str().expect("an id").to_string();
+    for q in [
+        "name:invoice%20data.customer:%22acme%20corp%22",
+        "data.total:12.50%20state:delayed",
+    ] {
+        let found: Value = http
+            .get(server.url(&format!("/admin/api/jobs?q={q}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (found["total"].as_u64(), found["jobs"][0]["id"].as_str()),
+            (Some(1), Some(invoice.as_str())),
+            "{q}: {found}"
+        );
+    }
     let resumed = server.enqueue(1).await;
     server.wait_state(&resumed, "completed", LONG).await;
 

@@ -1,7 +1,7 @@
 // Node BullMQ operating the same queue as Sentinel, one step per call, printing one JSON line:
 //   logs <url> <id>       the job's log lines as Node's Queue.getJobLogs reads them
 //   paused <url>          whether Node sees the queue paused
-//   act <url>             resume the queue, add a delayed job and remove another one
+//   act <url>             resume the queue, add two delayed jobs and remove a third
 //   promote <url> <id>    promote a delayed job
 //   exists <url> <id>     whether Node finds the job
 import { Queue } from 'bullmq';
@@ -24,7 +24,8 @@ switch (step) {
     const delayed = await queue.add('longTask', { seconds: 1 }, { delay: 60000 });
     const gone = await queue.add('longTask', { seconds: 1 }, { delay: 60000 });
     await gone.remove();
-    out = { delayed: delayed.id, removed: gone.id };
+    const invoice = await queue.add('invoice', { customer: 'acme corp', total: 12.5 }, { delay: 600000 });
+    out = { delayed: delayed.id, removed: gone.id, invoice: invoice.id };
     break;
   }
   case 'promote': {
