@@ -203,6 +203,8 @@ ensure_patched_crates() {
 build_release() {
   ensure_patched_crates
   ensure_leptos_toolchain
-  say "cargo leptos build --release"
-  cargo leptos build --release
+  # --split: lazily loaded routes (the dashboard) go to their own WASM files, fetched only by
+  # the pages that use them.
+  say "cargo leptos build --release --split"
+  cargo leptos build --release --split
 }

@@ -295,3 +295,47 @@ pub struct MetricsReport {
     /// The whole window.
     pub total: MinuteStats,
 }
+
+/// What the dashboard's overview shows, read once per server process per second and shared by
+/// every open dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overview {
+    /// Jobs per state.
+    pub counts: crate::types::JobCounts,
+    /// Whether the queue is paused (workers take no new job).
+    pub paused: bool,
+    /// The live workers.
+    pub workers: Vec<WorkerInfo>,
+    /// The last hour, a minute each, oldest first.
+    pub minutes: Vec<MinuteStats>,
+    /// When it was read (ms since the epoch).
+    pub at: u64,
+}
+
+/// What the person looking at the dashboard may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminAccess {
+    /// Nothing: not signed in, or a submitter.
+    None,
+    /// Read.
+    Viewer,
+    /// Read and act (operators and admins).
+    Operator,
+}
+
+/// A request for a page of jobs: the parameters of `GET /admin/api/jobs`, as text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobQuery {
+    /// `state=`: states, comma-separated.
+    pub state: Option<String>,
+    /// `q=`: a search.
+    pub q: Option<String>,
+    /// `cursor=`: where a search goes on.
+    pub cursor: Option<String>,
+    /// `page=`.
+    pub page: u64,
+    /// `size=`.
+    pub size: u64,
+}

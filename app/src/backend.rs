@@ -101,6 +101,28 @@ pub trait TaskBackend: Send + Sync + 'static {
     /// Answers the request being served with a redirect to `path`. Called inside a server
     /// function.
     fn redirect(&self, path: &str);
+    /// What the caller may do on the dashboard.
+    fn admin_access(&self) -> crate::admin::AdminAccess;
+    /// The dashboard's overview (viewers and up).
+    fn overview(&self) -> BoxFuture<'_, Result<crate::admin::Overview, BackendError>>;
+    /// A page of jobs as `GET /admin/api/jobs` answers it (viewers and up).
+    fn admin_jobs(
+        &self,
+        query: crate::admin::JobQuery,
+    ) -> BoxFuture<'_, Result<crate::admin::JobPage, BackendError>>;
+    /// One job in full; `None` when there is no such job (viewers and up).
+    fn admin_job(
+        &self,
+        id: JobId,
+    ) -> BoxFuture<'_, Result<Option<crate::admin::JobDetail>, BackendError>>;
+    /// An action on one job (operators and up).
+    fn admin_act(
+        &self,
+        id: JobId,
+        action: String,
+    ) -> BoxFuture<'_, Result<crate::admin::ActionOutcome, BackendError>>;
+    /// Pauses or resumes the queue (operators and up).
+    fn admin_pause(&self, paused: bool) -> BoxFuture<'_, Result<(), BackendError>>;
 }
 
 /// The backend as it is stored in context.

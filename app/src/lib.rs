@@ -13,6 +13,7 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod counts;
+pub mod dashboard;
 pub mod live;
 pub mod options;
 pub mod page;

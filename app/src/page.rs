@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::hooks::use_query_map;
-use leptos_router::{SsrMode, StaticSegment};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 use crate::api::{get_page_settings, listed_tasks, queue_counts};
 use crate::counts::CountsPanel;
@@ -56,6 +56,16 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                <Route
+                    path=StaticSegment("admin")
+                    view={leptos_router::Lazy::<crate::dashboard::AdminRoute>::new()}
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=(StaticSegment("admin"), StaticSegment("jobs"), ParamSegment("id"))
+                    view={leptos_router::Lazy::<crate::dashboard::JobRoute>::new()}
+                    ssr=SsrMode::Async
+                />
             </Routes>
         </Router>
     }

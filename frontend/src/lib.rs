@@ -6,5 +6,6 @@ use wasm_bindgen::prelude::wasm_bindgen;
 #[wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // `hydrate_lazy`: the dashboard's routes are lazily loaded (see `app::dashboard`).
+    leptos::mount::hydrate_lazy(app::App);
 }

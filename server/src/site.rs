@@ -310,6 +310,82 @@ impl TaskBackend for QueueBackend {
         leptos_axum::redirect(path);
     }
 
+    fn admin_access(&self) -> app::admin::AdminAccess {
+        match self.principal().map(|p| p.role) {
+            Some(role) if role >= Role::Operator => app::admin::AdminAccess::Operator,
+            Some(role) if role >= Role::Viewer => app::admin::AdminAccess::Viewer,
+            _ => app::admin::AdminAccess::None,
+        }
+    }
+
+    fn overview(&self) -> BoxFuture<'_, Result<app::admin::Overview, BackendError>> {
+        Box::pin(async move {
+            self.require(Role::Viewer)?;
+            let overview = self
+                .state
+                .overview
+                .get(&self.state)
+                .await
+                .map_err(refusal)?;
+            Ok((*overview).clone())
+        })
+    }
+
+    fn admin_jobs(
+        &self,
+        query: app::admin::JobQuery,
+    ) -> BoxFuture<'_, Result<app::admin::JobPage, BackendError>> {
+        Box::pin(async move {
+            self.require(Role::Viewer)?;
+            crate::admin::find(&self.state, &query)
+                .await
+                .map_err(refusal)
+        })
+    }
+
+    fn admin_job(
+        &self,
+        id: JobId,
+    ) -> BoxFuture<'_, Result<Option<app::admin::JobDetail>, BackendError>> {
+        Box::pin(async move {
+            self.require(Role::Viewer)?;
+            let queue = self.state.queue().map_err(refusal)?;
+            crate::admin::inspect::detail(queue, &id)
+                .await
+                .map_err(|e| refusal(e.into()))
+        })
+    }
+
+    fn admin_act(
+        &self,
+        id: JobId,
+        action: String,
+    ) -> BoxFuture<'_, Result<app::admin::ActionOutcome, BackendError>> {
+        Box::pin(async move {
+            self.require(Role::Operator)?;
+            let action = crate::admin::actions::Action::parse(&action)
+                .ok_or_else(|| BackendError::refused(format!("no action {action:?}")))?;
+            let queue = self.state.queue().map_err(refusal)?;
+            let config = &self.state.config;
+            crate::admin::actions::act(queue, &config.prefix, &config.queue, &id, action)
+                .await
+                .map_err(|error| match error {
+                    crate::admin::actions::ActionError::Engine(e) => refusal(e.into()),
+                    other => BackendError::refused(other.to_string()),
+                })
+        })
+    }
+
+    fn admin_pause(&self, paused: bool) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move {
+            self.require(Role::Operator)?;
+            let queue = self.state.queue().map_err(refusal)?;
+            crate::admin::actions::pause(queue, paused)
+                .await
+                .map_err(|e| refusal(e.into()))
+        })
+    }
+
     fn counts(&self) -> BoxFuture<'_, Result<Option<JobCounts>, BackendError>> {
         Box::pin(async move {
             let principal = self.require(Role::Submitter)?;

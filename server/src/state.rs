@@ -41,6 +41,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Bulk admin runs this process started.
     pub bulk: Arc<crate::admin::bulk::Runs>,
+    /// The dashboard's overview, shared by every open dashboard.
+    pub overview: Arc<crate::admin::overview::OverviewCache>,
     services: Arc<OnceLock<Services>>,
 }
 
@@ -55,6 +57,7 @@ impl AppState {
             pulse: Arc::new(Pulse::default()),
             metrics: Arc::new(crate::metrics::Metrics::default()),
             bulk: Arc::new(crate::admin::bulk::Runs::default()),
+            overview: Arc::new(crate::admin::overview::OverviewCache::default()),
             services: Arc::new(OnceLock::new()),
         }
     }

@@ -5,12 +5,15 @@
 pub mod actions;
 pub mod bulk;
 pub mod inspect;
+pub mod overview;
 pub mod search;
 
 use std::collections::HashMap;
 
 use app::JobId;
-use app::admin::{ActionOutcome, CleanOutcome, CleanRequest, JobDetail, JobPage, MAX_PAGE_SIZE};
+use app::admin::{
+    ActionOutcome, CleanOutcome, CleanRequest, JobDetail, JobPage, JobQuery, MAX_PAGE_SIZE,
+};
 use app::search::Search;
 use app::types::JobState;
 use axum::extract::{Path, Query, State};
@@ -117,11 +120,31 @@ pub async fn list_jobs(
     require(principal.as_deref(), Role::Viewer)?;
     let page = number(&query, "page", 0, MAX_PAGE)?;
     let size = number(&query, "size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE as u64)?;
-    if size == 0 {
+    let asked = JobQuery {
+        state: query.get("state").cloned(),
+        q: query.get("q").cloned(),
+        cursor: query.get("cursor").cloned(),
+        page,
+        size,
+    };
+    Ok(Json(find(&state, &asked).await?))
+}
+
+/// A page of jobs for `asked` (the listing, or a search): what `GET /admin/api/jobs` answers,
+/// and the dashboard shows. The caller checked the role.
+pub async fn find(state: &AppState, asked: &JobQuery) -> Result<JobPage, AppError> {
+    let (page, size) = (asked.page, asked.size);
+    if page > MAX_PAGE {
+        return Err(param(
+            "page",
+            format!("must be a whole number from 0 to {MAX_PAGE}"),
+        ));
+    }
+    if size == 0 || size > MAX_PAGE_SIZE as u64 {
         return Err(param("size", "must be a whole number from 1 to 100"));
     }
-    let states = states_of(query.get("state"))?;
-    let cursor = match query.get("cursor").map(String::as_str) {
+    let states = states_of(asked.state.as_ref())?;
+    let cursor = match asked.cursor.as_deref() {
         None => None,
         Some(raw) => Some(search::Cursor::parse(raw).ok_or_else(|| {
             param(
@@ -130,7 +153,7 @@ pub async fn list_jobs(
             )
         })?),
     };
-    let parsed = match query.get("q") {
+    let parsed = match asked.q.as_deref() {
         Some(q) => Search::parse(q).map_err(|e| param("q", e.0))?,
         None => Search::default(),
     };
@@ -142,11 +165,11 @@ pub async fn list_jobs(
         parsed.states.clone()
     };
     if parsed.only_states() {
-        return Ok(Json(inspect::list(queue, &states, page, size).await?));
+        return Ok(inspect::list(queue, &states, page, size).await?);
     }
     let skip = page.saturating_mul(size);
     if let Some(id) = parsed.id.as_deref() {
-        return Ok(Json(by_id(queue, &parsed, id, &states, page, size).await?));
+        return by_id(queue, &parsed, id, &states, page, size).await;
     }
     if let Some(bare) = parsed.bare.as_deref() {
         // One bare word: a job by that id, if there is one; else words of failed reasons.
@@ -156,18 +179,18 @@ pub async fn list_jobs(
         };
         let found = by_id(queue, &id_only, bare, &states, page, size).await?;
         if found.total > 0 {
-            return Ok(Json(found));
+            return Ok(found);
         }
     }
     let found = search::run(queue, &parsed, &states, cursor, skip, size).await?;
-    Ok(Json(JobPage {
+    Ok(JobPage {
         total: found.matched,
         page,
         size,
         jobs: found.jobs,
         complete: found.complete,
         next: found.next.map(search::Cursor::to_text),
-    }))
+    })
 }
 
 /// The page for a search by id: the job, if it exists and matches the rest of the search.

@@ -1,0 +1,69 @@
+//! The dashboard's server functions: the admin API's reads and actions for the page, checked
+//! against the caller's role by the server (a viewer's forced action is refused there).
+
+use leptos::prelude::*;
+
+use crate::admin::{ActionOutcome, AdminAccess, JobDetail, JobPage, JobQuery, Overview};
+
+#[cfg(feature = "ssr")]
+fn failed(error: crate::backend::BackendError) -> ServerFnError {
+    ServerFnError::new(error.message)
+}
+
+/// What the caller may do on the dashboard.
+#[server(prefix = "/api", endpoint = "admin/access")]
+pub async fn my_admin_access() -> Result<AdminAccess, ServerFnError> {
+    Ok(crate::backend::backend()?.admin_access())
+}
+
+/// Counts, paused, workers and the last hour (shared by every open dashboard on the process).
+#[server(prefix = "/api", endpoint = "admin/overview")]
+pub async fn admin_overview() -> Result<Overview, ServerFnError> {
+    crate::backend::backend()?.overview().await.map_err(failed)
+}
+
+/// A page of jobs: a state's listing or a search.
+#[server(prefix = "/api", endpoint = "admin/jobs")]
+pub async fn admin_jobs(query: JobQuery) -> Result<JobPage, ServerFnError> {
+    crate::backend::backend()?
+        .admin_jobs(query)
+        .await
+        .map_err(failed)
+}
+
+/// One job in full (`None`: no such job).
+#[server(prefix = "/api", endpoint = "admin/job")]
+pub async fn admin_job(id: String) -> Result<Option<JobDetail>, ServerFnError> {
+    let id = crate::JobId::parse(&id).map_err(|e| ServerFnError::new(e.to_string()))?;
+    crate::backend::backend()?
+        .admin_job(id)
+        .await
+        .map_err(failed)
+}
+
+/// `retry`, `remove`, `promote` or `cancel` on one job.
+#[server(prefix = "/api", endpoint = "admin/act")]
+pub async fn admin_act(id: String, action: String) -> Result<ActionOutcome, ServerFnError> {
+    let id = crate::JobId::parse(&id).map_err(|e| ServerFnError::new(e.to_string()))?;
+    crate::backend::backend()?
+        .admin_act(id, action)
+        .await
+        .map_err(failed)
+}
+
+/// Pauses (`true`) or resumes the queue.
+#[server(prefix = "/api", endpoint = "admin/pause")]
+pub async fn admin_pause(paused: bool) -> Result<(), ServerFnError> {
+    crate::backend::backend()?
+        .admin_pause(paused)
+        .await
+        .map_err(failed)
+}
+
+/// The message of a server function's error, without the framework's prefix.
+pub fn error_text(error: &ServerFnError) -> String {
+    let text = error.to_string();
+    text.strip_prefix("error running server function: ")
+        .unwrap_or(&text)
+        .to_string()
+}

@@ -1,0 +1,216 @@
+//! One job (`/admin/jobs/:id`): its state and progress, live; a timeline; data and options as
+//! formatted JSON; the logs, following as the job writes them; the result or the failed reason
+//! with its stack traces; the actions.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use serde_json::Value;
+
+use super::api::{admin_job, error_text, my_admin_access};
+use super::live::{self, Feed};
+use super::{denied, header, owner_of, progress_of, state_title, when};
+use crate::admin::{AdminAccess, JobDetail};
+use crate::types::JobState;
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+}
+
+/// The job page.
+#[component]
+pub fn JobPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let tick = RwSignal::new(0u64);
+    let feed = RwSignal::new(Feed::Starting);
+    live::start(tick, feed, Some(id.get_untracked()));
+    let access = Resource::new(|| (), |_| my_admin_access());
+    let job = Resource::new(move || (id.get(), tick.get()), |(id, _)| admin_job(id));
+    let notice = RwSignal::new(None::<(bool, String)>);
+    view! {
+        <Title text=move || format!("Job {} · Sentinel", id.get())/>
+        <main class="page admin">
+            {header(feed)}
+            <p><a href="/admin">"← All jobs"</a></p>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let access = match access.await {
+                        Ok(AdminAccess::None) => return denied(None),
+                        Err(error) => return denied(Some(error_text(&error))),
+                        Ok(access) => access,
+                    };
+                    match job.await {
+                        Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+                        Ok(None) => view! {
+                            <section class="panel">
+                                <h2>{format!("Job {}", id.get_untracked())}</h2>
+                                <p>"There is no such job: it was never added, or it was removed (finished jobs are kept for a while, then removed)."</p>
+                            </section>
+                        }
+                        .into_any(),
+                        Ok(Some(detail)) => detail_view(detail, access, notice, tick).into_any(),
+                    }
+                })}
+            </Transition>
+        </main>
+    }
+}
+
+fn fact(term: &'static str, value: impl IntoView + 'static) -> impl IntoView {
+    view! { <dt>{term}</dt> <dd>{value}</dd> }
+}
+
+fn detail_view(
+    job: JobDetail,
+    access: AdminAccess,
+    notice: RwSignal<Option<(bool, String)>>,
+    tick: RwSignal<u64>,
+) -> impl IntoView + use<> {
+    let state = job.state;
+    let bar = progress_of(&job.progress);
+    let owner = owner_of(&job.data);
+    let actions = (access == AdminAccess::Operator).then(|| {
+        let buttons = actions_for(state)
+            .iter()
+            .map(|action| {
+                let id = job.id.clone();
+                let action: &'static str = action;
+                view! {
+                    <button
+                        type="button"
+                        class="action"
+                        on:click=move |_| super::jobs::act(id.clone(), action, notice, tick)
+                    >
+                        {title(action)}
+                    </button>
+                }
+            })
+            .collect_view();
+        view! { <div class="actions">{buttons}</div> }
+    });
+    let mut timeline = vec![("Created", job.timestamp)];
+    if let Some(at) = job.delayed_until {
+        timeline.push(("Due", at));
+    }
+    if let Some(at) = job.processed_on {
+        timeline.push((
+            if job.attempts_started > 1 {
+                "Last started"
+            } else {
+                "Started"
+            },
+            at,
+        ));
+    }
+    if let Some(at) = job.finished_on {
+        timeline.push((
+            if state == JobState::Failed {
+                "Failed"
+            } else {
+                "Finished"
+            },
+            at,
+        ));
+    }
+    let steps = timeline
+        .into_iter()
+        .map(|(what, at)| view! { <li><span class="what">{what}</span> " " {when(at)} </li> })
+        .collect_view();
+    let logs_note = if job.log_count > job.logs.len() as u64 {
+        format!("The last {} of {} lines.", job.logs.len(), job.log_count)
+    } else {
+        format!("{} lines.", job.log_count)
+    };
+    let logs = job
+        .logs
+        .iter()
+        .map(|line| view! { <li>{line.clone()}</li> })
+        .collect_view();
+    let outcome = match (&job.returnvalue, &job.failed_reason) {
+        (_, Some(reason)) => {
+            let stacks = job
+                .stacktrace
+                .iter()
+                .map(|s| view! { <pre class="stack">{s.clone()}</pre> })
+                .collect_view();
+            Some(
+                view! {
+                    <section class="panel" aria-labelledby="outcome">
+                        <h3 id="outcome">"Failed reason"</h3>
+                        <p class="error">{reason.clone()}</p>
+                        {stacks}
+                    </section>
+                }
+                .into_any(),
+            )
+        }
+        (Some(value), None) => Some(
+            view! {
+                <section class="panel" aria-labelledby="outcome">
+                    <h3 id="outcome">"Result"</h3>
+                    <pre>{pretty(value)}</pre>
+                </section>
+            }
+            .into_any(),
+        ),
+        (None, None) => None,
+    };
+    view! {
+        <section class="panel job" aria-labelledby="job-title">
+            <h2 id="job-title">
+                {format!("Job {} ", job.id)}
+                <span class=format!("state state-{}", state.as_str())>{state_title(state)}</span>
+            </h2>
+            {bar.map(|(value, max, words)| view! {
+                <p class="job-progress">
+                    <progress value=value max=max aria-label=format!("Progress: {words}")></progress>
+                    " " {words}
+                </p>
+            })}
+            <div class="notice" role="status" aria-live="polite">
+                {move || notice.get().map(|(bad, text)| view! { <p class=if bad { "error" } else { "ok" }>{text}</p> })}
+            </div>
+            {actions}
+            <dl class="facts">
+                {fact("Name", job.name.clone())}
+                {fact("Attempts", format!("{} ended, {} started", job.attempts_made, job.attempts_started))}
+                {fact("Worker", job.processed_by.clone().unwrap_or_else(|| "–".to_string()))}
+                {fact("Owner", owner.unwrap_or_else(|| "–".to_string()))}
+            </dl>
+            <h3>"Timeline"</h3>
+            <ol class="timeline">{steps}</ol>
+        </section>
+        {outcome}
+        <section class="panel" aria-labelledby="logs-title">
+            <h3 id="logs-title">"Logs"</h3>
+            <p class="muted">{logs_note}</p>
+            <ol class="logs" aria-live="off">{logs}</ol>
+        </section>
+        <section class="panel" aria-labelledby="data-title">
+            <h3 id="data-title">"Data"</h3>
+            <pre>{pretty(&job.data)}</pre>
+            <h3>"Options"</h3>
+            <pre>{pretty(&job.opts)}</pre>
+        </section>
+    }
+}
+
+fn actions_for(state: JobState) -> &'static [&'static str] {
+    match state {
+        JobState::Failed | JobState::Completed => &["retry", "remove"],
+        JobState::Delayed => &["promote", "cancel", "remove"],
+        JobState::Active => &["cancel"],
+        JobState::Unknown => &[],
+        _ => &["cancel", "remove"],
+    }
+}
+
+fn title(action: &str) -> &'static str {
+    match action {
+        "retry" => "Retry",
+        "remove" => "Remove",
+        "promote" => "Promote",
+        _ => "Cancel",
+    }
+}

@@ -1,0 +1,365 @@
+//! The dashboard's jobs: a tab per state with its count, a search box (the admin API's
+//! language), a table, paging, and the actions on each job. The state, the search and the
+//! page live in the URL, so a link shows the same view.
+
+use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+
+use super::api::{admin_act, admin_jobs, error_text};
+use super::{confirm, owner_of, progress_of, state_counts, state_title};
+use crate::admin::{AdminAccess, JobPage, JobQuery, ListedJob, Overview};
+use crate::types::JobState;
+
+/// Jobs per page.
+const PAGE_SIZE: u64 = 20;
+
+/// A link to the dashboard with these parameters.
+pub fn link(state: Option<&str>, q: Option<&str>, page: u64, cursor: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    if let Some(state) = state.filter(|s| !s.is_empty()) {
+        parts.push(format!("state={}", crate::url::encode(state)));
+    }
+    if let Some(q) = q.filter(|q| !q.is_empty()) {
+        parts.push(format!("q={}", crate::url::encode(q)));
+    }
+    if page > 0 {
+        parts.push(format!("page={page}"));
+    }
+    if let Some(cursor) = cursor {
+        parts.push(format!("cursor={}", crate::url::encode(cursor)));
+    }
+    if parts.is_empty() {
+        "/admin".to_string()
+    } else {
+        format!("/admin?{}", parts.join("&"))
+    }
+}
+
+/// The actions a job in `state` takes.
+fn actions_for(state: JobState) -> &'static [&'static str] {
+    match state {
+        JobState::Failed | JobState::Completed => &["retry", "remove"],
+        JobState::Delayed => &["promote", "cancel"],
+        JobState::Waiting | JobState::Prioritized | JobState::WaitingChildren => &["cancel"],
+        JobState::Active => &["cancel"],
+        JobState::Unknown => &[],
+    }
+}
+
+fn action_title(action: &str) -> &'static str {
+    match action {
+        "retry" => "Retry",
+        "remove" => "Remove",
+        "promote" => "Promote",
+        _ => "Cancel",
+    }
+}
+
+/// Runs `action` on job `id` after asking; reports in `notice`; asks for a new read.
+pub fn act(
+    id: String,
+    action: &'static str,
+    notice: RwSignal<Option<(bool, String)>>,
+    tick: RwSignal<u64>,
+) {
+    let question = match action {
+        "retry" => format!("Retry job {id}? It runs again from the start."),
+        "remove" => format!("Remove job {id}? Its record and logs are deleted."),
+        "promote" => format!("Promote job {id}? It becomes due now."),
+        _ => format!(
+            "Cancel job {id}? A waiting job is removed; a running one is stopped and fails as cancelled."
+        ),
+    };
+    if !confirm(&question) {
+        return;
+    }
+    leptos::task::spawn_local(async move {
+        match admin_act(id.clone(), action.to_string()).await {
+            Ok(outcome) => {
+                let words = if outcome.result == "requested" {
+                    format!("Job {id}: asked its worker to stop it")
+                } else {
+                    format!("Job {id}: {} done", action_title(action).to_lowercase())
+                };
+                notice.set(Some((false, words)));
+                tick.update(|t| *t += 1);
+            }
+            Err(error) => notice.set(Some((true, format!("Job {id}: {}", error_text(&error))))),
+        }
+    });
+}
+
+/// The jobs section.
+#[component]
+pub fn Jobs(
+    tick: RwSignal<u64>,
+    access: AdminAccess,
+    overview: Resource<Result<Overview, ServerFnError>>,
+) -> impl IntoView {
+    let query = use_query_map();
+    let asked = Memo::new(move |_| {
+        let query = query.get();
+        JobQuery {
+            state: query.get("state").filter(|s| !s.is_empty()),
+            q: query.get("q").filter(|q| !q.trim().is_empty()),
+            cursor: query.get("cursor").filter(|c| !c.is_empty()),
+            page: query
+                .get("page")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0)
+                .min(1_000_000),
+            size: PAGE_SIZE,
+        }
+    });
+    let jobs = Resource::new(
+        move || (asked.get(), tick.get()),
+        |(asked, _)| admin_jobs(asked),
+    );
+    let notice = RwSignal::new(None::<(bool, String)>);
+    let search_box = NodeRef::<leptos::html::Input>::new();
+    // "/" anywhere but in a field goes to the search box.
+    #[cfg(feature = "hydrate")]
+    let _ = window_event_listener(leptos::ev::keydown, move |event| {
+        use wasm_bindgen::JsCast;
+        let typing = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+        if event.key() == "/" && !typing && !event.ctrl_key() && !event.meta_key() {
+            if let Some(input) = search_box.get() {
+                event.prevent_default();
+                let _ = input.focus();
+            }
+        }
+    });
+    let tabs = move || {
+        let current = asked.with(|a| a.state.clone());
+        let q = asked.with(|a| a.q.clone());
+        Suspend::new(async move {
+            let counts = overview.await.ok().map(|o| state_counts(&o.counts));
+            let all = view! {
+                <li>
+                    <a href=link(None, q.as_deref(), 0, None) aria-current=current.is_none().then_some("page")>
+                        "All"
+                    </a>
+                </li>
+            };
+            let each = JobState::ALL
+                .iter()
+                .map(|state| {
+                    let name = state.as_str();
+                    let count = counts
+                        .as_ref()
+                        .and_then(|c| c.iter().find(|(s, _)| s == state).map(|(_, n)| *n));
+                    let here = current.as_deref() == Some(name);
+                    view! {
+                        <li>
+                            <a href=link(Some(name), q.as_deref(), 0, None) aria-current=here.then_some("page")>
+                                {state_title(*state)}
+                                {count.map(|n| view! { " " <span class="count">{n}</span> })}
+                            </a>
+                        </li>
+                    }
+                })
+                .collect_view();
+            view! { {all} {each} }
+        })
+    };
+    view! {
+        <section class="panel jobs" aria-labelledby="jobs-title">
+            <h2 id="jobs-title">"Jobs"</h2>
+            <nav aria-label="Job states">
+                <ul class="tabs">
+                    <Transition fallback=|| ()>{tabs}</Transition>
+                </ul>
+            </nav>
+            <Form method="GET" action="/admin" attr:class="search" attr:role="search">
+                {move || asked.with(|a| a.state.clone()).map(|s| view! { <input type="hidden" name="state" value=s/> })}
+                <label for="job-search">"Search"</label>
+                <input
+                    id="job-search"
+                    node_ref=search_box
+                    type="search"
+                    name="q"
+                    maxlength="200"
+                    placeholder="name:longTask data.seconds:5 timeout"
+                    aria-describedby="search-help"
+                    aria-keyshortcuts="/"
+                    prop:value=move || asked.with(|a| a.q.clone().unwrap_or_default())
+                />
+                <button type="submit">"Search"</button>
+                <details id="search-help" class="help">
+                    <summary>"How to search (press / to jump here)"</summary>
+                    <ul>
+                        <li><code>"id:42"</code>" or just "<code>"42"</code>": one job"</li>
+                        <li><code>"name:longTask"</code>", "<code>"name:\"nightly: export\""</code></li>
+                        <li><code>"state:failed,completed"</code></li>
+                        <li><code>"data.seconds:5"</code>", "<code>"data.user.id:\"u 1\""</code>": a value in the job's data"</li>
+                        <li>"other words, or "<code>"\"quoted phrases\""</code>", must appear in the failed reason"</li>
+                    </ul>
+                </details>
+            </Form>
+            <div class="notice" role="status" aria-live="polite">
+                {move || notice.get().map(|(bad, text)| view! { <p class=if bad { "error" } else { "ok" }>{text}</p> })}
+            </div>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let asked = asked.get_untracked();
+                    match jobs.await {
+                        Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+                        Ok(page) => table(page, &asked, access, notice, tick).into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+fn summary_line(page: &JobPage, asked: &JobQuery) -> String {
+    let shown = page.jobs.len() as u64;
+    let from = page.page * page.size + 1;
+    if shown == 0 {
+        return if page.complete {
+            "No job matches.".to_string()
+        } else {
+            format!(
+                "No match in the part of the queue searched so far ({} found in all so far).",
+                page.total
+            )
+        };
+    }
+    if asked.q.is_some() && !page.complete {
+        format!(
+            "Jobs {from}–{}; {} matches so far (the search goes on with More).",
+            from + shown - 1,
+            page.total
+        )
+    } else {
+        format!("Jobs {from}–{} of {}.", from + shown - 1, page.total)
+    }
+}
+
+fn table(
+    page: JobPage,
+    asked: &JobQuery,
+    access: AdminAccess,
+    notice: RwSignal<Option<(bool, String)>>,
+    tick: RwSignal<u64>,
+) -> impl IntoView + use<> {
+    let line = summary_line(&page, asked);
+    let state = asked.state.clone();
+    let q = asked.q.clone();
+    let previous = (page.page > 0 && asked.cursor.is_none())
+        .then(|| link(state.as_deref(), q.as_deref(), page.page - 1, None));
+    let following = match &page.next {
+        Some(next) => Some(link(state.as_deref(), q.as_deref(), 0, Some(next))),
+        None if page.complete
+            && asked.cursor.is_none()
+            && (page.page + 1) * page.size < page.total =>
+        {
+            Some(link(state.as_deref(), q.as_deref(), page.page + 1, None))
+        }
+        None => None,
+    };
+    let restart = asked
+        .cursor
+        .is_some()
+        .then(|| link(state.as_deref(), q.as_deref(), 0, None));
+    let rows = page
+        .jobs
+        .into_iter()
+        .map(|job| row(job, access, notice, tick))
+        .collect_view();
+    let operator = access == AdminAccess::Operator;
+    view! {
+        <p class="muted" aria-live="polite">{line}</p>
+        <div class="table-wrap">
+            <table class="job-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Id"</th>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Progress"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">"Duration"</th>
+                        <th scope="col" class="num">"Attempts"</th>
+                        <th scope="col">"Owner"</th>
+                        {operator.then(|| view! { <th scope="col">"Actions"</th> })}
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        <nav class="pager" aria-label="Pages">
+            {restart.map(|href| view! { <a href=href>"First page"</a> })}
+            {previous.map(|href| view! { <a href=href rel="prev">"Previous"</a> })}
+            {following.map(|href| view! { <a href=href rel="next">"More"</a> })}
+        </nav>
+    }
+}
+
+fn row(
+    listed: ListedJob,
+    access: AdminAccess,
+    notice: RwSignal<Option<(bool, String)>>,
+    tick: RwSignal<u64>,
+) -> impl IntoView + use<> {
+    let ListedJob { state, job } = listed;
+    let href = format!("/admin/jobs/{}", crate::url::encode(&job.id));
+    let bar = progress_of(&job.progress);
+    let now = crate::time::now_ms() as u64;
+    let duration = job.processed_on.map(|started| {
+        let end = job.finished_on.unwrap_or(now);
+        crate::time::duration_words(end.saturating_sub(started))
+    });
+    let owner = owner_of(&job.data).unwrap_or_else(|| "–".to_string());
+    let label = format!("Job {}", job.id);
+    let actions = (access == AdminAccess::Operator).then(|| {
+        let buttons = actions_for(state)
+            .iter()
+            .map(|action| {
+                let id = job.id.clone();
+                let action: &'static str = action;
+                view! {
+                    <button
+                        type="button"
+                        class="action small"
+                        aria-label=format!("{} job {}", action_title(action), job.id)
+                        on:click=move |_| act(id.clone(), action, notice, tick)
+                    >
+                        {action_title(action)}
+                    </button>
+                }
+            })
+            .collect_view();
+        view! { <td class="actions">{buttons}</td> }
+    });
+    let reason = job.failed_reason.clone();
+    view! {
+        <tr data-state=state.as_str()>
+            <td><a href=href>{job.id.clone()}</a></td>
+            <td>{job.name.clone()}</td>
+            <td>
+                <span class=format!("state state-{}", state.as_str())>{state_title(state)}</span>
+                {reason.map(|r| view! { <span class="reason" title=r.clone()>{super::short(&r, 60)}</span> })}
+            </td>
+            <td>
+                {match bar {
+                    Some((value, max, words)) => view! {
+                        <progress value=value max=max aria-label=format!("{label}: {words}")></progress>
+                        <span class="muted">{words}</span>
+                    }
+                    .into_any(),
+                    None => view! { <span class="muted">"–"</span> }.into_any(),
+                }}
+            </td>
+            <td>{super::when(job.timestamp)}</td>
+            <td>{duration.unwrap_or_else(|| "–".to_string())}</td>
+            <td class="num">{job.attempts_made}</td>
+            <td>{owner}</td>
+            {actions}
+        </tr>
+    }
+}

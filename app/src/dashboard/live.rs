@@ -1,0 +1,206 @@
+//! Live updates for the dashboard. The event stream (the one shared reader of the queue's
+//! events per server process) only marks the view as changed; a loop reads it again at most
+//! once a second while things change, and every five seconds anyway (workers' heartbeats, the
+//! minute's figures). Without a stream the loop polls every five seconds and tries the stream
+//! again every thirty.
+
+use leptos::prelude::*;
+
+/// How the dashboard learns of changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    /// Not started (the server's render, or the first second).
+    Starting,
+    /// Pushed by the event stream.
+    Live,
+    /// Read every few seconds: the stream is not available.
+    Polling,
+}
+
+impl Feed {
+    /// The badge's words.
+    pub fn words(self) -> &'static str {
+        match self {
+            Feed::Starting => "Connecting…",
+            Feed::Live => "Live",
+            Feed::Polling => "Not live: reading every 5 s",
+        }
+    }
+}
+
+/// Starts the updates for the current view: `tick` goes up when it should be read again.
+/// With `job`, only that job's events count.
+pub fn start(tick: RwSignal<u64>, feed: RwSignal<Feed>, job: Option<String>) {
+    #[cfg(feature = "hydrate")]
+    imp::start(tick, feed, job);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (tick, feed, job);
+}
+
+#[cfg(feature = "hydrate")]
+mod imp {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use gloo_timers::future::TimeoutFuture;
+    use leptos::prelude::*;
+    use leptos::task::spawn_local;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    use web_sys::{EventSource, MessageEvent};
+
+    use super::Feed;
+    use crate::time::now_ms;
+
+    const EVENTS: [&str; 16] = [
+        "status",
+        "reset",
+        "added",
+        "waiting",
+        "active",
+        "progress",
+        "completed",
+        "failed",
+        "delayed",
+        "removed",
+        "stalled",
+        "paused",
+        "resumed",
+        "cleaned",
+        "retries-exhausted",
+        "log",
+    ];
+    const QUIET_READ_MS: f64 = 5000.0;
+    const STREAM_RETRY_MS: f64 = 30_000.0;
+    const QUICK_RETRY_MS: f64 = 2000.0;
+    const QUICK_TRIES: u32 = 5;
+    const SILENT_AFTER_MS: f64 = 7000.0;
+
+    struct Stream {
+        source: EventSource,
+        _on_error: Closure<dyn FnMut()>,
+        _on_events: Vec<Closure<dyn FnMut(MessageEvent)>>,
+    }
+
+    impl Drop for Stream {
+        fn drop(&mut self) {
+            self.source.set_onerror(None);
+            self.source.close();
+        }
+    }
+
+    struct Marks {
+        dirty: Cell<bool>,
+        failed: Cell<bool>,
+        heard: Cell<f64>,
+    }
+
+    fn open(marks: &Rc<Marks>, job: &Option<String>) -> Option<Stream> {
+        let source = EventSource::new("/tasks/stream").ok()?;
+        marks.failed.set(false);
+        marks.heard.set(now_ms());
+        let on_error = {
+            let marks = Rc::downgrade(marks);
+            let source = source.clone();
+            Closure::<dyn FnMut()>::new(move || {
+                source.close();
+                if let Some(marks) = marks.upgrade() {
+                    marks.failed.set(true);
+                }
+            })
+        };
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        let mut on_events = Vec::new();
+        for name in EVENTS {
+            let marks = Rc::downgrade(marks);
+            let job = job.clone();
+            let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                let Some(marks) = marks.upgrade() else { return };
+                marks.heard.set(now_ms());
+                if name == "status" {
+                    return;
+                }
+                let about_job = match &job {
+                    None => true,
+                    Some(id) => event
+                        .data()
+                        .as_string()
+                        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                        .and_then(|data| {
+                            data.get("jobId").and_then(|v| v.as_str()).map(|j| j == id)
+                        })
+                        .unwrap_or(name == "reset"),
+                };
+                if about_job {
+                    marks.dirty.set(true);
+                }
+            });
+            let _ =
+                source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
+            on_events.push(on_event);
+        }
+        Some(Stream {
+            source,
+            _on_error: on_error,
+            _on_events: on_events,
+        })
+    }
+
+    pub fn start(tick: RwSignal<u64>, feed: RwSignal<Feed>, job: Option<String>) {
+        let alive = Arc::new(AtomicBool::new(true));
+        {
+            let alive = alive.clone();
+            on_cleanup(move || alive.store(false, Ordering::Relaxed));
+        }
+        spawn_local(async move {
+            let marks = Rc::new(Marks {
+                dirty: Cell::new(false),
+                failed: Cell::new(false),
+                heard: Cell::new(now_ms()),
+            });
+            let mut stream = open(&marks, &job);
+            let mut opened_at = now_ms();
+            let mut tries: u32 = 0;
+            let mut read_at = now_ms();
+            loop {
+                TimeoutFuture::new(1000).await;
+                if !alive.load(Ordering::Relaxed) {
+                    return;
+                }
+                let now = now_ms();
+                let silent = now - marks.heard.get() > SILENT_AFTER_MS;
+                let up = stream.is_some() && !marks.failed.get() && !silent;
+                if !up && stream.is_some() {
+                    stream = None;
+                }
+                // A stream that dropped is tried again soon (a restarting server), then every
+                // thirty seconds.
+                let wait = if tries < QUICK_TRIES {
+                    QUICK_RETRY_MS
+                } else {
+                    STREAM_RETRY_MS
+                };
+                if stream.is_none() && now - opened_at >= wait {
+                    stream = open(&marks, &job);
+                    opened_at = now;
+                    tries += 1;
+                }
+                if up {
+                    tries = 0;
+                }
+                let feed_now = if up { Feed::Live } else { Feed::Polling };
+                if feed.get_untracked() != feed_now {
+                    feed.set(feed_now);
+                    // Back from a gap: read at once.
+                    marks.dirty.set(true);
+                }
+                if marks.dirty.replace(false) || now - read_at >= QUIET_READ_MS {
+                    read_at = now;
+                    tick.update(|t| *t += 1);
+                }
+            }
+        });
+    }
+}

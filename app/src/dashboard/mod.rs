@@ -1,0 +1,315 @@
+//! The operations dashboard (`/admin` and `/admin/jobs/:id`): lazily loaded routes, so their
+//! code is fetched only by the browsers that open them and the home page does not grow.
+//! Server-rendered (the first view needs no WASM), then hydrated and kept live by
+//! [`live`]: the event stream marks what changed, the overview comes from the server's shared
+//! per-process copy ([`api::admin_overview`]).
+
+pub mod api;
+pub mod chart;
+pub mod job;
+pub mod jobs;
+pub mod live;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{LazyRoute, lazy_route};
+use serde_json::Value;
+
+use crate::admin::{AdminAccess, Overview, WorkerInfo};
+use crate::types::{JobCounts, JobState};
+use api::{admin_overview, admin_pause, error_text, my_admin_access};
+use live::Feed;
+
+/// The `/admin` route.
+pub struct AdminRoute;
+
+#[lazy_route]
+impl LazyRoute for AdminRoute {
+    fn data() -> Self {
+        AdminRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <Dashboard/> }.into_any()
+    }
+}
+
+/// The `/admin/jobs/:id` route.
+pub struct JobRoute;
+
+#[lazy_route]
+impl LazyRoute for JobRoute {
+    fn data() -> Self {
+        JobRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <job::JobPage/> }.into_any()
+    }
+}
+
+/// The page for someone who may not see the dashboard.
+fn denied(message: Option<String>) -> AnyView {
+    view! {
+        <section class="panel denied">
+            <h2>"Viewers only"</h2>
+            <p>
+                {message.unwrap_or_else(|| {
+                    "The dashboard is for viewers, operators and admins: sign in with one of those roles."
+                        .to_string()
+                })}
+            </p>
+            <p><a href="/">"Back to your tasks"</a></p>
+        </section>
+    }
+    .into_any()
+}
+
+/// The header every dashboard page shares: title, way home, how live it is.
+fn header(feed: RwSignal<Feed>) -> impl IntoView {
+    view! {
+        <header class="admin-head">
+            <h1><a href="/admin">"Sentinel dashboard"</a></h1>
+            <nav aria-label="Sentinel">
+                <a href="/">"Tasks"</a>
+            </nav>
+            <span
+                class=move || format!("feed feed-{}", if feed.get() == Feed::Live { "live" } else { "off" })
+                role="status"
+            >
+                {move || feed.get().words()}
+            </span>
+        </header>
+    }
+}
+
+/// The dashboard: overview, then jobs.
+#[component]
+fn Dashboard() -> impl IntoView {
+    let tick = RwSignal::new(0u64);
+    let feed = RwSignal::new(Feed::Starting);
+    live::start(tick, feed, None);
+    let access = Resource::new(|| (), |_| my_admin_access());
+    let overview = Resource::new(move || tick.get(), |_| admin_overview());
+    view! {
+        <Title text="Dashboard · Sentinel"/>
+        <main class="page admin">
+            {header(feed)}
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match access.await {
+                        Ok(AdminAccess::None) => denied(None),
+                        Err(error) => denied(Some(error_text(&error))),
+                        Ok(access) => view! {
+                            <OverviewPanel overview tick access/>
+                            <jobs::Jobs tick access overview/>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Transition>
+        </main>
+    }
+}
+
+/// Counts as the overview lists them: name, count, and whether the state has a listing.
+pub fn state_counts(counts: &JobCounts) -> [(JobState, u64); 7] {
+    [
+        (JobState::Waiting, counts.waiting + counts.paused),
+        (JobState::Active, counts.active),
+        (JobState::Delayed, counts.delayed),
+        (JobState::Prioritized, counts.prioritized),
+        (JobState::Failed, counts.failed),
+        (JobState::Completed, counts.completed),
+        (JobState::WaitingChildren, counts.waiting_children),
+    ]
+}
+
+/// The state's name for people.
+pub fn state_title(state: JobState) -> &'static str {
+    match state {
+        JobState::Waiting => "Waiting",
+        JobState::Active => "Active",
+        JobState::Delayed => "Delayed",
+        JobState::Prioritized => "Prioritized",
+        JobState::Completed => "Completed",
+        JobState::Failed => "Failed",
+        JobState::WaitingChildren => "Waiting for children",
+        JobState::Unknown => "Unknown",
+    }
+}
+
+#[component]
+fn OverviewPanel(
+    overview: Resource<Result<Overview, ServerFnError>>,
+    tick: RwSignal<u64>,
+    access: AdminAccess,
+) -> impl IntoView {
+    let problem = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let toggle = move |pause: bool| {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match admin_pause(pause).await {
+                Ok(()) => {
+                    problem.set(None);
+                    tick.update(|t| *t += 1);
+                }
+                Err(error) => problem.set(Some(error_text(&error))),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <section class="panel overview" aria-labelledby="overview-title">
+            <h2 id="overview-title">"Overview"</h2>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match overview.await {
+                        Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+                        Ok(o) => {
+                            let paused = o.paused;
+                            let total_busy: usize = o.workers.iter().filter_map(|w| w.busy).sum();
+                            view! {
+                                <div class="queue-line">
+                                    {if paused {
+                                        view! { <span class="badge paused">"Paused: workers take no new job"</span> }.into_any()
+                                    } else {
+                                        view! { <span class="badge running">"Running"</span> }.into_any()
+                                    }}
+                                    {(access == AdminAccess::Operator).then(|| view! {
+                                        <button
+                                            type="button"
+                                            class="action"
+                                            disabled=move || busy.get()
+                                            on:click=move |_| toggle(!paused)
+                                        >
+                                            {if paused { "Resume the queue" } else { "Pause the queue" }}
+                                        </button>
+                                    })}
+                                    <span class="muted">
+                                        {format!("{} workers, {total_busy} jobs running", o.workers.len())}
+                                    </span>
+                                </div>
+                                {move || problem.get().map(|p| view! { <p class="error" role="alert">{p}</p> })}
+                                <div class="charts">
+                                    {chart::throughput(&o.minutes)}
+                                    {chart::percentiles("Wait time", &o.minutes, |m| m.wait_ms)}
+                                    {chart::percentiles("Run time", &o.minutes, |m| m.run_ms)}
+                                </div>
+                                {workers(&o.workers)}
+                            }
+                            .into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+fn workers(list: &[WorkerInfo]) -> impl IntoView + use<> {
+    if list.is_empty() {
+        return view! {
+            <p class="warning" role="alert">
+                "No worker is running: jobs wait until one starts (a Sentinel with role all or worker, or a BullMQ worker)."
+            </p>
+        }
+        .into_any();
+    }
+    let rows = list
+        .iter()
+        .map(|w| {
+            let or_dash = |v: Option<String>| v.unwrap_or_else(|| "–".to_string());
+            view! {
+                <tr>
+                    <td>{w.name.clone()}</td>
+                    <td>{w.kind.clone()}</td>
+                    <td>{or_dash(w.host.clone())}</td>
+                    <td>{or_dash(w.pid.map(|p| p.to_string()))}</td>
+                    <td class="num">{or_dash(w.concurrency.map(|c| c.to_string()))}</td>
+                    <td class="num">{or_dash(w.busy.map(|b| b.to_string()))}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="workers">
+            <caption>"Workers"</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"Kind"</th>
+                    <th scope="col">"Host"</th>
+                    <th scope="col">"Process"</th>
+                    <th scope="col" class="num">"Concurrency"</th>
+                    <th scope="col" class="num">"Busy"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// A job's progress as a bar: `(value, max, words)`. Sentinel's `{step, total}`, a number
+/// (Node's percentage), or nothing to draw.
+pub fn progress_of(progress: &Value) -> Option<(f64, f64, String)> {
+    match progress {
+        Value::Number(n) => {
+            let v = n.as_f64()?.clamp(0.0, 100.0);
+            Some((v, 100.0, format!("{v:.0} %")))
+        }
+        Value::Object(fields) => {
+            let step = fields.get("step")?.as_f64()?;
+            let total = fields.get("total")?.as_f64()?;
+            (total > 0.0).then(|| {
+                (
+                    step.clamp(0.0, total),
+                    total,
+                    format!("{step:.0} of {total:.0}"),
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The owner recorded in a job's data, if any.
+pub fn owner_of(data: &Value) -> Option<String> {
+    data.get("owner")?.as_str().map(str::to_owned)
+}
+
+/// A `<time>` with the relative words, exact on hover.
+pub fn when(at: u64) -> impl IntoView {
+    let now = crate::time::now_ms();
+    view! {
+        <time datetime=crate::time::iso(at) title=crate::time::exact(at)>
+            {crate::time::relative(at, now)}
+        </time>
+    }
+}
+
+/// Asks the person to confirm; always "no" where there is no browser.
+pub fn confirm(message: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.confirm_with_message(message).ok())
+            .unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = message;
+        false
+    }
+}
+
+/// At most `chars` characters of `text`, with an ellipsis when cut.
+pub fn short(text: &str, chars: usize) -> String {
+    let mut cut: String = text.chars().take(chars).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    cut
+}
