@@ -28,9 +28,10 @@ pub fn JobPage() -> impl IntoView {
     let access = Resource::new(|| (), |_| my_admin_access());
     let job = Resource::new(move || (id.get(), tick.get()), |(id, _)| admin_job(id));
     let notice = RwSignal::new(None::<(bool, String)>);
+    let hydrated = super::hydrated_mark();
     view! {
         <Title text=move || format!("Job {} · Sentinel", id.get())/>
-        <main class="page admin">
+        <main class="page admin" data-hydrated=move || hydrated.get().to_string()>
             {header(feed)}
             <p><a href="/admin">"← All jobs"</a></p>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -157,7 +158,7 @@ fn detail_view(
         (None, None) => None,
     };
     view! {
-        <section class="panel job" aria-labelledby="job-title">
+        <section class="panel job" aria-labelledby="job-title" data-state=state.as_str()>
             <h2 id="job-title">
                 {format!("Job {} ", job.id)}
                 <span class=format!("state state-{}", state.as_str())>{state_title(state)}</span>

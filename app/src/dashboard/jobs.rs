@@ -338,7 +338,7 @@ fn row(
     });
     let reason = job.failed_reason.clone();
     view! {
-        <tr data-state=state.as_str()>
+        <tr data-id=job.id.clone() data-state=state.as_str()>
             <td><a href=href>{job.id.clone()}</a></td>
             <td>{job.name.clone()}</td>
             <td>

@@ -65,6 +65,13 @@ fn denied(message: Option<String>) -> AnyView {
     .into_any()
 }
 
+/// `true` once the page runs in the browser (tests wait for it).
+pub fn hydrated_mark() -> RwSignal<bool> {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    hydrated
+}
+
 /// The header every dashboard page shares: title, way home, how live it is.
 fn header(feed: RwSignal<Feed>) -> impl IntoView {
     view! {
@@ -75,6 +82,7 @@ fn header(feed: RwSignal<Feed>) -> impl IntoView {
             </nav>
             <span
                 class=move || format!("feed feed-{}", if feed.get() == Feed::Live { "live" } else { "off" })
+                data-feed=move || format!("{:?}", feed.get()).to_lowercase()
                 role="status"
             >
                 {move || feed.get().words()}
@@ -91,9 +99,10 @@ fn Dashboard() -> impl IntoView {
     live::start(tick, feed, None);
     let access = Resource::new(|| (), |_| my_admin_access());
     let overview = Resource::new(move || tick.get(), |_| admin_overview());
+    let hydrated = hydrated_mark();
     view! {
         <Title text="Dashboard · Sentinel"/>
-        <main class="page admin">
+        <main class="page admin" data-hydrated=move || hydrated.get().to_string()>
             {header(feed)}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -173,7 +182,7 @@ fn OverviewPanel(
                             view! {
                                 <div class="queue-line">
                                     {if paused {
-                                        view! { <span class="badge paused">"Paused: workers take no new job"</span> }.into_any()
+                                        view! { <span class="badge paused" data-paused="true">"Paused: workers take no new job"</span> }.into_any()
                                     } else {
                                         view! { <span class="badge running">"Running"</span> }.into_any()
                                     }}

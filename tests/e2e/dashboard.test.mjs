@@ -1,0 +1,227 @@
+// The operations dashboard in real headless Chromium against the release server: an operator's
+// actions and their effect in a second tab without reload, search and paging through the URL,
+// the job page following a job to completion, a viewer who sees no action (and whose forced
+// action is refused), someone who may not see it at all. Any console error or warning fails
+// the test. Screenshots of the overview, the jobs list and a job page (light and dark) are
+// written to target/e2e/ (the README's come from there).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { OUT, SERVER, killAll, launchBrowser, startRedis, startSentinel, until } from './harness.mjs';
+
+let server;
+let base;
+let browser;
+const tokens = {};
+
+function createToken(name, role) {
+  const created = execFileSync(SERVER, ['token', 'create', '--name', name, '--role', role]).toString();
+  tokens[name] = created.split('\n')[0].split(' ').pop();
+  return created.trim().split('\n').pop();
+}
+
+before(async () => {
+  mkdirSync(OUT, { recursive: true });
+  const lines = [createToken('ops', 'operator'), createToken('watch', 'viewer')];
+  const dir = mkdtempSync(`${tmpdir()}/sentinel-e2e-dashboard-`);
+  writeFileSync(`${dir}/tokens`, `${lines.join('\n')}\n`);
+  const redisUrl = await startRedis();
+  ({ server, base } = await startSentinel(redisUrl, {
+    SENTINEL_AUTH: 'on',
+    SENTINEL_TOKENS_FILE: `${dir}/tokens`,
+    SENTINEL_SESSION_SECRET: 'e2e-session-secret-of-at-least-32-chars',
+    SENTINEL_ANONYMOUS_ROLE: 'submitter',
+    TASK_TICK_MS: '250',
+    WORKER_CONCURRENCY: '2',
+    ENQUEUE_RATE_PER_MINUTE: '1000',
+  }));
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (server) writeFileSync(`${OUT}/dashboard-server.log`, server.log());
+  await browser?.close();
+  killAll();
+});
+
+// A browser context signed in with `token` (or anonymous), and a way to open pages in it that
+// records every console error or warning.
+async function person(token, colorScheme = 'light') {
+  const context = await browser.newContext({ colorScheme, viewport: { width: 1280, height: 900 } });
+  const problems = [];
+  const open = async (path, { hydrated = true } = {}) => {
+    const page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('dialog', (d) => d.accept());
+    await page.goto(`${base}${path}`);
+    if (hydrated) await page.waitForSelector('main[data-hydrated="true"]', { timeout: 20000 });
+    return page;
+  };
+  if (token) {
+    const page = await open('/signin', { hydrated: false });
+    await page.fill('#token', token);
+    await page.click('button:has-text("Sign in")');
+    await page.waitForURL(`${base}/`);
+    await page.close();
+  }
+  return { context, open, problems };
+}
+
+// Enqueues over the API with the context's cookies; resolves to the job id.
+async function enqueue(context, body) {
+  const response = await context.request.post(`${base}/tasks/enqueue`, { data: body });
+  assert.equal(response.status(), 201, await response.text());
+  return (await response.json()).id;
+}
+
+const row = (id) => `tr[data-id="${id}"]`;
+const rowState = (page, id) => page.$eval(row(id), (tr) => tr.dataset.state).catch(() => null);
+
+async function live(page) {
+  await page.waitForSelector('[data-feed="live"]', { timeout: 15000 });
+}
+
+test('an operator acts from the dashboard and a second tab sees each change without reload', async () => {
+  const ops = await person(tokens.ops);
+  const later = await enqueue(ops.context, { seconds: 1, delay: 600000 });
+  const long = await enqueue(ops.context, { seconds: 400 });
+  const a = await ops.open('/admin');
+  const b = await ops.open('/admin');
+  await live(a);
+  await live(b);
+  await until('the long job to run', async () => (await rowState(b, long)) === 'active');
+
+  // Promote the delayed job: it runs and completes; the other tab follows.
+  await a.goto(`${base}/admin?state=delayed`);
+  await a.waitForSelector('main[data-hydrated="true"]');
+  await a.click(`button[aria-label="Promote job ${later}"]`);
+  await a.waitForSelector(`.notice :text("Job ${later}: promote done")`, { timeout: 10000 });
+  await until('the second tab to see the promoted job complete',
+    async () => (await rowState(b, later)) === 'completed', 20000);
+
+  // Cancel the running one: it fails as cancelled, in both tabs.
+  await a.goto(`${base}/admin?state=active`);
+  await a.waitForSelector('main[data-hydrated="true"]');
+  await a.click(`button[aria-label="Cancel job ${long}"]`);
+  await until('the second tab to see the cancelled job fail',
+    async () => (await rowState(b, long)) === 'failed', 20000);
+  assert.match(await b.textContent(`${row(long)} .reason`), /cancelled/);
+
+  // Retry it from the failed tab: the second tab sees it running again.
+  await a.goto(`${base}/admin?state=failed`);
+  await a.waitForSelector('main[data-hydrated="true"]');
+  await a.click(`button[aria-label="Retry job ${long}"]`);
+  await until('the second tab to see the retried job run',
+    async () => ['active', 'waiting'].includes(await rowState(b, long)), 20000);
+
+  // Pause and resume the queue.
+  await a.click('button:has-text("Pause the queue")');
+  await b.waitForSelector('[data-paused="true"]', { timeout: 10000 });
+  await a.click('button:has-text("Resume the queue")');
+  await b.waitForSelector('.badge.running', { timeout: 10000 });
+
+  // Remove the completed one: its row leaves the other tab.
+  await a.goto(`${base}/admin?state=completed`);
+  await a.waitForSelector('main[data-hydrated="true"]');
+  await a.click(`button[aria-label="Remove job ${later}"]`);
+  await until('the removed job to leave the second tab', async () => (await rowState(b, later)) === null, 20000);
+
+  // Cancel the long job again so that it does not hold a worker.
+  await a.goto(`${base}/admin?state=active`);
+  await a.waitForSelector('main[data-hydrated="true"]');
+  await a.click(`button[aria-label="Cancel job ${long}"]`);
+  await until('the long job to stop', async () => (await rowState(b, long)) === 'failed', 20000);
+
+  await b.screenshot({ path: `${OUT}/dashboard-overview-light.png`, fullPage: true });
+  assert.deepEqual(ops.problems, []);
+  await ops.context.close();
+});
+
+test('search and paging go through the URL, and "/" jumps to the search box', async () => {
+  const ops = await person(tokens.ops);
+  const ids = [];
+  for (let i = 0; i < 23; i += 1) ids.push(await enqueue(ops.context, { seconds: 1 }));
+  const page = await ops.open('/admin?state=completed');
+  await until('23 completed jobs', async () => {
+    await page.reload();
+    await page.waitForSelector('main[data-hydrated="true"]');
+    return /of (2[3-9]|[3-9]\d)\./.test(await page.textContent('.jobs .muted'));
+  }, 30000);
+  assert.equal(await page.$$eval('.job-table tbody tr', (rows) => rows.length), 20);
+  await page.click('a[rel="next"]');
+  await page.waitForURL(/state=completed&page=1/);
+  assert.ok(await page.$$eval('.job-table tbody tr', (rows) => rows.length) >= 3);
+
+  // "/" focuses the search box; a search lands in the URL and survives a reload.
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'job-search');
+  await page.keyboard.type(`id:${ids[4]}`);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/q=id%3A/);
+  await page.waitForSelector(row(ids[4]));
+  await page.reload();
+  await page.waitForSelector('main[data-hydrated="true"]');
+  assert.equal(await page.inputValue('#job-search'), `id:${ids[4]}`);
+  assert.deepEqual(await page.$$eval('.job-table tbody tr', (rows) => rows.map((r) => r.dataset.id)), [ids[4]]);
+
+  // A search that is not the language says why, where it was asked.
+  await page.fill('#job-search', 'foo:bar');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.jobs [role="alert"]:has-text("not a qualifier")', { timeout: 10000 });
+
+  await page.goto(`${base}/admin?state=completed`);
+  await page.waitForSelector('main[data-hydrated="true"]');
+  await page.screenshot({ path: `${OUT}/dashboard-jobs-light.png`, fullPage: true });
+  // Console errors from the refused search's server function are the only ones allowed.
+  assert.ok(ops.problems.every((p) => /400|500|admin\/jobs/.test(p)), ops.problems.join('\n'));
+  await ops.context.close();
+});
+
+test('the job page follows a running job to completion, its logs included', async () => {
+  const ops = await person(tokens.ops, 'dark');
+  // 24 ticks of 250 ms: long enough to be seen running.
+  const id = await enqueue(ops.context, { seconds: 24 });
+  const page = await ops.open(`/admin/jobs/${id}`);
+  await live(page);
+  await page.waitForSelector('section.job[data-state="active"]', { timeout: 10000 });
+  await until('log lines while it runs', async () => (await page.$$('.logs li')).length >= 2);
+  await page.waitForSelector('section.job[data-state="completed"]', { timeout: 20000 });
+  await until('every tick in the log', async () => (await page.$$('.logs li')).length >= 24);
+  assert.match(await page.textContent('.timeline'), /Created.*Started.*Finished/s);
+  await page.screenshot({ path: `${OUT}/dashboard-job-dark.png`, fullPage: true });
+  const overview = await ops.open('/admin');
+  await overview.screenshot({ path: `${OUT}/dashboard-overview-dark.png`, fullPage: true });
+  assert.deepEqual(ops.problems, []);
+  await ops.context.close();
+});
+
+test('a viewer sees no action and a forced one is refused; a submitter sees nothing', async () => {
+  const ops = await person(tokens.ops);
+  const id = await enqueue(ops.context, { seconds: 1, delay: 600000 });
+  const watcher = await person(tokens.watch);
+  const page = await watcher.open('/admin?state=delayed');
+  await page.waitForSelector(row(id));
+  assert.equal(await page.$$eval('button.action', (b) => b.length), 0);
+  const forced = await watcher.context.request.post(`${base}/admin/api/jobs/${id}/promote`);
+  assert.equal(forced.status(), 403);
+  const viaPage = await watcher.context.request.post(`${base}/api/admin/act`, {
+    form: { id, action: 'promote' },
+  });
+  assert.ok(viaPage.status() >= 400, `the page's action endpoint refuses a viewer: ${viaPage.status()}`);
+  assert.equal(await rowState(page, id), 'delayed');
+
+  const anonymous = await person(null);
+  const denied = await anonymous.open('/admin');
+  await denied.waitForSelector('.denied');
+  assert.equal(await denied.$('.job-table'), null);
+  assert.deepEqual(watcher.problems, []);
+  assert.deepEqual(anonymous.problems, []);
+  await ops.context.close();
+  await watcher.context.close();
+  await anonymous.context.close();
+});
