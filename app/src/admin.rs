@@ -326,7 +326,7 @@ pub enum AdminAccess {
 }
 
 /// A request for a page of jobs: the parameters of `GET /admin/api/jobs`, as text.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct JobQuery {
     /// `state=`: states, comma-separated.
     pub state: Option<String>,

@@ -168,6 +168,12 @@ impl QueueBackend {
         use_context::<Parts>().and_then(|parts| parts.extensions.get::<Principal>().cloned())
     }
 
+    /// Clears the dashboards' shared reads, so the author of an action sees its effect.
+    async fn forget_reads(&self) {
+        self.state.overview.clear().await;
+        self.state.pages.clear().await;
+    }
+
     fn require(&self, role: Role) -> Result<Principal, BackendError> {
         let principal = self.principal();
         require(principal.as_ref(), role).cloned().map_err(refusal)
@@ -337,7 +343,9 @@ impl TaskBackend for QueueBackend {
     ) -> BoxFuture<'_, Result<app::admin::JobPage, BackendError>> {
         Box::pin(async move {
             self.require(Role::Viewer)?;
-            crate::admin::find(&self.state, &query)
+            self.state
+                .pages
+                .get(&self.state, &query)
                 .await
                 .map_err(refusal)
         })
@@ -367,12 +375,13 @@ impl TaskBackend for QueueBackend {
                 .ok_or_else(|| BackendError::refused(format!("no action {action:?}")))?;
             let queue = self.state.queue().map_err(refusal)?;
             let config = &self.state.config;
-            crate::admin::actions::act(queue, &config.prefix, &config.queue, &id, action)
-                .await
-                .map_err(|error| match error {
-                    crate::admin::actions::ActionError::Engine(e) => refusal(e.into()),
-                    other => BackendError::refused(other.to_string()),
-                })
+            let outcome =
+                crate::admin::actions::act(queue, &config.prefix, &config.queue, &id, action).await;
+            self.forget_reads().await;
+            outcome.map_err(|error| match error {
+                crate::admin::actions::ActionError::Engine(e) => refusal(e.into()),
+                other => BackendError::refused(other.to_string()),
+            })
         })
     }
 
@@ -380,9 +389,9 @@ impl TaskBackend for QueueBackend {
         Box::pin(async move {
             self.require(Role::Operator)?;
             let queue = self.state.queue().map_err(refusal)?;
-            crate::admin::actions::pause(queue, paused)
-                .await
-                .map_err(|e| refusal(e.into()))
+            let done = crate::admin::actions::pause(queue, paused).await;
+            self.forget_reads().await;
+            done.map_err(|e| refusal(e.into()))
         })
     }
 

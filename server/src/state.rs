@@ -43,6 +43,8 @@ pub struct AppState {
     pub bulk: Arc<crate::admin::bulk::Runs>,
     /// The dashboard's overview, shared by every open dashboard.
     pub overview: Arc<crate::admin::overview::OverviewCache>,
+    /// Pages of jobs dashboards look at, shared by the dashboards on the same view.
+    pub pages: Arc<crate::admin::overview::PageCache>,
     services: Arc<OnceLock<Services>>,
 }
 
@@ -58,6 +60,7 @@ impl AppState {
             metrics: Arc::new(crate::metrics::Metrics::default()),
             bulk: Arc::new(crate::admin::bulk::Runs::default()),
             overview: Arc::new(crate::admin::overview::OverviewCache::default()),
+            pages: Arc::new(crate::admin::overview::PageCache::default()),
             services: Arc::new(OnceLock::new()),
         }
     }

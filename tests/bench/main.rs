@@ -33,12 +33,12 @@ struct Args {
     /// Jobs in the add→completed latency run.
     #[arg(long, default_value_t = 2000)]
     latency_jobs: usize,
-    /// Sections to run (http, worker, latency, streams, shutdown, admin, search); all by
-    /// default.
+    /// Sections to run (http, worker, latency, streams, shutdown, admin, search, dashboard);
+    /// all by default.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "http,worker,latency,streams,shutdown,admin,search"
+        default_value = "http,worker,latency,streams,shutdown,admin,search,dashboard"
     )]
     only: Vec<String>,
     /// Failed jobs made and retried in bulk, in the admin section.
@@ -50,7 +50,10 @@ struct Args {
     /// Waiting jobs another producer adds first in the search section.
     #[arg(long, default_value_t = 10_000)]
     foreign_jobs: usize,
-    /// Times each search is timed.
+    /// Waiting jobs behind the dashboard's first view.
+    #[arg(long, default_value_t = 1_000_000)]
+    dashboard_jobs: usize,
+    /// Times each search (and each first view of the dashboard) is timed.
     #[arg(long, default_value_t = 20)]
     search_runs: usize,
     /// Dashboard refreshes measured in the admin section.
@@ -484,8 +487,12 @@ async fn main() {
     if run("search") {
         search::bench(args.search_jobs, args.foreign_jobs, args.search_runs).await;
     }
+    if run("dashboard") {
+        dashboards::bench(args.dashboard_jobs, args.search_runs).await;
+    }
 }
 
 mod admin;
+mod dashboards;
 mod search;
 mod streams;

@@ -120,7 +120,11 @@ pub async fn bench(jobs: usize, foreign: usize, runs: usize) {
             cpu * 1000.0 / runs as f64,
             page["jobs"].as_array().map_or(0, Vec::len),
             page["total"],
-            if page["complete"] == true { "" } else { " so far (cursor to go on)" },
+            if page["complete"] == true {
+                ""
+            } else {
+                " so far (cursor to go on)"
+            },
         );
     }
     producer.close().await;
