@@ -195,6 +195,7 @@ test('the job page follows a running job to completion, its logs included', asyn
   assert.match(await page.textContent('.timeline'), /Created.*Started.*Finished/s);
   await page.screenshot({ path: `${OUT}/dashboard-job-dark.png`, fullPage: true });
   const overview = await ops.open('/admin');
+  await live(overview);
   await overview.screenshot({ path: `${OUT}/dashboard-overview-dark.png`, fullPage: true });
   assert.deepEqual(ops.problems, []);
   await ops.context.close();
