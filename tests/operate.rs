@@ -712,7 +712,10 @@ async fn all_pages(server: &Sentinel, q: &str) -> Vec<String> {
     let mut ids = Vec::new();
     let mut cursor = String::new();
     for _ in 0..1000 {
-        let url = server.url(&format!("/admin/api/jobs?size=100&q={}{cursor}", urlencode(q)));
+        let url = server.url(&format!(
+            "/admin/api/jobs?size=100&q={}{cursor}",
+            urlencode(q)
+        ));
         let (status, page) = get(&url).await;
         assert_eq!(status, 200, "{page}");
         ids.extend(

@@ -339,3 +339,23 @@ pub struct JobQuery {
     /// `size=`.
     pub size: u64,
 }
+
+/// A bulk run's progress (`POST /admin/api/jobs/bulk`, `GET /admin/api/bulk/{bulk}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkProgress {
+    /// The run's id.
+    pub bulk: String,
+    /// The action.
+    pub action: String,
+    /// Jobs it covers (for a state: as counted when it started; for a search: as found so far).
+    pub total: u64,
+    /// Jobs done.
+    pub done: u64,
+    /// Jobs skipped (gone, or in a state the action does not take).
+    pub skipped: u64,
+    /// Whether it has ended.
+    pub finished: bool,
+    /// Why it stopped early, if it did (the queue became unreachable).
+    pub error: Option<String>,
+}

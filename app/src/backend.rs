@@ -123,6 +123,18 @@ pub trait TaskBackend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<crate::admin::ActionOutcome, BackendError>>;
     /// Pauses or resumes the queue (operators and up).
     fn admin_pause(&self, paused: bool) -> BoxFuture<'_, Result<(), BackendError>>;
+    /// Starts `action` on these ids, or on every job the search `q` finds (operators and up).
+    fn admin_bulk(
+        &self,
+        action: String,
+        ids: Vec<String>,
+        q: Option<String>,
+    ) -> BoxFuture<'_, Result<crate::admin::BulkProgress, BackendError>>;
+    /// A bulk run's progress, if this server process started it (viewers and up).
+    fn admin_bulk_progress(
+        &self,
+        bulk: String,
+    ) -> BoxFuture<'_, Result<Option<crate::admin::BulkProgress>, BackendError>>;
 }
 
 /// The backend as it is stored in context.

@@ -395,6 +395,38 @@ impl TaskBackend for QueueBackend {
         })
     }
 
+    fn admin_bulk(
+        &self,
+        action: String,
+        ids: Vec<String>,
+        q: Option<String>,
+    ) -> BoxFuture<'_, Result<app::admin::BulkProgress, BackendError>> {
+        Box::pin(async move {
+            self.require(Role::Operator)?;
+            let body = match q {
+                Some(q) => serde_json::json!({"action": action, "q": q}),
+                None => serde_json::json!({"action": action, "ids": ids}),
+            };
+            let started = crate::admin::start_bulk(&self.state, &body).map_err(refusal);
+            self.forget_reads().await;
+            started
+        })
+    }
+
+    fn admin_bulk_progress(
+        &self,
+        bulk: String,
+    ) -> BoxFuture<'_, Result<Option<app::admin::BulkProgress>, BackendError>> {
+        Box::pin(async move {
+            self.require(Role::Viewer)?;
+            let progress = self.state.bulk.get(&bulk).map(|run| run.progress());
+            if progress.as_ref().is_some_and(|p| p.finished) {
+                self.forget_reads().await;
+            }
+            Ok(progress)
+        })
+    }
+
     fn counts(&self) -> BoxFuture<'_, Result<Option<JobCounts>, BackendError>> {
         Box::pin(async move {
             let principal = self.require(Role::Submitter)?;

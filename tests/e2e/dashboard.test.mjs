@@ -51,13 +51,14 @@ after(async () => {
 async function person(token, colorScheme = 'light') {
   const context = await browser.newContext({ colorScheme, viewport: { width: 1280, height: 900 } });
   const problems = [];
+  const dialogs = [];
   const open = async (path, { hydrated = true } = {}) => {
     const page = await context.newPage();
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
     });
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('dialog', (d) => d.accept());
+    page.on('dialog', (d) => { dialogs.push(d.message()); d.accept(); });
     await page.goto(`${base}${path}`);
     if (hydrated) await page.waitForSelector('main[data-hydrated="true"]', { timeout: 20000 });
     return page;
@@ -69,7 +70,7 @@ async function person(token, colorScheme = 'light') {
     await page.waitForURL(`${base}/`);
     await page.close();
   }
-  return { context, open, problems };
+  return { context, open, problems, dialogs };
 }
 
 // Enqueues over the API with the context's cookies; resolves to the job id.
@@ -179,6 +180,40 @@ test('search and paging go through the URL, and "/" jumps to the search box', as
   await page.screenshot({ path: `${OUT}/dashboard-jobs-light.png`, fullPage: true });
   // Console errors from the refused search's server function are the only ones allowed.
   assert.ok(ops.problems.every((p) => /400|500|admin\/jobs/.test(p)), ops.problems.join('\n'));
+  await ops.context.close();
+});
+
+test('a bulk retry of a search asks with the count, then shows its progress to the end', async () => {
+  const ops = await person(tokens.ops);
+  // Five jobs that time out at once: failed, with "timed out" in their reason.
+  for (let i = 0; i < 5; i += 1) await enqueue(ops.context, { seconds: 50, timeoutMs: 100 });
+  const page = await ops.open('/admin?state=failed&q=timed');
+  await until('five failed jobs found', async () => {
+    await page.reload();
+    await page.waitForSelector('main[data-hydrated="true"]');
+    return (await page.$$('.job-table tbody tr')).length >= 5;
+  }, 30000);
+  const count = await page.$$eval('.job-table tbody tr', (rows) => rows.length);
+  await page.click('button:has-text("Retry all")');
+  await page.waitForSelector(`.notice :text("Done: ${count} of ${count} jobs")`, { timeout: 20000 }).catch(async (e) => {
+    await page.screenshot({ path: `${OUT}/bulk-failure.png`, fullPage: true });
+    throw new Error(`${e.message}\nnotice: ${await page.textContent('.notice')}\ndialogs: ${ops.dialogs.join(' | ')}`);
+  });
+  assert.match(ops.dialogs.at(-1), new RegExp(`Retry every job matching “state:failed timed”: ${count} jobs\\?`));
+
+  // Select two, cancel them: the selection's count is asked.
+  await until('the retried jobs to fail again', async () => {
+    await page.reload();
+    await page.waitForSelector('main[data-hydrated="true"]');
+    return (await page.$$('.job-table tbody tr')).length >= 2;
+  }, 30000);
+  const boxes = await page.$$('.job-table tbody input[type="checkbox"]');
+  await boxes[0].check();
+  await boxes[1].check();
+  await page.click('button:has-text("Remove selected")');
+  await page.waitForSelector('.notice :text("Done: 2 of 2 jobs")', { timeout: 20000 });
+  assert.equal(ops.dialogs.at(-1), 'Remove the 2 selected jobs?');
+  assert.deepEqual(ops.problems, []);
   await ops.context.close();
 });
 

@@ -3,7 +3,9 @@
 
 use leptos::prelude::*;
 
-use crate::admin::{ActionOutcome, AdminAccess, JobDetail, JobPage, JobQuery, Overview};
+use crate::admin::{
+    ActionOutcome, AdminAccess, BulkProgress, JobDetail, JobPage, JobQuery, Overview,
+};
 
 #[cfg(feature = "ssr")]
 fn failed(error: crate::backend::BackendError) -> ServerFnError {
@@ -56,6 +58,34 @@ pub async fn admin_act(id: String, action: String) -> Result<ActionOutcome, Serv
 pub async fn admin_pause(paused: bool) -> Result<(), ServerFnError> {
     crate::backend::backend()?
         .admin_pause(paused)
+        .await
+        .map_err(failed)
+}
+
+/// Starts `action` on `ids` (one per line: a job id holds no control character), or (with
+/// `q`) on every job that search finds.
+#[server(prefix = "/api", endpoint = "admin/bulk")]
+pub async fn admin_bulk(
+    action: String,
+    ids: String,
+    q: Option<String>,
+) -> Result<BulkProgress, ServerFnError> {
+    let ids: Vec<String> = ids
+        .lines()
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect();
+    crate::backend::backend()?
+        .admin_bulk(action, ids, q)
+        .await
+        .map_err(failed)
+}
+
+/// A bulk run's progress (`None`: this server process did not start it).
+#[server(prefix = "/api", endpoint = "admin/bulk-progress")]
+pub async fn admin_bulk_progress(bulk: String) -> Result<Option<BulkProgress>, ServerFnError> {
+    crate::backend::backend()?
+        .admin_bulk_progress(bulk)
         .await
         .map_err(failed)
 }

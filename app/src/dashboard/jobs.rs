@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
-use super::api::{admin_act, admin_jobs, error_text};
+use std::collections::BTreeSet;
+
+use super::api::{admin_act, admin_bulk, admin_bulk_progress, admin_jobs, error_text};
 use super::{confirm, owner_of, progress_of, state_counts, state_title};
 use crate::admin::{AdminAccess, JobPage, JobQuery, ListedJob, Overview};
 use crate::types::JobState;
@@ -117,6 +119,18 @@ pub fn Jobs(
         |(asked, _)| admin_jobs(asked),
     );
     let notice = RwSignal::new(None::<(bool, String)>);
+    // The selection survives live refreshes; another view starts a new one.
+    let selected = RwSignal::new(BTreeSet::<String>::new());
+    Effect::new(move |_| {
+        asked.track();
+        selected.set(BTreeSet::new());
+    });
+    let bulk = Bulk {
+        selected,
+        notice,
+        tick,
+        running: RwSignal::new(false),
+    };
     let search_box = NodeRef::<leptos::html::Input>::new();
     // "/" anywhere but in a field goes to the search box.
     #[cfg(feature = "hydrate")]
@@ -208,7 +222,7 @@ pub fn Jobs(
                     let asked = asked.get_untracked();
                     match jobs.await {
                         Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
-                        Ok(page) => table(page, &asked, access, notice, tick).into_any(),
+                        Ok(page) => table(page, &asked, access, notice, tick, bulk).into_any(),
                     }
                 })}
             </Transition>
@@ -246,6 +260,7 @@ fn table(
     access: AdminAccess,
     notice: RwSignal<Option<(bool, String)>>,
     tick: RwSignal<u64>,
+    bulk: Bulk,
 ) -> impl IntoView + use<> {
     let line = summary_line(&page, asked);
     let state = asked.state.clone();
@@ -266,18 +281,46 @@ fn table(
         .cursor
         .is_some()
         .then(|| link(state.as_deref(), q.as_deref(), 0, None));
+    let operator = access == AdminAccess::Operator;
+    let page_ids: Vec<String> = page.jobs.iter().map(|j| j.job.id.clone()).collect();
+    let bar = operator.then(|| bulk_bar(&page, asked, bulk));
+    let all_box = operator.then(|| {
+        let ids = page_ids.clone();
+        let ids_for_check = page_ids.clone();
+        view! {
+            <th scope="col">
+                <input
+                    type="checkbox"
+                    aria-label="Select every job on this page"
+                    prop:checked=move || {
+                        !ids_for_check.is_empty()
+                            && bulk.selected.with(|s| ids_for_check.iter().all(|id| s.contains(id)))
+                    }
+                    on:change=move |_| {
+                        let all = bulk.selected.with(|s| ids.iter().all(|id| s.contains(id)));
+                        bulk.selected.update(|s| {
+                            for id in &ids {
+                                if all { s.remove(id); } else { s.insert(id.clone()); }
+                            }
+                        });
+                    }
+                />
+            </th>
+        }
+    });
     let rows = page
         .jobs
         .into_iter()
-        .map(|job| row(job, access, notice, tick))
+        .map(|job| row(job, access, notice, tick, bulk))
         .collect_view();
-    let operator = access == AdminAccess::Operator;
     view! {
         <p class="muted" aria-live="polite">{line}</p>
+        {bar}
         <div class="table-wrap">
             <table class="job-table">
                 <thead>
                     <tr>
+                        {all_box}
                         <th scope="col">"Id"</th>
                         <th scope="col">"Name"</th>
                         <th scope="col">"State"</th>
@@ -305,6 +348,7 @@ fn row(
     access: AdminAccess,
     notice: RwSignal<Option<(bool, String)>>,
     tick: RwSignal<u64>,
+    bulk: Bulk,
 ) -> impl IntoView + use<> {
     let ListedJob { state, job } = listed;
     let href = format!("/admin/jobs/{}", crate::url::encode(&job.id));
@@ -337,8 +381,29 @@ fn row(
         view! { <td class="actions">{buttons}</td> }
     });
     let reason = job.failed_reason.clone();
+    let pick = (access == AdminAccess::Operator).then(|| {
+        let id = job.id.clone();
+        let id_for_check = job.id.clone();
+        view! {
+            <td>
+                <input
+                    type="checkbox"
+                    aria-label=format!("Select job {}", job.id)
+                    prop:checked=move || bulk.selected.with(|s| s.contains(&id_for_check))
+                    on:change=move |_| {
+                        bulk.selected.update(|s| {
+                            if !s.remove(&id) {
+                                s.insert(id.clone());
+                            }
+                        })
+                    }
+                />
+            </td>
+        }
+    });
     view! {
         <tr data-id=job.id.clone() data-state=state.as_str()>
+            {pick}
             <td><a href=href>{job.id.clone()}</a></td>
             <td>{job.name.clone()}</td>
             <td>
@@ -361,5 +426,209 @@ fn row(
             <td>{owner}</td>
             {actions}
         </tr>
+    }
+}
+
+/// What the bulk actions need: the selection, where to report, how to ask for a new read.
+#[derive(Clone, Copy)]
+pub struct Bulk {
+    selected: RwSignal<BTreeSet<String>>,
+    notice: RwSignal<Option<(bool, String)>>,
+    tick: RwSignal<u64>,
+    running: RwSignal<bool>,
+}
+
+/// The search that covers this view: its states and its query.
+fn view_search(asked: &JobQuery) -> String {
+    let mut parts = Vec::new();
+    if let Some(state) = asked.state.as_deref().filter(|s| !s.is_empty()) {
+        parts.push(format!("state:{state}"));
+    }
+    if let Some(q) = asked.q.as_deref() {
+        parts.push(q.to_string());
+    }
+    parts.join(" ")
+}
+
+fn verb(action: &str) -> &'static str {
+    match action {
+        "retry" => "Retrying",
+        "remove" => "Removing",
+        "promote" => "Promoting",
+        _ => "Cancelling",
+    }
+}
+
+/// Waits `ms` in the browser (the server never runs the handlers that call it).
+async fn pause_ms(ms: u32) {
+    #[cfg(feature = "hydrate")]
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ms;
+}
+
+fn skipped_words(skipped: u64) -> String {
+    if skipped > 0 {
+        format!(", {skipped} skipped (gone, or in a state the action does not take)")
+    } else {
+        String::new()
+    }
+}
+
+/// Starts a bulk run after asking, then follows it until it ends.
+fn run_bulk(
+    bulk: Bulk,
+    action: &'static str,
+    ids: Vec<String>,
+    q: Option<String>,
+    question: String,
+) {
+    if !confirm(&question) {
+        return;
+    }
+    bulk.running.set(true);
+    leptos::task::spawn_local(async move {
+        let say = |bad: bool, text: String| bulk.notice.set(Some((bad, text)));
+        let mut progress = match admin_bulk(action.to_string(), ids.join("\n"), q).await {
+            Ok(progress) => progress,
+            Err(error) => {
+                say(true, error_text(&error));
+                bulk.running.set(false);
+                return;
+            }
+        };
+        loop {
+            say(
+                false,
+                format!(
+                    "{}: {} of {} done{}",
+                    verb(action),
+                    progress.done,
+                    progress.total,
+                    skipped_words(progress.skipped)
+                ),
+            );
+            if progress.finished {
+                break;
+            }
+            pause_ms(500).await;
+            match admin_bulk_progress(progress.bulk.clone()).await {
+                Ok(Some(next)) => progress = next,
+                Ok(None) => {
+                    say(
+                        false,
+                        format!(
+                            "{}: running on another server process; the list shows its effect as it goes",
+                            verb(action)
+                        ),
+                    );
+                    break;
+                }
+                Err(error) => {
+                    say(true, error_text(&error));
+                    break;
+                }
+            }
+        }
+        if let Some(error) = progress.error.clone() {
+            say(true, error);
+        } else if progress.finished {
+            say(
+                false,
+                format!(
+                    "Done: {} of {} jobs{}",
+                    progress.done,
+                    progress.total,
+                    skipped_words(progress.skipped)
+                ),
+            );
+        }
+        bulk.selected.set(BTreeSet::new());
+        bulk.running.set(false);
+        bulk.tick.update(|t| *t += 1);
+    });
+}
+
+/// The bulk actions: on the selected jobs, or on every job of this view.
+fn bulk_bar(page: &JobPage, asked: &JobQuery, bulk: Bulk) -> impl IntoView + use<> {
+    let search = view_search(asked);
+    let how_many = if page.complete {
+        format!("{} jobs", page.total)
+    } else {
+        format!(
+            "at least {} jobs (the search runs to the end of the queue)",
+            page.total
+        )
+    };
+    let scope = if search.is_empty() {
+        "every job in the queue".to_string()
+    } else {
+        format!("every job matching “{search}”")
+    };
+    let count = page.total;
+    let on_selection = ["retry", "remove", "promote", "cancel"]
+        .into_iter()
+        .map(|action| {
+            view! {
+                <button
+                    type="button"
+                    class="action small"
+                    disabled=move || bulk.running.get() || bulk.selected.with(BTreeSet::is_empty)
+                    on:click=move |_| {
+                        let ids: Vec<String> = bulk.selected.get_untracked().into_iter().collect();
+                        let question = format!("{} the {} selected jobs?", action_title(action), ids.len());
+                        run_bulk(bulk, action, ids, None, question);
+                    }
+                >
+                    {format!("{} selected", action_title(action))}
+                </button>
+            }
+        })
+        .collect_view();
+    let on_all = ["retry", "remove", "promote", "cancel"]
+        .into_iter()
+        .map(|action| {
+            let search = search.clone();
+            let question = format!("{} {scope}: {how_many}?", action_title(action));
+            view! {
+                <button
+                    type="button"
+                    class="action small"
+                    disabled=move || bulk.running.get() || count == 0
+                    on:click=move |_| {
+                        run_bulk(bulk, action, Vec::new(), Some(search.clone()), question.clone())
+                    }
+                >
+                    {format!("{} all", action_title(action))}
+                </button>
+            }
+        })
+        .collect_view();
+    let all_count = if page.complete {
+        page.total.to_string()
+    } else {
+        format!("{}+", page.total)
+    };
+    view! {
+        <div class="bulk" role="group" aria-label="Bulk actions">
+            <p>
+                <span class="muted">
+                    {move || format!("{} selected: ", bulk.selected.with(BTreeSet::len))}
+                </span>
+                {on_selection}
+                <button
+                    type="button"
+                    class="link"
+                    disabled=move || bulk.selected.with(BTreeSet::is_empty)
+                    on:click=move |_| bulk.selected.set(BTreeSet::new())
+                >
+                    "Clear selection"
+                </button>
+            </p>
+            <p>
+                <span class="muted">{format!("All of this view ({all_count}): ")}</span>
+                {on_all}
+            </p>
+        </div>
     }
 }

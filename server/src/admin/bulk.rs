@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use app::JobId;
 use app::types::JobState;
-use serde::Serialize;
 
 use super::actions::{Action, act};
 use crate::engine::{EngineError, TaskQueue};
@@ -42,25 +41,8 @@ pub enum Target {
     Search(app::search::Search, Vec<JobState>),
 }
 
-/// A bulk run's progress.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Progress {
-    /// The run's id.
-    pub bulk: String,
-    /// The action.
-    pub action: &'static str,
-    /// Jobs it covers (for a state: as counted when it started).
-    pub total: u64,
-    /// Jobs done.
-    pub done: u64,
-    /// Jobs skipped (gone, or in a state the action does not take).
-    pub skipped: u64,
-    /// Whether it has ended.
-    pub finished: bool,
-    /// Why it stopped early, if it did (the queue became unreachable).
-    pub error: Option<String>,
-}
+/// A bulk run's progress (the shape is shared with the dashboard).
+pub type Progress = app::admin::BulkProgress;
 
 /// One run, shared between its task and the readers of its progress.
 #[derive(Debug)]
@@ -79,7 +61,7 @@ impl Run {
     pub fn progress(&self) -> Progress {
         Progress {
             bulk: self.id.clone(),
-            action: self.action.as_str(),
+            action: self.action.as_str().to_string(),
             total: self.total.load(Ordering::Relaxed),
             done: self.done.load(Ordering::Relaxed),
             skipped: self.skipped.load(Ordering::Relaxed),

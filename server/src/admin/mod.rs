@@ -429,6 +429,13 @@ pub async fn bulk_action(
     require(principal.as_deref(), Role::Operator)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
+    let progress = start_bulk(&state, &value)?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(progress)))
+}
+
+/// Starts the bulk run a body asks for (`{"action", "ids"}` or `{"action", "q"}`); the
+/// caller checked the role.
+pub fn start_bulk(state: &AppState, value: &Value) -> Result<bulk::Progress, AppError> {
     // `action` with `ids`, or `action` with `q`: nothing else.
     if let Some(extra) = value.as_object().and_then(|fields| {
         fields
@@ -481,7 +488,7 @@ pub async fn bulk_action(
     };
     state.queue()?;
     let run = bulk::start(&state.bulk, state.clone(), action, target);
-    Ok((axum::http::StatusCode::ACCEPTED, Json(run.progress())))
+    Ok(run.progress())
 }
 
 /// `GET /admin/api/bulk/{bulk}` → a bulk run's progress (runs this process started).
