@@ -130,6 +130,12 @@ pub trait TaskBackend: Send + Sync + 'static {
         ids: Vec<String>,
         q: Option<String>,
     ) -> BoxFuture<'_, Result<crate::admin::BulkProgress, BackendError>>;
+    /// Removes finished jobs as `POST /admin/api/queue/clean` does, or counts them on a dry
+    /// run (operators and up).
+    fn admin_clean(
+        &self,
+        request: crate::admin::CleanRequest,
+    ) -> BoxFuture<'_, Result<crate::admin::CleanOutcome, BackendError>>;
     /// A bulk run's progress, if this server process started it (viewers and up).
     fn admin_bulk_progress(
         &self,

@@ -413,6 +413,21 @@ impl TaskBackend for QueueBackend {
         })
     }
 
+    fn admin_clean(
+        &self,
+        request: app::admin::CleanRequest,
+    ) -> BoxFuture<'_, Result<app::admin::CleanOutcome, BackendError>> {
+        Box::pin(async move {
+            self.require(Role::Operator)?;
+            let queue = self.state.queue().map_err(refusal)?;
+            let outcome = crate::admin::actions::clean(queue, &request).await;
+            if !request.dry_run {
+                self.forget_reads().await;
+            }
+            outcome.map_err(|e| refusal(e.into()))
+        })
+    }
+
     fn admin_bulk_progress(
         &self,
         bulk: String,

@@ -217,6 +217,45 @@ test('a bulk retry of a search asks with the count, then shows its progress to t
   await ops.context.close();
 });
 
+test('clean previews the count before removing; a job is added with options from the dashboard', async () => {
+  const ops = await person(tokens.ops);
+  const page = await ops.open('/admin');
+  // Add a delayed, prioritized job with a custom id and retries.
+  await page.fill('#add-seconds', '1');
+  await page.fill('#add-delay', '600');
+  await page.fill('#add-priority', '3');
+  await page.fill('#add-attempts', '2');
+  await page.selectOption('#add-backoff', 'fixed');
+  await page.fill('#add-backoff-s', '1');
+  await page.fill('#add-job-id', 'nightly-export');
+  await page.click('button:has-text("Add the job")');
+  await page.waitForSelector('.add-job .ok:has-text("Added job nightly-export")', { timeout: 10000 });
+  const detail = await (await ops.context.request.get(`${base}/admin/api/jobs/nightly-export`)).json();
+  assert.equal(detail.state, 'delayed');
+  assert.equal(detail.opts.attempts, 2);
+  // A refused value is said by the form.
+  await page.fill('#add-attempts', '0');
+  await page.click('button:has-text("Add the job")');
+  await page.waitForSelector('.add-job .error', { timeout: 10000 });
+
+  // Clean: the preview counts the completed jobs; removing asks with that count.
+  const before = (await (await ops.context.request.get(`${base}/admin/api/jobs?state=completed&size=1`)).json()).total;
+  assert.ok(before > 0, 'earlier tests left completed jobs');
+  await page.fill('#clean-age', '0');
+  await page.click('button:has-text("Preview")');
+  await page.waitForSelector('.clean .preview', { timeout: 10000 });
+  const count = Number(await page.getAttribute('.clean .preview', 'data-count'));
+  assert.equal(count, before);
+  await page.click(`button:has-text("Remove ${count} jobs")`);
+  await page.waitForSelector(`.clean .ok:has-text("Removed ${count} completed jobs")`, { timeout: 10000 });
+  assert.match(ops.dialogs.at(-1), new RegExp(`^Remove ${count} completed jobs`));
+  const after = (await (await ops.context.request.get(`${base}/admin/api/jobs?state=completed&size=1`)).json()).total;
+  assert.equal(after, 0);
+  // The error of the refused add is the only console message allowed.
+  assert.ok(ops.problems.every((p) => /500|admin|enqueue/.test(p)), ops.problems.join('\n'));
+  await ops.context.close();
+});
+
 test('the job page follows a running job to completion, its logs included', async () => {
   const ops = await person(tokens.ops, 'dark');
   // 24 ticks of 250 ms: long enough to be seen running.

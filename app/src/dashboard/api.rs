@@ -90,6 +90,35 @@ pub async fn admin_bulk_progress(bulk: String) -> Result<Option<BulkProgress>, S
         .map_err(failed)
 }
 
+/// Removes `state` (`completed` or `failed`) jobs that finished more than `older_than_minutes`
+/// ago (at most 10,000), or only counts them on a dry run.
+#[server(prefix = "/api", endpoint = "admin/clean")]
+pub async fn admin_clean(
+    state: String,
+    older_than_minutes: u64,
+    dry_run: bool,
+) -> Result<crate::admin::CleanOutcome, ServerFnError> {
+    let state = match state.as_str() {
+        "completed" => crate::admin::FinishedState::Completed,
+        "failed" => crate::admin::FinishedState::Failed,
+        _ => return Err(ServerFnError::new("state: completed or failed")),
+    };
+    let older_than_ms = older_than_minutes.saturating_mul(60_000);
+    if older_than_ms > crate::admin::MAX_CLEAN_AGE_MS {
+        return Err(ServerFnError::new("older than: at most ten years"));
+    }
+    let request = crate::admin::CleanRequest {
+        state,
+        older_than_ms,
+        limit: None,
+        dry_run,
+    };
+    crate::backend::backend()?
+        .admin_clean(request)
+        .await
+        .map_err(failed)
+}
+
 /// The message of a server function's error, without the framework's prefix.
 pub fn error_text(error: &ServerFnError) -> String {
     let text = error.to_string();

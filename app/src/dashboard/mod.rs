@@ -9,6 +9,7 @@ pub mod chart;
 pub mod job;
 pub mod jobs;
 pub mod live;
+pub mod tools;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -110,8 +111,14 @@ fn Dashboard() -> impl IntoView {
                         Ok(AdminAccess::None) => denied(None),
                         Err(error) => denied(Some(error_text(&error))),
                         Ok(access) => view! {
-                            <OverviewPanel overview tick access/>
-                            <jobs::Jobs tick access overview/>
+                            {view! { <OverviewPanel overview tick access/> }.into_any()}
+                            {view! { <jobs::Jobs tick access overview/> }.into_any()}
+                            {(access == AdminAccess::Operator).then(|| view! {
+                                <section class="panel tools" aria-label="Clean and add">
+                                    <tools::CleanForm tick/>
+                                    <tools::AddJobForm tick/>
+                                </section>
+                            }.into_any())}
                         }
                         .into_any(),
                     }
