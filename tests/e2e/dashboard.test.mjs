@@ -48,8 +48,8 @@ after(async () => {
 
 // A browser context signed in with `token` (or anonymous), and a way to open pages in it that
 // records every console error or warning.
-async function person(token, colorScheme = 'light') {
-  const context = await browser.newContext({ colorScheme, viewport: { width: 1280, height: 900 } });
+async function person(token, colorScheme = 'light', viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ colorScheme, viewport });
   const problems = [];
   const dialogs = [];
   const open = async (path, { hydrated = true } = {}) => {
@@ -299,4 +299,22 @@ test('a viewer sees no action and a forced one is refused; a submitter sees noth
   await ops.context.close();
   await watcher.context.close();
   await anonymous.context.close();
+});
+
+test('on a 375 px phone nothing overflows sideways and every control is reachable', async () => {
+  const ops = await person(tokens.ops, 'light', { width: 375, height: 800 });
+  const id = await enqueue(ops.context, { seconds: 1, delay: 600000 });
+  for (const path of ['/admin', '/admin?state=delayed', `/admin/jobs/${id}`]) {
+    const page = await ops.open(path);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 375, `${path} is ${width} px wide`);
+  }
+  const page = await ops.open('/admin?state=delayed');
+  await page.waitForSelector(row(id));
+  // The job's actions and the search box are on screen and usable.
+  assert.ok(await page.isVisible(`button[aria-label="Promote job ${id}"]`));
+  assert.ok(await page.isVisible('#job-search'));
+  await page.screenshot({ path: `${OUT}/dashboard-phone.png`, fullPage: true });
+  assert.deepEqual(ops.problems, []);
+  await ops.context.close();
 });

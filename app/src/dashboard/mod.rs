@@ -250,6 +250,7 @@ fn workers(list: &[WorkerInfo]) -> impl IntoView + use<> {
         })
         .collect_view();
     view! {
+        <div class="table-wrap">
         <table class="workers">
             <caption>"Workers"</caption>
             <thead>
@@ -264,6 +265,7 @@ fn workers(list: &[WorkerInfo]) -> impl IntoView + use<> {
             </thead>
             <tbody>{rows}</tbody>
         </table>
+        </div>
     }
     .into_any()
 }
