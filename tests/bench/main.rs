@@ -33,17 +33,23 @@ struct Args {
     /// Jobs in the add→completed latency run.
     #[arg(long, default_value_t = 2000)]
     latency_jobs: usize,
-    /// Sections to run (http, worker, latency, streams, shutdown, admin, search, dashboard);
-    /// all by default.
+    /// Sections to run (http, worker, latency, streams, fanout, shutdown, admin, search,
+    /// dashboard); all by default.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "http,worker,latency,streams,shutdown,admin,search,dashboard"
+        default_value = "http,worker,latency,streams,fanout,shutdown,admin,search,dashboard"
     )]
     only: Vec<String>,
     /// Failed jobs made and retried in bulk, in the admin section.
     #[arg(long, default_value_t = 100_000)]
     failed_jobs: usize,
+    /// Client counts of the fan-out section.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    fanout_clients: Vec<usize>,
+    /// Events sent in the fan-out section (one every 100 ms).
+    #[arg(long, default_value_t = 30)]
+    fanout_events: usize,
     /// Waiting jobs Sentinel adds in the search section.
     #[arg(long, default_value_t = 1_000_000)]
     search_jobs: usize,
@@ -477,6 +483,14 @@ async fn main() {
     }
     if run("streams") {
         streams::bench(args.readers, args.stalled, args.burst, args.replayers).await;
+    }
+    if run("fanout") {
+        streams::fanout_bench(
+            &args.fanout_clients,
+            args.fanout_events,
+            Duration::from_millis(100),
+        )
+        .await;
     }
     if run("shutdown") {
         streams::shutdown_bench().await;

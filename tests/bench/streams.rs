@@ -249,3 +249,100 @@ pub async fn shutdown_bench() {
         super::ms(times[4])
     );
 }
+
+/// Fan-out: for each client count, the server's memory per connected client and how long each
+/// event takes to reach every client (one event every `every`, `events` of them, to `clients`
+/// streams that all read).
+pub async fn fanout_bench(counts: &[usize], events: usize, every: Duration) {
+    println!(
+        "Fan-out ({events} events, one every {} ms)",
+        every.as_millis()
+    );
+    for &clients in counts {
+        let redis = RedisServer::start().await;
+        let server = Sentinel::start("bench-fanout", &redis.url(), web_opts()).await;
+        server.wait_ready().await;
+        let addr = server.addr();
+        let (idle_rss, _) = rss_kib(server.pid());
+        let mut readers = Vec::with_capacity(clients);
+        for _ in 0..clients {
+            let conn = open_stream(&addr, None, None).await;
+            readers.push(tokio::spawn(arrivals(
+                conn,
+                events,
+                Duration::from_secs(120),
+            )));
+        }
+        // Every stream answered and idle: what they hold.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let (connected_rss, _) = rss_kib(server.pid());
+        let mut sent = Vec::with_capacity(events);
+        let mut conn = redis.connection();
+        for n in 0..events {
+            let data = format!(r#"{{"step":{n},"total":{events},"info":"tick {n}/{events}"}}"#);
+            sent.push(Instant::now());
+            let _: String = redis::cmd("XADD")
+                .arg(EVENTS_KEY)
+                .arg("*")
+                .arg("event")
+                .arg("progress")
+                .arg("jobId")
+                .arg("fanout")
+                .arg("data")
+                .arg(data)
+                .query(&mut conn)
+                .expect("XADD");
+            tokio::time::sleep(every).await;
+        }
+        let mut lags: Vec<Duration> = Vec::with_capacity(clients * events);
+        let mut complete = 0;
+        for reader in readers {
+            let seen = reader.await.unwrap_or_default();
+            if seen.len() == events {
+                complete += 1;
+            }
+            lags.extend(
+                seen.iter()
+                    .zip(&sent)
+                    .map(|(got, sent)| got.saturating_duration_since(*sent)),
+            );
+        }
+        lags.sort();
+        println!(
+            "  {clients:>6} clients: {:.1} KiB of server memory per client (RSS idle {:.1} MiB, connected {:.1} MiB); every event reached {complete}/{clients}; delivery lag p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            connected_rss.saturating_sub(idle_rss) as f64 / clients as f64,
+            idle_rss as f64 / 1024.0,
+            connected_rss as f64 / 1024.0,
+            super::ms(super::percentile(&lags, 0.5)),
+            super::ms(super::percentile(&lags, 0.99)),
+            super::ms(*lags.last().unwrap_or(&Duration::ZERO)),
+        );
+    }
+}
+
+/// The arrival time of each `progress` event on a stream, until `want` of them or `limit`.
+async fn arrivals(mut conn: TcpStream, want: usize, limit: Duration) -> Vec<Instant> {
+    const MARKER: &[u8] = b"event: progress";
+    let mut seen = Vec::with_capacity(want);
+    let mut buf = vec![0u8; 4096];
+    let mut carry: Vec<u8> = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while seen.len() < want {
+        let n = match tokio::time::timeout_at(deadline, conn.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => break,
+        };
+        let now = Instant::now();
+        carry.extend_from_slice(&buf[..n]);
+        let mut start = 0;
+        while let Some(pos) = carry[start..]
+            .windows(MARKER.len())
+            .position(|w| w == MARKER)
+        {
+            seen.push(now);
+            start += pos + MARKER.len();
+        }
+        carry.drain(..start.max(carry.len().saturating_sub(MARKER.len())));
+    }
+    seen
+}
