@@ -714,7 +714,7 @@ async fn all_pages(server: &Sentinel, q: &str) -> Vec<String> {
     for _ in 0..1000 {
         let url = server.url(&format!(
             "/admin/api/jobs?size=100&q={}{cursor}",
-            urlencode(q)
+            app::url::encode(q)
         ));
         let (status, page) = get(&url).await;
         assert_eq!(status, 200, "{page}");
@@ -734,15 +734,6 @@ async fn all_pages(server: &Sentinel, q: &str) -> Vec<String> {
         }
     }
     panic!("the search of {q:?} never ended");
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn search(server: &Sentinel, query: &str) -> Value {
@@ -926,7 +917,23 @@ async fn searches_find_jobs_by_name_data_and_failed_reason_through_the_index_and
     assert_eq!(card(&mut redis_conn, "data:seconds:3"), 0);
     assert_eq!(card(&mut redis_conn, "name:longTask"), 20);
 
-    // A job removed behind our back (as BullMQ's retention does) leaves the index in the sweep.
+    // A job removed behind our back (as BullMQ's retention does) leaves the index in the sweep,
+    // whatever else was written there: a member that is not text, a registry line naming a key
+    // that is not a sorted set.
+    let _: () = redis::pipe()
+        .cmd("ZADD")
+        .arg("sentinel:sentinel-tasks:idx:name:longTask")
+        .arg(1)
+        .arg(&b"\xff\xfe not text"[..])
+        .cmd("SET")
+        .arg("sentinel:sentinel-tasks:idx:bogus")
+        .arg("a string")
+        .cmd("SADD")
+        .arg("sentinel:sentinel-tasks:idx:terms")
+        .arg("sentinel:sentinel-tasks:idx:bogus")
+        .arg(&b"\xff"[..])
+        .query(&mut redis_conn)
+        .unwrap();
     let gone = &ours[1];
     let _: () = redis::pipe()
         .cmd("DEL")

@@ -122,7 +122,9 @@ pub async fn drop_gone(queue: &TaskQueue, key: &str, ids: &[&str]) -> Result<(),
     queue.run_cmd::<i64>(&cmd).await.map(|_| ())
 }
 
-/// One sweep over every term: returns how many entries it took out.
+/// One sweep over every term: returns how many entries it took out. Anything else may write
+/// these keys: a registry line naming a key that is not a sorted set is stepped over, a member
+/// that is not text is taken out as no job's id; only Redis not answering stops the sweep.
 pub async fn sweep(queue: &TaskQueue) -> Result<u64, EngineError> {
     let registry = registry(queue);
     let mut removed = 0;
@@ -130,9 +132,17 @@ pub async fn sweep(queue: &TaskQueue) -> Result<u64, EngineError> {
     loop {
         let mut scan = redis::cmd("SSCAN");
         scan.arg(&registry).arg(cursor).arg("COUNT").arg(100);
-        let (next, keys): (u64, Vec<String>) = queue.run_cmd(&scan).await?;
+        let (next, keys): (u64, Vec<Vec<u8>>) = queue.run_cmd(&scan).await?;
         for term_key in keys {
-            removed += sweep_term(queue, &registry, &term_key).await?;
+            match sweep_term(queue, &registry, &term_key).await {
+                Ok(n) => removed += n,
+                Err(EngineError::Timeout(limit)) => return Err(EngineError::Timeout(limit)),
+                Err(error) => tracing::debug!(
+                    key = %String::from_utf8_lossy(&term_key),
+                    error = %crate::telemetry::error_chain(&error),
+                    "search index entry skipped by the sweep"
+                ),
+            }
         }
         if next == 0 {
             return Ok(removed);
@@ -142,32 +152,44 @@ pub async fn sweep(queue: &TaskQueue) -> Result<u64, EngineError> {
 }
 
 /// Sweeps one term's oldest entries.
-async fn sweep_term(queue: &TaskQueue, registry: &str, term_key: &str) -> Result<u64, EngineError> {
+async fn sweep_term(
+    queue: &TaskQueue,
+    registry: &str,
+    term_key: &[u8],
+) -> Result<u64, EngineError> {
     let keys = queue.keys();
     let mut removed = 0;
     let mut alive: isize = 0;
     for _ in 0..SWEEP_STEPS {
         let mut range = redis::cmd("ZRANGE");
         range.arg(term_key).arg(alive).arg(alive + SWEEP_CHUNK - 1);
-        let ids: Vec<String> = queue.run_cmd(&range).await?;
-        if ids.is_empty() {
+        let members: Vec<Vec<u8>> = queue.run_cmd(&range).await?;
+        if members.is_empty() {
             break;
         }
+        let ids: Vec<Option<&str>> = members
+            .iter()
+            .map(|m| std::str::from_utf8(m).ok())
+            .collect();
         let mut pipe = redis::pipe();
-        for id in &ids {
+        for id in ids.iter().flatten() {
             pipe.cmd("EXISTS").arg(keys.job_key(id));
         }
-        let exists: Vec<bool> = queue.run(&pipe).await?;
-        let gone: Vec<&str> = ids
+        let mut exists = queue.run::<Vec<bool>>(&pipe).await?.into_iter();
+        let gone: Vec<&[u8]> = members
             .iter()
-            .zip(&exists)
-            .filter(|(_, e)| !**e)
-            .map(|(id, _)| id.as_str())
+            .zip(&ids)
+            .filter(|(_, id)| id.is_none() || !exists.next().unwrap_or(true))
+            .map(|(member, _)| member.as_slice())
             .collect();
-        alive += (ids.len() - gone.len()) as isize;
+        alive += (members.len() - gone.len()) as isize;
         removed += gone.len() as u64;
-        drop_gone(queue, term_key, &gone).await?;
-        if gone.is_empty() || (ids.len() as isize) < SWEEP_CHUNK {
+        if !gone.is_empty() {
+            let mut zrem = redis::cmd("ZREM");
+            zrem.arg(term_key).arg(&gone);
+            queue.run_cmd::<i64>(&zrem).await?;
+        }
+        if gone.is_empty() || (members.len() as isize) < SWEEP_CHUNK {
             break;
         }
     }

@@ -100,7 +100,10 @@ pub async fn bench(jobs: usize, foreign: usize, runs: usize) {
         "\"no processor\"".to_string(),
         "name:nothing".to_string(),
     ] {
-        let url = server.url(&format!("/admin/api/jobs?size=20&q={}", encode(&q)));
+        let url = server.url(&format!(
+            "/admin/api/jobs?size=20&q={}",
+            app::url::encode(&q)
+        ));
         let cpu_before = super::redis_cpu(&mut conn);
         let mut times = Vec::with_capacity(runs);
         let mut page = Value::Null;
@@ -128,13 +131,4 @@ pub async fn bench(jobs: usize, foreign: usize, runs: usize) {
         );
     }
     producer.close().await;
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

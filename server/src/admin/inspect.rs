@@ -123,9 +123,25 @@ pub async fn list(
             );
         }
     }
+    Ok(JobPage {
+        total,
+        page,
+        size,
+        jobs: listed_jobs(queue, &listed).await?,
+        complete: true,
+        next: None,
+    })
+}
+
+/// The jobs of `listed` (state and id), read in one round trip; jobs gone meanwhile are left
+/// out.
+pub(super) async fn listed_jobs(
+    queue: &TaskQueue,
+    listed: &[(JobState, String)],
+) -> Result<Vec<ListedJob>, EngineError> {
     let ids: Vec<&String> = listed.iter().map(|(_, id)| id).collect();
     let records = queue.records(&ids).await?;
-    let jobs = listed
+    Ok(listed
         .iter()
         .zip(records)
         .filter_map(|((state, _), record)| {
@@ -134,15 +150,7 @@ pub async fn list(
                 job: record.summary(),
             })
         })
-        .collect();
-    Ok(JobPage {
-        total,
-        page,
-        size,
-        jobs,
-        complete: true,
-        next: None,
-    })
+        .collect())
 }
 
 /// How many jobs are in `state`.

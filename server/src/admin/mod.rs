@@ -167,7 +167,6 @@ pub async fn find(state: &AppState, asked: &JobQuery) -> Result<JobPage, AppErro
     if parsed.only_states() {
         return Ok(inspect::list(queue, &states, page, size).await?);
     }
-    let skip = page.saturating_mul(size);
     if let Some(id) = parsed.id.as_deref() {
         return by_id(queue, &parsed, id, &states, page, size).await;
     }
@@ -182,15 +181,7 @@ pub async fn find(state: &AppState, asked: &JobQuery) -> Result<JobPage, AppErro
             return Ok(found);
         }
     }
-    let found = search::run(queue, &parsed, &states, cursor, skip, size).await?;
-    Ok(JobPage {
-        total: found.matched,
-        page,
-        size,
-        jobs: found.jobs,
-        complete: found.complete,
-        next: found.next.map(search::Cursor::to_text),
-    })
+    Ok(search::run(queue, &parsed, &states, cursor, page, size).await?)
 }
 
 /// The page for a search by id: the job, if it exists and matches the rest of the search.

@@ -15,12 +15,12 @@
 //! over [`MAX_MATCHED_BYTES`] does not match (it is never read whole).
 
 use app::JobId;
-use app::admin::ListedJob;
+use app::admin::JobPage;
 use app::search::Search;
 use app::types::JobState;
 use serde_json::Value;
 
-use super::inspect::{Source, sources};
+use super::inspect::{Source, listed_jobs, sources};
 use crate::engine::{EngineError, TaskQueue};
 use crate::index;
 use crate::record::{is_queue_key_name, text};
@@ -102,21 +102,6 @@ impl Cursor {
     }
 }
 
-/// What a search found.
-#[derive(Debug)]
-pub struct Found {
-    /// The page's jobs.
-    pub jobs: Vec<ListedJob>,
-    /// Matches counted (all of them when `complete`).
-    pub matched: u64,
-    /// Whether every job was examined.
-    pub complete: bool,
-    /// Where to go on, when there may be more.
-    pub next: Option<Cursor>,
-    /// Jobs examined.
-    pub examined: u64,
-}
-
 /// The index keys of a query's name and top-level data terms.
 fn indexed_terms(queue: &TaskQueue, search: &Search) -> Vec<String> {
     let mut terms: Vec<String> = search
@@ -192,40 +177,27 @@ pub struct Walked {
     pub complete: bool,
     /// Where to go on, when there may be more.
     pub next: Option<Cursor>,
-    /// Jobs examined.
-    pub examined: u64,
 }
 
-/// Runs `search` over `states` from `cursor` (or the start), skipping `skip` matches, for a
-/// page of `size`, and reads the page's jobs.
+/// Runs `search` over `states` from `cursor` (or the start), skipping `skip` matches, for
+/// page `page` of `size` (`skip` is `page × size`), and reads the page's jobs.
 pub async fn run(
     queue: &TaskQueue,
     search: &Search,
     states: &[JobState],
     cursor: Option<Cursor>,
-    skip: u64,
+    page: u64,
     size: u64,
-) -> Result<Found, EngineError> {
+) -> Result<JobPage, EngineError> {
+    let skip = page.saturating_mul(size);
     let walked = walk(queue, search, states, cursor, skip, size).await?;
-    let ids: Vec<&String> = walked.picked.iter().map(|(_, id)| id).collect();
-    let records = queue.records(&ids).await?;
-    let jobs = walked
-        .picked
-        .iter()
-        .zip(records)
-        .filter_map(|((state, _), record)| {
-            record.map(|record| ListedJob {
-                state: *state,
-                job: record.summary(),
-            })
-        })
-        .collect();
-    Ok(Found {
-        jobs,
-        matched: walked.matched,
+    Ok(JobPage {
+        total: walked.matched,
+        page,
+        size,
+        jobs: listed_jobs(queue, &walked.picked).await?,
         complete: walked.complete,
-        next: walked.next,
-        examined: walked.examined,
+        next: walked.next.map(Cursor::to_text),
     })
 }
 
@@ -386,7 +358,6 @@ pub async fn walk(
         matched: page.matched,
         complete,
         next,
-        examined,
     })
 }
 
