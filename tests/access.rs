@@ -657,3 +657,150 @@ async fn unsafe_settings_refuse_to_start_and_secrets_stay_out_of_help() {
         "{help}"
     );
 }
+
+/// Calls a server function with a form body as `token`; answers the status and the body text.
+async fn server_fn(
+    http: &reqwest::Client,
+    server: &Sentinel,
+    name: &str,
+    form: &str,
+    token: &str,
+) -> (u16, String) {
+    let response = http
+        .post(server.url(&format!("/api/{name}")))
+        .bearer_auth(token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_dashboards_server_functions_check_the_role_and_refuse_hostile_input() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (file, tokens) = tokens_file(
+        dir.path(),
+        &[("sub", "submitter"), ("view", "viewer"), ("op", "operator")],
+    );
+    let server = Sentinel::start("web", &redis.url(), auth_opts("web", &file, &[])).await;
+    server.wait_ready().await;
+    let http = client();
+    let token = |name: &str| {
+        tokens
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .unwrap()
+    };
+    // (function, form, [submitter, viewer, operator] may use it)
+    let table: &[(&str, &str, [bool; 3])] = &[
+        ("admin/overview", "", [false, true, true]),
+        (
+            "admin/jobs",
+            "query[page]=0&query[size]=20",
+            [false, true, true],
+        ),
+        ("admin/job", "id=1", [false, true, true]),
+        ("admin/bulk-progress", "bulk=nope", [false, true, true]),
+        ("admin/pause", "paused=false", [false, false, true]),
+        (
+            "admin/bulk",
+            "action=retry&ids=&q=state%3Afailed",
+            [false, false, true],
+        ),
+        (
+            "admin/clean",
+            "state=completed&older_than_minutes=0&dry_run=true",
+            [false, false, true],
+        ),
+    ];
+    for (name, form, allowed) in table {
+        for (i, who) in ["sub", "view", "op"].iter().enumerate() {
+            let (status, body) = server_fn(&http, &server, name, form, &token(who)).await;
+            assert_eq!(
+                (200..300).contains(&status),
+                allowed[i],
+                "{name} as {who}: {status} {body}"
+            );
+        }
+    }
+    // A viewer's forced action through the page's function is refused, and nothing moved.
+    let (status, body) =
+        server_fn(&http, &server, "admin/pause", "paused=true", &token("view")).await;
+    assert!(status >= 400, "{status} {body}");
+    let (_, overview) = server_fn(&http, &server, "admin/overview", "", &token("op")).await;
+    assert!(overview.contains("\"paused\":false"), "{overview}");
+
+    // Hostile input, as an operator: refused, the answer naming what was wrong.
+    let op = token("op");
+    let many_ids = (0..101)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join("%0A");
+    let long_q = "x".repeat(300);
+    let huge_id = "7".repeat(10_000);
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "admin/jobs",
+            "query[page]=0&query[size]=1000".into(),
+            "size",
+        ),
+        (
+            "admin/jobs",
+            "query[page]=9999999&query[size]=20".into(),
+            "page",
+        ),
+        (
+            "admin/jobs",
+            format!("query[page]=0&query[size]=20&query[q]={long_q}"),
+            "q",
+        ),
+        (
+            "admin/jobs",
+            "query[page]=0&query[size]=20&query[q]=foo%3Abar".into(),
+            "q",
+        ),
+        (
+            "admin/jobs",
+            "query[page]=0&query[size]=20&query[q]=x&query[cursor]=zzz".into(),
+            "cursor",
+        ),
+        (
+            "admin/jobs",
+            "query[page]=0&query[size]=20&query[state]=nope".into(),
+            "state",
+        ),
+        ("admin/job", "id=a%3Ab".into(), "id"),
+        ("admin/job", format!("id={huge_id}"), "id"),
+        ("admin/act", "id=1&action=explode".into(), "action"),
+        ("admin/bulk", format!("action=retry&ids={many_ids}"), "ids"),
+        ("admin/bulk", "action=explode&ids=&q=x".into(), "action"),
+        (
+            "admin/clean",
+            "state=bogus&older_than_minutes=0&dry_run=true".into(),
+            "state",
+        ),
+        (
+            "admin/clean",
+            format!("state=failed&older_than_minutes={}&dry_run=true", u64::MAX),
+            "older than",
+        ),
+    ];
+    for (name, form, names) in cases {
+        let (status, body) = server_fn(&http, &server, name, &form, &op).await;
+        assert!(
+            status >= 400,
+            "{name} {}: {status} {body}",
+            &form[..form.len().min(80)]
+        );
+        assert!(
+            body.to_lowercase().contains(names),
+            "{name}: the refusal names {names:?}: {}",
+            &body[..body.len().min(300)]
+        );
+    }
+}

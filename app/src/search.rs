@@ -77,11 +77,7 @@ fn value(raw: &str, allow_empty: bool) -> Option<String> {
 }
 
 fn short(text: &str) -> String {
-    let mut cut: String = text.chars().take(40).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut
+    crate::view::shorten(text, 40)
 }
 
 /// Splits a query into tokens at spaces outside quotes.

@@ -268,6 +268,15 @@ pub fn label(id: &str) -> String {
     }
 }
 
+/// At most `chars` characters of `text`, with an ellipsis when cut.
+pub fn shorten(text: &str, chars: usize) -> String {
+    let mut cut: String = text.chars().take(chars).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    cut
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,22 +72,8 @@ fn detail_view(
     let bar = progress_of(&job.progress);
     let owner = owner_of(&job.data);
     let actions = (access == AdminAccess::Operator).then(|| {
-        let buttons = actions_for(state)
-            .iter()
-            .map(|action| {
-                let id = job.id.clone();
-                let action: &'static str = action;
-                view! {
-                    <button
-                        type="button"
-                        class="action"
-                        on:click=move |_| super::jobs::act(id.clone(), action, notice, tick)
-                    >
-                        {title(action)}
-                    </button>
-                }
-            })
-            .collect_view();
+        let buttons =
+            super::jobs::action_buttons(&job.id, page_actions(state), "action", notice, tick);
         view! { <div class="actions">{buttons}</div> }
     });
     let mut timeline = vec![("Created", job.timestamp)];
@@ -197,21 +183,13 @@ fn detail_view(
     }
 }
 
-fn actions_for(state: JobState) -> &'static [&'static str] {
+/// The actions the job page offers (the table's, and Remove for a job that is not running).
+fn page_actions(state: JobState) -> &'static [&'static str] {
     match state {
         JobState::Failed | JobState::Completed => &["retry", "remove"],
         JobState::Delayed => &["promote", "cancel", "remove"],
         JobState::Active => &["cancel"],
         JobState::Unknown => &[],
         _ => &["cancel", "remove"],
-    }
-}
-
-fn title(action: &str) -> &'static str {
-    match action {
-        "retry" => "Retry",
-        "remove" => "Remove",
-        "promote" => "Promote",
-        _ => "Cancel",
     }
 }

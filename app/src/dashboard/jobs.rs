@@ -49,6 +49,33 @@ fn actions_for(state: JobState) -> &'static [&'static str] {
     }
 }
 
+/// A button for each of `actions` on job `id`, named "Retry job 42" and so on.
+pub fn action_buttons(
+    id: &str,
+    actions: &'static [&'static str],
+    class: &'static str,
+    notice: RwSignal<Option<(bool, String)>>,
+    tick: RwSignal<u64>,
+) -> impl IntoView + use<> {
+    actions
+        .iter()
+        .map(|action| {
+            let job = id.to_string();
+            let action: &'static str = action;
+            view! {
+                <button
+                    type="button"
+                    class=class
+                    aria-label=format!("{} job {id}", action_title(action))
+                    on:click=move |_| act(job.clone(), action, notice, tick)
+                >
+                    {action_title(action)}
+                </button>
+            }
+        })
+        .collect_view()
+}
+
 fn action_title(action: &str) -> &'static str {
     match action {
         "retry" => "Retry",
@@ -361,23 +388,7 @@ fn row(
     let owner = owner_of(&job.data).unwrap_or_else(|| "–".to_string());
     let label = format!("Job {}", job.id);
     let actions = (access == AdminAccess::Operator).then(|| {
-        let buttons = actions_for(state)
-            .iter()
-            .map(|action| {
-                let id = job.id.clone();
-                let action: &'static str = action;
-                view! {
-                    <button
-                        type="button"
-                        class="action small"
-                        aria-label=format!("{} job {}", action_title(action), job.id)
-                        on:click=move |_| act(id.clone(), action, notice, tick)
-                    >
-                        {action_title(action)}
-                    </button>
-                }
-            })
-            .collect_view();
+        let buttons = action_buttons(&job.id, actions_for(state), "action small", notice, tick);
         view! { <td class="actions">{buttons}</td> }
     });
     let reason = job.failed_reason.clone();
@@ -408,7 +419,7 @@ fn row(
             <td>{job.name.clone()}</td>
             <td>
                 <span class=format!("state state-{}", state.as_str())>{state_title(state)}</span>
-                {reason.map(|r| view! { <span class="reason" title=r.clone()>{super::short(&r, 60)}</span> })}
+                {reason.map(|r| view! { <span class="reason" title=r.clone()>{crate::view::shorten(&r, 60)}</span> })}
             </td>
             <td>
                 {match bar {

@@ -322,12 +322,3 @@ pub fn confirm(message: &str) -> bool {
         false
     }
 }
-
-/// At most `chars` characters of `text`, with an ellipsis when cut.
-pub fn short(text: &str, chars: usize) -> String {
-    let mut cut: String = text.chars().take(chars).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut
-}
