@@ -39,6 +39,11 @@ async fn the_api_holds_against_generated_requests() {
             .args(["--max-examples", "40"])
             .args(["--max-time", "45"])
             .args(["--seed", "20261129"])
+            // No example database: every run (here or on a clean clone) starts from the seed
+            // alone. A database kept between local runs also switched on Hypothesis's pareto
+            // optimisation, whose shrinker crashed inside Hypothesis 6.170.17 (IndexError in
+            // `try_lower_node_as_alternative`) on one local run, with every request passing.
+            .args(["--generation-database", "none"])
             // One worker: CPython's regex strategies are not thread-safe in hypothesis's
             // generator ("AST constructor recursion depth mismatch" with two).
             .args(["--workers", "1"])
