@@ -965,3 +965,76 @@ async fn searches_find_jobs_by_name_data_and_failed_reason_through_the_index_and
         );
     }
 }
+
+#[tokio::test]
+async fn a_jobs_log_keeps_its_last_thousand_lines_and_each_tick_is_a_progress_event() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start(
+        "sentinel",
+        &redis.url(),
+        SentinelOptions {
+            tick_ms: 1,
+            ..SentinelOptions::default()
+        },
+    )
+    .await;
+    server.wait_ready().await;
+    let mut conn = redis.connection();
+    let before: String = redis::cmd("XADD")
+        .arg("sentinel:sentinel-tasks:events")
+        .arg("*")
+        .arg("event")
+        .arg("marker")
+        .query(&mut conn)
+        .unwrap();
+    let id = server.enqueue(1005).await;
+    server.wait_state(&id, "completed", LONG).await;
+
+    let job = detail(&server, &id).await;
+    assert_eq!(job["logCount"], 1000, "{}", job["logCount"]);
+    let logs = job["logs"].as_array().unwrap();
+    assert_eq!(logs.first(), Some(&json!("tick 806/1005")));
+    assert_eq!(logs.last(), Some(&json!("tick 1005/1005")));
+    let key = format!("sentinel:sentinel-tasks:{id}:logs");
+    let oldest: String = redis::cmd("LINDEX")
+        .arg(&key)
+        .arg(0)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(
+        oldest, "tick 6/1005",
+        "the oldest lines are the ones dropped"
+    );
+
+    // Every tick is a BullMQ `progress` event for this job, in order, carrying the progress.
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg("sentinel:sentinel-tasks:events")
+        .arg(format!("({before}"))
+        .arg("+")
+        .query(&mut conn)
+        .unwrap();
+    let steps: Vec<u64> = entries
+        .iter()
+        .filter_map(|(_, fields)| {
+            let field = |name: &str| {
+                fields
+                    .iter()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| value.as_str())
+            };
+            (field("event") == Some("progress") && field("jobId") == Some(id.as_str()))
+                .then(|| field("data"))
+                .flatten()
+                .and_then(|data| serde_json::from_str::<Value>(data).ok())
+                .and_then(|data| data["step"].as_u64())
+        })
+        .collect();
+    assert_eq!(steps, (1..=1005).collect::<Vec<_>>());
+    let progress: String = redis::cmd("HGET")
+        .arg(format!("sentinel:sentinel-tasks:{id}"))
+        .arg("progress")
+        .query(&mut conn)
+        .unwrap();
+    let progress: Value = serde_json::from_str(&progress).unwrap();
+    assert_eq!(progress["step"], 1005, "{progress}");
+}

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use app::{TaskPayload, TaskProgress, TaskResult};
 use bullmq::worker::WorkerEvent;
-use bullmq::{Job, JobProgress, Worker, WorkerOptions};
+use bullmq::{Job, Worker, WorkerOptions};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -301,7 +301,7 @@ async fn run_job(job: Job, ctx: Arc<JobContext>, started: Instant) -> Result<Val
         }
     };
     let outcome = tokio::select! {
-        result = run_task(job.clone(), payload, ctx.tick, TickLog::new(&ctx, job.id())) => match result {
+        result = run_task(job.clone(), payload, ctx.tick, TickWriter::new(&ctx, job.id())) => match result {
             Ok(value) => Outcome::Completed(value),
             Err(error) => Outcome::Failed(error),
         },
@@ -367,14 +367,13 @@ fn lock_taken_at(job: &Job, called_at: Instant) -> tokio::time::Instant {
 
 /// The task itself: one progress update per tick, then the result.
 async fn run_task(
-    mut job: Job,
+    job: Job,
     payload: TaskPayload,
     tick: Duration,
-    log: TickLog,
+    writer: TickWriter,
 ) -> Result<Value, bullmq::Error> {
     let started = Instant::now();
     let total = payload.total_ticks();
-    // A second handle for the log lines, written beside each progress update.
     debug!(total, "task started");
     for step in 1..=total {
         if tick.is_zero() {
@@ -384,19 +383,10 @@ async fn run_task(
             tokio::time::sleep(tick).await;
         }
         let progress = TaskProgress::after_tick(step, total);
-        let value = serde_json::to_value(&progress)?;
-        // The tick goes to the job's log too (Node's `job.log` list), in the same round trip
-        // on the multiplexed connection. Either failing (Redis briefly away) is not a reason
-        // to fail the task: the next tick or the final state carries the news.
-        let (updated, logged) = tokio::join!(
-            job.update_progress(JobProgress::Object(value)),
-            log.write(&progress.info)
-        );
-        if let Err(error) = updated {
-            warn!(%error, step, "progress update failed");
-        }
-        if let Err(error) = logged {
-            debug!(%error, step, "log line not written");
+        // Failing to write (Redis briefly away) is not a reason to fail the task: the next
+        // tick or the final state carries the news.
+        if let Err(error) = writer.write(&progress).await {
+            warn!(error = %error_chain(&error), step, "progress update failed");
         }
     }
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -405,33 +395,88 @@ async fn run_task(
     Ok(serde_json::to_value(result)?)
 }
 
-/// A job's log list (`<prefix>:<queue>:<id>:logs`, what Node's `job.log` writes and
-/// `getJobLogs` reads), written with a plain pipelined `RPUSH` + `LTRIM`: BullMQ's `addLog`
-/// script first checks that the job exists, which a job we hold the lock of always does, and
-/// costs Redis a script run per tick.
-struct TickLog {
+/// One tick's writes, in one script call: the job's progress and its `progress` event exactly
+/// as BullMQ's `updateProgress` script writes them (what Node's `job.updateProgress` does, so
+/// `QueueEvents` and dashboards see the same), and a line in the job's log list (what Node's
+/// `job.log` writes and `getJobLogs` reads), capped at `KEEP_LOG_LINES`. Nothing is written for
+/// a job that no longer exists (removed or cancelled meanwhile).
+///
+/// One round trip per tick instead of two (the crate's `update_progress` plus a pipelined
+/// `RPUSH` + `LTRIM`): a draining worker's CPU went mostly to writing and reading requests.
+struct TickWriter {
     connection: RedisConnection,
-    key: String,
+    /// `<prefix>:<queue>:`: the job's hash, the log list, the event stream and the meta hash
+    /// all start with it, so they share the queue's hash slot in a cluster.
+    key_prefix: String,
+    id: String,
 }
 
-impl TickLog {
+/// KEYS: job hash, event stream, queue meta hash, job log list.
+/// ARGV: job id, progress JSON, log line, log lines kept.
+const TICK_SCRIPT: &str = r#"
+if redis.call("EXISTS", KEYS[1]) ~= 1 then
+  return -1
+end
+local maxEvents = redis.call("HGET", KEYS[3], "opts.maxLenEvents")
+if not maxEvents then
+  maxEvents = 10000
+  redis.call("HSET", KEYS[3], "opts.maxLenEvents", maxEvents)
+end
+redis.call("HSET", KEYS[1], "progress", ARGV[2])
+redis.call("XADD", KEYS[2], "MAXLEN", "~", maxEvents, "*",
+  "event", "progress", "jobId", ARGV[1], "data", ARGV[2])
+local keep = tonumber(ARGV[4])
+if redis.call("RPUSH", KEYS[4], ARGV[3]) > keep then
+  redis.call("LTRIM", KEYS[4], -keep, -1)
+end
+return 0
+"#;
+
+fn tick_script() -> &'static redis::Script {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| redis::Script::new(TICK_SCRIPT))
+}
+
+/// Why a tick's writes did not land.
+#[derive(Debug, thiserror::Error)]
+enum TickError {
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error("the job no longer exists")]
+    Gone,
+}
+
+impl TickWriter {
     fn new(ctx: &JobContext, id: &str) -> Self {
         Self {
             connection: ctx.connection.clone(),
-            key: format!("{}{id}:logs", ctx.key_prefix),
+            key_prefix: ctx.key_prefix.clone(),
+            id: id.to_string(),
         }
     }
 
-    async fn write(&self, line: &str) -> Result<(), redis::RedisError> {
-        let mut pipe = redis::pipe();
-        pipe.cmd("RPUSH").arg(&self.key).arg(line).ignore();
-        pipe.cmd("LTRIM")
-            .arg(&self.key)
-            .arg(-i64::from(crate::engine::KEEP_LOG_LINES))
-            .arg(-1)
-            .ignore();
+    async fn write(&self, progress: &TaskProgress) -> Result<(), TickError> {
+        let json = serde_json::to_string(progress)?;
+        let prefix = &self.key_prefix;
+        let id = &self.id;
         let mut conn = self.connection.connection();
-        pipe.query_async::<()>(&mut conn).await
+        let answer: i64 = tick_script()
+            .key(format!("{prefix}{id}"))
+            .key(format!("{prefix}events"))
+            .key(format!("{prefix}meta"))
+            .key(format!("{prefix}{id}:logs"))
+            .arg(id)
+            .arg(&json)
+            .arg(&progress.info)
+            .arg(crate::engine::KEEP_LOG_LINES)
+            .invoke_async(&mut conn)
+            .await?;
+        if answer < 0 {
+            return Err(TickError::Gone);
+        }
+        Ok(())
     }
 }
 
