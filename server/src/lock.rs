@@ -13,6 +13,7 @@
 //! written with this process's clock), not from when the processor started.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -44,14 +45,14 @@ pub trait Renew {
 
 /// The renewal of a real job's lock with the crate's `extendLock` script.
 pub struct JobLock {
-    job: Job,
+    job: Arc<Job>,
     token: String,
     duration_ms: u64,
 }
 
 impl JobLock {
     /// The lock of `job`, held with `token`, for `lock_duration` at a time.
-    pub fn new(job: Job, token: String, lock_duration: Duration) -> Self {
+    pub fn new(job: Arc<Job>, token: String, lock_duration: Duration) -> Self {
         Self {
             job,
             token,

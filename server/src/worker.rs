@@ -264,6 +264,9 @@ async fn process(job: Job, ctx: Arc<JobContext>) -> Result<Value, bullmq::Error>
 
 /// One run of a job.
 async fn run_job(job: Job, ctx: Arc<JobContext>, started: Instant) -> Result<Value, bullmq::Error> {
+    // One job shared by the lock keeper and the hand-back, rather than a copy each (a job
+    // carries its data and options).
+    let job = Arc::new(job);
     let _running = ctx.running.token();
     let Some(token) = job.token().map(str::to_owned) else {
         return Err(bullmq::Error::Unrecoverable(
@@ -285,7 +288,7 @@ async fn run_job(job: Job, ctx: Arc<JobContext>, started: Instant) -> Result<Val
     let payload = TaskPayload::from_job_data(job.data(), ctx.max_seconds)
         .map_err(bullmq::Error::Unrecoverable)?;
     let keeper = LockKeeper::new(
-        JobLock::new(job.clone(), token.clone(), ctx.lock_duration),
+        JobLock::new(Arc::clone(&job), token.clone(), ctx.lock_duration),
         ctx.lock_duration,
         lock_taken_at(&job, started),
     );
@@ -301,7 +304,7 @@ async fn run_job(job: Job, ctx: Arc<JobContext>, started: Instant) -> Result<Val
         }
     };
     let outcome = tokio::select! {
-        result = run_task(job.clone(), payload, ctx.tick, TickWriter::new(&ctx, job.id())) => match result {
+        result = run_task(payload, ctx.tick, TickWriter::new(&ctx, job.id())) => match result {
             Ok(value) => Outcome::Completed(value),
             Err(error) => Outcome::Failed(error),
         },
@@ -367,7 +370,6 @@ fn lock_taken_at(job: &Job, called_at: Instant) -> tokio::time::Instant {
 
 /// The task itself: one progress update per tick, then the result.
 async fn run_task(
-    job: Job,
     payload: TaskPayload,
     tick: Duration,
     writer: TickWriter,
@@ -390,7 +392,7 @@ async fn run_task(
         }
     }
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let result = TaskResult::finished(job.id(), elapsed_ms);
+    let result = TaskResult::finished(&writer.id, elapsed_ms);
     debug!(elapsed_ms, "task finished");
     Ok(serde_json::to_value(result)?)
 }
