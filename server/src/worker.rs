@@ -511,3 +511,58 @@ async fn drain_worker_events(worker: Arc<Worker>, done: CancellationToken) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bullmq::JobOptions;
+    use bullmq::types::RemoveOnFinish;
+
+    /// Our patch reads BullMQ's retention policies in one pass instead of serde's untagged
+    /// buffering; it must accept and refuse exactly the same values.
+    #[test]
+    fn retention_policies_from_any_producer_read_as_before() {
+        let read =
+            |json: &str| serde_json::from_str::<RemoveOnFinish>(json).map(|p| format!("{p:?}"));
+        assert_eq!(read("true").unwrap(), "Bool(true)");
+        assert_eq!(read("false").unwrap(), "Bool(false)");
+        assert_eq!(read("0").unwrap(), "Count(0)");
+        assert_eq!(read("100").unwrap(), "Count(100)");
+        let options = |age: &str, count: &str, limit: &str| {
+            format!("Options(KeepJobs {{ age: {age}, count: {count}, limit: {limit} }})")
+        };
+        assert_eq!(
+            read(r#"{"age":3600,"count":100}"#).unwrap(),
+            options("Some(3600)", "Some(100)", "None")
+        );
+        assert_eq!(
+            read(r#"{"count":5,"somethingNew":[1]}"#).unwrap(),
+            options("None", "Some(5)", "None")
+        );
+        assert_eq!(read("{}").unwrap(), options("None", "None", "None"));
+        assert_eq!(
+            read("[3600, 100, 7]").unwrap(),
+            options("Some(3600)", "Some(100)", "Some(7)")
+        );
+        for refused in [
+            "-1",
+            "1.5",
+            "\"5\"",
+            "null",
+            r#"{"age":"old"}"#,
+            "18446744073709551616",
+        ] {
+            assert!(read(refused).is_err(), "{refused} was accepted");
+        }
+
+        // As part of a job's options, as Node writes them.
+        let opts: JobOptions = serde_json::from_str(
+            r#"{"attempts":3,"removeOnComplete":true,"removeOnFail":{"count":5},"delay":0}"#,
+        )
+        .unwrap();
+        assert_eq!(format!("{:?}", opts.remove_on_complete), "Some(Bool(true))");
+        assert_eq!(
+            format!("{:?}", opts.remove_on_fail),
+            format!("Some({})", options("None", "Some(5)", "None"))
+        );
+    }
+}
