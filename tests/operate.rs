@@ -1037,4 +1037,48 @@ async fn a_jobs_log_keeps_its_last_thousand_lines_and_each_tick_is_a_progress_ev
         .unwrap();
     let progress: Value = serde_json::from_str(&progress).unwrap();
     assert_eq!(progress["step"], 1005, "{progress}");
+
+    // The job's page lists its events from the stream: the last 200 of them, in order.
+    let history = job["history"].as_array().unwrap();
+    assert_eq!(history.len(), 200, "{}", job["historyTotal"]);
+    let total = job["historyTotal"].as_u64().unwrap();
+    // added, waiting, active, 1,005 ticks, completed.
+    assert!(total >= 1009, "{total}");
+    assert_eq!(job["historyPartial"], false);
+    let last = &history[199];
+    assert_eq!(last["event"], "completed", "{last}");
+    assert_eq!(history[198]["event"], "progress");
+    assert_eq!(history[198]["detail"], "1005/1005");
+    assert_eq!(history[0]["detail"], "807/1005");
+    let times: Vec<u64> = history.iter().map(|e| e["at"].as_u64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+
+    // Other writers' entries about the job are read within bounds: an unsendable name, a huge
+    // progress value.
+    let _: String = redis::cmd("XADD")
+        .arg("sentinel:sentinel-tasks:events")
+        .arg("*")
+        .arg("event")
+        .arg("progress")
+        .arg("jobId")
+        .arg(&id)
+        .arg("data")
+        .arg(format!("\"{}\"", "x".repeat(100_000)))
+        .query(&mut conn)
+        .unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg("sentinel:sentinel-tasks:events")
+        .arg("*")
+        .arg("event")
+        .arg("bad\nname")
+        .arg("jobId")
+        .arg(&id)
+        .query(&mut conn)
+        .unwrap();
+    let job = detail(&server, &id).await;
+    let history = job["history"].as_array().unwrap();
+    let huge = &history[history.len() - 2];
+    assert_eq!(huge["event"], "progress", "{huge}");
+    assert!(huge["detail"].as_str().map_or(0, str::len) <= 300, "{huge}");
+    assert_eq!(history[history.len() - 1]["event"], "(unnamed)");
 }

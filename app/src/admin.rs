@@ -95,6 +95,31 @@ pub struct JobDetail {
     /// Who enqueued it, when access control recorded it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// The job's events from the queue's event stream (BullMQ's `added`, `active`, `progress`,
+    /// `completed`, `failed`, ...), oldest first: the last [`JobDetail::history`] of
+    /// `history_total` found since the job was created.
+    #[serde(default)]
+    pub history: Vec<JobEvent>,
+    /// How many of the job's events were found.
+    #[serde(default)]
+    pub history_total: u64,
+    /// Whether earlier events may be missing: the stream was trimmed past the job's creation,
+    /// or the read stopped at its budget of stream entries.
+    #[serde(default)]
+    pub history_partial: bool,
+}
+
+/// One event of a job, from the queue's event stream.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// When (ms since the epoch, from the stream entry's id).
+    pub at: u64,
+    /// BullMQ's event name.
+    pub event: String,
+    /// What it carried, in short: a progress value, a failed reason, a delay's due time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// What an action on one job did.

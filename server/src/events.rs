@@ -54,6 +54,11 @@ impl StreamId {
     /// The smallest id.
     pub const ZERO: StreamId = StreamId { ms: 0, seq: 0 };
 
+    /// Its time part: when Redis added the entry (ms since the epoch).
+    pub fn ms(self) -> u64 {
+        self.ms
+    }
+
     /// The smallest id after this one, or `None` for the largest id there is.
     pub fn next(self) -> Option<StreamId> {
         if let Some(seq) = self.seq.checked_add(1) {
@@ -583,7 +588,7 @@ fn parse_xread(reply: RedisValue, limits: &EventLimits) -> Vec<QueueEvent> {
 }
 
 /// Parses an `XRANGE`-shaped reply (`[[id, [field, value, ...]], ...]`) into events.
-fn parse_entries(reply: RedisValue, limits: &EventLimits) -> Vec<QueueEvent> {
+pub(crate) fn parse_entries(reply: RedisValue, limits: &EventLimits) -> Vec<QueueEvent> {
     let RedisValue::Array(entries) = reply else {
         return Vec::new();
     };

@@ -210,6 +210,9 @@ impl JobRecord {
             delayed_until: status.delayed_until,
             processed_by: self.text("pb"),
             owner,
+            history: Vec::new(),
+            history_total: 0,
+            history_partial: false,
         }
     }
 

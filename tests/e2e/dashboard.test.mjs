@@ -267,6 +267,12 @@ test('the job page follows a running job to completion, its logs included', asyn
   await page.waitForSelector('section.job[data-state="completed"]', { timeout: 20000 });
   await until('every tick in the log', async () => (await page.$$('.logs li')).length >= 24);
   assert.match(await page.textContent('.timeline'), /Created.*Started.*Finished/s);
+  // Its events from the stream, each start and tick included, the completion last.
+  await until('the completion among its events', async () =>
+    /Completed/.test(await page.textContent('.timeline.history')));
+  const events = await page.$$eval('.timeline.history li', (items) => items.map((li) => li.textContent));
+  assert.match(events.join('\n'), /Added[\s\S]*Started[\s\S]*Progress 1\/24[\s\S]*Progress 24\/24[\s\S]*Completed/);
+  assert.match(events.at(-1), /^Completed/);
   await page.screenshot({ path: `${OUT}/dashboard-job-dark.png`, fullPage: true });
   const overview = await ops.open('/admin');
   await live(overview);

@@ -104,6 +104,36 @@ fn detail_view(
         .into_iter()
         .map(|(what, at)| view! { <li><span class="what">{what}</span> " " {when(at)} </li> })
         .collect_view();
+    let history_note = {
+        let shown = job.history.len() as u64;
+        let mut note = if job.history_total > shown {
+            format!(
+                "The last {shown} of {} events from the queue's event stream.",
+                job.history_total
+            )
+        } else {
+            format!("{shown} events from the queue's event stream.")
+        };
+        if job.history_partial {
+            note.push_str(" Earlier events are no longer in the stream.");
+        }
+        note
+    };
+    let history = job
+        .history
+        .iter()
+        .map(|event| {
+            let what = event_title(&event.event);
+            let due = (event.event == "delayed")
+                .then(|| event.detail.as_deref().and_then(|d| d.parse::<u64>().ok()))
+                .flatten();
+            let detail = match due {
+                Some(at) => view! { " until " {when(at)} }.into_any(),
+                None => event.detail.clone().map(|d| format!(" {d}")).into_any(),
+            };
+            view! { <li><span class="what">{what}</span> {detail} " · " {when(event.at)}</li> }
+        })
+        .collect_view();
     let logs_note = if job.log_count > job.logs.len() as u64 {
         format!("The last {} of {} lines.", job.logs.len(), job.log_count)
     } else {
@@ -167,6 +197,9 @@ fn detail_view(
             </dl>
             <h3>"Timeline"</h3>
             <ol class="timeline">{steps}</ol>
+            <h3 id="history-title">"Events"</h3>
+            <p class="muted">{history_note}</p>
+            <ol class="timeline history" aria-labelledby="history-title" tabindex="0">{history}</ol>
         </section>
         {outcome}
         <section class="panel" aria-labelledby="logs-title">
@@ -181,6 +214,27 @@ fn detail_view(
             <pre>{pretty(&job.opts)}</pre>
         </section>
     }
+}
+
+/// A BullMQ event's name in words.
+fn event_title(event: &str) -> String {
+    match event {
+        "added" => "Added",
+        "waiting" => "Waiting",
+        "active" => "Started",
+        "progress" => "Progress",
+        "completed" => "Completed",
+        "failed" => "Failed",
+        "delayed" => "Delayed",
+        "stalled" => "Stalled (back to waiting)",
+        "retries-exhausted" => "No attempts left",
+        "removed" => "Removed",
+        "waiting-children" => "Waiting for its children",
+        "duplicated" => "Added again (same id)",
+        "deduplicated" => "Deduplicated",
+        other => return other.to_string(),
+    }
+    .to_string()
 }
 
 /// The actions the job page offers (the table's, and Remove for a job that is not running).

@@ -214,7 +214,126 @@ pub async fn detail(queue: &TaskQueue, id: &JobId) -> Result<Option<JobDetail>, 
         .filter_map(crate::record::text)
         .map(|line| crate::events::cut(&line, 1024).to_string())
         .collect();
-    Ok(Some(record.detail(&found.status, logs, count, found.owner)))
+    let mut detail = record.detail(&found.status, logs, count, found.owner);
+    let history = history(queue, id.as_str(), detail.timestamp).await?;
+    detail.history = history.events.into();
+    detail.history_total = history.total;
+    detail.history_partial = history.partial;
+    Ok(Some(detail))
+}
+
+/// Stream entries read at most per request for a job's history.
+const HISTORY_BUDGET: usize = 5_000;
+/// Stream entries read per round trip.
+const HISTORY_PAGE: usize = 1_000;
+/// The job's events kept (the last ones).
+const HISTORY_KEPT: usize = 200;
+/// How far before the job's `timestamp` the read starts: the timestamp is the producer's clock,
+/// stream ids are Redis's.
+const HISTORY_CLOCK_SLACK_MS: u64 = 60_000;
+
+/// A job's events from the queue's event stream.
+struct History {
+    events: std::collections::VecDeque<app::admin::JobEvent>,
+    total: u64,
+    partial: bool,
+}
+
+/// Reads the queue's event stream forward from the job's creation (no event about a job is
+/// older than the job, give or take the producer's clock), at most [`HISTORY_BUDGET`] entries, keeping the job's last
+/// [`HISTORY_KEPT`] events. The stream is written by anyone: every field is cut and parsed
+/// as `events.rs` does for the browsers.
+async fn history(queue: &TaskQueue, id: &str, created: u64) -> Result<History, EngineError> {
+    let key = queue.keys().events();
+    let limits = crate::events::EventLimits::default();
+    let mut found = History {
+        events: std::collections::VecDeque::new(),
+        total: 0,
+        partial: false,
+    };
+    let from = created.saturating_sub(HISTORY_CLOCK_SLACK_MS);
+    let mut first = true;
+    let mut trimmed = false;
+    let mut saw_added = false;
+    let mut start = format!("{from}-0");
+    let mut read = 0;
+    loop {
+        let mut cmd = redis::cmd("XRANGE");
+        cmd.arg(&key)
+            .arg(&start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(HISTORY_PAGE);
+        let entries = crate::events::parse_entries(queue.run_cmd(&cmd).await?, &limits);
+        if first {
+            first = false;
+            let mut oldest = redis::cmd("XRANGE");
+            oldest.arg(&key).arg("-").arg("+").arg("COUNT").arg(1);
+            let oldest = crate::events::parse_entries(queue.run_cmd(&oldest).await?, &limits);
+            trimmed = oldest.first().is_some_and(|entry| entry.id.ms() > from);
+        }
+        read += entries.len();
+        let full = entries.len() == HISTORY_PAGE;
+        let Some(last) = entries.last().map(|entry| entry.id) else {
+            break;
+        };
+        for entry in entries {
+            if entry.job_id.as_deref() != Some(id) {
+                continue;
+            }
+            found.total += 1;
+            saw_added |= entry.name.as_deref() == Some("added");
+            if found.events.len() == HISTORY_KEPT {
+                found.events.pop_front();
+            }
+            found.events.push_back(job_event(&entry));
+        }
+        if !full {
+            break;
+        }
+        if read >= HISTORY_BUDGET {
+            found.partial = true;
+            break;
+        }
+        let Some(next) = last.next() else { break };
+        start = next.to_string();
+    }
+    // The stream starts after the job was made and its `added` event is not there: older
+    // events were trimmed away.
+    if trimmed && !saw_added {
+        found.partial = true;
+    }
+    Ok(found)
+}
+
+/// One stream entry as a job event: its name, and in short what it carried.
+fn job_event(entry: &crate::events::QueueEvent) -> app::admin::JobEvent {
+    let data: serde_json::Value = serde_json::from_str(&entry.json).unwrap_or_default();
+    let name = entry
+        .name
+        .clone()
+        .unwrap_or_else(|| "(unnamed)".to_string());
+    let short = |value: &serde_json::Value| match value {
+        serde_json::Value::String(text) => crate::events::cut(text, 200).to_string(),
+        other => crate::events::cut(&other.to_string(), 200).to_string(),
+    };
+    let detail = match name.as_str() {
+        "progress" => data.get("data").map(|progress| match progress {
+            serde_json::Value::Object(map) => match (map.get("step"), map.get("total")) {
+                (Some(step), Some(total)) => format!("{step}/{total}"),
+                _ => short(progress),
+            },
+            other => short(other),
+        }),
+        "failed" => data.get("failedReason").map(short),
+        "delayed" => data.get("delay").map(short),
+        _ => None,
+    };
+    app::admin::JobEvent {
+        at: entry.id.ms(),
+        event: name,
+        detail,
+    }
 }
 
 /// Every live worker: Sentinel's from their heartbeats, any other BullMQ worker from the
