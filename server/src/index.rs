@@ -112,8 +112,12 @@ pub async fn forget(
     queue.run(&pipe).await
 }
 
-/// Takes ids of jobs that are gone out of the set `key` (found by a search).
-pub async fn drop_gone(queue: &TaskQueue, key: &str, ids: &[&str]) -> Result<(), EngineError> {
+/// Takes ids of jobs that are gone out of the set `key` (found by a search or the sweep).
+pub async fn drop_gone<K, I>(queue: &TaskQueue, key: K, ids: &[I]) -> Result<(), EngineError>
+where
+    K: redis::ToRedisArgs,
+    I: redis::ToRedisArgs,
+{
     if ids.is_empty() {
         return Ok(());
     }
@@ -184,11 +188,7 @@ async fn sweep_term(
             .collect();
         alive += (members.len() - gone.len()) as isize;
         removed += gone.len() as u64;
-        if !gone.is_empty() {
-            let mut zrem = redis::cmd("ZREM");
-            zrem.arg(term_key).arg(&gone);
-            queue.run_cmd::<i64>(&zrem).await?;
-        }
+        drop_gone(queue, term_key, &gone).await?;
         if gone.is_empty() || (members.len() as isize) < SWEEP_CHUNK {
             break;
         }

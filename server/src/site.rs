@@ -172,6 +172,7 @@ impl QueueBackend {
     async fn forget_reads(&self) {
         self.state.overview.clear().await;
         self.state.pages.clear().await;
+        self.state.details.clear().await;
     }
 
     fn require(&self, role: Role) -> Result<Principal, BackendError> {
@@ -327,13 +328,11 @@ impl TaskBackend for QueueBackend {
     fn overview(&self) -> BoxFuture<'_, Result<app::admin::Overview, BackendError>> {
         Box::pin(async move {
             self.require(Role::Viewer)?;
-            let overview = self
-                .state
+            self.state
                 .overview
-                .get(&self.state)
+                .get(&(), crate::admin::overview::read(&self.state))
                 .await
-                .map_err(refusal)?;
-            Ok((*overview).clone())
+                .map_err(refusal)
         })
     }
 
@@ -345,7 +344,7 @@ impl TaskBackend for QueueBackend {
             self.require(Role::Viewer)?;
             self.state
                 .pages
-                .get(&self.state, &query)
+                .get(&query, crate::admin::find(&self.state, &query))
                 .await
                 .map_err(refusal)
         })
@@ -358,9 +357,8 @@ impl TaskBackend for QueueBackend {
         Box::pin(async move {
             self.require(Role::Viewer)?;
             let queue = self.state.queue().map_err(refusal)?;
-            crate::admin::inspect::detail(queue, &id)
-                .await
-                .map_err(|e| refusal(e.into()))
+            let read = async { Ok(crate::admin::inspect::detail(queue, &id).await?) };
+            self.state.details.get(&id, read).await.map_err(refusal)
         })
     }
 

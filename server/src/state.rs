@@ -45,6 +45,8 @@ pub struct AppState {
     pub overview: Arc<crate::admin::overview::OverviewCache>,
     /// Pages of jobs dashboards look at, shared by the dashboards on the same view.
     pub pages: Arc<crate::admin::overview::PageCache>,
+    /// Job pages dashboards look at, shared by the dashboards on the same job.
+    pub details: Arc<crate::admin::overview::DetailCache>,
     services: Arc<OnceLock<Services>>,
 }
 
@@ -61,6 +63,7 @@ impl AppState {
             bulk: Arc::new(crate::admin::bulk::Runs::default()),
             overview: Arc::new(crate::admin::overview::OverviewCache::default()),
             pages: Arc::new(crate::admin::overview::PageCache::default()),
+            details: Arc::new(crate::admin::overview::DetailCache::default()),
             services: Arc::new(OnceLock::new()),
         }
     }

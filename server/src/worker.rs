@@ -81,8 +81,11 @@ struct JobContext {
     stats: Arc<Gathered>,
     /// This process's Prometheus metrics.
     metrics: Arc<Metrics>,
-    /// `<prefix>:<queue>:`, the start of every job's key.
-    key_prefix: String,
+    /// The queue's keys.
+    keys: bullmq::QueueKeys,
+    /// The queue's event stream and meta hash, which every tick writes to.
+    events_key: Arc<str>,
+    meta_key: Arc<str>,
 }
 
 /// The embedded worker of a `all` or `worker` process.
@@ -99,6 +102,7 @@ impl EmbeddedWorker {
         connection: RedisConnection,
         metrics: Arc<Metrics>,
     ) -> Result<Self, EngineError> {
+        let keys = bullmq::QueueKeys::new(&config.queue, Some(&config.prefix));
         let ctx = Arc::new(JobContext {
             tick: config.tick(),
             max_seconds: config.max_seconds,
@@ -112,7 +116,9 @@ impl EmbeddedWorker {
             default_timeout: config.job_timeout_ms.map(Duration::from_millis),
             stats: Arc::new(Gathered::default()),
             metrics,
-            key_prefix: format!("{}:{}:", config.prefix, config.queue),
+            keys: keys.clone(),
+            events_key: keys.events().into(),
+            meta_key: keys.meta().into(),
         });
         let opts = WorkerOptions::new()
             .connection(connection_options(config))
@@ -405,11 +411,15 @@ async fn run_task(
 ///
 /// One round trip per tick instead of two (the crate's `update_progress` plus a pipelined
 /// `RPUSH` + `LTRIM`): a draining worker's CPU went mostly to writing and reading requests.
+///
+/// The job's hash, its log list, the event stream and the meta hash all start with the
+/// queue's prefix, so they share its hash slot in a cluster. The keys are made once per job.
 struct TickWriter {
     connection: RedisConnection,
-    /// `<prefix>:<queue>:`: the job's hash, the log list, the event stream and the meta hash
-    /// all start with it, so they share the queue's hash slot in a cluster.
-    key_prefix: String,
+    job_key: String,
+    logs_key: String,
+    events_key: Arc<str>,
+    meta_key: Arc<str>,
     id: String,
 }
 
@@ -452,24 +462,26 @@ enum TickError {
 
 impl TickWriter {
     fn new(ctx: &JobContext, id: &str) -> Self {
+        let job_key = ctx.keys.job_key(id);
         Self {
             connection: ctx.connection.clone(),
-            key_prefix: ctx.key_prefix.clone(),
+            logs_key: format!("{job_key}:logs"),
+            job_key,
+            events_key: ctx.events_key.clone(),
+            meta_key: ctx.meta_key.clone(),
             id: id.to_string(),
         }
     }
 
     async fn write(&self, progress: &TaskProgress) -> Result<(), TickError> {
         let json = serde_json::to_string(progress)?;
-        let prefix = &self.key_prefix;
-        let id = &self.id;
         let mut conn = self.connection.connection();
         let answer: i64 = tick_script()
-            .key(format!("{prefix}{id}"))
-            .key(format!("{prefix}events"))
-            .key(format!("{prefix}meta"))
-            .key(format!("{prefix}{id}:logs"))
-            .arg(id)
+            .key(&self.job_key)
+            .key(&*self.events_key)
+            .key(&*self.meta_key)
+            .key(&self.logs_key)
+            .arg(&self.id)
             .arg(&json)
             .arg(&progress.info)
             .arg(crate::engine::KEEP_LOG_LINES)

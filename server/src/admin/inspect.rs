@@ -240,8 +240,8 @@ struct History {
 }
 
 /// Reads the queue's event stream forward from the job's creation (no event about a job is
-/// older than the job, give or take the producer's clock), at most [`HISTORY_BUDGET`] entries, keeping the job's last
-/// [`HISTORY_KEPT`] events. The stream is written by anyone: every field is cut and parsed
+/// older than the job, give or take the producer's clock), at most [`HISTORY_BUDGET`]
+/// entries, keeping the job's last [`HISTORY_KEPT`] events. The stream is written by anyone: every field is cut and parsed
 /// as `events.rs` does for the browsers.
 async fn history(queue: &TaskQueue, id: &str, created: u64) -> Result<History, EngineError> {
     let key = queue.keys().events();
@@ -252,8 +252,6 @@ async fn history(queue: &TaskQueue, id: &str, created: u64) -> Result<History, E
         partial: false,
     };
     let from = created.saturating_sub(HISTORY_CLOCK_SLACK_MS);
-    let mut first = true;
-    let mut trimmed = false;
     let mut saw_added = false;
     let mut start = format!("{from}-0");
     let mut read = 0;
@@ -265,13 +263,6 @@ async fn history(queue: &TaskQueue, id: &str, created: u64) -> Result<History, E
             .arg("COUNT")
             .arg(HISTORY_PAGE);
         let entries = crate::events::parse_entries(queue.run_cmd(&cmd).await?, &limits);
-        if first {
-            first = false;
-            let mut oldest = redis::cmd("XRANGE");
-            oldest.arg(&key).arg("-").arg("+").arg("COUNT").arg(1);
-            let oldest = crate::events::parse_entries(queue.run_cmd(&oldest).await?, &limits);
-            trimmed = oldest.first().is_some_and(|entry| entry.id.ms() > from);
-        }
         read += entries.len();
         let full = entries.len() == HISTORY_PAGE;
         let Some(last) = entries.last().map(|entry| entry.id) else {
@@ -298,10 +289,13 @@ async fn history(queue: &TaskQueue, id: &str, created: u64) -> Result<History, E
         let Some(next) = last.next() else { break };
         start = next.to_string();
     }
-    // The stream starts after the job was made and its `added` event is not there: older
-    // events were trimmed away.
-    if trimmed && !saw_added {
-        found.partial = true;
+    // Without its `added` event, look whether the stream starts after the job was made: then
+    // older events were trimmed away. (One more round trip, only for such jobs.)
+    if !saw_added && !found.partial {
+        let mut oldest = redis::cmd("XRANGE");
+        oldest.arg(&key).arg("-").arg("+").arg("COUNT").arg(1);
+        let oldest = crate::events::parse_entries(queue.run_cmd(&oldest).await?, &limits);
+        found.partial = oldest.first().is_some_and(|entry| entry.id.ms() > from);
     }
     Ok(found)
 }

@@ -1,51 +1,30 @@
 //! What open dashboards read every second, read at most once per [`FRESH_FOR`] per process and
-//! shared: the overview (counts, paused, workers, the last hour) and each page of jobs being
-//! looked at (dashboards on the same view share one read). Twenty dashboards cost Redis about
-//! what one does. Concurrent readers of the overview wait for the one read in flight instead of
-//! starting their own. An action taken through this process clears both, so its author sees
-//! its effect at once.
-
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+//! shared: the overview (counts, paused, workers, the last hour), each page of jobs being
+//! looked at and each job page. Dashboards on the same view share one read, and concurrent
+//! readers wait for the read in flight instead of starting their own: twenty dashboards cost
+//! Redis about what one does. An action taken through this process clears them all, so its
+//! author sees its effect at once.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::time::{Duration, Instant};
 
-use app::admin::{JobPage, JobQuery, Overview};
+use app::JobId;
+use app::admin::{JobDetail, JobPage, JobQuery, Overview};
 use tokio::sync::Mutex;
 
 use crate::engine::{CALL_TIMEOUT, EngineError, bounded};
 use crate::state::AppState;
 
-/// How long a read overview is served as it is.
+/// How long a read is served as it is.
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
 
-/// The last overview read, and when.
-#[derive(Debug, Default)]
-pub struct OverviewCache {
-    slot: Mutex<Option<(Instant, Arc<Overview>)>>,
-}
+/// The overview (one per process).
+pub type OverviewCache = SharedReads<(), Overview>;
 
-impl OverviewCache {
-    /// Forgets what is held (after an action).
-    pub async fn clear(&self) {
-        *self.slot.lock().await = None;
-    }
-
-    /// The overview, read again if the one held is older than [`FRESH_FOR`].
-    pub async fn get(&self, state: &AppState) -> Result<Arc<Overview>, crate::error::AppError> {
-        let mut slot = self.slot.lock().await;
-        if let Some((at, overview)) = slot.as_ref()
-            && at.elapsed() < FRESH_FOR
-        {
-            return Ok(overview.clone());
-        }
-        let overview = Arc::new(read(state).await?);
-        *slot = Some((Instant::now(), overview.clone()));
-        Ok(overview)
-    }
-}
-
-async fn read(state: &AppState) -> Result<Overview, crate::error::AppError> {
+/// Reads the overview: counts, paused, workers, the last hour.
+pub async fn read(state: &AppState) -> Result<Overview, crate::error::AppError> {
     let queue = state.queue()?;
     let config = &state.config;
     let (counts, paused, workers, metrics) = tokio::try_join!(
@@ -64,46 +43,60 @@ async fn read(state: &AppState) -> Result<Overview, crate::error::AppError> {
     })
 }
 
-/// Pages of jobs most recently read for dashboards, by what was asked.
-#[derive(Debug, Default)]
-pub struct PageCache {
-    pages: Mutex<HashMap<JobQuery, (Instant, JobPage)>>,
+/// Reads most recently made for dashboards, by what was asked: the overview
+/// ([`OverviewCache`]), pages of jobs ([`PageCache`]) and job pages ([`DetailCache`]).
+#[derive(Debug)]
+pub struct SharedReads<K, V> {
+    held: Mutex<HashMap<K, (Instant, V)>>,
 }
 
-/// Pages held at most (the oldest go first).
-const MAX_PAGES: usize = 64;
+impl<K, V> Default for SharedReads<K, V> {
+    fn default() -> Self {
+        Self {
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+}
 
-impl PageCache {
-    /// The page for `asked`, read again if the one held is older than [`FRESH_FOR`].
-    pub async fn get(
-        &self,
-        state: &AppState,
-        asked: &JobQuery,
-    ) -> Result<JobPage, crate::error::AppError> {
+/// Pages of jobs, by what was asked.
+pub type PageCache = SharedReads<JobQuery, JobPage>;
+/// Jobs in full (with their events), by id.
+pub type DetailCache = SharedReads<JobId, Option<JobDetail>>;
+
+/// Reads held at most per cache (the oldest go first).
+const MAX_HELD: usize = 64;
+
+impl<K: Eq + Hash + Clone, V: Clone> SharedReads<K, V> {
+    /// What `read` answers for `asked`, read again if the answer held is older than
+    /// [`FRESH_FOR`].
+    pub async fn get<F>(&self, asked: &K, read: F) -> Result<V, crate::error::AppError>
+    where
+        F: Future<Output = Result<V, crate::error::AppError>>,
+    {
         // Held across the read: dashboards woken by the same event ask at the same moment,
         // and one read serves them all.
-        let mut pages = self.pages.lock().await;
-        if let Some((at, page)) = pages.get(asked)
+        let mut held = self.held.lock().await;
+        if let Some((at, value)) = held.get(asked)
             && at.elapsed() < FRESH_FOR
         {
-            return Ok(page.clone());
+            return Ok(value.clone());
         }
-        let page = super::find(state, asked).await?;
-        pages.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
-        if pages.len() >= MAX_PAGES
-            && let Some(oldest) = pages
+        let value = read.await?;
+        held.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
+        if held.len() >= MAX_HELD
+            && let Some(oldest) = held
                 .iter()
                 .min_by_key(|(_, (at, _))| *at)
                 .map(|(k, _)| k.clone())
         {
-            pages.remove(&oldest);
+            held.remove(&oldest);
         }
-        pages.insert(asked.clone(), (Instant::now(), page.clone()));
-        Ok(page)
+        held.insert(asked.clone(), (Instant::now(), value.clone()));
+        Ok(value)
     }
 
-    /// Forgets every page (after an action).
+    /// Forgets everything held (after an action).
     pub async fn clear(&self) {
-        self.pages.lock().await.clear();
+        self.held.lock().await.clear();
     }
 }
