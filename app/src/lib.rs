@@ -26,7 +26,7 @@ pub mod types;
 pub mod url;
 pub mod view;
 
-pub use page::{App, shell};
+pub use page::{App, HomeApp, HomeQuery, home_shell, shell};
 pub use types::{
     CountsReport, EnqueueOutcome, EnqueueResponse, JobCounts, JobId, JobIdError, JobState,
     JobStatus, JobSummary, PageSettings, SecondsError, TaskPayload, TaskProgress, TaskResult,

@@ -25,8 +25,20 @@ pub const DEFAULT_SECONDS: u64 = 10;
 /// How often a page without JavaScript reloads itself while one of its tasks may change.
 pub const NO_SCRIPT_REFRESH_SECS: u32 = 2;
 
-/// The whole HTML document, rendered by the server.
+/// The whole HTML document of every page but the home page, rendered by the server: the app
+/// with its router.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    document(options, App)
+}
+
+/// The home page's whole HTML document: the home page alone, without the router, so the
+/// browser hydrates it with the small first WASM module (the router and the dashboard load
+/// only on the dashboard's pages; see `frontend`).
+pub fn home_shell(options: LeptosOptions) -> impl IntoView {
+    document(options, HomeApp)
+}
+
+fn document<V: IntoView>(options: LeptosOptions, body: impl FnOnce() -> V) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -40,13 +52,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <MetaTags/>
             </head>
             <body>
-                <App/>
+                {body()}
             </body>
         </html>
     }
 }
 
-/// The app: metadata and the router.
+/// The app: metadata and the router (every page; the server renders `/` with [`HomeApp`]).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -55,7 +67,7 @@ pub fn App() -> impl IntoView {
         <Title text="Sentinel"/>
         <Router>
             <Routes fallback=NotFound>
-                <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("") view=HomeRoute ssr=SsrMode::Async/>
                 <Route
                     path=StaticSegment("admin")
                     view={leptos_router::Lazy::<crate::dashboard::AdminRoute>::new()}
@@ -68,6 +80,76 @@ pub fn App() -> impl IntoView {
                 />
             </Routes>
         </Router>
+    }
+}
+
+/// The home page as its own app: what the server renders for `/` and the browser hydrates
+/// there. Same metadata as [`App`]; the address's query comes from [`HomeQuery::current`].
+#[component]
+pub fn HomeApp() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="sentinel" href="/pkg/sentinel.css"/>
+        <Title text="Sentinel"/>
+        <HomePage query=HomeQuery::current()/>
+    }
+}
+
+/// The home page inside the router (reached from the dashboard without a reload).
+#[component]
+fn HomeRoute() -> impl IntoView {
+    let query = use_query_map().with_untracked(|q| HomeQuery {
+        task: q.get("task"),
+        error: q.get("error"),
+        seconds: q.get("seconds"),
+    });
+    view! { <HomePage query/> }
+}
+
+/// What the home page reads from its address: the task a no-JavaScript submission made, the
+/// refusal it met, and the value it sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HomeQuery {
+    pub task: Option<String>,
+    pub error: Option<String>,
+    pub seconds: Option<String>,
+}
+
+impl HomeQuery {
+    /// Reads a query string (`a=1&b=2`, with or without the leading `?`): percent-encoding
+    /// and `+` for a space decoded, the first of repeated names kept, malformed values and
+    /// other names ignored.
+    pub fn parse(query: &str) -> Self {
+        let mut out = Self::default();
+        for pair in query.trim_start_matches('?').split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match name {
+                "task" => &mut out.task,
+                "error" => &mut out.error,
+                "seconds" => &mut out.seconds,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = crate::url::decode(&value.replace('+', " "));
+            }
+        }
+        out
+    }
+
+    /// This page's query: on the server what it provided as context for the request, in the
+    /// browser the address bar's.
+    pub fn current() -> Self {
+        #[cfg(feature = "hydrate")]
+        {
+            web_sys::window()
+                .and_then(|w| w.location().search().ok())
+                .map(|search| Self::parse(&search))
+                .unwrap_or_default()
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            use_context::<Self>().unwrap_or_default()
+        }
     }
 }
 
@@ -86,10 +168,12 @@ fn NotFound() -> impl IntoView {
 
 /// The home page.
 #[component]
-pub fn HomePage() -> impl IntoView {
-    let query = use_query_map();
-    let (query_task, query_error, query_seconds) =
-        query.with_untracked(|q| (q.get("task"), q.get("error"), q.get("seconds")));
+pub fn HomePage(query: HomeQuery) -> impl IntoView {
+    let HomeQuery {
+        task: query_task,
+        error: query_error,
+        seconds: query_seconds,
+    } = query;
 
     let settings = Resource::new(|| (), |_| get_page_settings());
     let server_counts = Resource::new(|| (), |_| queue_counts());
@@ -443,5 +527,30 @@ fn form_options() -> crate::options::FormOptions {
         backoff_s: value("opt-backoff-s"),
         job_id: value("opt-job-id"),
         timeout_s: value("opt-timeout"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HomeQuery;
+
+    #[test]
+    fn home_query_reads_what_the_redirects_write() {
+        let error = "Seconds: must be 1..3600 & a whole number";
+        let query = format!("?seconds=abc&error={}&task=7", crate::url::encode(error));
+        assert_eq!(
+            HomeQuery::parse(&query),
+            HomeQuery {
+                task: Some("7".into()),
+                error: Some(error.into()),
+                seconds: Some("abc".into()),
+            }
+        );
+        // `+` is a space, `%2B` a plus; the first of repeated names wins; junk is ignored.
+        let query = HomeQuery::parse("error=a+b%2Bc&task=1&task=2&x=%zz&seconds=%zz&&=");
+        assert_eq!(query.error.as_deref(), Some("a b+c"));
+        assert_eq!(query.task.as_deref(), Some("1"));
+        assert_eq!(query.seconds, None);
+        assert_eq!(HomeQuery::parse(""), HomeQuery::default());
     }
 }

@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::http::header::ACCEPT;
 use axum::http::request::Parts;
 use axum::http::{Method, Response, StatusCode};
-use axum::routing::any;
+use axum::routing::{any, get};
 use leptos::config::{Env, LeptosOptions};
 use leptos::nonce::Nonce;
 use leptos::prelude::{provide_context, use_context};
@@ -115,9 +115,32 @@ pub fn router(state: AppState) -> Router {
         move |request: Request<Body>| handle_server_fns_with_context(context.clone(), request)
     };
     let pkg = format!("{}/{}", options.site_root, options.site_pkg_dir);
-    let routes = generate_route_list(app::App);
+    // `/` is the home page's own app (see `app::home_shell`); the router's list keeps the rest.
+    let routes: Vec<_> = generate_route_list(app::App)
+        .into_iter()
+        .filter(|route| route.path() != "/")
+        .collect();
+    let home = {
+        let page = context.clone();
+        let options = options.clone();
+        let context = {
+            let options = options.clone();
+            move || {
+                page();
+                provide_context(options.clone());
+                let query = use_context::<Parts>()
+                    .and_then(|parts| parts.uri.query().map(app::HomeQuery::parse))
+                    .unwrap_or_default();
+                provide_context(query);
+            }
+        };
+        leptos_axum::render_app_async_with_context(context, move || {
+            app::home_shell(options.clone())
+        })
+    };
     Router::new()
         .route("/api/{*fn_name}", any(server_fns))
+        .route("/", get(move |request: Request<Body>| home(request)))
         .leptos_routes_with_context(&options, routes, context, {
             let options = options.clone();
             move || app::shell(options.clone())

@@ -98,9 +98,17 @@ async function stepOf(page, id) {
 
 test('enqueue from the form, watch the bar move live, reload and still see the task', async () => {
   const { context, page, problems } = await openPage({ viewport: { width: 1100, height: 800 } });
+  const wasm = [];
+  page.on('request', (request) => {
+    const path = new URL(request.url()).pathname;
+    if (path.endsWith('.wasm')) wasm.push(path);
+  });
   await page.goto(base);
   await hydrated(page);
   await page.waitForSelector('[data-mode="live"]', { timeout: 10000 });
+  // The home page runs on the first module alone: the router's and the dashboard's lazily
+  // loaded modules are never fetched here.
+  assert.deepEqual(wasm, ['/pkg/sentinel.wasm']);
   assert.equal(await page.getAttribute('#seconds', 'value'), '10');
   assert.equal(await page.getAttribute('#seconds', 'min'), '1');
   assert.equal(await page.getAttribute('#seconds', 'max'), '3600');
