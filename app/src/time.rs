@@ -20,7 +20,9 @@ pub fn now_ms() -> f64 {
 pub fn duration_words(ms: u64) -> String {
     let secs = ms / 1000;
     if ms < 60_000 {
-        return format!("{:.1} s", ms as f64 / 1000.0);
+        // Tenths of a second, rounded half up, in integers (no float formatting in the WASM).
+        let tenths = (ms + 50) / 100;
+        return format!("{}.{} s", tenths / 10, tenths % 10);
     }
     if secs < 3600 {
         let (m, s) = (secs / 60, secs % 60);
@@ -114,7 +116,11 @@ mod tests {
     #[test]
     fn durations_in_words() {
         let cases = [
+            (0, "0.0 s"),
             (400, "0.4 s"),
+            (449, "0.4 s"),
+            (450, "0.5 s"),
+            (59_960, "60.0 s"),
             (45_300, "45.3 s"),
             (60_000, "1 min"),
             (125_000, "2 min 5 s"),

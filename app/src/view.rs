@@ -158,7 +158,7 @@ impl TaskView {
     /// The progress bar's value in words: "12 of 30 s, running".
     pub fn value_text(&self) -> String {
         let (step, total) = self.bar();
-        let state = self.state_words().to_lowercase();
+        let state = self.state_words().to_ascii_lowercase();
         if self.presence == Presence::Present && (self.progress.is_some() || self.seconds.is_some())
         {
             format!("{step} of {total} s, {state}")
