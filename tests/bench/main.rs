@@ -305,6 +305,10 @@ async fn worker_bench(args: &Args, concurrency: usize, drainer: Drainer) {
             .collect();
         queue.add_bulk(jobs).await.expect("add jobs");
     }
+    // The drainer starts on a paused queue and the clock starts when it is ready: neither
+    // its start-up (Node loading its modules, Sentinel connecting) nor jobs it took before
+    // the first reading count.
+    queue.pause().await.expect("pause the queue");
     let mut node = None;
     let mut server = None;
     let pid = match drainer {
@@ -320,19 +324,34 @@ async fn worker_bench(args: &Args, concurrency: usize, drainer: Drainer) {
             pid
         }
         Drainer::Node => {
-            let child = std::process::Command::new("node")
+            let mut child = std::process::Command::new("node")
                 .arg(workspace_root().join("tests/interop/drain.mjs"))
                 .arg(redis.url())
                 .arg(concurrency.to_string())
-                .stdout(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
                 .spawn()
                 .expect("node runs (npm ci in tests/interop first)");
             let pid = child.id();
+            // drain.mjs prints "ready" once its worker is connected.
+            let stdout = child.stdout.take().expect("node's stdout");
+            let ready = tokio::task::spawn_blocking(move || {
+                use std::io::BufRead;
+                std::io::BufReader::new(stdout)
+                    .lines()
+                    .map_while(Result::ok)
+                    .any(|line| line.trim() == "ready")
+            });
+            let ready = tokio::time::timeout(Duration::from_secs(60), ready)
+                .await
+                .expect("node's worker ready within 60 s")
+                .expect("reading node's stdout");
+            assert!(ready, "node's worker exited before it was ready");
             node = Some(child);
             pid
         }
     };
     let before = usage(pid, &mut conn);
+    queue.resume().await.expect("resume the queue");
     let started = Instant::now();
     loop {
         let (waiting, active): (u64, u64) = redis::pipe()
