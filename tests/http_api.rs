@@ -326,3 +326,72 @@ async fn every_state_is_reported_with_node_names() {
     assert_eq!(counts["counts"]["delayed"], 1, "{counts}");
     queue.close().await;
 }
+
+/// The dashboard's pages name every lazily loaded module they will need in `<head>` (the
+/// module holding the router, then the route's), so a browser fetches them at once rather than
+/// one after another; the home page names none (it runs on the first module alone).
+#[tokio::test]
+async fn pages_preload_the_modules_they_load_later() {
+    let site = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| {
+        support::workspace_root()
+            .join("target/site")
+            .to_string_lossy()
+            .into_owned()
+    });
+    let manifest: std::collections::HashMap<String, Vec<String>> = serde_json::from_str(
+        &std::fs::read_to_string(format!("{site}/pkg/__wasm_split_manifest.json"))
+            .expect("the release build (cargo leptos build --release --split) has a split manifest"),
+    )
+    .expect("the manifest is JSON");
+    let modules_of = |prefix: &str| -> Vec<String> {
+        manifest
+            .iter()
+            .find(|(key, _)| key.starts_with(prefix))
+            .unwrap_or_else(|| panic!("the manifest names a {prefix}* module"))
+            .1
+            .clone()
+    };
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start(
+        "preload",
+        &redis.url(),
+        SentinelOptions {
+            env: vec![("LEPTOS_SITE_ROOT".into(), site.clone())],
+            ..SentinelOptions::default()
+        },
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let head_of = |path: &'static str| {
+        let http = http.clone();
+        let url = server.url(path);
+        async move {
+            let page = http
+                .get(url)
+                .header("accept", "text/html")
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            page.split("</head>").next().unwrap_or_default().to_string()
+        }
+    };
+    let preloads = |head: &str, module: &str| {
+        head.matches(&format!("href=\"/pkg/{module}.wasm\"")).count()
+    };
+    let home = head_of("/").await;
+    assert!(home.contains("/pkg/sentinel.js"), "{home}");
+    assert!(!home.contains("split_") && !home.contains("chunk_"), "{home}");
+    for (path, route) in [
+        ("/admin", "__admin_route_view_"),
+        ("/admin/jobs/1", "__job_route_view_"),
+    ] {
+        let head = head_of(path).await;
+        for module in modules_of("whole_app_").iter().chain(&modules_of(route)) {
+            assert!(preloads(&head, module) >= 1, "{path} preloads {module}: {head}");
+        }
+        assert!(head.contains("rel=\"modulepreload\""), "{head}");
+    }
+}

@@ -62,6 +62,8 @@ fn document<V: IntoView>(options: LeptosOptions, body: impl FnOnce() -> V) -> im
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    #[cfg(feature = "ssr")]
+    preload_split("whole_app_");
     view! {
         <Stylesheet id="sentinel" href="/pkg/sentinel.css"/>
         <Title text="Sentinel"/>
@@ -80,6 +82,58 @@ pub fn App() -> impl IntoView {
                 />
             </Routes>
         </Router>
+    }
+}
+
+/// The modules a page already preloads (the app's and a route's share some): the server
+/// provides a fresh one per request.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug, Default)]
+pub struct Preloaded(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+
+/// Has the page preload the lazily loaded modules named by the split manifest's key that
+/// starts with `prefix` (`whole_app_`, the module that holds [`App`], or a dashboard route's),
+/// so the browser fetches them alongside the first module instead of one after another. Leptos
+/// adds such links for lazy routes only when it streams a page; these pages render whole
+/// (`SsrMode::Async`), so the links are added here, to the page's `<head>`. Nothing is added
+/// in builds without `--split` (no manifest).
+#[cfg(feature = "ssr")]
+pub(crate) fn preload_split(prefix: &str) {
+    use leptos::WasmSplitManifest;
+    use leptos_meta::Link;
+    let Some(manifest) = use_context::<WasmSplitManifest>() else {
+        return;
+    };
+    let Some(read) = manifest.0.try_read_value() else {
+        return;
+    };
+    let (pkg, chunks, loader) = &*read;
+    let Some(modules) = chunks
+        .iter()
+        .find(|(key, _)| key.starts_with(prefix))
+        .map(|(_, modules)| modules)
+    else {
+        return;
+    };
+    let preloaded = use_context::<Preloaded>().unwrap_or_default();
+    let mut preloaded = preloaded.0.lock().unwrap_or_else(|e| e.into_inner());
+    let nonce = use_nonce().map(|n| n.to_string()).unwrap_or_default();
+    for module in modules.iter().filter(|m| preloaded.insert((*m).clone())) {
+        // `to_html` on a meta component registers it with the page's `<head>`.
+        _ = view! {
+            <Link
+                rel="preload"
+                href=format!("{pkg}/{module}.wasm")
+                as_="fetch"
+                type_="application/wasm"
+                crossorigin=nonce.clone()
+            />
+        }
+        .to_html();
+    }
+    if preloaded.insert(loader.clone()) {
+        _ = view! { <Link rel="modulepreload" href=format!("{pkg}/{loader}") crossorigin=nonce/> }
+            .to_html();
     }
 }
 
