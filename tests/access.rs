@@ -140,6 +140,7 @@ async fn each_role_against_each_route() {
         ("POST", "/api/counts", [401, 200, 200, 200, 200]),
         ("POST", "/api/settings", [200; 5]),
         ("POST", "/api/listed", [401, 200, 200, 200, 200]),
+        ("POST", "/api/home", [401, 200, 200, 200, 200]),
         ("GET", "/", [303, 200, 200, 200, 200]),
     ];
     let who = [

@@ -339,8 +339,9 @@ async fn pages_preload_the_modules_they_load_later() {
             .into_owned()
     });
     let manifest: std::collections::HashMap<String, Vec<String>> = serde_json::from_str(
-        &std::fs::read_to_string(format!("{site}/pkg/__wasm_split_manifest.json"))
-            .expect("the release build (cargo leptos build --release --split) has a split manifest"),
+        &std::fs::read_to_string(format!("{site}/pkg/__wasm_split_manifest.json")).expect(
+            "the release build (cargo leptos build --release --split) has a split manifest",
+        ),
     )
     .expect("the manifest is JSON");
     let modules_of = |prefix: &str| -> Vec<String> {
@@ -379,18 +380,25 @@ async fn pages_preload_the_modules_they_load_later() {
         }
     };
     let preloads = |head: &str, module: &str| {
-        head.matches(&format!("href=\"/pkg/{module}.wasm\"")).count()
+        head.matches(&format!("href=\"/pkg/{module}.wasm\""))
+            .count()
     };
     let home = head_of("/").await;
     assert!(home.contains("/pkg/sentinel.js"), "{home}");
-    assert!(!home.contains("split_") && !home.contains("chunk_"), "{home}");
+    assert!(
+        !home.contains("split_") && !home.contains("chunk_"),
+        "{home}"
+    );
     for (path, route) in [
         ("/admin", "__admin_route_view_"),
         ("/admin/jobs/1", "__job_route_view_"),
     ] {
         let head = head_of(path).await;
         for module in modules_of("whole_app_").iter().chain(&modules_of(route)) {
-            assert!(preloads(&head, module) >= 1, "{path} preloads {module}: {head}");
+            assert!(
+                preloads(&head, module) >= 1,
+                "{path} preloads {module}: {head}"
+            );
         }
         assert!(head.contains("rel=\"modulepreload\""), "{head}");
     }

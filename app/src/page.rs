@@ -11,13 +11,11 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::hooks::use_query_map;
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
-use crate::api::{get_page_settings, listed_tasks, queue_counts};
+use crate::api::{HomePageData, home_data};
 use crate::counts::CountsPanel;
 use crate::live::{LiveIndicator, LiveState};
 use crate::tasks::{ListContext, TaskList, TaskStore};
-use crate::types::JobCounts;
-#[cfg(feature = "hydrate")]
-use crate::types::PageSettings;
+use crate::types::{JobCounts, PageSettings};
 
 /// Default of the Seconds field.
 pub const DEFAULT_SECONDS: u64 = 10;
@@ -229,11 +227,10 @@ pub fn HomePage(query: HomeQuery) -> impl IntoView {
         seconds: query_seconds,
     } = query;
 
-    let settings = Resource::new(|| (), |_| get_page_settings());
-    let server_counts = Resource::new(|| (), |_| queue_counts());
-    let listed = Resource::new(
+    // One resource for the settings, the counts and the listed tasks (see `home_data`).
+    let data = Resource::new(
         move || query_task.clone(),
-        |task| async move { listed_tasks(task).await.unwrap_or_default() },
+        |task| async move { home_data(task).await.ok() },
     );
 
     let store = TaskStore::default();
@@ -267,7 +264,7 @@ pub fn HomePage(query: HomeQuery) -> impl IntoView {
         // Runs once, after hydration (it reads no signal).
         Effect::new(move |_| {
             hydrated.set(true);
-            let page = settings.get_untracked().and_then(Result::ok);
+            let page = data.get_untracked().flatten().map(|d| d.settings);
             start_browser(store, live, live_counts, clock, sender, page.as_ref());
         });
         let handle = leptos::prelude::window_event_listener(
@@ -294,14 +291,32 @@ pub fn HomePage(query: HomeQuery) -> impl IntoView {
     let error_on_load = query_error.is_some();
     view! {
         <main class="page" data-hydrated=move || hydrated.get().to_string()>
-            <header class="top">
-                <h1>"Sentinel"</h1>
-                <LiveIndicator state=live now/>
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        settings.await.ok().filter(|s| s.auth).map(|s| {
-                            let who = s.who.clone().unwrap_or_default();
-                            let role = s.role.clone().unwrap_or_default();
+            // One boundary for the whole page: the server renders it finished (`SsrMode::Async`).
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    let first_value = first_value.clone();
+                    Suspend::new(async move {
+                        let HomePageData { settings, counts: rendered, listed } = match data.await {
+                            Some(data) => data,
+                            None => HomePageData {
+                                settings: PageSettings::fallback(),
+                                counts: None,
+                                listed: Vec::new(),
+                            },
+                        };
+                        let now_ms = crate::time::now_ms();
+                        for view in listed {
+                            store.add(&view.id, view.queued_at.map_or(now_ms, |at| at as f64));
+                            store.set_view(view);
+                        }
+                        // Without JavaScript nothing else moves the page: it reloads itself
+                        // while a listed task may still change (inert where scripts run).
+                        let refresh = !store.ids_to_refresh().is_empty();
+                        let context = ListContext { now: Signal::from(clock), tick_ms: settings.tick_ms, stale, dismiss };
+                        let counts = Signal::derive(move || live_counts.get().or(rendered));
+                        let who = settings.auth.then(|| {
+                            let who = settings.who.clone().unwrap_or_default();
+                            let role = settings.role.clone().unwrap_or_default();
                             view! {
                                 <form class="who" method="post" action="/signout">
                                     <span>{format!("{who} ({role})")}</span>
@@ -309,62 +324,33 @@ pub fn HomePage(query: HomeQuery) -> impl IntoView {
                                     <button type="submit" class="link">"Sign out"</button>
                                 </form>
                             }
-                        })
-                    })}
-                </Suspense>
-            </header>
-            <p class="lede">"Run a long task and watch it progress."</p>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || {
-                    let first_value = first_value.clone();
-                    Suspend::new(async move {
-                        let page = settings.await.ok();
-                        let max = page.as_ref().map_or(3600, |s| s.max_seconds);
-                        let form_key = page.map(|s| s.form_key).unwrap_or_default();
+                        });
                         view! {
+                            <header class="top">
+                                <h1>"Sentinel"</h1>
+                                <LiveIndicator state=live now/>
+                                {who}
+                            </header>
+                            <p class="lede">"Run a long task and watch it progress."</p>
                             <EnqueueForm
-                                max
+                                max=settings.max_seconds
                                 message
                                 sending
                                 first_value
-                                form_key
+                                form_key=settings.form_key
                                 autofocus=error_on_load
                             />
+                            <div class="columns">
+                                <noscript inner_html=refresh.then(|| format!(
+                                    r#"<meta http-equiv="refresh" content="{NO_SCRIPT_REFRESH_SECS}"><p class="help">This page reloads itself every {NO_SCRIPT_REFRESH_SECS} s until your tasks finish.</p>"#
+                                ))></noscript>
+                                <TaskList store context/>
+                                {settings.can_see_counts.then(|| view! { <CountsPanel counts/> })}
+                            </div>
                         }
                     })
                 }}
             </Suspense>
-            <div class="columns">
-                <Suspense fallback=|| view! { <p>"Loading tasks…"</p> }>
-                    {move || Suspend::new(async move {
-                        let tick_ms = settings.await.map_or(1000, |s| s.tick_ms);
-                        let views = listed.await;
-                        let now = crate::time::now_ms();
-                        for view in views {
-                            store.add(&view.id, view.queued_at.map_or(now, |at| at as f64));
-                            store.set_view(view);
-                        }
-                        // Without JavaScript nothing else moves the page: it reloads itself
-                        // while a listed task may still change (inert where scripts run).
-                        let refresh = !store.ids_to_refresh().is_empty();
-                        let context = ListContext { now: Signal::from(clock), tick_ms, stale, dismiss };
-                        view! {
-                            <noscript inner_html=refresh.then(|| format!(
-                                r#"<meta http-equiv="refresh" content="{NO_SCRIPT_REFRESH_SECS}"><p class="help">This page reloads itself every {NO_SCRIPT_REFRESH_SECS} s until your tasks finish.</p>"#
-                            ))></noscript>
-                            <TaskList store context/>
-                        }
-                    })}
-                </Suspense>
-                <Suspense fallback=|| view! { <p>"Loading counts…"</p> }>
-                    {move || Suspend::new(async move {
-                        let can_see = settings.await.map(|s| s.can_see_counts).unwrap_or(false);
-                        let rendered = server_counts.await.ok().flatten();
-                        let counts = Signal::derive(move || live_counts.get().or(rendered));
-                        can_see.then(|| view! { <CountsPanel counts/> })
-                    })}
-                </Suspense>
-            </div>
         </main>
     }
 }

@@ -696,3 +696,19 @@ pub struct PageSettings {
     /// A fresh idempotency key for the form (used when it is posted without JavaScript).
     pub form_key: String,
 }
+
+impl PageSettings {
+    /// What the page assumes when the server could not tell it: the default limit and tick, no
+    /// access control shown, no counts, no form key (a no-JavaScript post then gets a fresh one).
+    pub fn fallback() -> Self {
+        Self {
+            max_seconds: 3600,
+            auth: false,
+            who: None,
+            role: None,
+            can_see_counts: false,
+            tick_ms: 1000,
+            form_key: String::new(),
+        }
+    }
+}
