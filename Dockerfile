@@ -47,7 +47,7 @@ WORKDIR /src
 COPY . .
 # Our patches to crates (patches/README.md) before anything reads Cargo.toml's [patch] paths.
 RUN scripts/patch-crates \
- && cargo leptos build --release --split \
+ && cargo leptos build --release --split --features split \
  && mkdir -p /out \
  && cp target/release/server /out/server \
  && strip /out/server \

@@ -203,8 +203,9 @@ ensure_patched_crates() {
 build_release() {
   ensure_patched_crates
   ensure_leptos_toolchain
-  # --split: lazily loaded routes (the dashboard) go to their own WASM files, fetched only by
-  # the pages that use them.
-  say "cargo leptos build --release --split"
-  cargo leptos build --release --split
+  # --split with the feature `split`: the whole app (the router) and the dashboard's routes are
+  # lazily loaded WASM modules, fetched only by the pages that use them (the home page runs on
+  # the first module alone). The feature must be on for both the server and the browser.
+  say "cargo leptos build --release --split --features split"
+  cargo leptos build --release --split --features split
 }

@@ -340,7 +340,7 @@ async fn pages_preload_the_modules_they_load_later() {
     });
     let manifest: std::collections::HashMap<String, Vec<String>> = serde_json::from_str(
         &std::fs::read_to_string(format!("{site}/pkg/__wasm_split_manifest.json")).expect(
-            "the release build (cargo leptos build --release --split) has a split manifest",
+            "the release build (cargo leptos build --release --split --features split) has a split manifest",
         ),
     )
     .expect("the manifest is JSON");

@@ -70,12 +70,12 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("") view=HomeRoute ssr=SsrMode::Async/>
                 <Route
                     path=StaticSegment("admin")
-                    view={leptos_router::Lazy::<crate::dashboard::AdminRoute>::new()}
+                    view=crate::dashboard::admin_view()
                     ssr=SsrMode::Async
                 />
                 <Route
                     path=(StaticSegment("admin"), StaticSegment("jobs"), ParamSegment("id"))
-                    view={leptos_router::Lazy::<crate::dashboard::JobRoute>::new()}
+                    view=crate::dashboard::job_view()
                     ssr=SsrMode::Async
                 />
             </Routes>

@@ -13,6 +13,7 @@ pub mod tools;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+#[cfg(feature = "split")]
 use leptos_router::{LazyRoute, lazy_route};
 use serde_json::Value;
 
@@ -21,9 +22,38 @@ use crate::types::{JobCounts, JobState};
 use api::{admin_overview, admin_pause, error_text, my_admin_access};
 use live::Feed;
 
-/// The `/admin` route.
+/// The `/admin` route's view: lazily loaded in a split build (feature `split`, which the
+/// release build turns on for both the server and the browser so that they agree), a plain
+/// view otherwise (`cargo leptos watch` does not split: there a lazy route would import a
+/// module that only the splitting step provides).
+#[cfg(feature = "split")]
+pub fn admin_view() -> leptos_router::Lazy<AdminRoute> {
+    leptos_router::Lazy::new()
+}
+
+/// The `/admin` route's view (see the split build's version).
+#[cfg(not(feature = "split"))]
+pub fn admin_view() -> fn() -> AnyView {
+    || view! { <Dashboard/> }.into_any()
+}
+
+/// The `/admin/jobs/:id` route's view (see [`admin_view`]).
+#[cfg(feature = "split")]
+pub fn job_view() -> leptos_router::Lazy<JobRoute> {
+    leptos_router::Lazy::new()
+}
+
+/// The `/admin/jobs/:id` route's view (see the split build's version).
+#[cfg(not(feature = "split"))]
+pub fn job_view() -> fn() -> AnyView {
+    || view! { <job::JobPage/> }.into_any()
+}
+
+/// The `/admin` route, lazily loaded.
+#[cfg(feature = "split")]
 pub struct AdminRoute;
 
+#[cfg(feature = "split")]
 #[lazy_route]
 impl LazyRoute for AdminRoute {
     fn data() -> Self {
@@ -38,9 +68,11 @@ impl LazyRoute for AdminRoute {
     }
 }
 
-/// The `/admin/jobs/:id` route.
+/// The `/admin/jobs/:id` route, lazily loaded.
+#[cfg(feature = "split")]
 pub struct JobRoute;
 
+#[cfg(feature = "split")]
 #[lazy_route]
 impl LazyRoute for JobRoute {
     fn data() -> Self {
