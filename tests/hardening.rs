@@ -289,6 +289,7 @@ async fn a_huge_body_gets_413_on_every_post_route_and_memory_stays_flat() {
         "/api/statuses",
         "/api/counts",
         "/api/settings",
+        "/api/home",
     ] {
         let (answer, sent) = post_chunked(&server, path, 64 << 20).await;
         assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");

@@ -403,3 +403,60 @@ async fn pages_preload_the_modules_they_load_later() {
         assert!(head.contains("rel=\"modulepreload\""), "{head}");
     }
 }
+
+/// The home page's data call (`/api/home`) with what a browser would never send: a task id
+/// that cannot name a job, a long one, malformed encoding, a body of another kind. Each gets an
+/// answer (the odd id comes back as a task that is gone), never a server error.
+#[tokio::test]
+async fn the_home_data_call_answers_hostile_input_without_failing() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("home-data", &redis.url(), SentinelOptions::default()).await;
+    let http = reqwest::Client::new();
+    let post = |body: String, kind: &'static str| {
+        http.post(server.url("/api/home"))
+            .header("content-type", kind)
+            .body(body)
+            .send()
+    };
+    let form = "application/x-www-form-urlencoded";
+    for task in ["a:b", "#", &"x".repeat(4000), "\u{0}\u{7f}é"] {
+        let body = format!("task={}", urlencode(task));
+        let answer = post(body, form).await.unwrap();
+        assert_eq!(answer.status(), 200, "task {task:?}");
+        let data: Value = answer.json().await.unwrap();
+        let listed = data["listed"].as_array().unwrap();
+        assert_eq!(listed.len(), 1, "{data}");
+        assert_eq!(listed[0]["presence"], "Gone", "{data}");
+        assert!(data["settings"]["max_seconds"].as_u64().is_some(), "{data}");
+    }
+    // No task at all: the settings, an empty list.
+    let data: Value = post(String::new(), form)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(data["listed"], json!([]), "{data}");
+    for (body, kind) in [
+        ("task=%zz%", form),
+        ("{\"task\": 5}", "application/json"),
+        ("task=1&task=2&task", form),
+    ] {
+        let answer = post(body.to_string(), kind).await.unwrap();
+        let status = answer.status().as_u16();
+        assert!(
+            status < 500,
+            "{body} ({kind}): {status} {}",
+            answer.text().await.unwrap()
+        );
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

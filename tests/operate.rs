@@ -1075,8 +1075,27 @@ async fn a_jobs_log_keeps_its_last_thousand_lines_and_each_tick_is_a_progress_ev
         .arg(&id)
         .query(&mut conn)
         .unwrap();
+    // A progress object whose step is long (within the stream's field limit).
+    let _: String = redis::cmd("XADD")
+        .arg("sentinel:sentinel-tasks:events")
+        .arg("*")
+        .arg("event")
+        .arg("progress")
+        .arg("jobId")
+        .arg(&id)
+        .arg("data")
+        .arg(json!({"step": "9".repeat(6000), "total": 1}).to_string())
+        .query(&mut conn)
+        .unwrap();
     let job = detail(&server, &id).await;
     let history = job["history"].as_array().unwrap();
+    let long_step = &history[history.len() - 1];
+    assert_eq!(long_step["event"], "progress", "{long_step}");
+    assert!(
+        long_step["detail"].as_str().map_or(0, str::len) <= 300,
+        "{long_step}"
+    );
+    let history = &history[..history.len() - 1];
     let huge = &history[history.len() - 2];
     assert_eq!(huge["event"], "progress", "{huge}");
     assert!(huge["detail"].as_str().map_or(0, str::len) <= 300, "{huge}");

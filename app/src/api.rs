@@ -178,6 +178,17 @@ pub struct HomePageData {
     pub listed: Vec<TaskView>,
 }
 
+impl HomePageData {
+    /// What the page shows when the call failed: [`PageSettings::fallback`], nothing else.
+    pub fn fallback() -> Self {
+        Self {
+            settings: PageSettings::fallback(),
+            counts: None,
+            listed: Vec::new(),
+        }
+    }
+}
+
 /// The home page's data: the settings, the counts when the caller may see them, and the tasks
 /// the page starts with (see [`listed_tasks`] for `task`). A part that cannot be read is left
 /// empty rather than failing the page.

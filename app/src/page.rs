@@ -15,7 +15,9 @@ use crate::api::{HomePageData, home_data};
 use crate::counts::CountsPanel;
 use crate::live::{LiveIndicator, LiveState};
 use crate::tasks::{ListContext, TaskList, TaskStore};
-use crate::types::{JobCounts, PageSettings};
+use crate::types::JobCounts;
+#[cfg(feature = "hydrate")]
+use crate::types::PageSettings;
 
 /// Default of the Seconds field.
 pub const DEFAULT_SECONDS: u64 = 10;
@@ -150,11 +152,8 @@ pub fn HomeApp() -> impl IntoView {
 /// The home page inside the router (reached from the dashboard without a reload).
 #[component]
 fn HomeRoute() -> impl IntoView {
-    let query = use_query_map().with_untracked(|q| HomeQuery {
-        task: q.get("task"),
-        error: q.get("error"),
-        seconds: q.get("seconds"),
-    });
+    let query = use_query_map()
+        .with_untracked(|q| HomeQuery::new(q.get("task"), q.get("error"), q.get("seconds")));
     view! { <HomePage query/> }
 }
 
@@ -167,7 +166,32 @@ pub struct HomeQuery {
     pub seconds: Option<String>,
 }
 
+/// The longest value the home page takes from its address (bytes; a longer one is cut): ours
+/// are short, anyone can write a long one into a link.
+pub const MAX_QUERY_VALUE: usize = 1024;
+
 impl HomeQuery {
+    /// The query from its values, each cut to [`MAX_QUERY_VALUE`].
+    pub fn new(task: Option<String>, error: Option<String>, seconds: Option<String>) -> Self {
+        let cut = |value: Option<String>| {
+            value.map(|mut text| {
+                if text.len() > MAX_QUERY_VALUE {
+                    let mut end = MAX_QUERY_VALUE;
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    text.truncate(end);
+                }
+                text
+            })
+        };
+        Self {
+            task: cut(task),
+            error: cut(error),
+            seconds: cut(seconds),
+        }
+    }
+
     /// Reads a query string (`a=1&b=2`, with or without the leading `?`): percent-encoding
     /// and `+` for a space decoded, the first of repeated names kept, malformed values and
     /// other names ignored.
@@ -185,7 +209,7 @@ impl HomeQuery {
                 *slot = crate::url::decode(&value.replace('+', " "));
             }
         }
-        out
+        Self::new(out.task, out.error, out.seconds)
     }
 
     /// This page's query: on the server what it provided as context for the request, in the
@@ -296,14 +320,8 @@ pub fn HomePage(query: HomeQuery) -> impl IntoView {
                 {move || {
                     let first_value = first_value.clone();
                     Suspend::new(async move {
-                        let HomePageData { settings, counts: rendered, listed } = match data.await {
-                            Some(data) => data,
-                            None => HomePageData {
-                                settings: PageSettings::fallback(),
-                                counts: None,
-                                listed: Vec::new(),
-                            },
-                        };
+                        let HomePageData { settings, counts: rendered, listed } =
+                            data.await.unwrap_or_else(HomePageData::fallback);
                         let now_ms = crate::time::now_ms();
                         for view in listed {
                             store.add(&view.id, view.queued_at.map_or(now_ms, |at| at as f64));
@@ -592,5 +610,10 @@ mod tests {
         assert_eq!(query.task.as_deref(), Some("1"));
         assert_eq!(query.seconds, None);
         assert_eq!(HomeQuery::parse(""), HomeQuery::default());
+        // A value as long as a link can carry is cut, on a character boundary.
+        let long = HomeQuery::parse(&format!("error={}", "%C3%A9".repeat(4000)));
+        let error = long.error.unwrap();
+        assert!(error.len() <= super::MAX_QUERY_VALUE && error.len() >= super::MAX_QUERY_VALUE - 1);
+        assert!(error.chars().all(|c| c == 'é'));
     }
 }

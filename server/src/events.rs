@@ -116,7 +116,13 @@ pub struct EventLimits {
 
 impl Default for EventLimits {
     fn default() -> Self {
-        let limits = crate::config::Limits::default();
+        Self::from(&crate::config::Limits::default())
+    }
+}
+
+impl From<&crate::config::Limits> for EventLimits {
+    /// The configured limits (`MAX_FIELD_BYTES`, `MAX_EVENT_BYTES`).
+    fn from(limits: &crate::config::Limits) -> Self {
         Self {
             max_field_bytes: limits.max_field_bytes,
             max_event_bytes: limits.max_event_bytes,
@@ -330,10 +336,7 @@ impl EventHub {
             replay_conn: Arc::new(OnceCell::new()),
             replays: Arc::new(Semaphore::new(REPLAYS_AT_ONCE)),
             key: key.into(),
-            limits: EventLimits {
-                max_field_bytes: limits.max_field_bytes,
-                max_event_bytes: limits.max_event_bytes,
-            },
+            limits: EventLimits::from(limits),
             owners,
         };
         tokio::spawn(hub.clone().read_loop(shutdown));

@@ -51,7 +51,7 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 /// What every rendering and server function gets as context: the backend, and the nonce the
 /// security headers named for this request (Leptos made one of its own just before; the policy
 /// must name the one the page uses).
-fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static + use<> {
     let backend: SharedBackend = Arc::new(QueueBackend {
         state: state.clone(),
     });
@@ -81,19 +81,25 @@ pub fn wants_page(request: &Request<Body>) -> bool {
     !api && html && (request.method() == Method::GET || request.method() == Method::HEAD)
 }
 
+/// The context of a page rendered outside `leptos_routes` (which adds the options itself): the
+/// page's context and Leptos's options.
+fn rendering_context(
+    state: &AppState,
+    options: LeptosOptions,
+) -> impl Fn() + Clone + Send + Sync + 'static + use<> {
+    let page = page_context(state);
+    move || {
+        page();
+        provide_context(options.clone());
+    }
+}
+
 /// The "page not found" page, rendered by the app's fallback route, with status 404.
 pub fn not_found_page(
     state: &AppState,
 ) -> impl Fn(Request<Body>) -> BoxFuture<'static, Response<Body>> + Clone + Send + Sync + 'static {
     let options = leptos_options(&state.config);
-    let context = {
-        let page = page_context(state);
-        let options = options.clone();
-        move || {
-            page();
-            provide_context(options.clone());
-        }
-    };
+    let context = rendering_context(state, options.clone());
     let render = leptos_axum::render_app_to_stream_with_context(context, move || {
         app::shell(options.clone())
     });
@@ -122,18 +128,14 @@ pub fn router(state: AppState) -> Router {
         .filter(|route| route.path() != "/")
         .collect();
     let home = {
-        let page = context.clone();
+        let rendering = rendering_context(&state, options.clone());
         let options = options.clone();
-        let context = {
-            let options = options.clone();
-            move || {
-                page();
-                provide_context(options.clone());
-                let query = use_context::<Parts>()
-                    .and_then(|parts| parts.uri.query().map(app::HomeQuery::parse))
-                    .unwrap_or_default();
-                provide_context(query);
-            }
+        let context = move || {
+            rendering();
+            let query = use_context::<Parts>()
+                .and_then(|parts| parts.uri.query().map(app::HomeQuery::parse))
+                .unwrap_or_default();
+            provide_context(query);
         };
         leptos_axum::render_app_async_with_context(context, move || {
             app::home_shell(options.clone())
@@ -150,7 +152,35 @@ pub fn router(state: AppState) -> Router {
             "/pkg",
             ServeDir::new(pkg).precompressed_br().precompressed_gzip(),
         )
+        // Server functions answer from here and from the routes `leptos_routes` adds for them.
+        .layer(axum::middleware::map_response(bad_arguments_are_400))
         .with_state(options)
+}
+
+/// A server function's error that comes from its request (arguments that do not decode:
+/// repeated or malformed fields, a body of another kind) answers 400, not the 500 `server_fn`
+/// gives every error. The body stays as `server_fn` wrote it (the page's stubs decode it from
+/// any 4xx or 5xx).
+async fn bad_arguments_are_400(response: Response<Body>) -> Response<Body> {
+    /// Error bodies read at most (ours are a line; a longer one is answered as an empty 500).
+    const MAX_ERROR_BYTES: usize = 64 * 1024;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) =
+        http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_ERROR_BYTES))
+            .await
+            .map(http_body_util::Collected::to_bytes)
+    else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    if bytes.starts_with(b"Args|") || bytes.starts_with(b"Deserialization|") {
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// The queue, as the server functions see it.
@@ -381,7 +411,8 @@ impl TaskBackend for QueueBackend {
         Box::pin(async move {
             self.require(Role::Viewer)?;
             let queue = self.state.queue().map_err(refusal)?;
-            let read = async { Ok(crate::admin::inspect::detail(queue, &id).await?) };
+            let limits = crate::events::EventLimits::from(&self.state.config.limits);
+            let read = async { Ok(crate::admin::inspect::detail(queue, &id, &limits).await?) };
             self.state.details.get(&id, read).await.map_err(refusal)
         })
     }

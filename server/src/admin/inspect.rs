@@ -197,7 +197,11 @@ pub async fn ids(
 }
 
 /// One job in full, or `None` when there is no such job.
-pub async fn detail(queue: &TaskQueue, id: &JobId) -> Result<Option<JobDetail>, EngineError> {
+pub async fn detail(
+    queue: &TaskQueue,
+    id: &JobId,
+    limits: &crate::events::EventLimits,
+) -> Result<Option<JobDetail>, EngineError> {
     let Some((found, record)) = queue.status_and_record(id).await? else {
         return Ok(None);
     };
@@ -215,8 +219,8 @@ pub async fn detail(queue: &TaskQueue, id: &JobId) -> Result<Option<JobDetail>, 
         .map(|line| crate::events::cut(&line, 1024).to_string())
         .collect();
     let mut detail = record.detail(&found.status, logs, count, found.owner);
-    let history = history(queue, id.as_str(), detail.timestamp).await?;
-    detail.history = history.events.into();
+    let history = history(queue, id.as_str(), detail.timestamp, limits).await?;
+    detail.history = history.events.iter().map(job_event).collect();
     detail.history_total = history.total;
     detail.history_partial = history.partial;
     Ok(Some(detail))
@@ -234,18 +238,22 @@ const HISTORY_CLOCK_SLACK_MS: u64 = 60_000;
 
 /// A job's events from the queue's event stream.
 struct History {
-    events: std::collections::VecDeque<app::admin::JobEvent>,
+    events: std::collections::VecDeque<crate::events::QueueEvent>,
     total: u64,
     partial: bool,
 }
 
 /// Reads the queue's event stream forward from the job's creation (no event about a job is
 /// older than the job, give or take the producer's clock), at most [`HISTORY_BUDGET`]
-/// entries, keeping the job's last [`HISTORY_KEPT`] events. The stream is written by anyone: every field is cut and parsed
-/// as `events.rs` does for the browsers.
-async fn history(queue: &TaskQueue, id: &str, created: u64) -> Result<History, EngineError> {
+/// entries, keeping the job's last [`HISTORY_KEPT`] events. The stream is written by anyone:
+/// every field is cut and parsed as `events.rs` does for the browsers, with the same limits.
+async fn history(
+    queue: &TaskQueue,
+    id: &str,
+    created: u64,
+    limits: &crate::events::EventLimits,
+) -> Result<History, EngineError> {
     let key = queue.keys().events();
-    let limits = crate::events::EventLimits::default();
     let mut found = History {
         events: std::collections::VecDeque::new(),
         total: 0,
@@ -262,7 +270,7 @@ async fn history(queue: &TaskQueue, id: &str, created: u64) -> Result<History, E
             .arg("+")
             .arg("COUNT")
             .arg(HISTORY_PAGE);
-        let entries = crate::events::parse_entries(queue.run_cmd(&cmd).await?, &limits);
+        let entries = crate::events::parse_entries(queue.run_cmd(&cmd).await?, limits);
         read += entries.len();
         let full = entries.len() == HISTORY_PAGE;
         let Some(last) = entries.last().map(|entry| entry.id) else {
@@ -277,7 +285,7 @@ async fn history(queue: &TaskQueue, id: &str, created: u64) -> Result<History, E
             if found.events.len() == HISTORY_KEPT {
                 found.events.pop_front();
             }
-            found.events.push_back(job_event(&entry));
+            found.events.push_back(entry);
         }
         if !full {
             break;
@@ -294,7 +302,7 @@ async fn history(queue: &TaskQueue, id: &str, created: u64) -> Result<History, E
     if !saw_added && !found.partial {
         let mut oldest = redis::cmd("XRANGE");
         oldest.arg(&key).arg("-").arg("+").arg("COUNT").arg(1);
-        let oldest = crate::events::parse_entries(queue.run_cmd(&oldest).await?, &limits);
+        let oldest = crate::events::parse_entries(queue.run_cmd(&oldest).await?, limits);
         found.partial = oldest.first().is_some_and(|entry| entry.id.ms() > from);
     }
     Ok(found)
@@ -314,7 +322,9 @@ fn job_event(entry: &crate::events::QueueEvent) -> app::admin::JobEvent {
     let detail = match name.as_str() {
         "progress" => data.get("data").map(|progress| match progress {
             serde_json::Value::Object(map) => match (map.get("step"), map.get("total")) {
-                (Some(step), Some(total)) => format!("{step}/{total}"),
+                (Some(step), Some(total)) => {
+                    crate::events::cut(&format!("{step}/{total}"), 200).to_string()
+                }
                 _ => short(progress),
             },
             other => short(other),

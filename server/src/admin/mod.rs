@@ -241,7 +241,8 @@ pub async fn job(
 ) -> Result<Json<JobDetail>, AppError> {
     require(principal.as_deref(), Role::Viewer)?;
     let id = parse_id(&raw_id)?;
-    inspect::detail(state.queue()?, &id)
+    let limits = crate::events::EventLimits::from(&state.config.limits);
+    inspect::detail(state.queue()?, &id, &limits)
         .await?
         .map(Json)
         .ok_or(AppError::NotFound { id: raw_id })
