@@ -48,6 +48,7 @@ COPY . .
 # Our patches to crates (patches/README.md) before anything reads Cargo.toml's [patch] paths.
 RUN scripts/patch-crates \
  && cargo leptos build --release --split --features split \
+ && scripts/build-home \
  && mkdir -p /out \
  && cp target/release/server /out/server \
  && strip /out/server \

@@ -208,4 +208,6 @@ build_release() {
   # the first module alone). The feature must be on for both the server and the browser.
   say "cargo leptos build --release --split --features split"
   cargo leptos build --release --split --features split
+  say "the home page's own bundle (scripts/build-home)"
+  scripts/build-home
 }

@@ -384,9 +384,11 @@ async fn pages_preload_the_modules_they_load_later() {
             .count()
     };
     let home = head_of("/").await;
-    assert!(home.contains("/pkg/sentinel.js"), "{home}");
+    // The home page's own bundle (scripts/build-home), nothing of the main one or its splits.
+    assert!(home.contains("/pkg/home.js"), "{home}");
+    assert!(home.contains("href=\"/pkg/home.wasm\""), "{home}");
     assert!(
-        !home.contains("split_") && !home.contains("chunk_"),
+        !home.contains("sentinel.js") && !home.contains("split_") && !home.contains("chunk_"),
         "{home}"
     );
     for (path, route) in [

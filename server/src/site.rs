@@ -113,6 +113,31 @@ pub fn not_found_page(
     }
 }
 
+/// The options the home page renders with: the hydration script loads the home page's own
+/// bundle (`pkg/home.js` and `pkg/home.wasm`, from `scripts/build-home`) when the site has it
+/// and it is not older than the main bundle; else the main bundle, which hydrates the same
+/// component (as under `cargo leptos watch`, where an older release build's home bundle may
+/// still lie in the site).
+pub fn home_options(options: &LeptosOptions) -> LeptosOptions {
+    let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let modified = |name: String| {
+        std::fs::metadata(pkg.join(name))
+            .and_then(|meta| meta.modified())
+            .ok()
+    };
+    let home = modified("home.js".into()).and(modified("home.wasm".into()));
+    let main = modified(format!("{}.wasm", options.output_name));
+    match (home, main) {
+        (Some(home), Some(main)) if home < main => options.clone(),
+        (Some(_), _) => {
+            let mut options = options.clone();
+            options.output_name = "home".into();
+            options
+        }
+        (None, _) => options.clone(),
+    }
+}
+
 /// The page's routes, the server functions and the static files.
 pub fn router(state: AppState) -> Router {
     let options = leptos_options(&state.config);
@@ -129,7 +154,7 @@ pub fn router(state: AppState) -> Router {
         .collect();
     let home = {
         let rendering = rendering_context(&state, options.clone());
-        let options = options.clone();
+        let options = home_options(&options);
         let context = move || {
             rendering();
             let query = use_context::<Parts>()
@@ -513,6 +538,34 @@ impl TaskBackend for QueueBackend {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_home_page_uses_its_own_bundle_only_when_it_is_built_and_current() {
+        use std::time::{Duration, SystemTime};
+        let site = tempfile::tempdir().unwrap();
+        let pkg = site.path().join("pkg");
+        std::fs::create_dir(&pkg).unwrap();
+        let options = leptos::config::LeptosOptions::builder()
+            .output_name("sentinel")
+            .site_root(site.path().to_string_lossy().to_string())
+            .site_pkg_dir("pkg")
+            .build();
+        let write = |name: &str, age_s: u64| {
+            let file = std::fs::File::create(pkg.join(name)).unwrap();
+            file.set_modified(SystemTime::now() - Duration::from_secs(age_s))
+                .unwrap();
+        };
+        let chosen = || super::home_options(&options).output_name.to_string();
+        write("sentinel.wasm", 100);
+        assert_eq!(chosen(), "sentinel", "no home bundle");
+        write("home.wasm", 50);
+        assert_eq!(chosen(), "sentinel", "half a home bundle (no JS)");
+        write("home.js", 50);
+        assert_eq!(chosen(), "home");
+        // The main bundle rebuilt since (cargo leptos watch after a release build).
+        write("sentinel.wasm", 10);
+        assert_eq!(chosen(), "sentinel", "a stale home bundle");
+    }
+
     #[test]
     fn a_hostile_task_cookie_yields_only_job_ids_and_at_most_ten() {
         assert_eq!(super::remembered_in("7|a%20b|%E2%9C%93"), ["7", "a b", "✓"]);
