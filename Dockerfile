@@ -40,7 +40,7 @@ RUN CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
 ARG WASM_BINDGEN_VERSION=0.2.130
 RUN CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     cargo install wasm-bindgen-cli --version ${WASM_BINDGEN_VERSION}
-RUN npm install --prefix /opt/binaryen --no-audit --no-fund binaryen@132
+RUN npm install --prefix /opt/binaryen --no-audit --no-fund binaryen@132 esbuild@0.25.12
 ENV PATH="/opt/binaryen/node_modules/.bin:${PATH}"
 
 WORKDIR /src

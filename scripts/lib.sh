@@ -74,6 +74,12 @@ ensure_leptos_toolchain() {
     mkdir -p "$tools"
     npm install --prefix "$tools" --no-audit --no-fund --loglevel=error binaryen@132
   fi
+  # esbuild minifies the home page's own JS (scripts/build-home; cargo-leptos minifies its own).
+  if [ ! -x "$tools/node_modules/.bin/esbuild" ]; then
+    say "installing esbuild (npm) into $tools"
+    mkdir -p "$tools"
+    npm install --prefix "$tools" --no-audit --no-fund --loglevel=error esbuild@0.25.12
+  fi
   export PATH="$tools/node_modules/.bin:$PATH"
 }
 

@@ -370,22 +370,19 @@ fn TaskItem(row: TaskRow, context: ListContext) -> impl IntoView {
     let bar = move || view.with(TaskView::bar);
     let now = context.now;
     let tick_ms = context.tick_ms;
+    // A fixed set of optional parts (no boxed views: the three times are one type).
+    let stamp = move |words: &'static str, at: Option<u64>| {
+        at.map(|at| view! { <span>{words}{when(at, now)}</span> })
+    };
     let meta = move || {
         view.with(|v| {
-            let mut parts: Vec<AnyView> = Vec::new();
-            if let Some(seconds) = v.seconds {
-                parts.push(view! { <span>{format!("{seconds} s task")}</span> }.into_any());
-            }
-            if let Some(at) = v.queued_at {
-                parts.push(view! { <span>"queued " {when(at, now)}</span> }.into_any());
-            }
-            if let Some(at) = v.started_at {
-                parts.push(view! { <span>"started " {when(at, now)}</span> }.into_any());
-            }
-            if let Some(at) = v.finished_at {
-                parts.push(view! { <span>"finished " {when(at, now)}</span> }.into_any());
-            }
-            parts
+            (
+                v.seconds
+                    .map(|seconds| view! { <span>{format!("{seconds} s task")}</span> }),
+                stamp("queued ", v.queued_at),
+                stamp("started ", v.started_at),
+                stamp("finished ", v.finished_at),
+            )
         })
     };
     let situation = move || view.with(|v| v.situation(now.get(), tick_ms));
