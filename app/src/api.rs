@@ -9,9 +9,46 @@
 use leptos::prelude::*;
 
 use serde::{Deserialize, Serialize};
+use leptos::server_fn::codec::Post;
+use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 
 use crate::types::{EnqueueOutcome, JobCounts, PageSettings};
 use crate::view::TaskView;
+
+/// The answers of the home page's server functions: JSON, as `server_fn`'s default writes it,
+/// read back from text with `serde_json::from_str`, the reader the page already uses for the
+/// server-rendered data (Leptos's resources), its stored lists and the event stream. One
+/// reader instead of two (the default reads bytes, `from_slice`) keeps one copy of each
+/// type's decoding code in the home page's WASM.
+pub struct JsonText;
+
+impl ContentType for JsonText {
+    const CONTENT_TYPE: &'static str = "application/json";
+}
+
+impl FormatType for JsonText {
+    const FORMAT_TYPE: Format = Format::Text;
+}
+
+impl<T: Serialize> Encodes<T> for JsonText {
+    type Error = serde_json::Error;
+
+    fn encode(output: &T) -> Result<Bytes, Self::Error> {
+        serde_json::to_vec(output).map(Bytes::from)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Decodes<T> for JsonText {
+    type Error = serde_json::Error;
+
+    fn decode(bytes: Bytes) -> Result<T, Self::Error> {
+        let text = std::str::from_utf8(&bytes).map_err(serde::de::Error::custom)?;
+        serde_json::from_str(text)
+    }
+}
+
+/// The output codec of the home page's server functions (see [`JsonText`]).
+pub type JsonAnswer = Post<JsonText>;
 
 /// Most task ids one status call looks up.
 pub const MAX_IDS_PER_CALL: usize = 50;
@@ -20,7 +57,7 @@ pub const MAX_IDS_PER_CALL: usize = 50;
 /// another tab, after a reload) returns the same task instead of making a second one. Works as
 /// a plain HTML form post too (the form carries a key the server rendered into it): then the
 /// answer is a redirect back to the page with `?task=<id>` or `?error=<message>`.
-#[server(prefix = "/api", endpoint = "enqueue")]
+#[server(prefix = "/api", endpoint = "enqueue", output = JsonAnswer)]
 pub async fn enqueue_task(
     seconds: String,
     key: Option<String>,
@@ -100,7 +137,7 @@ pub async fn enqueue_task(
 }
 
 /// The current view of each task in `ids` (unknown or invalid ids come back as gone).
-#[server(prefix = "/api", endpoint = "statuses")]
+#[server(prefix = "/api", endpoint = "statuses", output = JsonAnswer)]
 pub async fn task_statuses(ids: Vec<String>) -> Result<Vec<TaskView>, ServerFnError> {
     let backend = crate::backend::backend()?;
     let ids: Vec<String> = ids.into_iter().take(MAX_IDS_PER_CALL).collect();
@@ -142,7 +179,7 @@ async fn views_of(
 
 /// Number of jobs per state; `None` for a caller who may not see the whole queue (a
 /// submitter).
-#[server(prefix = "/api", endpoint = "counts")]
+#[server(prefix = "/api", endpoint = "counts", output = JsonAnswer)]
 pub async fn queue_counts() -> Result<Option<JobCounts>, ServerFnError> {
     crate::backend::backend()?
         .counts()
@@ -151,7 +188,7 @@ pub async fn queue_counts() -> Result<Option<JobCounts>, ServerFnError> {
 }
 
 /// The settings the page is rendered with, and who it is for.
-#[server(prefix = "/api", endpoint = "settings")]
+#[server(prefix = "/api", endpoint = "settings", output = JsonAnswer)]
 pub async fn get_page_settings() -> Result<PageSettings, ServerFnError> {
     let backend = crate::backend::backend()?;
     let viewer = backend.viewer();
@@ -192,7 +229,7 @@ impl HomePageData {
 /// The home page's data: the settings, the counts when the caller may see them, and the tasks
 /// the page starts with (see [`listed_tasks`] for `task`). A part that cannot be read is left
 /// empty rather than failing the page.
-#[server(prefix = "/api", endpoint = "home")]
+#[server(prefix = "/api", endpoint = "home", output = JsonAnswer)]
 pub async fn home_data(task: Option<String>) -> Result<HomePageData, ServerFnError> {
     Ok(HomePageData {
         settings: get_page_settings().await?,
@@ -205,7 +242,7 @@ pub async fn home_data(task: Option<String>) -> Result<HomePageData, ServerFnErr
 /// this browser enqueued without JavaScript (a cookie), and the caller's own recent tasks when
 /// access control is on (the list follows the identity across devices). Newest first; the
 /// caller's own tasks that are gone are left out.
-#[server(prefix = "/api", endpoint = "listed")]
+#[server(prefix = "/api", endpoint = "listed", output = JsonAnswer)]
 pub async fn listed_tasks(task: Option<String>) -> Result<Vec<TaskView>, ServerFnError> {
     let backend = crate::backend::backend()?;
     let mut named: Vec<String> = task.into_iter().chain(backend.remembered()).collect();
@@ -238,7 +275,7 @@ pub async fn listed_tasks(task: Option<String>) -> Result<Vec<TaskView>, ServerF
 
 /// Whether the queue answers right now (the page asks while its event stream is down, to tell
 /// "the server is unreachable" from "the queue is").
-#[server(prefix = "/api", endpoint = "reachable")]
+#[server(prefix = "/api", endpoint = "reachable", output = JsonAnswer)]
 pub async fn queue_reachable() -> Result<bool, ServerFnError> {
     Ok(crate::backend::backend()?.queue_reachable().await)
 }

@@ -12,6 +12,7 @@
 use leptos::prelude::*;
 
 use crate::time::relative;
+use crate::types::{TaskProgress, TaskResult};
 
 /// How the page is kept up to date right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +109,55 @@ pub fn LiveIndicator(state: RwSignal<LiveState>, now: Signal<f64>) -> impl IntoV
     }
 }
 
+/// What the page reads of a stream event's data: each field on its own, so a field of another
+/// shape (Node producers and other tools write these jobs too) counts as absent without losing
+/// the rest; data that is not a JSON object has none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamData {
+    /// `jobId`: the job the event is about.
+    pub job_id: Option<String>,
+    /// `queue`: in a `status` event, `up` when the server reaches the queue.
+    pub queue: Option<String>,
+    /// `failedReason`, in a `failed` event.
+    pub failed_reason: Option<String>,
+    /// `data` of a `progress` event, when it has the task's shape.
+    pub progress: Option<TaskProgress>,
+    /// `returnvalue` of a `completed` event, when it has the task's shape.
+    pub result: Option<TaskResult>,
+}
+
+impl StreamData {
+    /// Reads an event's data (JSON text).
+    pub fn parse(text: &str) -> Self {
+        use serde_json::value::RawValue;
+        #[derive(Default, serde::Deserialize)]
+        #[serde(default)]
+        struct Fields<'a> {
+            #[serde(rename = "jobId", borrow)]
+            job_id: Option<&'a RawValue>,
+            #[serde(borrow)]
+            queue: Option<&'a RawValue>,
+            #[serde(rename = "failedReason", borrow)]
+            failed_reason: Option<&'a RawValue>,
+            #[serde(borrow)]
+            data: Option<&'a RawValue>,
+            #[serde(borrow)]
+            returnvalue: Option<&'a RawValue>,
+        }
+        fn read<T: serde::de::DeserializeOwned>(raw: Option<&RawValue>) -> Option<T> {
+            raw.and_then(|raw| serde_json::from_str(raw.get()).ok())
+        }
+        let fields: Fields = serde_json::from_str(text).unwrap_or_default();
+        Self {
+            job_id: read(fields.job_id),
+            queue: read(fields.queue),
+            failed_reason: read(fields.failed_reason),
+            progress: read(fields.data),
+            result: read(fields.returnvalue),
+        }
+    }
+}
+
 #[cfg(feature = "hydrate")]
 pub use browser::{Targets, read_now, start};
 
@@ -121,16 +171,15 @@ mod browser {
     use leptos::prelude::*;
     use leptos::server_fn::error::ServerFnError;
     use leptos::task::spawn_local;
-    use serde_json::Value;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
     use web_sys::{EventSource, MessageEvent};
 
-    use super::{Link, LiveState};
+    use super::{Link, LiveState, StreamData};
     use crate::api::{MAX_IDS_PER_CALL, queue_counts, queue_reachable, task_statuses};
     use crate::tasks::TaskStore;
     use crate::time::now_ms;
-    use crate::types::{JobCounts, JobState, TaskProgress, TaskResult};
+    use crate::types::{JobCounts, JobState};
     use crate::view::Presence;
 
     /// The stream events the page listens to.
@@ -284,8 +333,8 @@ mod browser {
                 let data = event
                     .data()
                     .as_string()
-                    .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-                    .unwrap_or(Value::Null);
+                    .map(|text| StreamData::parse(&text))
+                    .unwrap_or_default();
                 // A queue event's id is its Redis stream entry id: `<ms>-<seq>`, when it
                 // happened.
                 let at = event
@@ -305,11 +354,11 @@ mod browser {
         });
     }
 
-    fn on_stream_event(live: &Live, name: &str, data: &Value, at: Option<u64>) {
+    fn on_stream_event(live: &Live, name: &str, data: &StreamData, at: Option<u64>) {
         match name {
             "status" => {
                 live.stream_tries.set(0);
-                let up = data.get("queue").and_then(Value::as_str) == Some("up");
+                let up = data.queue.as_deref() == Some("up");
                 match (up, live.link()) {
                     (true, Link::Live) => {
                         live.targets.state.update(|s| s.last_update = now_ms());
@@ -342,12 +391,12 @@ mod browser {
     }
 
     /// Applies one stream event to the page.
-    fn apply(live: &Live, name: &str, data: &Value, at: Option<u64>) {
+    fn apply(live: &Live, name: &str, data: &StreamData, at: Option<u64>) {
         let store = live.targets.store;
         if name != "progress" {
             live.counts_wanted.set(true);
         }
-        let Some(id) = data.get("jobId").and_then(Value::as_str) else {
+        let Some(id) = data.job_id.as_deref() else {
             return;
         };
         if name == "added" && live.targets.own_stream && store.add(id, now_ms()) {
@@ -359,7 +408,7 @@ mod browser {
         }
         store.update(id, |view| match name {
             "progress" => {
-                if let Some(progress) = data.get("data").and_then(TaskProgress::from_value) {
+                if let Some(progress) = data.progress.clone() {
                     view.progress = Some(progress);
                     view.state = Some(JobState::Active);
                     view.presence = Presence::Present;
@@ -373,16 +422,13 @@ mod browser {
             "delayed" => view.state = Some(JobState::Delayed),
             "completed" => {
                 view.state = Some(JobState::Completed);
-                view.result = data.get("returnvalue").and_then(TaskResult::from_value);
+                view.result = data.result.clone();
                 view.finished_at = at.or(view.finished_at);
             }
             "failed" => {
                 view.state = Some(JobState::Failed);
                 view.finished_at = at.or(view.finished_at);
-                view.failed_reason = data
-                    .get("failedReason")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
+                view.failed_reason = data.failed_reason.clone();
             }
             "removed" => view.presence = Presence::Gone,
             _ => {}
@@ -558,6 +604,42 @@ mod browser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_data_is_read_field_by_field() {
+        let data = StreamData::parse(
+            r#"{"jobId":"7","data":{"step":2,"total":5,"info":"tick 2/5"},"extra":[1,{"a":null}]}"#,
+        );
+        assert_eq!(data.job_id.as_deref(), Some("7"));
+        assert_eq!(data.progress, Some(TaskProgress::after_tick(2, 5)));
+        assert_eq!(data.result, None);
+        let done = StreamData::parse(
+            r#"{"jobId":"8","returnvalue":{"message":"Tâche 8 terminée","elapsedMs":3012}}"#,
+        );
+        assert_eq!(done.result, Some(TaskResult::finished("8", 3012)));
+        assert_eq!(
+            StreamData::parse(r#"{"queue":"up"}"#).queue.as_deref(),
+            Some("up")
+        );
+        // A field of another shape is absent; the others are kept.
+        let odd = StreamData::parse(
+            r#"{"jobId":"9","failedReason":{"not":"text"},"data":42,"returnvalue":"done"}"#,
+        );
+        assert_eq!(
+            odd,
+            StreamData {
+                job_id: Some("9".into()),
+                ..StreamData::default()
+            }
+        );
+        let numeric = StreamData::parse(r#"{"jobId":9,"failedReason":"boom \"quoted\""}"#);
+        assert_eq!(numeric.job_id, None);
+        assert_eq!(numeric.failed_reason.as_deref(), Some("boom \"quoted\""));
+        // Not an object, or not JSON at all: nothing.
+        for text in ["", "null", "[1,2]", "\"x\"", "{", "{\"jobId\":"] {
+            assert_eq!(StreamData::parse(text), StreamData::default(), "{text}");
+        }
+    }
 
     #[test]
     fn the_indicator_says_how_stale_the_page_is() {

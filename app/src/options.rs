@@ -156,17 +156,7 @@ impl TaskOptions {
         };
         let job_id = match fields.get("jobId") {
             None | Some(Value::Null) => None,
-            Some(Value::String(id)) => {
-                JobId::parse(id).map_err(|e| refuse("jobId", e.to_string()))?;
-                // BullMQ refuses integer custom ids: they would collide with its counter.
-                if id.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(refuse(
-                        "jobId",
-                        "must not be an integer (those are the queue's own ids)",
-                    ));
-                }
-                Some(id.clone())
-            }
+            Some(Value::String(id)) => Some(custom_job_id(id).map_err(|e| refuse("jobId", e))?),
             Some(_) => return Err(refuse("jobId", "must be a string")),
         };
         Ok(Self {
@@ -322,11 +312,9 @@ impl FormOptions {
                 ));
             }
         };
-        let mut fields = Map::new();
-        if let Some(id) = given(&self.job_id) {
-            fields.insert("jobId".to_string(), Value::String(id.to_string()));
-        }
-        let job_id = Self::job_id(&fields)?;
+        let job_id = given(&self.job_id)
+            .map(|id| custom_job_id(id).map_err(|e| refuse("jobId", format!("Job id: {e}"))))
+            .transpose()?;
         Ok(TaskOptions {
             delay_ms,
             priority,
@@ -336,12 +324,16 @@ impl FormOptions {
             timeout_ms,
         })
     }
+}
 
-    fn job_id(fields: &Map<String, Value>) -> Result<Option<String>, OptionError> {
-        TaskOptions::read(fields)
-            .map(|o| o.job_id)
-            .map_err(|e| refuse("jobId", format!("Job id: {}", e.message)))
+/// A custom job id, checked (the page checks the form's without any JSON at hand).
+fn custom_job_id(id: &str) -> Result<String, String> {
+    JobId::parse(id).map_err(|e| e.to_string())?;
+    // BullMQ refuses integer custom ids: they would collide with its counter.
+    if id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("must not be an integer (those are the queue's own ids)".to_string());
     }
+    Ok(id.to_string())
 }
 
 #[cfg(test)]

@@ -51,18 +51,20 @@ fn usable(id: &str) -> bool {
 /// Parses the stored task list, newest first; anything unreadable counts as empty, ids that
 /// cannot name a job are dropped. Reads the older form (a bare list of ids) too.
 pub fn parse_tasks(stored: &str) -> Vec<Entry> {
-    let items = serde_json::from_str::<Vec<serde_json::Value>>(stored).unwrap_or_default();
+    let items = items_of(stored);
     let count = items.len() as f64;
     let mut entries: Vec<Entry> = items
         .into_iter()
         .enumerate()
-        .filter_map(|(i, item)| match item {
+        .filter_map(|(i, item)| {
             // Oldest form: bare ids, newest first, no times; keep that order.
-            serde_json::Value::String(id) => Some(Entry {
-                id,
-                at: count - i as f64,
-            }),
-            other => serde_json::from_value::<Entry>(other).ok(),
+            match serde_json::from_str::<String>(item.get()) {
+                Ok(id) => Some(Entry {
+                    id,
+                    at: count - i as f64,
+                }),
+                Err(_) => serde_json::from_str::<Entry>(item.get()).ok(),
+            }
         })
         .filter(|e| usable(&e.id) && e.at.is_finite())
         .collect();
@@ -70,6 +72,12 @@ pub fn parse_tasks(stored: &str) -> Vec<Entry> {
     let mut seen = std::collections::HashSet::new();
     entries.retain(|e| seen.insert(e.id.clone()));
     entries
+}
+
+/// The items of a stored JSON list, each left as text to be read on its own (one bad item
+/// does not lose the others); anything but a list is an empty one.
+fn items_of(stored: &str) -> Vec<&serde_json::value::RawValue> {
+    serde_json::from_str(stored).unwrap_or_default()
 }
 
 /// Merges two lists: every id of either, once, newest first, at most [`MAX_KEPT`], none of
@@ -94,10 +102,9 @@ fn sort_newest_first(entries: &mut [Entry]) {
 
 /// Parses the stored submissions; unreadable ones are dropped.
 pub fn parse_pending(stored: &str) -> Vec<Submission> {
-    serde_json::from_str::<Vec<serde_json::Value>>(stored)
-        .unwrap_or_default()
+    items_of(stored)
         .into_iter()
-        .filter_map(|value| serde_json::from_value::<Submission>(value).ok())
+        .filter_map(|item| serde_json::from_str::<Submission>(item.get()).ok())
         .filter(|s| crate::types::valid_key(&s.key))
         .collect()
 }
