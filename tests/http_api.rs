@@ -391,6 +391,15 @@ async fn pages_preload_the_modules_they_load_later() {
         !home.contains("sentinel.js") && !home.contains("split_") && !home.contains("chunk_"),
         "{home}"
     );
+    // Its data comes with it, as JSON in the head, which the browser reads instead of asking.
+    let open = r#"<script id="home-data" type="application/json">"#;
+    let json = home
+        .split_once(open)
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(json, _)| json)
+        .unwrap_or_else(|| panic!("no home data in {home}"));
+    let data: app::api::HomePageData = serde_json::from_str(json).expect("the home data parses");
+    assert_eq!(data.settings.max_seconds, 3600, "{json}");
     for (path, route) in [
         ("/admin", "__admin_route_view_"),
         ("/admin/jobs/1", "__job_route_view_"),

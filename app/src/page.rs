@@ -1,9 +1,11 @@
 //! The page: the HTML shell, the app with its routes, and the home page (form, the user's
 //! tasks, counts, the live indicator).
 //!
-//! The home route renders with `SsrMode::Async`: the server waits for the settings, counts and
-//! the listed tasks and sends finished HTML, so the page (and its form) works before the WASM
-//! loads, and without JavaScript at all (then it refreshes itself while a task runs).
+//! The server sends the home page finished: for `/` it reads the settings, counts and listed
+//! tasks before rendering [`HomeApp`] (and writes them into the page for the browser); inside
+//! the router the home route waits for them (`SsrMode::Async`). So the page (and its form)
+//! works before the WASM loads, and without JavaScript at all (then it refreshes itself while
+//! a task runs).
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -16,7 +18,6 @@ use crate::counts::CountsPanel;
 use crate::live::{LiveIndicator, LiveState};
 use crate::tasks::{ListContext, TaskList, TaskStore};
 use crate::types::JobCounts;
-#[cfg(feature = "hydrate")]
 use crate::types::PageSettings;
 
 /// Default of the Seconds field.
@@ -28,17 +29,43 @@ pub const NO_SCRIPT_REFRESH_SECS: u32 = 2;
 /// The whole HTML document of every page but the home page, rendered by the server: the app
 /// with its router.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    document(options, App)
+    document(options, (), App)
 }
 
 /// The home page's whole HTML document: the home page alone, without the router, so the
-/// browser hydrates it with the small first WASM module (the router and the dashboard load
-/// only on the dashboard's pages; see `frontend`).
+/// browser hydrates it with the home page's own small bundle (the router and the dashboard load
+/// only on the dashboard's pages; see `frontend` and `home`). Its data comes with it: the
+/// server provides the [`HomePageData`] as context (read before rendering) and writes it into
+/// the head as JSON, where the browser reads it ([`HomeApp`]): no resource, no suspense, none
+/// of their code in the home bundle. The stylesheet and title are plain elements here (the
+/// browser never changes them), so the home bundle holds no `leptos_meta` either.
 pub fn home_shell(options: LeptosOptions) -> impl IntoView {
-    document(options, HomeApp)
+    let data = use_context::<HomePageData>().unwrap_or_else(HomePageData::fallback);
+    let head = view! {
+        <link rel="stylesheet" id="sentinel" href="/pkg/sentinel.css"/>
+        <title>"Sentinel"</title>
+        <script id=HOME_DATA_ID type="application/json" inner_html=home_data_json(&data)></script>
+    };
+    document(options, head, HomeApp)
 }
 
-fn document<V: IntoView>(options: LeptosOptions, body: impl FnOnce() -> V) -> impl IntoView {
+/// The id of the `<script type="application/json">` that carries the home page's data.
+pub const HOME_DATA_ID: &str = "home-data";
+
+/// The home page's data as JSON that is safe inside a `<script>` element: no `<` (so no
+/// `</script>` or `<!--`), written `\u003c` instead, which JSON reads back the same (`<` can
+/// only occur inside strings).
+pub fn home_data_json(data: &HomePageData) -> String {
+    serde_json::to_string(data)
+        .unwrap_or_else(|_| "null".to_string())
+        .replace('<', "\\u003c")
+}
+
+fn document<H: IntoView, V: IntoView>(
+    options: LeptosOptions,
+    head: H,
+    body: impl FnOnce() -> V,
+) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -50,6 +77,7 @@ fn document<V: IntoView>(options: LeptosOptions, body: impl FnOnce() -> V) -> im
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
+                {head}
             </head>
             <body>
                 {body()}
@@ -137,15 +165,40 @@ pub(crate) fn preload_split(prefix: &str) {
     }
 }
 
-/// The home page as its own app: what the server renders for `/` and the browser hydrates
-/// there. Same metadata as [`App`]; the address's query comes from [`HomeQuery::current`].
+/// The home page as its own app: what the server renders for `/` and the home bundle hydrates
+/// there. Its query comes from [`HomeQuery::current`], its data from the page
+/// ([`home_shell`]).
 #[component]
 pub fn HomeApp() -> impl IntoView {
-    provide_meta_context();
+    let query = HomeQuery::current();
+    let data = given_home_data();
+    let home = Home::new(&query);
+    let settings = data.settings.clone();
+    home.start(move || Some(settings.clone()));
+    let first_value = query.seconds.unwrap_or_else(|| DEFAULT_SECONDS.to_string());
+    let error_on_load = query.error.is_some();
     view! {
-        <Stylesheet id="sentinel" href="/pkg/sentinel.css"/>
-        <Title text="Sentinel"/>
-        <HomePage query=HomeQuery::current()/>
+        <main class="page" data-hydrated=move || home.hydrated.get().to_string()>
+            {home.content(data, first_value, error_on_load)}
+        </main>
+    }
+}
+
+/// The home page's data: on the server what the request provided as context, in the browser
+/// what the server wrote into the page ([`home_shell`]); the fallback where it is missing.
+fn given_home_data() -> HomePageData {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(HOME_DATA_ID))
+            .and_then(|script| script.text_content())
+            .and_then(|text| serde_json::from_str::<HomePageData>(&text).ok())
+            .unwrap_or_else(HomePageData::fallback)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        use_context::<HomePageData>().unwrap_or_else(HomePageData::fallback)
     }
 }
 
@@ -242,134 +295,188 @@ fn NotFound() -> impl IntoView {
     }
 }
 
-/// The home page.
+/// The home page inside the router: its data through a resource (the dashboard's pages reach
+/// it without a reload), under one suspense boundary (the server renders it finished,
+/// `SsrMode::Async`).
 #[component]
 pub fn HomePage(query: HomeQuery) -> impl IntoView {
-    let HomeQuery {
-        task: query_task,
-        error: query_error,
-        seconds: query_seconds,
-    } = query;
-
-    // One resource for the settings, the counts and the listed tasks (see `home_data`).
+    let task = query.task.clone();
     let data = Resource::new(
-        move || query_task.clone(),
+        move || task.clone(),
         |task| async move { home_data(task).await.ok() },
     );
-
-    let store = TaskStore::default();
-    let live = RwSignal::new(LiveState::default());
-    let live_counts = RwSignal::new(None::<JobCounts>);
-    let clock = RwSignal::new(crate::time::now_ms());
-    let now = Signal::from(clock);
-    let hydrated = RwSignal::new(false);
-    let message = RwSignal::new(query_error.clone());
-    let sending = RwSignal::new(false);
-
-    let dismiss = Callback::new(move |ids: Vec<String>| {
-        store.remove(&ids);
-        #[cfg(feature = "hydrate")]
-        crate::storage::dismiss(&ids);
-    });
-    let stale = Signal::derive(move || live.with(LiveState::is_stale));
-
-    // The browser side: the stored list, other tabs, live updates, the clock.
-    #[cfg(feature = "hydrate")]
-    {
-        let listed_cb = Callback::new(move |()| {
-            let merged = crate::storage::save_tasks(&store.entries());
-            store.merge(&merged);
-        });
-        let sender = crate::submit::Sender {
-            store,
-            listed: listed_cb,
-            refused: Callback::new(move |reason: String| message.set(Some(reason))),
-        };
-        // Runs once, after hydration (it reads no signal).
-        Effect::new(move |_| {
-            hydrated.set(true);
-            let page = data.get_untracked().flatten().map(|d| d.settings);
-            start_browser(store, live, live_counts, clock, sender, page.as_ref());
-        });
-        let handle = leptos::prelude::window_event_listener(
-            leptos::ev::storage,
-            move |event: web_sys::StorageEvent| {
-                let key = event.key().unwrap_or_default();
-                if key == crate::storage::PENDING_KEY || key.is_empty() {
-                    sync_pending(store);
-                }
-                if key == crate::storage::TASKS_KEY
-                    || key == crate::storage::DISMISSED_KEY
-                    || key.is_empty()
-                {
-                    store.remove(&crate::storage::load_dismissed());
-                    store.merge(&crate::storage::load_tasks());
-                }
-            },
-        );
-        on_cleanup(move || handle.remove());
-        provide_context(sender);
-    }
-
-    let first_value = query_seconds.unwrap_or_else(|| DEFAULT_SECONDS.to_string());
-    let error_on_load = query_error.is_some();
+    let home = Home::new(&query);
+    home.start(move || data.get_untracked().flatten().map(|d| d.settings));
+    let first_value = query.seconds.unwrap_or_else(|| DEFAULT_SECONDS.to_string());
+    let error_on_load = query.error.is_some();
     view! {
-        <main class="page" data-hydrated=move || hydrated.get().to_string()>
-            // One boundary for the whole page: the server renders it finished (`SsrMode::Async`).
+        <main class="page" data-hydrated=move || home.hydrated.get().to_string()>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
                     let first_value = first_value.clone();
                     Suspend::new(async move {
-                        let HomePageData { settings, counts: rendered, listed } =
-                            data.await.unwrap_or_else(HomePageData::fallback);
-                        let now_ms = crate::time::now_ms();
-                        for view in listed {
-                            store.add(&view.id, view.queued_at.map_or(now_ms, |at| at as f64));
-                            store.set_view(view);
-                        }
-                        // Without JavaScript nothing else moves the page: it reloads itself
-                        // while a listed task may still change (inert where scripts run).
-                        let refresh = !store.ids_to_refresh().is_empty();
-                        let context = ListContext { now: Signal::from(clock), tick_ms: settings.tick_ms, stale, dismiss };
-                        let counts = Signal::derive(move || live_counts.get().or(rendered));
-                        let who = settings.auth.then(|| {
-                            let who = settings.who.clone().unwrap_or_default();
-                            let role = settings.role.clone().unwrap_or_default();
-                            view! {
-                                <form class="who" method="post" action="/signout">
-                                    <span>{format!("{who} ({role})")}</span>
-                                    " "
-                                    <button type="submit" class="link">"Sign out"</button>
-                                </form>
-                            }
-                        });
-                        view! {
-                            <header class="top">
-                                <h1>"Sentinel"</h1>
-                                <LiveIndicator state=live now/>
-                                {who}
-                            </header>
-                            <p class="lede">"Run a long task and watch it progress."</p>
-                            <EnqueueForm
-                                max=settings.max_seconds
-                                message
-                                sending
-                                first_value
-                                form_key=settings.form_key
-                                autofocus=error_on_load
-                            />
-                            <div class="columns">
-                                <noscript inner_html=refresh.then(|| format!(
-                                    r#"<meta http-equiv="refresh" content="{NO_SCRIPT_REFRESH_SECS}"><p class="help">This page reloads itself every {NO_SCRIPT_REFRESH_SECS} s until your tasks finish.</p>"#
-                                ))></noscript>
-                                <TaskList store context/>
-                                {settings.can_see_counts.then(|| view! { <CountsPanel counts/> })}
-                            </div>
-                        }
+                        let data = data.await.unwrap_or_else(HomePageData::fallback);
+                        home.content(data, first_value, error_on_load)
                     })
                 }}
             </Suspense>
         </main>
+    }
+}
+
+/// The home page's state, the same whichever way its data comes.
+#[derive(Clone, Copy)]
+struct Home {
+    store: TaskStore,
+    live: RwSignal<LiveState>,
+    live_counts: RwSignal<Option<JobCounts>>,
+    clock: RwSignal<f64>,
+    hydrated: RwSignal<bool>,
+    message: RwSignal<Option<String>>,
+    sending: RwSignal<bool>,
+    dismiss: Callback<Vec<String>>,
+    stale: Signal<bool>,
+}
+
+impl Home {
+    fn new(query: &HomeQuery) -> Self {
+        let store = TaskStore::default();
+        let live = RwSignal::new(LiveState::default());
+        Self {
+            store,
+            live,
+            live_counts: RwSignal::new(None),
+            clock: RwSignal::new(crate::time::now_ms()),
+            hydrated: RwSignal::new(false),
+            message: RwSignal::new(query.error.clone()),
+            sending: RwSignal::new(false),
+            dismiss: Callback::new(move |ids: Vec<String>| {
+                store.remove(&ids);
+                #[cfg(feature = "hydrate")]
+                crate::storage::dismiss(&ids);
+            }),
+            stale: Signal::derive(move || live.with(LiveState::is_stale)),
+        }
+    }
+
+    /// The browser side, once hydrated: the stored list, other tabs, live updates, the clock
+    /// (`settings` gives the page's settings then). Nothing on the server.
+    #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+    fn start(self, settings: impl Fn() -> Option<PageSettings> + 'static) {
+        #[cfg(feature = "hydrate")]
+        {
+            let Self {
+                store,
+                live,
+                live_counts,
+                clock,
+                hydrated,
+                message,
+                ..
+            } = self;
+            let listed_cb = Callback::new(move |()| {
+                let merged = crate::storage::save_tasks(&store.entries());
+                store.merge(&merged);
+            });
+            let sender = crate::submit::Sender {
+                store,
+                listed: listed_cb,
+                refused: Callback::new(move |reason: String| message.set(Some(reason))),
+            };
+            // Runs once, after hydration (it reads no signal).
+            Effect::new(move |_| {
+                hydrated.set(true);
+                start_browser(store, live, live_counts, clock, sender, settings().as_ref());
+            });
+            let handle = leptos::prelude::window_event_listener(
+                leptos::ev::storage,
+                move |event: web_sys::StorageEvent| {
+                    let key = event.key().unwrap_or_default();
+                    if key == crate::storage::PENDING_KEY || key.is_empty() {
+                        sync_pending(store);
+                    }
+                    if key == crate::storage::TASKS_KEY
+                        || key == crate::storage::DISMISSED_KEY
+                        || key.is_empty()
+                    {
+                        store.remove(&crate::storage::load_dismissed());
+                        store.merge(&crate::storage::load_tasks());
+                    }
+                },
+            );
+            on_cleanup(move || handle.remove());
+            provide_context(sender);
+        }
+    }
+
+    /// The page under its header, from its data.
+    fn content(self, data: HomePageData, first_value: String, error_on_load: bool) -> impl IntoView {
+        let Self {
+            store,
+            live,
+            live_counts,
+            clock,
+            message,
+            sending,
+            dismiss,
+            stale,
+            ..
+        } = self;
+        let HomePageData {
+            settings,
+            counts: rendered,
+            listed,
+        } = data;
+        let now_ms = crate::time::now_ms();
+        for view in listed {
+            store.add(&view.id, view.queued_at.map_or(now_ms, |at| at as f64));
+            store.set_view(view);
+        }
+        // Without JavaScript nothing else moves the page: it reloads itself while a listed
+        // task may still change (inert where scripts run).
+        let refresh = !store.ids_to_refresh().is_empty();
+        let now = Signal::from(clock);
+        let context = ListContext {
+            now,
+            tick_ms: settings.tick_ms,
+            stale,
+            dismiss,
+        };
+        let counts = Signal::derive(move || live_counts.get().or(rendered));
+        let who = settings.auth.then(|| {
+            let who = settings.who.clone().unwrap_or_default();
+            let role = settings.role.clone().unwrap_or_default();
+            view! {
+                <form class="who" method="post" action="/signout">
+                    <span>{format!("{who} ({role})")}</span>
+                    " "
+                    <button type="submit" class="link">"Sign out"</button>
+                </form>
+            }
+        });
+        view! {
+            <header class="top">
+                <h1>"Sentinel"</h1>
+                <LiveIndicator state=live now/>
+                {who}
+            </header>
+            <p class="lede">"Run a long task and watch it progress."</p>
+            <EnqueueForm
+                max=settings.max_seconds
+                message
+                sending
+                first_value
+                form_key=settings.form_key
+                autofocus=error_on_load
+            />
+            <div class="columns">
+                <noscript inner_html=refresh.then(|| format!(
+                    r#"<meta http-equiv="refresh" content="{NO_SCRIPT_REFRESH_SECS}"><p class="help">This page reloads itself every {NO_SCRIPT_REFRESH_SECS} s until your tasks finish.</p>"#
+                ))></noscript>
+                <TaskList store context/>
+                {settings.can_see_counts.then(|| view! { <CountsPanel counts/> })}
+            </div>
+        }
     }
 }
 
@@ -591,6 +698,28 @@ fn form_options() -> crate::options::FormOptions {
 #[cfg(test)]
 mod tests {
     use super::HomeQuery;
+
+    #[test]
+    fn the_home_data_in_the_page_cannot_end_its_script_and_reads_back_the_same() {
+        use crate::api::HomePageData;
+        use crate::types::JobState;
+        use crate::view::{Presence, TaskView};
+        let hostile = "</script><script>alert(1)</script><!-- \u{2028} & é";
+        let data = HomePageData {
+            listed: vec![TaskView {
+                presence: Presence::Present,
+                state: Some(JobState::Failed),
+                failed_reason: Some(hostile.to_string()),
+                ..TaskView::pending("7")
+            }],
+            ..HomePageData::fallback()
+        };
+        let json = super::home_data_json(&data);
+        assert!(!json.contains('<'), "{json}");
+        let back: HomePageData = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.listed[0].failed_reason.as_deref(), Some(hostile));
+        assert_eq!(back.settings, data.settings);
+    }
 
     #[test]
     fn home_query_reads_what_the_redirects_write() {

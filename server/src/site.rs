@@ -94,6 +94,29 @@ fn rendering_context(
     }
 }
 
+/// The home page's data for a request to `/`, read before the page renders (the page then
+/// renders at once, and carries the data for the browser: see `app::home_shell`): the
+/// `home_data` server function's body, run with the request's context (who asks, their
+/// cookies). A part that cannot be read is left empty by it; a failure as a whole gives the
+/// fallback.
+async fn home_data_for(
+    rendering: &(impl Fn() + Clone + Send + Sync + 'static),
+    parts: &Parts,
+    task: Option<String>,
+) -> app::api::HomePageData {
+    use leptos::prelude::Owner;
+    use leptos::reactive::computed::ScopedFuture;
+    let owner = Owner::new();
+    let read = owner.with(|| {
+        // The request first: the page's context reads its nonce from it.
+        provide_context(parts.clone());
+        rendering();
+        ScopedFuture::new(app::api::home_data(task))
+    });
+    read.await
+        .unwrap_or_else(|_| app::api::HomePageData::fallback())
+}
+
 /// The "page not found" page, rendered by the app's fallback route, with status 404.
 pub fn not_found_page(
     state: &AppState,
@@ -155,16 +178,28 @@ pub fn router(state: AppState) -> Router {
     let home = {
         let rendering = rendering_context(&state, options.clone());
         let options = home_options(&options);
-        let context = move || {
-            rendering();
-            let query = use_context::<Parts>()
-                .and_then(|parts| parts.uri.query().map(app::HomeQuery::parse))
-                .unwrap_or_default();
-            provide_context(query);
-        };
-        leptos_axum::render_app_async_with_context(context, move || {
-            app::home_shell(options.clone())
-        })
+        move |request: Request<Body>| {
+            let rendering = rendering.clone();
+            let options = options.clone();
+            async move {
+                let (parts, body) = request.into_parts();
+                let query = parts
+                    .uri
+                    .query()
+                    .map(app::HomeQuery::parse)
+                    .unwrap_or_default();
+                let data = home_data_for(&rendering, &parts, query.task.clone()).await;
+                let context = move || {
+                    rendering();
+                    provide_context(query.clone());
+                    provide_context(data.clone());
+                };
+                let render = leptos_axum::render_app_async_with_context(context, move || {
+                    app::home_shell(options.clone())
+                });
+                render(Request::from_parts(parts, body)).await
+            }
+        }
     };
     Router::new()
         .route("/api/{*fn_name}", any(server_fns))
