@@ -8,9 +8,9 @@
 
 use leptos::prelude::*;
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::Post;
 use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
+use serde::{Deserialize, Serialize};
 
 use crate::types::{EnqueueOutcome, JobCounts, PageSettings};
 use crate::view::TaskView;

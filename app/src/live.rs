@@ -78,7 +78,10 @@ impl LiveState {
 
     /// The words of the indicator at `now`.
     pub fn label(&self, now: f64) -> String {
-        let since = || relative(self.since.max(0.0) as u64, now).replace(" ago", "");
+        let since = || {
+            let ago = relative(self.since.max(0.0) as u64, now);
+            ago.strip_suffix(" ago").map(str::to_string).unwrap_or(ago)
+        };
         let age = || {
             if self.last_update > 0.0 {
                 format!("; last update {}", relative(self.last_update as u64, now))
@@ -164,7 +167,6 @@ pub use browser::{Targets, read_now, start};
 #[cfg(feature = "hydrate")]
 mod browser {
     use std::cell::{Cell, RefCell};
-    use std::collections::BTreeSet;
     use std::rc::Rc;
 
     use gloo_timers::future::TimeoutFuture;
@@ -250,7 +252,7 @@ mod browser {
         last_event: Cell<f64>,
         stream_tries: Cell<u32>,
         /// Tasks whose status should be read again, and whether counts should.
-        dirty: RefCell<BTreeSet<String>>,
+        dirty: RefCell<Vec<String>>,
         counts_wanted: Cell<bool>,
         last_waiting_check: Cell<f64>,
     }
@@ -286,7 +288,7 @@ mod browser {
             failed: Cell::new(false),
             last_event: Cell::new(now_ms()),
             stream_tries: Cell::new(0),
-            dirty: RefCell::new(BTreeSet::new()),
+            dirty: RefCell::new(Vec::new()),
             counts_wanted: Cell::new(false),
             last_waiting_check: Cell::new(now_ms()),
         });
@@ -384,9 +386,7 @@ mod browser {
 
     /// Asks for every listed task that may have changed, and the counts.
     fn mark_all(live: &Live) {
-        live.dirty
-            .borrow_mut()
-            .extend(live.targets.store.ids_to_refresh());
+        mark(live, live.targets.store.ids_to_refresh());
         live.counts_wanted.set(true);
     }
 
@@ -435,7 +435,7 @@ mod browser {
         });
         // State changes bring times and attempts the event does not carry.
         if name != "progress" {
-            live.dirty.borrow_mut().insert(id.to_string());
+            mark(live, [id.to_string()]);
         }
     }
 
@@ -543,11 +543,11 @@ mod browser {
                     })
                 })
                 .collect();
-            live.dirty.borrow_mut().extend(waiting);
+            mark(live, waiting);
         }
         // Rows shown that were never read (older tasks the user just opened).
         let loading = live.targets.store.loading_ids();
-        live.dirty.borrow_mut().extend(loading);
+        mark(live, loading);
         let ids = take_dirty(live);
         if !ids.is_empty() {
             let _ = read_statuses(live, ids).await;
@@ -556,13 +556,21 @@ mod browser {
         }
     }
 
+    /// Marks tasks to be read again (each once, in the order first marked).
+    fn mark(live: &Live, ids: impl IntoIterator<Item = String>) {
+        let mut dirty = live.dirty.borrow_mut();
+        for id in ids {
+            if !dirty.contains(&id) {
+                dirty.push(id);
+            }
+        }
+    }
+
+    /// The next tasks to read, at most one call's worth.
     fn take_dirty(live: &Live) -> Vec<String> {
         let mut dirty = live.dirty.borrow_mut();
-        let ids: Vec<String> = dirty.iter().take(MAX_IDS_PER_CALL).cloned().collect();
-        for id in &ids {
-            dirty.remove(id);
-        }
-        ids
+        let take = dirty.len().min(MAX_IDS_PER_CALL);
+        dirty.drain(..take).collect()
     }
 
     async fn read_statuses(live: &Live, ids: Vec<String>) -> Result<(), Link> {
@@ -575,7 +583,7 @@ mod browser {
             }
             Err(error) => {
                 // Asked again on the next round.
-                live.dirty.borrow_mut().extend(ids);
+                mark(live, ids);
                 Err(link_of(&error))
             }
         }

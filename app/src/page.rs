@@ -410,7 +410,12 @@ impl Home {
     }
 
     /// The page under its header, from its data.
-    fn content(self, data: HomePageData, first_value: String, error_on_load: bool) -> impl IntoView {
+    fn content(
+        self,
+        data: HomePageData,
+        first_value: String,
+        error_on_load: bool,
+    ) -> impl IntoView {
         let Self {
             store,
             live,

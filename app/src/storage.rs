@@ -68,9 +68,7 @@ pub fn parse_tasks(stored: &str) -> Vec<Entry> {
         })
         .filter(|e| usable(&e.id) && e.at.is_finite())
         .collect();
-    sort_newest_first(&mut entries);
-    let mut seen = std::collections::HashSet::new();
-    entries.retain(|e| seen.insert(e.id.clone()));
+    newest_once(&mut entries);
     entries
 }
 
@@ -89,15 +87,16 @@ pub fn merge(ours: &[Entry], theirs: &[Entry], dismissed: &[String]) -> Vec<Entr
         .filter(|e| !dismissed.contains(&e.id))
         .cloned()
         .collect();
-    sort_newest_first(&mut all);
-    let mut seen = std::collections::HashSet::new();
-    all.retain(|e| seen.insert(e.id.clone()));
+    newest_once(&mut all);
     all.truncate(MAX_KEPT);
     all
 }
 
-fn sort_newest_first(entries: &mut [Entry]) {
-    entries.sort_by(|a, b| b.at.total_cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
+/// Newest first, each id once (its newest entry).
+fn newest_once(entries: &mut Vec<Entry>) {
+    entries.sort_unstable_by(|a, b| a.id.cmp(&b.id).then_with(|| b.at.total_cmp(&a.at)));
+    entries.dedup_by(|later, kept| later.id == kept.id);
+    entries.sort_unstable_by(|a, b| b.at.total_cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
 }
 
 /// Parses the stored submissions; unreadable ones are dropped.
