@@ -12,6 +12,8 @@ pub mod admin;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+#[cfg(feature = "hydrate")]
+pub mod client;
 pub mod counts;
 pub mod dashboard;
 pub mod live;

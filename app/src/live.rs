@@ -171,14 +171,14 @@ mod browser {
 
     use gloo_timers::future::TimeoutFuture;
     use leptos::prelude::*;
-    use leptos::server_fn::error::ServerFnError;
     use leptos::task::spawn_local;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
     use web_sys::{EventSource, MessageEvent};
 
     use super::{Link, LiveState, StreamData};
-    use crate::api::{MAX_IDS_PER_CALL, queue_counts, queue_reachable, task_statuses};
+    use crate::api::{MAX_IDS_PER_CALL, QueueCounts, QueueReachable, TaskStatuses};
+    use crate::client::{CallError, call};
     use crate::tasks::TaskStore;
     use crate::time::now_ms;
     use crate::types::{JobCounts, JobState};
@@ -440,11 +440,19 @@ mod browser {
     }
 
     /// What a failed request says about the link.
-    fn link_of(error: &ServerFnError) -> Link {
+    fn link_of(error: &CallError) -> Link {
         match error {
-            ServerFnError::Request(_) => Link::ServerDown,
-            _ => Link::QueueDown,
+            CallError::Unreachable => Link::ServerDown,
+            CallError::Failed => Link::QueueDown,
         }
+    }
+
+    async fn queue_reachable() -> Result<bool, CallError> {
+        call(&QueueReachable {}).await
+    }
+
+    async fn task_statuses(ids: Vec<String>) -> Result<Vec<crate::view::TaskView>, CallError> {
+        call(&TaskStatuses { ids }).await
     }
 
     /// The page's one loop: keeps the stream open, finds out why it is not, and sends at most
@@ -594,7 +602,7 @@ mod browser {
         let Some(counts) = live.targets.counts else {
             return;
         };
-        if let Ok(Some(fresh)) = queue_counts().await {
+        if let Ok(Some(fresh)) = call(&QueueCounts {}).await {
             counts.set(Some(fresh));
         }
     }

@@ -14,7 +14,8 @@ mod browser {
     use gloo_timers::future::TimeoutFuture;
     use leptos::prelude::*;
 
-    use crate::api::enqueue_task;
+    use crate::api::EnqueueTask;
+    use crate::client::call;
     use crate::storage::{self, Submission};
     use crate::tasks::TaskStore;
     use crate::types::EnqueueOutcome;
@@ -70,18 +71,18 @@ mod browser {
     pub async fn send_once(sender: Sender, submission: &Submission) -> Answer {
         let store = sender.store;
         let o = submission.options.clone();
-        let sent = enqueue_task(
-            submission.seconds.to_string(),
-            Some(submission.key.clone()),
-            o.delay_s,
-            o.priority,
-            o.attempts,
-            o.backoff,
-            o.backoff_s,
-            o.job_id,
-            o.timeout_s,
-        );
-        match sent.await {
+        let args = EnqueueTask {
+            seconds: submission.seconds.to_string(),
+            key: Some(submission.key.clone()),
+            delay_s: o.delay_s,
+            priority: o.priority,
+            attempts: o.attempts,
+            backoff: o.backoff,
+            backoff_s: o.backoff_s,
+            job_id: o.job_id,
+            timeout_s: o.timeout_s,
+        };
+        match call(&args).await {
             Ok(EnqueueOutcome::Enqueued { id }) => {
                 storage::remove_pending(&submission.key);
                 store.remove_pending(&submission.key);
