@@ -13,6 +13,7 @@ use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType
 use serde::{Deserialize, Serialize};
 
 use crate::types::{EnqueueOutcome, JobCounts, PageSettings};
+use crate::url::Form;
 use crate::view::TaskView;
 
 /// The answers of the home page's server functions: JSON, as `server_fn`'s default writes it,
@@ -49,6 +50,26 @@ impl<T: serde::de::DeserializeOwned> Decodes<T> for JsonText {
 
 /// The output codec of the home page's server functions (see [`JsonText`]).
 pub type JsonAnswer = Post<JsonText>;
+
+/// The arguments of [`enqueue_task`] as the page sends them.
+pub fn enqueue_form(seconds: u64, key: &str, options: &crate::options::FormOptions) -> Form {
+    let o = options;
+    Form::default()
+        .field("seconds", &seconds.to_string())
+        .field("key", key)
+        .optional("delay_s", o.delay_s.as_deref())
+        .optional("priority", o.priority.as_deref())
+        .optional("attempts", o.attempts.as_deref())
+        .optional("backoff", o.backoff.as_deref())
+        .optional("backoff_s", o.backoff_s.as_deref())
+        .optional("job_id", o.job_id.as_deref())
+        .optional("timeout_s", o.timeout_s.as_deref())
+}
+
+/// The arguments of [`task_statuses`] as the page sends them.
+pub fn statuses_form(ids: &[String]) -> Form {
+    Form::default().list("ids", ids)
+}
 
 /// Most task ids one status call looks up.
 pub const MAX_IDS_PER_CALL: usize = 50;
@@ -278,4 +299,47 @@ pub async fn listed_tasks(task: Option<String>) -> Result<Vec<TaskView>, ServerF
 #[server(prefix = "/api", endpoint = "reachable", output = JsonAnswer)]
 pub async fn queue_reachable() -> Result<bool, ServerFnError> {
     Ok(crate::backend::backend()?.queue_reachable().await)
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+    use crate::options::FormOptions;
+
+    /// What the server function makes of a body: its own decoding (`server_fn`'s `PostUrl`).
+    fn decoded<T: serde::de::DeserializeOwned>(form: Form) -> T {
+        serde_qs::Config::new(5, false)
+            .deserialize_str(&form.into_body())
+            .expect("the server reads the page's body")
+    }
+
+    #[test]
+    fn the_page_s_bodies_read_as_the_server_functions_arguments() {
+        let options = FormOptions {
+            delay_s: Some("5".into()),
+            backoff: Some("fixed".into()),
+            job_id: Some("a b&c=d/é+%".into()),
+            ..FormOptions::default()
+        };
+        let args: EnqueueTask = decoded(enqueue_form(30, "k3y", &options));
+        assert_eq!(args.seconds, "30");
+        assert_eq!(args.key.as_deref(), Some("k3y"));
+        assert_eq!(args.delay_s.as_deref(), Some("5"));
+        assert_eq!(args.backoff.as_deref(), Some("fixed"));
+        assert_eq!(args.job_id.as_deref(), Some("a b&c=d/é+%"));
+        assert_eq!(
+            (args.priority, args.attempts, args.backoff_s, args.timeout_s),
+            (None, None, None, None)
+        );
+
+        for ids in [
+            vec!["7".to_string()],
+            (0..MAX_IDS_PER_CALL).map(|i| format!("id {i}&x")).collect(),
+        ] {
+            let args: TaskStatuses = decoded(statuses_form(&ids));
+            assert_eq!(args.ids, ids);
+        }
+        let _: QueueCounts = decoded(Form::default());
+        let _: QueueReachable = decoded(Form::default());
+    }
 }

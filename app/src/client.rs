@@ -1,14 +1,14 @@
 //! The page's calls to its server functions, made with the browser's `fetch`.
 //!
-//! Each call is what the function's generated stub sends: its argument struct (the one
-//! `#[server]` generates) form-encoded by `serde_qs`, POSTed to the function's path, the JSON
-//! answer read as [`JsonText`](crate::api::JsonText) reads it. The server side is the server
-//! function itself, unchanged. The stubs' own transport (`server_fn`'s browser client:
-//! request and response wrappers, streams, its error encoding) was about 12 KB gzip of the
-//! home page's WASM for what these few lines do; the home page makes only these calls.
+//! Each call is what the function's generated stub sends: its arguments form-encoded (the
+//! bodies are built in [`crate::api`], next to the functions, and unit-tested against the
+//! server's own decoding), POSTed to the function's path, the JSON answer read as
+//! [`JsonText`](crate::api::JsonText) reads it. The server side is the server function itself,
+//! unchanged. The stubs' own transport (`server_fn`'s browser client: request and response
+//! wrappers, streams, its error encoding) and `serde_qs` were about 16 KB gzip of the home
+//! page's WASM for what these few lines do; the home page makes only these calls.
 
 use leptos::server_fn::ServerFn;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -22,14 +22,13 @@ pub enum CallError {
     Failed,
 }
 
-/// Calls the server function whose arguments are `args`.
-pub async fn call<F>(args: &F) -> Result<F::Output, CallError>
+/// Calls the server function `F` with its arguments form-encoded in `body`.
+pub async fn call<F>(body: crate::url::Form) -> Result<F::Output, CallError>
 where
-    F: ServerFn + Serialize,
+    F: ServerFn,
     F::Output: DeserializeOwned,
 {
-    let body = serde_qs::to_string(args).map_err(|_| CallError::Failed)?;
-    let text = post(F::PATH, &body).await?;
+    let text = post(F::PATH, &body.into_body()).await?;
     serde_json::from_str(&text).map_err(|_| CallError::Failed)
 }
 

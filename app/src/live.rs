@@ -177,11 +177,12 @@ mod browser {
     use web_sys::{EventSource, MessageEvent};
 
     use super::{Link, LiveState, StreamData};
-    use crate::api::{MAX_IDS_PER_CALL, QueueCounts, QueueReachable, TaskStatuses};
+    use crate::api::{MAX_IDS_PER_CALL, QueueCounts, QueueReachable, TaskStatuses, statuses_form};
     use crate::client::{CallError, call};
     use crate::tasks::TaskStore;
     use crate::time::now_ms;
     use crate::types::{JobCounts, JobState};
+    use crate::url::Form;
     use crate::view::Presence;
 
     /// The stream events the page listens to.
@@ -448,11 +449,11 @@ mod browser {
     }
 
     async fn queue_reachable() -> Result<bool, CallError> {
-        call(&QueueReachable {}).await
+        call::<QueueReachable>(Form::default()).await
     }
 
     async fn task_statuses(ids: Vec<String>) -> Result<Vec<crate::view::TaskView>, CallError> {
-        call(&TaskStatuses { ids }).await
+        call::<TaskStatuses>(statuses_form(&ids)).await
     }
 
     /// The page's one loop: keeps the stream open, finds out why it is not, and sends at most
@@ -602,7 +603,7 @@ mod browser {
         let Some(counts) = live.targets.counts else {
             return;
         };
-        if let Ok(Some(fresh)) = call(&QueueCounts {}).await {
+        if let Ok(Some(fresh)) = call::<QueueCounts>(Form::default()).await {
             counts.set(Some(fresh));
         }
     }

@@ -14,7 +14,7 @@ mod browser {
     use gloo_timers::future::TimeoutFuture;
     use leptos::prelude::*;
 
-    use crate::api::EnqueueTask;
+    use crate::api::{EnqueueTask, enqueue_form};
     use crate::client::call;
     use crate::storage::{self, Submission};
     use crate::tasks::TaskStore;
@@ -57,7 +57,7 @@ mod browser {
                 *byte = (js_sys::Math::random() * 256.0) as u8;
             }
         }
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        crate::url::hex(bytes)
     }
 
     /// Records a new submission (stored first, so that a reload or a closed tab cannot lose
@@ -70,19 +70,8 @@ mod browser {
     /// Sends a submission once.
     pub async fn send_once(sender: Sender, submission: &Submission) -> Answer {
         let store = sender.store;
-        let o = submission.options.clone();
-        let args = EnqueueTask {
-            seconds: submission.seconds.to_string(),
-            key: Some(submission.key.clone()),
-            delay_s: o.delay_s,
-            priority: o.priority,
-            attempts: o.attempts,
-            backoff: o.backoff,
-            backoff_s: o.backoff_s,
-            job_id: o.job_id,
-            timeout_s: o.timeout_s,
-        };
-        match call(&args).await {
+        let body = enqueue_form(submission.seconds, &submission.key, &submission.options);
+        match call::<EnqueueTask>(body).await {
             Ok(EnqueueOutcome::Enqueued { id }) => {
                 storage::remove_pending(&submission.key);
                 store.remove_pending(&submission.key);

@@ -2,6 +2,7 @@
 //! re-renders one row, not the list; the submissions not yet confirmed by the queue on top; and
 //! the words a screen reader hears when a task changes state.
 
+use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::storage::{Entry, Submission};
@@ -216,6 +217,16 @@ impl TaskStore {
         self.announcement.get()
     }
 
+    /// The rows shown, tracked: the unconfirmed submissions, then the first `shown` tasks.
+    pub fn items(&self) -> Vec<Item> {
+        let mut items: Vec<Item> = self.pending().into_iter().map(Item::Sending).collect();
+        let shown = self.shown.get();
+        self.rows.with(|rows| {
+            items.extend(rows.iter().take(shown).cloned().map(Item::Task));
+        });
+        items
+    }
+
     /// The unconfirmed submissions, tracked.
     pub fn pending(&self) -> Vec<PendingRow> {
         self.pending.get()
@@ -258,6 +269,25 @@ impl TaskStore {
     }
 }
 
+/// A row of the list.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// A submission the queue has not confirmed.
+    Sending(PendingRow),
+    /// A task.
+    Task(TaskRow),
+}
+
+impl Item {
+    /// The row's key in the list (a submission's and a task's never collide).
+    fn key(&self) -> String {
+        match self {
+            Self::Sending(row) => format!("s{}", row.submission.key),
+            Self::Task(row) => format!("t{}", row.id),
+        }
+    }
+}
+
 /// What the list needs besides the tasks.
 #[derive(Clone, Copy)]
 pub struct ListContext {
@@ -288,23 +318,23 @@ pub fn TaskList(store: TaskStore, context: ListContext) -> impl IntoView {
                     </button>
                 </Show>
             </div>
-            <Show when=move || context.stale.get()>
+            {move || context.stale.get().then(|| view! {
                 <p class="stale-note">"Not live: these statuses may be out of date."</p>
-            </Show>
+            })}
             <Show
                 when=move || !empty()
                 fallback=|| view! { <p class="empty">"No tasks yet. Enqueue one above."</p> }
             >
                 <ol class="task-list">
-                    <For each=move || store.pending() key=|row| row.submission.key.clone() let:row>
-                        <PendingItem store submission=row.submission/>
-                    </For>
-                    <For
-                        each=move || store.rows.with(|rows| rows.iter().take(store.shown.get()).cloned().collect::<Vec<_>>())
-                        key=|row| row.id.clone()
-                        let:row
-                    >
-                        <TaskItem row context/>
+                    // One list for both kinds of row (one keyed list's code in the WASM, not
+                    // two): the unconfirmed submissions first, then the tasks shown.
+                    <For each=move || store.items() key=Item::key let:item>
+                        {match item {
+                            Item::Sending(row) => {
+                                Either::Left(view! { <PendingItem store submission=row.submission/> })
+                            }
+                            Item::Task(row) => Either::Right(view! { <TaskItem row context/> }),
+                        }}
                     </For>
                 </ol>
                 <Show when=move || { hidden() > 0 }>
@@ -362,10 +392,7 @@ fn TaskItem(row: TaskRow, context: ListContext) -> impl IntoView {
     let view = RwSignal::from(row.view);
     let name = format!("Task {}", label(&id));
     // Job ids may hold spaces, which an HTML id may not: the id's bytes in hex.
-    let info_id = format!(
-        "task-info-{}",
-        id.bytes().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+    let info_id = format!("task-info-{}", crate::url::hex(id.bytes()));
     let state_name = move || view.with(TaskView::state_name);
     let bar = move || view.with(TaskView::bar);
     let now = context.now;
