@@ -392,14 +392,8 @@ async fn pages_preload_the_modules_they_load_later() {
         "{home}"
     );
     // Its data comes with it, as JSON in the head, which the browser reads instead of asking.
-    let open = r#"<script id="home-data" type="application/json">"#;
-    let json = home
-        .split_once(open)
-        .and_then(|(_, rest)| rest.split_once("</script>"))
-        .map(|(json, _)| json)
-        .unwrap_or_else(|| panic!("no home data in {home}"));
-    let data: app::api::HomePageData = serde_json::from_str(json).expect("the home data parses");
-    assert_eq!(data.settings.max_seconds, 3600, "{json}");
+    let data = home_data_in(&home);
+    assert_eq!(data.settings.max_seconds, 3600, "{home}");
     for (path, route) in [
         ("/admin", "__admin_route_view_"),
         ("/admin/jobs/1", "__job_route_view_"),
@@ -459,6 +453,59 @@ async fn the_home_data_call_answers_hostile_input_without_failing() {
             status < 500,
             "{body} ({kind}): {status} {}",
             answer.text().await.unwrap()
+        );
+    }
+}
+
+/// The data a home page carries in its head (the JSON up to the first `</script>`, as a
+/// browser reads it).
+fn home_data_in(page: &str) -> app::api::HomePageData {
+    let open = r#"<script id="home-data" type="application/json">"#;
+    let json = page
+        .split_once(open)
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(json, _)| json)
+        .unwrap_or_else(|| panic!("no home data in {page}"));
+    serde_json::from_str(json)
+        .unwrap_or_else(|e| panic!("the home data does not parse ({e}): {json}"))
+}
+
+#[tokio::test]
+async fn the_home_page_renders_hostile_addresses_with_its_data_intact() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("home-page", &redis.url(), SentinelOptions::default()).await;
+    let http = reqwest::Client::new();
+    let breakout = "</script><script>alert(1)</script><!--";
+    for (query, listed) in [
+        (format!("task={}", "x".repeat(4000)), Some("x".repeat(1024))),
+        (
+            format!(
+                "task={}&error={}&seconds={}",
+                urlencode(breakout),
+                urlencode(breakout),
+                urlencode(breakout)
+            ),
+            Some(breakout.to_string()),
+        ),
+        ("task=%zz%&error=%FF&seconds=%".to_string(), None),
+        ("task=1&task=2&task&&=".to_string(), Some("1".to_string())),
+    ] {
+        let answer = http
+            .get(server.url(&format!("/?{query}")))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{query}");
+        let page = answer.text().await.unwrap();
+        assert!(!page.contains("<script>alert(1)"), "{query}: {page}");
+        let data = home_data_in(&page);
+        assert_eq!(data.settings.max_seconds, 3600, "{query}");
+        let ids: Vec<&str> = data.listed.iter().map(|view| view.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            listed.as_deref().into_iter().collect::<Vec<_>>(),
+            "{query}"
         );
     }
 }

@@ -17,10 +17,11 @@ use crate::url::Form;
 use crate::view::TaskView;
 
 /// The answers of the home page's server functions: JSON, as `server_fn`'s default writes it,
-/// read back from text with `serde_json::from_str`, the reader the page already uses for the
-/// server-rendered data (Leptos's resources), its stored lists and the event stream. One
-/// reader instead of two (the default reads bytes, `from_slice`) keeps one copy of each
-/// type's decoding code in the home page's WASM.
+/// read back from text with `serde_json::from_str`, the reader the browser already uses for the
+/// server-rendered data (Leptos's resources), stored lists, stream events and `client`'s calls.
+/// One reader instead of two (the default reads bytes, `from_slice`) keeps one copy of each
+/// type's decoding code where the generated stubs are still used: the main bundle, whose
+/// router holds the home route (8.6 KB gzip of `/admin`'s download).
 pub struct JsonText;
 
 impl ContentType for JsonText {

@@ -94,6 +94,13 @@ fn rendering_context(
     }
 }
 
+/// What a request to `/` renders with: its address's query and the data read for it.
+#[derive(Clone)]
+struct HomeRequest {
+    query: app::HomeQuery,
+    data: app::api::HomePageData,
+}
+
 /// The home page's data for a request to `/`, read before the page renders (the page then
 /// renders at once, and carries the data for the browser: see `app::home_shell`): the
 /// `home_data` server function's body, run with the request's context (who asks, their
@@ -178,25 +185,34 @@ pub fn router(state: AppState) -> Router {
     let home = {
         let rendering = rendering_context(&state, options.clone());
         let options = home_options(&options);
+        // Built once; each request brings its query and data in its extensions (see below).
+        let render = leptos_axum::render_app_async_with_context(
+            {
+                let rendering = rendering.clone();
+                move || {
+                    rendering();
+                    if let Some(page) = use_context::<Parts>()
+                        .and_then(|parts| parts.extensions.get::<HomeRequest>().cloned())
+                    {
+                        provide_context(page.query);
+                        provide_context(page.data);
+                    }
+                }
+            },
+            move || app::home_shell(options.clone()),
+        );
         move |request: Request<Body>| {
             let rendering = rendering.clone();
-            let options = options.clone();
+            let render = render.clone();
             async move {
-                let (parts, body) = request.into_parts();
+                let (mut parts, body) = request.into_parts();
                 let query = parts
                     .uri
                     .query()
                     .map(app::HomeQuery::parse)
                     .unwrap_or_default();
                 let data = home_data_for(&rendering, &parts, query.task.clone()).await;
-                let context = move || {
-                    rendering();
-                    provide_context(query.clone());
-                    provide_context(data.clone());
-                };
-                let render = leptos_axum::render_app_async_with_context(context, move || {
-                    app::home_shell(options.clone())
-                });
+                parts.extensions.insert(HomeRequest { query, data });
                 render(Request::from_parts(parts, body)).await
             }
         }
