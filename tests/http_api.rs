@@ -416,6 +416,8 @@ async fn pages_preload_the_modules_they_load_later() {
 async fn the_home_data_call_answers_hostile_input_without_failing() {
     let redis = RedisServer::start().await;
     let server = Sentinel::start("home-data", &redis.url(), SentinelOptions::default()).await;
+    // A task is reported gone only once the queue can be asked; before, the list is empty.
+    server.wait_ready().await;
     let http = reqwest::Client::new();
     let post = |body: String, kind: &'static str| {
         http.post(server.url("/api/home"))
@@ -474,6 +476,8 @@ fn home_data_in(page: &str) -> app::api::HomePageData {
 async fn the_home_page_renders_hostile_addresses_with_its_data_intact() {
     let redis = RedisServer::start().await;
     let server = Sentinel::start("home-page", &redis.url(), SentinelOptions::default()).await;
+    // The listed task is looked up in the queue, so ask once it is connected.
+    server.wait_ready().await;
     let http = reqwest::Client::new();
     let breakout = "</script><script>alert(1)</script><!--";
     for (query, listed) in [
