@@ -217,6 +217,20 @@ async fn starts_without_redis_and_connects_when_it_comes() {
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "unavailable");
+    // The page still lists the task it names, as not read yet (the page reads it again until
+    // the queue answers), and an id that can never name a job as gone.
+    let home = |task: &str| {
+        reqwest::Client::new()
+            .post(server.url("/api/home"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("task={}", urlencode(task)))
+            .send()
+    };
+    let data: Value = home("42").await.unwrap().json().await.unwrap();
+    assert_eq!(data["listed"][0]["id"], "42", "{data}");
+    assert_eq!(data["listed"][0]["presence"], "Loading", "{data}");
+    let data: Value = home("a:b").await.unwrap().json().await.unwrap();
+    assert_eq!(data["listed"][0]["presence"], "Gone", "{data}");
     // One clear warning, then quiet retries (debug level), not a flood of warnings.
     support::eventually(
         Duration::from_secs(15),
@@ -234,6 +248,8 @@ async fn starts_without_redis_and_connects_when_it_comes() {
     let _redis = RedisServer::start_on(port, false).await;
     server.wait_ready().await;
     let id = server.enqueue(1).await;
+    let data: Value = home(&id).await.unwrap().json().await.unwrap();
+    assert_eq!(data["listed"][0]["presence"], "Present", "{data}");
     server.wait_state(&id, "completed", LONG).await;
 }
 

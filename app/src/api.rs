@@ -270,13 +270,16 @@ pub async fn listed_tasks(task: Option<String>) -> Result<Vec<TaskView>, ServerF
     let mut named: Vec<String> = task.into_iter().chain(backend.remembered()).collect();
     let mut seen = std::collections::HashSet::new();
     named.retain(|id| seen.insert(id.clone()));
-    let owned: Vec<String> = backend
-        .my_tasks()
-        .await
-        .map_err(|e| ServerFnError::new(e.message))?
-        .into_iter()
-        .filter(|id| seen.insert(id.clone()))
-        .collect();
+    // While the queue does not answer, the caller's own list is left out (it comes with the
+    // next load) and the named tasks are listed as not read yet (below).
+    let owned: Vec<String> = match backend.my_tasks().await {
+        Ok(owned) => owned,
+        Err(e) if e.unavailable => Vec::new(),
+        Err(e) => return Err(ServerFnError::new(e.message)),
+    }
+    .into_iter()
+    .filter(|id| seen.insert(id.clone()))
+    .collect();
     let named_count = named.len().min(MAX_IDS_PER_CALL);
     let ids: Vec<String> = named
         .into_iter()
@@ -284,9 +287,20 @@ pub async fn listed_tasks(task: Option<String>) -> Result<Vec<TaskView>, ServerF
         .chain(owned)
         .take(MAX_IDS_PER_CALL)
         .collect();
-    let views = views_of(&*backend, &ids)
-        .await
-        .map_err(|e| ServerFnError::new(e.message))?;
+    let views = match views_of(&*backend, &ids).await {
+        Ok(views) => views,
+        // The task just submitted stays on the page while Redis is away: listed as not read
+        // yet, which the page reads again until the queue answers (an id that can never name
+        // a job is still gone).
+        Err(e) if e.unavailable => ids
+            .iter()
+            .map(|id| match crate::types::JobId::parse(id) {
+                Ok(_) => TaskView::pending(id),
+                Err(_) => TaskView::gone(id),
+            })
+            .collect(),
+        Err(e) => return Err(ServerFnError::new(e.message)),
+    };
     Ok(views
         .into_iter()
         .enumerate()
