@@ -219,13 +219,7 @@ async fn starts_without_redis_and_connects_when_it_comes() {
     assert_eq!(body["error"], "unavailable");
     // The page still lists the task it names, as not read yet (the page reads it again until
     // the queue answers), and an id that can never name a job as gone.
-    let home = |task: &str| {
-        reqwest::Client::new()
-            .post(server.url("/api/home"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("task={}", urlencode(task)))
-            .send()
-    };
+    let home = |task: &str| post_home(&server, format!("task={}", urlencode(task)), FORM);
     let data: Value = home("42").await.unwrap().json().await.unwrap();
     assert_eq!(data["listed"][0]["id"], "42", "{data}");
     assert_eq!(data["listed"][0]["presence"], "Loading", "{data}");
@@ -425,6 +419,23 @@ async fn pages_preload_the_modules_they_load_later() {
     }
 }
 
+/// The content type of a plain form post.
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Calls the home page's data function (`/api/home`) with `body` of content type `kind`.
+async fn post_home(
+    server: &Sentinel,
+    body: String,
+    kind: &str,
+) -> reqwest::Result<reqwest::Response> {
+    reqwest::Client::new()
+        .post(server.url("/api/home"))
+        .header("content-type", kind)
+        .body(body)
+        .send()
+        .await
+}
+
 /// The home page's data call (`/api/home`) with what a browser would never send: a task id
 /// that cannot name a job, a long one, malformed encoding, a body of another kind. Each gets an
 /// answer (the odd id comes back as a task that is gone), never a server error.
@@ -434,17 +445,10 @@ async fn the_home_data_call_answers_hostile_input_without_failing() {
     let server = Sentinel::start("home-data", &redis.url(), SentinelOptions::default()).await;
     // A task is reported gone only once the queue can be asked; before, the list is empty.
     server.wait_ready().await;
-    let http = reqwest::Client::new();
-    let post = |body: String, kind: &'static str| {
-        http.post(server.url("/api/home"))
-            .header("content-type", kind)
-            .body(body)
-            .send()
-    };
-    let form = "application/x-www-form-urlencoded";
+    let post = |body: String, kind: &'static str| post_home(&server, body, kind);
     for task in ["a:b", "#", &"x".repeat(4000), "\u{0}\u{7f}é"] {
         let body = format!("task={}", urlencode(task));
-        let answer = post(body, form).await.unwrap();
+        let answer = post(body, FORM).await.unwrap();
         assert_eq!(answer.status(), 200, "task {task:?}");
         let data: Value = answer.json().await.unwrap();
         let listed = data["listed"].as_array().unwrap();
@@ -453,7 +457,7 @@ async fn the_home_data_call_answers_hostile_input_without_failing() {
         assert!(data["settings"]["max_seconds"].as_u64().is_some(), "{data}");
     }
     // No task at all: the settings, an empty list.
-    let data: Value = post(String::new(), form)
+    let data: Value = post(String::new(), FORM)
         .await
         .unwrap()
         .json()
@@ -461,9 +465,9 @@ async fn the_home_data_call_answers_hostile_input_without_failing() {
         .unwrap();
     assert_eq!(data["listed"], json!([]), "{data}");
     for (body, kind) in [
-        ("task=%zz%", form),
+        ("task=%zz%", FORM),
         ("{\"task\": 5}", "application/json"),
-        ("task=1&task=2&task", form),
+        ("task=1&task=2&task", FORM),
     ] {
         let answer = post(body.to_string(), kind).await.unwrap();
         let status = answer.status().as_u16();

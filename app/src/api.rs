@@ -163,17 +163,20 @@ pub async fn enqueue_task(
 pub async fn task_statuses(ids: Vec<String>) -> Result<Vec<TaskView>, ServerFnError> {
     let backend = crate::backend::backend()?;
     let ids: Vec<String> = ids.into_iter().take(MAX_IDS_PER_CALL).collect();
-    views_of(&*backend, &ids)
+    views_of(&*backend, &ids, false)
         .await
         .map_err(|e| ServerFnError::new(e.message))
 }
 
 /// The views of `ids`, in order, gone where the queue has no such job (or it is not the
-/// caller's).
+/// caller's). When the queue does not answer: an error, or with `unread_while_unavailable`
+/// every id that can name a job as not read yet (the page reads those again until the queue
+/// answers).
 #[cfg(feature = "ssr")]
 async fn views_of(
     backend: &dyn crate::backend::TaskBackend,
     ids: &[String],
+    unread_while_unavailable: bool,
 ) -> Result<Vec<TaskView>, crate::backend::BackendError> {
     use crate::types::JobId;
     // Ids that could never name a job are not looked up; they come back as gone.
@@ -181,20 +184,27 @@ async fn views_of(
         .iter()
         .filter_map(|raw| JobId::parse(raw).ok())
         .collect();
-    let found: std::collections::HashMap<String, TaskView> = backend
-        .statuses(valid)
-        .await?
-        .iter()
-        .flatten()
-        .map(|status| (status.id.clone(), TaskView::from_status(status)))
-        .collect();
+    let found: Option<std::collections::HashMap<String, TaskView>> =
+        match backend.statuses(valid).await {
+            Ok(statuses) => Some(
+                statuses
+                    .iter()
+                    .flatten()
+                    .map(|status| (status.id.clone(), TaskView::from_status(status)))
+                    .collect(),
+            ),
+            Err(e) if e.unavailable && unread_while_unavailable => None,
+            Err(e) => return Err(e),
+        };
     Ok(ids
         .iter()
-        .map(|raw| {
-            found
+        .map(|raw| match &found {
+            Some(found) => found
                 .get(raw)
                 .cloned()
-                .unwrap_or_else(|| TaskView::gone(raw))
+                .unwrap_or_else(|| TaskView::gone(raw)),
+            None if JobId::parse(raw).is_ok() => TaskView::pending(raw),
+            None => TaskView::gone(raw),
         })
         .collect())
 }
@@ -287,20 +297,10 @@ pub async fn listed_tasks(task: Option<String>) -> Result<Vec<TaskView>, ServerF
         .chain(owned)
         .take(MAX_IDS_PER_CALL)
         .collect();
-    let views = match views_of(&*backend, &ids).await {
-        Ok(views) => views,
-        // The task just submitted stays on the page while Redis is away: listed as not read
-        // yet, which the page reads again until the queue answers (an id that can never name
-        // a job is still gone).
-        Err(e) if e.unavailable => ids
-            .iter()
-            .map(|id| match crate::types::JobId::parse(id) {
-                Ok(_) => TaskView::pending(id),
-                Err(_) => TaskView::gone(id),
-            })
-            .collect(),
-        Err(e) => return Err(ServerFnError::new(e.message)),
-    };
+    // The task just submitted stays on the page while Redis is away: not read yet.
+    let views = views_of(&*backend, &ids, true)
+        .await
+        .map_err(|e| ServerFnError::new(e.message))?;
     Ok(views
         .into_iter()
         .enumerate()

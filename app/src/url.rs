@@ -53,8 +53,9 @@ impl Form {
     }
 }
 
-/// `bytes` in lower-case hex, two digits each (without the formatting machinery: the page's
-/// WASM need not carry it for this).
+/// `bytes` in lower-case hex, two digits each: the page's ids and keys and the server's
+/// digests, tokens and run ids (without the formatting machinery, which the page's WASM need
+/// not carry for this).
 pub fn hex(bytes: impl IntoIterator<Item = u8>) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::new();

@@ -562,7 +562,7 @@ pub struct OwnedStatus {
 pub fn idempotent_job_id(key: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(key.as_bytes());
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = app::url::hex(digest[..12].iter().copied());
     format!("idem-{hex}")
 }
 

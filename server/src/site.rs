@@ -336,7 +336,7 @@ impl TaskBackend for QueueBackend {
         if getrandom::fill(&mut bytes).is_err() {
             return String::new();
         }
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        app::url::hex(bytes)
     }
 
     fn enqueue(

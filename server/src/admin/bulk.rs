@@ -101,7 +101,7 @@ pub fn start(runs: &Runs, scope: Scope, action: Action, target: Target) -> Arc<R
     let mut bytes = [0u8; 8];
     let _ = getrandom::fill(&mut bytes);
     let run = Arc::new(Run {
-        id: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        id: app::url::hex(bytes),
         action,
         total: AtomicU64::new(match &target {
             Target::Ids(ids) => ids.len() as u64,

@@ -98,7 +98,7 @@ pub fn random_id() -> String {
         // at least; this never happens on Linux.
         bytes = now().to_le_bytes().repeat(2).try_into().unwrap_or([0; 16]);
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    app::url::hex(bytes)
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ pub fn digest(token: &str) -> [u8; 32] {
 
 /// The hex form of a digest.
 pub fn hex(digest: &[u8; 32]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    app::url::hex(*digest)
 }
 
 /// The tokens in force, re-read when the file changes.
