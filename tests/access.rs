@@ -2,73 +2,15 @@
 //! route, submitters kept apart, cross-site cookie requests, the tokens file re-read, quotas
 //! across two web processes, the trusted proxy header, anonymous identities, safe defaults.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use support::access::{SECRET, auth_opts, client, tokens_file};
 use support::{RedisServer, Sentinel, SentinelOptions, SseClient};
 
 const LONG: Duration = Duration::from_secs(20);
-const SECRET: &str = "a-test-session-secret-of-at-least-32-chars";
-
-/// A tokens file with one token per role; returns (file, [(role, token)]).
-fn tokens_file(dir: &Path, names: &[(&str, &str)]) -> (std::path::PathBuf, Vec<(String, String)>) {
-    let mut lines = String::from("# test tokens\n");
-    let mut tokens = Vec::new();
-    for (name, role) in names {
-        let output = Command::new(support::server_binary())
-            .args(["token", "create", "--name", name, "--role", role])
-            .output()
-            .expect("server token create");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let text = String::from_utf8(output.stdout).unwrap();
-        let token = text
-            .lines()
-            .next()
-            .and_then(|l| l.rsplit(' ').next())
-            .unwrap()
-            .to_string();
-        let line = text.lines().last().unwrap();
-        assert!(
-            line.starts_with(&format!("{name} {role} sha256:")),
-            "{text}"
-        );
-        lines.push_str(line);
-        lines.push('\n');
-        tokens.push((name.to_string(), token));
-    }
-    let path = dir.join("tokens");
-    std::fs::write(&path, lines).unwrap();
-    (path, tokens)
-}
-
-fn auth_opts(role: &'static str, tokens: &Path, extra: &[(&str, &str)]) -> SentinelOptions {
-    let mut opts = SentinelOptions::for_role(role);
-    opts.env.extend(
-        [
-            ("SENTINEL_AUTH", "on"),
-            ("SENTINEL_TOKENS_FILE", tokens.to_str().unwrap()),
-            ("SENTINEL_SESSION_SECRET", SECRET),
-        ]
-        .iter()
-        .chain(extra)
-        .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    opts
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 async fn call(
     http: &reqwest::Client,

@@ -330,10 +330,17 @@ impl FormOptions {
 fn custom_job_id(id: &str) -> Result<String, String> {
     JobId::parse(id).map_err(|e| e.to_string())?;
     // BullMQ refuses integer custom ids: they would collide with its counter.
-    if id.bytes().all(|b| b.is_ascii_digit()) {
+    if is_integer_like(id) {
         return Err("must not be an integer (those are the queue's own ids)".to_string());
     }
     Ok(id.to_string())
+}
+
+/// Whether BullMQ would take `id` for an integer and refuse it as a custom id: an optional `-`
+/// and digits (what JavaScript's `parseInt` reads back unchanged, and a little more), or `NaN`.
+pub fn is_integer_like(id: &str) -> bool {
+    let digits = id.strip_prefix('-').unwrap_or(id);
+    id == "NaN" || (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]

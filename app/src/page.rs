@@ -52,6 +52,30 @@ pub fn home_shell(options: LeptosOptions) -> impl IntoView {
 /// The id of the `<script type="application/json">` that carries the home page's data.
 pub const HOME_DATA_ID: &str = "home-data";
 
+/// A document title's text as `leptos_meta`'s `<Title>` should be given it. On the server the
+/// title is written into the page as it is (`leptos_meta` does not escape it), so text from a
+/// job (its id, its name) could end the `<title>` and add markup; it is escaped there. In the
+/// browser the title is set as text, so it stays as it is.
+pub fn title_text(text: String) -> String {
+    #[cfg(feature = "ssr")]
+    {
+        let mut escaped = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '&' => escaped.push_str("&amp;"),
+                '<' => escaped.push_str("&lt;"),
+                '>' => escaped.push_str("&gt;"),
+                '"' => escaped.push_str("&quot;"),
+                '\'' => escaped.push_str("&#39;"),
+                c => escaped.push(c),
+            }
+        }
+        escaped
+    }
+    #[cfg(not(feature = "ssr"))]
+    text
+}
+
 /// The home page's data as JSON that is safe inside a `<script>` element: no `<` (so no
 /// `</script>` or `<!--`), written `\u003c` instead, which JSON reads back the same (`<` can
 /// only occur inside strings).
@@ -703,6 +727,20 @@ fn form_options() -> crate::options::FormOptions {
 #[cfg(test)]
 mod tests {
     use super::HomeQuery;
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_title_cannot_end_its_element_on_the_server() {
+        let title = super::title_text(
+            r#"Job </title><meta http-equiv=refresh content="0;url=//evil.example/"> & 'x'"#
+                .to_string(),
+        );
+        assert!(!title.contains('<') && !title.contains('>') && !title.contains('"'));
+        assert_eq!(
+            title,
+            "Job &lt;/title&gt;&lt;meta http-equiv=refresh content=&quot;0;url=//evil.example/&quot;&gt; &amp; &#39;x&#39;"
+        );
+    }
 
     #[test]
     fn the_home_data_in_the_page_cannot_end_its_script_and_reads_back_the_same() {

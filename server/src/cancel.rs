@@ -25,11 +25,6 @@ pub const CANCELLED: &str = "cancelled";
 /// How long a marker is kept.
 const MARKER_TTL_MS: u64 = 3_600_000;
 
-/// The name of the cancel markers' key.
-pub fn cancel_key(prefix: &str, queue: &str) -> String {
-    format!("{prefix}:{queue}:cancel")
-}
-
 /// Marks `id` as cancelled (and drops markers older than an hour), in one round trip.
 pub fn mark(pipe: &mut redis::Pipeline, key: &str, id: &str) {
     let now = now_ms();

@@ -250,9 +250,16 @@ pub struct AuthSettings {
     #[arg(long, env = "ENQUEUE_RATE_PER_MINUTE", default_value_t = 60)]
     pub enqueue_rate_per_minute: u32,
 
-    /// Jobs waiting or active at once per owner → 429 too_many_pending.
+    /// Jobs waiting or active at once per owner → 429 too_many_pending. Anonymous identities
+    /// are also held to it (and to the rate) per client network.
     #[arg(long, env = "MAX_PENDING_PER_OWNER", default_value_t = 100)]
     pub max_pending_per_owner: u64,
+
+    /// Host names (comma-separated) this server answers for while access control is off,
+    /// besides loopback names and the listen address; any other `Host` gets 421 (a page of
+    /// another site that resolves its name to this machine must not reach it).
+    #[arg(long, env = "SENTINEL_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Every limit on what enters the server. Each is a setting with a safe default; hitting one
@@ -312,6 +319,10 @@ pub struct Limits {
     /// failed reason, event field) that Sentinel forwards.
     #[arg(long, env = "MAX_FIELD_BYTES", default_value_t = 8 * 1024)]
     pub max_field_bytes: usize,
+
+    /// Bulk admin runs one process runs at the same time → 429 too_many_bulk_runs.
+    #[arg(long, env = "MAX_BULK_RUNS", default_value_t = 4)]
+    pub max_bulk_runs: usize,
 }
 
 impl Default for Limits {
@@ -329,6 +340,7 @@ impl Default for Limits {
             sse_max_replay_events: 20_000,
             max_event_bytes: 16 * 1024,
             max_field_bytes: 8 * 1024,
+            max_bulk_runs: 4,
         }
     }
 }
@@ -412,6 +424,7 @@ impl Config {
             ("MAX_SSE_STREAMS", l.max_sse_streams),
             ("MAX_SSE_STREAMS_PER_CLIENT", l.max_sse_streams_per_client),
             ("SSE_MAX_REPLAY_EVENTS", l.sse_max_replay_events),
+            ("MAX_BULK_RUNS", l.max_bulk_runs),
         ] {
             if value == 0 {
                 return fail(name, "must be at least 1");

@@ -45,10 +45,9 @@ pub async fn connect(state: AppState) {
     }
 
     let hub = config.role.serves_api().then(|| {
-        let events_key = format!("{}:{}:events", config.prefix, config.queue);
         EventHub::start(
             queue.connection().clone(),
-            events_key,
+            queue.keys().clone(),
             &config.limits,
             state.access.enabled,
             shutdown.clone(),

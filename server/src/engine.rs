@@ -17,8 +17,9 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::keys::{self, NewJobId, QueueKeys};
 use crate::metrics::Metrics;
-use crate::record::{self, JobRecord, is_queue_key_name};
+use crate::record::{self, JobRecord};
 
 /// Replies [`TaskQueue::membership`] adds per job.
 const MEMBERSHIP_READS: usize = 6;
@@ -93,6 +94,7 @@ pub fn connection_options(config: &Config) -> RedisConnectionOptions {
 /// The task queue, as the HTTP handlers see it.
 pub struct TaskQueue {
     queue: Queue,
+    keys: QueueKeys,
     max_field_bytes: usize,
     metrics: Arc<Metrics>,
 }
@@ -106,6 +108,7 @@ impl TaskQueue {
         let queue = bounded(CONNECT_TIMEOUT, Queue::with_options(&config.queue, opts)).await?;
         Ok(Self {
             queue,
+            keys: QueueKeys::new(&config.prefix, &config.queue),
             metrics,
             max_field_bytes: config.limits.max_field_bytes,
         })
@@ -113,11 +116,12 @@ impl TaskQueue {
 
     /// Adds a `longTask` job with the original service's options and returns its id. With a
     /// `job_id` (see [`idempotent_job_id`]), a second add returns the existing job, as
-    /// BullMQ does for custom ids.
+    /// BullMQ does for custom ids. The id is a [`NewJobId`]: checked against the queue's own
+    /// key names, so no add can write over the queue's bookkeeping.
     pub async fn enqueue(
         &self,
         payload: TaskPayload,
-        job_id: Option<String>,
+        job_id: Option<NewJobId>,
         options: &TaskOptions,
     ) -> Result<String, EngineError> {
         let keep = || {
@@ -147,7 +151,7 @@ impl TaskQueue {
             });
         }
         if let Some(id) = job_id {
-            add = add.job_id(id);
+            add = add.job_id(id.as_str());
         }
         let job = bounded(CALL_TIMEOUT, add.into_future()).await?;
         let id = job.id().to_string();
@@ -196,13 +200,12 @@ impl TaskQueue {
         &self,
         id: &JobId,
     ) -> Result<Option<(OwnedStatus, JobRecord)>, EngineError> {
-        let id = id.as_str();
-        if is_queue_key_name(id) {
+        if keys::is_reserved(id.as_str()) {
             return Ok(None);
         }
-        let keys = self.queue.keys();
         let mut pipe = redis::pipe();
-        pipe.atomic().cmd("HGETALL").arg(keys.job_key(id));
+        pipe.atomic().cmd("HGETALL").arg(self.keys.job(id));
+        let id = id.as_str();
         self.membership(&mut pipe, id);
         let mut replies = self.run::<Vec<redis::Value>>(&pipe).await?.into_iter();
         let Some(record) = replies
@@ -235,7 +238,7 @@ impl TaskQueue {
     /// Adds to `pipe` the reads that tell job `id`'s state ([`MEMBERSHIP_READS`] replies,
     /// read by [`state_from`]).
     fn membership(&self, pipe: &mut redis::Pipeline, id: &str) {
-        let keys = self.queue.keys();
+        let keys = &self.keys;
         for set in [
             keys.completed(),
             keys.failed(),
@@ -273,7 +276,7 @@ impl TaskQueue {
     /// the answer is that bound ("at least"). `None` when the job is in neither (it moved on
     /// meanwhile, or the queue is paused and holds it elsewhere).
     async fn jobs_ahead(&self, id: &str, state: JobState) -> Result<Option<u64>, EngineError> {
-        let keys = self.queue.keys();
+        let keys = &self.keys;
         let mut pipe = redis::pipe();
         pipe.cmd("LLEN").arg(keys.wait());
         match state {
@@ -306,76 +309,124 @@ impl TaskQueue {
         })
     }
 
-    /// The key of `owner`'s index of job ids (our own key, in the queue's hash slot).
-    fn owner_key(&self, owner: &str) -> String {
-        self.queue.keys().get(&format!("owner:{owner}"))
-    }
-
-    /// Records that `owner` added job `id` (newest last; the index keeps the last
-    /// [`OWNER_INDEX_LEN`]).
-    pub async fn record_owner(&self, owner: &str, id: &str) -> Result<(), EngineError> {
-        let key = self.owner_key(owner);
-        let now = crate::clock::now_ms();
-        let mut pipe = redis::pipe();
-        pipe.cmd("ZADD")
-            .arg(&key)
-            .arg("NX")
-            .arg(now)
-            .arg(id)
-            .ignore();
-        pipe.cmd("ZREMRANGEBYRANK")
-            .arg(&key)
-            .arg(0)
-            .arg(-(OWNER_INDEX_LEN as i64) - 1)
-            .ignore();
-        self.run(&pipe).await
-    }
-
     /// The ids of `owner`'s most recent jobs, newest first (at most `limit`).
     pub async fn owned_ids(&self, owner: &str, limit: usize) -> Result<Vec<String>, EngineError> {
         let mut cmd = redis::cmd("ZREVRANGE");
-        cmd.arg(self.owner_key(owner))
+        cmd.arg(self.keys.owner(owner))
             .arg(0)
             .arg(limit.saturating_sub(1));
         Ok(id_list(self.run_cmd(&cmd).await?))
     }
 
-    /// How many of `owner`'s jobs are waiting or running (added, not finished). Read from
-    /// Redis, so it holds across web processes. Ids of jobs that finished or are gone leave
-    /// the index as they are found.
-    pub async fn pending_of(&self, owner: &str) -> Result<u64, EngineError> {
-        let ids = self.owned_ids(owner, OWNER_INDEX_LEN).await?;
-        if ids.is_empty() {
-            return Ok(0);
+    /// Reserves a place for one more pending job in each of these indexes (an owner's, and an
+    /// anonymous client network's), each held to `max` jobs waiting or running: counted and
+    /// reserved in one script, so parallel requests cannot overshoot the quota together. `Ok(Err(i))`
+    /// names the first index at its limit; nothing is reserved then. The place is held until
+    /// [`Self::settle`] (or for [`RESERVATION_MS`] if this process dies before it). Ids of jobs
+    /// that finished or are gone leave the indexes as they are counted.
+    pub async fn reserve(
+        &self,
+        indexes: &[String],
+        max: u64,
+    ) -> Result<Result<Reservation, usize>, EngineError> {
+        let mut bytes = [0u8; 12];
+        let _ = getrandom::fill(&mut bytes);
+        // Never a job id: ids have no ':'.
+        let member = format!("r:{}", app::url::hex(bytes));
+        let mut invocation = reserve_script().prepare_invoke();
+        for index in indexes {
+            invocation.key(index);
         }
-        let keys = self.queue.keys();
+        invocation
+            .arg(self.keys.base())
+            .arg(max)
+            .arg(crate::clock::now_ms())
+            .arg(&member)
+            .arg(RESERVATION_MS)
+            .arg(OWNER_INDEX_LEN);
+        let mut conn = self.queue.connection().connection();
+        let at_limit: i64 = self.timed(invocation.invoke_async(&mut conn)).await?;
+        Ok(match usize::try_from(at_limit) {
+            Ok(0) | Err(_) => Ok(Reservation {
+                indexes: indexes.to_vec(),
+                member,
+            }),
+            Ok(index) => Err(index - 1),
+        })
+    }
+
+    /// Turns a reservation into job `id` (it was added) or gives it back (`None`: the add
+    /// failed), keeping each index to its last [`OWNER_INDEX_LEN`] entries.
+    pub async fn settle(&self, reservation: Reservation, id: Option<&str>) -> Result<(), EngineError> {
+        let now = crate::clock::now_ms();
         let mut pipe = redis::pipe();
-        for id in &ids {
-            pipe.cmd("HMGET")
-                .arg(keys.job_key(id))
-                .arg("timestamp")
-                .arg("finishedOn");
-        }
-        // Bytes, not text: these are BullMQ's fields, but nothing read back is trusted.
-        let states = self
-            .run::<Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>>(&pipe)
-            .await?;
-        let mut pending = 0;
-        let mut done = Vec::new();
-        for (id, (timestamp, finished)) in ids.iter().zip(states) {
-            if timestamp.is_some() && finished.is_none() {
-                pending += 1;
-            } else {
-                done.push(id);
+        for index in &reservation.indexes {
+            pipe.cmd("ZREM").arg(index).arg(&reservation.member).ignore();
+            if let Some(id) = id {
+                pipe.cmd("ZADD").arg(index).arg("NX").arg(now).arg(id).ignore();
+                pipe.cmd("ZREMRANGEBYRANK")
+                    .arg(index)
+                    .arg(0)
+                    .arg(-(OWNER_INDEX_LEN as i64) - 1)
+                    .ignore();
             }
         }
-        if !done.is_empty() {
-            let mut forget = redis::cmd("ZREM");
-            forget.arg(self.owner_key(owner)).arg(&done);
-            // Only bookkeeping: a failure here costs a longer scan next time.
-            let _ = self.run_cmd::<i64>(&forget).await;
+        self.run(&pipe).await
+    }
+
+    /// Records session `id` (valid until `expiry`, seconds since the epoch) as signed out, and
+    /// forgets sessions that have expired anyway.
+    pub async fn revoke_session(&self, id: &str, expiry: u64) -> Result<(), EngineError> {
+        let key = self.keys.revoked_sessions();
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD").arg(&key).arg(expiry).arg(id).ignore();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(&key)
+            .arg("-inf")
+            .arg(format!("({}", crate::auth::session::now()))
+            .ignore();
+        self.run(&pipe).await
+    }
+
+    /// The sessions signed out that have not expired yet (at most `limit`), with their expiry.
+    pub async fn revoked_sessions(
+        &self,
+        now: u64,
+        limit: isize,
+    ) -> Result<Vec<(String, u64)>, EngineError> {
+        let mut cmd = redis::cmd("ZRANGE");
+        cmd.arg(self.keys.revoked_sessions())
+            .arg(now)
+            .arg("+inf")
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .arg("WITHSCORES");
+        let pairs: Vec<(Vec<u8>, f64)> = self.run_cmd(&cmd).await?;
+        Ok(pairs
+            .into_iter()
+            .filter_map(|(id, expiry)| {
+                let id = String::from_utf8(id).ok().filter(|id| id.len() <= 64)?;
+                (expiry.is_finite() && expiry >= 0.0).then_some((id, expiry as u64))
+            })
+            .collect())
+    }
+
+    /// The first of the queue's keys whose Redis type is not the one BullMQ (or Sentinel)
+    /// relies on, with the type found: such a key breaks every script that touches it.
+    pub async fn mistyped_key(&self) -> Result<Option<(String, String, keys::KeyType)>, EngineError> {
+        let typed = self.keys.typed();
+        let mut pipe = redis::pipe();
+        for (key, _) in &typed {
+            pipe.cmd("TYPE").arg(key);
         }
-        Ok(pending)
+        let found: Vec<String> = self.run(&pipe).await?;
+        Ok(typed
+            .into_iter()
+            .zip(found)
+            .find(|((_, want), got)| got != "none" && got != want.redis_name())
+            .map(|((key, want), got)| (key, got, want)))
     }
 
     /// Number of jobs per state.
@@ -397,7 +448,7 @@ impl TaskQueue {
     /// active newest first (as the lists hold them), delayed soonest first, completed and
     /// failed most recent first.
     pub async fn counts_report(&self) -> Result<CountsReport, EngineError> {
-        let keys = self.queue.keys();
+        let keys = &self.keys;
         let end = SUMMARY_LEN - 1;
         let mut pipe = redis::pipe();
         pipe.cmd("LRANGE").arg(keys.wait()).arg(0).arg(end);
@@ -440,21 +491,19 @@ impl TaskQueue {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let keys = self.queue.keys();
+        // An id that can name no job (read back from a list anyone may write) is not read.
+        let valid: Vec<Option<JobId>> = ids.iter().map(|id| keys::is_job_id(id)).collect();
         let mut pipe = redis::pipe();
-        for id in ids {
-            pipe.cmd("HGETALL").arg(keys.job_key(id));
+        for id in valid.iter().flatten() {
+            pipe.cmd("HGETALL").arg(self.keys.job(id));
         }
-        let replies = self.run::<Vec<redis::Value>>(&pipe).await?;
-        Ok(ids
+        let mut replies = self.run::<Vec<redis::Value>>(&pipe).await?.into_iter();
+        Ok(valid
             .iter()
-            .zip(replies)
-            .map(|(id, reply)| {
-                if is_queue_key_name(id) || JobId::parse(id).is_err() {
-                    None
-                } else {
-                    JobRecord::from_reply(id, reply, self.max_field_bytes)
-                }
+            .map(|id| {
+                let id = id.as_ref()?;
+                let reply = replies.next()?;
+                JobRecord::from_reply(id.as_str(), reply, self.max_field_bytes)
             })
             .collect())
     }
@@ -520,8 +569,8 @@ impl TaskQueue {
     }
 
     /// The names of the queue's keys.
-    pub fn keys(&self) -> &bullmq::QueueKeys {
-        self.queue.keys()
+    pub fn keys(&self) -> &QueueKeys {
+        &self.keys
     }
 
     /// The queue's Redis connection (shared, multiplexed; standalone or cluster).
@@ -547,6 +596,64 @@ pub const KEEP_LOG_LINES: u32 = 1000;
 /// recent finished ones (they leave it as they are found).
 pub const OWNER_INDEX_LEN: usize = 1000;
 
+/// How long a place reserved by [`TaskQueue::reserve`] holds when nobody settles it (a process
+/// that died between the reservation and the add): far longer than an add may take.
+pub const RESERVATION_MS: u64 = 30_000;
+
+/// A place reserved for one job in owners' indexes, until [`TaskQueue::settle`].
+#[derive(Debug)]
+pub struct Reservation {
+    indexes: Vec<String>,
+    member: String,
+}
+
+/// KEYS: the indexes (sorted sets of job ids and reservations, scored by when added).
+/// ARGV: the queue's key base (`<prefix>:<queue>:`), the most pending per index, now (ms),
+/// the reservation's member, how long a reservation holds (ms), the longest index kept.
+/// Counts each index's jobs that exist and have not finished plus its live reservations;
+/// drops finished or gone jobs and stale reservations on the way. Returns 0 after reserving a
+/// place in every index, or the 1-based number of the first index at its limit.
+const RESERVE_SCRIPT: &str = r#"
+local base = ARGV[1]
+local max = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[5])
+local keep = tonumber(ARGV[6])
+for i = 1, #KEYS do
+  local entries = redis.call("ZREVRANGE", KEYS[i], 0, keep + max, "WITHSCORES")
+  local pending = 0
+  for j = 1, #entries, 2 do
+    local member = entries[j]
+    if string.sub(member, 1, 2) == "r:" then
+      if tonumber(entries[j + 1]) + ttl < now then
+        redis.call("ZREM", KEYS[i], member)
+      else
+        pending = pending + 1
+      end
+    else
+      local job = redis.call("HMGET", base .. member, "timestamp", "finishedOn")
+      if job[1] and not job[2] then
+        pending = pending + 1
+      else
+        redis.call("ZREM", KEYS[i], member)
+      end
+    end
+  end
+  if pending >= max then
+    return i
+  end
+end
+for i = 1, #KEYS do
+  redis.call("ZADD", KEYS[i], now, ARGV[4])
+end
+return 0
+"#;
+
+fn reserve_script() -> &'static redis::Script {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| redis::Script::new(RESERVE_SCRIPT))
+}
+
 /// A job's status and its owner (from its data), when it has one.
 #[derive(Debug, Clone)]
 pub struct OwnedStatus {
@@ -556,28 +663,18 @@ pub struct OwnedStatus {
     pub owner: Option<String>,
 }
 
-/// The job id for a request's `Idempotency-Key`: a digest, so any key (of any length or
-/// alphabet) gives a valid id, and the same key always the same job while that job is kept
-/// (the retention policy: an hour, or the last 100 finished).
-pub fn idempotent_job_id(key: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(key.as_bytes());
-    let hex = app::url::hex(digest[..12].iter().copied());
-    format!("idem-{hex}")
-}
-
 /// Parses `raw` as JSON, falling back to the text itself.
 pub fn parse_json_or_string(raw: &str) -> Value {
     serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()))
 }
 
-/// The ids in a list reply (`LRANGE`, `ZRANGE`), invalid ones dropped.
+/// The ids in a list reply (`LRANGE`, `ZRANGE`), ids that can name no job dropped.
 fn id_list(reply: redis::Value) -> Vec<String> {
     match reply {
         redis::Value::Array(items) => items
             .iter()
             .filter_map(record::text)
-            .filter(|id| JobId::parse(id).is_ok())
+            .filter(|id| keys::is_job_id(id).is_some())
             .collect(),
         _ => Vec::new(),
     }

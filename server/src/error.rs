@@ -97,6 +97,14 @@ pub enum AppError {
     /// A state change made with cookies from another site.
     #[error("cross-site request refused")]
     CrossSite,
+    /// A `Host` this server does not answer for (access control off).
+    #[error(
+        "this server does not answer for that host name; add it to SENTINEL_ALLOWED_HOSTS or use localhost"
+    )]
+    MisdirectedHost,
+    /// `MAX_BULK_RUNS` bulk runs are under way in this process.
+    #[error("{0} bulk runs are already under way here; try again when one has finished")]
+    TooManyBulkRuns(usize),
     /// A body that is not JSON where only JSON is taken.
     #[error("this route takes a JSON body (Content-Type: application/json) or none")]
     UnsupportedMediaType,
@@ -206,6 +214,14 @@ impl AppError {
             AppError::CrossSite => (
                 StatusCode::FORBIDDEN,
                 json!({"error": "forbidden", "message": self.to_string()}),
+            ),
+            AppError::MisdirectedHost => (
+                StatusCode::MISDIRECTED_REQUEST,
+                json!({"error": "misdirected", "field": "Host", "message": self.to_string()}),
+            ),
+            AppError::TooManyBulkRuns(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"error": "too_many_bulk_runs", "limit": "MAX_BULK_RUNS", "message": self.to_string()}),
             ),
             AppError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

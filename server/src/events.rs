@@ -177,7 +177,7 @@ impl QueueEvent {
         let job_id = data
             .get("jobId")
             .and_then(Value::as_str)
-            .filter(|raw| app::JobId::parse(raw).is_ok())
+            .filter(|raw| crate::keys::is_job_id(raw).is_some())
             .map(str::to_owned);
         if !truncated.is_empty() {
             data.insert("truncated".to_string(), Value::Array(truncated));
@@ -247,27 +247,37 @@ pub struct EventHub {
     /// Job owners by job id, when access control is on (submitters see their own jobs'
     /// events only).
     owners: Option<Arc<OwnerCache>>,
-}
-
-/// Known owners by job id, and the ids in the order they were learned (oldest forgotten first).
-type KnownOwners = (
-    std::collections::HashMap<String, Option<Arc<str>>>,
-    std::collections::VecDeque<String>,
-);
-
-/// Job id → owner, learned from the jobs' data once per process, bounded.
-#[derive(Default)]
-pub struct OwnerCache {
-    known: std::sync::Mutex<KnownOwners>,
-    /// `<prefix>:<queue>:`, to make a job's key.
-    job_key_prefix: String,
+    /// The queue's keys (the jobs' hashes, for their owners).
+    keys: Arc<crate::keys::QueueKeys>,
 }
 
 /// Job owners remembered per process.
 const OWNER_CACHE_LEN: usize = 100_000;
 
+/// How far before a job's `timestamp` (the adder's clock) its own events may lie in the stream
+/// (Redis's clock), when its owner was read without its `added` event at hand.
+const OWNER_CLOCK_SLACK_MS: u64 = 2_000;
+
+/// What the cache knows of one job id: who owns the job that has it, for events from `since`
+/// on. Events of the id before `since` belong to an earlier job with the same id (removed, then
+/// the id given again), whose owner is not known: they reach viewers only.
+#[derive(Debug, Clone)]
+struct KnownOwner {
+    owner: Option<Arc<str>>,
+    since: StreamId,
+}
+
+/// Job id → owner, learned from the jobs' data, bounded (oldest forgotten first).
+#[derive(Default)]
+pub struct OwnerCache {
+    known: std::sync::Mutex<(
+        std::collections::HashMap<String, KnownOwner>,
+        std::collections::VecDeque<String>,
+    )>,
+}
+
 impl OwnerCache {
-    fn get(&self, id: &str) -> Option<Option<Arc<str>>> {
+    fn get(&self, id: &str) -> Option<KnownOwner> {
         self.known
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -276,16 +286,105 @@ impl OwnerCache {
             .cloned()
     }
 
-    fn put(&self, id: String, owner: Option<Arc<str>>) {
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let (map, order) = &mut *known;
-        if map.insert(id.clone(), owner).is_none() {
-            order.push_back(id);
+    fn put(&self, id: &str, known: KnownOwner) {
+        let mut guard = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, order) = &mut *guard;
+        if map.insert(id.to_string(), known).is_none() {
+            order.push_back(id.to_string());
             while order.len() > OWNER_CACHE_LEN {
                 if let Some(old) = order.pop_front() {
                     map.remove(&old);
                 }
             }
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        let mut guard = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        // Its place in the order stays until it comes round (a re-learned id is simply kept
+        // a little less long).
+        guard.0.remove(id);
+    }
+
+    /// The owner of the job event `event` is about, as far as the cache knows: `Some(owner)`
+    /// when an entry covers the event, `None` when there is no entry.
+    fn owner_at(&self, id: &str, event: StreamId) -> Option<Option<Arc<str>>> {
+        let known = self.get(id)?;
+        Some(if known.since <= event { known.owner } else { None })
+    }
+}
+
+/// Sets the owner of each event of a batch (oldest first) from `cache`, and from `fresh` (the
+/// owners and creation times read from Redis just now for the ids the cache had no answer for,
+/// and for every id with an `added` event in the batch; `None` when the read failed).
+///
+/// A job id can be given again after its job is removed, to a job of another owner: so an
+/// `added` event always starts a new entry from its own stream id (with the owner read just now
+/// if it is the batch's last `added` for the id, else unknown), a `removed` event ends the
+/// entry, and an entry read without an `added` event at hand covers events from shortly before
+/// the job's creation only. Events an entry does not cover have no owner: viewers see them,
+/// submitters do not.
+fn assign_owners(
+    cache: &OwnerCache,
+    events: &mut [QueueEvent],
+    fresh: Option<&std::collections::HashMap<String, (Option<Arc<str>>, Option<u64>)>>,
+) {
+    let mut last_added: std::collections::HashMap<String, StreamId> =
+        std::collections::HashMap::new();
+    for event in events.iter() {
+        if let (Some(id), Some("added")) = (&event.job_id, event.name.as_deref()) {
+            last_added.insert(id.clone(), event.id);
+        }
+    }
+    for event in events.iter_mut() {
+        let Some(id) = event.job_id.clone() else {
+            continue;
+        };
+        let name = event.name.as_deref();
+        let read = fresh.and_then(|fresh| fresh.get(&id));
+        if name == Some("added") {
+            match read {
+                Some((owner, _)) if last_added.get(&id) == Some(&event.id) => cache.put(
+                    &id,
+                    KnownOwner {
+                        owner: owner.clone(),
+                        since: event.id,
+                    },
+                ),
+                // An earlier job under the same id, added and gone within this batch.
+                Some(_) => cache.put(
+                    &id,
+                    KnownOwner {
+                        owner: None,
+                        since: event.id,
+                    },
+                ),
+                // Read again at the next event.
+                None => cache.forget(&id),
+            }
+        }
+        event.owner = match cache.owner_at(&id, event.id) {
+            Some(owner) => owner,
+            None => match read {
+                Some((owner, created)) => {
+                    let since = created.map_or(StreamId::ZERO, |ms| StreamId {
+                        ms: ms.saturating_sub(OWNER_CLOCK_SLACK_MS),
+                        seq: 0,
+                    });
+                    cache.put(
+                        &id,
+                        KnownOwner {
+                            owner: owner.clone(),
+                            since,
+                        },
+                    );
+                    cache.owner_at(&id, event.id).flatten()
+                }
+                None => None,
+            },
+        };
+        if name == Some("removed") {
+            cache.forget(&id);
         }
     }
 }
@@ -319,18 +418,15 @@ impl EventHub {
     /// runs until `shutdown`.
     pub fn start(
         conn: RedisConnection,
-        key: String,
+        keys: crate::keys::QueueKeys,
         limits: &crate::config::Limits,
         with_owners: bool,
         shutdown: CancellationToken,
     ) -> Self {
-        let owners = with_owners.then(|| {
-            Arc::new(OwnerCache {
-                job_key_prefix: key.strip_suffix("events").unwrap_or(&key).to_string(),
-                ..OwnerCache::default()
-            })
-        });
+        let owners = with_owners.then(|| Arc::new(OwnerCache::default()));
+        let key = keys.events();
         let hub = Self {
+            keys: Arc::new(keys),
             fanout: Fanout::new(limits.sse_fanout_bytes, limits.sse_client_buffer_bytes),
             conn,
             replay_conn: Arc::new(OnceCell::new()),
@@ -394,49 +490,54 @@ impl EventHub {
     }
 
     /// Sets each event's owner (when access control is on): from the cache, else from the
-    /// jobs' data in one pipelined read for the whole batch. A failed read leaves owners
-    /// unknown (those events reach only viewers) and is not remembered.
+    /// jobs' data in one pipelined read for the whole batch (see [`assign_owners`]). A failed
+    /// read leaves owners unknown (those events reach only viewers) and is not remembered.
     async fn annotate(&self, events: &mut [QueueEvent]) {
         let Some(cache) = &self.owners else {
             return;
         };
-        let mut unknown: Vec<String> = Vec::new();
-        for event in events.iter_mut() {
+        let mut unknown: Vec<app::JobId> = Vec::new();
+        for event in events.iter() {
             let Some(id) = &event.job_id else { continue };
-            match cache.get(id) {
-                Some(owner) => event.owner = owner,
-                None if !unknown.contains(id) => unknown.push(id.clone()),
-                None => {}
+            let needs_read = event.name.as_deref() == Some("added") || cache.get(id).is_none();
+            if needs_read && !unknown.iter().any(|known| known.as_str() == id) {
+                unknown.extend(crate::keys::is_job_id(id));
             }
         }
         if unknown.is_empty() {
+            assign_owners(cache, events, Some(&std::collections::HashMap::new()));
             return;
         }
         let mut pipe = redis::pipe();
         for id in &unknown {
-            pipe.cmd("HGET")
-                .arg(format!("{}{id}", cache.job_key_prefix))
-                .arg("data");
+            pipe.cmd("HMGET")
+                .arg(self.keys.job(id))
+                .arg("data")
+                .arg("timestamp");
         }
         let mut conn = self.conn.connection();
-        let read = pipe.query_async::<Vec<Option<Vec<u8>>>>(&mut conn);
-        let Ok(Ok(datas)) = tokio::time::timeout(REPLAY_TIMEOUT, read).await else {
-            return;
+        let read = pipe.query_async::<Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>>(&mut conn);
+        let fresh = match tokio::time::timeout(REPLAY_TIMEOUT, read).await {
+            Ok(Ok(rows)) => Some(
+                unknown
+                    .into_iter()
+                    .zip(rows)
+                    .map(|(id, (data, timestamp))| {
+                        let owner = data
+                            .and_then(|raw| {
+                                crate::record::owner_in(&String::from_utf8_lossy(&raw))
+                            })
+                            .map(Arc::<str>::from);
+                        let created = timestamp.and_then(|raw| {
+                            std::str::from_utf8(&raw).ok()?.trim().parse::<u64>().ok()
+                        });
+                        (id.as_str().to_string(), (owner, created))
+                    })
+                    .collect(),
+            ),
+            _ => None,
         };
-        for (id, data) in unknown.into_iter().zip(datas) {
-            let owner = data
-                .and_then(|raw| crate::record::owner_in(&String::from_utf8_lossy(&raw)))
-                .map(Arc::<str>::from);
-            cache.put(id, owner);
-        }
-        for event in events.iter_mut() {
-            if event.owner.is_none()
-                && let Some(id) = &event.job_id
-                && let Some(owner) = cache.get(id)
-            {
-                event.owner = owner;
-            }
-        }
+        assign_owners(cache, events, fresh.as_ref());
     }
 
     /// Whether the stream still holds everything after `after`: the entry right after it
@@ -700,6 +801,79 @@ mod tests {
             &limits,
         );
         assert_eq!(event.job_id, None);
+    }
+
+    fn job_event(id: &str, name: &str, job: &str) -> QueueEvent {
+        QueueEvent::from_fields(
+            id.parse().unwrap(),
+            vec![("event".into(), name.into()), ("jobId".into(), job.into())],
+            &EventLimits::default(),
+        )
+    }
+
+    type Fresh = std::collections::HashMap<String, (Option<Arc<str>>, Option<u64>)>;
+
+    fn fresh(owner: &str, created: u64) -> Fresh {
+        Fresh::from([(
+            "shared-1".to_string(),
+            (Some(Arc::from(owner)), Some(created)),
+        )])
+    }
+
+    fn owners(events: &[QueueEvent]) -> Vec<Option<&str>> {
+        events.iter().map(|e| e.owner.as_deref()).collect()
+    }
+
+    /// Bob's job `shared-1` is removed and the id given to Alice's job: none of Alice's events
+    /// is ever Bob's, live or replayed, in one batch or across batches.
+    #[test]
+    fn a_reused_id_never_takes_the_removed_job_s_owner() {
+        let cache = OwnerCache::default();
+        let mut batch = vec![
+            job_event("1000-0", "added", "shared-1"),
+            job_event("1001-0", "completed", "shared-1"),
+        ];
+        assign_owners(&cache, &mut batch, Some(&fresh("bob", 1000)));
+        assert_eq!(owners(&batch), [Some("bob"), Some("bob")]);
+
+        // Removed and added again within one batch: the read gives the new owner, the events
+        // before the new `added` stay Bob's (from the cache).
+        let mut batch = vec![
+            job_event("2000-0", "completed", "shared-1"),
+            job_event("2001-0", "removed", "shared-1"),
+            job_event("2002-0", "added", "shared-1"),
+            job_event("2003-0", "completed", "shared-1"),
+        ];
+        assign_owners(&cache, &mut batch, Some(&fresh("alice", 2002)));
+        assert_eq!(
+            owners(&batch),
+            [Some("bob"), Some("bob"), Some("alice"), Some("alice")]
+        );
+        // A client replaying Bob's old events now: they have no owner, never Alice.
+        let mut replay = vec![job_event("1001-0", "completed", "shared-1")];
+        assign_owners(&cache, &mut replay, Some(&Fresh::new()));
+        assert_eq!(owners(&replay), [None]);
+
+        // Removed by retention (no `removed` event), then reused in a later batch.
+        let mut batch = vec![job_event("3000-0", "added", "shared-1")];
+        assign_owners(&cache, &mut batch, Some(&fresh("carol", 3000)));
+        assert_eq!(owners(&batch), [Some("carol")]);
+
+        // A process that never saw the `added`: the job's creation time bounds the owner.
+        let other = OwnerCache::default();
+        let mut batch = vec![
+            job_event("1700000000000-0", "completed", "shared-1"),
+            job_event("1700000100500-0", "progress", "shared-1"),
+        ];
+        assign_owners(&other, &mut batch, Some(&fresh("carol", 1_700_000_100_000)));
+        assert_eq!(owners(&batch), [None, Some("carol")]);
+
+        // The owner could not be read: unknown, and read again next time.
+        let again = OwnerCache::default();
+        let mut batch = vec![job_event("4000-0", "added", "shared-1")];
+        assign_owners(&again, &mut batch, None);
+        assert_eq!(owners(&batch), [None]);
+        assert!(again.get("shared-1").is_none());
     }
 
     #[test]

@@ -43,11 +43,27 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     let evicts = policy
         .as_deref()
         .is_some_and(|p| !p.is_empty() && p != "noeviction");
-    let ready = redis && !evicts && worker.unwrap_or(true) && !state.shutdown.is_cancelled();
+    // A queue key of the wrong type (written over by hand or by a broken producer) fails every
+    // script that touches it: the queue cannot work until someone repairs it.
+    let mistyped = if redis {
+        services.queue.mistyped_key().await.ok().flatten()
+    } else {
+        None
+    };
+    let ready = redis
+        && !evicts
+        && mistyped.is_none()
+        && worker.unwrap_or(true)
+        && !state.shutdown.is_cancelled();
     let reason = if state.shutdown.is_cancelled() {
         Some("shutting down".to_string())
     } else if !redis {
         Some("Redis does not answer".to_string())
+    } else if let Some((key, found, wanted)) = &mistyped {
+        Some(format!(
+            "Redis key {key} is a {found}, not a {}: the queue cannot work until it is repaired",
+            wanted.redis_name()
+        ))
     } else if evicts {
         Some(format!(
             "Redis maxmemory-policy is {}; BullMQ needs noeviction (jobs could be evicted)",
@@ -63,6 +79,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         "role": role,
         "redis": redis,
         "evictionPolicy": policy,
+        "brokenKey": mistyped.as_ref().map(|(key, _, _)| key),
         "worker": worker,
         "activeJobs": services.worker.as_ref().map(|w| w.active_jobs()),
         "reason": reason,

@@ -65,12 +65,12 @@ pub fn terms(name: &str, data: &Value) -> Vec<String> {
 
 /// The key of a term's set.
 pub fn key(queue: &TaskQueue, term: &str) -> String {
-    queue.keys().get(&format!("idx:{term}"))
+    queue.keys().index_term(term)
 }
 
 /// The set that lists every term's key (for the sweep).
 fn registry(queue: &TaskQueue) -> String {
-    queue.keys().get("idx:terms")
+    queue.keys().index_terms()
 }
 
 /// Records job `id`, added at `added_ms`, under each of its terms (one round trip).
@@ -171,13 +171,14 @@ async fn sweep_term(
         if members.is_empty() {
             break;
         }
-        let ids: Vec<Option<&str>> = members
+        // A member that can name no job is taken out without a read.
+        let ids: Vec<Option<app::JobId>> = members
             .iter()
-            .map(|m| std::str::from_utf8(m).ok())
+            .map(|m| std::str::from_utf8(m).ok().and_then(crate::keys::is_job_id))
             .collect();
         let mut pipe = redis::pipe();
         for id in ids.iter().flatten() {
-            pipe.cmd("EXISTS").arg(keys.job_key(id));
+            pipe.cmd("EXISTS").arg(keys.job(id));
         }
         let mut exists = queue.run::<Vec<bool>>(&pipe).await?.into_iter();
         let gone: Vec<&[u8]> = members

@@ -16,6 +16,7 @@ pub mod fanout;
 pub mod headers;
 pub mod health;
 pub mod index;
+pub mod keys;
 pub mod limits;
 pub mod lock;
 pub mod metrics;
@@ -24,6 +25,7 @@ pub mod pulse;
 pub mod record;
 pub mod routes;
 pub mod serve;
+pub mod service;
 pub mod site;
 pub mod sse;
 pub mod state;
@@ -164,6 +166,15 @@ pub async fn run(
     let connector = tokio::spawn(connector::connect(state.clone()));
     if config.role.serves_api() {
         tokio::spawn(pulse::run(state.clone()));
+    }
+    if config.role.serves_api() && state.access.enabled {
+        tokio::spawn(
+            state
+                .access
+                .revoked
+                .clone()
+                .run(state.clone(), token.clone()),
+        );
     }
     tokio::spawn(index::run_sweeper(state.clone()));
     let signal_token = token.clone();

@@ -53,6 +53,16 @@ pub async fn document(State(state): State<AppState>) -> Json<Value> {
     if let Some(seconds) = doc.pointer_mut("/components/schemas/EnqueueBody/properties/seconds") {
         seconds["maximum"] = max;
     }
+    // The queue's own key names (see `keys.rs`) and what BullMQ reads as integers are no
+    // custom ids: the description says which.
+    if let Some(job_id) = doc.pointer_mut("/components/schemas/EnqueueBody/properties/jobId") {
+        job_id["not"] = serde_json::json!({
+            "anyOf": [
+                { "enum": crate::keys::RESERVED.to_vec() },
+                { "pattern": "^(-?[0-9]+|NaN)$" },
+            ]
+        });
+    }
     // The search grammar's patterns live beside the code that parses them.
     if let Some(params) = doc
         .pointer_mut("/paths/~1admin~1api~1jobs/get/parameters")

@@ -11,38 +11,6 @@ use serde_json::{Value, json};
 
 use crate::events::cut;
 
-/// Suffixes of the queue's own keys (`<prefix>:<queue>:<suffix>`): an id equal to one of them
-/// would address the queue's bookkeeping, not a job, so it names no job.
-pub const QUEUE_KEY_NAMES: [&str; 22] = [
-    "wait",
-    "waiting",
-    "paused",
-    "meta",
-    "id",
-    "active",
-    "stalled",
-    "stalled-check",
-    "delayed",
-    "prioritized",
-    "completed",
-    "failed",
-    "events",
-    "repeat",
-    "limiter",
-    "marker",
-    "pc",
-    "de",
-    "waiting-children",
-    "metrics",
-    "logs",
-    "lock",
-];
-
-/// Whether `id` is the name of one of the queue's own keys.
-pub fn is_queue_key_name(id: &str) -> bool {
-    QUEUE_KEY_NAMES.contains(&id)
-}
-
 /// One job hash, leniently decoded.
 #[derive(Debug, Clone)]
 pub struct JobRecord {
@@ -349,6 +317,5 @@ mod tests {
         assert!(JobRecord::from_reply("meta", reply(&[("version", b"bullmq:6")]), 1024).is_none());
         assert!(JobRecord::from_reply("x", RedisValue::Array(vec![]), 1024).is_none());
         assert!(JobRecord::from_reply("x", RedisValue::Nil, 1024).is_none());
-        assert!(is_queue_key_name("meta") && !is_queue_key_name("42"));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use app::{EnqueueResponse, JobId, TaskPayload, parse_seconds};
+use app::{EnqueueResponse, JobId, parse_seconds};
 use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
@@ -14,15 +14,11 @@ use serde_json::Value;
 use app::options::TaskOptions;
 
 use crate::auth::{Credential, Principal, Role, require, require_enqueue};
-use crate::engine::idempotent_job_id;
 use crate::error::AppError;
 use crate::state::AppState;
 
 /// `seconds` used when the request gives none, as in the original.
 pub const DEFAULT_SECONDS: u64 = 20;
-
-/// Longest `Idempotency-Key` taken.
-pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// `POST /tasks/enqueue?seconds=N` (or a JSON body `{"seconds": N}`) → `201 {"id"}`. With an
 /// `Idempotency-Key` header, the same key returns the same job while that job is kept.
@@ -84,60 +80,13 @@ pub async fn enqueue(
         TaskOptions::from_pairs(query.iter().filter(|(name, _)| name.as_str() != "seconds"))?;
     let options = body_options.or(query_options);
     let key = idempotency_key(&headers)?;
-    let id = enqueue_as(&state, principal, seconds, key.as_deref(), &options).await?;
+    let request = crate::service::enqueue::EnqueueRequest {
+        seconds,
+        options: &options,
+        idempotency_key: key.as_deref(),
+    };
+    let id = crate::service::enqueue::enqueue(&state, principal, request).await?;
     Ok((StatusCode::CREATED, Json(EnqueueResponse { id })))
-}
-
-/// Enqueues a task of `seconds` for `principal`, with the quotas when access control is on
-/// (per owner: the rate, then the jobs waiting or running, read from Redis), recording the
-/// owner in the job's data and in the owner's index. The HTTP API and the page both enqueue
-/// through here.
-pub async fn enqueue_as(
-    state: &AppState,
-    principal: &Principal,
-    seconds: u64,
-    idempotency_key: Option<&str>,
-    options: &TaskOptions,
-) -> Result<String, AppError> {
-    let queue = state.queue()?;
-    let access = &state.access;
-    let owner = access.enabled.then(|| principal.owner.to_string());
-    if let Some(owner) = &owner {
-        if let Err(wait) = access.rate.check(owner) {
-            return Err(AppError::RateLimited {
-                per_minute: access.rate.per_minute(),
-                retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
-            });
-        }
-        if queue.pending_of(owner).await? >= access.max_pending {
-            return Err(AppError::TooManyPending {
-                max: access.max_pending,
-            });
-        }
-    }
-    // The same key from two owners is two jobs.
-    // A jobId already makes a retry return the same job: with one, the key is not needed.
-    let job_id = options.job_id.clone().or_else(|| {
-        idempotency_key.map(|key| match &owner {
-            Some(owner) => idempotent_job_id(&format!("{owner}\n{key}")),
-            None => idempotent_job_id(key),
-        })
-    });
-    let id = queue
-        .enqueue(
-            TaskPayload {
-                seconds,
-                owner: owner.clone(),
-                timeout_ms: options.timeout_ms,
-            },
-            job_id,
-            options,
-        )
-        .await?;
-    if let Some(owner) = &owner {
-        queue.record_owner(owner, &id).await?;
-    }
-    Ok(id)
 }
 
 /// The `Idempotency-Key` header, if any: printable ASCII, 1 to 255 characters.
@@ -152,11 +101,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     let key = value
         .to_str()
         .map_err(|_| invalid("must be printable ASCII"))?;
-    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
-        return Err(invalid("must be 1 to 255 characters"));
-    }
-    if !key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-        return Err(invalid("must be printable ASCII without spaces"));
+    if !app::types::valid_key(key) {
+        return Err(invalid(&format!(
+            "must be 1 to {} printable ASCII characters without spaces",
+            app::types::MAX_IDEMPOTENCY_KEY
+        )));
     }
     Ok(Some(key.to_string()))
 }

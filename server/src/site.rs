@@ -305,9 +305,23 @@ impl QueueBackend {
         self.state.details.clear().await;
     }
 
+    /// The caller, if it may act as `role`. A refusal answers the server function with 401 or
+    /// 403, as the HTTP API does, rather than the 500 a server function's error gets.
     fn require(&self, role: Role) -> Result<Principal, BackendError> {
         let principal = self.principal();
-        require(principal.as_ref(), role).cloned().map_err(refusal)
+        require(principal.as_ref(), role).cloned().map_err(|cause| {
+            let status = match cause {
+                AppError::Unauthorized => Some(StatusCode::UNAUTHORIZED),
+                AppError::Forbidden => Some(StatusCode::FORBIDDEN),
+                _ => None,
+            };
+            if let (Some(status), Some(response)) =
+                (status, use_context::<leptos_axum::ResponseOptions>())
+            {
+                response.set_status(status);
+            }
+            refusal(cause)
+        })
     }
 }
 
@@ -350,7 +364,12 @@ impl TaskBackend for QueueBackend {
             let principal = crate::auth::require_enqueue(principal.as_ref())
                 .cloned()
                 .map_err(refusal)?;
-            crate::routes::enqueue_as(&self.state, &principal, seconds, key.as_deref(), &options)
+            let request = crate::service::enqueue::EnqueueRequest {
+                seconds,
+                options: &options,
+                idempotency_key: key.as_deref(),
+            };
+            crate::service::enqueue::enqueue(&self.state, &principal, request)
                 .await
                 .map_err(refusal)
         })

@@ -15,7 +15,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use axum::extract::{Query, State};
 use axum::http::{Extensions, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt};
+use ipnet::IpNet;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
@@ -32,7 +32,7 @@ use crate::auth::{Principal, Role, require};
 use crate::error::AppError;
 use crate::events::{EventHub, QueueEvent, ResumePoint, StreamId};
 use crate::pulse::QueueLink;
-use crate::serve::{ConnectionKill, client_addr};
+use crate::serve::ConnectionKill;
 use crate::state::AppState;
 
 /// Backlog entries read per round trip.
@@ -66,16 +66,17 @@ pub struct StreamQuery {
     last_event_id: Option<String>,
 }
 
-/// Open streams, in total and per client address.
+/// Open streams, in total and per client network (an address, an IPv6 client's /64: see
+/// `auth::client`).
 #[derive(Debug, Default)]
 pub struct StreamSlots {
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+    open: Mutex<(usize, HashMap<IpNet, usize>)>,
 }
 
 /// One open stream's place; freed when the stream ends.
 pub struct StreamSlot {
     slots: Arc<StreamSlots>,
-    client: Option<IpAddr>,
+    client: Option<IpNet>,
 }
 
 impl StreamSlots {
@@ -87,7 +88,7 @@ impl StreamSlots {
     /// Takes a place for a stream from `client`, or says which cap is hit.
     pub fn take(
         self: &Arc<Self>,
-        client: Option<IpAddr>,
+        client: Option<IpNet>,
         max_total: usize,
         max_per_client: usize,
     ) -> Result<StreamSlot, AppError> {
@@ -173,7 +174,7 @@ pub async fn stream(
     let hub = state.hub()?.clone();
     let limits = &state.config.limits;
     let slot = state.streams.take(
-        client_addr(&extensions).map(|addr| addr.ip()),
+        state.access.client_network(&extensions, &headers),
         limits.max_sse_streams,
         limits.max_sse_streams_per_client,
     )?;

@@ -62,12 +62,12 @@ pub enum Ended {
 
 /// The key of a minute's counters.
 pub fn minute_key(prefix: &str, queue: &str, minute: u64) -> String {
-    format!("{prefix}:{queue}:stats:{minute}")
+    crate::keys::QueueKeys::new(prefix, queue).stats_minute(minute)
 }
 
 /// The key of the worker heartbeats.
 pub fn workers_key(prefix: &str, queue: &str) -> String {
-    format!("{prefix}:{queue}:workers")
+    crate::keys::QueueKeys::new(prefix, queue).workers()
 }
 
 pub use crate::clock::now_ms;

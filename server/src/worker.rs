@@ -31,7 +31,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use bullmq::redis_connection::RedisConnection;
 
-use crate::cancel::{CANCELLED, CancelWatch, cancel_key};
+use crate::cancel::{CANCELLED, CancelWatch};
 use crate::config::Config;
 use crate::engine::{CONNECT_TIMEOUT, EngineError, TASK_JOB_NAME, bounded, connection_options};
 use crate::events::cut;
@@ -82,7 +82,7 @@ struct JobContext {
     /// This process's Prometheus metrics.
     metrics: Arc<Metrics>,
     /// The queue's keys.
-    keys: bullmq::QueueKeys,
+    keys: crate::keys::QueueKeys,
     /// The queue's event stream and meta hash, which every tick writes to.
     events_key: Arc<str>,
     meta_key: Arc<str>,
@@ -102,7 +102,7 @@ impl EmbeddedWorker {
         connection: RedisConnection,
         metrics: Arc<Metrics>,
     ) -> Result<Self, EngineError> {
-        let keys = bullmq::QueueKeys::new(&config.queue, Some(&config.prefix));
+        let keys = crate::keys::QueueKeys::new(&config.prefix, &config.queue);
         let ctx = Arc::new(JobContext {
             tick: config.tick(),
             max_seconds: config.max_seconds,
@@ -111,7 +111,7 @@ impl EmbeddedWorker {
             hand_back: CancellationToken::new(),
             running: TaskTracker::new(),
             cancels: Arc::new(CancelWatch::default()),
-            cancel_key: cancel_key(&config.prefix, &config.queue),
+            cancel_key: keys.cancel(),
             connection,
             default_timeout: config.job_timeout_ms.map(Duration::from_millis),
             stats: Arc::new(Gathered::default()),
@@ -462,10 +462,10 @@ enum TickError {
 
 impl TickWriter {
     fn new(ctx: &JobContext, id: &str) -> Self {
-        let job_key = ctx.keys.job_key(id);
+        let (job_key, logs_key) = ctx.keys.running_job(id);
         Self {
             connection: ctx.connection.clone(),
-            logs_key: format!("{job_key}:logs"),
+            logs_key,
             job_key,
             events_key: ctx.events_key.clone(),
             meta_key: ctx.meta_key.clone(),

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::Value;
 
+pub mod access;
 pub mod proxy;
 pub mod sse;
 
@@ -455,6 +456,21 @@ pub async fn get_json(url: &str) -> (u16, Value) {
     let code = response.status().as_u16();
     let body = response.json().await.unwrap_or(Value::Null);
     (code, body)
+}
+
+/// `GET url` with extra headers; the body as text (whatever the status).
+pub async fn get_text(url: &str, headers: &[(&str, &str)]) -> String {
+    let mut request = reqwest::Client::new().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .unwrap_or_default()
 }
 
 /// Reads the body of a response as a stream of lines (used by the SSE reader).

@@ -9,7 +9,7 @@ use app::JobId;
 use app::admin::{ActionOutcome, CleanOutcome, CleanRequest, MAX_CLEAN};
 use app::types::JobState;
 
-use crate::cancel::{cancel_key, mark};
+use crate::cancel::mark;
 use crate::engine::{CALL_TIMEOUT, EngineError, TaskQueue, bounded};
 
 /// An action on one job.
@@ -177,7 +177,8 @@ async fn request_cancel(
     id: &JobId,
 ) -> Result<(), EngineError> {
     let mut pipe = redis::pipe();
-    mark(&mut pipe, &cancel_key(prefix, queue_name), id.as_str());
+    let _ = (prefix, queue_name);
+    mark(&mut pipe, &queue.keys().cancel(), id.as_str());
     queue.run::<()>(&pipe).await
 }
 

@@ -71,10 +71,20 @@ impl Run {
     }
 }
 
-/// The runs this process started (the most recent [`KEPT_RUNS`]).
+/// The runs this process started (the most recent [`KEPT_RUNS`]), and how many run now.
 #[derive(Debug, Default)]
 pub struct Runs {
     runs: Mutex<VecDeque<Arc<Run>>>,
+    running: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// A run's place among the runs under way; given back when the run ends.
+struct Running(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Runs {
@@ -82,6 +92,15 @@ impl Runs {
     pub fn get(&self, id: &str) -> Option<Arc<Run>> {
         let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
         runs.iter().find(|r| r.id == id).cloned()
+    }
+
+    /// Takes a place for one more run, unless `max` are under way.
+    fn take(&self, max: usize) -> Option<Running> {
+        let taken = self
+            .running
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1))
+            .is_ok();
+        taken.then(|| Running(self.running.clone()))
     }
 
     fn add(&self, run: Arc<Run>) {
@@ -96,8 +115,10 @@ impl Runs {
 /// Everything a run needs to act: the server's state (its queue, prefix and queue name).
 pub type Scope = crate::state::AppState;
 
-/// Starts `action` on `target` in the background; returns the run to follow.
-pub fn start(runs: &Runs, scope: Scope, action: Action, target: Target) -> Arc<Run> {
+/// Starts `action` on `target` in the background; returns the run to follow, or `None` when
+/// `MAX_BULK_RUNS` runs are under way in this process.
+pub fn start(runs: &Runs, scope: Scope, action: Action, target: Target) -> Option<Arc<Run>> {
+    let place = runs.take(scope.config.limits.max_bulk_runs)?;
     let mut bytes = [0u8; 8];
     let _ = getrandom::fill(&mut bytes);
     let run = Arc::new(Run {
@@ -115,6 +136,7 @@ pub fn start(runs: &Runs, scope: Scope, action: Action, target: Target) -> Arc<R
     runs.add(run.clone());
     let task = run.clone();
     tokio::spawn(async move {
+        let _place = place;
         let result = execute(&scope, &task, action, target).await;
         if let Err(error) = result {
             *task.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
@@ -124,7 +146,7 @@ pub fn start(runs: &Runs, scope: Scope, action: Action, target: Target) -> Arc<R
         }
         task.finished.store(true, Ordering::Relaxed);
     });
-    run
+    Some(run)
 }
 
 async fn execute(
@@ -145,29 +167,15 @@ async fn execute(
         }
         Target::Search(search, states) => {
             // The matches first, then the action: acting moves jobs between the lists the
-            // search walks.
-            let mut ids: Vec<JobId> = Vec::new();
-            let mut cursor = None;
-            loop {
-                let walked =
-                    super::search::walk(queue, &search, &states, cursor, 0, super::search::BUDGET)
-                        .await?;
-                ids.extend(
-                    walked
-                        .picked
-                        .iter()
-                        .filter_map(|(_, id)| JobId::parse(id).ok()),
-                );
-                run.total.store(ids.len() as u64, Ordering::Relaxed);
-                match walked.next {
-                    Some(next) if ids.len() < MAX_SEARCH_JOBS => cursor = Some(next),
-                    _ => break,
-                }
-            }
-            for chunk in ids.chunks(CHUNK) {
-                act_on(scope, run, action, chunk).await?;
-            }
-            Ok(())
+            // search walks. The matches go to a working list in Redis as they are found and
+            // come back a chunk at a time, so a run holds one chunk of ids in memory, not up
+            // to a million.
+            let list = queue.keys().bulk_run(&run.id);
+            let result = search_then_act(scope, queue, run, action, &search, &states, &list).await;
+            let mut drop_list = redis::cmd("DEL");
+            drop_list.arg(&list);
+            let _ = queue.run_cmd::<i64>(&drop_list).await;
+            result
         }
         Target::State(state) => {
             let total = state_count(queue, state).await?;
@@ -220,6 +228,60 @@ async fn execute(
                 }
             }
         }
+    }
+}
+
+/// How long a run's working list is kept if the run dies before it removes it.
+const WORKING_LIST_SECS: u64 = 3600;
+
+/// Finds every job `search` matches in `states` into the working list `list`, then does
+/// `action` to them a chunk at a time.
+async fn search_then_act(
+    scope: &Scope,
+    queue: &TaskQueue,
+    run: &Run,
+    action: Action,
+    search: &app::search::Search,
+    states: &[JobState],
+    list: &str,
+) -> Result<(), EngineError> {
+    let mut found = 0usize;
+    let mut cursor = None;
+    loop {
+        let walked =
+            super::search::walk(queue, search, states, cursor, 0, super::search::BUDGET).await?;
+        let ids: Vec<&str> = walked
+            .picked
+            .iter()
+            .map(|(_, id)| id.as_str())
+            .filter(|id| crate::keys::is_job_id(id).is_some())
+            .take(MAX_SEARCH_JOBS - found)
+            .collect();
+        if !ids.is_empty() {
+            let mut pipe = redis::pipe();
+            pipe.cmd("RPUSH").arg(list).arg(&ids).ignore();
+            pipe.cmd("EXPIRE").arg(list).arg(WORKING_LIST_SECS).ignore();
+            queue.run::<()>(&pipe).await?;
+            found += ids.len();
+            run.total.store(found as u64, Ordering::Relaxed);
+        }
+        match walked.next {
+            Some(next) if found < MAX_SEARCH_JOBS => cursor = Some(next),
+            _ => break,
+        }
+    }
+    loop {
+        let mut pop = redis::cmd("LPOP");
+        pop.arg(list).arg(CHUNK);
+        let chunk: Vec<Vec<u8>> = queue.run_cmd::<Option<_>>(&pop).await?.unwrap_or_default();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<JobId> = chunk
+            .iter()
+            .filter_map(|raw| crate::keys::is_job_id(std::str::from_utf8(raw).ok()?))
+            .collect();
+        act_on(scope, run, action, &ids).await?;
     }
 }
 

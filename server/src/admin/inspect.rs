@@ -205,7 +205,7 @@ pub async fn detail(
     let Some((found, record)) = queue.status_and_record(id).await? else {
         return Ok(None);
     };
-    let logs_key = format!("{}:logs", queue.keys().job_key(id.as_str()));
+    let logs_key = queue.keys().job_logs(id);
     let mut pipe = redis::pipe();
     pipe.cmd("LRANGE")
         .arg(&logs_key)

@@ -409,7 +409,8 @@ pub async fn metrics(
         (status = 400, description = "A field was refused; the body names it", body = crate::openapi::ErrorBody),
         (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
         (status = 403, description = "Operators and up only", body = crate::openapi::ErrorBody),
-        (status = 413, description = "Body over MAX_BODY_BYTES", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body over MAX_BULK_BODY_BYTES", body = crate::openapi::ErrorBody),
+        (status = 429, description = "MAX_BULK_RUNS runs are under way on this process", body = crate::openapi::ErrorBody),
         (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
     )
 )]
@@ -479,7 +480,8 @@ pub fn start_bulk(state: &AppState, value: &Value) -> Result<bulk::Progress, App
         _ => return Err(param("ids", "give ids (a list) or q, not both")),
     };
     state.queue()?;
-    let run = bulk::start(&state.bulk, state.clone(), action, target);
+    let run = bulk::start(&state.bulk, state.clone(), action, target)
+        .ok_or(AppError::TooManyBulkRuns(state.config.limits.max_bulk_runs))?;
     Ok(run.progress())
 }
 

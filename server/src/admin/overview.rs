@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::JobId;
@@ -45,15 +46,23 @@ pub async fn read(state: &AppState) -> Result<Overview, crate::error::AppError> 
 
 /// Reads most recently made for dashboards, by what was asked: the overview
 /// ([`OverviewCache`]), pages of jobs ([`PageCache`]) and job pages ([`DetailCache`]).
+///
+/// One read at a time per thing asked (single flight): dashboards asking the same thing at
+/// the same moment wait for the read in flight and share it. Nothing is held across a read
+/// but that one thing's own slot, so a slow read (a heavy search) delays only those asking the
+/// same, never the other dashboards.
 #[derive(Debug)]
 pub struct SharedReads<K, V> {
-    held: Mutex<HashMap<K, (Instant, V)>>,
+    slots: std::sync::Mutex<HashMap<K, Arc<Slot<V>>>>,
 }
+
+/// One thing asked: its last read and when it was made; locked while it is read again.
+type Slot<V> = Mutex<Option<(Instant, V)>>;
 
 impl<K, V> Default for SharedReads<K, V> {
     fn default() -> Self {
         Self {
-            held: Mutex::new(HashMap::new()),
+            slots: std::sync::Mutex::new(HashMap::new()),
         }
     }
 }
@@ -73,30 +82,89 @@ impl<K: Eq + Hash + Clone, V: Clone> SharedReads<K, V> {
     where
         F: Future<Output = Result<V, crate::error::AppError>>,
     {
-        // Held across the read: dashboards woken by the same event ask at the same moment,
-        // and one read serves them all.
-        let mut held = self.held.lock().await;
-        if let Some((at, value)) = held.get(asked)
+        let slot = self.slot(asked);
+        // Held across the read of this one thing only: dashboards woken by the same event ask
+        // at the same moment, and one read serves them all.
+        let mut held = slot.lock().await;
+        if let Some((at, value)) = held.as_ref()
             && at.elapsed() < FRESH_FOR
         {
             return Ok(value.clone());
         }
         let value = read.await?;
-        held.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
-        if held.len() >= MAX_HELD
-            && let Some(oldest) = held
-                .iter()
-                .min_by_key(|(_, (at, _))| *at)
-                .map(|(k, _)| k.clone())
-        {
-            held.remove(&oldest);
-        }
-        held.insert(asked.clone(), (Instant::now(), value.clone()));
+        *held = Some((Instant::now(), value.clone()));
         Ok(value)
+    }
+
+    /// The slot of `asked`, made if new. The map's lock is never held across an await; slots
+    /// nobody is reading and whose value is stale are dropped when the map is full.
+    fn slot(&self, asked: &K) -> Arc<Slot<V>> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = slots.get(asked) {
+            return slot.clone();
+        }
+        if slots.len() >= MAX_HELD {
+            slots.retain(|_, slot| {
+                Arc::strong_count(slot) > 1
+                    || slot
+                        .try_lock()
+                        .map(|held| held.as_ref().is_some_and(|(at, _)| at.elapsed() < FRESH_FOR))
+                        .unwrap_or(true)
+            });
+        }
+        let slot = Arc::new(Mutex::new(None));
+        // Still full of things being read: this one is read without sharing.
+        if slots.len() < MAX_HELD {
+            slots.insert(asked.clone(), slot.clone());
+        }
+        slot
     }
 
     /// Forgets everything held (after an action).
     pub async fn clear(&self) {
-        self.held.lock().await.clear();
+        let slots: Vec<Arc<Slot<V>>> = {
+            let mut map = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            map.drain().map(|(_, slot)| slot).collect()
+        };
+        // A read in flight finishes into a slot nobody finds any more.
+        for slot in slots {
+            if let Ok(mut held) = slot.try_lock() {
+                *held = None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A slow read of one thing does not hold up a read of another, and concurrent asks of the
+    /// same thing share one read.
+    #[tokio::test(start_paused = true)]
+    async fn one_slow_read_stalls_only_its_own_askers() {
+        let reads: SharedReads<u32, u32> = SharedReads::default();
+        let count = std::sync::atomic::AtomicU32::new(0);
+        let slow = |n: u32| {
+            let count = &count;
+            async move {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                Ok(n)
+            }
+        };
+        let started = tokio::time::Instant::now();
+        let (a, b, c) = tokio::join!(
+            reads.get(&1, slow(1)),
+            reads.get(&1, slow(100)),
+            async {
+                let answer = reads.get(&2, async { Ok(2) }).await;
+                (answer.ok(), started.elapsed())
+            },
+        );
+        assert_eq!((a.ok(), b.ok()), (Some(1), Some(1)), "one read shared");
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(c.0, Some(2));
+        assert!(c.1 < Duration::from_secs(1), "waited {:?} behind a slow read", c.1);
     }
 }

@@ -23,7 +23,8 @@ use serde_json::Value;
 use super::inspect::{Source, listed_jobs, sources};
 use crate::engine::{EngineError, TaskQueue};
 use crate::index;
-use crate::record::{is_queue_key_name, text};
+use crate::keys;
+use crate::record::text;
 
 /// Jobs one request examines at most.
 pub const BUDGET: u64 = 5_000;
@@ -423,10 +424,12 @@ async fn check(
     }
     // Another producer's id may name a key that is not a hash: its error is that job's, not
     // the search's.
+    // An id that can name no job (a key name, `:`) is not read at all.
+    let valid: Vec<Option<JobId>> = ids.iter().map(|id| keys::is_job_id(id)).collect();
     let mut sizes = redis::pipe();
     sizes.ignore_errors();
-    for id in ids {
-        let key = keys.job_key(id);
+    for id in valid.iter().flatten() {
+        let key = keys.job(id);
         sizes.cmd("HEXISTS").arg(&key).arg("timestamp");
         for field in &fields {
             sizes.cmd("HSTRLEN").arg(&key).arg(*field);
@@ -441,9 +444,13 @@ async fn check(
     let per = 1 + fields.len();
     let mut checks: Vec<Check> = Vec::with_capacity(ids.len());
     let mut to_read: Vec<usize> = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
-        let row = &sizes[i * per..(i + 1) * per];
-        if row[0] == 0 || is_queue_key_name(id) || JobId::parse(id).is_err() {
+    let mut rows = sizes.chunks(per);
+    for (i, id) in valid.iter().enumerate() {
+        let row = match id {
+            Some(_) => rows.next().unwrap_or(&[]),
+            None => &[],
+        };
+        if row.first().is_none_or(|exists| *exists == 0) {
             checks.push(Check::Gone);
         } else if row[1..].iter().any(|n| *n > MAX_MATCHED_BYTES) {
             checks.push(Check::No);
@@ -457,8 +464,8 @@ async fn check(
     }
     let mut read = redis::pipe();
     read.ignore_errors();
-    for i in &to_read {
-        read.cmd("HMGET").arg(keys.job_key(&ids[*i])).arg(&fields);
+    for id in to_read.iter().filter_map(|i| valid[*i].as_ref()) {
+        read.cmd("HMGET").arg(keys.job(id)).arg(&fields);
     }
     let rows: Vec<Vec<Option<Vec<u8>>>> = queue
         .run::<Vec<redis::RedisResult<Vec<Option<Vec<u8>>>>>>(&read)

@@ -11,7 +11,9 @@
 //! The same middleware refuses cross-site state changes made with cookies (CSRF). Handlers say
 //! what they need with [`require`]; `401` without credentials, `403` for a role that may not.
 
+pub mod client;
 pub mod quota;
+pub mod revoked;
 pub mod session;
 pub mod signin;
 pub mod tokens;
@@ -107,6 +109,9 @@ pub struct Principal {
     pub role: Role,
     /// How it proved it.
     pub credential: Credential,
+    /// The network the request came from (see [`client::network_of`]), when known: anonymous
+    /// identities cost nothing to make, so their quotas hold per network too.
+    pub network: Option<IpNet>,
 }
 
 impl Principal {
@@ -118,6 +123,23 @@ impl Principal {
     /// Whether this principal sees only its own jobs.
     pub fn sees_only_own(&self) -> bool {
         self.role == Role::Submitter
+    }
+
+    /// Whether this principal's custom job ids are its own (namespaced by owner, so nobody
+    /// else can observe or take them first): everyone below operator, when access control
+    /// is on.
+    pub fn ids_are_namespaced(&self) -> bool {
+        self.credential != Credential::Open && self.role < Role::Operator
+    }
+
+    /// A principal with access control off: everyone is an admin owned as `local`.
+    pub fn open() -> Self {
+        Self {
+            owner: "local".into(),
+            role: Role::Admin,
+            credential: Credential::Open,
+            network: None,
+        }
     }
 }
 
@@ -135,8 +157,14 @@ pub struct Access {
     cookie_secure: Option<bool>,
     /// Per-owner enqueue rate.
     pub rate: Arc<quota::EnqueueRate>,
-    /// Most jobs waiting or active per owner.
+    /// Per-network enqueue rate of anonymous identities.
+    pub network_rate: Arc<quota::EnqueueRate>,
+    /// Most jobs waiting or active per owner (and per network for anonymous identities).
     pub max_pending: u64,
+    /// Hosts served while access control is off (DNS rebinding guard).
+    hosts: client::AllowedHosts,
+    /// Sessions signed out before they expired.
+    pub revoked: Arc<revoked::RevokedSessions>,
 }
 
 /// Why the settings cannot make a safe server.
@@ -263,8 +291,28 @@ impl Access {
             anonymous: settings.anonymous_role,
             cookie_secure: settings.cookie_secure,
             rate: Arc::new(quota::EnqueueRate::new(settings.enqueue_rate_per_minute)),
+            network_rate: Arc::new(quota::EnqueueRate::new(settings.enqueue_rate_per_minute)),
             max_pending: settings.max_pending_per_owner,
+            hosts: client::AllowedHosts::new(listen, &settings.allowed_hosts)
+                .map_err(|e| fail("SENTINEL_ALLOWED_HOSTS", &e))?,
+            revoked: Arc::new(revoked::RevokedSessions::default()),
         })
+    }
+
+    /// The network a request comes from: its peer's address, or, when the peer is a trusted
+    /// proxy, the address the proxy forwarded (`X-Forwarded-For`).
+    pub fn client_network(
+        &self,
+        extensions: &axum::http::Extensions,
+        headers: &axum::http::HeaderMap,
+    ) -> Option<IpNet> {
+        client::client_ip(extensions, headers, &self.proxies).map(client::network_of)
+    }
+
+    /// Whether a request with this `Host` may be served: always with access control on; with
+    /// it off, only for loopback names, the listen address and `SENTINEL_ALLOWED_HOSTS`.
+    pub fn host_allowed(&self, parts: &axum::http::request::Parts) -> bool {
+        self.enabled || self.hosts.allows(parts)
     }
 
     /// The token store (for sign-in).
@@ -310,14 +358,7 @@ impl Access {
         parts: &axum::http::request::Parts,
     ) -> Result<(Option<Principal>, Option<String>), AppError> {
         if !self.enabled {
-            return Ok((
-                Some(Principal {
-                    owner: "local".into(),
-                    role: Role::Admin,
-                    credential: Credential::Open,
-                }),
-                None,
-            ));
+            return Ok((Some(Principal::open()), None));
         }
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
             let token = value
@@ -332,6 +373,7 @@ impl Access {
                         owner: format!("token:{}", entry.name).into(),
                         role: entry.role,
                         credential: Credential::Bearer,
+                        network: None,
                     }),
                     None,
                 )),
@@ -361,6 +403,7 @@ impl Access {
                         owner: format!("user:{user}").into(),
                         role,
                         credential: Credential::Proxy,
+                        network: None,
                     }),
                     None,
                 ));
@@ -405,26 +448,23 @@ impl Access {
             owner: format!("anon:{id}").into(),
             role,
             credential: Credential::Anonymous,
+            network: None,
         }
     }
 
-    /// A session payload `t|<name>|<digest prefix>|<expiry>`: valid while unexpired and while
-    /// the token it was opened with is still in the file.
+    /// A session payload (see [`session::Session`]): valid while unexpired, not signed out,
+    /// and while the token it was opened with is still in the file.
     fn session_principal(&self, payload: &str) -> Option<Principal> {
-        let mut parts = payload.split('|');
-        let (Some("t"), Some(name), Some(prefix), Some(expiry)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return None;
-        };
-        if expiry.parse::<u64>().ok()? < session::now() {
+        let session = session::Session::parse(payload)?;
+        if session.expiry < session::now() || self.revoked.contains(&session.id) {
             return None;
         }
-        let entry = self.tokens.by_name(name, prefix)?;
+        let entry = self.tokens.by_name(&session.name, &session.digest_prefix)?;
         Some(Principal {
             owner: format!("token:{}", entry.name).into(),
             role: entry.role,
             credential: Credential::Session,
+            network: None,
         })
     }
 }
@@ -463,10 +503,21 @@ fn is_cross_site(parts: &axum::http::request::Parts) -> bool {
 pub async fn identify(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let access = state.access.clone();
     let (mut parts, body) = request.into_parts();
+    // A foreign page whose name resolves to this machine (DNS rebinding) must not reach a
+    // server that trusts everyone; health stays open for orchestrators' probes.
+    if !access.host_allowed(&parts) && !matches!(parts.uri.path(), "/healthz" | "/readyz") {
+        warn!(host = ?parts.headers.get(header::HOST), "refused a request for a host this server does not serve");
+        return AppError::MisdirectedHost.into_response();
+    }
     let (principal, new_cookie) = match access.identify(&parts) {
         Ok(found) => found,
         Err(error) => return error.into_response(),
     };
+    let network = access.client_network(&parts.extensions, &parts.headers);
+    let principal = principal.map(|principal| Principal {
+        network,
+        ..principal
+    });
     let changes_state = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     let bearer = principal
         .as_ref()
@@ -543,6 +594,7 @@ mod tests {
             owner: "x".into(),
             role: Role::Viewer,
             credential: Credential::Bearer,
+            network: None,
         };
         assert!(require(Some(&p), Role::Submitter).is_ok());
         assert!(matches!(

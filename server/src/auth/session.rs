@@ -60,6 +60,55 @@ impl SessionKey {
     }
 }
 
+/// What a session cookie carries: `t|<token name>|<digest prefix>|<expiry>|<session id>`. The
+/// id is what signing out revokes ([`super::revoked`]); the digest prefix ties the session to
+/// the token it was opened with, so it ends when that token leaves the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The token's name.
+    pub name: String,
+    /// The first 16 hex digits of the token's digest.
+    pub digest_prefix: String,
+    /// When it expires, in seconds since the epoch.
+    pub expiry: u64,
+    /// Its id (128 random bits, hex).
+    pub id: String,
+}
+
+impl Session {
+    /// A payload as [`Session::payload`] writes it; `None` for anything else (among them the
+    /// sessions of older versions, which had no id: their holders sign in again).
+    pub fn parse(payload: &str) -> Option<Self> {
+        let mut parts = payload.split('|');
+        let (Some("t"), Some(name), Some(prefix), Some(expiry), Some(id), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let id_ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
+        let expiry = expiry.parse().ok().filter(|_| id_ok)?;
+        Some(Self {
+            name: name.to_string(),
+            digest_prefix: prefix.to_string(),
+            expiry,
+            id: id.to_string(),
+        })
+    }
+
+    /// The payload to sign.
+    pub fn payload(&self) -> String {
+        format!(
+            "t|{}|{}|{}|{}",
+            self.name, self.digest_prefix, self.expiry, self.id
+        )
+    }
+}
+
 /// Seconds since the epoch.
 pub fn now() -> u64 {
     std::time::SystemTime::now()
@@ -104,6 +153,24 @@ pub fn random_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_round_trip_and_old_or_odd_payloads_are_none() {
+        let session = Session {
+            name: "ci".into(),
+            digest_prefix: "0123456789abcdef".into(),
+            expiry: 99,
+            id: "a".repeat(32),
+        };
+        assert_eq!(Session::parse(&session.payload()), Some(session));
+        assert_eq!(Session::parse("t|ci|0123456789abcdef|99"), None, "no id");
+        assert_eq!(
+            Session::parse(&format!("t|ci|p|99|{}|x", "a".repeat(32))),
+            None
+        );
+        assert_eq!(Session::parse(&format!("t|ci|p|soon|{}", "a".repeat(32))), None);
+        assert_eq!(Session::parse("t|ci|p|99|short"), None);
+    }
 
     #[test]
     fn signed_values_round_trip_and_forgeries_fail() {

@@ -77,15 +77,15 @@ pub async fn submit(
         return page(Some("That token is not valid."), StatusCode::UNAUTHORIZED);
     };
     info!(name = %entry.name, role = %entry.role, "signed in");
-    let prefix = &tokens::hex(&entry.digest)[..16];
-    let payload = format!(
-        "t|{}|{prefix}|{}",
-        entry.name,
-        session::now() + SESSION_SECONDS
-    );
+    let opened = session::Session {
+        name: entry.name.clone(),
+        digest_prefix: tokens::hex(&entry.digest)[..16].to_string(),
+        expiry: session::now() + SESSION_SECONDS,
+        id: session::random_id(),
+    };
     let cookie = session::set_cookie(
         SESSION_COOKIE,
-        &key.sign(&payload),
+        &key.sign(&opened.payload()),
         SESSION_SECONDS,
         access.secure_cookies(&parts),
     );
@@ -93,9 +93,30 @@ pub async fn submit(
 }
 
 /// `POST /signout`: ends the session (and any anonymous identity) and goes to the sign-in page.
+/// The session is revoked, not only its cookie cleared: a copy of the cookie stops working at
+/// once on this process and within a second on every other.
 pub async fn sign_out(State(state): State<AppState>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
     let secure = state.access.secure_cookies(&parts);
+    if let Some(key) = state.access.key()
+        && let Some(session) = session::cookie(&parts.headers, SESSION_COOKIE)
+            .and_then(|value| key.verify(value))
+            .and_then(|payload| session::Session::parse(&payload))
+    {
+        let revoked = state
+            .access
+            .revoked
+            .revoke(state.queue().ok(), &session.id, session.expiry)
+            .await;
+        match revoked {
+            Ok(()) => info!(name = %session.name, "signed out"),
+            Err(error) => warn!(
+                name = %session.name,
+                error = %crate::telemetry::error_chain(&error),
+                "signed out on this process only: Redis did not take the revocation"
+            ),
+        }
+    }
     redirect_with_cookies(
         "/signin",
         &[
