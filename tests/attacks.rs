@@ -29,7 +29,8 @@ async fn reserved_names(server: &Sentinel) -> Vec<String> {
     names
 }
 
-/// Enqueue, run, status, counts and readiness all still work.
+/// Enqueue, run, status, counts and readiness all still work (`token`: a viewer's or more,
+/// when access control is on).
 async fn queue_still_works(server: &Sentinel, http: &reqwest::Client, token: Option<&str>) {
     let mut request = http
         .post(server.url("/tasks/enqueue"))
@@ -55,11 +56,14 @@ async fn queue_still_works(server: &Sentinel, http: &reqwest::Client, token: Opt
         }
     })
     .await;
-    if token.is_none() {
-        let (status, counts) = support::get_json(&server.url("/tasks/counts")).await;
-        assert_eq!(status, 200, "{counts}");
-        assert!(counts["counts"]["completed"].as_u64().unwrap() >= 1, "{counts}");
+    let mut request = http.get(server.url("/tasks/counts"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
     }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200, "counts after the attack");
+    let counts: Value = response.json().await.unwrap();
+    assert!(counts["counts"]["completed"].as_u64().unwrap() >= 1, "{counts}");
     let (status, ready) = support::get_json(&server.url("/readyz")).await;
     assert_eq!(status, 200, "{ready}");
 }
@@ -73,12 +77,12 @@ async fn a_job_id_naming_a_queue_key_is_refused_on_every_path() {
     let names = reserved_names(&server).await;
     let mut conn = redis.connection();
     let base = "sentinel:sentinel-tasks:";
-    // The queue exists (its keys have their types) before the attack.
+    // The queue exists before the attack.
     server.enqueue(1).await;
-    let types_before: Vec<String> = names
-        .iter()
-        .map(|n| redis::cmd("TYPE").arg(format!("{base}{n}")).query(&mut conn).unwrap())
-        .collect();
+    let counter = |conn: &mut redis::Connection| -> Option<String> {
+        redis::cmd("GET").arg(format!("{base}id")).query(conn).unwrap()
+    };
+    let counter_before = counter(&mut conn);
     for name in &names {
         // The HTTP API: a JSON body, and the query string.
         let body = http
@@ -112,12 +116,21 @@ async fn a_job_id_naming_a_queue_key_is_refused_on_every_path() {
         let text = form.text().await.unwrap();
         assert!(text.contains("Rejected") && text.contains("jobId"), "form job_id={name}: {text}");
     }
-    // Not one key changed type: nothing reached Redis.
-    let types_after: Vec<String> = names
-        .iter()
-        .map(|n| redis::cmd("TYPE").arg(format!("{base}{n}")).query(&mut conn).unwrap())
-        .collect();
-    assert_eq!(types_before, types_after);
+    // Nothing reached Redis: every add bumps BullMQ's id counter, even with a custom id, and
+    // no key of the queue's own names became a job's hash.
+    assert_eq!(counter(&mut conn), counter_before, "an add reached Redis");
+    let job_hashes = |conn: &mut redis::Connection| -> Vec<String> {
+        names
+            .iter()
+            .filter(|n| !["meta", "workers"].contains(&n.as_str()))
+            .filter(|n| {
+                let kind: String = redis::cmd("TYPE").arg(format!("{base}{n}")).query(conn).unwrap();
+                kind == "hash"
+            })
+            .cloned()
+            .collect()
+    };
+    assert_eq!(job_hashes(&mut conn), Vec::<String>::new());
     queue_still_works(&server, &http, None).await;
 
     // The same with access control on, from an anonymous visitor (the attack as it was made).
@@ -142,13 +155,7 @@ async fn a_job_id_naming_a_queue_key_is_refused_on_every_path() {
             .unwrap();
         assert_eq!(response.status(), 400, "anonymous jobId={name}");
     }
-    assert_eq!(types_before, {
-        let after: Vec<String> = names
-            .iter()
-            .map(|n| redis::cmd("TYPE").arg(format!("{base}{n}")).query(&mut conn).unwrap())
-            .collect();
-        after
-    });
+    assert_eq!(job_hashes(&mut conn), Vec::<String>::new());
 
     // A key broken by hand (not through Sentinel) makes the server not ready, naming it.
     let wait_key = format!("{base}wait");
@@ -170,18 +177,22 @@ async fn a_job_id_naming_a_queue_key_is_refused_on_every_path() {
 #[tokio::test]
 async fn anonymous_visitors_are_held_to_the_quotas_by_network() {
     let redis = RedisServer::start().await;
-    let mut opts = SentinelOptions::for_role("web");
-    opts.env.extend(
-        [
-            ("SENTINEL_AUTH", "on"),
-            ("SENTINEL_ANONYMOUS_ROLE", "submitter"),
-            ("SENTINEL_SESSION_SECRET", SECRET),
-            ("MAX_PENDING_PER_OWNER", "3"),
-            ("ENQUEUE_RATE_PER_MINUTE", "5"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    let server = Sentinel::start("web", &redis.url(), opts).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (file, tokens) = tokens_file(dir.path(), &[("ops", "admin")]);
+    let server = Sentinel::start(
+        "all",
+        &redis.url(),
+        auth_opts(
+            "all",
+            &file,
+            &[
+                ("SENTINEL_ANONYMOUS_ROLE", "submitter"),
+                ("MAX_PENDING_PER_OWNER", "3"),
+                ("ENQUEUE_RATE_PER_MINUTE", "5"),
+            ],
+        ),
+    )
+    .await;
     server.wait_ready().await;
     let mut answers = Vec::new();
     for i in 0..20 {
@@ -199,12 +210,16 @@ async fn anonymous_visitors_are_held_to_the_quotas_by_network() {
         let body: Value = response.json().await.unwrap();
         answers.push((status, body["error"].as_str().unwrap_or("").to_string()));
     }
-    let count = |status: u16, error: &str| answers.iter().filter(|a| a.0 == status && a.1 == error).count();
+    let count = |status: u16, error: &str| {
+        answers
+            .iter()
+            .filter(|a| a.0 == status && a.1 == error)
+            .count()
+    };
     assert_eq!(count(201, ""), 3, "{answers:?}");
     assert_eq!(count(429, "too_many_pending"), 2, "{answers:?}");
     assert_eq!(count(429, "rate_limited"), 15, "{answers:?}");
-    let (_, counts) = support::get_json(&server.url("/healthz")).await;
-    assert_eq!(counts["status"], "ok");
+    queue_still_works(&server, &client(), Some(&tokens[0].1)).await;
 }
 
 #[tokio::test]
@@ -254,7 +269,10 @@ async fn the_pending_quota_holds_under_fifty_parallel_enqueues() {
 async fn a_reused_job_id_never_streams_to_the_removed_jobs_owner() {
     let redis = RedisServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (file, tokens) = tokens_file(dir.path(), &[("bob", "submitter"), ("alice", "submitter")]);
+    let (file, tokens) = tokens_file(
+        dir.path(),
+        &[("bob", "submitter"), ("alice", "submitter"), ("ops", "admin")],
+    );
     let server = Sentinel::start("all", &redis.url(), auth_opts("all", &file, &[])).await;
     server.wait_ready().await;
     let stream = |token: &str| {
@@ -280,10 +298,8 @@ async fn a_reused_job_id_never_streams_to_the_removed_jobs_owner() {
     add("token:bob").await;
     bob.collect_until(LONG, |e| e.is("completed", "shared-1")).await;
     // Removed, then the id given again, to Alice's job.
-    let mut conn = redis.connection();
     let removed: bool = queue.remove("shared-1").await.unwrap();
     assert!(removed);
-    let _ = &mut conn;
     add("token:alice").await;
     let seen = alice
         .collect_until(LONG, |e| e.is("completed", "shared-1"))
@@ -296,12 +312,13 @@ async fn a_reused_job_id_never_streams_to_the_removed_jobs_owner() {
             "Bob saw Alice's job: {event:?}"
         );
     }
+    queue_still_works(&server, &client(), Some(&tokens[2].1)).await;
 }
 
 #[tokio::test]
 async fn hostile_job_text_cannot_change_any_page_s_structure() {
     let redis = RedisServer::start().await;
-    let server = Sentinel::start("web", &redis.url(), SentinelOptions::for_role("web")).await;
+    let server = Sentinel::start("all", &redis.url(), SentinelOptions::default()).await;
     server.wait_ready().await;
     let hostile = r#"</title><meta http-equiv=refresh content="0;url=//evil.example/">"#;
     let script = "</script><script>alert(1)</script>";
@@ -353,14 +370,22 @@ async fn hostile_job_text_cannot_change_any_page_s_structure() {
     ];
     for page in pages {
         let html = support::get_text(&server.url(&page), &[("accept", "text/html")]).await;
-        assert_eq!(html.matches("<title").count(), 1, "{page}: one title");
-        assert_eq!(html.matches("</title>").count(), 1, "{page}: one title end");
-        let title = &html[html.find("<title").unwrap()..html.find("</title>").unwrap()];
+        // The document's title is the head's only one (charts have titles of their own).
+        let head = &html[..html.find("</head>").expect("a head")];
+        assert_eq!(head.matches("<title").count(), 1, "{page}: one title");
+        assert_eq!(head.matches("</title>").count(), 1, "{page}: one title end");
+        let title = &head[head.find("<title").unwrap()..head.find("</title>").unwrap()];
         assert!(!title[1..].contains('<'), "{page}: markup inside the title: {title}");
+        assert_eq!(
+            html.matches("<title").count(),
+            html.matches("</title>").count(),
+            "{page}: every title ends"
+        );
         assert!(!html.contains("<meta http-equiv"), "{page}: injected meta");
         assert!(!html.contains("<script>alert"), "{page}: injected script");
-        assert!(!html.contains("</script><script"), "{page}: a script ended early");
+        assert!(!html.contains("</script><script>"), "{page}: a script ended early");
     }
+    queue_still_works(&server, &client(), None).await;
 }
 
 #[tokio::test]
@@ -441,14 +466,15 @@ async fn custom_ids_are_each_owner_s_own() {
     assert_eq!(mine.status(), 200, "Alice's job is still hers");
     // An operator adds the exact id asked for.
     assert_eq!(id_of(enqueue(ops, "exact-1").await.unwrap()).await, "exact-1");
+    queue_still_works(&server, &http, Some(ops)).await;
 }
 
 #[tokio::test]
 async fn signing_out_ends_the_session_everywhere() {
     let redis = RedisServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (file, tokens) = tokens_file(dir.path(), &[("pat", "viewer")]);
-    let first = Sentinel::start("web1", &redis.url(), auth_opts("web", &file, &[])).await;
+    let (file, tokens) = tokens_file(dir.path(), &[("pat", "viewer"), ("ops", "admin")]);
+    let first = Sentinel::start("all", &redis.url(), auth_opts("all", &file, &[])).await;
     let second = Sentinel::start("web2", &redis.url(), auth_opts("web", &file, &[])).await;
     first.wait_ready().await;
     second.wait_ready().await;
@@ -496,6 +522,7 @@ async fn signing_out_ends_the_session_everywhere() {
         .await
         .unwrap();
     assert_eq!(again.status(), 303);
+    queue_still_works(&first, &http, Some(&tokens[1].1)).await;
 }
 
 #[tokio::test]
@@ -504,9 +531,9 @@ async fn bulk_runs_are_bounded_per_process_and_forbidden_functions_answer_403() 
     let dir = tempfile::tempdir().unwrap();
     let (file, tokens) = tokens_file(dir.path(), &[("ops", "operator"), ("view", "viewer")]);
     let server = Sentinel::start(
-        "web",
+        "all",
         &redis.url(),
-        auth_opts("web", &file, &[("MAX_BULK_RUNS", "1")]),
+        auth_opts("all", &file, &[("MAX_BULK_RUNS", "1")]),
     )
     .await;
     server.wait_ready().await;
@@ -569,5 +596,37 @@ async fn bulk_runs_are_bounded_per_process_and_forbidden_functions_answer_403() 
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
+    queue_still_works(&server, &http, Some(ops)).await;
     let _ = &mut redis;
+}
+
+#[tokio::test]
+async fn event_streams_are_capped_per_network_and_a_64_is_one_client() {
+    let redis = RedisServer::start().await;
+    let mut opts = SentinelOptions::default();
+    opts.env.extend(
+        [
+            ("SENTINEL_TRUSTED_PROXIES", "127.0.0.1"),
+            ("MAX_SSE_STREAMS_PER_CLIENT", "2"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let server = Sentinel::start("all", &redis.url(), opts).await;
+    server.wait_ready().await;
+    let url = server.url("/tasks/stream");
+    // Through the (trusted) proxy, two addresses of one IPv6 /64 take its two places.
+    let _a = SseClient::connect_with(&url, &[("x-forwarded-for", "2001:db8:0:7::1")]).await;
+    let _b = SseClient::connect_with(&url, &[("x-forwarded-for", "2001:db8:0:7::ffff:2")]).await;
+    let third = client()
+        .get(&url)
+        .header("x-forwarded-for", "2001:db8:0:7:a:b:c:d")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(third.status(), 429, "a third address of the same /64");
+    let body: Value = third.json().await.unwrap();
+    assert_eq!(body["limit"], "MAX_SSE_STREAMS_PER_CLIENT", "{body}");
+    // Another /64 is another client.
+    let _c = SseClient::connect_with(&url, &[("x-forwarded-for", "2001:db8:0:8::1")]).await;
+    queue_still_works(&server, &client(), None).await;
 }

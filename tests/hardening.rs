@@ -250,7 +250,7 @@ async fn post_chunked(server: &Sentinel, path: &str, total: usize) -> (String, u
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut socket = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
     let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     );
     socket.write_all(head.as_bytes()).await.unwrap();
     let chunk = vec![b' '; 64 * 1024];
@@ -301,7 +301,7 @@ async fn a_huge_body_gets_413_on_every_post_route_and_memory_stays_flat() {
         // A declared length over the limit is refused before any byte of the body.
         let answer = raw_exchange(
             &server,
-            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\n\r\n")
+            format!("POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 67108864\r\n\r\n")
                 .as_bytes(),
             Duration::from_secs(5),
         )
@@ -336,7 +336,7 @@ async fn half_a_request_line_is_closed_and_a_slow_body_times_out() {
     );
     let answer = raw_exchange(
         &server,
-        b"POST /tasks/enqueue HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"sec",
+        b"POST /tasks/enqueue HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"sec",
         Duration::from_secs(10),
     )
     .await;
@@ -372,7 +372,7 @@ async fn connections_and_streams_are_capped_with_retry_after() {
     }
     let answer = raw_exchange(
         &server,
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n",
         Duration::from_secs(5),
     )
     .await;
@@ -399,7 +399,7 @@ async fn stalled_stream_clients_are_dropped_with_bounded_memory_and_shutdown_sta
             .connect(server.addr().parse().unwrap())
             .await
             .unwrap();
-        conn.write_all(b"GET /tasks/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        conn.write_all(b"GET /tasks/stream HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .await
             .unwrap();
         stalled.push(conn);
@@ -551,7 +551,7 @@ async fn answers_carry_security_headers_and_are_compressed() {
 
     let raw = raw_exchange(
         &server,
-        b"GET /tasks/counts HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+        b"GET /tasks/counts HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
         Duration::from_secs(5),
     )
     .await;

@@ -581,7 +581,7 @@ async fn bulk_actions_run_in_chunks_and_report_progress() {
     // Its own body limit, named when hit (a declared length over it is refused before any byte).
     let answer = support::raw_exchange(
         &server,
-        b"POST /admin/api/jobs/bulk HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1100000\r\n\r\n",
+        b"POST /admin/api/jobs/bulk HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1100000\r\n\r\n",
         LONG,
     )
     .await;

@@ -59,7 +59,7 @@ pub async fn document(State(state): State<AppState>) -> Json<Value> {
         job_id["not"] = serde_json::json!({
             "anyOf": [
                 { "enum": crate::keys::RESERVED.to_vec() },
-                { "pattern": "^(-?[0-9]+|NaN)$" },
+                { "type": "string", "pattern": "^(-?[0-9]+|NaN)$" },
             ]
         });
     }

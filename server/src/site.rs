@@ -315,8 +315,11 @@ impl QueueBackend {
                 AppError::Forbidden => Some(StatusCode::FORBIDDEN),
                 _ => None,
             };
-            if let (Some(status), Some(response)) =
-                (status, use_context::<leptos_axum::ResponseOptions>())
+            // Only a call of the function itself: a page rendered on the server reads through
+            // the same functions, and a part the viewer may not see must not fail the page.
+            let called = use_context::<Parts>().is_some_and(|parts| parts.uri.path().starts_with("/api/"));
+            if let (Some(status), true, Some(response)) =
+                (status, called, use_context::<leptos_axum::ResponseOptions>())
             {
                 response.set_status(status);
             }
