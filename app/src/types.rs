@@ -215,6 +215,9 @@ impl fmt::Display for JobState {
     }
 }
 
+/// Name of the jobs Sentinel adds and runs (BullMQ's job name; Node producers use it too).
+pub const TASK_JOB_NAME: &str = "longTask";
+
 /// A job id that is safe to put into a Redis key.
 ///
 /// BullMQ ids are the queue's counter or a producer's custom id. We refuse anything that could

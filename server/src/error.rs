@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::engine::EngineError;
+use crate::queue::EngineError;
 use crate::events::EventsError;
 use crate::telemetry::{LoggedCause, error_chain};
 
@@ -135,6 +135,15 @@ pub enum AppError {
     Events(#[from] EventsError),
 }
 
+impl From<crate::events::slots::SlotError> for AppError {
+    fn from(error: crate::events::slots::SlotError) -> Self {
+        match error {
+            crate::events::slots::SlotError::Total => AppError::TooManyStreams,
+            crate::events::slots::SlotError::PerClient => AppError::TooManyStreamsFromClient,
+        }
+    }
+}
+
 /// Seconds a client should wait before trying again after a refusal for load.
 const RETRY_AFTER_SECS: u64 = 2;
 
@@ -249,7 +258,7 @@ fn short(text: &str) -> String {
     if text.len() <= MAX {
         return text.to_string();
     }
-    format!("{}…", crate::events::cut(text, MAX))
+    format!("{}…", crate::queue::cut(text, MAX))
 }
 
 impl IntoResponse for AppError {

@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(server::config::Command::Health { path }) = &config.command {
-        let ready = server::health::probe(config.listen, path).await;
+        let ready = server::http::health::probe(config.listen, path).await;
         std::process::exit(if ready { 0 } else { 1 });
     }
     server::run(config, shutdown_signal()).await?;

@@ -6,27 +6,16 @@
 //!
 //! Who may read it is its own setting, `METRICS_ACCESS`: `viewer` (default: viewers and up
 //! when access control is on, e.g. a scraper with a viewer token; anyone when it is off) or
-//! `open`.
+//! `open`. The route and the request middleware are `http/metrics.rs`.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::Extension;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-use crate::auth::{Principal, Role, require};
-use crate::error::AppError;
-use crate::state::AppState;
 
 /// Who may read `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -132,7 +121,7 @@ impl Default for Metrics {
             streams.clone(),
         );
         let label = |outcome: &str| JobLabels {
-            name: crate::engine::TASK_JOB_NAME.to_string(),
+            name: app::types::TASK_JOB_NAME.to_string(),
             outcome: outcome.to_string(),
         };
         let task_completed = jobs_ended.get_or_create_owned(&label("completed"));
@@ -155,7 +144,7 @@ impl Default for Metrics {
 
 /// Job names counted by name; any other name is counted as `other` (a foreign producer's names
 /// must not grow the metrics without bound).
-const NAMED_JOBS: [&str; 1] = [crate::engine::TASK_JOB_NAME];
+const NAMED_JOBS: [&str; 1] = [app::types::TASK_JOB_NAME];
 
 impl Metrics {
     /// Records a Redis call's duration.
@@ -165,7 +154,7 @@ impl Metrics {
 
     /// Records a finished run of a job.
     pub fn job_finished(&self, name: &str, completed: bool, wait_ms: u64, run_ms: u64) {
-        match (name == crate::engine::TASK_JOB_NAME, completed) {
+        match (name == app::types::TASK_JOB_NAME, completed) {
             (true, true) => {
                 self.task_completed.inc();
             }
@@ -190,53 +179,23 @@ impl Metrics {
         self.job_run.observe(run_ms as f64 / 1000.0);
     }
 
-    /// The text of a scrape.
-    fn encode(&self) -> Result<String, std::fmt::Error> {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
-        Ok(text)
+    /// Records an answered HTTP request.
+    pub fn http_request(&self, method: String, route: String, status: u16, took: Duration) {
+        self.http
+            .get_or_create(&HttpLabels {
+                method,
+                route,
+                status,
+            })
+            .observe(took.as_secs_f64());
     }
-}
 
-/// Middleware: counts each request by method, matched route and status, with its latency.
-pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let response = next.run(request).await;
-    metrics
-        .http
-        .get_or_create(&HttpLabels {
-            method,
-            route,
-            status: response.status().as_u16(),
-        })
-        .observe(started.elapsed().as_secs_f64());
-    response
-}
-
-/// `GET /metrics`.
-pub async fn scrape(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
-) -> Result<Response, AppError> {
-    if state.config.metrics_access == MetricsAccess::Viewer {
-        require(principal.as_deref(), Role::Viewer)?;
-    }
-    let metrics = &state.metrics;
-    metrics.streams.set(state.streams.open() as i64);
-    if let Some(services) = state.services() {
-        metrics.busy.set(
-            services
-                .worker
-                .as_ref()
-                .map_or(0, |w| w.active_jobs() as i64),
-        );
-        // Jobs per state: one read; a scrape while Redis is away leaves the last values.
-        if let Ok(counts) = services.queue.counts().await {
+    /// Sets the gauges read at scrape time: open streams, busy worker slots, jobs per state
+    /// (`None` when Redis could not be read: the last values stay).
+    pub fn set_gauges(&self, streams: usize, busy: usize, jobs: Option<&app::JobCounts>) {
+        self.streams.set(streams as i64);
+        self.busy.set(busy as i64);
+        if let Some(counts) = jobs {
             for (state, n) in [
                 ("waiting", counts.waiting),
                 ("active", counts.active),
@@ -247,8 +206,7 @@ pub async fn scrape(
                 ("waiting-children", counts.waiting_children),
                 ("paused", counts.paused),
             ] {
-                metrics
-                    .jobs
+                self.jobs
                     .get_or_create(&StateLabels {
                         state: state.to_string(),
                     })
@@ -256,14 +214,12 @@ pub async fn scrape(
             }
         }
     }
-    let text = metrics.encode().map_err(|_| AppError::NoRoute)?;
-    Ok((
-        StatusCode::OK,
-        [(
-            CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response())
+
+    /// The text of a scrape.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
 }
+

@@ -9,10 +9,17 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::http::header::HOST;
+use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap};
 use ipnet::IpNet;
 
-use crate::serve::client_addr;
+
+/// The address a request came from (set for every connection by `http::serve`).
+pub fn client_addr(request_extensions: &axum::http::Extensions) -> Option<SocketAddr> {
+    request_extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
+}
 
 /// The prefix length an IPv6 client is counted by.
 pub const IPV6_CLIENT_PREFIX: u8 = 64;

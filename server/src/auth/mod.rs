@@ -15,7 +15,6 @@ pub mod client;
 pub mod quota;
 pub mod revoked;
 pub mod session;
-pub mod signin;
 pub mod tokens;
 
 use std::fmt;
@@ -32,8 +31,7 @@ use tracing::{debug, warn};
 
 use crate::config::{AnonymousRole, AuthSettings};
 use crate::error::AppError;
-use crate::serve::client_addr;
-use crate::state::AppState;
+use crate::auth::client::client_addr;
 use session::{ANONYMOUS_COOKIE, ANONYMOUS_SECONDS, SESSION_COOKIE, SessionKey};
 use tokens::TokenStore;
 
@@ -500,8 +498,7 @@ fn is_cross_site(parts: &axum::http::request::Parts) -> bool {
 
 /// The middleware: identifies the request, refuses cross-site state changes, and sets a new
 /// anonymous identity cookie on the answer when one was made.
-pub async fn identify(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let access = state.access.clone();
+pub async fn identify(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     // A foreign page whose name resolves to this machine (DNS rebinding) must not reach a
     // server that trusts everyone; health stays open for orchestrators' probes.

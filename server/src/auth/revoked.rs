@@ -9,16 +9,13 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
-
-use crate::engine::{EngineError, TaskQueue};
+use crate::queue::{EngineError, TaskQueue};
 
 /// How often each process reads the revoked sessions again.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(1);
 
 /// Most revoked sessions read (more than anyone signs out within a session's lifetime).
-const MAX_READ: isize = 100_000;
+pub const MAX_READ: isize = 100_000;
 
 /// The revoked session ids this process knows, with when each would have expired (seconds
 /// since the epoch).
@@ -56,41 +53,10 @@ impl RevokedSessions {
 
     /// Replaces what this process knows with what Redis holds (keeping its own revocations
     /// that are still unexpired, in case they did not reach Redis).
-    fn replace(&self, from_redis: Vec<(String, u64)>, now: u64) {
+    pub fn replace(&self, from_redis: Vec<(String, u64)>, now: u64) {
         let mut ids = self.ids.write().unwrap_or_else(|e| e.into_inner());
         ids.retain(|_, expiry| *expiry >= now);
         ids.extend(from_redis);
-    }
-
-    /// Reads the revoked sessions every [`REFRESH_EVERY`] until `shutdown` (skipped while Redis
-    /// has not been reached).
-    pub async fn run(
-        self: std::sync::Arc<Self>,
-        state: crate::state::AppState,
-        shutdown: CancellationToken,
-    ) {
-        let mut every = tokio::time::interval(REFRESH_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut failing = false;
-        loop {
-            tokio::select! {
-                _ = every.tick() => {}
-                () = shutdown.cancelled() => return,
-            }
-            let Ok(queue) = state.queue() else { continue };
-            let now = super::session::now();
-            match queue.revoked_sessions(now, MAX_READ).await {
-                Ok(read) => {
-                    failing = false;
-                    self.replace(read, now);
-                }
-                Err(error) if !failing => {
-                    failing = true;
-                    warn!(error = %crate::telemetry::error_chain(&error), "cannot read revoked sessions; keeping the ones known");
-                }
-                Err(error) => debug!(%error, "still cannot read revoked sessions"),
-            }
-        }
     }
 }
 

@@ -18,8 +18,8 @@ use sha2::Digest;
 
 use crate::auth::{Credential, Principal};
 use crate::error::AppError;
-use crate::keys::{CustomIdError, NewJobId};
-use crate::state::AppState;
+use crate::queue::keys::{CustomIdError, NewJobId};
+use crate::service::state::AppState;
 
 /// What to enqueue.
 #[derive(Debug, Clone)]

@@ -2,4 +2,8 @@
 //! server functions) calls these functions with typed requests, so the edges cannot drift
 //! apart. Roles are checked by the edges; quotas, ids and the dashboards' shared reads here.
 
+pub mod admin;
+pub mod bulk;
 pub mod enqueue;
+pub mod reads;
+pub mod state;

@@ -9,7 +9,7 @@ use app::{JobState, JobStatus, JobSummary, TaskPayload};
 use redis::Value as RedisValue;
 use serde_json::{Value, json};
 
-use crate::events::cut;
+use crate::queue::cut;
 
 /// One job hash, leniently decoded.
 #[derive(Debug, Clone)]

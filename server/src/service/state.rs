@@ -7,11 +7,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Access;
 use crate::config::Config;
-use crate::engine::TaskQueue;
+use crate::queue::TaskQueue;
 use crate::error::AppError;
 use crate::events::EventHub;
-use crate::pulse::Pulse;
-use crate::sse::StreamSlots;
+use crate::events::pulse::Pulse;
+use crate::events::slots::StreamSlots;
 use crate::worker::EmbeddedWorker;
 
 /// The services built on a Redis connection; set once, by the connector.
@@ -40,13 +40,13 @@ pub struct AppState {
     /// The process's Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Bulk admin runs this process started.
-    pub bulk: Arc<crate::admin::bulk::Runs>,
+    pub bulk: Arc<crate::service::bulk::Runs>,
     /// The dashboard's overview, shared by every open dashboard.
-    pub overview: Arc<crate::admin::overview::OverviewCache>,
+    pub overview: Arc<crate::service::reads::OverviewCache>,
     /// Pages of jobs dashboards look at, shared by the dashboards on the same view.
-    pub pages: Arc<crate::admin::overview::PageCache>,
+    pub pages: Arc<crate::service::reads::PageCache>,
     /// Job pages dashboards look at, shared by the dashboards on the same job.
-    pub details: Arc<crate::admin::overview::DetailCache>,
+    pub details: Arc<crate::service::reads::DetailCache>,
     services: Arc<OnceLock<Services>>,
 }
 
@@ -60,10 +60,10 @@ impl AppState {
             streams: Arc::new(StreamSlots::default()),
             pulse: Arc::new(Pulse::default()),
             metrics: Arc::new(crate::metrics::Metrics::default()),
-            bulk: Arc::new(crate::admin::bulk::Runs::default()),
-            overview: Arc::new(crate::admin::overview::OverviewCache::default()),
-            pages: Arc::new(crate::admin::overview::PageCache::default()),
-            details: Arc::new(crate::admin::overview::DetailCache::default()),
+            bulk: Arc::new(crate::service::bulk::Runs::default()),
+            overview: Arc::new(crate::service::reads::OverviewCache::default()),
+            pages: Arc::new(crate::service::reads::PageCache::default()),
+            details: Arc::new(crate::service::reads::DetailCache::default()),
             services: Arc::new(OnceLock::new()),
         }
     }

@@ -9,8 +9,8 @@ use app::JobId;
 use app::admin::{ActionOutcome, CleanOutcome, CleanRequest, MAX_CLEAN};
 use app::types::JobState;
 
-use crate::cancel::mark;
-use crate::engine::{CALL_TIMEOUT, EngineError, TaskQueue, bounded};
+use super::cancel::mark;
+use super::{CALL_TIMEOUT, EngineError, TaskQueue, bounded};
 
 /// An action on one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,13 +75,7 @@ fn conflict(state: JobState, message: impl Into<String>) -> ActionError {
 }
 
 /// Does `action` to job `id` (from any web process).
-pub async fn act(
-    queue: &TaskQueue,
-    prefix: &str,
-    queue_name: &str,
-    id: &JobId,
-    action: Action,
-) -> Result<ActionOutcome, ActionError> {
+pub async fn act(queue: &TaskQueue, id: &JobId, action: Action) -> Result<ActionOutcome, ActionError> {
     let (found, record) = queue
         .state_and_record(id)
         .await?
@@ -91,7 +85,7 @@ pub async fn act(
     // gone job drops them anyway).
     let forget = || async {
         let job = record.summary();
-        let _ = crate::index::forget(queue, id.as_str(), &job.name, &job.data).await;
+        let _ = crate::queue::index::forget(queue, id.as_str(), &job.name, &job.data).await;
     };
     let outcome = |result: &str| ActionOutcome {
         id: id.to_string(),
@@ -141,7 +135,7 @@ pub async fn act(
                 format!("the job has already finished ({state})"),
             )),
             JobState::Active => {
-                request_cancel(queue, prefix, queue_name, id).await?;
+                request_cancel(queue, id).await?;
                 Ok(outcome("requested"))
             }
             _ => {
@@ -151,7 +145,7 @@ pub async fn act(
                     forget().await;
                     Ok(outcome("done"))
                 } else {
-                    request_cancel(queue, prefix, queue_name, id).await?;
+                    request_cancel(queue, id).await?;
                     Ok(outcome("requested"))
                 }
             }
@@ -170,14 +164,8 @@ async fn remove(queue: &TaskQueue, state: JobState, id: &JobId) -> Result<(), Ac
     }
 }
 
-async fn request_cancel(
-    queue: &TaskQueue,
-    prefix: &str,
-    queue_name: &str,
-    id: &JobId,
-) -> Result<(), EngineError> {
+async fn request_cancel(queue: &TaskQueue, id: &JobId) -> Result<(), EngineError> {
     let mut pipe = redis::pipe();
-    let _ = (prefix, queue_name);
     mark(&mut pipe, &queue.keys().cancel(), id.as_str());
     queue.run::<()>(&pipe).await
 }

@@ -12,12 +12,10 @@
 //! a sweep (once a minute by default, in every process) that walks each term's oldest entries, the ones
 //! BullMQ's retention removes first, and stops at the first chunk where every job still exists.
 
-use std::time::Duration;
-
 use app::search::index_form;
 use serde_json::Value;
 
-use crate::engine::{EngineError, TaskQueue};
+use super::{EngineError, TaskQueue};
 
 /// Longest indexed value (a longer one is found by the scan).
 pub const MAX_INDEXED_VALUE_BYTES: usize = 128;
@@ -174,7 +172,7 @@ async fn sweep_term(
         // A member that can name no job is taken out without a read.
         let ids: Vec<Option<app::JobId>> = members
             .iter()
-            .map(|m| std::str::from_utf8(m).ok().and_then(crate::keys::is_job_id))
+            .map(|m| std::str::from_utf8(m).ok().and_then(crate::queue::keys::is_job_id))
             .collect();
         let mut pipe = redis::pipe();
         for id in ids.iter().flatten() {
@@ -202,27 +200,6 @@ async fn sweep_term(
         queue.run_cmd::<i64>(&srem).await?;
     }
     Ok(removed)
-}
-
-/// Sweeps every `SEARCH_INDEX_SWEEP_MS` until the process shuts down (skipped while Redis has
-/// not been reached).
-pub async fn run_sweeper(state: crate::state::AppState) {
-    let every = Duration::from_millis(state.config.search_index_sweep_ms);
-    loop {
-        tokio::select! {
-            () = state.shutdown.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        let Ok(queue) = state.queue() else { continue };
-        match sweep(queue).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::debug!(removed, "search index swept"),
-            Err(error) => tracing::debug!(
-                error = %crate::telemetry::error_chain(&error),
-                "search index sweep stopped; trying again later"
-            ),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,12 +8,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::clock::now_ms;
-use crate::state::AppState;
 
 /// How often the queue is pinged.
-const CHECK_EVERY: Duration = Duration::from_secs(1);
+pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How long a ping may take before the queue counts as unreachable.
-const PING_LIMIT: Duration = Duration::from_millis(1000);
+pub const PING_LIMIT: Duration = Duration::from_millis(1000);
 
 /// Whether the queue answers, and since when (ms since the epoch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,23 +69,6 @@ impl Pulse {
             };
             true
         });
-    }
-}
-
-/// Pings the queue every second until shutdown.
-pub async fn run(state: AppState) {
-    let mut every = tokio::time::interval(CHECK_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            () = state.shutdown.cancelled() => return,
-        }
-        let up = match state.services() {
-            Some(services) => services.queue.ping(PING_LIMIT).await,
-            None => false,
-        };
-        state.pulse.record(up);
     }
 }
 

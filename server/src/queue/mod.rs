@@ -16,10 +16,20 @@ use serde_json::Value;
 
 use std::sync::Arc;
 
+pub mod cancel;
+pub mod control;
+pub mod index;
+pub mod inspect;
+pub mod keys;
+pub mod record;
+pub mod search;
+pub mod stats;
+pub mod stream;
+
 use crate::config::Config;
-use crate::keys::{self, NewJobId, QueueKeys};
 use crate::metrics::Metrics;
-use crate::record::{self, JobRecord};
+use keys::{NewJobId, QueueKeys};
+use record::JobRecord;
 
 /// Replies [`TaskQueue::membership`] adds per job.
 const MEMBERSHIP_READS: usize = 6;
@@ -45,8 +55,8 @@ fn state_from(present: &[bool]) -> JobState {
     }
 }
 
-/// Name of the jobs Sentinel adds and runs.
-pub const TASK_JOB_NAME: &str = "longTask";
+pub use app::types::TASK_JOB_NAME;
+pub use stream::cut;
 
 /// How many jobs of each state `GET /tasks/counts` lists.
 pub const SUMMARY_LEN: i64 = 10;
@@ -158,7 +168,7 @@ impl TaskQueue {
         // The add is done; the index only speeds up searches. A job left out of it (Redis
         // failed in between) is still found, by the scan for jobs other producers add.
         if let Err(error) =
-            crate::index::record(self, &id, job.timestamp(), TASK_JOB_NAME, job.data()).await
+            index::record(self, &id, job.timestamp(), TASK_JOB_NAME, job.data()).await
         {
             tracing::warn!(job_id = %id, error = %crate::telemetry::error_chain(&error), "job not indexed for search");
         }
@@ -383,7 +393,7 @@ impl TaskQueue {
         pipe.cmd("ZREMRANGEBYSCORE")
             .arg(&key)
             .arg("-inf")
-            .arg(format!("({}", crate::auth::session::now()))
+            .arg(format!("({}", crate::clock::now_ms() / 1000))
             .ignore();
         self.run(&pipe).await
     }

@@ -15,7 +15,7 @@ use app::options::TaskOptions;
 
 use crate::auth::{Credential, Principal, Role, require, require_enqueue};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::service::state::AppState;
 
 /// `seconds` used when the request gives none, as in the original.
 pub const DEFAULT_SECONDS: u64 = 20;
@@ -29,16 +29,16 @@ pub const DEFAULT_SECONDS: u64 = 20;
         ("seconds" = Option<u64>, Query, minimum = 1, maximum = 3600, description = "Ticks the task runs (1 to MAX_SECONDS); else the body's, else 20"),
         ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Retries with the same key return the same job (printable ASCII, at most 255 characters)"),
     ),
-    request_body(content = Option<crate::openapi::EnqueueBody>, content_type = "application/json"),
+    request_body(content = Option<crate::http::openapi::EnqueueBody>, content_type = "application/json"),
     responses(
         (status = 201, description = "Enqueued", body = app::EnqueueResponse),
-        (status = 400, description = "A value was refused; the body names the field", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The role may not enqueue, or a cross-site request", body = crate::openapi::ErrorBody),
-        (status = 413, description = "Body over MAX_BODY_BYTES", body = crate::openapi::ErrorBody),
-        (status = 415, description = "A body that is not JSON", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Over the owner's enqueue rate or pending jobs", body = crate::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A value was refused; the body names the field", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "The role may not enqueue, or a cross-site request", body = crate::http::openapi::ErrorBody),
+        (status = 413, description = "Body over MAX_BODY_BYTES", body = crate::http::openapi::ErrorBody),
+        (status = 415, description = "A body that is not JSON", body = crate::http::openapi::ErrorBody),
+        (status = 429, description = "Over the owner's enqueue rate or pending jobs", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
     )
 )]
 pub async fn enqueue(
@@ -164,10 +164,10 @@ fn seconds_from_body(body: &[u8], max: u64) -> Result<Option<u64>, AppError> {
     params(("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$", description = "The job id: no ':' and no control characters")),
     responses(
         (status = 200, description = "The job", body = app::JobStatus),
-        (status = 400, description = "An id that can name no job", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such job (or another owner's)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+        (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such job (or another owner's)", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
     )
 )]
 pub async fn status(
@@ -199,9 +199,9 @@ pub fn may_see(principal: &Principal, owner: Option<&str>) -> bool {
     path = "/tasks/counts",
     responses(
         (status = 200, description = "Counts and the first jobs of each state", body = app::CountsReport),
-        (status = 401, description = "Sign in first", body = crate::openapi::ErrorBody),
-        (status = 403, description = "A submitter may not see the whole queue", body = crate::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "A submitter may not see the whole queue", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
     )
 )]
 pub async fn counts(

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::QueueEvent;
+use crate::queue::stream::QueueEvent;
 
 /// A stream fell too far behind; it should end so its client reconnects and catches up from
 /// Redis.
@@ -213,7 +213,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{EventLimits, QueueEvent};
+    use crate::queue::stream::{EventLimits, QueueEvent};
 
     fn event(n: u64, payload: usize) -> Arc<QueueEvent> {
         Arc::new(QueueEvent::from_fields(

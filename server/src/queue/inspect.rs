@@ -10,7 +10,7 @@ use app::admin::{
 };
 use app::types::JobState;
 
-use crate::engine::{CALL_TIMEOUT, EngineError, TaskQueue, bounded};
+use super::{CALL_TIMEOUT, EngineError, TaskQueue, bounded};
 
 /// Log lines returned with a job (the most recent).
 pub const DETAIL_LOG_LINES: i64 = 200;
@@ -118,7 +118,7 @@ pub async fn list(
         for (state, ids) in taken.iter().zip(replies) {
             listed.extend(
                 ids.iter()
-                    .filter_map(crate::record::text)
+                    .filter_map(crate::queue::record::text)
                     .map(|id| (*state, id)),
             );
         }
@@ -189,7 +189,7 @@ pub async fn ids(
         ids.extend(
             reply
                 .iter()
-                .filter_map(crate::record::text)
+                .filter_map(crate::queue::record::text)
                 .filter_map(|id| JobId::parse(&id).ok()),
         );
     }
@@ -200,7 +200,7 @@ pub async fn ids(
 pub async fn detail(
     queue: &TaskQueue,
     id: &JobId,
-    limits: &crate::events::EventLimits,
+    limits: &crate::queue::stream::EventLimits,
 ) -> Result<Option<JobDetail>, EngineError> {
     let Some((found, record)) = queue.status_and_record(id).await? else {
         return Ok(None);
@@ -215,8 +215,8 @@ pub async fn detail(
     let (lines, count): (Vec<redis::Value>, u64) = queue.run(&pipe).await?;
     let logs = lines
         .iter()
-        .filter_map(crate::record::text)
-        .map(|line| crate::events::cut(&line, 1024).to_string())
+        .filter_map(crate::queue::record::text)
+        .map(|line| crate::queue::cut(&line, 1024).to_string())
         .collect();
     let mut detail = record.detail(&found.status, logs, count, found.owner);
     let history = history(queue, id.as_str(), detail.timestamp, limits).await?;
@@ -238,7 +238,7 @@ const HISTORY_CLOCK_SLACK_MS: u64 = 60_000;
 
 /// A job's events from the queue's event stream.
 struct History {
-    events: std::collections::VecDeque<crate::events::QueueEvent>,
+    events: std::collections::VecDeque<crate::queue::stream::QueueEvent>,
     total: u64,
     partial: bool,
 }
@@ -251,7 +251,7 @@ async fn history(
     queue: &TaskQueue,
     id: &str,
     created: u64,
-    limits: &crate::events::EventLimits,
+    limits: &crate::queue::stream::EventLimits,
 ) -> Result<History, EngineError> {
     let key = queue.keys().events();
     let mut found = History {
@@ -270,7 +270,7 @@ async fn history(
             .arg("+")
             .arg("COUNT")
             .arg(HISTORY_PAGE);
-        let entries = crate::events::parse_entries(queue.run_cmd(&cmd).await?, limits);
+        let entries = crate::queue::stream::parse_entries(queue.run_cmd(&cmd).await?, limits);
         read += entries.len();
         let full = entries.len() == HISTORY_PAGE;
         let Some(last) = entries.last().map(|entry| entry.id) else {
@@ -302,28 +302,28 @@ async fn history(
     if !saw_added && !found.partial {
         let mut oldest = redis::cmd("XRANGE");
         oldest.arg(&key).arg("-").arg("+").arg("COUNT").arg(1);
-        let oldest = crate::events::parse_entries(queue.run_cmd(&oldest).await?, limits);
+        let oldest = crate::queue::stream::parse_entries(queue.run_cmd(&oldest).await?, limits);
         found.partial = oldest.first().is_some_and(|entry| entry.id.ms() > from);
     }
     Ok(found)
 }
 
 /// One stream entry as a job event: its name, and in short what it carried.
-fn job_event(entry: &crate::events::QueueEvent) -> app::admin::JobEvent {
+fn job_event(entry: &crate::queue::stream::QueueEvent) -> app::admin::JobEvent {
     let data: serde_json::Value = serde_json::from_str(&entry.json).unwrap_or_default();
     let name = entry
         .name
         .clone()
         .unwrap_or_else(|| "(unnamed)".to_string());
     let short = |value: &serde_json::Value| match value {
-        serde_json::Value::String(text) => crate::events::cut(text, 200).to_string(),
-        other => crate::events::cut(&other.to_string(), 200).to_string(),
+        serde_json::Value::String(text) => crate::queue::cut(text, 200).to_string(),
+        other => crate::queue::cut(&other.to_string(), 200).to_string(),
     };
     let detail = match name.as_str() {
         "progress" => data.get("data").map(|progress| match progress {
             serde_json::Value::Object(map) => match (map.get("step"), map.get("total")) {
                 (Some(step), Some(total)) => {
-                    crate::events::cut(&format!("{step}/{total}"), 200).to_string()
+                    crate::queue::cut(&format!("{step}/{total}"), 200).to_string()
                 }
                 _ => short(progress),
             },
@@ -342,25 +342,21 @@ fn job_event(entry: &crate::events::QueueEvent) -> app::admin::JobEvent {
 
 /// Every live worker: Sentinel's from their heartbeats, any other BullMQ worker from the
 /// queue's named connections (`CLIENT LIST`, as Node's `getWorkers` reads them).
-pub async fn workers(
-    queue: &TaskQueue,
-    prefix: &str,
-    queue_name: &str,
-) -> Result<WorkerList, EngineError> {
-    let now = crate::stats::now_ms();
+pub async fn workers(queue: &TaskQueue) -> Result<WorkerList, EngineError> {
+    let now = crate::clock::now_ms();
     let mut cmd = redis::cmd("HGETALL");
-    cmd.arg(crate::stats::workers_key(prefix, queue_name));
-    let beats = crate::record::hash_pairs(queue.run_cmd(&cmd).await?);
+    cmd.arg(queue.keys().workers());
+    let beats = crate::queue::record::hash_pairs(queue.run_cmd(&cmd).await?);
     let mut workers: Vec<WorkerInfo> = beats
         .into_iter()
         .take(10_000)
         .filter_map(|(name, json)| {
-            let beat: crate::stats::Heartbeat = serde_json::from_str(&json).ok()?;
-            (now.saturating_sub(beat.seen_at) <= crate::stats::WORKER_GONE_AFTER_MS).then(|| {
+            let beat: crate::queue::stats::Heartbeat = serde_json::from_str(&json).ok()?;
+            (now.saturating_sub(beat.seen_at) <= crate::queue::stats::WORKER_GONE_AFTER_MS).then(|| {
                 WorkerInfo {
-                    name: crate::events::cut(&name, 200).to_string(),
+                    name: crate::queue::cut(&name, 200).to_string(),
                     kind: "sentinel".to_string(),
-                    host: Some(crate::events::cut(&beat.host, 200).to_string()),
+                    host: Some(crate::queue::cut(&beat.host, 200).to_string()),
                     pid: Some(beat.pid),
                     concurrency: Some(beat.concurrency),
                     busy: Some(beat.busy),
@@ -398,18 +394,13 @@ pub async fn workers(
 
 /// The last `minutes` minutes (including the current one), oldest first, from the hashes the
 /// workers write; one round trip.
-pub async fn metrics(
-    queue: &TaskQueue,
-    prefix: &str,
-    queue_name: &str,
-    minutes: u64,
-) -> Result<MetricsReport, EngineError> {
-    let now_minute = crate::stats::now_ms() / 60_000;
+pub async fn metrics(queue: &TaskQueue, minutes: u64) -> Result<MetricsReport, EngineError> {
+    let now_minute = crate::clock::now_ms() / 60_000;
     let first = now_minute.saturating_sub(minutes.saturating_sub(1));
     let mut pipe = redis::pipe();
     for minute in first..=now_minute {
         pipe.cmd("HGETALL")
-            .arg(crate::stats::minute_key(prefix, queue_name, minute));
+            .arg(queue.keys().stats_minute(minute));
     }
     // Foreign values in these hashes are skipped, not trusted.
     let hashes: Vec<HashMap<String, u64>> = queue
@@ -417,7 +408,7 @@ pub async fn metrics(
         .await?
         .into_iter()
         .map(|reply| {
-            crate::record::hash_pairs(reply)
+            crate::queue::record::hash_pairs(reply)
                 .into_iter()
                 .filter_map(|(field, n)| Some((field, n.parse().ok()?)))
                 .collect()
@@ -435,7 +426,7 @@ pub async fn metrics(
                 field
                     .strip_prefix(prefix)
                     .and_then(|b| b.parse::<u32>().ok())
-                    .filter(|b| *b <= crate::stats::MAX_BUCKET)
+                    .filter(|b| *b <= crate::queue::stats::MAX_BUCKET)
             };
             if let Some(b) = bucket_of('w') {
                 *wait.entry(b).or_default() += n;
@@ -470,7 +461,7 @@ pub async fn metrics(
 }
 
 fn percentiles(buckets: &HashMap<u32, u64>) -> Percentiles {
-    let got = crate::stats::percentiles(buckets, &[0.5, 0.95, 0.99]);
+    let got = crate::queue::stats::percentiles(buckets, &[0.5, 0.95, 0.99]);
     Percentiles {
         p50: got[0],
         p95: got[1],

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::state::AppState;
+use crate::service::state::AppState;
 
 /// The API description.
 #[derive(OpenApi)]
@@ -17,22 +17,22 @@ use crate::state::AppState;
         description = "Long-running tasks on a BullMQ queue: enqueue, follow, count."
     ),
     paths(
-        crate::routes::enqueue,
-        crate::routes::status,
-        crate::routes::counts,
-        crate::health::healthz,
-        crate::health::readyz,
-        crate::auth::signin::whoami,
-        crate::admin::list_jobs,
-        crate::admin::job,
-        crate::admin::job_action,
-        crate::admin::pause,
-        crate::admin::resume,
-        crate::admin::clean,
-        crate::admin::workers,
-        crate::admin::metrics,
-        crate::admin::bulk_action,
-        crate::admin::bulk_progress,
+        crate::http::tasks::enqueue,
+        crate::http::tasks::status,
+        crate::http::tasks::counts,
+        crate::http::health::healthz,
+        crate::http::health::readyz,
+        crate::http::signin::whoami,
+        crate::http::admin::list_jobs,
+        crate::http::admin::job,
+        crate::http::admin::job_action,
+        crate::http::admin::pause,
+        crate::http::admin::resume,
+        crate::http::admin::clean,
+        crate::http::admin::workers,
+        crate::http::admin::metrics,
+        crate::http::admin::bulk_action,
+        crate::http::admin::bulk_progress,
     ),
     components(schemas(ErrorBody, EnqueueBody, BackoffBody, BulkBody, BulkIds, BulkQuery))
 )]
@@ -58,7 +58,7 @@ pub async fn document(State(state): State<AppState>) -> Json<Value> {
     if let Some(job_id) = doc.pointer_mut("/components/schemas/EnqueueBody/properties/jobId") {
         job_id["not"] = serde_json::json!({
             "anyOf": [
-                { "enum": crate::keys::RESERVED.to_vec() },
+                { "enum": crate::queue::keys::RESERVED.to_vec() },
                 { "type": "string", "pattern": "^(-?[0-9]+|NaN)$" },
             ]
         });
@@ -71,7 +71,7 @@ pub async fn document(State(state): State<AppState>) -> Json<Value> {
         for param in params.iter_mut() {
             let pattern = match param["name"].as_str() {
                 Some("q") => app::search::QUERY_PATTERN,
-                Some("cursor") => crate::admin::search::CURSOR_PATTERN,
+                Some("cursor") => crate::queue::search::CURSOR_PATTERN,
                 _ => continue,
             };
             param["schema"]["pattern"] = Value::from(pattern);

@@ -8,7 +8,6 @@
 //! hyper-util's `GracefulShutdown`.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -135,9 +134,3 @@ fn refuse(io: TokioIo<tokio::net::TcpStream>, refusals: &Arc<Semaphore>) {
 #[derive(Debug, Clone)]
 pub struct ConnectionKill(pub CancellationToken);
 
-/// The address a request came from (set for every connection by [`serve`]).
-pub fn client_addr(request_extensions: &axum::http::Extensions) -> Option<SocketAddr> {
-    request_extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0)
-}

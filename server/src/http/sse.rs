@@ -13,9 +13,8 @@
 //!
 //! Streams are capped in total (`503`) and per client address (`429`), both with Retry-After.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::JobId;
@@ -23,17 +22,17 @@ use axum::extract::{Query, State};
 use axum::http::{Extensions, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt};
-use ipnet::IpNet;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use crate::auth::{Principal, Role, require};
 use crate::error::AppError;
-use crate::events::{EventHub, QueueEvent, ResumePoint, StreamId};
-use crate::pulse::QueueLink;
-use crate::serve::ConnectionKill;
-use crate::state::AppState;
+use crate::events::{EventHub, ResumePoint};
+use crate::queue::stream::{QueueEvent, StreamId};
+use crate::events::pulse::QueueLink;
+use crate::http::serve::ConnectionKill;
+use crate::service::state::AppState;
 
 /// Backlog entries read per round trip.
 const BACKLOG_BATCH: usize = 500;
@@ -64,66 +63,6 @@ pub struct StreamQuery {
     /// Same as the `Last-Event-ID` header, for clients that cannot set headers.
     #[serde(rename = "lastEventId")]
     last_event_id: Option<String>,
-}
-
-/// Open streams, in total and per client network (an address, an IPv6 client's /64: see
-/// `auth::client`).
-#[derive(Debug, Default)]
-pub struct StreamSlots {
-    open: Mutex<(usize, HashMap<IpNet, usize>)>,
-}
-
-/// One open stream's place; freed when the stream ends.
-pub struct StreamSlot {
-    slots: Arc<StreamSlots>,
-    client: Option<IpNet>,
-}
-
-impl StreamSlots {
-    /// How many streams are open.
-    pub fn open(&self) -> usize {
-        self.open.lock().unwrap_or_else(|e| e.into_inner()).0
-    }
-
-    /// Takes a place for a stream from `client`, or says which cap is hit.
-    pub fn take(
-        self: &Arc<Self>,
-        client: Option<IpNet>,
-        max_total: usize,
-        max_per_client: usize,
-    ) -> Result<StreamSlot, AppError> {
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        if open.0 >= max_total {
-            return Err(AppError::TooManyStreams);
-        }
-        if let Some(ip) = client {
-            let mine = open.1.entry(ip).or_insert(0);
-            if *mine >= max_per_client {
-                return Err(AppError::TooManyStreamsFromClient);
-            }
-            *mine += 1;
-        }
-        open.0 += 1;
-        Ok(StreamSlot {
-            slots: self.clone(),
-            client,
-        })
-    }
-}
-
-impl Drop for StreamSlot {
-    fn drop(&mut self) {
-        let mut open = self.slots.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.0 = open.0.saturating_sub(1);
-        if let Some(ip) = self.client
-            && let Some(count) = open.1.get_mut(&ip)
-        {
-            *count -= 1;
-            if *count == 0 {
-                open.1.remove(&ip);
-            }
-        }
-    }
 }
 
 /// Reads `Last-Event-ID` (header first, then the query), refusing anything that is not a

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::state::AppState;
+use crate::service::state::AppState;
 
 /// `/healthz`: always 200 while the process serves HTTP.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The process is up")))]

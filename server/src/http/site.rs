@@ -21,9 +21,10 @@ use tower_http::services::ServeDir;
 use tracing::error;
 
 use crate::auth::{Principal, Role, require};
+use crate::service::admin;
 use crate::config::Config;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::service::state::AppState;
 use crate::telemetry::error_chain;
 
 /// Whether this is a development build served by `cargo leptos watch` (live reload on).
@@ -298,13 +299,6 @@ impl QueueBackend {
         use_context::<Parts>().and_then(|parts| parts.extensions.get::<Principal>().cloned())
     }
 
-    /// Clears the dashboards' shared reads, so the author of an action sees its effect.
-    async fn forget_reads(&self) {
-        self.state.overview.clear().await;
-        self.state.pages.clear().await;
-        self.state.details.clear().await;
-    }
-
     /// The caller, if it may act as `role`. A refusal answers the server function with 401 or
     /// 403, as the HTTP API does, rather than the 500 a server function's error gets.
     fn require(&self, role: Role) -> Result<Principal, BackendError> {
@@ -432,7 +426,7 @@ impl TaskBackend for QueueBackend {
             Ok(found
                 .into_iter()
                 .map(|f| {
-                    f.filter(|f| crate::routes::may_see(&principal, f.owner.as_deref()))
+                    f.filter(|f| crate::http::tasks::may_see(&principal, f.owner.as_deref()))
                         .map(|f| f.status)
                 })
                 .collect())
@@ -482,7 +476,7 @@ impl TaskBackend for QueueBackend {
             self.require(Role::Viewer)?;
             self.state
                 .overview
-                .get(&(), crate::admin::overview::read(&self.state))
+                .get(&(), crate::service::reads::read(&self.state))
                 .await
                 .map_err(refusal)
         })
@@ -496,7 +490,7 @@ impl TaskBackend for QueueBackend {
             self.require(Role::Viewer)?;
             self.state
                 .pages
-                .get(&query, crate::admin::find(&self.state, &query))
+                .get(&query, crate::service::admin::find(&self.state, &query))
                 .await
                 .map_err(refusal)
         })
@@ -509,8 +503,8 @@ impl TaskBackend for QueueBackend {
         Box::pin(async move {
             self.require(Role::Viewer)?;
             let queue = self.state.queue().map_err(refusal)?;
-            let limits = crate::events::EventLimits::from(&self.state.config.limits);
-            let read = async { Ok(crate::admin::inspect::detail(queue, &id, &limits).await?) };
+            let limits = crate::queue::stream::EventLimits::from(&self.state.config.limits);
+            let read = async { Ok(crate::queue::inspect::detail(queue, &id, &limits).await?) };
             self.state.details.get(&id, read).await.map_err(refusal)
         })
     }
@@ -522,27 +516,16 @@ impl TaskBackend for QueueBackend {
     ) -> BoxFuture<'_, Result<app::admin::ActionOutcome, BackendError>> {
         Box::pin(async move {
             self.require(Role::Operator)?;
-            let action = crate::admin::actions::Action::parse(&action)
+            let action = crate::queue::control::Action::parse(&action)
                 .ok_or_else(|| BackendError::refused(format!("no action {action:?}")))?;
-            let queue = self.state.queue().map_err(refusal)?;
-            let config = &self.state.config;
-            let outcome =
-                crate::admin::actions::act(queue, &config.prefix, &config.queue, &id, action).await;
-            self.forget_reads().await;
-            outcome.map_err(|error| match error {
-                crate::admin::actions::ActionError::Engine(e) => refusal(e.into()),
-                other => BackendError::refused(other.to_string()),
-            })
+            admin::act(&self.state, &id, action).await.map_err(refusal)
         })
     }
 
     fn admin_pause(&self, paused: bool) -> BoxFuture<'_, Result<(), BackendError>> {
         Box::pin(async move {
             self.require(Role::Operator)?;
-            let queue = self.state.queue().map_err(refusal)?;
-            let done = crate::admin::actions::pause(queue, paused).await;
-            self.forget_reads().await;
-            done.map_err(|e| refusal(e.into()))
+            admin::pause(&self.state, paused).await.map_err(refusal)
         })
     }
 
@@ -554,13 +537,9 @@ impl TaskBackend for QueueBackend {
     ) -> BoxFuture<'_, Result<app::admin::BulkProgress, BackendError>> {
         Box::pin(async move {
             self.require(Role::Operator)?;
-            let body = match q {
-                Some(q) => serde_json::json!({"action": action, "q": q}),
-                None => serde_json::json!({"action": action, "ids": ids}),
-            };
-            let started = crate::admin::start_bulk(&self.state, &body).map_err(refusal);
-            self.forget_reads().await;
-            started
+            let ids = q.is_none().then_some(ids);
+            let request = admin::BulkRequest::new(&action, ids, q).map_err(refusal)?;
+            admin::start_bulk(&self.state, request).await.map_err(refusal)
         })
     }
 
@@ -570,12 +549,7 @@ impl TaskBackend for QueueBackend {
     ) -> BoxFuture<'_, Result<app::admin::CleanOutcome, BackendError>> {
         Box::pin(async move {
             self.require(Role::Operator)?;
-            let queue = self.state.queue().map_err(refusal)?;
-            let outcome = crate::admin::actions::clean(queue, &request).await;
-            if !request.dry_run {
-                self.forget_reads().await;
-            }
-            outcome.map_err(|e| refusal(e.into()))
+            admin::clean(&self.state, &request).await.map_err(refusal)
         })
     }
 
@@ -587,7 +561,7 @@ impl TaskBackend for QueueBackend {
             self.require(Role::Viewer)?;
             let progress = self.state.bulk.get(&bulk).map(|run| run.progress());
             if progress.as_ref().is_some_and(|p| p.finished) {
-                self.forget_reads().await;
+                admin::forget_reads(&self.state).await;
             }
             Ok(progress)
         })

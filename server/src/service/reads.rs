@@ -15,8 +15,8 @@ use app::JobId;
 use app::admin::{JobDetail, JobPage, JobQuery, Overview};
 use tokio::sync::Mutex;
 
-use crate::engine::{CALL_TIMEOUT, EngineError, bounded};
-use crate::state::AppState;
+use crate::queue::{CALL_TIMEOUT, EngineError, bounded};
+use crate::service::state::AppState;
 
 /// How long a read is served as it is.
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
@@ -27,12 +27,11 @@ pub type OverviewCache = SharedReads<(), Overview>;
 /// Reads the overview: counts, paused, workers, the last hour.
 pub async fn read(state: &AppState) -> Result<Overview, crate::error::AppError> {
     let queue = state.queue()?;
-    let config = &state.config;
     let (counts, paused, workers, metrics) = tokio::try_join!(
         queue.counts(),
         async { bounded(CALL_TIMEOUT, queue.engine().is_paused()).await },
-        super::inspect::workers(queue, &config.prefix, &config.queue),
-        super::inspect::metrics(queue, &config.prefix, &config.queue, 60),
+        crate::queue::inspect::workers(queue),
+        crate::queue::inspect::metrics(queue, 60),
     )
     .map_err(|e: EngineError| crate::error::AppError::from(e))?;
     Ok(Overview {

@@ -18,6 +18,10 @@
 //! unbounded channel (a task of ours drains it); after a Redis restart the worker waits
 //! `run_retry_delay` (15 s by default) before fetching again (we set it short).
 
+pub mod cancel;
+pub mod lock;
+pub mod stats;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,13 +35,14 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use bullmq::redis_connection::RedisConnection;
 
-use crate::cancel::{CANCELLED, CancelWatch};
+use crate::queue::cancel::CANCELLED;
+use cancel::CancelWatch;
 use crate::config::Config;
-use crate::engine::{CONNECT_TIMEOUT, EngineError, TASK_JOB_NAME, bounded, connection_options};
-use crate::events::cut;
-use crate::lock::{JobLock, LockKeeper, LockLost};
+use crate::queue::{CONNECT_TIMEOUT, EngineError, TASK_JOB_NAME, bounded, connection_options};
+use crate::queue::cut;
+use crate::worker::lock::{JobLock, LockKeeper, LockLost};
 use crate::metrics::Metrics;
-use crate::stats::{Ended, Gathered, StatsTarget};
+use crate::worker::stats::{Ended, Gathered, StatsTarget};
 use crate::telemetry::error_chain;
 
 /// How long the worker waits before fetching again after a Redis error (the crate's 15 s
@@ -82,7 +87,7 @@ struct JobContext {
     /// This process's Prometheus metrics.
     metrics: Arc<Metrics>,
     /// The queue's keys.
-    keys: crate::keys::QueueKeys,
+    keys: crate::queue::keys::QueueKeys,
     /// The queue's event stream and meta hash, which every tick writes to.
     events_key: Arc<str>,
     meta_key: Arc<str>,
@@ -102,7 +107,7 @@ impl EmbeddedWorker {
         connection: RedisConnection,
         metrics: Arc<Metrics>,
     ) -> Result<Self, EngineError> {
-        let keys = crate::keys::QueueKeys::new(&config.prefix, &config.queue);
+        let keys = crate::queue::keys::QueueKeys::new(&config.prefix, &config.queue);
         let ctx = Arc::new(JobContext {
             tick: config.tick(),
             max_seconds: config.max_seconds,
@@ -156,12 +161,11 @@ impl EmbeddedWorker {
             let ctx = ctx.clone();
             move || ctx.running.len()
         };
-        tokio::spawn(crate::stats::run(
+        tokio::spawn(crate::worker::stats::run(
             ctx.stats.clone(),
             StatsTarget {
                 connection: ctx.connection.clone(),
-                prefix: config.prefix.clone(),
-                queue: config.queue.clone(),
+                keys: ctx.keys.clone(),
                 worker: worker_name(),
                 concurrency: config.worker_concurrency,
             },
@@ -333,7 +337,7 @@ async fn run_job(job: Job, ctx: Arc<JobContext>, started: Instant) -> Result<Val
         }
         Outcome::Cancelled => {
             info!("cancelled: stopped the task");
-            crate::cancel::clear(&ctx.connection, &ctx.cancel_key, job.id()).await;
+            crate::queue::cancel::clear(&ctx.connection, &ctx.cancel_key, job.id()).await;
             Err(bullmq::Error::Unrecoverable(CANCELLED.to_string()))
         }
         Outcome::TimedOut(limit) => {
@@ -484,7 +488,7 @@ impl TickWriter {
             .arg(&self.id)
             .arg(&json)
             .arg(&progress.info)
-            .arg(crate::engine::KEEP_LOG_LINES)
+            .arg(crate::queue::KEEP_LOG_LINES)
             .invoke_async(&mut conn)
             .await?;
         if answer < 0 {

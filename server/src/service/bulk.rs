@@ -14,8 +14,8 @@ use std::time::Duration;
 use app::JobId;
 use app::types::JobState;
 
-use super::actions::{Action, act};
-use crate::engine::{EngineError, TaskQueue};
+use crate::queue::control::{Action, act};
+use crate::queue::{EngineError, TaskQueue};
 
 /// Jobs read and acted on per chunk.
 const CHUNK: usize = 500;
@@ -113,7 +113,7 @@ impl Runs {
 }
 
 /// Everything a run needs to act: the server's state (its queue, prefix and queue name).
-pub type Scope = crate::state::AppState;
+pub type Scope = crate::service::state::AppState;
 
 /// Starts `action` on `target` in the background; returns the run to follow, or `None` when
 /// `MAX_BULK_RUNS` runs are under way in this process.
@@ -184,7 +184,7 @@ async fn execute(
                 // BullMQ's batch scripts: a thousand jobs a call.
                 (Action::Retry, JobState::Failed | JobState::Completed) => {
                     let watch = watch_drain(queue, state, run, total);
-                    let moved = crate::engine::bounded(
+                    let moved = crate::queue::bounded(
                         Duration::from_secs(600),
                         queue.engine().retry_jobs(state.as_str(), BATCH, None),
                     );
@@ -197,7 +197,7 @@ async fn execute(
                 }
                 (Action::Promote, JobState::Delayed) => {
                     let watch = watch_drain(queue, state, run, total);
-                    let moved = crate::engine::bounded(
+                    let moved = crate::queue::bounded(
                         Duration::from_secs(600),
                         queue.engine().promote_jobs(BATCH),
                     );
@@ -249,12 +249,12 @@ async fn search_then_act(
     let mut cursor = None;
     loop {
         let walked =
-            super::search::walk(queue, search, states, cursor, 0, super::search::BUDGET).await?;
+            crate::queue::search::walk(queue, search, states, cursor, 0, crate::queue::search::BUDGET).await?;
         let ids: Vec<&str> = walked
             .picked
             .iter()
             .map(|(_, id)| id.as_str())
-            .filter(|id| crate::keys::is_job_id(id).is_some())
+            .filter(|id| crate::queue::keys::is_job_id(id).is_some())
             .take(MAX_SEARCH_JOBS - found)
             .collect();
         if !ids.is_empty() {
@@ -279,7 +279,7 @@ async fn search_then_act(
         }
         let ids: Vec<JobId> = chunk
             .iter()
-            .filter_map(|raw| crate::keys::is_job_id(std::str::from_utf8(raw).ok()?))
+            .filter_map(|raw| crate::queue::keys::is_job_id(std::str::from_utf8(raw).ok()?))
             .collect();
         act_on(scope, run, action, &ids).await?;
     }
@@ -312,12 +312,9 @@ async fn act_on(
     let Ok(queue) = scope.queue() else {
         return Err(EngineError::Timeout(Duration::ZERO));
     };
-    let (prefix, name) = (&scope.config.prefix, &scope.config.queue);
     for group in ids.chunks(IN_FLIGHT) {
         let results = futures::future::join_all(
-            group
-                .iter()
-                .map(|id| act_one(queue, prefix, name, run, action, id)),
+            group.iter().map(|id| act_one(queue, run, action, id)),
         )
         .await;
         results.into_iter().collect::<Result<(), EngineError>>()?;
@@ -327,18 +324,16 @@ async fn act_on(
 
 async fn act_one(
     queue: &TaskQueue,
-    prefix: &str,
-    name: &str,
     run: &Run,
     action: Action,
     id: &JobId,
 ) -> Result<(), EngineError> {
-    match act(queue, prefix, name, id, action).await {
+    match act(queue, id, action).await {
         Ok(_) => {
             run.done.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
-        Err(super::actions::ActionError::Engine(error)) => Err(error),
+        Err(crate::queue::control::ActionError::Engine(error)) => Err(error),
         Err(_) => {
             run.skipped.fetch_add(1, Ordering::Relaxed);
             Ok(())
@@ -347,7 +342,7 @@ async fn act_one(
 }
 
 async fn state_count(queue: &TaskQueue, state: JobState) -> Result<u64, EngineError> {
-    super::inspect::count(queue, state).await
+    crate::queue::inspect::count(queue, state).await
 }
 
 async fn state_ids(
@@ -356,5 +351,5 @@ async fn state_ids(
     offset: usize,
     count: usize,
 ) -> Result<Vec<JobId>, EngineError> {
-    super::inspect::ids(queue, state, offset as u64, count as u64).await
+    crate::queue::inspect::ids(queue, state, offset as u64, count as u64).await
 }

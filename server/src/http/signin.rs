@@ -13,10 +13,10 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use tracing::{info, warn};
 
-use super::session::{self, ANONYMOUS_COOKIE, SESSION_COOKIE, SESSION_SECONDS};
-use super::{Principal, tokens};
-use crate::serve::client_addr;
-use crate::state::AppState;
+use crate::auth::session::{self, ANONYMOUS_COOKIE, SESSION_COOKIE, SESSION_SECONDS};
+use crate::auth::{Principal, tokens};
+use crate::auth::client::client_addr;
+use crate::service::state::AppState;
 
 /// How long a failed sign-in waits before it is answered (slows guessing).
 const FAILED_SIGN_IN_DELAY: Duration = Duration::from_secs(1);
@@ -143,7 +143,7 @@ fn redirect_with_cookies(to: &str, cookies: &[String]) -> Response {
 /// `GET /whoami`: the caller's owner and role (`401` when nobody).
 #[utoipa::path(get, path = "/whoami", responses(
     (status = 200, description = "`{\"owner\", \"role\"}` of the caller"),
-    (status = 401, description = "Nobody is signed in", body = crate::openapi::ErrorBody),
+    (status = 401, description = "Nobody is signed in", body = crate::http::openapi::ErrorBody),
 ))]
 pub async fn whoami(principal: Option<axum::Extension<Principal>>) -> Response {
     match principal {

@@ -8,9 +8,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::engine::TaskQueue;
+use crate::queue::TaskQueue;
 use crate::events::EventHub;
-use crate::state::{AppState, Services};
+use crate::service::state::{AppState, Services};
 use crate::telemetry::error_chain;
 use crate::worker::EmbeddedWorker;
 

@@ -1,0 +1,114 @@
+//! Start-up and shutdown: [`run`] binds the listener, starts the connector (which builds the
+//! Redis-backed services in order) and the per-process loops, serves until the shutdown signal,
+//! then stops everything in the order written on [`run`].
+
+pub mod connector;
+pub mod ping;
+pub mod revocations;
+pub mod sweep;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::{self, Config};
+use crate::service::state::AppState;
+use crate::{auth, http};
+
+/// What can stop the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The settings are inconsistent.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The access settings are unsafe or broken.
+    #[error(transparent)]
+    Access(#[from] auth::AccessError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Runs Sentinel until `shutdown` completes, then shuts down in order:
+/// 1. stop accepting HTTP connections and end every event stream;
+/// 2. at the same time, the worker stops taking jobs, lets running ones finish within the grace
+///    and hands back the rest;
+/// 3. the event reader stops (same signal), then the queue connection closes.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    config.validate()?;
+    let config = Arc::new(config);
+    let token = CancellationToken::new();
+    let access = auth::Access::new(
+        &config.auth,
+        config.listen,
+        config.role.serves_api(),
+        token.clone(),
+    )?;
+    let state = AppState::new(config.clone(), token.clone(), access);
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| RunError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    info!(addr = %config.listen, role = ?config.role, queue = %config.queue, prefix = %config.prefix, "listening");
+
+    let connector = tokio::spawn(connector::connect(state.clone()));
+    if config.role.serves_api() {
+        tokio::spawn(ping::run(state.clone()));
+    }
+    if config.role.serves_api() && state.access.enabled {
+        tokio::spawn(revocations::run(state.clone()));
+    }
+    tokio::spawn(sweep::run(state.clone()));
+    let signal_token = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        info!("shutdown requested");
+        signal_token.cancel();
+    });
+
+    let grace = config.shutdown_grace();
+    // Requests still open when the token fires get the worker's grace to finish (event
+    // streams end at once); then what is left is closed.
+    let serving = http::serve::serve(
+        listener,
+        http::app(state.clone()),
+        &config.limits,
+        token.clone(),
+        grace.max(Duration::from_secs(1)),
+    );
+    let worker_state = state.clone();
+    let worker_shutdown = async move {
+        worker_state.shutdown.cancelled().await;
+        // The connector stops on the same token; a worker it installed while shutdown had
+        // already begun is shut down too.
+        if let Err(error) = connector.await {
+            warn!(%error, "the connector ended abnormally");
+        }
+        if let Some(worker) = worker_state.services().and_then(|s| s.worker.as_ref()) {
+            let handed_back = worker.shutdown(grace).await;
+            info!(handed_back, "worker stopped");
+        }
+    };
+    tokio::join!(serving, worker_shutdown);
+    if let Some(services) = state.services() {
+        services.queue.close().await;
+    }
+    info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! The admin API under `/admin/api`: reads for viewers and up, actions for operators and up.
+//! What the routes do is the service layer's (`service/admin.rs`, shared with the dashboard's
+//! server functions); this file is HTTP only (parameters, roles, answers).
+
+use std::collections::HashMap;
+
+use app::JobId;
+use app::admin::{
+    ActionOutcome, CleanOutcome, CleanRequest, JobDetail, JobPage, JobQuery, MAX_PAGE_SIZE,
+};
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde_json::{Value, json};
+
+use crate::auth::{Principal, Role, require};
+use crate::error::AppError;
+use crate::queue::control::Action;
+use crate::queue::inspect;
+use crate::service::admin::{self as service, MAX_PAGE, param};
+use crate::service::bulk;
+use crate::service::state::AppState;
+
+/// Jobs per page when the request does not say.
+const DEFAULT_PAGE_SIZE: u64 = 20;
+
+/// The admin routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/api/jobs", get(list_jobs))
+        .route("/admin/api/jobs/bulk", post(bulk_action))
+        .route("/admin/api/bulk/{bulk}", get(bulk_progress))
+        .route("/admin/api/jobs/{id}", get(job))
+        .route("/admin/api/jobs/{id}/{action}", post(job_action))
+        .route("/admin/api/queue/pause", post(pause))
+        .route("/admin/api/queue/resume", post(resume))
+        .route("/admin/api/queue/clean", post(clean))
+        .route("/admin/api/workers", get(workers))
+        .route("/admin/api/metrics", get(metrics))
+}
+
+fn number(
+    query: &HashMap<String, String>,
+    field: &'static str,
+    default: u64,
+    max: u64,
+) -> Result<u64, AppError> {
+    match query.get(field).map(|v| v.trim()) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= max)
+            .ok_or_else(|| param(field, format!("must be a whole number from 0 to {max}"))),
+    }
+}
+
+/// `GET /admin/api/jobs?state=&q=&page=&size=` → a page of jobs and the total.
+#[utoipa::path(
+    get,
+    path = "/admin/api/jobs",
+    params(
+        ("state" = Option<String>, Query, pattern = "^((waiting|active|delayed|prioritized|completed|failed|waiting-children)(,(waiting|active|delayed|prioritized|completed|failed|waiting-children))*)?$", description = "States, comma-separated (waiting, active, delayed, prioritized, completed, failed, waiting-children); all when absent"),
+        ("q" = Option<String>, Query, max_length = 200, description = "Search: `id:<id>` (or one bare word that is an id), `name:<name>`, `state:<state>[,<state>]`, `data.<field>[.<field>]:<value>`, and words or \"quoted phrases\" that must all appear in the failed reason; quote values holding spaces or ':'. Jobs Sentinel adds are found through an index; jobs other producers add, by a scan of at most 5,000 jobs per request that answers `next` to go on"),
+        ("cursor" = Option<String>, Query, description = "Where a search goes on: the `next` of its previous answer"),
+        ("page" = Option<u64>, Query, minimum = 0, maximum = 1000000, description = "Page number from 0"),
+        ("size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Jobs per page, at most 100 (default 20)"),
+    ),
+    responses(
+        (status = 200, description = "A page of jobs", body = app::admin::JobPage),
+        (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "Viewers and up only", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+    )
+)]
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<JobPage>, AppError> {
+    require(principal.as_deref(), Role::Viewer)?;
+    let page = number(&query, "page", 0, MAX_PAGE)?;
+    let size = number(&query, "size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE as u64)?;
+    let asked = JobQuery {
+        state: query.get("state").cloned(),
+        q: query.get("q").cloned(),
+        cursor: query.get("cursor").cloned(),
+        page,
+        size,
+    };
+    Ok(Json(service::find(&state, &asked).await?))
+}
+
+/// `GET /admin/api/jobs/{id}` → the job in full.
+#[utoipa::path(
+    get,
+    path = "/admin/api/jobs/{id}",
+    params(("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$", description = "The job id")),
+    responses(
+        (status = 200, description = "The job", body = app::admin::JobDetail),
+        (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "Viewers and up only", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such job", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+    )
+)]
+pub async fn job(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path(raw_id): Path<String>,
+) -> Result<Json<JobDetail>, AppError> {
+    require(principal.as_deref(), Role::Viewer)?;
+    let id = parse_id(&raw_id)?;
+    let limits = crate::queue::stream::EventLimits::from(&state.config.limits);
+    inspect::detail(state.queue()?, &id, &limits)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound { id: raw_id })
+}
+
+fn parse_id(raw: &str) -> Result<JobId, AppError> {
+    JobId::parse(raw).map_err(|source| AppError::InvalidId {
+        id: raw.to_string(),
+        source,
+    })
+}
+
+/// `POST /admin/api/jobs/{id}/{action}` with `action` one of `retry`, `remove`, `promote`,
+/// `cancel`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/jobs/{id}/{action}",
+    params(
+        ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$", description = "The job id"),
+        ("action" = String, Path, pattern = "^(retry|remove|promote|cancel)$", description = "retry (failed or completed), remove (not running), promote (delayed), cancel (not finished: removed, or stopped where it runs)"),
+    ),
+    responses(
+        (status = 200, description = "Done (`result` is `requested` for a running job being stopped)", body = app::admin::ActionOutcome),
+        (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "Operators and up only", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such job or action", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "The job's state does not allow it; the body names the state", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+    )
+)]
+pub async fn job_action(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path((raw_id, name)): Path<(String, String)>,
+) -> Result<Json<ActionOutcome>, AppError> {
+    require(principal.as_deref(), Role::Operator)?;
+    let action = Action::parse(&name).ok_or(AppError::NoRoute)?;
+    let id = parse_id(&raw_id)?;
+    Ok(Json(service::act(&state, &id, action).await?))
+}
+
+/// `POST /admin/api/queue/pause`: workers of every process stop taking jobs.
+#[utoipa::path(post, path = "/admin/api/queue/pause", responses(
+    (status = 200, description = "Paused"),
+    (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+    (status = 403, description = "Operators and up only", body = crate::http::openapi::ErrorBody),
+    (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+))]
+pub async fn pause(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<Value>, AppError> {
+    require(principal.as_deref(), Role::Operator)?;
+    service::pause(&state, true).await?;
+    Ok(Json(json!({"paused": true})))
+}
+
+/// `POST /admin/api/queue/resume`.
+#[utoipa::path(post, path = "/admin/api/queue/resume", responses(
+    (status = 200, description = "Resumed"),
+    (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+    (status = 403, description = "Operators and up only", body = crate::http::openapi::ErrorBody),
+    (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+))]
+pub async fn resume(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<Value>, AppError> {
+    require(principal.as_deref(), Role::Operator)?;
+    service::pause(&state, false).await?;
+    Ok(Json(json!({"paused": false})))
+}
+
+/// `POST /admin/api/queue/clean` `{"state": "completed"|"failed", "olderThanMs", "limit",
+/// "dryRun"}`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/queue/clean",
+    request_body(content = app::admin::CleanRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Removed (or, on a dry run, would remove) this many", body = app::admin::CleanOutcome),
+        (status = 400, description = "A field was refused; the body names it", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "Operators and up only", body = crate::http::openapi::ErrorBody),
+        (status = 415, description = "A body that is not JSON", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+    )
+)]
+pub async fn clean(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    body: axum::body::Bytes,
+) -> Result<Json<CleanOutcome>, AppError> {
+    require(principal.as_deref(), Role::Operator)?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
+    let request = CleanRequest::from_json(&value)?;
+    Ok(Json(service::clean(&state, &request).await?))
+}
+
+/// `GET /admin/api/workers` → every live worker on the queue.
+#[utoipa::path(get, path = "/admin/api/workers", responses(
+    (status = 200, description = "Sentinel workers (heartbeats) and other BullMQ workers (named connections)", body = app::admin::WorkerList),
+    (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+    (status = 403, description = "Viewers and up only", body = crate::http::openapi::ErrorBody),
+    (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+))]
+pub async fn workers(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<app::admin::WorkerList>, AppError> {
+    require(principal.as_deref(), Role::Viewer)?;
+    Ok(Json(inspect::workers(state.queue()?).await?))
+}
+
+/// `GET /admin/api/metrics?minutes=60` → per minute: completed, failed, wait and run time
+/// percentiles, shared by all processes.
+#[utoipa::path(
+    get,
+    path = "/admin/api/metrics",
+    params(("minutes" = Option<u64>, Query, minimum = 1, maximum = 120, description = "Minutes back, the current one included (default 60)")),
+    responses(
+        (status = 200, description = "The last minutes, oldest first", body = app::admin::MetricsReport),
+        (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "Viewers and up only", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+    )
+)]
+pub async fn metrics(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<app::admin::MetricsReport>, AppError> {
+    require(principal.as_deref(), Role::Viewer)?;
+    let minutes = number(&query, "minutes", 60, 120)?;
+    if minutes == 0 {
+        return Err(param("minutes", "must be a whole number from 1 to 120"));
+    }
+    Ok(Json(inspect::metrics(state.queue()?, minutes).await?))
+}
+
+/// `POST /admin/api/jobs/bulk` `{"action", "ids": [...]}` or `{"action", "q": "<search>"}`
+/// → `202` with the run's progress; follow it at `GET /admin/api/bulk/{bulk}`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/jobs/bulk",
+    request_body(content = crate::http::openapi::BulkBody, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Started; the body is its progress so far"),
+        (status = 400, description = "A field was refused; the body names it", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "Operators and up only", body = crate::http::openapi::ErrorBody),
+        (status = 413, description = "Body over MAX_BULK_BODY_BYTES", body = crate::http::openapi::ErrorBody),
+        (status = 429, description = "MAX_BULK_RUNS runs are under way on this process", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+    )
+)]
+pub async fn bulk_action(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    body: axum::body::Bytes,
+) -> Result<(axum::http::StatusCode, Json<bulk::Progress>), AppError> {
+    require(principal.as_deref(), Role::Operator)?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
+    let progress = service::start_bulk(&state, service::BulkRequest::from_json(&value)?).await?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(progress)))
+}
+
+/// `GET /admin/api/bulk/{bulk}` → a bulk run's progress (runs this process started).
+#[utoipa::path(
+    get,
+    path = "/admin/api/bulk/{bulk}",
+    params(("bulk" = String, Path, description = "The run's id, from the bulk request's answer")),
+    responses(
+        (status = 200, description = "Its progress"),
+        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "Viewers and up only", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such run on this process", body = crate::http::openapi::ErrorBody),
+    )
+)]
+pub async fn bulk_progress(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path(id): Path<String>,
+) -> Result<Json<bulk::Progress>, AppError> {
+    require(principal.as_deref(), Role::Viewer)?;
+    state
+        .bulk
+        .get(&id)
+        .map(|run| Json(run.progress()))
+        .ok_or(AppError::NotFound { id })
+}

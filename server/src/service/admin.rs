@@ -1,0 +1,264 @@
+//! The operators' side of the queue, for both edges (the admin HTTP API and the dashboard's
+//! server functions): finding jobs (listing and search), acting on one job, pausing, cleaning
+//! and bulk runs. Every change clears the dashboards' shared reads, so its author sees it at
+//! once, whichever edge it came through. Roles are checked by the edges.
+
+use app::JobId;
+use app::admin::{ActionOutcome, CleanOutcome, CleanRequest, JobPage, JobQuery, MAX_PAGE_SIZE};
+use app::search::Search;
+use app::types::JobState;
+use serde_json::Value;
+
+use super::bulk;
+use super::state::AppState;
+use crate::error::AppError;
+use crate::queue::control::{self, Action, ActionError};
+use crate::queue::{inspect, search};
+
+/// The highest page number taken.
+pub const MAX_PAGE: u64 = 1_000_000;
+
+/// A refused parameter, named.
+pub fn param(field: &'static str, message: impl Into<String>) -> AppError {
+    AppError::InvalidOption(app::options::OptionError {
+        field,
+        message: message.into(),
+    })
+}
+
+/// The states named by `state=` (comma-separated), or every state.
+fn states_of(raw: Option<&String>) -> Result<Vec<JobState>, AppError> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+        return Ok(inspect::DEFAULT_STATES.to_vec());
+    };
+    let mut states = Vec::new();
+    for name in raw.split(',').map(str::trim) {
+        let state = JobState::parse(name).ok_or_else(|| {
+            param(
+                "state",
+                format!(
+                    "{:?} is not a state; use waiting, active, delayed, prioritized, completed, failed or waiting-children",
+                    crate::queue::cut(name, 40)
+                ),
+            )
+        })?;
+        if !states.contains(&state) {
+            states.push(state);
+        }
+    }
+    Ok(states)
+}
+
+/// A page of jobs for `asked` (the listing, or a search): what `GET /admin/api/jobs` answers,
+/// and the dashboard shows. The caller checked the role.
+pub async fn find(state: &AppState, asked: &JobQuery) -> Result<JobPage, AppError> {
+    let (page, size) = (asked.page, asked.size);
+    if page > MAX_PAGE {
+        return Err(param(
+            "page",
+            format!("must be a whole number from 0 to {MAX_PAGE}"),
+        ));
+    }
+    if size == 0 || size > MAX_PAGE_SIZE as u64 {
+        return Err(param("size", "must be a whole number from 1 to 100"));
+    }
+    let states = states_of(asked.state.as_ref())?;
+    let cursor = match asked.cursor.as_deref() {
+        None => None,
+        Some(raw) => Some(search::Cursor::parse(raw).ok_or_else(|| {
+            param(
+                "cursor",
+                "must be a cursor from a search's answer (its `next`)",
+            )
+        })?),
+    };
+    let parsed = match asked.q.as_deref() {
+        Some(q) => Search::parse(q).map_err(|e| param("q", e.0))?,
+        None => Search::default(),
+    };
+    let queue = state.queue()?;
+    // `state:` in the search narrows to its states; otherwise `state=` (or every state).
+    let states = if parsed.states.is_empty() {
+        states
+    } else {
+        parsed.states.clone()
+    };
+    if parsed.only_states() {
+        return Ok(inspect::list(queue, &states, page, size).await?);
+    }
+    if let Some(id) = parsed.id.as_deref() {
+        return by_id(queue, &parsed, id, &states, page, size).await;
+    }
+    if let Some(bare) = parsed.bare.as_deref() {
+        // One bare word: a job by that id, if there is one; else words of failed reasons.
+        let id_only = Search {
+            words: Vec::new(),
+            ..parsed.clone()
+        };
+        let found = by_id(queue, &id_only, bare, &states, page, size).await?;
+        if found.total > 0 {
+            return Ok(found);
+        }
+    }
+    Ok(search::run(queue, &parsed, &states, cursor, page, size).await?)
+}
+
+/// The page for a search by id: the job, if it exists and matches the rest of the search.
+async fn by_id(
+    queue: &crate::queue::TaskQueue,
+    parsed: &Search,
+    raw: &str,
+    states: &[JobState],
+    page: u64,
+    size: u64,
+) -> Result<JobPage, AppError> {
+    let mut jobs = Vec::new();
+    // An id too long to name a job finds nothing.
+    if let Ok(id) = JobId::parse(raw)
+        && let Some((found, record)) = queue.state_and_record(&id).await?
+    {
+        let job = record.summary();
+        let state = found.status.state;
+        if states.contains(&state)
+            && parsed.matches(&job.name, &job.data, job.failed_reason.as_deref())
+        {
+            jobs.push(app::admin::ListedJob { state, job });
+        }
+    }
+    let total = jobs.len() as u64;
+    if page > 0 {
+        jobs.clear();
+    }
+    Ok(JobPage {
+        total,
+        page,
+        size,
+        jobs,
+        complete: true,
+        next: None,
+    })
+}
+
+/// A bulk run, as asked: an action, and the jobs it covers.
+#[derive(Debug, Clone)]
+pub struct BulkRequest {
+    /// What to do.
+    pub action: Action,
+    /// To which jobs.
+    pub target: bulk::Target,
+}
+
+impl BulkRequest {
+    /// The body of `POST /admin/api/jobs/bulk`: `{"action", "ids"}` or `{"action", "q"}`,
+    /// nothing else.
+    pub fn from_json(value: &Value) -> Result<Self, AppError> {
+        if let Some(extra) = value.as_object().and_then(|fields| {
+            fields
+                .keys()
+                .find(|k| !matches!(k.as_str(), "action" | "ids" | "q"))
+        }) {
+            return Err(param(
+                "body",
+                format!(
+                    "unknown field {:?}: give action with ids or q",
+                    crate::queue::cut(extra, 40)
+                ),
+            ));
+        }
+        let action = value.get("action").and_then(Value::as_str).unwrap_or("");
+        let ids = match value.get("ids") {
+            None => None,
+            Some(Value::Array(ids)) => Some(
+                ids.iter()
+                    .map(|id| id.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<String>>>()
+                    .ok_or_else(|| param("ids", "every id must be a job id (text, no ':')"))?,
+            ),
+            Some(_) => return Err(param("ids", "give ids (a list) or q, not both")),
+        };
+        let q = value.get("q").and_then(Value::as_str).map(str::to_owned);
+        Self::new(action, ids, q)
+    }
+
+    /// An action named `action` on `ids`, or on every job the search `q` finds.
+    pub fn new(action: &str, ids: Option<Vec<String>>, q: Option<String>) -> Result<Self, AppError> {
+        let action = Action::parse(action)
+            .ok_or_else(|| param("action", "must be retry, remove, promote or cancel"))?;
+        let target = match (ids, q) {
+            (Some(ids), None) => {
+                if ids.is_empty() || ids.len() > bulk::MAX_IDS {
+                    return Err(param(
+                        "ids",
+                        format!("must list 1 to {} ids", bulk::MAX_IDS),
+                    ));
+                }
+                let ids = ids
+                    .iter()
+                    .map(|id| JobId::parse(id).ok())
+                    .collect::<Option<Vec<JobId>>>()
+                    .ok_or_else(|| param("ids", "every id must be a job id (text, no ':')"))?;
+                bulk::Target::Ids(ids)
+            }
+            (None, Some(q)) => {
+                let search = Search::parse(&q).map_err(|e| param("q", e.0))?;
+                match search.states.as_slice() {
+                    [state] if search.only_states() => bulk::Target::State(*state),
+                    _ => {
+                        let states = if search.states.is_empty() {
+                            inspect::DEFAULT_STATES.to_vec()
+                        } else {
+                            search.states.clone()
+                        };
+                        bulk::Target::Search(search, states)
+                    }
+                }
+            }
+            _ => return Err(param("ids", "give ids (a list) or q, not both")),
+        };
+        Ok(Self { action, target })
+    }
+}
+
+/// Starts a bulk run; its progress so far.
+pub async fn start_bulk(state: &AppState, request: BulkRequest) -> Result<bulk::Progress, AppError> {
+    state.queue()?;
+    let run = bulk::start(&state.bulk, state.clone(), request.action, request.target)
+        .ok_or(AppError::TooManyBulkRuns(state.config.limits.max_bulk_runs))?;
+    forget_reads(state).await;
+    Ok(run.progress())
+}
+
+/// Does `action` to job `id`.
+pub async fn act(state: &AppState, id: &JobId, action: Action) -> Result<ActionOutcome, AppError> {
+    let done = control::act(state.queue()?, id, action).await;
+    forget_reads(state).await;
+    match done {
+        Ok(outcome) => Ok(outcome),
+        Err(ActionError::NotFound) => Err(AppError::NotFound { id: id.to_string() }),
+        Err(ActionError::Conflict { state, message }) => Err(AppError::Conflict { state, message }),
+        Err(ActionError::Engine(error)) => Err(error.into()),
+    }
+}
+
+/// Pauses (`true`) or resumes the queue.
+pub async fn pause(state: &AppState, paused: bool) -> Result<(), AppError> {
+    let done = control::pause(state.queue()?, paused).await;
+    forget_reads(state).await;
+    Ok(done?)
+}
+
+/// Removes finished jobs as asked (or counts them, on a dry run).
+pub async fn clean(state: &AppState, request: &CleanRequest) -> Result<CleanOutcome, AppError> {
+    let done = control::clean(state.queue()?, request).await;
+    if !request.dry_run {
+        forget_reads(state).await;
+    }
+    Ok(done?)
+}
+
+/// Clears the dashboards' shared reads, so the author of an action sees its effect.
+pub async fn forget_reads(state: &AppState) {
+    state.overview.clear().await;
+    state.pages.clear().await;
+    state.details.clear().await;
+}
