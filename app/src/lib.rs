@@ -16,6 +16,7 @@ pub mod backend;
 pub mod client;
 pub mod counts;
 pub mod dashboard;
+pub mod head;
 pub mod live;
 pub mod options;
 pub mod page;

@@ -30,7 +30,7 @@ pub fn JobPage() -> impl IntoView {
     let notice = RwSignal::new(None::<(bool, String)>);
     let hydrated = super::hydrated_mark();
     view! {
-        <Title text=move || crate::page::title_text(format!("Job {} · Sentinel", id.get()))/>
+        <Title text=move || crate::head::title_text(format!("Job {} · Sentinel", id.get()))/>
         <main class="page admin" data-hydrated=move || hydrated.get().to_string()>
             {header(feed)}
             <p><a href="/admin">"← All jobs"</a></p>

@@ -63,7 +63,7 @@ impl LazyRoute for AdminRoute {
     fn view(_this: Self) -> AnyView {
         // Leptos adds these links itself only now and then when the page renders whole.
         #[cfg(feature = "ssr")]
-        crate::page::preload_split("__admin_route_view_");
+        crate::head::preload_split("__admin_route_view_");
         view! { <Dashboard/> }.into_any()
     }
 }
@@ -81,7 +81,7 @@ impl LazyRoute for JobRoute {
 
     fn view(_this: Self) -> AnyView {
         #[cfg(feature = "ssr")]
-        crate::page::preload_split("__job_route_view_");
+        crate::head::preload_split("__job_route_view_");
         view! { <job::JobPage/> }.into_any()
     }
 }

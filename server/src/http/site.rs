@@ -58,7 +58,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static +
     });
     move || {
         provide_context(backend.clone());
-        provide_context(app::page::Preloaded::default());
+        provide_context(app::head::Preloaded::default());
         if let Some(nonce) =
             use_context::<Parts>().and_then(|parts| parts.extensions.get::<Nonce>().cloned())
         {
