@@ -1,0 +1,269 @@
+//! The HTTP edge's rules, tested in-process: the router (`server::app`) is called with
+//! `tower::ServiceExt::oneshot`, against a real `redis-server` of the test's own, with no server
+//! process started. Status codes and JSON errors, limits, roles, cross-site refusals, the host
+//! check, headers. What needs real processes (kill -9, SIGTERM, interop with Node, browsers,
+//! containers) stays in the cross-process suites under `tests/`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use clap::Parser;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use support::{RedisServer, eventually};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use server::{AppState, Config};
+
+/// A router with its state on `redis`, with these settings (flags, as the binary takes them);
+/// returns once the services are connected.
+async fn router(redis: &RedisServer, flags: &[&str]) -> (axum::Router, AppState, CancellationToken) {
+    let mut args = vec![
+        "server".to_string(),
+        format!("--redis-url={}", redis.url()),
+        "--listen=127.0.0.1:3001".to_string(),
+        "--role=web".to_string(),
+    ];
+    args.extend(flags.iter().map(|f| f.to_string()));
+    let config = Config::try_parse_from(args).expect("settings");
+    config.validate().expect("valid settings");
+    let config = Arc::new(config);
+    let shutdown = CancellationToken::new();
+    let access = server::auth::Access::new(&config.auth, config.listen, true, shutdown.clone())
+        .expect("access settings");
+    let state = AppState::new(config, shutdown.clone(), access);
+    tokio::spawn(server::boot::connector::connect(state.clone()));
+    let connected = state.clone();
+    eventually(Duration::from_secs(10), "the services to connect", move || {
+        let ready = connected.services().is_some();
+        async move { ready.then_some(()) }
+    })
+    .await;
+    (server::app(state.clone()), state, shutdown)
+}
+
+/// A request from a loopback client, as `serve` would hand it to the router.
+fn request(method: &str, path: &str) -> axum::http::request::Builder {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1:3001")
+        .extension(ConnectInfo("127.0.0.1:40000".parse::<SocketAddr>().unwrap()))
+}
+
+/// The status and the JSON body of an answer.
+async fn call(router: &axum::Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = router.clone().oneshot(request).await.expect("an answer");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn json(body: &str) -> Body {
+    Body::from(body.to_string())
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_json_4xx_naming_the_field() {
+    let redis = RedisServer::start().await;
+    let (router, _state, shutdown) = router(&redis, &[]).await;
+    let cases: &[(&str, &str, &str, u16, &str, &str)] = &[
+        ("POST", "/tasks/enqueue?seconds=abc", "", 400, "invalid_seconds", "seconds"),
+        ("POST", "/tasks/enqueue?seconds=0", "", 400, "invalid_seconds", "seconds"),
+        ("POST", "/tasks/enqueue", r#"{"seconds": 2.5}"#, 400, "invalid_seconds", "seconds"),
+        ("POST", "/tasks/enqueue", "[1]", 400, "invalid_body", "body"),
+        ("POST", "/tasks/enqueue", r#"{"jobId": "wait"}"#, 400, "invalid_option", "jobId"),
+        ("POST", "/tasks/enqueue", r#"{"jobId": "-5"}"#, 400, "invalid_option", "jobId"),
+        ("POST", "/tasks/enqueue", r#"{"delay": -1}"#, 400, "invalid_option", "delay"),
+        ("GET", "/tasks/status/a:b", "", 400, "invalid_id", "id"),
+        ("GET", "/admin/api/jobs?state=nope", "", 400, "invalid_option", "state"),
+        ("GET", "/admin/api/jobs?size=1000", "", 400, "invalid_option", "size"),
+        ("GET", "/admin/api/metrics?minutes=0", "", 400, "invalid_option", "minutes"),
+    ];
+    for (method, path, body, status, error, field) in cases {
+        let request = request(method, path)
+            .header("content-type", "application/json")
+            .body(json(body))
+            .unwrap();
+        let (got, answer) = call(&router, request).await;
+        assert_eq!(got.as_u16(), *status, "{method} {path} {body}: {answer}");
+        assert_eq!(answer["error"], *error, "{method} {path} {body}: {answer}");
+        assert_eq!(answer["field"], *field, "{method} {path} {body}: {answer}");
+    }
+    // Lookups of an id that names a queue key, or no job at all: a plain 404.
+    for path in ["/tasks/status/meta", "/tasks/status/nope", "/admin/api/jobs/wait"] {
+        let (got, answer) = call(&router, request("GET", path).body(Body::empty()).unwrap()).await;
+        assert_eq!(got, StatusCode::NOT_FOUND, "{path}: {answer}");
+        assert_eq!(answer["error"], "not_found");
+    }
+    // A route that is not there.
+    let (got, answer) = call(&router, request("GET", "/nope").body(Body::empty()).unwrap()).await;
+    assert_eq!((got, answer["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn limits_and_headers_hold_on_every_answer() {
+    let redis = RedisServer::start().await;
+    let (router, _state, shutdown) = router(&redis, &["--max-body-bytes=1024"]).await;
+    let big = "x".repeat(2048);
+    for path in ["/tasks/enqueue", "/api/enqueue", "/admin/api/queue/clean"] {
+        let (got, answer) = call(
+            &router,
+            request("POST", path)
+                .header("content-type", "application/json")
+                .body(json(&big))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(got, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert_eq!(answer["limit"], "MAX_BODY_BYTES", "{path}: {answer}");
+    }
+    let response = router
+        .clone()
+        .oneshot(request("GET", "/healthz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let headers = response.headers();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    // A form or text body across sites cannot enqueue for a browser.
+    let (got, answer) = call(
+        &router,
+        request("POST", "/tasks/enqueue")
+            .header("content-type", "text/plain")
+            .body(json("seconds=1"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{answer}");
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_foreign_host_gets_421_while_access_control_is_off() {
+    let redis = RedisServer::start().await;
+    let (router, _state, shutdown) = router(&redis, &[]).await;
+    let foreign = |method: &str, path: &str| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "rebind.example:3001")
+            .extension(ConnectInfo("127.0.0.1:40000".parse::<SocketAddr>().unwrap()))
+            .body(Body::empty())
+            .unwrap()
+    };
+    for (method, path) in [("GET", "/"), ("POST", "/admin/api/queue/pause"), ("GET", "/tasks/counts")] {
+        let (got, answer) = call(&router, foreign(method, path)).await;
+        assert_eq!(got, StatusCode::MISDIRECTED_REQUEST, "{method} {path}");
+        assert_eq!(answer["field"], "Host");
+    }
+    let (got, _) = call(&router, foreign("GET", "/readyz")).await;
+    assert_eq!(got, StatusCode::OK, "probes are answered on any host");
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn roles_and_cross_site_cookies_are_checked_before_anything_runs() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens");
+    // `server token create`'s line format, with digests of known tokens.
+    let token = |name: &str| format!("{name}-{}", "t".repeat(40));
+    let digest = |token: &str| {
+        use sha2::Digest;
+        app::url::hex(sha2::Sha256::digest(token.as_bytes()))
+    };
+    let lines: String = ["submitter", "viewer", "operator"]
+        .iter()
+        .map(|role| format!("{role} {role} sha256:{}\n", digest(&token(role))))
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    let tokens_flag = format!("--tokens-file={}", file.display());
+    let (router, _state, shutdown) = router(
+        &redis,
+        &[
+            "--auth=on",
+            &tokens_flag,
+            "--session-secret=a-test-session-secret-of-at-least-32-chars",
+        ],
+    )
+    .await;
+    // (method, path, body, whether [submitter, viewer, operator] may)
+    let routes: &[(&str, &str, &str, [bool; 3])] = &[
+        ("GET", "/tasks/counts", "", [false, true, true]),
+        ("GET", "/admin/api/jobs", "", [false, true, true]),
+        ("POST", "/admin/api/queue/pause", "", [false, false, true]),
+        // A viewer is read-only.
+        ("POST", "/tasks/enqueue", r#"{"seconds": 1, "delay": 600000}"#, [true, false, true]),
+    ];
+    let order = ["submitter", "viewer", "operator"];
+    for (method, path, body, may) in routes {
+        let (got, answer) = call(
+            &router,
+            request(method, path)
+                .header("content-type", "application/json")
+                .body(json(body))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(got, StatusCode::UNAUTHORIZED, "{path} without a token: {answer}");
+        for (rank, role) in order.iter().enumerate() {
+            let allowed = may[rank];
+            let (got, answer) = call(
+                &router,
+                request(method, path)
+                    .header("authorization", format!("Bearer {}", token(role)))
+                    .header("content-type", "application/json")
+                    .body(json(body))
+                    .unwrap(),
+            )
+            .await;
+            if allowed {
+                assert!(got.is_success(), "{role} {method} {path}: {got} {answer}");
+            } else {
+                assert_eq!(got, StatusCode::FORBIDDEN, "{role} {method} {path}: {answer}");
+                assert_eq!(answer["error"], "forbidden");
+            }
+        }
+    }
+    // A viewer's dashboard function for operators: 403, not 500.
+    let (got, _) = call(
+        &router,
+        request("POST", "/api/admin/pause")
+            .header("authorization", format!("Bearer {}", token("viewer")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(json("paused=true"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got, StatusCode::FORBIDDEN);
+    // A cookie-carrying state change from another site is refused before it runs.
+    let (got, answer) = call(
+        &router,
+        request("POST", "/admin/api/queue/pause")
+            .header("cookie", "sentinel_session=whatever")
+            .header("sec-fetch-site", "cross-site")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got, StatusCode::FORBIDDEN, "{answer}");
+    shutdown.cancel();
+}
