@@ -122,6 +122,44 @@ pub struct JobEvent {
     pub detail: Option<String>,
 }
 
+/// An action on one job (and of a bulk run): typed on both sides of the dashboard's server
+/// functions and in the admin API, spelled as the routes spell it (`retry`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobAction {
+    /// Run a failed or completed job again.
+    Retry,
+    /// Delete a job that is not running.
+    Remove,
+    /// Make a delayed job due now.
+    Promote,
+    /// Take a job out of the queue, or stop it where it runs.
+    Cancel,
+}
+
+impl JobAction {
+    /// The action named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "retry" => Some(JobAction::Retry),
+            "remove" => Some(JobAction::Remove),
+            "promote" => Some(JobAction::Promote),
+            "cancel" => Some(JobAction::Cancel),
+            _ => None,
+        }
+    }
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobAction::Retry => "retry",
+            JobAction::Remove => "remove",
+            JobAction::Promote => "promote",
+            JobAction::Cancel => "cancel",
+        }
+    }
+}
+
 /// What an action on one job did.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -119,14 +119,14 @@ pub trait TaskBackend: Send + Sync + 'static {
     fn admin_act(
         &self,
         id: JobId,
-        action: String,
+        action: crate::admin::JobAction,
     ) -> BoxFuture<'_, Result<crate::admin::ActionOutcome, BackendError>>;
     /// Pauses or resumes the queue (operators and up).
     fn admin_pause(&self, paused: bool) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Starts `action` on these ids, or on every job the search `q` finds (operators and up).
     fn admin_bulk(
         &self,
-        action: String,
+        action: crate::admin::JobAction,
         ids: Vec<String>,
         q: Option<String>,
     ) -> BoxFuture<'_, Result<crate::admin::BulkProgress, BackendError>>;

@@ -43,10 +43,22 @@ pub async fn admin_job(id: String) -> Result<Option<JobDetail>, ServerFnError> {
         .map_err(failed)
 }
 
+/// The action a form names; a refusal of the arguments (400) otherwise.
+#[cfg(feature = "ssr")]
+fn job_action(name: &str) -> Result<crate::admin::JobAction, ServerFnError> {
+    crate::admin::JobAction::parse(name).ok_or_else(|| {
+        ServerFnError::Args(format!(
+            "no action {:?}: the action must be retry, remove, promote or cancel",
+            name.chars().take(40).collect::<String>()
+        ))
+    })
+}
+
 /// `retry`, `remove`, `promote` or `cancel` on one job.
 #[server(prefix = "/api", endpoint = "admin/act")]
 pub async fn admin_act(id: String, action: String) -> Result<ActionOutcome, ServerFnError> {
     let id = crate::JobId::parse(&id).map_err(|e| ServerFnError::new(e.to_string()))?;
+    let action = job_action(&action)?;
     crate::backend::backend()?
         .admin_act(id, action)
         .await
@@ -75,6 +87,7 @@ pub async fn admin_bulk(
         .filter(|id| !id.is_empty())
         .map(str::to_owned)
         .collect();
+    let action = job_action(&action)?;
     crate::backend::backend()?
         .admin_bulk(action, ids, q)
         .await

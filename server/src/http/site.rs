@@ -512,12 +512,10 @@ impl TaskBackend for QueueBackend {
     fn admin_act(
         &self,
         id: JobId,
-        action: String,
+        action: app::admin::JobAction,
     ) -> BoxFuture<'_, Result<app::admin::ActionOutcome, BackendError>> {
         Box::pin(async move {
             self.require(Role::Operator)?;
-            let action = crate::queue::control::Action::parse(&action)
-                .ok_or_else(|| BackendError::refused(format!("no action {action:?}")))?;
             admin::act(&self.state, &id, action).await.map_err(refusal)
         })
     }
@@ -531,14 +529,14 @@ impl TaskBackend for QueueBackend {
 
     fn admin_bulk(
         &self,
-        action: String,
+        action: app::admin::JobAction,
         ids: Vec<String>,
         q: Option<String>,
     ) -> BoxFuture<'_, Result<app::admin::BulkProgress, BackendError>> {
         Box::pin(async move {
             self.require(Role::Operator)?;
             let ids = q.is_none().then_some(ids);
-            let request = admin::BulkRequest::new(&action, ids, q).map_err(refusal)?;
+            let request = admin::BulkRequest::new(action, ids, q).map_err(refusal)?;
             admin::start_bulk(&self.state, request).await.map_err(refusal)
         })
     }

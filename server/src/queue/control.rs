@@ -12,41 +12,8 @@ use app::types::JobState;
 use super::cancel::mark;
 use super::{CALL_TIMEOUT, EngineError, TaskQueue, bounded};
 
-/// An action on one job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Run a failed or completed job again.
-    Retry,
-    /// Delete a job that is not running.
-    Remove,
-    /// Make a delayed job due now.
-    Promote,
-    /// Take a job out of the queue, or stop it where it runs.
-    Cancel,
-}
-
-impl Action {
-    /// The action named `name` in the route.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "retry" => Some(Action::Retry),
-            "remove" => Some(Action::Remove),
-            "promote" => Some(Action::Promote),
-            "cancel" => Some(Action::Cancel),
-            _ => None,
-        }
-    }
-
-    /// The route's name of the action.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Retry => "retry",
-            Action::Remove => "remove",
-            Action::Promote => "promote",
-            Action::Cancel => "cancel",
-        }
-    }
-}
+/// An action on one job (the type the dashboard and the admin API share).
+pub use app::admin::JobAction as Action;
 
 /// Why an action was not done.
 #[derive(Debug, thiserror::Error)]

@@ -165,7 +165,11 @@ impl BulkRequest {
                 ),
             ));
         }
-        let action = value.get("action").and_then(Value::as_str).unwrap_or("");
+        let action = value
+            .get("action")
+            .and_then(Value::as_str)
+            .and_then(Action::parse)
+            .ok_or_else(|| param("action", "must be retry, remove, promote or cancel"))?;
         let ids = match value.get("ids") {
             None => None,
             Some(Value::Array(ids)) => Some(
@@ -180,10 +184,8 @@ impl BulkRequest {
         Self::new(action, ids, q)
     }
 
-    /// An action named `action` on `ids`, or on every job the search `q` finds.
-    pub fn new(action: &str, ids: Option<Vec<String>>, q: Option<String>) -> Result<Self, AppError> {
-        let action = Action::parse(action)
-            .ok_or_else(|| param("action", "must be retry, remove, promote or cancel"))?;
+    /// `action` on `ids`, or on every job the search `q` finds.
+    pub fn new(action: Action, ids: Option<Vec<String>>, q: Option<String>) -> Result<Self, AppError> {
         let target = match (ids, q) {
             (Some(ids), None) => {
                 if ids.is_empty() || ids.len() > bulk::MAX_IDS {
