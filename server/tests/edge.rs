@@ -267,3 +267,33 @@ async fn roles_and_cross_site_cookies_are_checked_before_anything_runs() {
     assert_eq!(got, StatusCode::FORBIDDEN, "{answer}");
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn the_openapi_document_names_each_route_s_refusals() {
+    let redis = RedisServer::start().await;
+    let (router, _state, shutdown) = router(&redis, &[]).await;
+    let (got, doc) = call(&router, request("GET", "/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(got, StatusCode::OK);
+    let statuses = |path: &str, method: &str| -> Vec<String> {
+        let mut codes: Vec<String> = doc["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path} is described"))
+            .keys()
+            .cloned()
+            .collect();
+        codes.sort();
+        codes
+    };
+    assert_eq!(statuses("/admin/api/workers", "get"), ["200", "401", "403", "503"]);
+    assert_eq!(
+        statuses("/admin/api/queue/clean", "post"),
+        ["200", "400", "401", "403", "415", "503"]
+    );
+    assert_eq!(
+        statuses("/tasks/enqueue", "post"),
+        ["201", "400", "401", "403", "413", "415", "429", "503"]
+    );
+    let forbidden = &doc["paths"]["/admin/api/queue/pause"]["post"]["responses"]["403"];
+    assert_eq!(forbidden["description"], "Operators and up only", "{forbidden}");
+    shutdown.cancel();
+}

@@ -69,9 +69,7 @@ fn number(
     responses(
         (status = 200, description = "A page of jobs", body = app::admin::JobPage),
         (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
-        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "Viewers and up only", body = crate::http::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForViewers,
     )
 )]
 pub async fn list_jobs(
@@ -100,10 +98,8 @@ pub async fn list_jobs(
     responses(
         (status = 200, description = "The job", body = app::admin::JobDetail),
         (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
-        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "Viewers and up only", body = crate::http::openapi::ErrorBody),
         (status = 404, description = "No such job", body = crate::http::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForViewers,
     )
 )]
 pub async fn job(
@@ -139,11 +135,9 @@ fn parse_id(raw: &str) -> Result<JobId, AppError> {
     responses(
         (status = 200, description = "Done (`result` is `requested` for a running job being stopped)", body = app::admin::ActionOutcome),
         (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
-        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "Operators and up only", body = crate::http::openapi::ErrorBody),
         (status = 404, description = "No such job or action", body = crate::http::openapi::ErrorBody),
         (status = 409, description = "The job's state does not allow it; the body names the state", body = crate::http::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForOperators,
     )
 )]
 pub async fn job_action(
@@ -160,9 +154,7 @@ pub async fn job_action(
 /// `POST /admin/api/queue/pause`: workers of every process stop taking jobs.
 #[utoipa::path(post, path = "/admin/api/queue/pause", responses(
     (status = 200, description = "Paused"),
-    (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
-    (status = 403, description = "Operators and up only", body = crate::http::openapi::ErrorBody),
-    (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+    crate::http::openapi::ForOperators,
 ))]
 pub async fn pause(
     State(state): State<AppState>,
@@ -176,9 +168,7 @@ pub async fn pause(
 /// `POST /admin/api/queue/resume`.
 #[utoipa::path(post, path = "/admin/api/queue/resume", responses(
     (status = 200, description = "Resumed"),
-    (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
-    (status = 403, description = "Operators and up only", body = crate::http::openapi::ErrorBody),
-    (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+    crate::http::openapi::ForOperators,
 ))]
 pub async fn resume(
     State(state): State<AppState>,
@@ -198,10 +188,8 @@ pub async fn resume(
     responses(
         (status = 200, description = "Removed (or, on a dry run, would remove) this many", body = app::admin::CleanOutcome),
         (status = 400, description = "A field was refused; the body names it", body = crate::http::openapi::ErrorBody),
-        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "Operators and up only", body = crate::http::openapi::ErrorBody),
         (status = 415, description = "A body that is not JSON", body = crate::http::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForOperators,
     )
 )]
 pub async fn clean(
@@ -219,9 +207,7 @@ pub async fn clean(
 /// `GET /admin/api/workers` → every live worker on the queue.
 #[utoipa::path(get, path = "/admin/api/workers", responses(
     (status = 200, description = "Sentinel workers (heartbeats) and other BullMQ workers (named connections)", body = app::admin::WorkerList),
-    (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
-    (status = 403, description = "Viewers and up only", body = crate::http::openapi::ErrorBody),
-    (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+    crate::http::openapi::ForViewers,
 ))]
 pub async fn workers(
     State(state): State<AppState>,
@@ -240,9 +226,7 @@ pub async fn workers(
     responses(
         (status = 200, description = "The last minutes, oldest first", body = app::admin::MetricsReport),
         (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
-        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "Viewers and up only", body = crate::http::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForViewers,
     )
 )]
 pub async fn metrics(
@@ -267,11 +251,9 @@ pub async fn metrics(
     responses(
         (status = 202, description = "Started; the body is its progress so far"),
         (status = 400, description = "A field was refused; the body names it", body = crate::http::openapi::ErrorBody),
-        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "Operators and up only", body = crate::http::openapi::ErrorBody),
         (status = 413, description = "Body over MAX_BULK_BODY_BYTES", body = crate::http::openapi::ErrorBody),
         (status = 429, description = "MAX_BULK_RUNS runs are under way on this process", body = crate::http::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForOperators,
     )
 )]
 pub async fn bulk_action(

@@ -80,6 +80,48 @@ pub async fn document(State(state): State<AppState>) -> Json<Value> {
     Json(doc)
 }
 
+/// The refusals every route for viewers and up may answer, described once.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ForViewers {
+    /// No credentials.
+    #[response(status = 401, description = "Sign in first")]
+    Unauthorized(ErrorBody),
+    /// A submitter.
+    #[response(status = 403, description = "Viewers and up only")]
+    Forbidden(ErrorBody),
+    /// Redis is away.
+    #[response(status = 503, description = "The queue is not reachable")]
+    Unavailable(ErrorBody),
+}
+
+/// The refusals every route for operators and up may answer, described once.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ForOperators {
+    /// No credentials.
+    #[response(status = 401, description = "Sign in first")]
+    Unauthorized(ErrorBody),
+    /// A submitter or a viewer.
+    #[response(status = 403, description = "Operators and up only")]
+    Forbidden(ErrorBody),
+    /// Redis is away.
+    #[response(status = 503, description = "The queue is not reachable")]
+    Unavailable(ErrorBody),
+}
+
+/// The refusals of a route for anyone signed in, described once.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ForSignedIn {
+    /// No credentials.
+    #[response(status = 401, description = "Sign in first")]
+    Unauthorized(ErrorBody),
+    /// Redis is away.
+    #[response(status = 503, description = "The queue is not reachable")]
+    Unavailable(ErrorBody),
+}
+
 /// Every error answer: a code, and (for 4xx) the field or limit at fault and a message.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {

@@ -33,12 +33,11 @@ pub const DEFAULT_SECONDS: u64 = 20;
     responses(
         (status = 201, description = "Enqueued", body = app::EnqueueResponse),
         (status = 400, description = "A value was refused; the body names the field", body = crate::http::openapi::ErrorBody),
-        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
         (status = 403, description = "The role may not enqueue, or a cross-site request", body = crate::http::openapi::ErrorBody),
         (status = 413, description = "Body over MAX_BODY_BYTES", body = crate::http::openapi::ErrorBody),
         (status = 415, description = "A body that is not JSON", body = crate::http::openapi::ErrorBody),
         (status = 429, description = "Over the owner's enqueue rate or pending jobs", body = crate::http::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForSignedIn,
     )
 )]
 pub async fn enqueue(
@@ -165,9 +164,8 @@ fn seconds_from_body(body: &[u8], max: u64) -> Result<Option<u64>, AppError> {
     responses(
         (status = 200, description = "The job", body = app::JobStatus),
         (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
-        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
         (status = 404, description = "No such job (or another owner's)", body = crate::http::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForSignedIn,
     )
 )]
 pub async fn status(
@@ -199,9 +197,8 @@ pub fn may_see(principal: &Principal, owner: Option<&str>) -> bool {
     path = "/tasks/counts",
     responses(
         (status = 200, description = "Counts and the first jobs of each state", body = app::CountsReport),
-        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
         (status = 403, description = "A submitter may not see the whole queue", body = crate::http::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForSignedIn,
     )
 )]
 pub async fn counts(
