@@ -116,10 +116,7 @@ pub async fn enqueue_task(
                 .unwrap_or_default(),
         },
         (_, Some(key)) if !crate::types::valid_key(key) => EnqueueOutcome::Rejected {
-            message: format!(
-                "key must be 1 to {} printable ASCII characters without spaces",
-                crate::types::MAX_IDEMPOTENCY_KEY
-            ),
+            message: format!("key {}", crate::types::KEY_RULE),
         },
         // A refusal (sign in, role, quota) is shown next to the form; an unreachable queue
         // leaves the task unconfirmed, to be asked again with the same key.

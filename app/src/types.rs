@@ -215,6 +215,14 @@ impl fmt::Display for JobState {
     }
 }
 
+/// The `seconds` of a task when none is given: the HTTP API's default (the original service's)
+/// and the page's form's first value.
+pub const DEFAULT_SECONDS: u64 = 20;
+
+/// What an idempotency key (the `Idempotency-Key` header, the page's submission key) must be,
+/// in words: [`valid_key`] checks it.
+pub const KEY_RULE: &str = "must be 1 to 255 printable ASCII characters without spaces";
+
 /// Name of the jobs Sentinel adds and runs (BullMQ's job name; Node producers use it too).
 pub const TASK_JOB_NAME: &str = "longTask";
 
@@ -539,6 +547,15 @@ pub struct CountsReport {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_key_rule_says_the_limit_valid_key_holds() {
+        assert!(super::KEY_RULE.contains(&super::MAX_IDEMPOTENCY_KEY.to_string()));
+        assert!(super::valid_key(&"k".repeat(super::MAX_IDEMPOTENCY_KEY)));
+        assert!(!super::valid_key(&"k".repeat(super::MAX_IDEMPOTENCY_KEY + 1)));
+        assert!(!super::valid_key("a b") && !super::valid_key(""));
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -109,7 +109,7 @@ test('enqueue from the form, watch the bar move live, reload and still see the t
   // The home page runs on its own bundle (scripts/build-home): neither the main bundle nor the
   // router's and the dashboard's lazily loaded modules are fetched here.
   assert.deepEqual(wasm, ['/pkg/home.wasm']);
-  assert.equal(await page.getAttribute('#seconds', 'value'), '10');
+  assert.equal(await page.getAttribute('#seconds', 'value'), '20');
   assert.equal(await page.getAttribute('#seconds', 'min'), '1');
   assert.equal(await page.getAttribute('#seconds', 'max'), '3600');
 

@@ -17,8 +17,7 @@ use crate::auth::{Credential, Principal, Role, require, require_enqueue};
 use crate::error::AppError;
 use crate::service::state::AppState;
 
-/// `seconds` used when the request gives none, as in the original.
-pub const DEFAULT_SECONDS: u64 = 20;
+use app::types::DEFAULT_SECONDS;
 
 /// `POST /tasks/enqueue?seconds=N` (or a JSON body `{"seconds": N}`) → `201 {"id"}`. With an
 /// `Idempotency-Key` header, the same key returns the same job while that job is kept.
@@ -101,10 +100,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
         .to_str()
         .map_err(|_| invalid("must be printable ASCII"))?;
     if !app::types::valid_key(key) {
-        return Err(invalid(&format!(
-            "must be 1 to {} printable ASCII characters without spaces",
-            app::types::MAX_IDEMPOTENCY_KEY
-        )));
+        return Err(invalid(app::types::KEY_RULE));
     }
     Ok(Some(key.to_string()))
 }
