@@ -23,8 +23,13 @@ async fn reserved_names(server: &Sentinel) -> Vec<String> {
         .iter()
         .filter_map(|n| n.as_str().map(str::to_owned))
         .collect();
-    for must in ["wait", "active", "marker", "failed", "pc", "cancel", "workers", "meta", "idx", "owner"] {
-        assert!(names.iter().any(|n| n == must), "{must} missing from {names:?}");
+    for must in [
+        "wait", "active", "marker", "failed", "pc", "cancel", "workers", "meta", "idx", "owner",
+    ] {
+        assert!(
+            names.iter().any(|n| n == must),
+            "{must} missing from {names:?}"
+        );
     }
     names
 }
@@ -63,7 +68,10 @@ async fn queue_still_works(server: &Sentinel, http: &reqwest::Client, token: Opt
     let response = request.send().await.unwrap();
     assert_eq!(response.status(), 200, "counts after the attack");
     let counts: Value = response.json().await.unwrap();
-    assert!(counts["counts"]["completed"].as_u64().unwrap() >= 1, "{counts}");
+    assert!(
+        counts["counts"]["completed"].as_u64().unwrap() >= 1,
+        "{counts}"
+    );
     let (status, ready) = support::get_json(&server.url("/readyz")).await;
     assert_eq!(status, 200, "{ready}");
 }
@@ -80,7 +88,10 @@ async fn a_job_id_naming_a_queue_key_is_refused_on_every_path() {
     // The queue exists before the attack.
     server.enqueue(1).await;
     let counter = |conn: &mut redis::Connection| -> Option<String> {
-        redis::cmd("GET").arg(format!("{base}id")).query(conn).unwrap()
+        redis::cmd("GET")
+            .arg(format!("{base}id"))
+            .query(conn)
+            .unwrap()
     };
     let counter_before = counter(&mut conn);
     for name in &names {
@@ -114,7 +125,10 @@ async fn a_job_id_naming_a_queue_key_is_refused_on_every_path() {
             .await
             .unwrap();
         let text = form.text().await.unwrap();
-        assert!(text.contains("Rejected") && text.contains("jobId"), "form job_id={name}: {text}");
+        assert!(
+            text.contains("Rejected") && text.contains("jobId"),
+            "form job_id={name}: {text}"
+        );
     }
     // Nothing reached Redis: every add bumps BullMQ's id counter, even with a custom id, and
     // no key of the queue's own names became a job's hash.
@@ -124,7 +138,10 @@ async fn a_job_id_naming_a_queue_key_is_refused_on_every_path() {
             .iter()
             .filter(|n| !["meta", "workers"].contains(&n.as_str()))
             .filter(|n| {
-                let kind: String = redis::cmd("TYPE").arg(format!("{base}{n}")).query(conn).unwrap();
+                let kind: String = redis::cmd("TYPE")
+                    .arg(format!("{base}{n}"))
+                    .query(conn)
+                    .unwrap();
                 kind == "hash"
             })
             .cloned()
@@ -168,7 +185,10 @@ async fn a_job_id_naming_a_queue_key_is_refused_on_every_path() {
         .unwrap();
     let (status, ready) = support::get_json(&server.url("/readyz")).await;
     assert_eq!(status, 503, "{ready}");
-    assert!(ready["reason"].as_str().unwrap().contains(&wait_key), "{ready}");
+    assert!(
+        ready["reason"].as_str().unwrap().contains(&wait_key),
+        "{ready}"
+    );
     assert_eq!(ready["brokenKey"], wait_key.as_str());
     let _: () = redis::cmd("DEL").arg(&wait_key).query(&mut conn).unwrap();
     queue_still_works(&server, &http, None).await;
@@ -233,7 +253,10 @@ async fn the_pending_quota_holds_under_fifty_parallel_enqueues() {
         auth_opts(
             "all",
             &file,
-            &[("MAX_PENDING_PER_OWNER", "10"), ("ENQUEUE_RATE_PER_MINUTE", "1000")],
+            &[
+                ("MAX_PENDING_PER_OWNER", "10"),
+                ("ENQUEUE_RATE_PER_MINUTE", "1000"),
+            ],
         ),
     )
     .await;
@@ -248,9 +271,20 @@ async fn the_pending_quota_holds_under_fifty_parallel_enqueues() {
             .send()
     });
     let answers = futures::future::join_all(requests).await;
-    let statuses: Vec<u16> = answers.iter().map(|a| a.as_ref().unwrap().status().as_u16()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 10, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 40, "{statuses:?}");
+    let statuses: Vec<u16> = answers
+        .iter()
+        .map(|a| a.as_ref().unwrap().status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        40,
+        "{statuses:?}"
+    );
     let (status, page) = {
         let response = http
             .get(server.url("/admin/api/jobs?state=delayed&size=100"))
@@ -271,7 +305,11 @@ async fn a_reused_job_id_never_streams_to_the_removed_jobs_owner() {
     let dir = tempfile::tempdir().unwrap();
     let (file, tokens) = tokens_file(
         dir.path(),
-        &[("bob", "submitter"), ("alice", "submitter"), ("ops", "admin")],
+        &[
+            ("bob", "submitter"),
+            ("alice", "submitter"),
+            ("ops", "admin"),
+        ],
     );
     let server = Sentinel::start("all", &redis.url(), auth_opts("all", &file, &[])).await;
     server.wait_ready().await;
@@ -296,7 +334,8 @@ async fn a_reused_job_id_never_streams_to_the_removed_jobs_owner() {
         }
     };
     add("token:bob").await;
-    bob.collect_until(LONG, |e| e.is("completed", "shared-1")).await;
+    bob.collect_until(LONG, |e| e.is("completed", "shared-1"))
+        .await;
     // Removed, then the id given again, to Alice's job.
     let removed: bool = queue.remove("shared-1").await.unwrap();
     assert!(removed);
@@ -308,7 +347,10 @@ async fn a_reused_job_id_never_streams_to_the_removed_jobs_owner() {
     // Bob's stream carries nothing of Alice's job: its next event, if any, is not about it.
     while let Some(event) = bob.next_within(Duration::from_millis(500)).await {
         assert!(
-            !matches!(event.event.as_str(), "added" | "active" | "progress" | "completed"),
+            !matches!(
+                event.event.as_str(),
+                "added" | "active" | "progress" | "completed"
+            ),
             "Bob saw Alice's job: {event:?}"
         );
     }
@@ -375,7 +417,10 @@ async fn hostile_job_text_cannot_change_any_page_s_structure() {
         assert_eq!(head.matches("<title").count(), 1, "{page}: one title");
         assert_eq!(head.matches("</title>").count(), 1, "{page}: one title end");
         let title = &head[head.find("<title").unwrap()..head.find("</title>").unwrap()];
-        assert!(!title[1..].contains('<'), "{page}: markup inside the title: {title}");
+        assert!(
+            !title[1..].contains('<'),
+            "{page}: markup inside the title: {title}"
+        );
         assert_eq!(
             html.matches("<title").count(),
             html.matches("</title>").count(),
@@ -383,7 +428,10 @@ async fn hostile_job_text_cannot_change_any_page_s_structure() {
         );
         assert!(!html.contains("<meta http-equiv"), "{page}: injected meta");
         assert!(!html.contains("<script>alert"), "{page}: injected script");
-        assert!(!html.contains("</script><script>"), "{page}: a script ended early");
+        assert!(
+            !html.contains("</script><script>"),
+            "{page}: a script ended early"
+        );
     }
     queue_still_works(&server, &client(), None).await;
 }
@@ -403,8 +451,15 @@ async fn a_foreign_host_name_is_refused_while_access_control_is_off() {
             .header("host", host)
             .send()
     };
-    for (method, path) in [("GET", "/"), ("GET", "/admin/api/jobs"), ("POST", "/admin/api/queue/pause"), ("GET", "/tasks/stream")] {
-        let response = with_host(method, path, format!("evil.example:{port}")).await.unwrap();
+    for (method, path) in [
+        ("GET", "/"),
+        ("GET", "/admin/api/jobs"),
+        ("POST", "/admin/api/queue/pause"),
+        ("GET", "/tasks/stream"),
+    ] {
+        let response = with_host(method, path, format!("evil.example:{port}"))
+            .await
+            .unwrap();
         assert_eq!(response.status(), 421, "{method} {path}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["field"], "Host", "{body}");
@@ -412,9 +467,26 @@ async fn a_foreign_host_name_is_refused_while_access_control_is_off() {
     let (_, paused) = support::get_json(&server.url("/admin/api/jobs?state=waiting")).await;
     assert!(paused["total"].is_number(), "{paused}");
     // Health stays open to probes; our own names are served.
-    assert_eq!(with_host("GET", "/healthz", "evil.example".into()).await.unwrap().status(), 200);
-    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}"), "sentinel.test".into()] {
-        assert_eq!(with_host("GET", "/whoami", host.clone()).await.unwrap().status(), 200, "{host}");
+    assert_eq!(
+        with_host("GET", "/healthz", "evil.example".into())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        "sentinel.test".into(),
+    ] {
+        assert_eq!(
+            with_host("GET", "/whoami", host.clone())
+                .await
+                .unwrap()
+                .status(),
+            200,
+            "{host}"
+        );
     }
     queue_still_works(&server, &http, None).await;
 }
@@ -425,7 +497,11 @@ async fn custom_ids_are_each_owner_s_own() {
     let dir = tempfile::tempdir().unwrap();
     let (file, tokens) = tokens_file(
         dir.path(),
-        &[("alice", "submitter"), ("bob", "submitter"), ("ops", "operator")],
+        &[
+            ("alice", "submitter"),
+            ("bob", "submitter"),
+            ("ops", "operator"),
+        ],
     );
     let server = Sentinel::start("all", &redis.url(), auth_opts("all", &file, &[])).await;
     server.wait_ready().await;
@@ -439,12 +515,19 @@ async fn custom_ids_are_each_owner_s_own() {
     };
     let id_of = |response: reqwest::Response| async move {
         assert_eq!(response.status(), 201);
-        response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+        response.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     let (alice, bob, ops) = (&tokens[0].1, &tokens[1].1, &tokens[2].1);
     let alices = id_of(enqueue(alice, "order-17").await.unwrap()).await;
     assert!(alices.starts_with("order-17@"), "{alices}");
-    assert_eq!(id_of(enqueue(alice, "order-17").await.unwrap()).await, alices, "idempotent");
+    assert_eq!(
+        id_of(enqueue(alice, "order-17").await.unwrap()).await,
+        alices,
+        "idempotent"
+    );
     let bobs = id_of(enqueue(bob, "order-17").await.unwrap()).await;
     assert_ne!(bobs, alices, "Bob's order-17 is his own job");
     // Bob cannot learn of Alice's job, nor take it by giving its full id.
@@ -465,7 +548,10 @@ async fn custom_ids_are_each_owner_s_own() {
         .unwrap();
     assert_eq!(mine.status(), 200, "Alice's job is still hers");
     // An operator adds the exact id asked for.
-    assert_eq!(id_of(enqueue(ops, "exact-1").await.unwrap()).await, "exact-1");
+    assert_eq!(
+        id_of(enqueue(ops, "exact-1").await.unwrap()).await,
+        "exact-1"
+    );
     queue_still_works(&server, &http, Some(ops)).await;
 }
 
@@ -509,10 +595,14 @@ async fn signing_out_ends_the_session_everywhere() {
     assert_eq!(out.status(), 303);
     // The copied cookie stops working at once here, and within a second or two elsewhere.
     assert_eq!(whoami(&first).await.unwrap().status(), 401);
-    eventually(Duration::from_secs(5), "the other process to honour the sign-out", || {
-        let answer = whoami(&second);
-        async move { (answer.await.ok()?.status() == 401).then_some(()) }
-    })
+    eventually(
+        Duration::from_secs(5),
+        "the other process to honour the sign-out",
+        || {
+            let answer = whoami(&second);
+            async move { (answer.await.ok()?.status() == 401).then_some(()) }
+        },
+    )
     .await;
     // Signing in again works.
     let again = http
@@ -566,7 +656,10 @@ async fn bulk_runs_are_bounded_per_process_and_forbidden_functions_answer_403() 
     let error: Value = second.json().await.unwrap();
     assert_eq!(error["limit"], "MAX_BULK_RUNS", "{error}");
     redis.resume();
-    let run = first.json::<Value>().await.unwrap()["bulk"].as_str().unwrap().to_string();
+    let run = first.json::<Value>().await.unwrap()["bulk"]
+        .as_str()
+        .unwrap()
+        .to_string();
     eventually(LONG, "the bulk run to finish", || {
         let request = http
             .get(server.url(&format!("/admin/api/bulk/{run}")))
@@ -578,7 +671,11 @@ async fn bulk_runs_are_bounded_per_process_and_forbidden_functions_answer_403() 
         }
     })
     .await;
-    assert_eq!(bulk("name:longTask").await.unwrap().status(), 202, "the place is free again");
+    assert_eq!(
+        bulk("name:longTask").await.unwrap().status(),
+        202,
+        "the place is free again"
+    );
     // A viewer calling an operator's server function: 403, as over the HTTP API.
     let response = http
         .post(server.url("/api/admin/pause"))

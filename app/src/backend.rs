@@ -62,7 +62,7 @@ pub struct Viewer {
     pub can_see_counts: bool,
 }
 
-/// What the server functions need from the server.
+/// What the page's server functions need from the server.
 pub trait TaskBackend: Send + Sync + 'static {
     /// Largest `seconds` accepted.
     fn max_seconds(&self) -> u64;
@@ -101,6 +101,11 @@ pub trait TaskBackend: Send + Sync + 'static {
     /// Answers the request being served with a redirect to `path`. Called inside a server
     /// function.
     fn redirect(&self, path: &str);
+}
+
+/// What the dashboard's server functions need from the server: the operators' reads and
+/// actions. Kept apart from [`TaskBackend`] (the page's): each audience sees only its own.
+pub trait AdminBackend: Send + Sync + 'static {
     /// What the caller may do on the dashboard.
     fn admin_access(&self) -> crate::admin::AdminAccess;
     /// The dashboard's overview (viewers and up).
@@ -145,6 +150,15 @@ pub trait TaskBackend: Send + Sync + 'static {
 
 /// The backend as it is stored in context.
 pub type SharedBackend = Arc<dyn TaskBackend>;
+
+/// The dashboard's backend as it is stored in context.
+pub type SharedAdminBackend = Arc<dyn AdminBackend>;
+
+/// The dashboard's backend the server provided for this request.
+pub fn admin_backend() -> Result<SharedAdminBackend, ServerFnError> {
+    use_context::<SharedAdminBackend>()
+        .ok_or_else(|| ServerFnError::new("the server did not provide the dashboard's backend"))
+}
 
 /// The backend the server provided for this request.
 pub fn backend() -> Result<SharedBackend, ServerFnError> {

@@ -96,5 +96,4 @@ mod tests {
             "Job &lt;/title&gt;&lt;meta http-equiv=refresh content=&quot;0;url=//evil.example/&quot;&gt; &amp; &#39;x&#39;"
         );
     }
-
 }

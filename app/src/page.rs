@@ -20,7 +20,6 @@ use crate::tasks::{ListContext, TaskList, TaskStore};
 use crate::types::JobCounts;
 use crate::types::PageSettings;
 
-
 /// How often a page without JavaScript reloads itself while one of its tasks may change.
 pub const NO_SCRIPT_REFRESH_SECS: u32 = 2;
 
@@ -121,7 +120,9 @@ pub fn HomeApp() -> impl IntoView {
     let home = Home::new(&query);
     let settings = data.settings.clone();
     home.start(move || Some(settings.clone()));
-    let first_value = query.seconds.unwrap_or_else(|| crate::types::DEFAULT_SECONDS.to_string());
+    let first_value = query
+        .seconds
+        .unwrap_or_else(|| crate::types::DEFAULT_SECONDS.to_string());
     let error_on_load = query.error.is_some();
     view! {
         <main class="page" data-hydrated=move || home.hydrated.get().to_string()>
@@ -253,7 +254,9 @@ pub fn HomePage(query: HomeQuery) -> impl IntoView {
     );
     let home = Home::new(&query);
     home.start(move || data.get_untracked().flatten().map(|d| d.settings));
-    let first_value = query.seconds.unwrap_or_else(|| crate::types::DEFAULT_SECONDS.to_string());
+    let first_value = query
+        .seconds
+        .unwrap_or_else(|| crate::types::DEFAULT_SECONDS.to_string());
     let error_on_load = query.error.is_some();
     view! {
         <main class="page" data-hydrated=move || home.hydrated.get().to_string()>

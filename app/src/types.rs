@@ -552,7 +552,9 @@ mod tests {
     fn the_key_rule_says_the_limit_valid_key_holds() {
         assert!(super::KEY_RULE.contains(&super::MAX_IDEMPOTENCY_KEY.to_string()));
         assert!(super::valid_key(&"k".repeat(super::MAX_IDEMPOTENCY_KEY)));
-        assert!(!super::valid_key(&"k".repeat(super::MAX_IDEMPOTENCY_KEY + 1)));
+        assert!(!super::valid_key(
+            &"k".repeat(super::MAX_IDEMPOTENCY_KEY + 1)
+        ));
         assert!(!super::valid_key("a b") && !super::valid_key(""));
     }
 

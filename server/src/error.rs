@@ -11,8 +11,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::queue::EngineError;
 use crate::events::EventsError;
+use crate::queue::EngineError;
 use crate::telemetry::{LoggedCause, error_chain};
 
 /// A failed request.

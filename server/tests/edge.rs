@@ -22,7 +22,10 @@ use server::{AppState, Config};
 
 /// A router with its state on `redis`, with these settings (flags, as the binary takes them);
 /// returns once the services are connected.
-async fn router(redis: &RedisServer, flags: &[&str]) -> (axum::Router, AppState, CancellationToken) {
+async fn router(
+    redis: &RedisServer,
+    flags: &[&str],
+) -> (axum::Router, AppState, CancellationToken) {
     let mut args = vec![
         "server".to_string(),
         format!("--redis-url={}", redis.url()),
@@ -39,10 +42,14 @@ async fn router(redis: &RedisServer, flags: &[&str]) -> (axum::Router, AppState,
     let state = AppState::new(config, shutdown.clone(), access);
     tokio::spawn(server::boot::connector::connect(state.clone()));
     let connected = state.clone();
-    eventually(Duration::from_secs(10), "the services to connect", move || {
-        let ready = connected.services().is_some();
-        async move { ready.then_some(()) }
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the services to connect",
+        move || {
+            let ready = connected.services().is_some();
+            async move { ready.then_some(()) }
+        },
+    )
     .await;
     (server::app(state.clone()), state, shutdown)
 }
@@ -53,7 +60,9 @@ fn request(method: &str, path: &str) -> axum::http::request::Builder {
         .method(method)
         .uri(path)
         .header("host", "127.0.0.1:3001")
-        .extension(ConnectInfo("127.0.0.1:40000".parse::<SocketAddr>().unwrap()))
+        .extension(ConnectInfo(
+            "127.0.0.1:40000".parse::<SocketAddr>().unwrap(),
+        ))
 }
 
 /// The status and the JSON body of an answer.
@@ -66,7 +75,10 @@ async fn call(router: &axum::Router, request: Request<Body>) -> (StatusCode, Val
         .await
         .expect("a body")
         .to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 fn json(body: &str) -> Body {
@@ -78,17 +90,80 @@ async fn bad_input_gets_a_json_4xx_naming_the_field() {
     let redis = RedisServer::start().await;
     let (router, _state, shutdown) = router(&redis, &[]).await;
     let cases: &[(&str, &str, &str, u16, &str, &str)] = &[
-        ("POST", "/tasks/enqueue?seconds=abc", "", 400, "invalid_seconds", "seconds"),
-        ("POST", "/tasks/enqueue?seconds=0", "", 400, "invalid_seconds", "seconds"),
-        ("POST", "/tasks/enqueue", r#"{"seconds": 2.5}"#, 400, "invalid_seconds", "seconds"),
+        (
+            "POST",
+            "/tasks/enqueue?seconds=abc",
+            "",
+            400,
+            "invalid_seconds",
+            "seconds",
+        ),
+        (
+            "POST",
+            "/tasks/enqueue?seconds=0",
+            "",
+            400,
+            "invalid_seconds",
+            "seconds",
+        ),
+        (
+            "POST",
+            "/tasks/enqueue",
+            r#"{"seconds": 2.5}"#,
+            400,
+            "invalid_seconds",
+            "seconds",
+        ),
         ("POST", "/tasks/enqueue", "[1]", 400, "invalid_body", "body"),
-        ("POST", "/tasks/enqueue", r#"{"jobId": "wait"}"#, 400, "invalid_option", "jobId"),
-        ("POST", "/tasks/enqueue", r#"{"jobId": "-5"}"#, 400, "invalid_option", "jobId"),
-        ("POST", "/tasks/enqueue", r#"{"delay": -1}"#, 400, "invalid_option", "delay"),
+        (
+            "POST",
+            "/tasks/enqueue",
+            r#"{"jobId": "wait"}"#,
+            400,
+            "invalid_option",
+            "jobId",
+        ),
+        (
+            "POST",
+            "/tasks/enqueue",
+            r#"{"jobId": "-5"}"#,
+            400,
+            "invalid_option",
+            "jobId",
+        ),
+        (
+            "POST",
+            "/tasks/enqueue",
+            r#"{"delay": -1}"#,
+            400,
+            "invalid_option",
+            "delay",
+        ),
         ("GET", "/tasks/status/a:b", "", 400, "invalid_id", "id"),
-        ("GET", "/admin/api/jobs?state=nope", "", 400, "invalid_option", "state"),
-        ("GET", "/admin/api/jobs?size=1000", "", 400, "invalid_option", "size"),
-        ("GET", "/admin/api/metrics?minutes=0", "", 400, "invalid_option", "minutes"),
+        (
+            "GET",
+            "/admin/api/jobs?state=nope",
+            "",
+            400,
+            "invalid_option",
+            "state",
+        ),
+        (
+            "GET",
+            "/admin/api/jobs?size=1000",
+            "",
+            400,
+            "invalid_option",
+            "size",
+        ),
+        (
+            "GET",
+            "/admin/api/metrics?minutes=0",
+            "",
+            400,
+            "invalid_option",
+            "minutes",
+        ),
     ];
     for (method, path, body, status, error, field) in cases {
         let request = request(method, path)
@@ -101,14 +176,25 @@ async fn bad_input_gets_a_json_4xx_naming_the_field() {
         assert_eq!(answer["field"], *field, "{method} {path} {body}: {answer}");
     }
     // Lookups of an id that names a queue key, or no job at all: a plain 404.
-    for path in ["/tasks/status/meta", "/tasks/status/nope", "/admin/api/jobs/wait"] {
+    for path in [
+        "/tasks/status/meta",
+        "/tasks/status/nope",
+        "/admin/api/jobs/wait",
+    ] {
         let (got, answer) = call(&router, request("GET", path).body(Body::empty()).unwrap()).await;
         assert_eq!(got, StatusCode::NOT_FOUND, "{path}: {answer}");
         assert_eq!(answer["error"], "not_found");
     }
     // A route that is not there.
-    let (got, answer) = call(&router, request("GET", "/nope").body(Body::empty()).unwrap()).await;
-    assert_eq!((got, answer["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (got, answer) = call(
+        &router,
+        request("GET", "/nope").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (got, answer["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
     shutdown.cancel();
 }
 
@@ -165,11 +251,17 @@ async fn a_foreign_host_gets_421_while_access_control_is_off() {
             .method(method)
             .uri(path)
             .header("host", "rebind.example:3001")
-            .extension(ConnectInfo("127.0.0.1:40000".parse::<SocketAddr>().unwrap()))
+            .extension(ConnectInfo(
+                "127.0.0.1:40000".parse::<SocketAddr>().unwrap(),
+            ))
             .body(Body::empty())
             .unwrap()
     };
-    for (method, path) in [("GET", "/"), ("POST", "/admin/api/queue/pause"), ("GET", "/tasks/counts")] {
+    for (method, path) in [
+        ("GET", "/"),
+        ("POST", "/admin/api/queue/pause"),
+        ("GET", "/tasks/counts"),
+    ] {
         let (got, answer) = call(&router, foreign(method, path)).await;
         assert_eq!(got, StatusCode::MISDIRECTED_REQUEST, "{method} {path}");
         assert_eq!(answer["field"], "Host");
@@ -211,7 +303,12 @@ async fn roles_and_cross_site_cookies_are_checked_before_anything_runs() {
         ("GET", "/admin/api/jobs", "", [false, true, true]),
         ("POST", "/admin/api/queue/pause", "", [false, false, true]),
         // A viewer is read-only.
-        ("POST", "/tasks/enqueue", r#"{"seconds": 1, "delay": 600000}"#, [true, false, true]),
+        (
+            "POST",
+            "/tasks/enqueue",
+            r#"{"seconds": 1, "delay": 600000}"#,
+            [true, false, true],
+        ),
     ];
     let order = ["submitter", "viewer", "operator"];
     for (method, path, body, may) in routes {
@@ -223,7 +320,11 @@ async fn roles_and_cross_site_cookies_are_checked_before_anything_runs() {
                 .unwrap(),
         )
         .await;
-        assert_eq!(got, StatusCode::UNAUTHORIZED, "{path} without a token: {answer}");
+        assert_eq!(
+            got,
+            StatusCode::UNAUTHORIZED,
+            "{path} without a token: {answer}"
+        );
         for (rank, role) in order.iter().enumerate() {
             let allowed = may[rank];
             let (got, answer) = call(
@@ -238,7 +339,11 @@ async fn roles_and_cross_site_cookies_are_checked_before_anything_runs() {
             if allowed {
                 assert!(got.is_success(), "{role} {method} {path}: {got} {answer}");
             } else {
-                assert_eq!(got, StatusCode::FORBIDDEN, "{role} {method} {path}: {answer}");
+                assert_eq!(
+                    got,
+                    StatusCode::FORBIDDEN,
+                    "{role} {method} {path}: {answer}"
+                );
                 assert_eq!(answer["error"], "forbidden");
             }
         }
@@ -272,7 +377,11 @@ async fn roles_and_cross_site_cookies_are_checked_before_anything_runs() {
 async fn the_openapi_document_names_each_route_s_refusals() {
     let redis = RedisServer::start().await;
     let (router, _state, shutdown) = router(&redis, &[]).await;
-    let (got, doc) = call(&router, request("GET", "/openapi.json").body(Body::empty()).unwrap()).await;
+    let (got, doc) = call(
+        &router,
+        request("GET", "/openapi.json").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(got, StatusCode::OK);
     let statuses = |path: &str, method: &str| -> Vec<String> {
         let mut codes: Vec<String> = doc["paths"][path][method]["responses"]
@@ -284,7 +393,10 @@ async fn the_openapi_document_names_each_route_s_refusals() {
         codes.sort();
         codes
     };
-    assert_eq!(statuses("/admin/api/workers", "get"), ["200", "401", "403", "503"]);
+    assert_eq!(
+        statuses("/admin/api/workers", "get"),
+        ["200", "401", "403", "503"]
+    );
     assert_eq!(
         statuses("/admin/api/queue/clean", "post"),
         ["200", "400", "401", "403", "415", "503"]
@@ -294,6 +406,9 @@ async fn the_openapi_document_names_each_route_s_refusals() {
         ["201", "400", "401", "403", "413", "415", "429", "503"]
     );
     let forbidden = &doc["paths"]["/admin/api/queue/pause"]["post"]["responses"]["403"];
-    assert_eq!(forbidden["description"], "Operators and up only", "{forbidden}");
+    assert_eq!(
+        forbidden["description"], "Operators and up only",
+        "{forbidden}"
+    );
     shutdown.cancel();
 }

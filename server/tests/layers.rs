@@ -112,7 +112,11 @@ fn server_src() -> PathBuf {
 #[test]
 fn the_server_s_modules_depend_on_each_other_in_one_direction() {
     let edges = dependencies(&server_src(), &["lib", "main"]);
-    assert!(edges.len() >= 10, "found {} modules: {edges:?}", edges.len());
+    assert!(
+        edges.len() >= 10,
+        "found {} modules: {edges:?}",
+        edges.len()
+    );
     if let Some(circle) = cycle(&edges) {
         panic!("an import cycle: {}", circle.join(" → "));
     }
@@ -145,7 +149,11 @@ fn the_http_edge_never_names_redis_and_the_lower_layers_never_name_axum() {
     for (file, code) in sources(&root) {
         let module = module_of(&root, &file);
         if module == "http" {
-            assert!(!code.contains("redis::"), "{} names redis::", file.display());
+            assert!(
+                !code.contains("redis::"),
+                "{} names redis::",
+                file.display()
+            );
         }
         if ["queue", "worker", "events"].contains(&module.as_str()) {
             assert!(!code.contains("axum::"), "{} names axum::", file.display());

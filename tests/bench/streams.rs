@@ -40,9 +40,11 @@ async fn open_stream(
     let resume = last_event_id
         .map(|id| format!("Last-Event-ID: {id}\r\n"))
         .unwrap_or_default();
-    conn.write_all(format!("GET /tasks/stream HTTP/1.1\r\nHost: localhost\r\n{resume}\r\n").as_bytes())
-        .await
-        .expect("request");
+    conn.write_all(
+        format!("GET /tasks/stream HTTP/1.1\r\nHost: localhost\r\n{resume}\r\n").as_bytes(),
+    )
+    .await
+    .expect("request");
     conn
 }
 

@@ -11,7 +11,10 @@ use crate::SentinelOptions;
 pub const SECRET: &str = "a-test-session-secret-of-at-least-32-chars";
 
 /// A tokens file with one token per role; returns (file, [(role, token)]).
-pub fn tokens_file(dir: &Path, names: &[(&str, &str)]) -> (std::path::PathBuf, Vec<(String, String)>) {
+pub fn tokens_file(
+    dir: &Path,
+    names: &[(&str, &str)],
+) -> (std::path::PathBuf, Vec<(String, String)>) {
     let mut lines = String::from("# test tokens\n");
     let mut tokens = Vec::new();
     for (name, role) in names {
@@ -66,4 +69,3 @@ pub fn client() -> reqwest::Client {
         .build()
         .unwrap()
 }
-

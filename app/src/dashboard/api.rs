@@ -15,19 +15,22 @@ fn failed(error: crate::backend::BackendError) -> ServerFnError {
 /// What the caller may do on the dashboard.
 #[server(prefix = "/api", endpoint = "admin/access")]
 pub async fn my_admin_access() -> Result<AdminAccess, ServerFnError> {
-    Ok(crate::backend::backend()?.admin_access())
+    Ok(crate::backend::admin_backend()?.admin_access())
 }
 
 /// Counts, paused, workers and the last hour (shared by every open dashboard on the process).
 #[server(prefix = "/api", endpoint = "admin/overview")]
 pub async fn admin_overview() -> Result<Overview, ServerFnError> {
-    crate::backend::backend()?.overview().await.map_err(failed)
+    crate::backend::admin_backend()?
+        .overview()
+        .await
+        .map_err(failed)
 }
 
 /// A page of jobs: a state's listing or a search.
 #[server(prefix = "/api", endpoint = "admin/jobs")]
 pub async fn admin_jobs(query: JobQuery) -> Result<JobPage, ServerFnError> {
-    crate::backend::backend()?
+    crate::backend::admin_backend()?
         .admin_jobs(query)
         .await
         .map_err(failed)
@@ -37,7 +40,7 @@ pub async fn admin_jobs(query: JobQuery) -> Result<JobPage, ServerFnError> {
 #[server(prefix = "/api", endpoint = "admin/job")]
 pub async fn admin_job(id: String) -> Result<Option<JobDetail>, ServerFnError> {
     let id = crate::JobId::parse(&id).map_err(|e| ServerFnError::new(e.to_string()))?;
-    crate::backend::backend()?
+    crate::backend::admin_backend()?
         .admin_job(id)
         .await
         .map_err(failed)
@@ -59,7 +62,7 @@ fn job_action(name: &str) -> Result<crate::admin::JobAction, ServerFnError> {
 pub async fn admin_act(id: String, action: String) -> Result<ActionOutcome, ServerFnError> {
     let id = crate::JobId::parse(&id).map_err(|e| ServerFnError::new(e.to_string()))?;
     let action = job_action(&action)?;
-    crate::backend::backend()?
+    crate::backend::admin_backend()?
         .admin_act(id, action)
         .await
         .map_err(failed)
@@ -68,7 +71,7 @@ pub async fn admin_act(id: String, action: String) -> Result<ActionOutcome, Serv
 /// Pauses (`true`) or resumes the queue.
 #[server(prefix = "/api", endpoint = "admin/pause")]
 pub async fn admin_pause(paused: bool) -> Result<(), ServerFnError> {
-    crate::backend::backend()?
+    crate::backend::admin_backend()?
         .admin_pause(paused)
         .await
         .map_err(failed)
@@ -88,7 +91,7 @@ pub async fn admin_bulk(
         .map(str::to_owned)
         .collect();
     let action = job_action(&action)?;
-    crate::backend::backend()?
+    crate::backend::admin_backend()?
         .admin_bulk(action, ids, q)
         .await
         .map_err(failed)
@@ -97,7 +100,7 @@ pub async fn admin_bulk(
 /// A bulk run's progress (`None`: this server process did not start it).
 #[server(prefix = "/api", endpoint = "admin/bulk-progress")]
 pub async fn admin_bulk_progress(bulk: String) -> Result<Option<BulkProgress>, ServerFnError> {
-    crate::backend::backend()?
+    crate::backend::admin_backend()?
         .admin_bulk_progress(bulk)
         .await
         .map_err(failed)
@@ -126,7 +129,7 @@ pub async fn admin_clean(
         limit: None,
         dry_run,
     };
-    crate::backend::backend()?
+    crate::backend::admin_backend()?
         .admin_clean(request)
         .await
         .map_err(failed)

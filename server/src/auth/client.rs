@@ -8,11 +8,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::http::header::HOST;
 use axum::extract::ConnectInfo;
+use axum::http::header::HOST;
 use axum::http::{Extensions, HeaderMap};
 use ipnet::IpNet;
-
 
 /// The address a request came from (set for every connection by `http::serve`).
 pub fn client_addr(request_extensions: &axum::http::Extensions) -> Option<SocketAddr> {
@@ -27,7 +26,11 @@ pub const IPV6_CLIENT_PREFIX: u8 = 64;
 /// The client's address: the peer's, or, when the peer is one of `proxies`, the nearest
 /// address in `X-Forwarded-For` that is not a trusted proxy (read from the right: everything
 /// left of the first untrusted hop could have been written by the client itself).
-pub fn client_ip(extensions: &Extensions, headers: &HeaderMap, proxies: &[IpNet]) -> Option<IpAddr> {
+pub fn client_ip(
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    proxies: &[IpNet],
+) -> Option<IpAddr> {
     let peer = client_addr(extensions)?.ip();
     let trusted = |ip: &IpAddr| proxies.iter().any(|net| net.contains(ip));
     if !trusted(&peer) {
@@ -143,15 +146,18 @@ mod tests {
             builder = builder.header(*k, *v);
         }
         let mut parts = builder.body(()).unwrap().into_parts().0;
-        parts
-            .extensions
-            .insert(axum::extract::ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        parts.extensions.insert(axum::extract::ConnectInfo(
+            peer.parse::<SocketAddr>().unwrap(),
+        ));
         parts
     }
 
     #[test]
     fn forwarded_addresses_count_only_from_trusted_proxies() {
-        let proxies = vec!["10.0.0.2/32".parse().unwrap(), "10.0.0.3/32".parse().unwrap()];
+        let proxies = vec![
+            "10.0.0.2/32".parse().unwrap(),
+            "10.0.0.3/32".parse().unwrap(),
+        ];
         let ip = |peer: &str, xff: &[&str]| {
             let headers: Vec<(&str, &str)> = xff.iter().map(|v| ("x-forwarded-for", *v)).collect();
             let p = parts(peer, &headers);
@@ -160,9 +166,18 @@ mod tests {
         // Anyone else's header is ignored.
         assert_eq!(ip("203.0.113.9:5000", &["1.1.1.1"]).unwrap(), "203.0.113.9");
         // From the proxy: the nearest untrusted hop; a spoofed left part is ignored.
-        assert_eq!(ip("10.0.0.2:80", &["6.6.6.6, 198.51.100.4"]).unwrap(), "198.51.100.4");
-        assert_eq!(ip("10.0.0.2:80", &["6.6.6.6", "198.51.100.4, 10.0.0.3"]).unwrap(), "198.51.100.4");
-        assert_eq!(ip("10.0.0.2:80", &["[2001:db8::1]:443"]).unwrap(), "2001:db8::1");
+        assert_eq!(
+            ip("10.0.0.2:80", &["6.6.6.6, 198.51.100.4"]).unwrap(),
+            "198.51.100.4"
+        );
+        assert_eq!(
+            ip("10.0.0.2:80", &["6.6.6.6", "198.51.100.4, 10.0.0.3"]).unwrap(),
+            "198.51.100.4"
+        );
+        assert_eq!(
+            ip("10.0.0.2:80", &["[2001:db8::1]:443"]).unwrap(),
+            "2001:db8::1"
+        );
         // Nothing usable: the proxy itself.
         assert_eq!(ip("10.0.0.2:80", &["garbage"]).unwrap(), "10.0.0.2");
         assert_eq!(ip("10.0.0.2:80", &[]).unwrap(), "10.0.0.2");
@@ -176,7 +191,10 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.to_string(), "2001:db8:1:2::/64");
-        assert_eq!(network_of("192.0.2.7".parse().unwrap()).to_string(), "192.0.2.7/32");
+        assert_eq!(
+            network_of("192.0.2.7".parse().unwrap()).to_string(),
+            "192.0.2.7/32"
+        );
         assert_eq!(
             network_of("::ffff:192.0.2.7".parse().unwrap()).to_string(),
             "192.0.2.7/32"

@@ -29,9 +29,9 @@ use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use tracing::{debug, warn};
 
+use crate::auth::client::client_addr;
 use crate::config::{AnonymousRole, AuthSettings};
 use crate::error::AppError;
-use crate::auth::client::client_addr;
 use session::{ANONYMOUS_COOKIE, ANONYMOUS_SECONDS, SESSION_COOKIE, SessionKey};
 use tokens::TokenStore;
 

@@ -168,7 +168,10 @@ mod tests {
             Session::parse(&format!("t|ci|p|99|{}|x", "a".repeat(32))),
             None
         );
-        assert_eq!(Session::parse(&format!("t|ci|p|soon|{}", "a".repeat(32))), None);
+        assert_eq!(
+            Session::parse(&format!("t|ci|p|soon|{}", "a".repeat(32))),
+            None
+        );
         assert_eq!(Session::parse("t|ci|p|99|short"), None);
     }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::queue::TaskQueue;
 use crate::events::EventHub;
+use crate::queue::TaskQueue;
 use crate::service::state::{AppState, Services};
 use crate::telemetry::error_chain;
 use crate::worker::EmbeddedWorker;

@@ -21,4 +21,3 @@ pub async fn run(state: AppState) {
         state.pulse.record(up);
     }
 }
-

@@ -25,4 +25,3 @@ pub async fn run(state: AppState) {
         }
     }
 }
-

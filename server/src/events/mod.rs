@@ -11,7 +11,6 @@
 //! rather than through the crate's `QueueEvents`, which hides nothing we need and buffers in an
 //! unbounded channel.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,7 +117,11 @@ impl OwnerCache {
     /// when an entry covers the event, `None` when there is no entry.
     fn owner_at(&self, id: &str, event: StreamId) -> Option<Option<Arc<str>>> {
         let known = self.get(id)?;
-        Some(if known.since <= event { known.owner } else { None })
+        Some(if known.since <= event {
+            known.owner
+        } else {
+            None
+        })
     }
 }
 
@@ -175,7 +178,9 @@ fn assign_owners(
             Some(owner) => owner,
             None => match read {
                 Some((owner, created)) => {
-                    let since = created.map_or(StreamId::ZERO, |ms| StreamId::at_ms(ms.saturating_sub(OWNER_CLOCK_SLACK_MS)));
+                    let since = created.map_or(StreamId::ZERO, |ms| {
+                        StreamId::at_ms(ms.saturating_sub(OWNER_CLOCK_SLACK_MS))
+                    });
                     cache.put(
                         &id,
                         KnownOwner {
@@ -476,7 +481,6 @@ impl EventHub {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,5 +558,4 @@ mod tests {
         assert_eq!(owners(&batch), [None]);
         assert!(again.get("shared-1").is_none());
     }
-
 }

@@ -35,10 +35,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::scrape));
     if state.config.role.serves_api() {
         router = router
-            .route(
-                "/signin",
-                get(signin::show).post(signin::submit),
-            )
+            .route("/signin", get(signin::show).post(signin::submit))
             .route("/signout", post(signin::sign_out))
             .route("/whoami", get(signin::whoami));
     }
@@ -79,7 +76,10 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(fallback)
         .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
-        .layer(from_fn_with_state(state.access.clone(), crate::auth::identify))
+        .layer(from_fn_with_state(
+            state.access.clone(),
+            crate::auth::identify,
+        ))
         .layer(from_fn_with_state(
             limits::RequestLimits::new(&state.config.limits),
             limits::limit_requests,
@@ -91,4 +91,3 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(from_fn(crate::telemetry::log_failures))
 }
-

@@ -133,4 +133,3 @@ fn refuse(io: TokioIo<tokio::net::TcpStream>, refusals: &Arc<Semaphore>) {
 /// Fired to close the connection a request came on (set for every connection by [`serve`]).
 #[derive(Debug, Clone)]
 pub struct ConnectionKill(pub CancellationToken);
-

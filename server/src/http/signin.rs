@@ -13,9 +13,9 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use tracing::{info, warn};
 
+use crate::auth::client::client_addr;
 use crate::auth::session::{self, ANONYMOUS_COOKIE, SESSION_COOKIE, SESSION_SECONDS};
 use crate::auth::{Principal, tokens};
-use crate::auth::client::client_addr;
 use crate::service::state::AppState;
 
 /// How long a failed sign-in waits before it is answered (slows guessing).

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use app::backend::{BackendError, BoxFuture, SharedBackend, TaskBackend};
+use app::backend::{
+    AdminBackend, BackendError, BoxFuture, SharedAdminBackend, SharedBackend, TaskBackend,
+};
 use app::{JobCounts, JobId, JobStatus};
 use axum::Router;
 use axum::body::Body;
@@ -21,9 +23,9 @@ use tower_http::services::ServeDir;
 use tracing::error;
 
 use crate::auth::{Principal, Role, require};
-use crate::service::admin;
 use crate::config::Config;
 use crate::error::AppError;
+use crate::service::admin;
 use crate::service::state::AppState;
 use crate::telemetry::error_chain;
 
@@ -53,11 +55,14 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 /// security headers named for this request (Leptos made one of its own just before; the policy
 /// must name the one the page uses).
 fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static + use<> {
-    let backend: SharedBackend = Arc::new(QueueBackend {
+    let shared = Arc::new(QueueBackend {
         state: state.clone(),
     });
+    let backend: SharedBackend = shared.clone();
+    let admin: SharedAdminBackend = shared;
     move || {
         provide_context(backend.clone());
+        provide_context(admin.clone());
         provide_context(app::head::Preloaded::default());
         if let Some(nonce) =
             use_context::<Parts>().and_then(|parts| parts.extensions.get::<Nonce>().cloned())
@@ -311,10 +316,13 @@ impl QueueBackend {
             };
             // Only a call of the function itself: a page rendered on the server reads through
             // the same functions, and a part the viewer may not see must not fail the page.
-            let called = use_context::<Parts>().is_some_and(|parts| parts.uri.path().starts_with("/api/"));
-            if let (Some(status), true, Some(response)) =
-                (status, called, use_context::<leptos_axum::ResponseOptions>())
-            {
+            let called =
+                use_context::<Parts>().is_some_and(|parts| parts.uri.path().starts_with("/api/"));
+            if let (Some(status), true, Some(response)) = (
+                status,
+                called,
+                use_context::<leptos_axum::ResponseOptions>(),
+            ) {
                 response.set_status(status);
             }
             refusal(cause)
@@ -463,6 +471,24 @@ impl TaskBackend for QueueBackend {
         leptos_axum::redirect(path);
     }
 
+    fn counts(&self) -> BoxFuture<'_, Result<Option<JobCounts>, BackendError>> {
+        Box::pin(async move {
+            let principal = self.require(Role::Submitter)?;
+            if principal.role < Role::Viewer {
+                return Ok(None);
+            }
+            let queue = self.state.queue().map_err(refusal)?;
+            queue
+                .counts()
+                .await
+                .map(Some)
+                .map_err(|e| refusal(e.into()))
+        })
+    }
+}
+
+/// The dashboard's server functions, over the same service layer as the admin API.
+impl AdminBackend for QueueBackend {
     fn admin_access(&self) -> app::admin::AdminAccess {
         match self.principal().map(|p| p.role) {
             Some(role) if role >= Role::Operator => app::admin::AdminAccess::Operator,
@@ -537,7 +563,9 @@ impl TaskBackend for QueueBackend {
             self.require(Role::Operator)?;
             let ids = q.is_none().then_some(ids);
             let request = admin::BulkRequest::new(action, ids, q).map_err(refusal)?;
-            admin::start_bulk(&self.state, request).await.map_err(refusal)
+            admin::start_bulk(&self.state, request)
+                .await
+                .map_err(refusal)
         })
     }
 
@@ -562,21 +590,6 @@ impl TaskBackend for QueueBackend {
                 admin::forget_reads(&self.state).await;
             }
             Ok(progress)
-        })
-    }
-
-    fn counts(&self) -> BoxFuture<'_, Result<Option<JobCounts>, BackendError>> {
-        Box::pin(async move {
-            let principal = self.require(Role::Submitter)?;
-            if principal.role < Role::Viewer {
-                return Ok(None);
-            }
-            let queue = self.state.queue().map_err(refusal)?;
-            queue
-                .counts()
-                .await
-                .map(Some)
-                .map_err(|e| refusal(e.into()))
         })
     }
 }

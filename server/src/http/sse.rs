@@ -28,10 +28,10 @@ use tracing::{debug, info};
 
 use crate::auth::{Principal, Role, require};
 use crate::error::AppError;
-use crate::events::{EventHub, ResumePoint};
-use crate::queue::stream::{QueueEvent, StreamId};
 use crate::events::pulse::QueueLink;
+use crate::events::{EventHub, ResumePoint};
 use crate::http::serve::ConnectionKill;
+use crate::queue::stream::{QueueEvent, StreamId};
 use crate::service::state::AppState;
 
 /// Backlog entries read per round trip.

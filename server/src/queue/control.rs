@@ -42,7 +42,11 @@ fn conflict(state: JobState, message: impl Into<String>) -> ActionError {
 }
 
 /// Does `action` to job `id` (from any web process).
-pub async fn act(queue: &TaskQueue, id: &JobId, action: Action) -> Result<ActionOutcome, ActionError> {
+pub async fn act(
+    queue: &TaskQueue,
+    id: &JobId,
+    action: Action,
+) -> Result<ActionOutcome, ActionError> {
     let (found, record) = queue
         .state_and_record(id)
         .await?

@@ -172,7 +172,11 @@ async fn sweep_term(
         // A member that can name no job is taken out without a read.
         let ids: Vec<Option<app::JobId>> = members
             .iter()
-            .map(|m| std::str::from_utf8(m).ok().and_then(crate::queue::keys::is_job_id))
+            .map(|m| {
+                std::str::from_utf8(m)
+                    .ok()
+                    .and_then(crate::queue::keys::is_job_id)
+            })
             .collect();
         let mut pipe = redis::pipe();
         for id in ids.iter().flatten() {

@@ -352,8 +352,8 @@ pub async fn workers(queue: &TaskQueue) -> Result<WorkerList, EngineError> {
         .take(10_000)
         .filter_map(|(name, json)| {
             let beat: crate::queue::stats::Heartbeat = serde_json::from_str(&json).ok()?;
-            (now.saturating_sub(beat.seen_at) <= crate::queue::stats::WORKER_GONE_AFTER_MS).then(|| {
-                WorkerInfo {
+            (now.saturating_sub(beat.seen_at) <= crate::queue::stats::WORKER_GONE_AFTER_MS).then(
+                || WorkerInfo {
                     name: crate::queue::cut(&name, 200).to_string(),
                     kind: "sentinel".to_string(),
                     host: Some(crate::queue::cut(&beat.host, 200).to_string()),
@@ -362,8 +362,8 @@ pub async fn workers(queue: &TaskQueue) -> Result<WorkerList, EngineError> {
                     busy: Some(beat.busy),
                     seen_at: Some(beat.seen_at),
                     connected_secs: None,
-                }
-            })
+                },
+            )
         })
         .collect();
     let ours: Vec<String> = workers.iter().map(|w| w.name.clone()).collect();
@@ -399,8 +399,7 @@ pub async fn metrics(queue: &TaskQueue, minutes: u64) -> Result<MetricsReport, E
     let first = now_minute.saturating_sub(minutes.saturating_sub(1));
     let mut pipe = redis::pipe();
     for minute in first..=now_minute {
-        pipe.cmd("HGETALL")
-            .arg(queue.keys().stats_minute(minute));
+        pipe.cmd("HGETALL").arg(queue.keys().stats_minute(minute));
     }
     // Foreign values in these hashes are skipped, not trusted.
     let hashes: Vec<HashMap<String, u64>> = queue

@@ -71,7 +71,9 @@ pub fn is_reserved(id: &str) -> bool {
 /// Everything read back from Redis (list members, index entries, event fields, owners'
 /// indexes) goes through here before it becomes a key.
 pub fn is_job_id(raw: &str) -> Option<JobId> {
-    JobId::parse(raw).ok().filter(|id| !is_reserved(id.as_str()))
+    JobId::parse(raw)
+        .ok()
+        .filter(|id| !is_reserved(id.as_str()))
 }
 
 /// Why a custom job id cannot be added.
@@ -405,10 +407,20 @@ mod tests {
             );
         }
         for integer in ["0", "42", "-5", "-0", "NaN"] {
-            assert_eq!(NewJobId::parse(integer), Err(CustomIdError::Integer), "{integer}");
+            assert_eq!(
+                NewJobId::parse(integer),
+                Err(CustomIdError::Integer),
+                "{integer}"
+            );
         }
-        assert!(matches!(NewJobId::parse(""), Err(CustomIdError::Invalid(_))));
-        assert!(matches!(NewJobId::parse("a:b"), Err(CustomIdError::Invalid(_))));
+        assert!(matches!(
+            NewJobId::parse(""),
+            Err(CustomIdError::Invalid(_))
+        ));
+        assert!(matches!(
+            NewJobId::parse("a:b"),
+            Err(CustomIdError::Invalid(_))
+        ));
         assert!(matches!(
             NewJobId::parse(&"x".repeat(257)),
             Err(CustomIdError::Invalid(_))

@@ -367,13 +367,25 @@ impl TaskQueue {
 
     /// Turns a reservation into job `id` (it was added) or gives it back (`None`: the add
     /// failed), keeping each index to its last [`OWNER_INDEX_LEN`] entries.
-    pub async fn settle(&self, reservation: Reservation, id: Option<&str>) -> Result<(), EngineError> {
+    pub async fn settle(
+        &self,
+        reservation: Reservation,
+        id: Option<&str>,
+    ) -> Result<(), EngineError> {
         let now = crate::clock::now_ms();
         let mut pipe = redis::pipe();
         for index in &reservation.indexes {
-            pipe.cmd("ZREM").arg(index).arg(&reservation.member).ignore();
+            pipe.cmd("ZREM")
+                .arg(index)
+                .arg(&reservation.member)
+                .ignore();
             if let Some(id) = id {
-                pipe.cmd("ZADD").arg(index).arg("NX").arg(now).arg(id).ignore();
+                pipe.cmd("ZADD")
+                    .arg(index)
+                    .arg("NX")
+                    .arg(now)
+                    .arg(id)
+                    .ignore();
                 pipe.cmd("ZREMRANGEBYRANK")
                     .arg(index)
                     .arg(0)
@@ -425,7 +437,9 @@ impl TaskQueue {
 
     /// The first of the queue's keys whose Redis type is not the one BullMQ (or Sentinel)
     /// relies on, with the type found: such a key breaks every script that touches it.
-    pub async fn mistyped_key(&self) -> Result<Option<(String, String, keys::KeyType)>, EngineError> {
+    pub async fn mistyped_key(
+        &self,
+    ) -> Result<Option<(String, String, keys::KeyType)>, EngineError> {
         let typed = self.keys.typed();
         let mut pipe = redis::pipe();
         for (key, _) in &typed {

@@ -21,9 +21,9 @@ use app::types::JobState;
 use serde_json::Value;
 
 use super::inspect::{Source, listed_jobs, sources};
-use crate::queue::{EngineError, TaskQueue};
 use super::{index, keys};
 use crate::queue::record::text;
+use crate::queue::{EngineError, TaskQueue};
 
 /// Jobs one request examines at most.
 pub const BUDGET: u64 = 5_000;

@@ -11,7 +11,6 @@
 //! Buckets: 0–3 ms exactly, then four per power of two (each at most 25 % wide), so a
 //! percentile is reported as its bucket's upper bound.
 
-
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};

@@ -213,7 +213,6 @@ pub fn cut(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-
 /// Parses an `XREAD` reply (one stream) into events.
 pub fn parse_xread(reply: RedisValue, limits: &EventLimits) -> Vec<QueueEvent> {
     let streams = match reply {
@@ -367,4 +366,3 @@ mod tests {
         assert!(data.get("event").is_none());
     }
 }
-

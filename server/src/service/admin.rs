@@ -185,7 +185,11 @@ impl BulkRequest {
     }
 
     /// `action` on `ids`, or on every job the search `q` finds.
-    pub fn new(action: Action, ids: Option<Vec<String>>, q: Option<String>) -> Result<Self, AppError> {
+    pub fn new(
+        action: Action,
+        ids: Option<Vec<String>>,
+        q: Option<String>,
+    ) -> Result<Self, AppError> {
         let target = match (ids, q) {
             (Some(ids), None) => {
                 if ids.is_empty() || ids.len() > bulk::MAX_IDS {
@@ -222,7 +226,10 @@ impl BulkRequest {
 }
 
 /// Starts a bulk run; its progress so far.
-pub async fn start_bulk(state: &AppState, request: BulkRequest) -> Result<bulk::Progress, AppError> {
+pub async fn start_bulk(
+    state: &AppState,
+    request: BulkRequest,
+) -> Result<bulk::Progress, AppError> {
     state.queue()?;
     let run = bulk::start(&state.bulk, state.clone(), request.action, request.target)
         .ok_or(AppError::TooManyBulkRuns(state.config.limits.max_bulk_runs))?;

@@ -98,7 +98,9 @@ impl Runs {
     fn take(&self, max: usize) -> Option<Running> {
         let taken = self
             .running
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1))
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
             .is_ok();
         taken.then(|| Running(self.running.clone()))
     }
@@ -248,8 +250,15 @@ async fn search_then_act(
     let mut found = 0usize;
     let mut cursor = None;
     loop {
-        let walked =
-            crate::queue::search::walk(queue, search, states, cursor, 0, crate::queue::search::BUDGET).await?;
+        let walked = crate::queue::search::walk(
+            queue,
+            search,
+            states,
+            cursor,
+            0,
+            crate::queue::search::BUDGET,
+        )
+        .await?;
         let ids: Vec<&str> = walked
             .picked
             .iter()
@@ -313,10 +322,8 @@ async fn act_on(
         return Err(EngineError::Timeout(Duration::ZERO));
     };
     for group in ids.chunks(IN_FLIGHT) {
-        let results = futures::future::join_all(
-            group.iter().map(|id| act_one(queue, run, action, id)),
-        )
-        .await;
+        let results =
+            futures::future::join_all(group.iter().map(|id| act_one(queue, run, action, id))).await;
         results.into_iter().collect::<Result<(), EngineError>>()?;
     }
     Ok(())

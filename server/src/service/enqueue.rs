@@ -12,8 +12,8 @@
 //!   running, counted and reserved in one Redis script per owner (and network) so parallel
 //!   requests cannot overshoot it.
 
-use app::options::TaskOptions;
 use app::TaskPayload;
+use app::options::TaskOptions;
 use sha2::Digest;
 
 use crate::auth::{Credential, Principal};
@@ -112,7 +112,9 @@ fn job_id_for(
     }
     // A custom id already makes a retry return the same job; without one, the key does. The
     // same key from two owners is two jobs.
-    Ok(request.idempotency_key.map(|key| idempotent_job_id(owner, key)))
+    Ok(request
+        .idempotency_key
+        .map(|key| idempotent_job_id(owner, key)))
 }
 
 /// The digest of `text` in `bytes` bytes of hex.

@@ -107,7 +107,10 @@ impl<K: Eq + Hash + Clone, V: Clone> SharedReads<K, V> {
                 Arc::strong_count(slot) > 1
                     || slot
                         .try_lock()
-                        .map(|held| held.as_ref().is_some_and(|(at, _)| at.elapsed() < FRESH_FOR))
+                        .map(|held| {
+                            held.as_ref()
+                                .is_some_and(|(at, _)| at.elapsed() < FRESH_FOR)
+                        })
                         .unwrap_or(true)
             });
         }
@@ -153,17 +156,17 @@ mod tests {
             }
         };
         let started = tokio::time::Instant::now();
-        let (a, b, c) = tokio::join!(
-            reads.get(&1, slow(1)),
-            reads.get(&1, slow(100)),
-            async {
-                let answer = reads.get(&2, async { Ok(2) }).await;
-                (answer.ok(), started.elapsed())
-            },
-        );
+        let (a, b, c) = tokio::join!(reads.get(&1, slow(1)), reads.get(&1, slow(100)), async {
+            let answer = reads.get(&2, async { Ok(2) }).await;
+            (answer.ok(), started.elapsed())
+        },);
         assert_eq!((a.ok(), b.ok()), (Some(1), Some(1)), "one read shared");
         assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(c.0, Some(2));
-        assert!(c.1 < Duration::from_secs(1), "waited {:?} behind a slow read", c.1);
+        assert!(
+            c.1 < Duration::from_secs(1),
+            "waited {:?} behind a slow read",
+            c.1
+        );
     }
 }

@@ -7,11 +7,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Access;
 use crate::config::Config;
-use crate::queue::TaskQueue;
 use crate::error::AppError;
 use crate::events::EventHub;
 use crate::events::pulse::Pulse;
 use crate::events::slots::StreamSlots;
+use crate::queue::TaskQueue;
 use crate::worker::EmbeddedWorker;
 
 /// The services built on a Redis connection; set once, by the connector.

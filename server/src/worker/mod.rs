@@ -35,15 +35,15 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use bullmq::redis_connection::RedisConnection;
 
-use crate::queue::cancel::CANCELLED;
-use cancel::CancelWatch;
 use crate::config::Config;
-use crate::queue::{CONNECT_TIMEOUT, EngineError, TASK_JOB_NAME, bounded, connection_options};
-use crate::queue::cut;
-use crate::worker::lock::{JobLock, LockKeeper, LockLost};
 use crate::metrics::Metrics;
-use crate::worker::stats::{Ended, Gathered, StatsTarget};
+use crate::queue::cancel::CANCELLED;
+use crate::queue::cut;
+use crate::queue::{CONNECT_TIMEOUT, EngineError, TASK_JOB_NAME, bounded, connection_options};
 use crate::telemetry::error_chain;
+use crate::worker::lock::{JobLock, LockKeeper, LockLost};
+use crate::worker::stats::{Ended, Gathered, StatsTarget};
+use cancel::CancelWatch;
 
 /// How long the worker waits before fetching again after a Redis error (the crate's 15 s
 /// default is what made work resume so late after a Redis restart).
