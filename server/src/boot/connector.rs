@@ -104,9 +104,11 @@ where
             }
             Err(error) => debug!(what, error = %error_chain(&error), "still no Redis"),
         }
-        tokio::select! {
-            () = tokio::time::sleep(RETRY_EVERY) => {}
-            () = shutdown.cancelled() => return None,
+        if !crate::clock::Backoff::new(RETRY_EVERY, RETRY_EVERY)
+            .sleep(shutdown)
+            .await
+        {
+            return None;
         }
     }
 }

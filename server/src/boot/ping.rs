@@ -7,13 +7,8 @@ use crate::service::state::AppState;
 
 /// Pings the queue every second until shutdown.
 pub async fn run(state: AppState) {
-    let mut every = tokio::time::interval(CHECK_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            () = state.shutdown.cancelled() => return,
-        }
+    let mut every = crate::clock::Ticker::every(CHECK_EVERY);
+    while every.tick(&state.shutdown).await {
         let up = match state.services() {
             Some(services) => services.queue.ping(PING_LIMIT).await,
             None => false,

@@ -10,14 +10,9 @@ use crate::service::state::AppState;
 /// Runs until the process shuts down.
 pub async fn run(state: AppState) {
     let revoked = state.access.revoked.clone();
-    let mut every = tokio::time::interval(REFRESH_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut every = crate::clock::Ticker::every(REFRESH_EVERY);
     let mut failing = false;
-    loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            () = state.shutdown.cancelled() => return,
-        }
+    while every.tick(&state.shutdown).await {
         let Ok(queue) = state.queue() else { continue };
         let now = crate::auth::session::now();
         match queue.revoked_sessions(now, MAX_READ).await {

@@ -8,12 +8,11 @@ use crate::service::state::AppState;
 /// Sweeps every `SEARCH_INDEX_SWEEP_MS` until the process shuts down (skipped while Redis has
 /// not been reached).
 pub async fn run(state: AppState) {
-    let every = Duration::from_millis(state.config.search_index_sweep_ms);
-    loop {
-        tokio::select! {
-            () = state.shutdown.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
+    let mut every =
+        crate::clock::Ticker::every(Duration::from_millis(state.config.search_index_sweep_ms));
+    // The first sweep a period after start, not at once.
+    every.tick(&state.shutdown).await;
+    while every.tick(&state.shutdown).await {
         let Ok(queue) = state.queue() else { continue };
         match crate::queue::index::sweep(queue).await {
             Ok(0) => {}

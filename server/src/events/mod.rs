@@ -399,7 +399,8 @@ impl EventHub {
     /// Follows the stream and publishes each batch; reconnects after errors.
     async fn read_loop(self, shutdown: CancellationToken) {
         let mut last: Option<StreamId> = None;
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff =
+            crate::clock::Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
         while !shutdown.is_cancelled() {
             let result = tokio::select! {
                 result = self.follow(&mut last, &shutdown) => result,
@@ -407,13 +408,11 @@ impl EventHub {
             };
             if let Err(error) = result {
                 warn!(error = %error_chain(&error), "event stream reader lost Redis; reconnecting");
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    () = shutdown.cancelled() => break,
+                if !backoff.sleep(&shutdown).await {
+                    break;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(1));
             } else {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
             }
         }
         debug!("event stream reader stopped");

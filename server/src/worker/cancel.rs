@@ -71,13 +71,8 @@ impl CancelWatch {
         every: Duration,
         stop: CancellationToken,
     ) {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                () = stop.cancelled() => return,
-            }
+        let mut ticks = crate::clock::Ticker::every(every);
+        while ticks.tick(&stop).await {
             let ids = self.ids();
             if ids.is_empty() {
                 continue;

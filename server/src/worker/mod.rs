@@ -202,20 +202,14 @@ impl EmbeddedWorker {
         self.worker.pause();
         self.ctx.running.close();
         let mut handed_back = 0;
-        if tokio::time::timeout(grace, self.ctx.running.wait())
-            .await
-            .is_err()
-        {
+        if !crate::clock::within(grace, self.ctx.running.wait()).await {
             handed_back = self.ctx.running.len();
             info!(
                 jobs = handed_back,
                 "shutdown grace over, handing running jobs back"
             );
             self.ctx.hand_back.cancel();
-            if tokio::time::timeout(HAND_BACK_TIMEOUT, self.ctx.running.wait())
-                .await
-                .is_err()
-            {
+            if !crate::clock::within(HAND_BACK_TIMEOUT, self.ctx.running.wait()).await {
                 warn!("jobs still being handed back; their locks will expire");
             }
         }

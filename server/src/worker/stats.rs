@@ -129,13 +129,9 @@ pub async fn run(
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "unknown".to_string());
-    let mut every = tokio::time::interval(FLUSH_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut every = crate::clock::Ticker::every(FLUSH_EVERY);
     loop {
-        let stopping = tokio::select! {
-            _ = every.tick() => false,
-            () = stop.cancelled() => true,
-        };
+        let stopping = !every.tick(&stop).await;
         let gathered_minutes = gathered.take();
         let mut pipe = redis::pipe();
         for minute in &gathered_minutes {
