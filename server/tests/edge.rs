@@ -412,3 +412,106 @@ async fn the_openapi_document_names_each_route_s_refusals() {
     );
     shutdown.cancel();
 }
+
+/// Moved from the cross-process suite (`tests/http_api.rs`): every refused value of the task
+/// API answers a JSON 400 naming it, and nothing of it reaches Redis.
+#[tokio::test]
+async fn bad_input_gets_a_json_4xx_naming_the_problem() {
+    let redis = RedisServer::start().await;
+    let (router, _state, shutdown) = router(&redis, &["--max-seconds=100"]).await;
+    let post = |path: String, body: Option<String>| {
+        let mut builder = request("POST", &path);
+        if body.is_some() {
+            builder = builder.header("content-type", "application/json");
+        }
+        builder.body(Body::from(body.unwrap_or_default())).unwrap()
+    };
+    for raw in [
+        "-1",
+        "0",
+        "abc",
+        "1e9",
+        "2.5",
+        "",
+        "101",
+        "99999999999999999999999",
+    ] {
+        let (status, body) =
+            call(&router, post(format!("/tasks/enqueue?seconds={raw}"), None)).await;
+        assert_eq!(status, 400, "seconds={raw:?}");
+        assert_eq!(body["error"], "invalid_seconds", "seconds={raw:?}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("seconds"),
+            "seconds={raw:?}: {body}"
+        );
+    }
+    for body in [
+        serde_json::json!({"seconds": 2.5}),
+        serde_json::json!({"seconds": -3}),
+        serde_json::json!({"seconds": "x"}),
+    ] {
+        let (status, answer) = call(
+            &router,
+            post("/tasks/enqueue".into(), Some(body.to_string())),
+        )
+        .await;
+        assert_eq!(status, 400, "body {body}");
+        assert_eq!(answer["error"], "invalid_seconds", "body {body}: {answer}");
+    }
+    let (status, answer) = call(
+        &router,
+        post("/tasks/enqueue".into(), Some("{not json".into())),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["error"], "invalid_body");
+
+    // Nothing was enqueued by any of that.
+    let (_, counts) = call(
+        &router,
+        request("GET", "/tasks/counts").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(counts["counts"]["waiting"], 0, "{counts}");
+
+    let (code, body) = call(
+        &router,
+        request("GET", "/tasks/status/424242")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, 404);
+    assert_eq!(
+        body,
+        serde_json::json!({"error": "not_found", "id": "424242"})
+    );
+
+    let long_id = "9".repeat(300);
+    for bad_id in ["a:b", "sentinel-tasks:1", long_id.as_str()] {
+        let (code, body) = call(
+            &router,
+            request("GET", &format!("/tasks/status/{bad_id}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(code, 400, "id {bad_id:?}");
+        assert_eq!(body["error"], "invalid_id", "id {bad_id:?}: {body}");
+    }
+    // An id that looks like a key name reaches no Redis key.
+    let mut conn = redis.connection();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*a:b*").query(&mut conn).unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+
+    let (code, body) = call(
+        &router,
+        request("GET", "/no/such/route")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, 404);
+    assert_eq!(body["error"], "not_found");
+    shutdown.cancel();
+}
