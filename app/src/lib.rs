@@ -22,6 +22,8 @@ pub mod options;
 pub mod page;
 pub mod search;
 pub mod storage;
+#[cfg(feature = "hydrate")]
+pub mod stream;
 pub mod submit;
 pub mod tasks;
 pub mod time;

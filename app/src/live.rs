@@ -172,9 +172,7 @@ mod browser {
     use gloo_timers::future::TimeoutFuture;
     use leptos::prelude::*;
     use leptos::task::spawn_local;
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen::closure::Closure;
-    use web_sys::{EventSource, MessageEvent};
+    use web_sys::MessageEvent;
 
     use super::{Link, LiveState, StreamData};
     use crate::api::{MAX_IDS_PER_CALL, QueueCounts, QueueReachable, TaskStatuses, statuses_form};
@@ -229,25 +227,10 @@ mod browser {
         pub listed: Callback<()>,
     }
 
-    /// An open event stream with the callbacks wired to it. The callbacks are owned here and
-    /// dropped with the stream when it is replaced, so reopening never leaks them.
-    struct OpenStream {
-        source: EventSource,
-        _on_error: Closure<dyn FnMut()>,
-        _on_events: Vec<Closure<dyn FnMut(MessageEvent)>>,
-    }
-
-    impl Drop for OpenStream {
-        fn drop(&mut self) {
-            self.source.set_onerror(None);
-            self.source.close();
-        }
-    }
-
     /// The loop's state, shared with the stream's callbacks.
     struct Live {
         targets: Targets,
-        stream: RefCell<Option<OpenStream>>,
+        stream: RefCell<Option<crate::stream::EventStream>>,
         /// Set by the stream's error callback (which must not drop the stream it belongs to).
         failed: Cell<bool>,
         last_event: Cell<f64>,
@@ -304,31 +287,20 @@ mod browser {
         live.failed.set(false);
         live.last_event.set(now_ms());
         live.stream_tries.set(live.stream_tries.get() + 1);
-        let Ok(source) = EventSource::new("/tasks/stream") else {
-            live.failed.set(true);
-            return;
-        };
         let on_error = {
             let live = Rc::downgrade(live);
-            let source = source.clone();
-            Closure::<dyn FnMut()>::new(move || {
-                // Closed here so that the browser does not retry on its own; the loop decides
-                // when to try again.
-                source.close();
+            move || {
                 if let Some(live) = live.upgrade() {
                     live.failed.set(true);
                     if !live.targets.state.with_untracked(LiveState::is_stale) {
                         live.set_link(Link::Reconnecting);
                     }
                 }
-            })
+            }
         };
-        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-
-        let mut on_events = Vec::with_capacity(EVENTS.len());
-        for name in EVENTS {
+        let on_event = {
             let live = Rc::downgrade(live);
-            let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            move |name: &'static str, event: MessageEvent| {
                 let Some(live) = live.upgrade() else {
                     return;
                 };
@@ -345,16 +317,12 @@ mod browser {
                     .split_once('-')
                     .and_then(|(ms, _)| ms.parse::<u64>().ok());
                 on_stream_event(&live, name, &data, at);
-            });
-            let _ =
-                source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
-            on_events.push(on_event);
+            }
+        };
+        match crate::stream::EventStream::open(&EVENTS, on_error, on_event) {
+            Some(stream) => *live.stream.borrow_mut() = Some(stream),
+            None => live.failed.set(true),
         }
-        *live.stream.borrow_mut() = Some(OpenStream {
-            source,
-            _on_error: on_error,
-            _on_events: on_events,
-        });
     }
 
     fn on_stream_event(live: &Live, name: &str, data: &StreamData, at: Option<u64>) {

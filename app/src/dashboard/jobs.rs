@@ -167,11 +167,14 @@ pub fn Jobs(
             .target()
             .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
             .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
-        if event.key() == "/" && !typing && !event.ctrl_key() && !event.meta_key() {
-            if let Some(input) = search_box.get() {
-                event.prevent_default();
-                let _ = input.focus();
-            }
+        if event.key() == "/"
+            && !typing
+            && !event.ctrl_key()
+            && !event.meta_key()
+            && let Some(input) = search_box.get()
+        {
+            event.prevent_default();
+            let _ = input.focus();
         }
     });
     let tabs = move || {

@@ -47,9 +47,9 @@ mod imp {
     use gloo_timers::future::TimeoutFuture;
     use leptos::prelude::*;
     use leptos::task::spawn_local;
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen::closure::Closure;
-    use web_sys::{EventSource, MessageEvent};
+    use web_sys::MessageEvent;
+
+    use crate::stream::EventStream;
 
     use super::Feed;
     use crate::time::now_ms;
@@ -78,45 +78,27 @@ mod imp {
     const QUICK_TRIES: u32 = 5;
     const SILENT_AFTER_MS: f64 = 7000.0;
 
-    struct Stream {
-        source: EventSource,
-        _on_error: Closure<dyn FnMut()>,
-        _on_events: Vec<Closure<dyn FnMut(MessageEvent)>>,
-    }
-
-    impl Drop for Stream {
-        fn drop(&mut self) {
-            self.source.set_onerror(None);
-            self.source.close();
-        }
-    }
-
     struct Marks {
         dirty: Cell<bool>,
         failed: Cell<bool>,
         heard: Cell<f64>,
     }
 
-    fn open(marks: &Rc<Marks>, job: &Option<String>) -> Option<Stream> {
-        let source = EventSource::new("/tasks/stream").ok()?;
+    fn open(marks: &Rc<Marks>, job: &Option<String>) -> Option<EventStream> {
         marks.failed.set(false);
         marks.heard.set(now_ms());
         let on_error = {
             let marks = Rc::downgrade(marks);
-            let source = source.clone();
-            Closure::<dyn FnMut()>::new(move || {
-                source.close();
+            move || {
                 if let Some(marks) = marks.upgrade() {
                     marks.failed.set(true);
                 }
-            })
+            }
         };
-        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        let mut on_events = Vec::new();
-        for name in EVENTS {
+        let on_event = {
             let marks = Rc::downgrade(marks);
             let job = job.clone();
-            let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            move |name: &'static str, event: MessageEvent| {
                 let Some(marks) = marks.upgrade() else { return };
                 marks.heard.set(now_ms());
                 if name == "status" {
@@ -136,16 +118,9 @@ mod imp {
                 if about_job {
                     marks.dirty.set(true);
                 }
-            });
-            let _ =
-                source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
-            on_events.push(on_event);
-        }
-        Some(Stream {
-            source,
-            _on_error: on_error,
-            _on_events: on_events,
-        })
+            }
+        };
+        EventStream::open(&EVENTS, on_error, on_event)
     }
 
     pub fn start(tick: RwSignal<u64>, feed: RwSignal<Feed>, job: Option<String>) {

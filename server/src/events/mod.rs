@@ -125,6 +125,9 @@ impl OwnerCache {
     }
 }
 
+/// Owners and creation times (ms) read from Redis just now, by job id.
+type FreshOwners = std::collections::HashMap<String, (Option<Arc<str>>, Option<u64>)>;
+
 /// Sets the owner of each event of a batch (oldest first) from `cache`, and from `fresh` (the
 /// owners and creation times read from Redis just now for the ids the cache had no answer for,
 /// and for every id with an `added` event in the batch; `None` when the read failed).
@@ -135,11 +138,7 @@ impl OwnerCache {
 /// entry, and an entry read without an `added` event at hand covers events from shortly before
 /// the job's creation only. Events an entry does not cover have no owner: viewers see them,
 /// submitters do not.
-fn assign_owners(
-    cache: &OwnerCache,
-    events: &mut [QueueEvent],
-    fresh: Option<&std::collections::HashMap<String, (Option<Arc<str>>, Option<u64>)>>,
-) {
+fn assign_owners(cache: &OwnerCache, events: &mut [QueueEvent], fresh: Option<&FreshOwners>) {
     let mut last_added: std::collections::HashMap<String, StreamId> =
         std::collections::HashMap::new();
     for event in events.iter() {
@@ -493,7 +492,7 @@ mod tests {
         )
     }
 
-    type Fresh = std::collections::HashMap<String, (Option<Arc<str>>, Option<u64>)>;
+    type Fresh = FreshOwners;
 
     fn fresh(owner: &str, created: u64) -> Fresh {
         Fresh::from([(

@@ -497,6 +497,7 @@ mod tests {
 
     #[test]
     fn cursors_read_back() {
+        let pattern = regex::Regex::new(CURSOR_PATTERN).unwrap();
         for cursor in [
             Cursor::Index { term: 0, offset: 0 },
             Cursor::Index {
@@ -515,10 +516,7 @@ mod tests {
             },
         ] {
             let text = cursor.to_text();
-            assert!(
-                regex::Regex::new(CURSOR_PATTERN).unwrap().is_match(&text),
-                "{text}"
-            );
+            assert!(pattern.is_match(&text), "{text}");
             assert_eq!(Cursor::parse(&text), Some(cursor));
         }
         for bad in [
