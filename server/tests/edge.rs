@@ -670,3 +670,52 @@ async fn call_head(router: &axum::Router, request: Request<Body>) -> (StatusCode
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
 }
+
+/// Moved from the cross-process suite (`tests/hardening.rs`): every answer carries the security
+/// headers, the page's inline script the nonce its policy names, and answers are compressed.
+#[tokio::test]
+async fn answers_carry_security_headers_and_are_compressed() {
+    let redis = RedisServer::start().await;
+    let (router, _state, shutdown) = router(&redis, &[]).await;
+    let get = |path: &str| request("GET", path).body(Body::empty()).unwrap();
+    for path in ["/", "/tasks/counts", "/nowhere"] {
+        let response = router.clone().oneshot(get(path)).await.unwrap();
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self' 'nonce-"), "{path}: {csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert!(headers.contains_key("referrer-policy"));
+    }
+    // The page's inline script carries the nonce the policy names.
+    let page = router.clone().oneshot(get("/")).await.unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = page.into_body().collect().await.unwrap().to_bytes();
+    let html = String::from_utf8_lossy(&html);
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "{html}");
+
+    let compressed = router
+        .clone()
+        .oneshot(
+            request("GET", "/tasks/counts")
+                .header("accept-encoding", "gzip")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(compressed.headers()["content-encoding"], "gzip");
+    shutdown.cancel();
+}

@@ -185,30 +185,11 @@ async fn execute(
             match (action, state) {
                 // BullMQ's batch scripts: a thousand jobs a call.
                 (Action::Retry, JobState::Failed | JobState::Completed) => {
-                    let watch = watch_drain(queue, state, run, total);
-                    let moved = crate::queue::bounded(
-                        Duration::from_secs(600),
-                        queue.engine().retry_jobs(state.as_str(), BATCH, None),
-                    );
-                    let (moved, ()) = tokio::join!(moved, watch);
-                    moved?;
-                    let left = state_count(queue, state).await?;
-                    run.done
-                        .store(total.saturating_sub(left), Ordering::Relaxed);
-                    Ok(())
+                    let moved = queue.engine().retry_jobs(state.as_str(), BATCH, None);
+                    batch(queue, state, run, total, moved).await
                 }
                 (Action::Promote, JobState::Delayed) => {
-                    let watch = watch_drain(queue, state, run, total);
-                    let moved = crate::queue::bounded(
-                        Duration::from_secs(600),
-                        queue.engine().promote_jobs(BATCH),
-                    );
-                    let (moved, ()) = tokio::join!(moved, watch);
-                    moved?;
-                    let left = state_count(queue, state).await?;
-                    run.done
-                        .store(total.saturating_sub(left), Ordering::Relaxed);
-                    Ok(())
+                    batch(queue, state, run, total, queue.engine().promote_jobs(BATCH)).await
                 }
                 _ => {
                     // Chunk by chunk from the head: acted-on jobs leave the state; a chunk
@@ -292,6 +273,25 @@ async fn search_then_act(
             .collect();
         act_on(scope, run, action, &ids).await?;
     }
+}
+
+/// Runs one of BullMQ's batch scripts (`moved`) over every job of `state`, counting its
+/// progress by watching the state drain.
+async fn batch<T>(
+    queue: &TaskQueue,
+    state: JobState,
+    run: &Run,
+    total: u64,
+    moved: impl std::future::Future<Output = Result<T, bullmq::Error>>,
+) -> Result<(), EngineError> {
+    let watch = watch_drain(queue, state, run, total);
+    let moved = crate::queue::bounded(Duration::from_secs(600), moved);
+    let (moved, ()) = tokio::join!(moved, watch);
+    moved?;
+    let left = state_count(queue, state).await?;
+    run.done
+        .store(total.saturating_sub(left), Ordering::Relaxed);
+    Ok(())
 }
 
 /// Counts progress of a batch script by watching the state drain, until the state is empty or
