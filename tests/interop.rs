@@ -254,3 +254,59 @@ async fn node_reads_sentinels_job_logs_and_each_side_sees_the_others_actions() {
         "the cancelled job is gone for Node too: {gone}"
     );
 }
+
+#[tokio::test]
+async fn every_node_queue_under_every_prefix_is_found_with_node_s_counts() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("web", &redis.url(), SentinelOptions::for_role("web")).await;
+    server.wait_ready().await;
+    // A hash named like a queue's meta that holds no queue settings is not a queue.
+    let mut conn = redis.connection();
+    let _: () = redis::cmd("HSET")
+        .arg("other:thing:meta")
+        .arg("color")
+        .arg("blue")
+        .query(&mut conn)
+        .unwrap();
+    let made = node_json(
+        "queues.mjs",
+        &[&redis.url(), "40", "bull", "svc", "{tagged}"],
+    )
+    .await;
+    let made = made.as_array().expect("a list").clone();
+    assert_eq!(made.len(), 120);
+    let started = std::time::Instant::now();
+    let found = support::eventually(Duration::from_secs(15), "the 120 queues", || {
+        let url = server.url("/admin/api/queues");
+        async move {
+            let (status, list) = support::get_json(&url).await;
+            let queues = list["queues"].as_array()?.clone();
+            (status == 200 && queues.len() >= 120).then_some(list)
+        }
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(found["complete"], true, "{found}");
+    let queues = found["queues"].as_array().unwrap();
+    for node in &made {
+        let mine = queues
+            .iter()
+            .find(|q| q["prefix"] == node["prefix"] && q["name"] == node["name"])
+            .unwrap_or_else(|| panic!("{node} was not found"));
+        assert_eq!(mine["paused"], node["paused"], "{node} vs {mine}");
+        let states = node["counts"].as_object().expect("Node's counts");
+        assert!(states.len() >= 6, "{node}");
+        for state in states.keys() {
+            assert_eq!(
+                mine["counts"][state].as_u64(),
+                node["counts"][state].as_u64(),
+                "{state} of {}:{}: Node {} vs ours {}",
+                node["prefix"],
+                node["name"],
+                node["counts"],
+                mine["counts"]
+            );
+        }
+    }
+    assert!(!queues.iter().any(|q| q["prefix"] == "other"), "{found}");
+}

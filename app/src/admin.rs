@@ -311,6 +311,30 @@ pub struct WorkerInfo {
     pub connected_secs: Option<u64>,
 }
 
+/// One BullMQ queue found on the Redis (`GET /admin/api/queues`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueSummary {
+    /// Its key prefix (`bull` by default in Node BullMQ).
+    pub prefix: String,
+    /// Its name.
+    pub name: String,
+    /// Whether it is paused.
+    pub paused: bool,
+    /// Jobs per state, as Node BullMQ's `getJobCounts` counts them.
+    pub counts: crate::types::JobCounts,
+}
+
+/// `GET /admin/api/queues`: every BullMQ queue found, by prefix then name.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueList {
+    /// The queues.
+    pub queues: Vec<QueueSummary>,
+    /// Whether the scan saw every key (`false`: it stopped at its budget; more may exist).
+    pub complete: bool,
+}
+
 /// `GET /admin/api/workers`.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -69,6 +69,11 @@ pub struct Config {
     #[arg(long, env = "SENTINEL_QUEUE", default_value = "sentinel-tasks")]
     pub queue: String,
 
+    /// Key prefixes whose BullMQ queues the dashboard lists (comma-separated); unset: every
+    /// queue found on the Redis, under any prefix.
+    #[arg(long, env = "SENTINEL_DISCOVER_PREFIXES", value_delimiter = ',')]
+    pub discover_prefixes: Vec<String>,
+
     /// What this process runs.
     #[arg(long, env = "SENTINEL_ROLE", value_enum, default_value_t = Role::All)]
     pub role: Role,

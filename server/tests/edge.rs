@@ -597,6 +597,7 @@ async fn each_role_against_each_route() {
         // No body: operators get as far as the refusal of the missing fields.
         ("POST", "/admin/api/jobs/bulk", [401, 403, 403, 400, 400]),
         ("GET", "/admin/api/workers", [401, 403, 200, 200, 200]),
+        ("GET", "/admin/api/queues", [401, 403, 200, 200, 200]),
         ("POST", "/api/counts", [401, 200, 200, 200, 200]),
         ("POST", "/api/settings", [200; 5]),
         ("POST", "/api/listed", [401, 200, 200, 200, 200]),

@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api/queue/resume", post(resume))
         .route("/admin/api/queue/clean", post(clean))
         .route("/admin/api/workers", get(workers))
+        .route("/admin/api/queues", get(queues))
         .route("/admin/api/metrics", get(metrics))
 }
 
@@ -202,6 +203,19 @@ pub async fn clean(
         .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
     let request = CleanRequest::from_json(&value)?;
     Ok(Json(service::clean(&state, &request).await?))
+}
+
+/// `GET /admin/api/queues` → every BullMQ queue on the Redis, with its counts.
+#[utoipa::path(get, path = "/admin/api/queues", responses(
+    (status = 200, description = "Every BullMQ queue found on the Redis (under SENTINEL_DISCOVER_PREFIXES when set), with its counts as Node's getJobCounts gives them", body = app::admin::QueueList),
+    crate::http::openapi::ForViewers,
+))]
+pub async fn queues(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<app::admin::QueueList>, AppError> {
+    require(principal.as_deref(), Role::Viewer)?;
+    Ok(Json(service::queues(&state).await?))
 }
 
 /// `GET /admin/api/workers` → every live worker on the queue.

@@ -30,6 +30,7 @@ use crate::service::state::AppState;
         crate::http::admin::resume,
         crate::http::admin::clean,
         crate::http::admin::workers,
+        crate::http::admin::queues,
         crate::http::admin::metrics,
         crate::http::admin::bulk_action,
         crate::http::admin::bulk_progress,

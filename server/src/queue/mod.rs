@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 pub mod cancel;
 pub mod control;
+pub mod discovery;
 pub mod index;
 pub mod inspect;
 pub mod keys;

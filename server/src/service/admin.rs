@@ -265,9 +265,34 @@ pub async fn clean(state: &AppState, request: &CleanRequest) -> Result<CleanOutc
     Ok(done?)
 }
 
+/// Keys one discovery looks at, at most (whole `SCAN` steps): on a Redis with more keys, the
+/// list says it is not complete.
+pub const DISCOVERY_BUDGET: usize = 200_000;
+
+/// Every BullMQ queue on the Redis (under `SENTINEL_DISCOVER_PREFIXES` when set), with its counts:
+/// read at most once a second per process, shared by every dashboard.
+pub async fn queues(state: &AppState) -> Result<app::admin::QueueList, AppError> {
+    let read = async {
+        let queue = state.queue()?;
+        let found = crate::queue::discovery::discover(
+            queue,
+            &state.config.discover_prefixes,
+            DISCOVERY_BUDGET,
+        )
+        .await?;
+        let queues = crate::queue::discovery::summaries(queue, &found.queues).await?;
+        Ok(app::admin::QueueList {
+            queues,
+            complete: found.complete,
+        })
+    };
+    state.queues.get(&(), read).await
+}
+
 /// Clears the dashboards' shared reads, so the author of an action sees its effect.
 pub async fn forget_reads(state: &AppState) {
     state.overview.clear().await;
+    state.queues.clear().await;
     state.pages.clear().await;
     state.details.clear().await;
 }

@@ -66,6 +66,9 @@ impl<K, V> Default for SharedReads<K, V> {
     }
 }
 
+/// The queues found on the Redis (one per process).
+pub type QueuesCache = SharedReads<(), app::admin::QueueList>;
+
 /// Pages of jobs, by what was asked.
 pub type PageCache = SharedReads<JobQuery, JobPage>;
 /// Jobs in full (with their events), by id.

@@ -47,6 +47,8 @@ pub struct AppState {
     pub pages: Arc<crate::service::reads::PageCache>,
     /// Job pages dashboards look at, shared by the dashboards on the same job.
     pub details: Arc<crate::service::reads::DetailCache>,
+    /// The queues found on the Redis, shared by every dashboard.
+    pub queues: Arc<crate::service::reads::QueuesCache>,
     services: Arc<OnceLock<Services>>,
 }
 
@@ -64,6 +66,7 @@ impl AppState {
             overview: Arc::new(crate::service::reads::OverviewCache::default()),
             pages: Arc::new(crate::service::reads::PageCache::default()),
             details: Arc::new(crate::service::reads::DetailCache::default()),
+            queues: Arc::new(crate::service::reads::QueuesCache::default()),
             services: Arc::new(OnceLock::new()),
         }
     }

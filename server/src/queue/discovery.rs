@@ -1,0 +1,202 @@
+//! Every BullMQ queue on the Redis, found without registering anything: a queue is a set of
+//! keys `<prefix>:<name>:…`, and each queue that ever held a job has a meta hash
+//! `<prefix>:<name>:meta` (BullMQ writes `opts.maxLenEvents` into it on the first add). So a
+//! bounded `SCAN` for `*:meta` finds them under any prefix; a key of that shape that is not such
+//! a hash (another program's) is not a queue.
+//!
+//! Queue names cannot contain `:` (BullMQ refuses them), so the name is the last part before
+//! `:meta` and the prefix everything before it (a prefix may contain `:`, or a hash tag).
+//! Everything read here is untrusted: names are text of bounded length, or the key is skipped.
+
+use app::JobCounts;
+use app::admin::QueueSummary;
+
+use super::keys::QueueKeys;
+use super::{EngineError, TaskQueue};
+
+/// Keys a `SCAN` step asks Redis to look at.
+const SCAN_COUNT: usize = 1000;
+/// Longest prefix or queue name taken.
+const MAX_NAME_BYTES: usize = 256;
+/// Replies per queue in [`summaries`]' pipeline.
+const READS_PER_QUEUE: usize = 10;
+
+/// A queue found on the Redis.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FoundQueue {
+    /// Its key prefix.
+    pub prefix: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl FoundQueue {
+    /// The queue whose meta hash is `key`, if the key has that shape.
+    pub fn from_meta_key(key: &str) -> Option<Self> {
+        let base = key.strip_suffix(":meta")?;
+        let (prefix, name) = base.rsplit_once(':')?;
+        let fits = |part: &str| {
+            !part.is_empty() && part.len() <= MAX_NAME_BYTES && !part.chars().any(char::is_control)
+        };
+        (fits(prefix) && fits(name)).then(|| Self {
+            prefix: prefix.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    /// Its keys.
+    pub fn keys(&self) -> QueueKeys {
+        QueueKeys::new(&self.prefix, &self.name)
+    }
+}
+
+/// The queues found, and whether the scan saw every key.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// Sorted by prefix, then name.
+    pub queues: Vec<FoundQueue>,
+    /// `false` when the scan stopped at its budget.
+    pub complete: bool,
+}
+
+/// Scans the Redis for BullMQ queues, looking at most at about `budget` keys (whole `SCAN`
+/// steps of [`SCAN_COUNT`]); only the prefixes in `prefixes` when it is not empty.
+pub async fn discover(
+    queue: &TaskQueue,
+    prefixes: &[String],
+    budget: usize,
+) -> Result<Found, EngineError> {
+    let mut candidates = Vec::new();
+    let mut cursor: u64 = 0;
+    let mut looked = 0;
+    let complete = loop {
+        let mut scan = redis::cmd("SCAN");
+        scan.arg(cursor)
+            .arg("MATCH")
+            .arg("*:meta")
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .arg("TYPE")
+            .arg("hash");
+        let (next, keys): (u64, Vec<Vec<u8>>) = queue.run_cmd(&scan).await?;
+        looked += SCAN_COUNT;
+        candidates.extend(
+            keys.iter()
+                .filter_map(|key| std::str::from_utf8(key).ok())
+                .filter_map(FoundQueue::from_meta_key)
+                .filter(|found| prefixes.is_empty() || prefixes.contains(&found.prefix)),
+        );
+        if next == 0 {
+            break true;
+        }
+        if looked >= budget {
+            break false;
+        }
+        cursor = next;
+    };
+    candidates.sort();
+    candidates.dedup();
+    // A queue's meta hash carries BullMQ's settings; a hash of that name without them is
+    // another program's.
+    let mut pipe = redis::pipe();
+    for found in &candidates {
+        pipe.cmd("HEXISTS")
+            .arg(found.keys().meta())
+            .arg("opts.maxLenEvents");
+    }
+    let is_queue: Vec<bool> = if candidates.is_empty() {
+        Vec::new()
+    } else {
+        queue.run(&pipe).await?
+    };
+    let queues = candidates
+        .into_iter()
+        .zip(is_queue)
+        .filter_map(|(found, yes)| yes.then_some(found))
+        .collect();
+    Ok(Found { queues, complete })
+}
+
+/// Each queue's counts and whether it is paused, in one pipelined round trip.
+pub async fn summaries(
+    queue: &TaskQueue,
+    found: &[FoundQueue],
+) -> Result<Vec<QueueSummary>, EngineError> {
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    // Another program's key of the wrong type is that queue's problem, not the list's.
+    pipe.ignore_errors();
+    for queue in found {
+        let keys = queue.keys();
+        pipe.cmd("LLEN").arg(keys.wait());
+        pipe.cmd("LLEN").arg(keys.active());
+        pipe.cmd("ZCARD").arg(keys.delayed());
+        pipe.cmd("ZCARD").arg(keys.prioritized());
+        pipe.cmd("ZCARD").arg(keys.completed());
+        pipe.cmd("ZCARD").arg(keys.failed());
+        pipe.cmd("ZCARD").arg(keys.waiting_children());
+        pipe.cmd("LLEN").arg(keys.paused());
+        pipe.cmd("HEXISTS").arg(keys.meta()).arg("paused");
+        pipe.cmd("EXISTS").arg(keys.meta());
+    }
+    let replies: Vec<redis::RedisResult<u64>> = queue.run(&pipe).await?;
+    let numbers: Vec<u64> = replies.into_iter().map(|n| n.unwrap_or(0)).collect();
+    Ok(found
+        .iter()
+        .zip(numbers.chunks(READS_PER_QUEUE))
+        .map(|(found, n)| {
+            let at = |i: usize| n.get(i).copied().unwrap_or(0);
+            // Counted as Node BullMQ's `getJobCounts` counts them (`paused`: the older list).
+            QueueSummary {
+                prefix: found.prefix.clone(),
+                name: found.name.clone(),
+                paused: at(8) == 1,
+                counts: JobCounts {
+                    waiting: at(0),
+                    active: at(1),
+                    delayed: at(2),
+                    prioritized: at(3),
+                    completed: at(4),
+                    failed: at(5),
+                    waiting_children: at(6),
+                    paused: at(7),
+                },
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_keys_name_their_queue_and_prefix() {
+        let found = |key: &str| FoundQueue::from_meta_key(key).map(|f| (f.prefix, f.name));
+        assert_eq!(
+            found("bull:emails:meta"),
+            Some(("bull".into(), "emails".into()))
+        );
+        assert_eq!(
+            found("{app}:jobs:meta"),
+            Some(("{app}".into(), "jobs".into()))
+        );
+        assert_eq!(
+            found("svc:eu:billing:meta"),
+            Some(("svc:eu".into(), "billing".into()))
+        );
+        for not_a_queue in [
+            "meta",
+            ":meta",
+            "x:meta",
+            "a::meta",
+            "a:b:metadata",
+            "a:\u{1}:meta",
+        ] {
+            assert_eq!(found(not_a_queue), None, "{not_a_queue:?}");
+        }
+        assert_eq!(found(&format!("p:{}:meta", "n".repeat(300))), None);
+    }
+}
