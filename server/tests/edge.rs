@@ -164,6 +164,14 @@ async fn bad_input_gets_a_json_4xx_naming_the_field() {
             "invalid_option",
             "minutes",
         ),
+        (
+            "GET",
+            "/admin/api/queues?rescan=maybe",
+            "",
+            400,
+            "invalid_option",
+            "rescan",
+        ),
     ];
     for (method, path, body, status, error, field) in cases {
         let request = request(method, path)

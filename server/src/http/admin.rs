@@ -205,17 +205,25 @@ pub async fn clean(
     Ok(Json(service::clean(&state, &request).await?))
 }
 
-/// `GET /admin/api/queues` → every BullMQ queue on the Redis, with its counts.
-#[utoipa::path(get, path = "/admin/api/queues", responses(
+/// `GET /admin/api/queues?rescan=true` → every BullMQ queue on the Redis, with its counts.
+#[utoipa::path(get, path = "/admin/api/queues",
+    params(("rescan" = Option<bool>, Query, description = "Scan the Redis for queues now (otherwise the last scan, at most 10 s old, is used)")),
+    responses(
     (status = 200, description = "Every BullMQ queue found on the Redis (under SENTINEL_DISCOVER_PREFIXES when set), with its counts as Node's getJobCounts gives them", body = app::admin::QueueList),
     crate::http::openapi::ForViewers,
 ))]
 pub async fn queues(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::QueueList>, AppError> {
     require(principal.as_deref(), Role::Viewer)?;
-    Ok(Json(service::queues(&state).await?))
+    let rescan = match query.get("rescan").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(param("rescan", "must be true or false")),
+    };
+    Ok(Json(service::queues(&state, rescan).await?))
 }
 
 /// `GET /admin/api/workers` → every live worker on the queue.

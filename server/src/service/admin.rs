@@ -269,17 +269,32 @@ pub async fn clean(state: &AppState, request: &CleanRequest) -> Result<CleanOutc
 /// list says it is not complete.
 pub const DISCOVERY_BUDGET: usize = 200_000;
 
+/// How long the set of queues found is used before the Redis is scanned again (counts are read
+/// each time; a scan can also be asked for).
+pub const DISCOVER_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Every BullMQ queue on the Redis (under `SENTINEL_DISCOVER_PREFIXES` when set), with its counts:
-/// read at most once a second per process, shared by every dashboard.
-pub async fn queues(state: &AppState) -> Result<app::admin::QueueList, AppError> {
+/// read at most once a second per process, shared by every dashboard. The queues are found by a
+/// scan at most every [`DISCOVER_EVERY`], or now when `rescan` (a new queue appears at once).
+pub async fn queues(state: &AppState, rescan: bool) -> Result<app::admin::QueueList, AppError> {
+    if rescan {
+        state.discovered.clear().await;
+        state.queues.clear().await;
+    }
     let read = async {
         let queue = state.queue()?;
-        let found = crate::queue::discovery::discover(
-            queue,
-            &state.config.discover_prefixes,
-            DISCOVERY_BUDGET,
-        )
-        .await?;
+        let scan = async {
+            Ok(crate::queue::discovery::discover(
+                queue,
+                &state.config.discover_prefixes,
+                DISCOVERY_BUDGET,
+            )
+            .await?)
+        };
+        let found = state
+            .discovered
+            .get_within(&(), DISCOVER_EVERY, scan)
+            .await?;
         let queues = crate::queue::discovery::summaries(queue, &found.queues).await?;
         Ok(app::admin::QueueList {
             queues,

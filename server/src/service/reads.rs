@@ -66,8 +66,10 @@ impl<K, V> Default for SharedReads<K, V> {
     }
 }
 
-/// The queues found on the Redis (one per process).
+/// The queues found on the Redis with their counts (one per process).
 pub type QueuesCache = SharedReads<(), app::admin::QueueList>;
+/// The queues found by the last scan (one per process).
+pub type DiscoveredCache = SharedReads<(), crate::queue::discovery::Found>;
 
 /// Pages of jobs, by what was asked.
 pub type PageCache = SharedReads<JobQuery, JobPage>;
@@ -84,12 +86,25 @@ impl<K: Eq + Hash + Clone, V: Clone> SharedReads<K, V> {
     where
         F: Future<Output = Result<V, crate::error::AppError>>,
     {
+        self.get_within(asked, FRESH_FOR, read).await
+    }
+
+    /// What `read` answers for `asked`, read again if the answer held is older than `fresh_for`.
+    pub async fn get_within<F>(
+        &self,
+        asked: &K,
+        fresh_for: Duration,
+        read: F,
+    ) -> Result<V, crate::error::AppError>
+    where
+        F: Future<Output = Result<V, crate::error::AppError>>,
+    {
         let slot = self.slot(asked);
         // Held across the read of this one thing only: dashboards woken by the same event ask
         // at the same moment, and one read serves them all.
         let mut held = slot.lock().await;
         if let Some((at, value)) = held.as_ref()
-            && at.elapsed() < FRESH_FOR
+            && at.elapsed() < fresh_for
         {
             return Ok(value.clone());
         }

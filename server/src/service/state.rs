@@ -49,6 +49,8 @@ pub struct AppState {
     pub details: Arc<crate::service::reads::DetailCache>,
     /// The queues found on the Redis, shared by every dashboard.
     pub queues: Arc<crate::service::reads::QueuesCache>,
+    /// The last scan for queues.
+    pub discovered: Arc<crate::service::reads::DiscoveredCache>,
     services: Arc<OnceLock<Services>>,
 }
 
@@ -67,6 +69,7 @@ impl AppState {
             pages: Arc::new(crate::service::reads::PageCache::default()),
             details: Arc::new(crate::service::reads::DetailCache::default()),
             queues: Arc::new(crate::service::reads::QueuesCache::default()),
+            discovered: Arc::new(crate::service::reads::DiscoveredCache::default()),
             services: Arc::new(OnceLock::new()),
         }
     }
