@@ -325,6 +325,10 @@ pub struct Limits {
     #[arg(long, env = "MAX_FIELD_BYTES", default_value_t = 8 * 1024)]
     pub max_field_bytes: usize,
 
+    /// Entries the audit log keeps (about; the oldest are trimmed first).
+    #[arg(long, env = "AUDIT_MAX_ENTRIES", default_value_t = 100_000)]
+    pub audit_max_entries: usize,
+
     /// Bulk admin runs one process runs at the same time → 429 too_many_bulk_runs.
     #[arg(long, env = "MAX_BULK_RUNS", default_value_t = 4)]
     pub max_bulk_runs: usize,
@@ -346,6 +350,7 @@ impl Default for Limits {
             max_event_bytes: 16 * 1024,
             max_field_bytes: 8 * 1024,
             max_bulk_runs: 4,
+            audit_max_entries: 100_000,
         }
     }
 }
@@ -430,6 +435,7 @@ impl Config {
             ("MAX_SSE_STREAMS_PER_CLIENT", l.max_sse_streams_per_client),
             ("SSE_MAX_REPLAY_EVENTS", l.sse_max_replay_events),
             ("MAX_BULK_RUNS", l.max_bulk_runs),
+            ("AUDIT_MAX_ENTRIES", l.audit_max_entries),
         ] {
             if value == 0 {
                 return fail(name, "must be at least 1");

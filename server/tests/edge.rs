@@ -728,3 +728,170 @@ async fn answers_carry_security_headers_and_are_compressed() {
     assert_eq!(compressed.headers()["content-encoding"], "gzip");
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn every_action_is_on_record_once_whichever_edge_and_only_admins_read_it() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (tokens_flag, tokens) = tokens_file(
+        dir.path(),
+        &[
+            ("sub", "submitter"),
+            ("view", "viewer"),
+            ("op", "operator"),
+            ("boss", "admin"),
+        ],
+    );
+    let (router, _state, shutdown) = router(
+        &redis,
+        &[
+            "--auth=on",
+            &tokens_flag,
+            "--session-secret=a-test-session-secret-of-at-least-32-chars",
+        ],
+    )
+    .await;
+    let token = |name: &str| {
+        tokens
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .unwrap()
+    };
+    let as_who = |who: &str, method: &str, path: &str, kind: &str, body: &str| {
+        request(method, path)
+            .header("authorization", format!("Bearer {}", token(who)))
+            .header("content-type", kind)
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    const JSON: &str = "application/json";
+    const FORM: &str = "application/x-www-form-urlencoded";
+    let (_, added) = call(
+        &router,
+        as_who(
+            "op",
+            "POST",
+            "/tasks/enqueue",
+            JSON,
+            r#"{"seconds": 1, "delay": 600000}"#,
+        ),
+    )
+    .await;
+    let id = added["id"].as_str().unwrap().to_string();
+    // Through the admin API and through the dashboard's server functions alike.
+    let steps = [
+        as_who(
+            "op",
+            "POST",
+            &format!("/admin/api/jobs/{id}/promote"),
+            JSON,
+            "",
+        ),
+        as_who("op", "POST", "/api/admin/pause", FORM, "paused=true"),
+        as_who("op", "POST", "/admin/api/queue/resume", JSON, ""),
+        as_who(
+            "op",
+            "POST",
+            "/admin/api/jobs/bulk",
+            JSON,
+            &format!(r#"{{"action": "remove", "ids": ["{id}"]}}"#),
+        ),
+        as_who(
+            "op",
+            "POST",
+            "/admin/api/queue/clean",
+            JSON,
+            r#"{"state": "completed", "olderThanMs": 0}"#,
+        ),
+        as_who(
+            "op",
+            "POST",
+            "/admin/api/queue/clean",
+            JSON,
+            r#"{"state": "failed", "olderThanMs": 0, "dryRun": true}"#,
+        ),
+    ];
+    for step in steps {
+        let path = step.uri().to_string();
+        let (status, body) = call(&router, step).await;
+        assert!(status.is_success(), "{path}: {status} {body}");
+    }
+    let (status, page) = call(&router, as_who("boss", "GET", "/admin/api/audit", JSON, "")).await;
+    assert_eq!(status, 200, "{page}");
+    let actions: Vec<&str> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    // Newest first; the dry run changed nothing and is not there.
+    assert_eq!(
+        actions,
+        ["clean", "bulk:remove", "resume", "pause", "promote"],
+        "{page}"
+    );
+    for entry in page["entries"].as_array().unwrap() {
+        assert_eq!(entry["who"], "token:op", "{entry}");
+        assert_eq!(entry["role"], "operator", "{entry}");
+        assert_eq!(entry["via"], "bearer", "{entry}");
+        assert!(entry["at"].as_u64().unwrap() > 1_700_000_000_000, "{entry}");
+    }
+    let promote = &page["entries"][4];
+    assert_eq!(promote["target"], id.as_str());
+    assert_eq!(promote["outcome"], "done");
+    // Filters and paging.
+    let (_, only) = call(
+        &router,
+        as_who(
+            "boss",
+            "GET",
+            "/admin/api/audit?action=pause&who=token:op",
+            JSON,
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(only["entries"].as_array().unwrap().len(), 1, "{only}");
+    let (_, first) = call(
+        &router,
+        as_who("boss", "GET", "/admin/api/audit?limit=2", JSON, ""),
+    )
+    .await;
+    let next = first["next"].as_str().expect("more to read").to_string();
+    let (_, rest) = call(
+        &router,
+        as_who(
+            "boss",
+            "GET",
+            &format!("/admin/api/audit?limit=10&before={next}"),
+            JSON,
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(rest["entries"].as_array().unwrap().len(), 3, "{rest}");
+    // Nobody but an admin reads it.
+    for who in ["sub", "view", "op"] {
+        let (status, _) = call(&router, as_who(who, "GET", "/admin/api/audit", JSON, "")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who}");
+    }
+    let (status, _) = call(
+        &router,
+        request("GET", "/admin/api/audit")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = call(
+        &router,
+        as_who("boss", "GET", "/admin/api/audit?before=yesterday", JSON, ""),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), body["field"].as_str()),
+        (400, Some("before"))
+    );
+    shutdown.cancel();
+}

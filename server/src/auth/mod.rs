@@ -97,6 +97,19 @@ pub enum Credential {
     Open,
 }
 
+impl Credential {
+    /// Its name, for the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Credential::Bearer => "bearer",
+            Credential::Session => "session",
+            Credential::Proxy => "proxy",
+            Credential::Anonymous => "anonymous",
+            Credential::Open => "open",
+        }
+    }
+}
+
 /// Who is asking.
 #[derive(Debug, Clone)]
 pub struct Principal {

@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api/queue/clean", post(clean))
         .route("/admin/api/workers", get(workers))
         .route("/admin/api/queues", get(queues))
+        .route("/admin/api/audit", get(audit))
         .route("/admin/api/metrics", get(metrics))
 }
 
@@ -146,10 +147,10 @@ pub async fn job_action(
     principal: Option<Extension<Principal>>,
     Path((raw_id, name)): Path<(String, String)>,
 ) -> Result<Json<ActionOutcome>, AppError> {
-    require(principal.as_deref(), Role::Operator)?;
+    let principal = require(principal.as_deref(), Role::Operator)?;
     let action = Action::parse(&name).ok_or(AppError::NoRoute)?;
     let id = parse_id(&raw_id)?;
-    Ok(Json(service::act(&state, &id, action).await?))
+    Ok(Json(service::act(&state, principal, &id, action).await?))
 }
 
 /// `POST /admin/api/queue/pause`: workers of every process stop taking jobs.
@@ -161,8 +162,8 @@ pub async fn pause(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
 ) -> Result<Json<Value>, AppError> {
-    require(principal.as_deref(), Role::Operator)?;
-    service::pause(&state, true).await?;
+    let principal = require(principal.as_deref(), Role::Operator)?;
+    service::pause(&state, principal, true).await?;
     Ok(Json(json!({"paused": true})))
 }
 
@@ -175,8 +176,8 @@ pub async fn resume(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
 ) -> Result<Json<Value>, AppError> {
-    require(principal.as_deref(), Role::Operator)?;
-    service::pause(&state, false).await?;
+    let principal = require(principal.as_deref(), Role::Operator)?;
+    service::pause(&state, principal, false).await?;
     Ok(Json(json!({"paused": false})))
 }
 
@@ -198,11 +199,11 @@ pub async fn clean(
     principal: Option<Extension<Principal>>,
     body: axum::body::Bytes,
 ) -> Result<Json<CleanOutcome>, AppError> {
-    require(principal.as_deref(), Role::Operator)?;
+    let principal = require(principal.as_deref(), Role::Operator)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
     let request = CleanRequest::from_json(&value)?;
-    Ok(Json(service::clean(&state, &request).await?))
+    Ok(Json(service::clean(&state, principal, &request).await?))
 }
 
 /// `GET /admin/api/queues?rescan=true` → every BullMQ queue on the Redis, with its counts.
@@ -224,6 +225,65 @@ pub async fn queues(
         Some(_) => return Err(param("rescan", "must be true or false")),
     };
     Ok(Json(service::queues(&state, rescan).await?))
+}
+
+/// `GET /admin/api/audit?who=&action=&since=&until=&before=&limit=` → the audit log, newest
+/// first (admins only).
+#[utoipa::path(get, path = "/admin/api/audit",
+    params(
+        ("who" = Option<String>, Query, description = "Only this owner's entries (`token:ci`, `user:alice`, `local`)"),
+        ("action" = Option<String>, Query, description = "Only this action's entries (`retry`, `pause`, `clean`, `bulk:remove`, `sign-in`, ...)"),
+        ("since" = Option<u64>, Query, description = "Only entries from this time on (ms since the epoch)"),
+        ("until" = Option<u64>, Query, description = "Only entries up to this time (ms since the epoch)"),
+        ("before" = Option<String>, Query, description = "Only entries older than this one (the `next` of an answer)"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 200, description = "Entries at most (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "Entries newest first, and where older ones go on", body = app::admin::AuditPage),
+        (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "Admins only", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+    )
+)]
+pub async fn audit(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<app::admin::AuditPage>, AppError> {
+    require(principal.as_deref(), Role::Admin)?;
+    let limit = number(&query, "limit", 50, 200)?;
+    if limit == 0 {
+        return Err(param("limit", "must be a whole number from 1 to 200"));
+    }
+    let time = |field: &'static str| -> Result<Option<u64>, AppError> {
+        query
+            .get(field)
+            .map(|_| number(&query, field, 0, u64::MAX))
+            .transpose()
+    };
+    let before = match query.get("before") {
+        Some(raw) => Some(
+            raw.parse::<crate::queue::stream::StreamId>()
+                .map_err(|()| param("before", "must be an entry id like 1700000000000-0"))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let short = |field: &str| {
+        query
+            .get(field)
+            .map(|v| crate::queue::cut(v, 256).to_string())
+    };
+    let asked = app::admin::AuditQuery {
+        who: short("who"),
+        action: short("action"),
+        since: time("since")?,
+        until: time("until")?,
+        before,
+    };
+    let (entries, next) = crate::queue::audit::read(state.queue()?, &asked, limit as usize).await?;
+    Ok(Json(app::admin::AuditPage { entries, next }))
 }
 
 /// `GET /admin/api/workers` → every live worker on the queue.
@@ -283,10 +343,11 @@ pub async fn bulk_action(
     principal: Option<Extension<Principal>>,
     body: axum::body::Bytes,
 ) -> Result<(axum::http::StatusCode, Json<bulk::Progress>), AppError> {
-    require(principal.as_deref(), Role::Operator)?;
+    let principal = require(principal.as_deref(), Role::Operator)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
-    let progress = service::start_bulk(&state, service::BulkRequest::from_json(&value)?).await?;
+    let progress =
+        service::start_bulk(&state, principal, service::BulkRequest::from_json(&value)?).await?;
     Ok((axum::http::StatusCode::ACCEPTED, Json(progress)))
 }
 

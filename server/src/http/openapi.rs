@@ -31,6 +31,7 @@ use crate::service::state::AppState;
         crate::http::admin::clean,
         crate::http::admin::workers,
         crate::http::admin::queues,
+        crate::http::admin::audit,
         crate::http::admin::metrics,
         crate::http::admin::bulk_action,
         crate::http::admin::bulk_progress,

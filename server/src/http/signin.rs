@@ -83,6 +83,20 @@ pub async fn submit(
         expiry: session::now() + SESSION_SECONDS,
         id: session::random_id(),
     };
+    let principal = Principal {
+        owner: format!("token:{}", entry.name).into(),
+        role: entry.role,
+        credential: crate::auth::Credential::Session,
+        network: None,
+    };
+    let done = crate::service::audit::Done {
+        action: "sign-in",
+        target: None,
+        count: None,
+    };
+    let _ =
+        crate::service::audit::record(&state, &principal, done, Ok(()), |()| "done".to_string())
+            .await;
     let cookie = session::set_cookie(
         SESSION_COOKIE,
         &key.sign(&opened.payload()),
@@ -108,6 +122,27 @@ pub async fn sign_out(State(state): State<AppState>, request: Request) -> Respon
             .revoked
             .revoke(state.queue().ok(), &session.id, session.expiry)
             .await;
+        if let Some(entry) = state
+            .access
+            .tokens()
+            .by_name(&session.name, &session.digest_prefix)
+        {
+            let principal = Principal {
+                owner: format!("token:{}", entry.name).into(),
+                role: entry.role,
+                credential: crate::auth::Credential::Session,
+                network: None,
+            };
+            let done = crate::service::audit::Done {
+                action: "sign-out",
+                target: None,
+                count: None,
+            };
+            let _ = crate::service::audit::record(&state, &principal, done, Ok(()), |()| {
+                "done".to_string()
+            })
+            .await;
+        }
         match revoked {
             Ok(()) => info!(name = %session.name, "signed out"),
             Err(error) => warn!(

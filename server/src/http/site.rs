@@ -541,15 +541,19 @@ impl AdminBackend for QueueBackend {
         action: app::admin::JobAction,
     ) -> BoxFuture<'_, Result<app::admin::ActionOutcome, BackendError>> {
         Box::pin(async move {
-            self.require(Role::Operator)?;
-            admin::act(&self.state, &id, action).await.map_err(refusal)
+            let principal = self.require(Role::Operator)?;
+            admin::act(&self.state, &principal, &id, action)
+                .await
+                .map_err(refusal)
         })
     }
 
     fn admin_pause(&self, paused: bool) -> BoxFuture<'_, Result<(), BackendError>> {
         Box::pin(async move {
-            self.require(Role::Operator)?;
-            admin::pause(&self.state, paused).await.map_err(refusal)
+            let principal = self.require(Role::Operator)?;
+            admin::pause(&self.state, &principal, paused)
+                .await
+                .map_err(refusal)
         })
     }
 
@@ -560,10 +564,10 @@ impl AdminBackend for QueueBackend {
         q: Option<String>,
     ) -> BoxFuture<'_, Result<app::admin::BulkProgress, BackendError>> {
         Box::pin(async move {
-            self.require(Role::Operator)?;
+            let principal = self.require(Role::Operator)?;
             let ids = q.is_none().then_some(ids);
             let request = admin::BulkRequest::new(action, ids, q).map_err(refusal)?;
-            admin::start_bulk(&self.state, request)
+            admin::start_bulk(&self.state, &principal, request)
                 .await
                 .map_err(refusal)
         })
@@ -574,8 +578,10 @@ impl AdminBackend for QueueBackend {
         request: app::admin::CleanRequest,
     ) -> BoxFuture<'_, Result<app::admin::CleanOutcome, BackendError>> {
         Box::pin(async move {
-            self.require(Role::Operator)?;
-            admin::clean(&self.state, &request).await.map_err(refusal)
+            let principal = self.require(Role::Operator)?;
+            admin::clean(&self.state, &principal, &request)
+                .await
+                .map_err(refusal)
         })
     }
 

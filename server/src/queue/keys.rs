@@ -320,6 +320,10 @@ impl QueueKeys {
     pub fn revoked_sessions(&self) -> String {
         self.named("sessions:revoked")
     }
+    /// The audit log: a stream of every state-changing action.
+    pub fn audit(&self) -> String {
+        self.named("audit")
+    }
     /// A bulk run's working list of job ids.
     pub fn bulk_run(&self, run: &str) -> String {
         self.named(&format!("bulk:{run}"))
@@ -350,6 +354,7 @@ impl QueueKeys {
             (self.workers(), Hash),
             (self.index_terms(), Set),
             (self.revoked_sessions(), SortedSet),
+            (self.audit(), Stream),
         ]
     }
 }

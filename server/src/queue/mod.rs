@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use std::sync::Arc;
 
+pub mod audit;
 pub mod cancel;
 pub mod control;
 pub mod discovery;

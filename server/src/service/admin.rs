@@ -9,8 +9,10 @@ use app::search::Search;
 use app::types::JobState;
 use serde_json::Value;
 
+use super::audit::{Done, record};
 use super::bulk;
 use super::state::AppState;
+use crate::auth::Principal;
 use crate::error::AppError;
 use crate::queue::control::{self, Action, ActionError};
 use crate::queue::{inspect, search};
@@ -146,6 +148,8 @@ pub struct BulkRequest {
     pub action: Action,
     /// To which jobs.
     pub target: bulk::Target,
+    /// The jobs as asked, for the audit log (`ids:…` or `q:…`).
+    pub asked: String,
 }
 
 impl BulkRequest {
@@ -190,6 +194,11 @@ impl BulkRequest {
         ids: Option<Vec<String>>,
         q: Option<String>,
     ) -> Result<Self, AppError> {
+        let asked = match (&ids, &q) {
+            (Some(ids), None) => format!("ids:{}", ids.join(",")),
+            (_, Some(q)) => format!("q:{q}"),
+            (None, None) => String::new(),
+        };
         let target = match (ids, q) {
             (Some(ids), None) => {
                 if ids.is_empty() || ids.len() > bulk::MAX_IDS {
@@ -221,12 +230,39 @@ impl BulkRequest {
             }
             _ => return Err(param("ids", "give ids (a list) or q, not both")),
         };
-        Ok(Self { action, target })
+        Ok(Self {
+            action,
+            target,
+            asked,
+        })
     }
 }
 
 /// Starts a bulk run; its progress so far.
 pub async fn start_bulk(
+    state: &AppState,
+    principal: &Principal,
+    request: BulkRequest,
+) -> Result<bulk::Progress, AppError> {
+    let action = format!("bulk:{}", request.action.as_str());
+    let count = match &request.target {
+        bulk::Target::Ids(ids) => Some(ids.len() as u64),
+        bulk::Target::State(_) | bulk::Target::Search(..) => None,
+    };
+    let asked = request.asked.clone();
+    let done = Done {
+        action: &action,
+        target: Some(crate::queue::cut(&asked, 512)),
+        count,
+    };
+    let started = start_bulk_run(state, request).await;
+    record(state, principal, done, started, |p| {
+        format!("started {}", p.bulk)
+    })
+    .await
+}
+
+async fn start_bulk_run(
     state: &AppState,
     request: BulkRequest,
 ) -> Result<bulk::Progress, AppError> {
@@ -238,7 +274,22 @@ pub async fn start_bulk(
 }
 
 /// Does `action` to job `id`.
-pub async fn act(state: &AppState, id: &JobId, action: Action) -> Result<ActionOutcome, AppError> {
+pub async fn act(
+    state: &AppState,
+    principal: &Principal,
+    id: &JobId,
+    action: Action,
+) -> Result<ActionOutcome, AppError> {
+    let result = act_on(state, id, action).await;
+    let done = Done {
+        action: action.as_str(),
+        target: Some(id.as_str()),
+        count: Some(1),
+    };
+    record(state, principal, done, result, |o| o.result.clone()).await
+}
+
+async fn act_on(state: &AppState, id: &JobId, action: Action) -> Result<ActionOutcome, AppError> {
     let done = control::act(state.queue()?, id, action).await;
     forget_reads(state).await;
     match done {
@@ -250,19 +301,53 @@ pub async fn act(state: &AppState, id: &JobId, action: Action) -> Result<ActionO
 }
 
 /// Pauses (`true`) or resumes the queue.
-pub async fn pause(state: &AppState, paused: bool) -> Result<(), AppError> {
-    let done = control::pause(state.queue()?, paused).await;
-    forget_reads(state).await;
-    Ok(done?)
+pub async fn pause(state: &AppState, principal: &Principal, paused: bool) -> Result<(), AppError> {
+    let result = async {
+        let done = control::pause(state.queue()?, paused).await;
+        forget_reads(state).await;
+        Ok(done?)
+    }
+    .await;
+    let done = Done {
+        action: if paused { "pause" } else { "resume" },
+        target: Some(state.config.queue.as_str()),
+        count: None,
+    };
+    record(state, principal, done, result, |()| "done".to_string()).await
 }
 
-/// Removes finished jobs as asked (or counts them, on a dry run).
-pub async fn clean(state: &AppState, request: &CleanRequest) -> Result<CleanOutcome, AppError> {
-    let done = control::clean(state.queue()?, request).await;
-    if !request.dry_run {
-        forget_reads(state).await;
+/// Removes finished jobs as asked (or counts them, on a dry run, which changes nothing and is
+/// not recorded).
+pub async fn clean(
+    state: &AppState,
+    principal: &Principal,
+    request: &CleanRequest,
+) -> Result<CleanOutcome, AppError> {
+    let result = async {
+        let done = control::clean(state.queue()?, request).await;
+        if !request.dry_run {
+            forget_reads(state).await;
+        }
+        Ok(done?)
     }
-    Ok(done?)
+    .await;
+    if request.dry_run {
+        return result;
+    }
+    let target = format!(
+        "{} older than {} ms",
+        request.state.state(),
+        request.older_than_ms
+    );
+    let done = Done {
+        action: "clean",
+        target: Some(&target),
+        count: result.as_ref().ok().map(|o| o.count),
+    };
+    record(state, principal, done, result, |o| {
+        format!("removed {}", o.count)
+    })
+    .await
 }
 
 /// Keys one discovery looks at, at most (whole `SCAN` steps): on a Redis with more keys, the

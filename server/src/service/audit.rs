@@ -1,0 +1,61 @@
+//! The audit log: every state-changing action recorded, whichever edge it came through (the
+//! service layer writes it, not each edge): who, what, on what, and how it ended. Stored in Redis
+//! (`queue/audit.rs`), logged too, read by admins only (`GET /admin/api/audit`).
+
+use crate::auth::Principal;
+use crate::error::AppError;
+use crate::queue::audit::{self, AuditRecord};
+
+use super::state::AppState;
+
+/// What was done, to record.
+#[derive(Debug, Clone, Copy)]
+pub struct Done<'a> {
+    /// The action's name.
+    pub action: &'a str,
+    /// Its target, if any.
+    pub target: Option<&'a str>,
+    /// How many jobs it covered, when known.
+    pub count: Option<u64>,
+}
+
+/// Records `done` by `principal` with the outcome of `result`, then hands `result` back. A
+/// record that cannot be written is logged (the action happened; the log line keeps it).
+pub async fn record<T>(
+    state: &AppState,
+    principal: &Principal,
+    done: Done<'_>,
+    result: Result<T, AppError>,
+    outcome: impl Fn(&T) -> String,
+) -> Result<T, AppError> {
+    let said = match &result {
+        Ok(value) => outcome(value),
+        Err(error) => format!("refused: {error}"),
+    };
+    tracing::info!(
+        who = %principal.owner,
+        role = %principal.role,
+        action = done.action,
+        target = done.target.unwrap_or(""),
+        count = done.count,
+        outcome = %said,
+        "audit"
+    );
+    if let Ok(queue) = state.queue() {
+        let entry = AuditRecord {
+            who: &principal.owner,
+            role: principal.role.as_str(),
+            via: principal.credential.as_str(),
+            action: done.action,
+            target: done.target,
+            count: done.count,
+            outcome: &said,
+        };
+        if let Err(error) =
+            audit::append(queue, &entry, state.config.limits.audit_max_entries).await
+        {
+            tracing::warn!(error = %crate::telemetry::error_chain(&error), action = done.action, "audit entry not stored (logged above)");
+        }
+    }
+    result
+}
