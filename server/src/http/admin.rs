@@ -211,6 +211,7 @@ pub async fn clean(
     params(("rescan" = Option<bool>, Query, description = "Scan the Redis for queues now (otherwise the last scan, at most 10 s old, is used)")),
     responses(
     (status = 200, description = "Every BullMQ queue found on the Redis (under SENTINEL_DISCOVER_PREFIXES when set), with its counts as Node's getJobCounts gives them", body = app::admin::QueueList),
+    (status = 400, description = "rescan is not true or false", body = crate::http::openapi::ErrorBody),
     crate::http::openapi::ForViewers,
 ))]
 pub async fn queues(
@@ -227,15 +228,18 @@ pub async fn queues(
     Ok(Json(service::queues(&state, rescan).await?))
 }
 
+/// The latest time an audit query takes (ms since the epoch; the year 2286).
+const MAX_AUDIT_TIME: u64 = 10_000_000_000_000;
+
 /// `GET /admin/api/audit?who=&action=&since=&until=&before=&limit=` → the audit log, newest
 /// first (admins only).
 #[utoipa::path(get, path = "/admin/api/audit",
     params(
         ("who" = Option<String>, Query, description = "Only this owner's entries (`token:ci`, `user:alice`, `local`)"),
         ("action" = Option<String>, Query, description = "Only this action's entries (`retry`, `pause`, `clean`, `bulk:remove`, `sign-in`, ...)"),
-        ("since" = Option<u64>, Query, description = "Only entries from this time on (ms since the epoch)"),
-        ("until" = Option<u64>, Query, description = "Only entries up to this time (ms since the epoch)"),
-        ("before" = Option<String>, Query, description = "Only entries older than this one (the `next` of an answer)"),
+        ("since" = Option<u64>, Query, minimum = 0, maximum = 10000000000000u64, description = "Only entries from this time on (ms since the epoch)"),
+        ("until" = Option<u64>, Query, minimum = 0, maximum = 10000000000000u64, description = "Only entries up to this time (ms since the epoch)"),
+        ("before" = Option<String>, Query, pattern = "^([0-9]{1,19}(-[0-9]{1,19})?)?$", description = "Only entries older than this one (the `next` of an answer)"),
         ("limit" = Option<u64>, Query, minimum = 1, maximum = 200, description = "Entries at most (default 50)"),
     ),
     responses(
@@ -259,10 +263,10 @@ pub async fn audit(
     let time = |field: &'static str| -> Result<Option<u64>, AppError> {
         query
             .get(field)
-            .map(|_| number(&query, field, 0, u64::MAX))
+            .map(|_| number(&query, field, 0, MAX_AUDIT_TIME))
             .transpose()
     };
-    let before = match query.get("before") {
+    let before = match query.get("before").filter(|v| !v.trim().is_empty()) {
         Some(raw) => Some(
             raw.parse::<crate::queue::stream::StreamId>()
                 .map_err(|()| param("before", "must be an entry id like 1700000000000-0"))?
@@ -273,6 +277,7 @@ pub async fn audit(
     let short = |field: &str| {
         query
             .get(field)
+            .filter(|v| !v.is_empty())
             .map(|v| crate::queue::cut(v, 256).to_string())
     };
     let asked = app::admin::AuditQuery {
