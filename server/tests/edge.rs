@@ -541,13 +541,14 @@ fn tokens_file(dir: &std::path::Path, names: &[(&str, &str)]) -> (String, Vec<(S
     (format!("--tokens-file={}", path.display()), tokens)
 }
 
-/// Moved from the cross-process suite (`tests/access.rs`): each role against each route.
-#[tokio::test]
-async fn each_role_against_each_route() {
-    let redis = RedisServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
+/// A router with access control on and a token per role (`sub`, `view`, `op`, `boss`); the
+/// tokens by name.
+async fn guarded_router(
+    redis: &RedisServer,
+    dir: &std::path::Path,
+) -> (axum::Router, Vec<(String, String)>, CancellationToken) {
     let (tokens_flag, tokens) = tokens_file(
-        dir.path(),
+        dir,
         &[
             ("sub", "submitter"),
             ("view", "viewer"),
@@ -556,7 +557,7 @@ async fn each_role_against_each_route() {
         ],
     );
     let (router, _state, shutdown) = router(
-        &redis,
+        redis,
         &[
             "--auth=on",
             &tokens_flag,
@@ -564,6 +565,15 @@ async fn each_role_against_each_route() {
         ],
     )
     .await;
+    (router, tokens, shutdown)
+}
+
+/// Moved from the cross-process suite (`tests/access.rs`): each role against each route.
+#[tokio::test]
+async fn each_role_against_each_route() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (router, tokens, shutdown) = guarded_router(&redis, dir.path()).await;
     let token = |name: &str| {
         tokens
             .iter()
@@ -733,24 +743,7 @@ async fn answers_carry_security_headers_and_are_compressed() {
 async fn every_action_is_on_record_once_whichever_edge_and_only_admins_read_it() {
     let redis = RedisServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (tokens_flag, tokens) = tokens_file(
-        dir.path(),
-        &[
-            ("sub", "submitter"),
-            ("view", "viewer"),
-            ("op", "operator"),
-            ("boss", "admin"),
-        ],
-    );
-    let (router, _state, shutdown) = router(
-        &redis,
-        &[
-            "--auth=on",
-            &tokens_flag,
-            "--session-secret=a-test-session-secret-of-at-least-32-chars",
-        ],
-    )
-    .await;
+    let (router, tokens, shutdown) = guarded_router(&redis, dir.path()).await;
     let token = |name: &str| {
         tokens
             .iter()

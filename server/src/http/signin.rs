@@ -83,20 +83,7 @@ pub async fn submit(
         expiry: session::now() + SESSION_SECONDS,
         id: session::random_id(),
     };
-    let principal = Principal {
-        owner: format!("token:{}", entry.name).into(),
-        role: entry.role,
-        credential: crate::auth::Credential::Session,
-        network: None,
-    };
-    let done = crate::service::audit::Done {
-        action: "sign-in",
-        target: None,
-        count: None,
-    };
-    let _ =
-        crate::service::audit::record(&state, &principal, done, Ok(()), |()| "done".to_string())
-            .await;
+    record_session(&state, &entry, "sign-in").await;
     let cookie = session::set_cookie(
         SESSION_COOKIE,
         &key.sign(&opened.payload()),
@@ -127,21 +114,7 @@ pub async fn sign_out(State(state): State<AppState>, request: Request) -> Respon
             .tokens()
             .by_name(&session.name, &session.digest_prefix)
         {
-            let principal = Principal {
-                owner: format!("token:{}", entry.name).into(),
-                role: entry.role,
-                credential: crate::auth::Credential::Session,
-                network: None,
-            };
-            let done = crate::service::audit::Done {
-                action: "sign-out",
-                target: None,
-                count: None,
-            };
-            let _ = crate::service::audit::record(&state, &principal, done, Ok(()), |()| {
-                "done".to_string()
-            })
-            .await;
+            record_session(&state, &entry, "sign-out").await;
         }
         match revoked {
             Ok(()) => info!(name = %session.name, "signed out"),
@@ -159,6 +132,23 @@ pub async fn sign_out(State(state): State<AppState>, request: Request) -> Respon
             session::clear_cookie(ANONYMOUS_COOKIE, secure),
         ],
     )
+}
+
+/// Puts a session's start or end (`action`) on the audit log, as the token's holder.
+async fn record_session(state: &AppState, entry: &tokens::TokenEntry, action: &str) {
+    let principal = Principal {
+        owner: format!("token:{}", entry.name).into(),
+        role: entry.role,
+        credential: crate::auth::Credential::Session,
+        network: None,
+    };
+    let done = crate::service::audit::Done {
+        action,
+        target: None,
+        count: None,
+    };
+    let _ = crate::service::audit::record(state, &principal, done, Ok(()), |()| "done".to_string())
+        .await;
 }
 
 fn redirect_with_cookies(to: &str, cookies: &[String]) -> Response {

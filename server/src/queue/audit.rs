@@ -75,8 +75,11 @@ pub async fn read(
     limit: usize,
 ) -> Result<(Vec<AuditEntry>, Option<String>), EngineError> {
     let key = queue.keys().audit();
-    let mut upper = match &query.before {
-        Some(before) => format!("({before}"),
+    let mut upper = match query.before.as_deref().map(str::parse::<StreamId>) {
+        // Nothing is older than the first id there can be.
+        Some(Ok(StreamId::ZERO)) => return Ok((Vec::new(), None)),
+        Some(Ok(before)) => format!("({before}"),
+        Some(Err(())) => return Ok((Vec::new(), None)),
         None => "+".to_string(),
     };
     let lower = query.since.map_or("-".to_string(), |ms| format!("{ms}-0"));
