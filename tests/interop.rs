@@ -309,4 +309,16 @@ async fn every_node_queue_under_every_prefix_is_found_with_node_s_counts() {
         }
     }
     assert!(!queues.iter().any(|q| q["prefix"] == "other"), "{found}");
+    // A queue made after the last scan: listed at once when a scan is asked for.
+    node_json("queues.mjs", &[&redis.url(), "1", "late"]).await;
+    let (status, list) = support::get_json(&server.url("/admin/api/queues?rescan=true")).await;
+    assert_eq!(status, 200);
+    assert!(
+        list["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["prefix"] == "late" && q["name"] == "orders-0"),
+        "{list}"
+    );
 }

@@ -886,5 +886,93 @@ async fn every_action_is_on_record_once_whichever_edge_and_only_admins_read_it()
         (status.as_u16(), body["field"].as_str()),
         (400, Some("before"))
     );
+    // The first id there can be has nothing before it (no Redis error).
+    let (status, body) = call(
+        &router,
+        as_who("boss", "GET", "/admin/api/audit?before=00-00", JSON, ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["entries"], serde_json::json!([]));
+    // Signing in and out are on record too.
+    let signed_in = router
+        .clone()
+        .oneshot(
+            request("POST", "/signin")
+                .header("content-type", FORM)
+                .body(Body::from(format!("token={}", token("view"))))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let out = request("POST", "/signout")
+        .header("cookie", &cookie)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        router.clone().oneshot(out).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let (_, sessions) = call(
+        &router,
+        as_who("boss", "GET", "/admin/api/audit?who=token:view", JSON, ""),
+    )
+    .await;
+    let seen: Vec<(&str, &str)> = sessions["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["via"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("sign-out", "session"), ("sign-in", "session")],
+        "{sessions}"
+    );
+    // What others write to the stream is read back as untrusted: an entry that is not ours is
+    // skipped, a huge field cut, a count that is not a number absent.
+    let mut conn = redis.connection();
+    let huge = "w".repeat(10_000);
+    let _: () = redis::pipe()
+        .cmd("XADD")
+        .arg("sentinel:sentinel-tasks:audit")
+        .arg("*")
+        .arg("color")
+        .arg("blue")
+        .cmd("XADD")
+        .arg("sentinel:sentinel-tasks:audit")
+        .arg("*")
+        .arg("who")
+        .arg(&huge)
+        .arg("action")
+        .arg("retry")
+        .arg("count")
+        .arg("lots")
+        .query(&mut conn)
+        .unwrap();
+    let (status, page) = call(
+        &router,
+        as_who("boss", "GET", "/admin/api/audit?limit=1", JSON, ""),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let newest = &page["entries"][0];
+    assert_eq!(newest["who"].as_str().unwrap().len(), 512, "cut");
+    assert_eq!(newest["count"], Value::Null, "{newest}");
+    let (_, all) = call(
+        &router,
+        as_who("boss", "GET", "/admin/api/audit?limit=200", JSON, ""),
+    )
+    .await;
+    // The 5 actions, sign-in, sign-out and the huge one; not the foreign entry.
+    assert_eq!(all["entries"].as_array().unwrap().len(), 8, "{all}");
     shutdown.cancel();
 }

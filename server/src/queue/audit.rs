@@ -137,14 +137,12 @@ fn entries(reply: redis::Value) -> Vec<AuditEntry> {
             let fields = parts.pop()?;
             let id_text = text(&parts.pop()?)?;
             let id: StreamId = id_text.parse().ok()?;
-            let redis::Value::Array(flat) = fields else {
-                return None;
-            };
+            let pairs = super::record::hash_pairs(fields);
             let field = |name: &str| -> Option<String> {
-                flat.chunks(2)
-                    .find(|pair| pair.first().and_then(text).as_deref() == Some(name))
-                    .and_then(|pair| pair.get(1).and_then(text))
-                    .map(|value| super::cut(&value, MAX_FIELD).to_string())
+                pairs
+                    .iter()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| super::cut(value, MAX_FIELD).to_string())
             };
             Some(AuditEntry {
                 id: id.to_string(),

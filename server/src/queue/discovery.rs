@@ -20,6 +20,9 @@ const SCAN_COUNT: usize = 1000;
 const MAX_NAME_BYTES: usize = 256;
 /// Replies per queue in [`summaries`]' pipeline.
 const READS_PER_QUEUE: usize = 10;
+/// Most queues one discovery lists (past it, the list says it is not complete): what is read
+/// for each of them each second must stay bounded whatever the Redis holds.
+pub const MAX_QUEUES: usize = 10_000;
 
 /// A queue found on the Redis.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -89,13 +92,15 @@ pub async fn discover(
         if next == 0 {
             break true;
         }
-        if looked >= budget {
+        if looked >= budget || candidates.len() > MAX_QUEUES {
             break false;
         }
         cursor = next;
     };
     candidates.sort();
     candidates.dedup();
+    let complete = complete && candidates.len() <= MAX_QUEUES;
+    candidates.truncate(MAX_QUEUES);
     // A queue's meta hash carries BullMQ's settings; a hash of that name without them is
     // another program's.
     let mut pipe = redis::pipe();

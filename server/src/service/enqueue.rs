@@ -104,10 +104,10 @@ fn job_id_for(
         })
     };
     if let Some(custom) = &request.options.job_id {
-        NewJobId::parse(custom).map_err(|e| refuse(e.to_string()))?;
+        let exact = NewJobId::parse(custom).map_err(|e| refuse(e.to_string()))?;
         return match owner.filter(|_| principal.ids_are_namespaced()) {
             Some(owner) => owned_job_id(owner, custom).map(Some).map_err(refuse),
-            None => Ok(NewJobId::parse(custom).ok()),
+            None => Ok(Some(exact)),
         };
     }
     // A custom id already makes a retry return the same job; without one, the key does. The
