@@ -1,6 +1,7 @@
 //! Who may do what, against real server processes and a real Redis: each role against each
-//! route, submitters kept apart, cross-site cookie requests, the tokens file re-read, quotas
-//! across two web processes, the trusted proxy header, anonymous identities, safe defaults.
+//! route, submitters kept apart, the tokens file re-read, quotas across two web processes, the
+//! trusted proxy header, anonymous identities, safe defaults. Sign-in and the cross-site cookie
+//! rules are tested in-process (`server/tests/edge.rs`).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -132,123 +133,6 @@ async fn a_submitter_cannot_read_follow_or_guess_another_owners_jobs() {
         .collect();
     assert_eq!(ids, [&json!(bobs)], "{mine}");
     assert_eq!(views[0]["presence"], "Gone", "{views}");
-}
-
-#[tokio::test]
-async fn cookie_requests_from_other_sites_are_refused_and_sign_in_works() {
-    let redis = RedisServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (file, tokens) = tokens_file(dir.path(), &[("pat", "submitter")]);
-    let server = Sentinel::start("web", &redis.url(), auth_opts("web", &file, &[])).await;
-    server.wait_ready().await;
-    let http = client();
-    let origin = server.url("");
-
-    // A wrong token: 401 after a delay, logged without the token.
-    let started = Instant::now();
-    let wrong = http
-        .post(server.url("/signin"))
-        .form(&[("token", "y".repeat(40))])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
-    assert!(started.elapsed() >= Duration::from_millis(900));
-    assert!(server.log().contains("failed sign-in") && !server.log().contains(&"y".repeat(40)));
-    // A sign-in that is not a form gets the page with its message, never a 5xx.
-    let malformed = http
-        .post(server.url("/signin"))
-        .header("content-type", "application/json")
-        .body("{\"token\": 1}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(malformed.status(), 400);
-
-    let signed_in = http
-        .post(server.url("/signin"))
-        .header("origin", &origin)
-        .form(&[("token", tokens[0].1.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status(), 303);
-    let cookie = signed_in.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
-    );
-    let session = cookie.split(';').next().unwrap().to_string();
-
-    let post = |origin: &str, kind: &str, site: Option<&str>| {
-        let mut request = http
-            .post(server.url("/tasks/enqueue?seconds=1"))
-            .header("cookie", &session)
-            .header("origin", origin)
-            .header("content-type", kind);
-        if let Some(site) = site {
-            request = request.header("sec-fetch-site", site);
-        }
-        request
-            .body(if kind.contains("json") {
-                "{}"
-            } else {
-                "seconds=1"
-            })
-            .send()
-    };
-    let evil = "https://evil.example";
-    let cases: [(&str, &str, Option<&str>, u16); 5] = [
-        (evil, "application/json", None, 403),
-        (&origin, "application/json", Some("cross-site"), 403),
-        (&origin, "text/plain", Some("same-origin"), 415),
-        (&origin, "application/x-www-form-urlencoded", None, 415),
-        (&origin, "application/json", Some("same-origin"), 201),
-    ];
-    for (from, kind, site, expected) in cases {
-        let status = post(from, kind, site).await.unwrap().status();
-        assert_eq!(status, expected, "{from} {kind} {site:?}");
-    }
-    // The page's own no-JavaScript form post works; the same from another site does not.
-    let form = |origin: &str| {
-        http.post(server.url("/api/enqueue"))
-            .header("cookie", &session)
-            .header("origin", origin)
-            .header("accept", "text/html")
-            .form(&[("seconds", "1")])
-            .send()
-    };
-    let own = form(&origin).await.unwrap();
-    assert_eq!(own.status(), 302, "{:?}", own.text().await);
-    assert_eq!(form("https://evil.example").await.unwrap().status(), 403);
-    // A program's bearer token is exempt from the cookie rules.
-    let bearer = http
-        .post(server.url("/tasks/enqueue?seconds=1"))
-        .bearer_auth(&tokens[0].1)
-        .header("content-type", "text/plain")
-        .body("")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bearer.status(), 201);
-    // Sign-out clears the session.
-    let out = http
-        .post(server.url("/signout"))
-        .header("origin", &origin)
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.status(), 303);
-    assert!(
-        out.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .contains("Max-Age=0")
-    );
 }
 
 #[tokio::test]

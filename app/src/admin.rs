@@ -311,6 +311,47 @@ pub struct WorkerInfo {
     pub connected_secs: Option<u64>,
 }
 
+/// Longest prefix or queue name a queue reference takes.
+pub const MAX_QUEUE_PART_BYTES: usize = 256;
+
+/// A queue named by its key prefix and its name: `<prefix>:<name>` in a URL (`?queue=`), split
+/// at the last `:` (BullMQ refuses `:` in names; a prefix may hold one, or a hash tag).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct QueueName {
+    /// Its key prefix.
+    pub prefix: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl QueueName {
+    /// The queue `raw` names (`<prefix>:<name>`), or why it names none.
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let (prefix, name) = raw
+            .rsplit_once(':')
+            .ok_or("must be <prefix>:<name>, e.g. bull:emails")?;
+        let fits = |part: &str| {
+            !part.is_empty()
+                && part.len() <= MAX_QUEUE_PART_BYTES
+                && !part.chars().any(char::is_control)
+        };
+        if !fits(prefix) || !fits(name) {
+            return Err(
+                "the prefix and the name must each be 1 to 256 bytes, no control characters",
+            );
+        }
+        Ok(Self {
+            prefix: prefix.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    /// `<prefix>:<name>`, as [`Self::parse`] reads it.
+    pub fn text(&self) -> String {
+        format!("{}:{}", self.prefix, self.name)
+    }
+}
+
 /// One BullMQ queue found on the Redis (`GET /admin/api/queues`).
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,6 +364,18 @@ pub struct QueueSummary {
     pub paused: bool,
     /// Jobs per state, as Node BullMQ's `getJobCounts` counts them.
     pub counts: crate::types::JobCounts,
+    /// Jobs that completed in the last hour (those still kept).
+    #[serde(default)]
+    pub completed_last_hour: u64,
+    /// Jobs that failed in the last hour (those still kept).
+    #[serde(default)]
+    pub failed_last_hour: u64,
+    /// When the oldest waiting job was added (ms since the epoch), if any waits.
+    #[serde(default)]
+    pub oldest_waiting_at: Option<u64>,
+    /// BullMQ workers connected to it (named connections, as Node's `getWorkers` finds them).
+    #[serde(default)]
+    pub workers: u64,
 }
 
 /// `GET /admin/api/queues`: every BullMQ queue found, by prefix then name.
@@ -331,6 +384,9 @@ pub struct QueueSummary {
 pub struct QueueList {
     /// The queues.
     pub queues: Vec<QueueSummary>,
+    /// Sentinel's own queue (`<prefix>:<name>`): the dashboard's `/admin` without `?queue=`.
+    #[serde(default)]
+    pub home: String,
     /// Whether the scan saw every key (`false`: it stopped at its budget; more may exist).
     pub complete: bool,
 }
@@ -475,6 +531,9 @@ pub struct JobQuery {
     pub page: u64,
     /// `size=`.
     pub size: u64,
+    /// `queue=`: which queue (`<prefix>:<name>`); Sentinel's own when absent.
+    #[serde(default)]
+    pub queue: Option<String>,
 }
 
 /// A bulk run's progress (`POST /admin/api/jobs/bulk`, `GET /admin/api/bulk/{bulk}`).

@@ -108,8 +108,17 @@ pub trait TaskBackend: Send + Sync + 'static {
 pub trait AdminBackend: Send + Sync + 'static {
     /// What the caller may do on the dashboard.
     fn admin_access(&self) -> crate::admin::AdminAccess;
-    /// The dashboard's overview (viewers and up).
-    fn overview(&self) -> BoxFuture<'_, Result<crate::admin::Overview, BackendError>>;
+    /// The overview of a queue (Sentinel's own when `None`; `<prefix>:<name>` otherwise; the
+    /// other calls take the queue the same way) (viewers and up).
+    fn overview(
+        &self,
+        queue: Option<String>,
+    ) -> BoxFuture<'_, Result<crate::admin::Overview, BackendError>>;
+    /// Every BullMQ queue on the Redis the caller may see, with its counts (viewers and up).
+    fn admin_queues(
+        &self,
+        rescan: bool,
+    ) -> BoxFuture<'_, Result<crate::admin::QueueList, BackendError>>;
     /// A page of jobs as `GET /admin/api/jobs` answers it (viewers and up).
     fn admin_jobs(
         &self,
@@ -118,19 +127,26 @@ pub trait AdminBackend: Send + Sync + 'static {
     /// One job in full; `None` when there is no such job (viewers and up).
     fn admin_job(
         &self,
+        queue: Option<String>,
         id: JobId,
     ) -> BoxFuture<'_, Result<Option<crate::admin::JobDetail>, BackendError>>;
     /// An action on one job (operators and up).
     fn admin_act(
         &self,
+        queue: Option<String>,
         id: JobId,
         action: crate::admin::JobAction,
     ) -> BoxFuture<'_, Result<crate::admin::ActionOutcome, BackendError>>;
     /// Pauses or resumes the queue (operators and up).
-    fn admin_pause(&self, paused: bool) -> BoxFuture<'_, Result<(), BackendError>>;
+    fn admin_pause(
+        &self,
+        queue: Option<String>,
+        paused: bool,
+    ) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Starts `action` on these ids, or on every job the search `q` finds (operators and up).
     fn admin_bulk(
         &self,
+        queue: Option<String>,
         action: crate::admin::JobAction,
         ids: Vec<String>,
         q: Option<String>,
@@ -139,6 +155,7 @@ pub trait AdminBackend: Send + Sync + 'static {
     /// run (operators and up).
     fn admin_clean(
         &self,
+        queue: Option<String>,
         request: crate::admin::CleanRequest,
     ) -> BoxFuture<'_, Result<crate::admin::CleanOutcome, BackendError>>;
     /// A bulk run's progress, if this server process started it (viewers and up).

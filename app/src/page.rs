@@ -101,6 +101,11 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route
+                    path=(StaticSegment("admin"), StaticSegment("queues"))
+                    view=crate::dashboard::queues_view()
+                    ssr=SsrMode::Async
+                />
+                <Route
                     path=(StaticSegment("admin"), StaticSegment("jobs"), ParamSegment("id"))
                     view=crate::dashboard::job_view()
                     ssr=SsrMode::Async

@@ -53,6 +53,12 @@ pub enum AppError {
         /// The id asked for.
         id: String,
     },
+    /// No such BullMQ queue on the Redis.
+    #[error("no BullMQ queue {queue:?} on this Redis")]
+    NoQueue {
+        /// The queue asked for (`<prefix>:<name>`).
+        queue: String,
+    },
     /// No such route.
     #[error("no such route")]
     NoRoute,
@@ -182,6 +188,11 @@ impl AppError {
             AppError::NotFound { id } => (
                 StatusCode::NOT_FOUND,
                 json!({"error": "not_found", "id": short(id)}),
+            ),
+            AppError::NoQueue { queue } => (
+                StatusCode::NOT_FOUND,
+                json!({"error": "not_found", "field": "queue", "queue": short(queue),
+                       "message": format!("no BullMQ queue {:?} on this Redis", short(queue))}),
             ),
             AppError::NoRoute => (
                 StatusCode::NOT_FOUND,

@@ -391,6 +391,16 @@ async fn the_openapi_document_names_each_route_s_refusals() {
     )
     .await;
     assert_eq!(got, StatusCode::OK);
+    // Moved from the cross-process suite (`tests/hardening.rs`): the document and its routes.
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    for path in [
+        "/tasks/enqueue",
+        "/tasks/status/{id}",
+        "/tasks/counts",
+        "/readyz",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing: {doc}");
+    }
     let statuses = |path: &str, method: &str| -> Vec<String> {
         let mut codes: Vec<String> = doc["paths"][path][method]["responses"]
             .as_object()
@@ -974,5 +984,340 @@ async fn every_action_is_on_record_once_whichever_edge_and_only_admins_read_it()
     .await;
     // The 5 actions, sign-in, sign-out and the huge one; not the foreign entry.
     assert_eq!(all["entries"].as_array().unwrap().len(), 8, "{all}");
+    shutdown.cancel();
+}
+
+/// A body of `total` bytes sent in 64 KiB chunks; the counter says how much the router pulled.
+fn counted_body(total: usize) -> (Body, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    let pulled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let chunk = axum::body::Bytes::from(vec![b' '; 64 * 1024]);
+    let stream = futures::stream::unfold(0usize, move |sent| {
+        let chunk = chunk.clone();
+        let counter = counter.clone();
+        async move {
+            if sent >= total {
+                return None;
+            }
+            counter.fetch_add(chunk.len(), Ordering::Relaxed);
+            Some((Ok::<_, std::io::Error>(chunk.clone()), sent + chunk.len()))
+        }
+    });
+    (Body::from_stream(stream), pulled)
+}
+
+/// Moved from the cross-process suite (`tests/hardening.rs`, whose test keeps the memory and the
+/// transport's declared-length check): every POST route answers a huge body with a JSON 413
+/// naming the limit, having read no more than the limit's worth of it.
+#[tokio::test]
+async fn a_huge_body_gets_413_on_every_post_route_before_it_is_read() {
+    use std::sync::atomic::Ordering;
+    let redis = RedisServer::start().await;
+    let (router, _state, shutdown) = router(&redis, &[]).await;
+    let total = 64 << 20;
+    for path in [
+        "/tasks/enqueue",
+        "/api/enqueue",
+        "/api/statuses",
+        "/api/counts",
+        "/api/settings",
+        "/api/home",
+        "/admin/api/queue/clean",
+    ] {
+        let (body, pulled) = counted_body(total);
+        let (got, answer) = call(
+            &router,
+            request("POST", path)
+                .header("content-type", "application/json")
+                .body(body)
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(got, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {answer}");
+        assert_eq!(answer["limit"], "MAX_BODY_BYTES", "{path}: {answer}");
+        let read = pulled.load(Ordering::Relaxed);
+        assert!(read < 4 << 20, "{path}: the router read {read} bytes");
+        // A declared length over the limit is refused too.
+        let (got, answer) = call(
+            &router,
+            request("POST", path)
+                .header("content-type", "application/json")
+                .header("content-length", total.to_string())
+                .body(counted_body(total).0)
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(got, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {answer}");
+    }
+    shutdown.cancel();
+}
+
+/// Moved from the cross-process suite (`tests/hardening.rs`): a job id spelled like one of the
+/// queue's keys is a job that does not exist, and a bad `Last-Event-ID` is a 400 naming it.
+#[tokio::test]
+async fn key_named_ids_and_bad_last_event_ids_get_4xx_only() {
+    let redis = RedisServer::start().await;
+    let (router, _state, shutdown) = router(&redis, &[]).await;
+    let (got, answer) = call(
+        &router,
+        request("POST", "/tasks/enqueue?seconds=1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got, StatusCode::CREATED, "{answer}");
+    for name in [
+        "meta",
+        "events",
+        "id",
+        "wait",
+        "completed",
+        "failed",
+        "active",
+        "delayed",
+        "marker",
+        "prioritized",
+        "stalled-check",
+        "paused",
+        "limiter",
+        "audit",
+    ] {
+        let (got, body) = call(
+            &router,
+            request("GET", &format!("/tasks/status/{name}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(got, StatusCode::NOT_FOUND, "{name}: {body}");
+        assert_eq!(body["error"], "not_found", "{name}: {body}");
+    }
+    let long = "9".repeat(50);
+    for bad in ["yesterday", "1-2-3", "-1", "1-", &long, "1 -2", "0x10-0"] {
+        let (got, body) = call_head(
+            &router,
+            request("GET", "/tasks/stream")
+                .header("last-event-id", bad)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(got, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(body["field"], "Last-Event-ID", "{bad}");
+    }
+    shutdown.cancel();
+}
+
+/// Moved from the cross-process suite (`tests/hardening.rs`): a retried enqueue with the same
+/// `Idempotency-Key` gives the same job; a key over the limit is a 400 naming the header.
+#[tokio::test]
+async fn the_same_idempotency_key_gives_the_same_job() {
+    let redis = RedisServer::start().await;
+    let (router, _state, shutdown) = router(&redis, &[]).await;
+    let post = |key: &str| {
+        request("POST", "/tasks/enqueue?seconds=3")
+            .header("idempotency-key", key)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (_, first) = call(&router, post("order-42")).await;
+    let (_, again) = call(&router, post("order-42")).await;
+    let (_, other) = call(&router, post("order-43")).await;
+    assert!(first["id"].is_string(), "{first}");
+    assert_eq!(first["id"], again["id"]);
+    assert_ne!(first["id"], other["id"]);
+    let (_, counts) = call(
+        &router,
+        request("GET", "/tasks/counts").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(counts["counts"]["waiting"], 2, "{counts}");
+    let (got, body) = call(&router, post(&"x".repeat(300))).await;
+    assert_eq!(got, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "Idempotency-Key");
+    shutdown.cancel();
+}
+
+/// Log lines written while a test runs, for checks on what is (and is not) logged.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Moved from the cross-process suite (`tests/access.rs`): sign-in (a wrong token waits and is
+/// logged without the token; a malformed form is a 400), the session cookie's flags, the
+/// cross-site and content-type rules for cookie requests, the page's own form post, a bearer
+/// token exempt from them, and sign-out.
+#[tokio::test]
+async fn cookie_requests_from_other_sites_are_refused_and_sign_in_works() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (tokens_flag, tokens) = tokens_file(dir.path(), &[("pat", "submitter")]);
+    let (router, _state, shutdown) = router(
+        &redis,
+        &[
+            "--auth=on",
+            &tokens_flag,
+            "--session-secret=a-test-session-secret-of-at-least-32-chars",
+        ],
+    )
+    .await;
+    let origin = "http://127.0.0.1:3001";
+    let form = "application/x-www-form-urlencoded";
+
+    let wrong = "y".repeat(40);
+    let started = std::time::Instant::now();
+    let (got, _) = call_head(
+        &router,
+        request("POST", "/signin")
+            .header("content-type", form)
+            .body(json(&format!("token={wrong}")))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got, StatusCode::UNAUTHORIZED);
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    let logged = logs.text();
+    assert!(
+        logged.contains("failed sign-in") && !logged.contains(&wrong),
+        "{logged}"
+    );
+    let (got, _) = call_head(
+        &router,
+        request("POST", "/signin")
+            .header("content-type", "application/json")
+            .body(json("{\"token\": 1}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got, StatusCode::BAD_REQUEST);
+
+    let signed_in = router
+        .clone()
+        .oneshot(
+            request("POST", "/signin")
+                .header("origin", origin)
+                .header("content-type", form)
+                .body(json(&format!("token={}", tokens[0].1)))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_string();
+
+    let evil = "https://evil.example";
+    let cases: [(&str, &str, Option<&str>, StatusCode); 5] = [
+        (evil, "application/json", None, StatusCode::FORBIDDEN),
+        (
+            origin,
+            "application/json",
+            Some("cross-site"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            origin,
+            "text/plain",
+            Some("same-origin"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (origin, form, None, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (
+            origin,
+            "application/json",
+            Some("same-origin"),
+            StatusCode::CREATED,
+        ),
+    ];
+    for (from, kind, site, expected) in cases {
+        let mut builder = request("POST", "/tasks/enqueue?seconds=1")
+            .header("cookie", &session)
+            .header("origin", from)
+            .header("content-type", kind);
+        if let Some(site) = site {
+            builder = builder.header("sec-fetch-site", site);
+        }
+        let body = if kind.contains("json") {
+            "{}"
+        } else {
+            "seconds=1"
+        };
+        let (got, answer) = call(&router, builder.body(json(body)).unwrap()).await;
+        assert_eq!(got, expected, "{from} {kind} {site:?}: {answer}");
+    }
+    // The page's own no-JavaScript form post works; the same from another site does not.
+    let page_form = |from: &str| {
+        request("POST", "/api/enqueue")
+            .header("cookie", &session)
+            .header("origin", from)
+            .header("accept", "text/html")
+            .header("content-type", form)
+            .body(json("seconds=1"))
+            .unwrap()
+    };
+    let (got, _) = call_head(&router, page_form(origin)).await;
+    assert_eq!(got, StatusCode::FOUND);
+    let (got, _) = call_head(&router, page_form(evil)).await;
+    assert_eq!(got, StatusCode::FORBIDDEN);
+    // A program's bearer token is exempt from the cookie rules.
+    let (got, answer) = call(
+        &router,
+        request("POST", "/tasks/enqueue?seconds=1")
+            .header("authorization", format!("Bearer {}", tokens[0].1))
+            .header("content-type", "text/plain")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got, StatusCode::CREATED, "{answer}");
+    // Sign-out clears the session.
+    let out = router
+        .clone()
+        .oneshot(
+            request("POST", "/signout")
+                .header("origin", origin)
+                .header("cookie", &session)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
     shutdown.cancel();
 }

@@ -20,9 +20,9 @@ pub async fn my_admin_access() -> Result<AdminAccess, ServerFnError> {
 
 /// Counts, paused, workers and the last hour (shared by every open dashboard on the process).
 #[server(prefix = "/api", endpoint = "admin/overview")]
-pub async fn admin_overview() -> Result<Overview, ServerFnError> {
+pub async fn admin_overview(queue: Option<String>) -> Result<Overview, ServerFnError> {
     crate::backend::admin_backend()?
-        .overview()
+        .overview(queue)
         .await
         .map_err(failed)
 }
@@ -38,10 +38,13 @@ pub async fn admin_jobs(query: JobQuery) -> Result<JobPage, ServerFnError> {
 
 /// One job in full (`None`: no such job).
 #[server(prefix = "/api", endpoint = "admin/job")]
-pub async fn admin_job(id: String) -> Result<Option<JobDetail>, ServerFnError> {
+pub async fn admin_job(
+    id: String,
+    queue: Option<String>,
+) -> Result<Option<JobDetail>, ServerFnError> {
     let id = crate::JobId::parse(&id).map_err(|e| ServerFnError::new(e.to_string()))?;
     crate::backend::admin_backend()?
-        .admin_job(id)
+        .admin_job(queue, id)
         .await
         .map_err(failed)
 }
@@ -59,20 +62,24 @@ fn job_action(name: &str) -> Result<crate::admin::JobAction, ServerFnError> {
 
 /// `retry`, `remove`, `promote` or `cancel` on one job.
 #[server(prefix = "/api", endpoint = "admin/act")]
-pub async fn admin_act(id: String, action: String) -> Result<ActionOutcome, ServerFnError> {
+pub async fn admin_act(
+    id: String,
+    action: String,
+    queue: Option<String>,
+) -> Result<ActionOutcome, ServerFnError> {
     let id = crate::JobId::parse(&id).map_err(|e| ServerFnError::new(e.to_string()))?;
     let action = job_action(&action)?;
     crate::backend::admin_backend()?
-        .admin_act(id, action)
+        .admin_act(queue, id, action)
         .await
         .map_err(failed)
 }
 
 /// Pauses (`true`) or resumes the queue.
 #[server(prefix = "/api", endpoint = "admin/pause")]
-pub async fn admin_pause(paused: bool) -> Result<(), ServerFnError> {
+pub async fn admin_pause(paused: bool, queue: Option<String>) -> Result<(), ServerFnError> {
     crate::backend::admin_backend()?
-        .admin_pause(paused)
+        .admin_pause(queue, paused)
         .await
         .map_err(failed)
 }
@@ -84,6 +91,7 @@ pub async fn admin_bulk(
     action: String,
     ids: String,
     q: Option<String>,
+    queue: Option<String>,
 ) -> Result<BulkProgress, ServerFnError> {
     let ids: Vec<String> = ids
         .lines()
@@ -92,7 +100,7 @@ pub async fn admin_bulk(
         .collect();
     let action = job_action(&action)?;
     crate::backend::admin_backend()?
-        .admin_bulk(action, ids, q)
+        .admin_bulk(queue, action, ids, q)
         .await
         .map_err(failed)
 }
@@ -113,6 +121,7 @@ pub async fn admin_clean(
     state: String,
     older_than_minutes: u64,
     dry_run: bool,
+    queue: Option<String>,
 ) -> Result<crate::admin::CleanOutcome, ServerFnError> {
     let state = match state.as_str() {
         "completed" => crate::admin::FinishedState::Completed,
@@ -130,7 +139,17 @@ pub async fn admin_clean(
         dry_run,
     };
     crate::backend::admin_backend()?
-        .admin_clean(request)
+        .admin_clean(queue, request)
+        .await
+        .map_err(failed)
+}
+
+/// Every BullMQ queue on the Redis the caller may see, with its counts; `rescan`: look for
+/// new queues now.
+#[server(prefix = "/api", endpoint = "admin/queues")]
+pub async fn admin_queues(rescan: bool) -> Result<crate::admin::QueueList, ServerFnError> {
+    crate::backend::admin_backend()?
+        .admin_queues(rescan)
         .await
         .map_err(failed)
 }

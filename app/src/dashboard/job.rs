@@ -22,18 +22,27 @@ fn pretty(value: &Value) -> String {
 pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let queue = super::queue_param();
     let tick = RwSignal::new(0u64);
     let feed = RwSignal::new(Feed::Starting);
-    live::start(tick, feed, Some(id.get_untracked()));
+    live::start(
+        tick,
+        feed,
+        Some(id.get_untracked()),
+        queue.get_untracked().is_none(),
+    );
     let access = Resource::new(|| (), |_| my_admin_access());
-    let job = Resource::new(move || (id.get(), tick.get()), |(id, _)| admin_job(id));
+    let job = Resource::new(
+        move || (id.get(), queue.get(), tick.get()),
+        |(id, queue, _)| admin_job(id, queue),
+    );
     let notice = RwSignal::new(None::<(bool, String)>);
     let hydrated = super::hydrated_mark();
     view! {
         <Title text=move || crate::head::title_text(format!("Job {} · Sentinel", id.get()))/>
         <main class="page admin" data-hydrated=move || hydrated.get().to_string()>
-            {header(feed)}
-            <p><a href="/admin">"← All jobs"</a></p>
+            {header(feed, queue)}
+            <p><a href=move || super::jobs::link(queue.get().as_deref(), None, None, 0, None)>"← All jobs"</a></p>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let access = match access.await {
@@ -50,7 +59,7 @@ pub fn JobPage() -> impl IntoView {
                             </section>
                         }
                         .into_any(),
-                        Ok(Some(detail)) => detail_view(detail, access, notice, tick).into_any(),
+                        Ok(Some(detail)) => detail_view(detail, access, notice, tick, queue).into_any(),
                     }
                 })}
             </Transition>
@@ -67,13 +76,20 @@ fn detail_view(
     access: AdminAccess,
     notice: RwSignal<Option<(bool, String)>>,
     tick: RwSignal<u64>,
+    queue: Memo<Option<String>>,
 ) -> impl IntoView + use<> {
     let state = job.state;
     let bar = progress_of(&job.progress);
     let owner = owner_of(&job.data);
     let actions = (access == AdminAccess::Operator).then(|| {
-        let buttons =
-            super::jobs::action_buttons(&job.id, page_actions(state), "action", notice, tick);
+        let buttons = super::jobs::action_buttons(
+            &job.id,
+            page_actions(state),
+            "action",
+            notice,
+            tick,
+            queue,
+        );
         view! { <div class="actions">{buttons}</div> }
     });
     let mut timeline = vec![("Created", job.timestamp)];

@@ -16,9 +16,19 @@ use crate::types::JobState;
 /// Jobs per page.
 const PAGE_SIZE: u64 = 20;
 
-/// A link to the dashboard with these parameters.
-pub fn link(state: Option<&str>, q: Option<&str>, page: u64, cursor: Option<&str>) -> String {
+/// A link to the dashboard with these parameters (on `queue`, `<prefix>:<name>`, when it is
+/// not Sentinel's own).
+pub fn link(
+    queue: Option<&str>,
+    state: Option<&str>,
+    q: Option<&str>,
+    page: u64,
+    cursor: Option<&str>,
+) -> String {
     let mut parts = Vec::new();
+    if let Some(queue) = queue.filter(|q| !q.is_empty()) {
+        parts.push(format!("queue={}", crate::url::encode(queue)));
+    }
     if let Some(state) = state.filter(|s| !s.is_empty()) {
         parts.push(format!("state={}", crate::url::encode(state)));
     }
@@ -56,6 +66,7 @@ pub fn action_buttons(
     class: &'static str,
     notice: RwSignal<Option<(bool, String)>>,
     tick: RwSignal<u64>,
+    queue: Memo<Option<String>>,
 ) -> impl IntoView + use<> {
     actions
         .iter()
@@ -67,7 +78,7 @@ pub fn action_buttons(
                     type="button"
                     class=class
                     aria-label=format!("{} job {id}", action_title(action))
-                    on:click=move |_| act(job.clone(), action, notice, tick)
+                    on:click=move |_| act(job.clone(), action, notice, tick, queue.get_untracked())
                 >
                     {action_title(action)}
                 </button>
@@ -91,6 +102,7 @@ pub fn act(
     action: &'static str,
     notice: RwSignal<Option<(bool, String)>>,
     tick: RwSignal<u64>,
+    queue: Option<String>,
 ) {
     let question = match action {
         "retry" => format!("Retry job {id}? It runs again from the start."),
@@ -104,7 +116,7 @@ pub fn act(
         return;
     }
     leptos::task::spawn_local(async move {
-        match admin_act(id.clone(), action.to_string()).await {
+        match admin_act(id.clone(), action.to_string(), queue).await {
             Ok(outcome) => {
                 let words = if outcome.result == "requested" {
                     format!("Job {id}: asked its worker to stop it")
@@ -127,6 +139,7 @@ pub fn Jobs(
     overview: Resource<Result<Overview, ServerFnError>>,
 ) -> impl IntoView {
     let query = use_query_map();
+    let queue = super::queue_param();
     let asked = Memo::new(move |_| {
         let query = query.get();
         JobQuery {
@@ -139,6 +152,7 @@ pub fn Jobs(
                 .unwrap_or(0)
                 .min(1_000_000),
             size: PAGE_SIZE,
+            queue: queue.get(),
         }
     });
     let jobs = Resource::new(
@@ -157,6 +171,7 @@ pub fn Jobs(
         notice,
         tick,
         running: RwSignal::new(false),
+        queue,
     };
     let search_box = NodeRef::<leptos::html::Input>::new();
     // "/" anywhere but in a field goes to the search box.
@@ -180,11 +195,12 @@ pub fn Jobs(
     let tabs = move || {
         let current = asked.with(|a| a.state.clone());
         let q = asked.with(|a| a.q.clone());
+        let on = asked.with(|a| a.queue.clone());
         Suspend::new(async move {
             let counts = overview.await.ok().map(|o| state_counts(&o.counts));
             let all = view! {
                 <li>
-                    <a href=link(None, q.as_deref(), 0, None) aria-current=current.is_none().then_some("page")>
+                    <a href=link(on.as_deref(), None, q.as_deref(), 0, None) aria-current=current.is_none().then_some("page")>
                         "All"
                     </a>
                 </li>
@@ -199,7 +215,7 @@ pub fn Jobs(
                     let here = current.as_deref() == Some(name);
                     view! {
                         <li>
-                            <a href=link(Some(name), q.as_deref(), 0, None) aria-current=here.then_some("page")>
+                            <a href=link(on.as_deref(), Some(name), q.as_deref(), 0, None) aria-current=here.then_some("page")>
                                 {state_title(*state)}
                                 {count.map(|n| view! { " " <span class="count">{n}</span> })}
                             </a>
@@ -219,6 +235,7 @@ pub fn Jobs(
                 </ul>
             </nav>
             <Form method="GET" action="/admin" attr:class="search" attr:role="search">
+                {move || asked.with(|a| a.queue.clone()).map(|q| view! { <input type="hidden" name="queue" value=q/> })}
                 {move || asked.with(|a| a.state.clone()).map(|s| view! { <input type="hidden" name="state" value=s/> })}
                 <label for="job-search">"Search"</label>
                 <input
@@ -295,6 +312,10 @@ fn table(
     let line = summary_line(&page, asked);
     let state = asked.state.clone();
     let q = asked.q.clone();
+    let on = asked.queue.clone();
+    let link = |state: Option<&str>, q: Option<&str>, page: u64, cursor: Option<&str>| {
+        link(on.as_deref(), state, q, page, cursor)
+    };
     let previous = (page.page > 0 && asked.cursor.is_none())
         .then(|| link(state.as_deref(), q.as_deref(), page.page - 1, None));
     let following = match &page.next {
@@ -381,7 +402,7 @@ fn row(
     bulk: Bulk,
 ) -> impl IntoView + use<> {
     let ListedJob { state, job } = listed;
-    let href = format!("/admin/jobs/{}", crate::url::encode(&job.id));
+    let href = super::job_link(&job.id, bulk.queue.get_untracked().as_deref());
     let bar = progress_of(&job.progress);
     let now = crate::time::now_ms() as u64;
     let duration = job.processed_on.map(|started| {
@@ -391,7 +412,14 @@ fn row(
     let owner = owner_of(&job.data).unwrap_or_else(|| "–".to_string());
     let label = format!("Job {}", job.id);
     let actions = (access == AdminAccess::Operator).then(|| {
-        let buttons = action_buttons(&job.id, actions_for(state), "action small", notice, tick);
+        let buttons = action_buttons(
+            &job.id,
+            actions_for(state),
+            "action small",
+            notice,
+            tick,
+            bulk.queue,
+        );
         view! { <td class="actions">{buttons}</td> }
     });
     let reason = job.failed_reason.clone();
@@ -450,6 +478,7 @@ pub struct Bulk {
     notice: RwSignal<Option<(bool, String)>>,
     tick: RwSignal<u64>,
     running: RwSignal<bool>,
+    queue: Memo<Option<String>>,
 }
 
 /// The search that covers this view: its states and its query.
@@ -503,7 +532,14 @@ fn run_bulk(
     bulk.running.set(true);
     leptos::task::spawn_local(async move {
         let say = |bad: bool, text: String| bulk.notice.set(Some((bad, text)));
-        let mut progress = match admin_bulk(action.to_string(), ids.join("\n"), q).await {
+        let mut progress = match admin_bulk(
+            action.to_string(),
+            ids.join("\n"),
+            q,
+            bulk.queue.get_untracked(),
+        )
+        .await
+        {
             Ok(progress) => progress,
             Err(error) => {
                 say(true, error_text(&error));

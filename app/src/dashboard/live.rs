@@ -15,6 +15,8 @@ pub enum Feed {
     Live,
     /// Read every few seconds: the stream is not available.
     Polling,
+    /// Read every two seconds: another program's queue, which the event stream does not carry.
+    Reading,
 }
 
 impl Feed {
@@ -24,17 +26,19 @@ impl Feed {
             Feed::Starting => "Connecting…",
             Feed::Live => "Live",
             Feed::Polling => "Not live: reading every 5 s",
+            Feed::Reading => "Reading every 2 s",
         }
     }
 }
 
 /// Starts the updates for the current view: `tick` goes up when it should be read again.
-/// With `job`, only that job's events count.
-pub fn start(tick: RwSignal<u64>, feed: RwSignal<Feed>, job: Option<String>) {
+/// With `job`, only that job's events count. Without `stream` (a queue the event stream does
+/// not carry), the view is read every two seconds.
+pub fn start(tick: RwSignal<u64>, feed: RwSignal<Feed>, job: Option<String>, stream: bool) {
     #[cfg(feature = "hydrate")]
-    imp::start(tick, feed, job);
+    imp::start(tick, feed, job, stream);
     #[cfg(not(feature = "hydrate"))]
-    let _ = (tick, feed, job);
+    let _ = (tick, feed, job, stream);
 }
 
 #[cfg(feature = "hydrate")]
@@ -73,6 +77,7 @@ mod imp {
         "log",
     ];
     const QUIET_READ_MS: f64 = 5000.0;
+    const READ_OTHER_MS: u32 = 2000;
     const STREAM_RETRY_MS: f64 = 30_000.0;
     const QUICK_RETRY_MS: f64 = 2000.0;
     const QUICK_TRIES: u32 = 5;
@@ -123,11 +128,24 @@ mod imp {
         EventStream::open(&EVENTS, on_error, on_event)
     }
 
-    pub fn start(tick: RwSignal<u64>, feed: RwSignal<Feed>, job: Option<String>) {
+    pub fn start(tick: RwSignal<u64>, feed: RwSignal<Feed>, job: Option<String>, stream: bool) {
         let alive = Arc::new(AtomicBool::new(true));
         {
             let alive = alive.clone();
             on_cleanup(move || alive.store(false, Ordering::Relaxed));
+        }
+        if !stream {
+            spawn_local(async move {
+                feed.set(Feed::Reading);
+                loop {
+                    TimeoutFuture::new(READ_OTHER_MS).await;
+                    if !alive.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    tick.update(|t| *t += 1);
+                }
+            });
+            return;
         }
         spawn_local(async move {
             let marks = Rc::new(Marks {

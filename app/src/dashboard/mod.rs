@@ -9,6 +9,7 @@ pub mod chart;
 pub mod job;
 pub mod jobs;
 pub mod live;
+pub mod queues;
 pub mod tools;
 
 use leptos::prelude::*;
@@ -47,6 +48,55 @@ pub fn job_view() -> leptos_router::Lazy<JobRoute> {
 #[cfg(not(feature = "split"))]
 pub fn job_view() -> fn() -> AnyView {
     || view! { <job::JobPage/> }.into_any()
+}
+
+/// The `/admin/queues` route's view (see [`admin_view`]).
+#[cfg(feature = "split")]
+pub fn queues_view() -> leptos_router::Lazy<QueuesRoute> {
+    leptos_router::Lazy::new()
+}
+
+/// The `/admin/queues` route's view (see the split build's version).
+#[cfg(not(feature = "split"))]
+pub fn queues_view() -> fn() -> AnyView {
+    || view! { <queues::QueuesPage/> }.into_any()
+}
+
+/// The `/admin/queues` route, lazily loaded.
+#[cfg(feature = "split")]
+pub struct QueuesRoute;
+
+#[cfg(feature = "split")]
+#[lazy_route]
+impl LazyRoute for QueuesRoute {
+    fn data() -> Self {
+        QueuesRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        #[cfg(feature = "ssr")]
+        crate::head::preload_split("__queues_route_view_");
+        view! { <queues::QueuesPage/> }.into_any()
+    }
+}
+
+/// The queue the dashboard shows: `?queue=<prefix>:<name>` (as the queues page links it);
+/// Sentinel's own when absent.
+pub fn queue_param() -> Memo<Option<String>> {
+    let query = leptos_router::hooks::use_query_map();
+    Memo::new(move |_| query.get().get("queue").filter(|q| !q.trim().is_empty()))
+}
+
+/// The job page's address for job `id` of `queue` (Sentinel's own when `None`).
+pub fn job_link(id: &str, queue: Option<&str>) -> String {
+    match queue {
+        Some(queue) => format!(
+            "/admin/jobs/{}?queue={}",
+            crate::url::encode(id),
+            crate::url::encode(queue)
+        ),
+        None => format!("/admin/jobs/{}", crate::url::encode(id)),
+    }
 }
 
 /// The `/admin` route, lazily loaded.
@@ -110,12 +160,19 @@ pub fn hydrated_mark() -> RwSignal<bool> {
     hydrated
 }
 
-/// The header every dashboard page shares: title, way home, how live it is.
-fn header(feed: RwSignal<Feed>) -> impl IntoView {
+/// The header every dashboard page shares: title, the queue shown, the way to the other
+/// queues and home, how live it is.
+fn header(feed: RwSignal<Feed>, queue: Memo<Option<String>>) -> impl IntoView {
     view! {
         <header class="admin-head">
             <h1><a href="/admin">"Sentinel dashboard"</a></h1>
+            {move || queue.get().map(|q| {
+                let shown = q.clone();
+                view! { <span class="queue-name" data-queue=q>{shown}</span> }
+            })}
             <nav aria-label="Sentinel">
+                <a href="/admin/queues">"Queues"</a>
+                " "
                 <a href="/">"Tasks"</a>
             </nav>
             <span
@@ -132,28 +189,33 @@ fn header(feed: RwSignal<Feed>) -> impl IntoView {
 /// The dashboard: overview, then jobs.
 #[component]
 fn Dashboard() -> impl IntoView {
+    let queue = queue_param();
     let tick = RwSignal::new(0u64);
     let feed = RwSignal::new(Feed::Starting);
-    live::start(tick, feed, None);
+    // The event stream carries Sentinel's own queue: another queue's view is read every 2 s.
+    live::start(tick, feed, None, queue.get_untracked().is_none());
     let access = Resource::new(|| (), |_| my_admin_access());
-    let overview = Resource::new(move || tick.get(), |_| admin_overview());
+    let overview = Resource::new(
+        move || (queue.get(), tick.get()),
+        |(queue, _)| admin_overview(queue),
+    );
     let hydrated = hydrated_mark();
     view! {
         <Title text="Dashboard · Sentinel"/>
         <main class="page admin" data-hydrated=move || hydrated.get().to_string()>
-            {header(feed)}
+            {header(feed, queue)}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match access.await {
                         Ok(AdminAccess::None) => denied(None),
                         Err(error) => denied(Some(error_text(&error))),
                         Ok(access) => view! {
-                            {view! { <OverviewPanel overview tick access/> }.into_any()}
+                            {view! { <OverviewPanel overview tick access queue/> }.into_any()}
                             {view! { <jobs::Jobs tick access overview/> }.into_any()}
                             {(access == AdminAccess::Operator).then(|| view! {
                                 <section class="panel tools" aria-label="Clean and add">
-                                    <tools::CleanForm tick/>
-                                    <tools::AddJobForm tick/>
+                                    <tools::CleanForm tick queue/>
+                                    {queue.get_untracked().is_none().then(|| view! { <tools::AddJobForm tick/> })}
                                 </section>
                             }.into_any())}
                         }
@@ -197,13 +259,14 @@ fn OverviewPanel(
     overview: Resource<Result<Overview, ServerFnError>>,
     tick: RwSignal<u64>,
     access: AdminAccess,
+    queue: Memo<Option<String>>,
 ) -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let toggle = move |pause: bool| {
         busy.set(true);
         leptos::task::spawn_local(async move {
-            match admin_pause(pause).await {
+            match admin_pause(pause, queue.get_untracked()).await {
                 Ok(()) => {
                     problem.set(None);
                     tick.update(|t| *t += 1);

@@ -10,7 +10,7 @@ use crate::types::EnqueueOutcome;
 
 /// Clean: which finished jobs, how old; Preview says how many; Remove asks, then removes.
 #[component]
-pub fn CleanForm(tick: RwSignal<u64>) -> impl IntoView {
+pub fn CleanForm(tick: RwSignal<u64>, queue: Memo<Option<String>>) -> impl IntoView {
     let which = RwSignal::new("completed".to_string());
     let minutes = RwSignal::new("60".to_string());
     let preview = RwSignal::new(None::<(String, u64, u64)>);
@@ -37,7 +37,7 @@ pub fn CleanForm(tick: RwSignal<u64>) -> impl IntoView {
         }
         busy.set(true);
         leptos::task::spawn_local(async move {
-            match admin_clean(state.clone(), age, dry_run).await {
+            match admin_clean(state.clone(), age, dry_run, queue.get_untracked()).await {
                 Ok(outcome) if outcome.dry_run => {
                     preview.set(Some((state, age, outcome.count)));
                     message.set(None);

@@ -14,8 +14,11 @@
 pub mod client;
 pub mod quota;
 pub mod revoked;
+pub mod scope;
 pub mod session;
 pub mod tokens;
+
+pub use scope::{Grant, QueueScope};
 
 use std::fmt;
 use std::net::IpAddr;
@@ -123,12 +126,19 @@ pub struct Principal {
     /// The network the request came from (see [`client::network_of`]), when known: anonymous
     /// identities cost nothing to make, so their quotas hold per network too.
     pub network: Option<IpNet>,
+    /// The queues it may see (every queue unless its grant is limited: `operator@billing-*`).
+    pub queues: QueueScope,
 }
 
 impl Principal {
     /// Whether this principal may add jobs: a viewer is read-only, every other role may.
     pub fn may_enqueue(&self) -> bool {
         self.role != Role::Viewer
+    }
+
+    /// Whether this principal may see queue `name` under `prefix`.
+    pub fn may_see_queue(&self, prefix: &str, name: &str) -> bool {
+        self.queues.allows(prefix, name)
     }
 
     /// Whether this principal sees only its own jobs.
@@ -150,6 +160,7 @@ impl Principal {
             role: Role::Admin,
             credential: Credential::Open,
             network: None,
+            queues: QueueScope::All,
         }
     }
 }
@@ -163,7 +174,7 @@ pub struct Access {
     key: Option<SessionKey>,
     user_header: Option<axum::http::HeaderName>,
     proxies: Vec<IpNet>,
-    user_roles: Vec<(String, Role)>,
+    user_roles: Vec<(String, Grant)>,
     anonymous: AnonymousRole,
     cookie_secure: Option<bool>,
     /// Per-owner enqueue rate.
@@ -257,11 +268,11 @@ impl Access {
             let (user, role) = entry
                 .split_once('=')
                 .ok_or_else(|| fail("SENTINEL_USER_ROLES", "entries are user=role (or *=role)"))?;
-            let role = role
+            let grant: Grant = role
                 .trim()
                 .parse()
                 .map_err(|e: String| fail("SENTINEL_USER_ROLES", &e))?;
-            user_roles.push((user.trim().to_string(), role));
+            user_roles.push((user.trim().to_string(), grant));
         }
         let key = match settings.session_secret.as_ref().filter(|s| !s.0.is_empty()) {
             Some(secret) if secret.0.len() >= 32 => Some(SessionKey::new(&secret.0)),
@@ -353,12 +364,12 @@ impl Access {
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
     }
 
-    fn role_of_user(&self, user: &str) -> Option<Role> {
+    fn grant_of_user(&self, user: &str) -> Option<&Grant> {
         self.user_roles
             .iter()
             .find(|(u, _)| u == user)
             .or_else(|| self.user_roles.iter().find(|(u, _)| u == "*"))
-            .map(|(_, role)| *role)
+            .map(|(_, grant)| grant)
     }
 
     /// Identifies a request. `Err` answers it at once (a bearer token that is not valid).
@@ -385,6 +396,7 @@ impl Access {
                         role: entry.role,
                         credential: Credential::Bearer,
                         network: None,
+                        queues: entry.queues.clone(),
                     }),
                     None,
                 )),
@@ -406,15 +418,16 @@ impl Access {
                     warn!("refused a user header that is too long or not printable");
                     return Err(AppError::Unauthorized);
                 }
-                let Some(role) = self.role_of_user(user) else {
+                let Some(grant) = self.grant_of_user(user) else {
                     return Err(AppError::Forbidden);
                 };
                 return Ok((
                     Some(Principal {
                         owner: format!("user:{user}").into(),
-                        role,
+                        role: grant.role,
                         credential: Credential::Proxy,
                         network: None,
+                        queues: grant.queues.clone(),
                     }),
                     None,
                 ));
@@ -460,6 +473,7 @@ impl Access {
             role,
             credential: Credential::Anonymous,
             network: None,
+            queues: QueueScope::All,
         }
     }
 
@@ -476,6 +490,7 @@ impl Access {
             role: entry.role,
             credential: Credential::Session,
             network: None,
+            queues: entry.queues.clone(),
         })
     }
 }
@@ -605,6 +620,7 @@ mod tests {
             role: Role::Viewer,
             credential: Credential::Bearer,
             network: None,
+            queues: QueueScope::All,
         };
         assert!(require(Some(&p), Role::Submitter).is_ok());
         assert!(matches!(

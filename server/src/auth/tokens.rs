@@ -28,6 +28,8 @@ pub struct TokenEntry {
     pub name: String,
     /// What it may do.
     pub role: Role,
+    /// On which queues (`operator@billing-*` in the role field; every queue without `@`).
+    pub queues: super::QueueScope,
     /// SHA-256 of the token.
     pub digest: [u8; 32],
 }
@@ -64,9 +66,11 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<TokenEntry>, TokenFileError> 
         if !is_valid_name(name) {
             return Err(fail(NAME_RULE));
         }
-        let role: Role = role
-            .parse()
-            .map_err(|_| fail("role must be submitter, viewer, operator or admin"))?;
+        let grant: super::Grant = role.parse().map_err(|e: String| {
+            fail(&format!(
+                "role must be submitter, viewer, operator or admin, optionally limited to queues (operator@billing-*): {e}"
+            ))
+        })?;
         let hex = hash
             .strip_prefix("sha256:")
             .ok_or_else(|| fail("the hash must start with sha256:"))?;
@@ -76,7 +80,8 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<TokenEntry>, TokenFileError> 
         }
         entries.push(TokenEntry {
             name: (*name).to_string(),
-            role,
+            role: grant.role,
+            queues: grant.queues,
             digest,
         });
     }

@@ -16,7 +16,6 @@ use serde_json::{Value, json};
 use crate::auth::{Principal, Role, require};
 use crate::error::AppError;
 use crate::queue::control::Action;
-use crate::queue::inspect;
 use crate::service::admin::{self as service, MAX_PAGE, param};
 use crate::service::bulk;
 use crate::service::state::AppState;
@@ -67,6 +66,7 @@ fn number(
         ("cursor" = Option<String>, Query, description = "Where a search goes on: the `next` of its previous answer"),
         ("page" = Option<u64>, Query, minimum = 0, maximum = 1000000, description = "Page number from 0"),
         ("size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Jobs per page, at most 100 (default 20)"),
+        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)"),
     ),
     responses(
         (status = 200, description = "A page of jobs", body = app::admin::JobPage),
@@ -79,7 +79,7 @@ pub async fn list_jobs(
     principal: Option<Extension<Principal>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<JobPage>, AppError> {
-    require(principal.as_deref(), Role::Viewer)?;
+    let principal = require(principal.as_deref(), Role::Viewer)?;
     let page = number(&query, "page", 0, MAX_PAGE)?;
     let size = number(&query, "size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE as u64)?;
     let asked = JobQuery {
@@ -88,15 +88,19 @@ pub async fn list_jobs(
         cursor: query.get("cursor").cloned(),
         page,
         size,
+        queue: query.get("queue").cloned(),
     };
-    Ok(Json(service::find(&state, &asked).await?))
+    Ok(Json(service::find(&state, principal, &asked).await?))
 }
 
 /// `GET /admin/api/jobs/{id}` → the job in full.
 #[utoipa::path(
     get,
     path = "/admin/api/jobs/{id}",
-    params(("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$", description = "The job id")),
+    params(
+        ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$", description = "The job id"),
+        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)"),
+    ),
     responses(
         (status = 200, description = "The job", body = app::admin::JobDetail),
         (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
@@ -108,14 +112,19 @@ pub async fn job(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
     Path(raw_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<JobDetail>, AppError> {
-    require(principal.as_deref(), Role::Viewer)?;
+    let principal = require(principal.as_deref(), Role::Viewer)?;
     let id = parse_id(&raw_id)?;
-    let limits = crate::queue::stream::EventLimits::from(&state.config.limits);
-    inspect::detail(state.queue()?, &id, &limits)
+    service::job(&state, principal, queue_of(&query), &id)
         .await?
         .map(Json)
         .ok_or(AppError::NotFound { id: raw_id })
+}
+
+/// The `queue=` parameter (`<prefix>:<name>`), if given.
+fn queue_of(query: &HashMap<String, String>) -> Option<&str> {
+    query.get("queue").map(String::as_str)
 }
 
 fn parse_id(raw: &str) -> Result<JobId, AppError> {
@@ -132,7 +141,8 @@ fn parse_id(raw: &str) -> Result<JobId, AppError> {
     path = "/admin/api/jobs/{id}/{action}",
     params(
         ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$", description = "The job id"),
-        ("action" = String, Path, pattern = "^(retry|remove|promote|cancel)$", description = "retry (failed or completed), remove (not running), promote (delayed), cancel (not finished: removed, or stopped where it runs)"),
+        ("action" = String, Path, pattern = "^(retry|remove|promote|cancel)$", description = "retry (failed or completed), remove (not running), promote (delayed), cancel (not finished: removed, or stopped where it runs; a running job of a queue Sentinel's workers do not run cannot be stopped: 409)"),
+        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)"),
     ),
     responses(
         (status = 200, description = "Done (`result` is `requested` for a running job being stopped)", body = app::admin::ActionOutcome),
@@ -146,38 +156,43 @@ pub async fn job_action(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
     Path((raw_id, name)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<ActionOutcome>, AppError> {
     let principal = require(principal.as_deref(), Role::Operator)?;
     let action = Action::parse(&name).ok_or(AppError::NoRoute)?;
     let id = parse_id(&raw_id)?;
-    Ok(Json(service::act(&state, principal, &id, action).await?))
+    Ok(Json(
+        service::act(&state, principal, queue_of(&query), &id, action).await?,
+    ))
 }
 
 /// `POST /admin/api/queue/pause`: workers of every process stop taking jobs.
-#[utoipa::path(post, path = "/admin/api/queue/pause", responses(
+#[utoipa::path(post, path = "/admin/api/queue/pause", params(("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)")), responses(
     (status = 200, description = "Paused"),
     crate::http::openapi::ForOperators,
 ))]
 pub async fn pause(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
     let principal = require(principal.as_deref(), Role::Operator)?;
-    service::pause(&state, principal, true).await?;
+    service::pause(&state, principal, queue_of(&query), true).await?;
     Ok(Json(json!({"paused": true})))
 }
 
 /// `POST /admin/api/queue/resume`.
-#[utoipa::path(post, path = "/admin/api/queue/resume", responses(
+#[utoipa::path(post, path = "/admin/api/queue/resume", params(("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)")), responses(
     (status = 200, description = "Resumed"),
     crate::http::openapi::ForOperators,
 ))]
 pub async fn resume(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
     let principal = require(principal.as_deref(), Role::Operator)?;
-    service::pause(&state, principal, false).await?;
+    service::pause(&state, principal, queue_of(&query), false).await?;
     Ok(Json(json!({"paused": false})))
 }
 
@@ -186,6 +201,7 @@ pub async fn resume(
 #[utoipa::path(
     post,
     path = "/admin/api/queue/clean",
+    params(("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)")),
     request_body(content = app::admin::CleanRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Removed (or, on a dry run, would remove) this many", body = app::admin::CleanOutcome),
@@ -197,13 +213,16 @@ pub async fn resume(
 pub async fn clean(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    Query(query): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Result<Json<CleanOutcome>, AppError> {
     let principal = require(principal.as_deref(), Role::Operator)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
     let request = CleanRequest::from_json(&value)?;
-    Ok(Json(service::clean(&state, principal, &request).await?))
+    Ok(Json(
+        service::clean(&state, principal, queue_of(&query), &request).await?,
+    ))
 }
 
 /// `GET /admin/api/queues?rescan=true` → every BullMQ queue on the Redis, with its counts.
@@ -219,13 +238,13 @@ pub async fn queues(
     principal: Option<Extension<Principal>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::QueueList>, AppError> {
-    require(principal.as_deref(), Role::Viewer)?;
+    let principal = require(principal.as_deref(), Role::Viewer)?;
     let rescan = match query.get("rescan").map(String::as_str) {
         None | Some("false") => false,
         Some("true") => true,
         Some(_) => return Err(param("rescan", "must be true or false")),
     };
-    Ok(Json(service::queues(&state, rescan).await?))
+    Ok(Json(service::queues(&state, principal, rescan).await?))
 }
 
 /// The latest time an audit query takes (ms since the epoch; the year 2286).
@@ -292,16 +311,19 @@ pub async fn audit(
 }
 
 /// `GET /admin/api/workers` → every live worker on the queue.
-#[utoipa::path(get, path = "/admin/api/workers", responses(
+#[utoipa::path(get, path = "/admin/api/workers", params(("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)")), responses(
     (status = 200, description = "Sentinel workers (heartbeats) and other BullMQ workers (named connections)", body = app::admin::WorkerList),
     crate::http::openapi::ForViewers,
 ))]
 pub async fn workers(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::WorkerList>, AppError> {
-    require(principal.as_deref(), Role::Viewer)?;
-    Ok(Json(inspect::workers(state.queue()?).await?))
+    let principal = require(principal.as_deref(), Role::Viewer)?;
+    Ok(Json(
+        service::workers(&state, principal, queue_of(&query)).await?,
+    ))
 }
 
 /// `GET /admin/api/metrics?minutes=60` → per minute: completed, failed, wait and run time
@@ -309,7 +331,10 @@ pub async fn workers(
 #[utoipa::path(
     get,
     path = "/admin/api/metrics",
-    params(("minutes" = Option<u64>, Query, minimum = 1, maximum = 120, description = "Minutes back, the current one included (default 60)")),
+    params(
+        ("minutes" = Option<u64>, Query, minimum = 1, maximum = 120, description = "Minutes back, the current one included (default 60)"),
+        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)"),
+    ),
     responses(
         (status = 200, description = "The last minutes, oldest first", body = app::admin::MetricsReport),
         (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
@@ -321,12 +346,14 @@ pub async fn metrics(
     principal: Option<Extension<Principal>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::MetricsReport>, AppError> {
-    require(principal.as_deref(), Role::Viewer)?;
+    let principal = require(principal.as_deref(), Role::Viewer)?;
     let minutes = number(&query, "minutes", 60, 120)?;
     if minutes == 0 {
         return Err(param("minutes", "must be a whole number from 1 to 120"));
     }
-    Ok(Json(inspect::metrics(state.queue()?, minutes).await?))
+    Ok(Json(
+        service::metrics(&state, principal, queue_of(&query), minutes).await?,
+    ))
 }
 
 /// `POST /admin/api/jobs/bulk` `{"action", "ids": [...]}` or `{"action", "q": "<search>"}`
@@ -334,6 +361,7 @@ pub async fn metrics(
 #[utoipa::path(
     post,
     path = "/admin/api/jobs/bulk",
+    params(("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)")),
     request_body(content = crate::http::openapi::BulkBody, content_type = "application/json"),
     responses(
         (status = 202, description = "Started; the body is its progress so far"),
@@ -346,13 +374,14 @@ pub async fn metrics(
 pub async fn bulk_action(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    Query(query): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Result<(axum::http::StatusCode, Json<bulk::Progress>), AppError> {
     let principal = require(principal.as_deref(), Role::Operator)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
-    let progress =
-        service::start_bulk(&state, principal, service::BulkRequest::from_json(&value)?).await?;
+    let request = service::BulkRequest::from_json(&value)?;
+    let progress = service::start_bulk(&state, principal, queue_of(&query), request).await?;
     Ok((axum::http::StatusCode::ACCEPTED, Json(progress)))
 }
 

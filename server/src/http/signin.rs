@@ -141,6 +141,7 @@ async fn record_session(state: &AppState, entry: &tokens::TokenEntry, action: &s
         role: entry.role,
         credential: crate::auth::Credential::Session,
         network: None,
+        queues: entry.queues.clone(),
     };
     let done = crate::service::audit::Done {
         action,

@@ -497,12 +497,25 @@ impl AdminBackend for QueueBackend {
         }
     }
 
-    fn overview(&self) -> BoxFuture<'_, Result<app::admin::Overview, BackendError>> {
+    fn overview(
+        &self,
+        queue: Option<String>,
+    ) -> BoxFuture<'_, Result<app::admin::Overview, BackendError>> {
         Box::pin(async move {
-            self.require(Role::Viewer)?;
-            self.state
-                .overview
-                .get(&(), crate::service::reads::read(&self.state))
+            let principal = self.require(Role::Viewer)?;
+            admin::overview(&self.state, &principal, queue.as_deref())
+                .await
+                .map_err(refusal)
+        })
+    }
+
+    fn admin_queues(
+        &self,
+        rescan: bool,
+    ) -> BoxFuture<'_, Result<app::admin::QueueList, BackendError>> {
+        Box::pin(async move {
+            let principal = self.require(Role::Viewer)?;
+            admin::queues(&self.state, &principal, rescan)
                 .await
                 .map_err(refusal)
         })
@@ -513,10 +526,10 @@ impl AdminBackend for QueueBackend {
         query: app::admin::JobQuery,
     ) -> BoxFuture<'_, Result<app::admin::JobPage, BackendError>> {
         Box::pin(async move {
-            self.require(Role::Viewer)?;
+            let principal = self.require(Role::Viewer)?;
             self.state
                 .pages
-                .get(&query, crate::service::admin::find(&self.state, &query))
+                .get(&query, admin::find(&self.state, &principal, &query))
                 .await
                 .map_err(refusal)
         })
@@ -524,34 +537,39 @@ impl AdminBackend for QueueBackend {
 
     fn admin_job(
         &self,
+        queue: Option<String>,
         id: JobId,
     ) -> BoxFuture<'_, Result<Option<app::admin::JobDetail>, BackendError>> {
         Box::pin(async move {
-            self.require(Role::Viewer)?;
-            let queue = self.state.queue().map_err(refusal)?;
-            let limits = crate::queue::stream::EventLimits::from(&self.state.config.limits);
-            let read = async { Ok(crate::queue::inspect::detail(queue, &id, &limits).await?) };
-            self.state.details.get(&id, read).await.map_err(refusal)
-        })
-    }
-
-    fn admin_act(
-        &self,
-        id: JobId,
-        action: app::admin::JobAction,
-    ) -> BoxFuture<'_, Result<app::admin::ActionOutcome, BackendError>> {
-        Box::pin(async move {
-            let principal = self.require(Role::Operator)?;
-            admin::act(&self.state, &principal, &id, action)
+            let principal = self.require(Role::Viewer)?;
+            admin::job(&self.state, &principal, queue.as_deref(), &id)
                 .await
                 .map_err(refusal)
         })
     }
 
-    fn admin_pause(&self, paused: bool) -> BoxFuture<'_, Result<(), BackendError>> {
+    fn admin_act(
+        &self,
+        queue: Option<String>,
+        id: JobId,
+        action: app::admin::JobAction,
+    ) -> BoxFuture<'_, Result<app::admin::ActionOutcome, BackendError>> {
         Box::pin(async move {
             let principal = self.require(Role::Operator)?;
-            admin::pause(&self.state, &principal, paused)
+            admin::act(&self.state, &principal, queue.as_deref(), &id, action)
+                .await
+                .map_err(refusal)
+        })
+    }
+
+    fn admin_pause(
+        &self,
+        queue: Option<String>,
+        paused: bool,
+    ) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move {
+            let principal = self.require(Role::Operator)?;
+            admin::pause(&self.state, &principal, queue.as_deref(), paused)
                 .await
                 .map_err(refusal)
         })
@@ -559,6 +577,7 @@ impl AdminBackend for QueueBackend {
 
     fn admin_bulk(
         &self,
+        queue: Option<String>,
         action: app::admin::JobAction,
         ids: Vec<String>,
         q: Option<String>,
@@ -567,7 +586,7 @@ impl AdminBackend for QueueBackend {
             let principal = self.require(Role::Operator)?;
             let ids = q.is_none().then_some(ids);
             let request = admin::BulkRequest::new(action, ids, q).map_err(refusal)?;
-            admin::start_bulk(&self.state, &principal, request)
+            admin::start_bulk(&self.state, &principal, queue.as_deref(), request)
                 .await
                 .map_err(refusal)
         })
@@ -575,11 +594,12 @@ impl AdminBackend for QueueBackend {
 
     fn admin_clean(
         &self,
+        queue: Option<String>,
         request: app::admin::CleanRequest,
     ) -> BoxFuture<'_, Result<app::admin::CleanOutcome, BackendError>> {
         Box::pin(async move {
             let principal = self.require(Role::Operator)?;
-            admin::clean(&self.state, &principal, &request)
+            admin::clean(&self.state, &principal, queue.as_deref(), &request)
                 .await
                 .map_err(refusal)
         })

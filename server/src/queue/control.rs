@@ -105,6 +105,10 @@ pub async fn act(
                 state,
                 format!("the job has already finished ({state})"),
             )),
+            JobState::Active if !queue.is_ours() => Err(conflict(
+                state,
+                "the job is running on a worker of another program, which cannot be told to stop it",
+            )),
             JobState::Active => {
                 request_cancel(queue, id).await?;
                 Ok(outcome("requested"))
@@ -115,6 +119,11 @@ pub async fn act(
                 if bounded(CALL_TIMEOUT, engine.remove(id.as_str())).await? {
                     forget().await;
                     Ok(outcome("done"))
+                } else if !queue.is_ours() {
+                    Err(conflict(
+                        JobState::Active,
+                        "a worker of another program took the job meanwhile; it cannot be told to stop it",
+                    ))
                 } else {
                     request_cancel(queue, id).await?;
                     Ok(outcome("requested"))

@@ -8,8 +8,8 @@
 //! `:meta` and the prefix everything before it (a prefix may contain `:`, or a hash tag).
 //! Everything read here is untrusted: names are text of bounded length, or the key is skipped.
 
-use app::JobCounts;
 use app::admin::QueueSummary;
+use app::{JobCounts, JobId};
 
 use super::keys::QueueKeys;
 use super::{EngineError, TaskQueue};
@@ -18,8 +18,8 @@ use super::{EngineError, TaskQueue};
 const SCAN_COUNT: usize = 1000;
 /// Longest prefix or queue name taken.
 const MAX_NAME_BYTES: usize = 256;
-/// Replies per queue in [`summaries`]' pipeline.
-const READS_PER_QUEUE: usize = 10;
+/// Replies per queue in [`summaries`]' first pipeline.
+const READS_PER_QUEUE: usize = 13;
 /// Most queues one discovery lists (past it, the list says it is not complete): what is read
 /// for each of them each second must stay bounded whatever the Redis holds.
 pub const MAX_QUEUES: usize = 10_000;
@@ -122,7 +122,16 @@ pub async fn discover(
     Ok(Found { queues, complete })
 }
 
-/// Each queue's counts and whether it is paused, in one pipelined round trip.
+/// Whether `found` is a BullMQ queue on the Redis now (its meta hash holds BullMQ's settings).
+pub async fn exists(queue: &TaskQueue, found: &FoundQueue) -> Result<bool, EngineError> {
+    let mut cmd = redis::cmd("HEXISTS");
+    cmd.arg(found.keys().meta()).arg("opts.maxLenEvents");
+    queue.run_cmd(&cmd).await
+}
+
+/// Each queue's counts, whether it is paused, what finished in the last hour, its oldest
+/// waiting job's age and its workers: three pipelined round trips and one `CLIENT LIST`,
+/// whatever the number of queues.
 pub async fn summaries(
     queue: &TaskQueue,
     found: &[FoundQueue],
@@ -130,6 +139,7 @@ pub async fn summaries(
     if found.is_empty() {
         return Ok(Vec::new());
     }
+    let hour_ago = crate::clock::now_ms().saturating_sub(3_600_000);
     let mut pipe = redis::pipe();
     // Another program's key of the wrong type is that queue's problem, not the list's.
     pipe.ignore_errors();
@@ -145,14 +155,67 @@ pub async fn summaries(
         pipe.cmd("LLEN").arg(keys.paused());
         pipe.cmd("HEXISTS").arg(keys.meta()).arg("paused");
         pipe.cmd("EXISTS").arg(keys.meta());
+        // Finished jobs are scored by when they finished.
+        pipe.cmd("ZCOUNT")
+            .arg(keys.completed())
+            .arg(hour_ago)
+            .arg("+inf");
+        pipe.cmd("ZCOUNT")
+            .arg(keys.failed())
+            .arg(hour_ago)
+            .arg("+inf");
+        // Workers take from the tail: the oldest waiting job is the last.
+        pipe.cmd("LINDEX").arg(keys.wait()).arg(-1);
     }
-    let replies: Vec<redis::RedisResult<u64>> = queue.run(&pipe).await?;
-    let numbers: Vec<u64> = replies.into_iter().map(|n| n.unwrap_or(0)).collect();
+    let replies: Vec<redis::RedisResult<redis::Value>> = queue.run(&pipe).await?;
+    let replies: Vec<Option<redis::Value>> = replies.into_iter().map(Result::ok).collect();
+    let number = |reply: Option<&Option<redis::Value>>| match reply {
+        Some(Some(redis::Value::Int(n))) => u64::try_from(*n).unwrap_or(0),
+        _ => 0,
+    };
+    // The oldest waiting jobs' times, in one more round trip.
+    let oldest_ids: Vec<Option<JobId>> = replies
+        .chunks(READS_PER_QUEUE)
+        .map(|n| {
+            n.get(12)
+                .and_then(Option::as_ref)
+                .and_then(super::record::text)
+                .and_then(|id| JobId::parse(&id).ok())
+        })
+        .collect();
+    let mut times = redis::pipe();
+    times.ignore_errors();
+    let mut asked = 0;
+    for (queue, id) in found.iter().zip(&oldest_ids) {
+        if let Some(id) = id {
+            times.cmd("HGET").arg(queue.keys().job(id)).arg("timestamp");
+            asked += 1;
+        }
+    }
+    let mut added_at: std::collections::VecDeque<Option<u64>> = if asked == 0 {
+        std::collections::VecDeque::new()
+    } else {
+        let replies: Vec<redis::RedisResult<redis::Value>> = queue.run(&times).await?;
+        replies
+            .into_iter()
+            .map(|reply| {
+                reply
+                    .ok()
+                    .as_ref()
+                    .and_then(super::record::text)
+                    .and_then(|t| t.parse::<u64>().ok())
+            })
+            .collect()
+    };
+    let workers = workers_by_queue(queue, found).await;
     Ok(found
         .iter()
-        .zip(numbers.chunks(READS_PER_QUEUE))
-        .map(|(found, n)| {
-            let at = |i: usize| n.get(i).copied().unwrap_or(0);
+        .zip(replies.chunks(READS_PER_QUEUE))
+        .zip(oldest_ids)
+        .zip(workers)
+        .map(|(((found, n), oldest), workers)| {
+            let at = |i: usize| number(n.get(i));
+            let oldest_waiting_at = oldest.and_then(|_| added_at.pop_front().flatten());
             // Counted as Node BullMQ's `getJobCounts` counts them (`paused`: the older list).
             QueueSummary {
                 prefix: found.prefix.clone(),
@@ -168,9 +231,54 @@ pub async fn summaries(
                     waiting_children: at(6),
                     paused: at(7),
                 },
+                completed_last_hour: at(10),
+                failed_last_hour: at(11),
+                oldest_waiting_at,
+                workers,
             }
         })
         .collect())
+}
+
+/// Most bytes of `CLIENT LIST` read (a Redis with a huge number of clients is cut short).
+const MAX_CLIENT_LIST_BYTES: usize = 8 << 20;
+
+/// How many BullMQ workers each queue has: connections named as Node BullMQ names a queue's
+/// connections (`<prefix>:<base64 name>`, or that with `:w:<worker>`), as `getWorkers` counts
+/// them. Zero for every queue when `CLIENT LIST` is refused (some hosted Redis).
+async fn workers_by_queue(queue: &TaskQueue, found: &[FoundQueue]) -> Vec<u64> {
+    let mut counts = vec![0u64; found.len()];
+    let list: String = match queue
+        .run_cmd(&redis::cmd("CLIENT").arg("LIST").clone())
+        .await
+    {
+        Ok(list) => list,
+        Err(_) => return counts,
+    };
+    let names: std::collections::HashMap<String, usize> = found
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            (
+                bullmq::QueueKeys::new(&q.name, Some(&q.prefix)).client_name(""),
+                i,
+            )
+        })
+        .collect();
+    for line in super::cut(&list, MAX_CLIENT_LIST_BYTES).lines() {
+        let Some(name) = line
+            .split(' ')
+            .find_map(|field| field.strip_prefix("name="))
+            .filter(|n| !n.is_empty())
+        else {
+            continue;
+        };
+        let base = name.split_once(":w:").map_or(name, |(base, _)| base);
+        if let Some(&i) = names.get(base) {
+            counts[i] += 1;
+        }
+    }
+    counts
 }
 
 #[cfg(test)]

@@ -109,6 +109,8 @@ pub struct TaskQueue {
     keys: QueueKeys,
     max_field_bytes: usize,
     metrics: Arc<Metrics>,
+    /// Whether Sentinel's workers run this queue's jobs (and so read its cancel markers).
+    ours: bool,
 }
 
 impl TaskQueue {
@@ -123,7 +125,34 @@ impl TaskQueue {
             keys: QueueKeys::new(&config.prefix, &config.queue),
             metrics,
             max_field_bytes: config.limits.max_field_bytes,
+            ours: true,
         })
+    }
+
+    /// Another BullMQ queue on the same Redis, on this queue's connection: `name` under
+    /// `prefix`. Like every BullMQ client that opens a queue, the engine notes its library in
+    /// the queue's meta hash; callers attach only queues that exist. The engine refuses a
+    /// prefix that holds `:`.
+    pub async fn attach(&self, prefix: &str, name: &str) -> Result<Self, EngineError> {
+        let opts = QueueOptions::new().prefix(prefix.to_string());
+        let queue = bounded(
+            CALL_TIMEOUT,
+            Queue::with_connection(name, self.queue.connection().clone(), opts),
+        )
+        .await?;
+        Ok(Self {
+            queue,
+            keys: QueueKeys::new(prefix, name),
+            max_field_bytes: self.max_field_bytes,
+            metrics: self.metrics.clone(),
+            ours: false,
+        })
+    }
+
+    /// Whether Sentinel's workers run this queue's jobs: only then can a running job be
+    /// stopped (its worker reads the cancel markers).
+    pub fn is_ours(&self) -> bool {
+        self.ours
     }
 
     /// Adds a `longTask` job with the original service's options and returns its id. With a

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::audit::{Done, record};
 use super::bulk;
+use super::queues::{Target, target};
 use super::state::AppState;
 use crate::auth::Principal;
 use crate::error::AppError;
@@ -53,7 +54,11 @@ fn states_of(raw: Option<&String>) -> Result<Vec<JobState>, AppError> {
 
 /// A page of jobs for `asked` (the listing, or a search): what `GET /admin/api/jobs` answers,
 /// and the dashboard shows. The caller checked the role.
-pub async fn find(state: &AppState, asked: &JobQuery) -> Result<JobPage, AppError> {
+pub async fn find(
+    state: &AppState,
+    principal: &Principal,
+    asked: &JobQuery,
+) -> Result<JobPage, AppError> {
     let (page, size) = (asked.page, asked.size);
     if page > MAX_PAGE {
         return Err(param(
@@ -78,7 +83,8 @@ pub async fn find(state: &AppState, asked: &JobQuery) -> Result<JobPage, AppErro
         Some(q) => Search::parse(q).map_err(|e| param("q", e.0))?,
         None => Search::default(),
     };
-    let queue = state.queue()?;
+    let target = target(state, principal, asked.queue.as_deref()).await?;
+    let queue: &crate::queue::TaskQueue = &target;
     // `state:` in the search narrows to its states; otherwise `state=` (or every state).
     let states = if parsed.states.is_empty() {
         states
@@ -139,6 +145,54 @@ async fn by_id(
         complete: true,
         next: None,
     })
+}
+
+/// Job `id` of the queue asked for, in full (with its events); `None` when there is no such
+/// job. Shared by the dashboards looking at it (see [`super::reads`]).
+pub async fn job(
+    state: &AppState,
+    principal: &Principal,
+    queue: Option<&str>,
+    id: &JobId,
+) -> Result<Option<app::admin::JobDetail>, AppError> {
+    let target = target(state, principal, queue).await?;
+    let limits = crate::queue::stream::EventLimits::from(&state.config.limits);
+    let read = async { Ok(inspect::detail(&target, id, &limits).await?) };
+    let key = (queue_text(state, queue), id.clone());
+    state.details.get(&key, read).await
+}
+
+/// The dashboard's overview of the queue asked for (counts, paused, workers, the last hour),
+/// shared by every dashboard on it.
+pub async fn overview(
+    state: &AppState,
+    principal: &Principal,
+    queue: Option<&str>,
+) -> Result<app::admin::Overview, AppError> {
+    let target = target(state, principal, queue).await?;
+    let key = queue_text(state, queue);
+    state.overview.get(&key, super::reads::read(&target)).await
+}
+
+/// The live workers of the queue asked for.
+pub async fn workers(
+    state: &AppState,
+    principal: &Principal,
+    queue: Option<&str>,
+) -> Result<app::admin::WorkerList, AppError> {
+    let target = target(state, principal, queue).await?;
+    Ok(inspect::workers(&target).await?)
+}
+
+/// The last `minutes` of the queue asked for, per minute.
+pub async fn metrics(
+    state: &AppState,
+    principal: &Principal,
+    queue: Option<&str>,
+    minutes: u64,
+) -> Result<app::admin::MetricsReport, AppError> {
+    let target = target(state, principal, queue).await?;
+    Ok(inspect::metrics(&target, minutes).await?)
 }
 
 /// A bulk run, as asked: an action, and the jobs it covers.
@@ -242,6 +296,7 @@ impl BulkRequest {
 pub async fn start_bulk(
     state: &AppState,
     principal: &Principal,
+    queue: Option<&str>,
     request: BulkRequest,
 ) -> Result<bulk::Progress, AppError> {
     let action = format!("bulk:{}", request.action.as_str());
@@ -249,13 +304,13 @@ pub async fn start_bulk(
         bulk::Target::Ids(ids) => Some(ids.len() as u64),
         bulk::Target::State(_) | bulk::Target::Search(..) => None,
     };
-    let asked = request.asked.clone();
+    let asked = on_queue(state, queue, &request.asked);
     let done = Done {
         action: &action,
         target: Some(crate::queue::cut(&asked, 512)),
         count,
     };
-    let started = start_bulk_run(state, request).await;
+    let started = start_bulk_run(state, principal, queue, request).await;
     record(state, principal, done, started, |p| {
         format!("started {}", p.bulk)
     })
@@ -264,10 +319,19 @@ pub async fn start_bulk(
 
 async fn start_bulk_run(
     state: &AppState,
+    principal: &Principal,
+    queue: Option<&str>,
     request: BulkRequest,
 ) -> Result<bulk::Progress, AppError> {
-    state.queue()?;
-    let run = bulk::start(&state.bulk, state.clone(), request.action, request.target)
+    let other = match target(state, principal, queue).await? {
+        Target::Home(_) => None,
+        Target::Other(queue) => Some(queue),
+    };
+    let scope = bulk::Scope {
+        state: state.clone(),
+        other,
+    };
+    let run = bulk::start(&state.bulk, scope, request.action, request.target)
         .ok_or(AppError::TooManyBulkRuns(state.config.limits.max_bulk_runs))?;
     forget_reads(state).await;
     Ok(run.progress())
@@ -277,20 +341,29 @@ async fn start_bulk_run(
 pub async fn act(
     state: &AppState,
     principal: &Principal,
+    queue: Option<&str>,
     id: &JobId,
     action: Action,
 ) -> Result<ActionOutcome, AppError> {
-    let result = act_on(state, id, action).await;
+    let result = act_on(state, principal, queue, id, action).await;
+    let on = on_queue(state, queue, id.as_str());
     let done = Done {
         action: action.as_str(),
-        target: Some(id.as_str()),
+        target: Some(&on),
         count: Some(1),
     };
     record(state, principal, done, result, |o| o.result.clone()).await
 }
 
-async fn act_on(state: &AppState, id: &JobId, action: Action) -> Result<ActionOutcome, AppError> {
-    let done = control::act(state.queue()?, id, action).await;
+async fn act_on(
+    state: &AppState,
+    principal: &Principal,
+    queue: Option<&str>,
+    id: &JobId,
+    action: Action,
+) -> Result<ActionOutcome, AppError> {
+    let target = target(state, principal, queue).await?;
+    let done = control::act(&target, id, action).await;
     forget_reads(state).await;
     match done {
         Ok(outcome) => Ok(outcome),
@@ -301,16 +374,23 @@ async fn act_on(state: &AppState, id: &JobId, action: Action) -> Result<ActionOu
 }
 
 /// Pauses (`true`) or resumes the queue.
-pub async fn pause(state: &AppState, principal: &Principal, paused: bool) -> Result<(), AppError> {
+pub async fn pause(
+    state: &AppState,
+    principal: &Principal,
+    queue: Option<&str>,
+    paused: bool,
+) -> Result<(), AppError> {
     let result = async {
-        let done = control::pause(state.queue()?, paused).await;
+        let target = target(state, principal, queue).await?;
+        let done = control::pause(&target, paused).await;
         forget_reads(state).await;
         Ok(done?)
     }
     .await;
+    let name = queue_text(state, queue);
     let done = Done {
         action: if paused { "pause" } else { "resume" },
-        target: Some(state.config.queue.as_str()),
+        target: Some(&name),
         count: None,
     };
     record(state, principal, done, result, |()| "done".to_string()).await
@@ -321,10 +401,12 @@ pub async fn pause(state: &AppState, principal: &Principal, paused: bool) -> Res
 pub async fn clean(
     state: &AppState,
     principal: &Principal,
+    queue: Option<&str>,
     request: &CleanRequest,
 ) -> Result<CleanOutcome, AppError> {
     let result = async {
-        let done = control::clean(state.queue()?, request).await;
+        let target = target(state, principal, queue).await?;
+        let done = control::clean(&target, request).await;
         if !request.dry_run {
             forget_reads(state).await;
         }
@@ -334,14 +416,15 @@ pub async fn clean(
     if request.dry_run {
         return result;
     }
-    let target = format!(
+    let what = format!(
         "{} older than {} ms",
         request.state.state(),
         request.older_than_ms
     );
+    let what = on_queue(state, queue, &what);
     let done = Done {
         action: "clean",
-        target: Some(&target),
+        target: Some(&what),
         count: result.as_ref().ok().map(|o| o.count),
     };
     record(state, principal, done, result, |o| {
@@ -361,7 +444,20 @@ pub const DISCOVER_EVERY: std::time::Duration = std::time::Duration::from_secs(1
 /// Every BullMQ queue on the Redis (under `SENTINEL_DISCOVER_PREFIXES` when set), with its counts:
 /// read at most once a second per process, shared by every dashboard. The queues are found by a
 /// scan at most every [`DISCOVER_EVERY`], or now when `rescan` (a new queue appears at once).
-pub async fn queues(state: &AppState, rescan: bool) -> Result<app::admin::QueueList, AppError> {
+pub async fn queues(
+    state: &AppState,
+    principal: &Principal,
+    rescan: bool,
+) -> Result<app::admin::QueueList, AppError> {
+    let mut list = all_queues(state, rescan).await?;
+    if !principal.queues.is_all() {
+        list.queues
+            .retain(|q| principal.may_see_queue(&q.prefix, &q.name));
+    }
+    Ok(list)
+}
+
+async fn all_queues(state: &AppState, rescan: bool) -> Result<app::admin::QueueList, AppError> {
     if rescan {
         state.discovered.clear().await;
         state.queues.clear().await;
@@ -382,11 +478,29 @@ pub async fn queues(state: &AppState, rescan: bool) -> Result<app::admin::QueueL
             .await?;
         let queues = crate::queue::discovery::summaries(queue, &found.queues).await?;
         Ok(app::admin::QueueList {
+            home: super::queues::home(state).text(),
             queues,
             complete: found.complete,
         })
     };
     state.queues.get(&(), read).await
+}
+
+/// What an audit entry names as the target: `what` alone on Sentinel's own queue, else
+/// `<prefix>:<name> what`.
+fn on_queue(state: &AppState, queue: Option<&str>, what: &str) -> String {
+    match queue.map(str::trim).filter(|q| !q.is_empty()) {
+        Some(q) if *q != queue_text(state, None) => format!("{} {what}", crate::queue::cut(q, 300)),
+        _ => what.to_string(),
+    }
+}
+
+/// The queue asked for as text (`<prefix>:<name>`), Sentinel's own when absent.
+fn queue_text(state: &AppState, queue: Option<&str>) -> String {
+    match queue.map(str::trim).filter(|q| !q.is_empty()) {
+        Some(q) => crate::queue::cut(q, 300).to_string(),
+        None => super::queues::home(state).text(),
+    }
 }
 
 /// Clears the dashboards' shared reads, so the author of an action sees its effect.

@@ -114,13 +114,30 @@ impl Runs {
     }
 }
 
-/// Everything a run needs to act: the server's state (its queue, prefix and queue name).
-pub type Scope = crate::service::state::AppState;
+/// Everything a run needs to act: the server's state, and the queue it acts on when that is
+/// not Sentinel's own.
+#[derive(Clone)]
+pub struct Scope {
+    /// The server's state.
+    pub state: crate::service::state::AppState,
+    /// Another queue on the Redis (`None`: Sentinel's own).
+    pub other: Option<Arc<crate::queue::TaskQueue>>,
+}
+
+impl Scope {
+    /// The queue the run acts on.
+    fn queue(&self) -> Result<&crate::queue::TaskQueue, crate::error::AppError> {
+        match &self.other {
+            Some(queue) => Ok(queue),
+            None => self.state.queue(),
+        }
+    }
+}
 
 /// Starts `action` on `target` in the background; returns the run to follow, or `None` when
 /// `MAX_BULK_RUNS` runs are under way in this process.
 pub fn start(runs: &Runs, scope: Scope, action: Action, target: Target) -> Option<Arc<Run>> {
-    let place = runs.take(scope.config.limits.max_bulk_runs)?;
+    let place = runs.take(scope.state.config.limits.max_bulk_runs)?;
     let mut bytes = [0u8; 8];
     let _ = getrandom::fill(&mut bytes);
     let run = Arc::new(Run {

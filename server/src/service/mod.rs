@@ -6,5 +6,6 @@ pub mod admin;
 pub mod audit;
 pub mod bulk;
 pub mod enqueue;
+pub mod queues;
 pub mod reads;
 pub mod state;

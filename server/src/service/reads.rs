@@ -16,17 +16,15 @@ use app::admin::{JobDetail, JobPage, JobQuery, Overview};
 use tokio::sync::Mutex;
 
 use crate::queue::{CALL_TIMEOUT, EngineError, bounded};
-use crate::service::state::AppState;
 
 /// How long a read is served as it is.
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
 
-/// The overview (one per process).
-pub type OverviewCache = SharedReads<(), Overview>;
+/// The overview, by queue (`<prefix>:<name>`).
+pub type OverviewCache = SharedReads<String, Overview>;
 
-/// Reads the overview: counts, paused, workers, the last hour.
-pub async fn read(state: &AppState) -> Result<Overview, crate::error::AppError> {
-    let queue = state.queue()?;
+/// Reads a queue's overview: counts, paused, workers, the last hour.
+pub async fn read(queue: &crate::queue::TaskQueue) -> Result<Overview, crate::error::AppError> {
     let (counts, paused, workers, metrics) = tokio::try_join!(
         queue.counts(),
         async { bounded(CALL_TIMEOUT, queue.engine().is_paused()).await },
@@ -73,8 +71,8 @@ pub type DiscoveredCache = SharedReads<(), crate::queue::discovery::Found>;
 
 /// Pages of jobs, by what was asked.
 pub type PageCache = SharedReads<JobQuery, JobPage>;
-/// Jobs in full (with their events), by id.
-pub type DetailCache = SharedReads<JobId, Option<JobDetail>>;
+/// Jobs in full (with their events), by queue (`<prefix>:<name>`) and id.
+pub type DetailCache = SharedReads<(String, JobId), Option<JobDetail>>;
 
 /// Reads held at most per cache (the oldest go first).
 const MAX_HELD: usize = 64;

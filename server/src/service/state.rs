@@ -51,6 +51,8 @@ pub struct AppState {
     pub queues: Arc<crate::service::reads::QueuesCache>,
     /// The last scan for queues.
     pub discovered: Arc<crate::service::reads::DiscoveredCache>,
+    /// Other queues on the Redis opened for operators' calls.
+    pub attached: Arc<crate::service::queues::Attached>,
     services: Arc<OnceLock<Services>>,
 }
 
@@ -70,6 +72,7 @@ impl AppState {
             details: Arc::new(crate::service::reads::DetailCache::default()),
             queues: Arc::new(crate::service::reads::QueuesCache::default()),
             discovered: Arc::new(crate::service::reads::DiscoveredCache::default()),
+            attached: Arc::new(crate::service::queues::Attached::default()),
             services: Arc::new(OnceLock::new()),
         }
     }
