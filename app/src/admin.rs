@@ -355,6 +355,7 @@ impl QueueName {
 /// One BullMQ queue found on the Redis (`GET /admin/api/queues`).
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct QueueSummary {
     /// Its key prefix (`bull` by default in Node BullMQ).
     pub prefix: String,

@@ -154,6 +154,11 @@ impl From<crate::events::slots::SlotError> for AppError {
 const RETRY_AFTER_SECS: u64 = 2;
 
 impl AppError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
     fn parts(&self) -> (StatusCode, Value) {
         match self {
             AppError::InvalidSeconds(e) => (

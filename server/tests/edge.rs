@@ -1321,3 +1321,356 @@ async fn cookie_requests_from_other_sites_are_refused_and_sign_in_works() {
     );
     shutdown.cancel();
 }
+
+/// A BullMQ queue of another program on the test's Redis (`bull:emails`), made with the
+/// engine as any producer makes one: two waiting jobs and one delayed; their ids.
+async fn foreign_queue(
+    redis: &RedisServer,
+    prefix: &str,
+    name: &str,
+) -> (bullmq::Queue, Vec<String>) {
+    let opts = bullmq::QueueOptions::new()
+        .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
+        .prefix(prefix.to_string());
+    let queue = bullmq::Queue::with_options(name, opts)
+        .await
+        .expect("a queue");
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let job = queue
+            .add("send", serde_json::json!({ "n": n }))
+            .into_future()
+            .await
+            .expect("an add");
+        ids.push(job.id().to_string());
+    }
+    let later = queue
+        .add("send", serde_json::json!({ "n": 2 }))
+        .delay(Duration::from_secs(3600))
+        .into_future()
+        .await
+        .expect("a delayed add");
+    ids.push(later.id().to_string());
+    (queue, ids)
+}
+
+/// Every queue on the Redis through the admin API: listed with its counts and oldest waiting
+/// job, its jobs listed and shown, acted on through the engine's scripts (promote, remove,
+/// pause, clean), each action recorded with the queue; a queue that does not exist is a 404
+/// naming `queue` and is not created by asking; a bad name is a 400.
+#[tokio::test]
+async fn any_queue_on_the_redis_is_listed_read_and_acted_on() {
+    const JSON: &str = "application/json";
+    let redis = RedisServer::start().await;
+    let (router, _state, shutdown) = router(&redis, &[]).await;
+    let (engine, ids) = foreign_queue(&redis, "bull", "emails").await;
+    let get = |path: &str| request("GET", path).body(Body::empty()).unwrap();
+    let post = |path: &str, body: &str| {
+        request("POST", path)
+            .header("content-type", JSON)
+            .body(json(body))
+            .unwrap()
+    };
+    let (status, list) = call(&router, get("/admin/api/queues?rescan=true")).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["home"], "sentinel:sentinel-tasks", "{list}");
+    let emails = list["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["prefix"] == "bull" && q["name"] == "emails")
+        .cloned()
+        .unwrap_or_else(|| panic!("bull:emails listed: {list}"));
+    assert_eq!(emails["counts"]["waiting"], 2, "{emails}");
+    assert_eq!(emails["counts"]["delayed"], 1, "{emails}");
+    assert_eq!(emails["workers"], 0, "{emails}");
+    let oldest = emails["oldestWaitingAt"]
+        .as_u64()
+        .expect("an oldest waiting job");
+    assert!(oldest <= server::clock::now_ms() && oldest > 0, "{emails}");
+
+    let on = "queue=bull%3Aemails";
+    let (status, page) = call(&router, get(&format!("/admin/api/jobs?{on}"))).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 3, "{page}");
+    let (status, job) = call(&router, get(&format!("/admin/api/jobs/{}?{on}", ids[0]))).await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    assert_eq!(job["name"], "send", "{job}");
+    // The same id on Sentinel's own queue is another job (there, none).
+    let (status, _) = call(&router, get(&format!("/admin/api/jobs/{}", ids[0]))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, done) = call(
+        &router,
+        post(&format!("/admin/api/jobs/{}/promote?{on}", ids[2]), ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(
+        bullmq_state(&engine, &ids[2]).await,
+        "waiting",
+        "promoted through the engine"
+    );
+    let (status, done) = call(
+        &router,
+        post(&format!("/admin/api/jobs/{}/remove?{on}", ids[0]), ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert!(engine.get_job(&ids[0]).await.unwrap().is_none(), "removed");
+    let (status, _) = call(&router, post(&format!("/admin/api/queue/pause?{on}"), "")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        engine.is_paused().await.unwrap(),
+        "the foreign queue is paused"
+    );
+    let (_, home) = call(&router, get("/admin/api/queues")).await;
+    let paused: Vec<String> = home["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["paused"] == true)
+        .map(|q| {
+            format!(
+                "{}:{}",
+                q["prefix"].as_str().unwrap(),
+                q["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(paused, ["bull:emails"], "only that queue: {home}");
+    let (status, _) = call(&router, post(&format!("/admin/api/queue/resume?{on}"), "")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!engine.is_paused().await.unwrap());
+    let (status, cleaned) = call(
+        &router,
+        post(
+            &format!("/admin/api/queue/clean?{on}"),
+            r#"{"state": "completed", "olderThanMs": 0}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{cleaned}");
+    let (status, workers) = call(&router, get(&format!("/admin/api/workers?{on}"))).await;
+    assert_eq!(status, StatusCode::OK, "{workers}");
+    let (status, metrics) = call(&router, get(&format!("/admin/api/metrics?{on}"))).await;
+    assert_eq!(status, StatusCode::OK, "{metrics}");
+
+    // Each action is on record with its queue.
+    let (_, audit) = call(&router, get("/admin/api/audit?action=promote")).await;
+    assert_eq!(
+        audit["entries"][0]["target"],
+        format!("bull:emails {}", ids[2]),
+        "{audit}"
+    );
+
+    // A queue that is not there: 404 naming it, and asking made nothing.
+    let mut conn = redis.connection();
+    for path in [
+        "/admin/api/jobs?queue=bull%3Anope".to_string(),
+        "/admin/api/jobs/1?queue=bull%3Anope".to_string(),
+    ] {
+        let (status, body) = call(&router, get(&path)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(body["field"], "queue", "{body}");
+    }
+    let (status, body) = call(
+        &router,
+        post("/admin/api/queue/pause?queue=bull%3Anope", ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let made: u64 = redis::cmd("EXISTS")
+        .arg("bull:nope:meta")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(made, 0, "asking for a queue made none");
+    for bad in ["nocolon", "bull%3A", "%3Aemails", "a%01%3Ab"] {
+        let (status, body) = call(&router, get(&format!("/admin/api/jobs?queue={bad}"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["field"], "queue", "{bad}: {body}");
+    }
+    shutdown.cancel();
+}
+
+/// A job's state as the engine reads it.
+async fn bullmq_state(engine: &bullmq::Queue, id: &str) -> String {
+    format!("{:?}", engine.get_job_state(id).await.unwrap()).to_lowercase()
+}
+
+/// A role limited to queues (`operator@emails`) sees and acts on those only, everywhere the
+/// admin API and the dashboard's server functions reach: the queues list, jobs, actions,
+/// pause, and Sentinel's own queue is a 404 for it (as if absent). An unlimited viewer sees
+/// every queue but acts on none.
+#[tokio::test]
+async fn a_role_limited_to_queues_sees_no_other_queue() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, ids) = foreign_queue(&redis, "bull", "emails").await;
+    let _other = foreign_queue(&redis, "bull", "billing").await;
+    let (op_token, op_line) =
+        server::auth::tokens::create("limited", "operator".parse().unwrap()).expect("a token");
+    let op_line = op_line.replacen(" operator ", " operator@emails|other:* ", 1);
+    let (view_token, view_line) =
+        server::auth::tokens::create("watcher", "viewer".parse().unwrap()).expect("a token");
+    let path = dir.path().join("tokens");
+    std::fs::write(&path, format!("{op_line}\n{view_line}\n")).unwrap();
+    let flag = format!("--tokens-file={}", path.display());
+    let (router, _state, shutdown) = router(
+        &redis,
+        &[
+            "--auth=on",
+            &flag,
+            "--session-secret=a-test-session-secret-of-at-least-32-chars",
+        ],
+    )
+    .await;
+    let as_who = |token: &str, method: &str, path: &str| {
+        request(method, path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let names = |list: &Value| -> Vec<String> {
+        let mut names: Vec<String> = list["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| {
+                format!(
+                    "{}:{}",
+                    q["prefix"].as_str().unwrap(),
+                    q["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let (status, list) = call(
+        &router,
+        as_who(&op_token, "GET", "/admin/api/queues?rescan=true"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(names(&list), ["bull:emails"], "{list}");
+    let (_, all) = call(&router, as_who(&view_token, "GET", "/admin/api/queues")).await;
+    assert!(names(&all).len() >= 2, "{all}");
+    assert!(names(&all).contains(&"bull:billing".to_string()), "{all}");
+
+    for (method, path) in [
+        ("GET", "/admin/api/jobs?queue=bull%3Abilling".to_string()),
+        ("GET", "/admin/api/jobs".to_string()),
+        ("GET", "/admin/api/workers".to_string()),
+        (
+            "POST",
+            "/admin/api/queue/pause?queue=bull%3Abilling".to_string(),
+        ),
+        ("POST", "/admin/api/queue/pause".to_string()),
+        (
+            "POST",
+            format!("/admin/api/jobs/{}/remove?queue=bull%3Abilling", ids[0]),
+        ),
+    ] {
+        let (status, body) = call(&router, as_who(&op_token, method, &path)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+        assert_eq!(body["field"], "queue", "{method} {path}: {body}");
+    }
+    assert!(!engine.is_paused().await.unwrap());
+    let (status, body) = call(
+        &router,
+        as_who(
+            &op_token,
+            "POST",
+            "/admin/api/queue/pause?queue=bull%3Aemails",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        engine.is_paused().await.unwrap(),
+        "its own queue it may pause"
+    );
+    // The viewer reads any queue and acts on none.
+    let (status, _) = call(
+        &router,
+        as_who(&view_token, "GET", "/admin/api/jobs?queue=bull%3Abilling"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(
+        &router,
+        as_who(
+            &view_token,
+            "POST",
+            "/admin/api/queue/resume?queue=bull%3Aemails",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Sentinel's own queue, outside its grant: its whole counts are refused, and a job of
+    // someone else there is a job it cannot see.
+    let (status, _) = call(&router, as_who(&op_token, "GET", "/tasks/counts")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, added) = call(
+        &router,
+        request("POST", "/tasks/enqueue?seconds=1&delay=600000")
+            .header("authorization", format!("Bearer {view_token}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a viewer adds nothing: {added}"
+    );
+    let (_, mine) = call(
+        &router,
+        as_who(&op_token, "POST", "/tasks/enqueue?seconds=1&delay=600000"),
+    )
+    .await;
+    let mine = mine["id"].as_str().expect("its own job").to_string();
+    let (status, _) = call(
+        &router,
+        as_who(&op_token, "GET", &format!("/tasks/status/{mine}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "its own job");
+    let (status, _) = call(
+        &router,
+        as_who(&view_token, "GET", &format!("/tasks/status/{mine}")),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the unlimited viewer sees every job"
+    );
+    // The dashboard's server functions hold to the same limits.
+    let form = |token: &str, path: &str, body: &str| {
+        request("POST", path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(json(body))
+            .unwrap()
+    };
+    let (status, _) = call_head(&router, form(&op_token, "/api/admin/overview", "")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "home queue hidden");
+    let (status, overview) = call(
+        &router,
+        form(&op_token, "/api/admin/overview", "queue=bull%3Aemails"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    assert_eq!(overview["paused"], true, "{overview}");
+    let (status, listed) = call(
+        &router,
+        form(&op_token, "/api/admin/queues", "rescan=false"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(names(&listed), ["bull:emails"], "{listed}");
+    shutdown.cancel();
+}

@@ -128,6 +128,9 @@ pub struct Principal {
     pub network: Option<IpNet>,
     /// The queues it may see (every queue unless its grant is limited: `operator@billing-*`).
     pub queues: QueueScope,
+    /// Whether its grant leaves out Sentinel's own queue: then it sees only its own jobs there,
+    /// whatever its role (the task API, the event stream, the home page's counts).
+    pub home_hidden: bool,
 }
 
 impl Principal {
@@ -143,7 +146,7 @@ impl Principal {
 
     /// Whether this principal sees only its own jobs.
     pub fn sees_only_own(&self) -> bool {
-        self.role == Role::Submitter
+        self.role == Role::Submitter || self.home_hidden
     }
 
     /// Whether this principal's custom job ids are its own (namespaced by owner, so nobody
@@ -161,6 +164,7 @@ impl Principal {
             credential: Credential::Open,
             network: None,
             queues: QueueScope::All,
+            home_hidden: false,
         }
     }
 }
@@ -187,6 +191,9 @@ pub struct Access {
     hosts: client::AllowedHosts,
     /// Sessions signed out before they expired.
     pub revoked: Arc<revoked::RevokedSessions>,
+    /// Sentinel's own queue (prefix, name): a principal whose grant does not reach it sees
+    /// only its own jobs there.
+    home: (String, String),
 }
 
 /// Why the settings cannot make a safe server.
@@ -318,7 +325,13 @@ impl Access {
             hosts: client::AllowedHosts::new(listen, &settings.allowed_hosts)
                 .map_err(|e| fail("SENTINEL_ALLOWED_HOSTS", &e))?,
             revoked: Arc::new(revoked::RevokedSessions::default()),
+            home: (String::new(), String::new()),
         })
+    }
+
+    /// Names Sentinel's own queue (see [`Principal::home_hidden`]).
+    pub fn set_home(&mut self, prefix: &str, name: &str) {
+        self.home = (prefix.to_string(), name.to_string());
     }
 
     /// The network a request comes from: its peer's address, or, when the peer is a trusted
@@ -397,6 +410,7 @@ impl Access {
                         credential: Credential::Bearer,
                         network: None,
                         queues: entry.queues.clone(),
+                        home_hidden: false,
                     }),
                     None,
                 )),
@@ -428,6 +442,7 @@ impl Access {
                         credential: Credential::Proxy,
                         network: None,
                         queues: grant.queues.clone(),
+                        home_hidden: false,
                     }),
                     None,
                 ));
@@ -474,6 +489,7 @@ impl Access {
             credential: Credential::Anonymous,
             network: None,
             queues: QueueScope::All,
+            home_hidden: false,
         }
     }
 
@@ -491,6 +507,7 @@ impl Access {
             credential: Credential::Session,
             network: None,
             queues: entry.queues.clone(),
+            home_hidden: false,
         })
     }
 }
@@ -541,6 +558,7 @@ pub async fn identify(State(access): State<Arc<Access>>, request: Request, next:
     let network = access.client_network(&parts.extensions, &parts.headers);
     let principal = principal.map(|principal| Principal {
         network,
+        home_hidden: !principal.queues.allows(&access.home.0, &access.home.1),
         ..principal
     });
     let changes_state = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -621,6 +639,7 @@ mod tests {
             credential: Credential::Bearer,
             network: None,
             queues: QueueScope::All,
+            home_hidden: false,
         };
         assert!(require(Some(&p), Role::Submitter).is_ok());
         assert!(matches!(

@@ -142,6 +142,7 @@ async fn record_session(state: &AppState, entry: &tokens::TokenEntry, action: &s
         credential: crate::auth::Credential::Session,
         network: None,
         queues: entry.queues.clone(),
+        home_hidden: false,
     };
     let done = crate::service::audit::Done {
         action,

@@ -282,6 +282,22 @@ fn refusal(cause: AppError) -> BackendError {
     }
 }
 
+/// As [`refusal`], for the dashboard's functions: a refusal of the request (a queue that is
+/// not there or not the caller's, a refused parameter) answers a call of the function itself
+/// with the status the admin API gives it (404, 400, 409...), not the 500 of any server
+/// function's error.
+fn admin_refusal(cause: AppError) -> BackendError {
+    let status = cause.status();
+    let called = use_context::<Parts>().is_some_and(|parts| parts.uri.path().starts_with("/api/"));
+    if status.is_client_error()
+        && called
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+    {
+        response.set_status(status);
+    }
+    refusal(cause)
+}
+
 /// The cookie that lists the tasks a browser enqueued without JavaScript.
 const REMEMBERED_COOKIE: &str = "sentinel_tasks";
 /// Most tasks it lists (well under the 4 KB a cookie may hold, even with long ids).
@@ -341,7 +357,9 @@ impl TaskBackend for QueueBackend {
             auth: self.state.access.enabled,
             who: principal.as_ref().map(|p| p.owner.to_string()),
             role: principal.as_ref().map(|p| p.role.as_str().to_string()),
-            can_see_counts: principal.as_ref().is_some_and(|p| p.role >= Role::Viewer),
+            can_see_counts: principal
+                .as_ref()
+                .is_some_and(|p| p.role >= Role::Viewer && !p.home_hidden),
         }
     }
 
@@ -474,7 +492,7 @@ impl TaskBackend for QueueBackend {
     fn counts(&self) -> BoxFuture<'_, Result<Option<JobCounts>, BackendError>> {
         Box::pin(async move {
             let principal = self.require(Role::Submitter)?;
-            if principal.role < Role::Viewer {
+            if principal.role < Role::Viewer || principal.home_hidden {
                 return Ok(None);
             }
             let queue = self.state.queue().map_err(refusal)?;
@@ -505,7 +523,7 @@ impl AdminBackend for QueueBackend {
             let principal = self.require(Role::Viewer)?;
             admin::overview(&self.state, &principal, queue.as_deref())
                 .await
-                .map_err(refusal)
+                .map_err(admin_refusal)
         })
     }
 
@@ -517,7 +535,7 @@ impl AdminBackend for QueueBackend {
             let principal = self.require(Role::Viewer)?;
             admin::queues(&self.state, &principal, rescan)
                 .await
-                .map_err(refusal)
+                .map_err(admin_refusal)
         })
     }
 
@@ -531,7 +549,7 @@ impl AdminBackend for QueueBackend {
                 .pages
                 .get(&query, admin::find(&self.state, &principal, &query))
                 .await
-                .map_err(refusal)
+                .map_err(admin_refusal)
         })
     }
 
@@ -544,7 +562,7 @@ impl AdminBackend for QueueBackend {
             let principal = self.require(Role::Viewer)?;
             admin::job(&self.state, &principal, queue.as_deref(), &id)
                 .await
-                .map_err(refusal)
+                .map_err(admin_refusal)
         })
     }
 
@@ -558,7 +576,7 @@ impl AdminBackend for QueueBackend {
             let principal = self.require(Role::Operator)?;
             admin::act(&self.state, &principal, queue.as_deref(), &id, action)
                 .await
-                .map_err(refusal)
+                .map_err(admin_refusal)
         })
     }
 
@@ -571,7 +589,7 @@ impl AdminBackend for QueueBackend {
             let principal = self.require(Role::Operator)?;
             admin::pause(&self.state, &principal, queue.as_deref(), paused)
                 .await
-                .map_err(refusal)
+                .map_err(admin_refusal)
         })
     }
 
@@ -585,10 +603,10 @@ impl AdminBackend for QueueBackend {
         Box::pin(async move {
             let principal = self.require(Role::Operator)?;
             let ids = q.is_none().then_some(ids);
-            let request = admin::BulkRequest::new(action, ids, q).map_err(refusal)?;
+            let request = admin::BulkRequest::new(action, ids, q).map_err(admin_refusal)?;
             admin::start_bulk(&self.state, &principal, queue.as_deref(), request)
                 .await
-                .map_err(refusal)
+                .map_err(admin_refusal)
         })
     }
 
@@ -601,7 +619,7 @@ impl AdminBackend for QueueBackend {
             let principal = self.require(Role::Operator)?;
             admin::clean(&self.state, &principal, queue.as_deref(), &request)
                 .await
-                .map_err(refusal)
+                .map_err(admin_refusal)
         })
     }
 

@@ -193,7 +193,7 @@ pub fn may_see(principal: &Principal, owner: Option<&str>) -> bool {
     path = "/tasks/counts",
     responses(
         (status = 200, description = "Counts and the first jobs of each state", body = app::CountsReport),
-        (status = 403, description = "A submitter may not see the whole queue", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "A submitter (or a grant limited to other queues) may not see the whole queue", body = crate::http::openapi::ErrorBody),
         crate::http::openapi::ForSignedIn,
     )
 )]
@@ -201,7 +201,9 @@ pub async fn counts(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
 ) -> Result<Json<app::CountsReport>, AppError> {
-    require(principal.as_deref(), Role::Viewer)?;
+    if require(principal.as_deref(), Role::Viewer)?.home_hidden {
+        return Err(AppError::Forbidden);
+    }
     Ok(Json(state.queue()?.counts_report().await?))
 }
 

@@ -58,7 +58,8 @@ pub struct AppState {
 
 impl AppState {
     /// State with no services yet.
-    pub fn new(config: Arc<Config>, shutdown: CancellationToken, access: Access) -> Self {
+    pub fn new(config: Arc<Config>, shutdown: CancellationToken, mut access: Access) -> Self {
+        access.set_home(&config.prefix, &config.queue);
         Self {
             config,
             shutdown,
