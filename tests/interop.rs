@@ -322,3 +322,79 @@ async fn every_node_queue_under_every_prefix_is_found_with_node_s_counts() {
         "{list}"
     );
 }
+
+/// Sentinel's admin API acts on another program's queue through BullMQ's own scripts, and Node
+/// BullMQ sees each action: retry a failed job, remove a completed one, promote a delayed one,
+/// pause the queue, a bulk removal.
+#[tokio::test]
+async fn actions_on_a_node_queue_are_seen_by_node() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("web", &redis.url(), SentinelOptions::for_role("web")).await;
+    server.wait_ready().await;
+    let made = node_json("payments.mjs", &["make", &redis.url()]).await;
+    let id = |key: &str| made[key].as_str().expect("an id").to_string();
+    let (failed, completed, delayed) = (id("failed"), id("completed"), id("delayed"));
+    let on = "queue=bull%3Apayments";
+    let http = reqwest::Client::new();
+    let post = |path: String, body: &'static str| {
+        http.post(server.url(&path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    for (job, action) in [
+        (&failed, "retry"),
+        (&completed, "remove"),
+        (&delayed, "promote"),
+    ] {
+        let answer = post(format!("/admin/api/jobs/{job}/{action}?{on}"), "")
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{action}: {:?}", answer.text().await);
+    }
+    let answer = post(format!("/admin/api/queue/pause?{on}"), "")
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let node = node_json(
+        "payments.mjs",
+        &["read", &redis.url(), &failed, &completed, &delayed],
+    )
+    .await;
+    assert_eq!(node["paused"], true, "{node}");
+    assert_eq!(node["states"][&failed], "waiting", "retried: {node}");
+    assert_eq!(node["states"][&completed], "unknown", "removed: {node}");
+    assert_eq!(node["states"][&delayed], "waiting", "promoted: {node}");
+    // Sentinel's own queue is untouched.
+    let (_, queues) = support::get_json(&server.url("/admin/api/queues?rescan=true")).await;
+    let paused: Vec<&Value> = queues["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["paused"] == true)
+        .collect();
+    assert_eq!(paused.len(), 1, "{queues}");
+    assert_eq!(paused[0]["name"], "payments", "{queues}");
+    // A bulk removal of both waiting jobs, followed to its end.
+    let started: Value = post(
+        format!("/admin/api/jobs/bulk?{on}"),
+        r#"{"action": "remove", "q": "state:waiting"}"#,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let bulk = started["bulk"].as_str().expect("a bulk run").to_string();
+    support::eventually(LONG, "the bulk removal to end", || {
+        let url = server.url(&format!("/admin/api/bulk/{bulk}"));
+        async move {
+            let (_, progress) = support::get_json(&url).await;
+            (progress["finished"] == true).then_some(())
+        }
+    })
+    .await;
+    let node = node_json("payments.mjs", &["read", &redis.url(), &failed, &delayed]).await;
+    assert_eq!(node["states"][&failed], "unknown", "{node}");
+    assert_eq!(node["states"][&delayed], "unknown", "{node}");
+}
