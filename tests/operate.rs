@@ -467,6 +467,27 @@ async fn metrics_parse_as_prometheus_text_and_count_what_happened() {
         2.0,
         "{text}"
     );
+    // Every queue on the Redis, labelled by prefix and name (here, Sentinel's own).
+    let ours =
+        |state: &str| json!({"prefix": "sentinel", "queue": "sentinel-tasks", "state": state});
+    assert_eq!(
+        value("sentinel_queue_jobs", ours("completed")),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        value("sentinel_queue_finished_last_hour", ours("completed")),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            "sentinel_queue_paused",
+            json!({"prefix": "sentinel", "queue": "sentinel-tasks"})
+        ),
+        0.0,
+        "{text}"
+    );
     assert!(
         value(
             "sentinel_http_request_duration_seconds_count",

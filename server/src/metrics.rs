@@ -215,10 +215,102 @@ impl Metrics {
         }
     }
 
-    /// The text of a scrape.
-    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+    /// The text of a scrape: this process's metrics, then the gauges of every queue in
+    /// `queues` (each labelled by its prefix and name).
+    pub fn encode(&self, queues: &[app::admin::QueueSummary]) -> Result<String, std::fmt::Error> {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        encode_registry(&mut text, &self.registry)?;
+        encode_registry(&mut text, &queue_registry(queues))?;
+        encode_eof(&mut text)?;
         Ok(text)
     }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    prefix: String,
+    queue: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueStateLabels {
+    prefix: String,
+    queue: String,
+    state: String,
+}
+
+/// The gauges of each queue on the Redis, made for one scrape (a queue that is gone is gone
+/// from the next scrape; a caller limited to some queues gets only those).
+fn queue_registry(queues: &[app::admin::QueueSummary]) -> Registry {
+    let mut registry = Registry::with_prefix("sentinel_queue");
+    let jobs = Family::<QueueStateLabels, Gauge>::default();
+    let paused = Family::<QueueLabels, Gauge>::default();
+    let workers = Family::<QueueLabels, Gauge>::default();
+    let oldest = Family::<QueueLabels, Gauge>::default();
+    let finished = Family::<QueueStateLabels, Gauge>::default();
+    let number = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let now = crate::clock::now_ms();
+    for queue in queues {
+        let labels = QueueLabels {
+            prefix: queue.prefix.clone(),
+            queue: queue.name.clone(),
+        };
+        let with_state = |state: &str| QueueStateLabels {
+            prefix: queue.prefix.clone(),
+            queue: queue.name.clone(),
+            state: state.to_string(),
+        };
+        let counts = &queue.counts;
+        for (state, n) in [
+            ("waiting", counts.waiting + counts.paused),
+            ("active", counts.active),
+            ("delayed", counts.delayed),
+            ("prioritized", counts.prioritized),
+            ("completed", counts.completed),
+            ("failed", counts.failed),
+            ("waiting-children", counts.waiting_children),
+        ] {
+            jobs.get_or_create(&with_state(state)).set(number(n));
+        }
+        paused.get_or_create(&labels).set(i64::from(queue.paused));
+        workers.get_or_create(&labels).set(number(queue.workers));
+        if let Some(at) = queue.oldest_waiting_at {
+            oldest
+                .get_or_create(&labels)
+                .set(number(now.saturating_sub(at) / 1000));
+        }
+        finished
+            .get_or_create(&with_state("completed"))
+            .set(number(queue.completed_last_hour));
+        finished
+            .get_or_create(&with_state("failed"))
+            .set(number(queue.failed_last_hour));
+    }
+    registry.register(
+        "jobs",
+        "Jobs per state in each BullMQ queue on the Redis",
+        jobs,
+    );
+    registry.register(
+        "paused",
+        "Whether each queue is paused (1) or not (0)",
+        paused,
+    );
+    registry.register(
+        "workers",
+        "BullMQ workers connected to each queue (named connections)",
+        workers,
+    );
+    registry.register(
+        "oldest_waiting_seconds",
+        "Age of each queue's oldest waiting job (absent when none waits)",
+        oldest,
+    );
+    registry.register(
+        "finished_last_hour",
+        "Jobs each queue finished in the last hour, by outcome (those still kept)",
+        finished,
+    );
+    registry
 }

@@ -1648,6 +1648,29 @@ async fn a_role_limited_to_queues_sees_no_other_queue() {
         StatusCode::OK,
         "the unlimited viewer sees every job"
     );
+    // /metrics labels each queue; a limited caller's scrape holds only its queues.
+    let scrape = |token: &str| {
+        let router = router.clone();
+        let request = as_who(token, "GET", "/metrics");
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    };
+    let limited = scrape(&op_token).await;
+    assert!(
+        limited.contains(r#"sentinel_queue_paused{prefix="bull",queue="emails"} 1"#),
+        "{limited}"
+    );
+    assert!(!limited.contains(r#"queue="billing""#), "{limited}");
+    assert!(!limited.contains(r#"queue="sentinel-tasks""#), "{limited}");
+    let all = scrape(&view_token).await;
+    assert!(
+        all.contains(r#"sentinel_queue_jobs{prefix="bull",queue="billing",state="delayed"} 1"#),
+        "{all}"
+    );
     // The dashboard's server functions hold to the same limits.
     let form = |token: &str, path: &str, body: &str| {
         request("POST", path)

@@ -48,7 +48,18 @@ pub async fn scrape(
         None => None,
     };
     metrics.set_gauges(state.streams.open(), busy, counts.as_ref());
-    let text = metrics.encode().map_err(|_| AppError::NoRoute)?;
+    // Every queue on the Redis the caller may see (a scrape open to anyone sees them all), from
+    // the dashboards' shared read; none while Redis is away.
+    let everyone = Principal::open();
+    let caller = principal.as_deref().unwrap_or(&everyone);
+    let queues = match services {
+        Some(_) => crate::service::admin::queues(&state, caller, false)
+            .await
+            .map(|list| list.queues)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let text = metrics.encode(&queues).map_err(|_| AppError::NoRoute)?;
     Ok((
         StatusCode::OK,
         [(
