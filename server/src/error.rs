@@ -59,6 +59,12 @@ pub enum AppError {
         /// The queue asked for (`<prefix>:<name>`).
         queue: String,
     },
+    /// No such job scheduler on the queue.
+    #[error("no job scheduler {id:?} on this queue")]
+    NoScheduler {
+        /// The scheduler asked for.
+        id: String,
+    },
     /// No such route.
     #[error("no such route")]
     NoRoute,
@@ -198,6 +204,11 @@ impl AppError {
                 StatusCode::NOT_FOUND,
                 json!({"error": "not_found", "field": "queue", "queue": short(queue),
                        "message": format!("no BullMQ queue {:?} on this Redis", short(queue))}),
+            ),
+            AppError::NoScheduler { id } => (
+                StatusCode::NOT_FOUND,
+                json!({"error": "not_found", "field": "id", "id": short(id),
+                       "message": format!("no job scheduler {:?} on this queue", short(id))}),
             ),
             AppError::NoRoute => (
                 StatusCode::NOT_FOUND,

@@ -9,9 +9,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { OUT, SERVER, killAll, launchBrowser, startRedis, startSentinel, until } from './harness.mjs';
 
 let server;
+let redisUrl;
 let base;
 let browser;
 const tokens = {};
@@ -27,7 +30,7 @@ before(async () => {
   const lines = [createToken('ops', 'operator'), createToken('watch', 'viewer')];
   const dir = mkdtempSync(`${tmpdir()}/sentinel-e2e-dashboard-`);
   writeFileSync(`${dir}/tokens`, `${lines.join('\n')}\n`);
-  const redisUrl = await startRedis();
+  redisUrl = await startRedis();
   ({ server, base } = await startSentinel(redisUrl, {
     SENTINEL_AUTH: 'on',
     SENTINEL_TOKENS_FILE: `${dir}/tokens`,
@@ -323,4 +326,50 @@ test('on a 375 px phone nothing overflows sideways and every control is reachabl
   await page.screenshot({ path: `${OUT}/dashboard-phone.png`, fullPage: true });
   assert.deepEqual(ops.problems, []);
   await ops.context.close();
+});
+
+test('the queues page lists a Node queue; its own dashboard acts on it and Node sees each change', async () => {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const node = new Queue('invoices', { connection, prefix: 'billing' });
+  const later = await node.add('send', { n: 1 }, { delay: 3600000 });
+  await node.add('send', { n: 2 });
+  const ops = await person(tokens.ops);
+  const page = await ops.open('/admin/queues');
+  // Made just now: listed once a scan is asked for.
+  await page.click('button:has-text("Look for new queues now")');
+  const line = 'tr[data-queue="billing:invoices"]';
+  await page.waitForSelector(line, { timeout: 15000 });
+  assert.equal((await page.textContent(`${line} [data-count="delayed"]`)).trim(), '1');
+  assert.equal((await page.textContent(`${line} [data-count="waiting"]`)).trim(), '1');
+  // The filter hides the other queues.
+  await page.fill('#queue-filter', 'invoi');
+  await until('the filter to hide the other queues', async () =>
+    (await page.$$eval('tbody tr:not(.hidden)', (rows) => rows.map((r) => r.dataset.queue)))
+      .join() === 'billing:invoices');
+  await page.screenshot({ path: `${OUT}/dashboard-queues.png`, fullPage: true });
+
+  // Its dashboard: the queue in the URL and the header, read every 2 s (no event stream).
+  await page.click(`${line} a`);
+  await page.waitForURL(/\/admin\?queue=billing%3Ainvoices$/);
+  await page.waitForSelector('main[data-hydrated="true"]');
+  await page.waitForSelector('.queue-name[data-queue="billing:invoices"]');
+  await page.waitForSelector('[data-feed="reading"]');
+  await page.goto(`${base}/admin?queue=billing%3Ainvoices&state=delayed`);
+  await page.waitForSelector('main[data-hydrated="true"]');
+  await page.click(`button[aria-label="Promote job ${later.id}"]`);
+  await page.waitForSelector(`.notice :text("Job ${later.id}: promote done")`, { timeout: 10000 });
+  await until('Node to see the promoted job waiting', async () => (await node.getJobState(later.id)) === 'waiting');
+  await page.click('button:has-text("Pause the queue")');
+  await until('Node to see its queue paused', () => node.isPaused());
+  await page.waitForSelector('[data-paused="true"]', { timeout: 10000 });
+  // The job page of that queue, from its row.
+  await page.goto(`${base}/admin?queue=billing%3Ainvoices`);
+  await page.waitForSelector('main[data-hydrated="true"]');
+  await page.click(`a[href="/admin/jobs/${later.id}?queue=billing%3Ainvoices"]`);
+  await page.waitForURL(new RegExp(`/admin/jobs/${later.id}\\?queue=billing%3Ainvoices$`));
+  await page.waitForSelector('dd:text-is("send")', { timeout: 10000 });
+  assert.deepEqual(ops.problems, []);
+  await ops.context.close();
+  await node.close();
+  connection.disconnect();
 });

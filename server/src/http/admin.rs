@@ -37,6 +37,15 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api/workers", get(workers))
         .route("/admin/api/queues", get(queues))
         .route("/admin/api/audit", get(audit))
+        .route("/admin/api/schedulers", get(list_schedulers))
+        .route(
+            "/admin/api/schedulers/{id}",
+            axum::routing::put(upsert_scheduler).delete(remove_scheduler),
+        )
+        .route(
+            "/admin/api/schedulers/{id}/{action}",
+            post(scheduler_action),
+        )
         .route("/admin/api/metrics", get(metrics))
 }
 
@@ -408,4 +417,120 @@ pub async fn bulk_progress(
         .get(&id)
         .map(|run| Json(run.progress()))
         .ok_or(AppError::NotFound { id })
+}
+
+/// `GET /admin/api/schedulers?queue=` → the queue's job schedulers, by next run.
+#[utoipa::path(get, path = "/admin/api/schedulers",
+    params(("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)")),
+    responses(
+        (status = 200, description = "Its schedulers (at most 500), each with its next and last run and whether it is late or paused", body = app::admin::SchedulerList),
+        (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForViewers,
+    )
+)]
+pub async fn list_schedulers(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<app::admin::SchedulerList>, AppError> {
+    let principal = require(principal.as_deref(), Role::Viewer)?;
+    Ok(Json(
+        crate::service::schedulers::list(&state, principal, queue_of(&query)).await?,
+    ))
+}
+
+/// `PUT /admin/api/schedulers/{id}?queue=` `{"pattern", "tz"} | {"every"}, "name", "data",
+/// "limit"` → creates or changes the scheduler, as Node's `upsertJobScheduler` does.
+#[utoipa::path(put, path = "/admin/api/schedulers/{id}",
+    params(
+        ("id" = String, Path, min_length = 1, max_length = 200, description = "The scheduler's id"),
+        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` (Sentinel's own when absent)"),
+    ),
+    request_body(content = app::admin::SchedulerRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Created or changed (a paused one stays paused)"),
+        (status = 400, description = "A field was refused (a pattern that is not cron, a zone that is not IANA, both pattern and every...); the body names it", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such queue", body = crate::http::openapi::ErrorBody),
+        (status = 415, description = "A body that is not JSON", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForOperators,
+    )
+)]
+pub async fn upsert_scheduler(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path(raw_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, AppError> {
+    let principal = require(principal.as_deref(), Role::Operator)?;
+    let id = crate::service::schedulers::scheduler_id(&raw_id)?;
+    let request: app::admin::SchedulerRequest = serde_json::from_slice(&body)
+        .map_err(|e| AppError::InvalidBody(format!("expected a scheduler: {e}")))?;
+    crate::service::schedulers::upsert(&state, principal, queue_of(&query), &id, &request).await?;
+    Ok(Json(json!({"id": id})))
+}
+
+/// `DELETE /admin/api/schedulers/{id}?queue=` → removes the scheduler and its next job.
+#[utoipa::path(delete, path = "/admin/api/schedulers/{id}",
+    params(
+        ("id" = String, Path, min_length = 1, max_length = 200, description = "The scheduler's id"),
+        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` (Sentinel's own when absent)"),
+    ),
+    responses(
+        (status = 200, description = "Removed"),
+        (status = 400, description = "An id that names no scheduler", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such queue or scheduler", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForOperators,
+    )
+)]
+pub async fn remove_scheduler(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path(raw_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
+    let principal = require(principal.as_deref(), Role::Operator)?;
+    let id = crate::service::schedulers::scheduler_id(&raw_id)?;
+    crate::service::schedulers::remove(&state, principal, queue_of(&query), &id).await?;
+    Ok(Json(json!({"removed": id})))
+}
+
+/// `POST /admin/api/schedulers/{id}/{action}?queue=` with `action` one of `pause`, `resume`,
+/// `run` (one job now from its template, the schedule unchanged).
+#[utoipa::path(post, path = "/admin/api/schedulers/{id}/{action}",
+    params(
+        ("id" = String, Path, min_length = 1, max_length = 200, description = "The scheduler's id"),
+        ("action" = String, Path, pattern = "^(pause|resume|run)$", description = "pause (BullMQ has none: Sentinel keeps its definition and removes it, with its next job, until resumed), resume, run (one job now)"),
+        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` (Sentinel's own when absent)"),
+    ),
+    responses(
+        (status = 200, description = "Done: `changed` (pause, resume) or `job` (run)"),
+        (status = 400, description = "An id that names no scheduler", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such queue, scheduler or action", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForOperators,
+    )
+)]
+pub async fn scheduler_action(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path((raw_id, action)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
+    let principal = require(principal.as_deref(), Role::Operator)?;
+    let id = crate::service::schedulers::scheduler_id(&raw_id)?;
+    let queue = queue_of(&query);
+    use crate::service::schedulers;
+    match action.as_str() {
+        "pause" | "resume" => {
+            let changed =
+                schedulers::switch(&state, principal, queue, &id, action == "pause").await?;
+            Ok(Json(json!({"id": id, "changed": changed})))
+        }
+        "run" => {
+            let job = schedulers::run_now(&state, principal, queue, &id).await?;
+            Ok(Json(json!({"id": id, "job": job})))
+        }
+        _ => Err(AppError::NoRoute),
+    }
 }

@@ -35,6 +35,10 @@ use crate::service::state::AppState;
         crate::http::admin::metrics,
         crate::http::admin::bulk_action,
         crate::http::admin::bulk_progress,
+        crate::http::admin::list_schedulers,
+        crate::http::admin::upsert_scheduler,
+        crate::http::admin::remove_scheduler,
+        crate::http::admin::scheduler_action,
     ),
     components(schemas(ErrorBody, EnqueueBody, BackoffBody, BulkBody, BulkIds, BulkQuery))
 )]

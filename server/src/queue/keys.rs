@@ -254,6 +254,11 @@ impl QueueKeys {
     pub fn repeat(&self) -> String {
         self.named("repeat")
     }
+    /// Schedulers Sentinel paused: their definitions by id (BullMQ has no pause; see
+    /// `schedulers.rs`).
+    pub fn paused_schedulers(&self) -> String {
+        self.named("schedulers:paused")
+    }
     /// One job scheduler's hash.
     pub fn scheduler(&self, id: &str) -> String {
         self.named(&format!("repeat:{id}"))
@@ -355,6 +360,7 @@ impl QueueKeys {
             (self.index_terms(), Set),
             (self.revoked_sessions(), SortedSet),
             (self.audit(), Stream),
+            (self.paused_schedulers(), Hash),
         ]
     }
 }

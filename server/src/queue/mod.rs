@@ -24,6 +24,7 @@ pub mod index;
 pub mod inspect;
 pub mod keys;
 pub mod record;
+pub mod schedulers;
 pub mod search;
 pub mod stats;
 pub mod stream;

@@ -8,4 +8,5 @@ pub mod bulk;
 pub mod enqueue;
 pub mod queues;
 pub mod reads;
+pub mod schedulers;
 pub mod state;
