@@ -327,7 +327,7 @@ mod tests {
         let next = 1_700_000_100_000;
         assert_eq!(
             period(Some("0 */5 * * * *"), None, None, next),
-            Some(100_000)
+            Some(300_000)
         );
         assert_eq!(period(None, Some(60_000), None, next), Some(60_000));
         assert!(next_fire("not a pattern", None, next).is_err());
