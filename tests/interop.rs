@@ -398,3 +398,106 @@ async fn actions_on_a_node_queue_are_seen_by_node() {
     assert_eq!(node["states"][&failed], "unknown", "{node}");
     assert_eq!(node["states"][&delayed], "unknown", "{node}");
 }
+
+/// Job schedulers both ways: one made by Node is listed by Sentinel as Node made it; one made
+/// by Sentinel is read by Node; and Sentinel's upsert writes the same Redis data as Node's
+/// `upsertJobScheduler` for the same definition (the scheduler's hash and its next job).
+#[tokio::test]
+async fn schedulers_made_by_node_and_by_sentinel_are_read_by_the_other() {
+    let redis = RedisServer::start().await;
+    let server = Sentinel::start("web", &redis.url(), SentinelOptions::for_role("web")).await;
+    server.wait_ready().await;
+    node_json("schedulers.mjs", &["make", &redis.url()]).await;
+    let (status, listed) =
+        support::get_json(&server.url("/admin/api/schedulers?queue=bull%3Acrons")).await;
+    assert_eq!(status, 200, "{listed}");
+    let node_made = listed["schedulers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "node-made")
+        .cloned()
+        .unwrap_or_else(|| panic!("node-made listed: {listed}"));
+    assert_eq!(node_made["every"], 60000, "{node_made}");
+    assert_eq!(node_made["name"], "tick", "{node_made}");
+    assert_eq!(node_made["data"]["from"], "node", "{node_made}");
+    assert!(node_made["next"].as_u64().is_some(), "{node_made}");
+
+    let answer = reqwest::Client::new()
+        .put(server.url("/admin/api/schedulers/ours?queue=bull%3Acrons"))
+        .header("content-type", "application/json")
+        .body(r#"{"pattern": "0 0 * * * *", "tz": "UTC", "name": "hourly", "data": {"from": "x"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{:?}", answer.text().await);
+    let read = node_json("schedulers.mjs", &["read", &redis.url(), "ours", "twin"]).await;
+    assert_eq!(read["ours"]["pattern"], "0 0 * * * *", "{read}");
+    assert_eq!(read["ours"]["tz"], "UTC", "{read}");
+    assert_eq!(read["ours"]["name"], "hourly", "{read}");
+    assert_eq!(
+        read["ours"]["template"]["data"],
+        json!({"from": "x"}),
+        "{read}"
+    );
+    assert_eq!(read["ours"]["next"], read["twin"]["next"], "{read}");
+
+    // The same Redis data as Node's for the same definition.
+    let mut conn = redis.connection();
+    let hash =
+        |conn: &mut redis::Connection, key: String| -> std::collections::BTreeMap<String, String> {
+            redis::cmd("HGETALL").arg(key).query(conn).unwrap()
+        };
+    let ours = hash(&mut conn, "bull:crons:repeat:ours".into());
+    let twin = hash(&mut conn, "bull:crons:repeat:twin".into());
+    assert_eq!(ours, twin, "the schedulers' hashes");
+    let next = read["twin"]["next"].as_u64().expect("a next run");
+    let our_job = hash(&mut conn, format!("bull:crons:repeat:ours:{next}"));
+    let twin_job = hash(&mut conn, format!("bull:crons:repeat:twin:{next}"));
+    let fields = |job: &std::collections::BTreeMap<String, String>| -> Vec<String> {
+        job.keys().cloned().collect()
+    };
+    assert_eq!(
+        fields(&our_job),
+        fields(&twin_job),
+        "{our_job:?} vs {twin_job:?}"
+    );
+    for field in ["name", "data", "priority"] {
+        assert_eq!(
+            our_job.get(field),
+            twin_job.get(field),
+            "{field}: {our_job:?} vs {twin_job:?}"
+        );
+    }
+    // Due at the same time (each delay counts from its own add, milliseconds apart).
+    let due = |job: &std::collections::BTreeMap<String, String>| -> u64 {
+        job["timestamp"].parse::<u64>().unwrap() + job["delay"].parse::<u64>().unwrap()
+    };
+    assert_eq!(due(&our_job), due(&twin_job));
+    // The same options but for the job's own id and times, and `prevMillis`, which Node adds
+    // and the engine does not (noted in patches/README.md: the next run is computed from the
+    // scheduler's hash either way).
+    let opts = |job: &std::collections::BTreeMap<String, String>| -> Value {
+        let mut opts: Value = serde_json::from_str(&job["opts"]).unwrap();
+        for own in ["jobId", "repeatJobKey", "timestamp", "delay", "prevMillis"] {
+            opts.as_object_mut().unwrap().remove(own);
+        }
+        opts
+    };
+    assert_eq!(
+        opts(&our_job),
+        opts(&twin_job),
+        "{our_job:?} vs {twin_job:?}"
+    );
+    // A scheduler made by Sentinel keeps repeating on Node's workers.
+    let answer = reqwest::Client::new()
+        .put(server.url("/admin/api/schedulers/fast?queue=bull%3Acrons"))
+        .header("content-type", "application/json")
+        .body(r#"{"every": 1000, "name": "beat"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let ran = node_json("schedulers.mjs", &["run", &redis.url(), "fast"]).await;
+    assert_eq!(ran["done"].as_array().map(Vec::len), Some(3), "{ran}");
+}

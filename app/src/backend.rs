@@ -163,6 +163,26 @@ pub trait AdminBackend: Send + Sync + 'static {
         &self,
         bulk: String,
     ) -> BoxFuture<'_, Result<Option<crate::admin::BulkProgress>, BackendError>>;
+    /// A queue's job schedulers (viewers and up).
+    fn schedulers(
+        &self,
+        queue: Option<String>,
+    ) -> BoxFuture<'_, Result<crate::admin::SchedulerList, BackendError>>;
+    /// Creates or changes scheduler `id` (operators and up).
+    fn scheduler_upsert(
+        &self,
+        queue: Option<String>,
+        id: String,
+        request: crate::admin::SchedulerRequest,
+    ) -> BoxFuture<'_, Result<(), BackendError>>;
+    /// `pause`, `resume`, `run` or `remove` on scheduler `id` (operators and up); what was
+    /// done, in words.
+    fn scheduler_act(
+        &self,
+        queue: Option<String>,
+        id: String,
+        action: String,
+    ) -> BoxFuture<'_, Result<String, BackendError>>;
 }
 
 /// The backend as it is stored in context.

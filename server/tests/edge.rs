@@ -1818,8 +1818,7 @@ async fn schedulers_are_listed_created_paused_run_and_removed() {
                 .query(&mut conn)
                 .unwrap();
             jobs.extend(waiting);
-            jobs
-                .iter()
+            jobs.iter()
                 .filter(|job| job.starts_with(&format!("repeat:{id}:")))
                 .count()
         }

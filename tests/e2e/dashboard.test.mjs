@@ -373,3 +373,50 @@ test('the queues page lists a Node queue; its own dashboard acts on it and Node 
   await node.close();
   connection.disconnect();
 });
+
+test('a Node scheduler is edited, paused and resumed from the dashboard; Node reads each change', async () => {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const node = new Queue('reports', { connection, prefix: 'billing' });
+  await node.add('warm-up', {});
+  await node.upsertJobScheduler('daily', { pattern: '0 0 6 * * *', tz: 'UTC' }, { name: 'digest', data: { a: 1 } });
+  const ops = await person(tokens.ops);
+  const page = await ops.open('/admin?queue=billing%3Areports');
+  const line = 'tr[data-scheduler="daily"]';
+  await page.waitForSelector(line, { timeout: 15000 });
+  assert.match(await page.textContent(`${line} .schedule`), /0 0 6 \* \* \* \(UTC\)/);
+
+  // Edit: the form takes the scheduler, the change is saved through BullMQ's upsert.
+  await page.click('button[aria-label="Edit scheduler daily"]');
+  assert.equal(await page.inputValue('#scheduler-pattern'), '0 0 6 * * *');
+  await page.fill('#scheduler-pattern', '0 30 7 * * *');
+  await page.fill('#scheduler-tz', 'Europe/Paris');
+  await page.click('button:has-text("Save scheduler")');
+  await page.waitForSelector('.schedulers .notice :text("daily: saved")', { timeout: 10000 });
+  await until('Node to read the new pattern', async () => {
+    const read = await node.getJobScheduler('daily');
+    return read?.pattern === '0 30 7 * * *' && read?.tz === 'Europe/Paris';
+  });
+  await page.waitForSelector(`${line} .schedule:text("0 30 7 * * * (Europe/Paris)")`, { timeout: 10000 });
+
+  // A pattern that is not cron is refused with its reason; nothing changes.
+  await page.fill('#scheduler-pattern', 'every morning');
+  await page.click('button:has-text("Save scheduler")');
+  await page.waitForSelector('.schedulers .notice .error:has-text("pattern")', { timeout: 10000 });
+  assert.equal((await node.getJobScheduler('daily')).pattern, '0 30 7 * * *');
+
+  // Pause: gone from BullMQ (no worker can run it), kept by Sentinel; resume brings it back.
+  await page.click('button[aria-label="Pause scheduler daily"]');
+  await page.waitForSelector(`${line}[data-paused="true"]`, { timeout: 10000 });
+  assert.ok(!(await node.getJobScheduler('daily')), 'gone from BullMQ while paused');
+  await page.click('button[aria-label="Resume scheduler daily"]');
+  await page.waitForSelector(`${line}[data-paused="false"]`, { timeout: 10000 });
+  await until('Node to read it again', async () => (await node.getJobScheduler('daily'))?.pattern === '0 30 7 * * *');
+  await page.screenshot({ path: `${OUT}/dashboard-schedulers.png`, fullPage: true });
+  // The refused pattern's answer (400) is the one message the browser logs.
+  const refused = (m) => /status of 400/.test(m);
+  assert.equal(ops.problems.filter(refused).length, 1, ops.problems.join('\n'));
+  assert.deepEqual(ops.problems.filter((m) => !refused(m)), []);
+  await ops.context.close();
+  await node.close();
+  connection.disconnect();
+});

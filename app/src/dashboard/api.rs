@@ -154,6 +154,77 @@ pub async fn admin_queues(rescan: bool) -> Result<crate::admin::QueueList, Serve
         .map_err(failed)
 }
 
+/// A refusal of a server function's arguments (400).
+#[cfg(feature = "ssr")]
+fn refused_arg(message: &str) -> ServerFnError {
+    ServerFnError::Args(message.to_string())
+}
+
+/// A queue's job schedulers.
+#[server(prefix = "/api", endpoint = "admin/schedulers")]
+pub async fn admin_schedulers(
+    queue: Option<String>,
+) -> Result<crate::admin::SchedulerList, ServerFnError> {
+    crate::backend::admin_backend()?
+        .schedulers(queue)
+        .await
+        .map_err(failed)
+}
+
+/// Creates or changes scheduler `id`: a cron `pattern` (with `tz`) or `every` seconds, the
+/// jobs' `name` and `data` (JSON).
+#[server(prefix = "/api", endpoint = "admin/scheduler-save")]
+pub async fn admin_scheduler_save(
+    id: String,
+    pattern: String,
+    every_seconds: String,
+    tz: String,
+    name: String,
+    data: String,
+    queue: Option<String>,
+) -> Result<(), ServerFnError> {
+    let blank = |text: &str| Some(text.trim().to_string()).filter(|t| !t.is_empty());
+    let every = match blank(&every_seconds) {
+        None => None,
+        Some(text) => Some(
+            text.parse::<u64>()
+                .map_err(|_| refused_arg("every: a whole number of seconds"))?
+                .saturating_mul(1000),
+        ),
+    };
+    let data = match blank(&data) {
+        None => None,
+        Some(text) => {
+            Some(serde_json::from_str(&text).map_err(|_| refused_arg("data: a JSON object"))?)
+        }
+    };
+    let request = crate::admin::SchedulerRequest {
+        pattern: blank(&pattern),
+        every,
+        tz: blank(&tz),
+        name: blank(&name),
+        data,
+        limit: None,
+    };
+    crate::backend::admin_backend()?
+        .scheduler_upsert(queue, id, request)
+        .await
+        .map_err(failed)
+}
+
+/// `pause`, `resume`, `run` (one job now) or `remove` on scheduler `id`.
+#[server(prefix = "/api", endpoint = "admin/scheduler-act")]
+pub async fn admin_scheduler_act(
+    id: String,
+    action: String,
+    queue: Option<String>,
+) -> Result<String, ServerFnError> {
+    crate::backend::admin_backend()?
+        .scheduler_act(queue, id, action)
+        .await
+        .map_err(failed)
+}
+
 /// The message of a server function's error, without the framework's prefix.
 pub fn error_text(error: &ServerFnError) -> String {
     let text = error.to_string();

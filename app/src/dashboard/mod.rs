@@ -10,6 +10,7 @@ pub mod job;
 pub mod jobs;
 pub mod live;
 pub mod queues;
+pub mod schedulers;
 pub mod tools;
 
 use leptos::prelude::*;
@@ -212,6 +213,7 @@ fn Dashboard() -> impl IntoView {
                         Ok(access) => view! {
                             {view! { <OverviewPanel overview tick access queue/> }.into_any()}
                             {view! { <jobs::Jobs tick access overview/> }.into_any()}
+                            {view! { <schedulers::SchedulersPanel tick access queue/> }.into_any()}
                             {(access == AdminAccess::Operator).then(|| view! {
                                 <section class="panel tools" aria-label="Clean and add">
                                     <tools::CleanForm tick queue/>

@@ -141,7 +141,9 @@ fn table(list: QueueList, filter: RwSignal<String>) -> impl IntoView + use<> {
         })
         .collect_view();
     view! {
-        <p class="muted" role="status">{format!("{total} queues on this Redis")}</p>
+        <p class="muted" role="status">
+            {format!("{total} {} on this Redis", if total == 1 { "queue" } else { "queues" })}
+        </p>
         {incomplete}
         <table class="jobs-table queues-table">
             <thead>

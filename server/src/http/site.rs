@@ -636,6 +636,78 @@ impl AdminBackend for QueueBackend {
             Ok(progress)
         })
     }
+
+    fn schedulers(
+        &self,
+        queue: Option<String>,
+    ) -> BoxFuture<'_, Result<app::admin::SchedulerList, BackendError>> {
+        Box::pin(async move {
+            let principal = self.require(Role::Viewer)?;
+            crate::service::schedulers::list(&self.state, &principal, queue.as_deref())
+                .await
+                .map_err(admin_refusal)
+        })
+    }
+
+    fn scheduler_upsert(
+        &self,
+        queue: Option<String>,
+        id: String,
+        request: app::admin::SchedulerRequest,
+    ) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move {
+            let principal = self.require(Role::Operator)?;
+            let id = crate::service::schedulers::scheduler_id(&id).map_err(admin_refusal)?;
+            crate::service::schedulers::upsert(
+                &self.state,
+                &principal,
+                queue.as_deref(),
+                &id,
+                &request,
+            )
+            .await
+            .map_err(admin_refusal)
+        })
+    }
+
+    fn scheduler_act(
+        &self,
+        queue: Option<String>,
+        id: String,
+        action: String,
+    ) -> BoxFuture<'_, Result<String, BackendError>> {
+        Box::pin(async move {
+            use crate::service::schedulers;
+            let principal = self.require(Role::Operator)?;
+            let id = schedulers::scheduler_id(&id).map_err(admin_refusal)?;
+            let queue = queue.as_deref();
+            let state = &self.state;
+            let done = match action.as_str() {
+                "pause" | "resume" => {
+                    schedulers::switch(state, &principal, queue, &id, action == "pause")
+                        .await
+                        .map(|changed| {
+                            if changed {
+                                format!("{id}: {action}d")
+                            } else {
+                                format!("{id}: already {action}d")
+                            }
+                        })
+                }
+                "run" => schedulers::run_now(state, &principal, queue, &id)
+                    .await
+                    .map(|job| format!("{id}: job {job} added")),
+                "remove" => schedulers::remove(state, &principal, queue, &id)
+                    .await
+                    .map(|()| format!("{id}: removed")),
+                _ => Err(crate::service::admin::param(
+                    "action",
+                    "must be pause, resume, run or remove",
+                )),
+            };
+            done.map_err(admin_refusal)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,221 @@
+//! The queue's job schedulers on the dashboard: each with its schedule, next and last run,
+//! whether it is late or paused; for operators, run now, pause or resume, edit and remove, and
+//! a form that creates or changes one (a cron pattern with its time zone, or a period).
+
+use leptos::prelude::*;
+
+use super::api::{admin_scheduler_act, admin_scheduler_save, admin_schedulers, error_text};
+use super::confirm;
+use crate::admin::{AdminAccess, Scheduler};
+
+/// The form's fields, for editing a scheduler in place.
+#[derive(Clone, Copy)]
+struct Form {
+    id: RwSignal<String>,
+    pattern: RwSignal<String>,
+    every: RwSignal<String>,
+    tz: RwSignal<String>,
+    name: RwSignal<String>,
+    data: RwSignal<String>,
+}
+
+impl Form {
+    fn fill(self, scheduler: &Scheduler) {
+        self.id.set(scheduler.id.clone());
+        self.pattern
+            .set(scheduler.pattern.clone().unwrap_or_default());
+        self.every.set(
+            scheduler
+                .every
+                .map(|ms| (ms / 1000).to_string())
+                .unwrap_or_default(),
+        );
+        self.tz.set(scheduler.tz.clone().unwrap_or_default());
+        self.name.set(scheduler.name.clone());
+        self.data.set(scheduler.data.to_string());
+    }
+}
+
+/// How a scheduler repeats, in words.
+fn schedule_words(scheduler: &Scheduler) -> String {
+    match (&scheduler.pattern, scheduler.every) {
+        (Some(pattern), _) => match &scheduler.tz {
+            Some(tz) => format!("{pattern} ({tz})"),
+            None => format!("{pattern} (UTC)"),
+        },
+        (None, Some(every)) => format!("every {}", crate::time::duration_words(every)),
+        (None, None) => "–".to_string(),
+    }
+}
+
+/// The schedulers panel.
+#[component]
+pub fn SchedulersPanel(
+    tick: RwSignal<u64>,
+    access: AdminAccess,
+    queue: Memo<Option<String>>,
+) -> impl IntoView {
+    let list = Resource::new(
+        move || (queue.get(), tick.get()),
+        |(queue, _)| admin_schedulers(queue),
+    );
+    let notice = RwSignal::new(None::<(bool, String)>);
+    let form = Form {
+        id: RwSignal::new(String::new()),
+        pattern: RwSignal::new(String::new()),
+        every: RwSignal::new(String::new()),
+        tz: RwSignal::new(String::new()),
+        name: RwSignal::new(String::new()),
+        data: RwSignal::new(String::new()),
+    };
+    let operator = access == AdminAccess::Operator;
+    let act = move |id: String, action: &'static str| {
+        if action == "remove" && !confirm(&format!("Remove scheduler {id}? Its next job goes too."))
+        {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            match admin_scheduler_act(id.clone(), action.to_string(), queue.get_untracked()).await {
+                Ok(words) => notice.set(Some((false, words))),
+                Err(error) => notice.set(Some((true, format!("{id}: {}", error_text(&error))))),
+            }
+            tick.update(|t| *t += 1);
+        });
+    };
+    let save = move |_| {
+        let id = form.id.get_untracked();
+        leptos::task::spawn_local(async move {
+            let saved = admin_scheduler_save(
+                id.clone(),
+                form.pattern.get_untracked(),
+                form.every.get_untracked(),
+                form.tz.get_untracked(),
+                form.name.get_untracked(),
+                form.data.get_untracked(),
+                queue.get_untracked(),
+            )
+            .await;
+            match saved {
+                Ok(()) => notice.set(Some((false, format!("{id}: saved")))),
+                Err(error) => notice.set(Some((true, error_text(&error)))),
+            }
+            tick.update(|t| *t += 1);
+        });
+    };
+    let rows = move || {
+        Suspend::new(async move {
+            match list.await {
+                Err(error) => {
+                    view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any()
+                }
+                Ok(list) if list.schedulers.is_empty() => {
+                    view! { <p class="muted">"No job scheduler on this queue."</p> }.into_any()
+                }
+                Ok(list) => {
+                    let now = crate::time::now_ms();
+                    let rows = list
+                        .schedulers
+                        .into_iter()
+                        .map(|scheduler| {
+                            let state = if scheduler.paused {
+                                view! { <span class="badge paused">"Paused"</span> }.into_any()
+                            } else if scheduler.late {
+                                view! { <span class="badge late">"Late"</span> }.into_any()
+                            } else {
+                                view! { <span class="muted">"On time"</span> }.into_any()
+                            };
+                            let next = scheduler
+                                .next
+                                .map(|at| crate::time::relative(at, now))
+                                .unwrap_or_else(|| "–".to_string());
+                            let last = scheduler
+                                .last
+                                .map(|at| crate::time::relative(at, now))
+                                .unwrap_or_else(|| "–".to_string());
+                            let buttons = operator.then(|| {
+                                let id = scheduler.id.clone();
+                                let toggle = if scheduler.paused { "resume" } else { "pause" };
+                                let (run_id, toggle_id, remove_id) = (id.clone(), id.clone(), id.clone());
+                                let editing = scheduler.clone();
+                                view! {
+                                    <td class="actions">
+                                        <button type="button" class="action small" aria-label=format!("Run scheduler {id} now")
+                                            on:click=move |_| act(run_id.clone(), "run")>"Run now"</button>
+                                        <button type="button" class="action small" aria-label=format!("{} scheduler {id}", if toggle == "pause" { "Pause" } else { "Resume" })
+                                            on:click=move |_| act(toggle_id.clone(), toggle)>
+                                            {if toggle == "pause" { "Pause" } else { "Resume" }}
+                                        </button>
+                                        <button type="button" class="action small" aria-label=format!("Edit scheduler {id}")
+                                            on:click=move |_| form.fill(&editing)>"Edit"</button>
+                                        <button type="button" class="action small" aria-label=format!("Remove scheduler {id}")
+                                            on:click=move |_| act(remove_id.clone(), "remove")>"Remove"</button>
+                                    </td>
+                                }
+                            });
+                            view! {
+                                <tr data-scheduler=scheduler.id.clone() data-paused=scheduler.paused.to_string() data-late=scheduler.late.to_string()>
+                                    <td>{scheduler.id.clone()}</td>
+                                    <td>{scheduler.name.clone()}</td>
+                                    <td class="schedule">{schedule_words(&scheduler)}</td>
+                                    <td>{next}</td>
+                                    <td>{last}</td>
+                                    <td class="num">{scheduler.iterations}</td>
+                                    <td>{state}</td>
+                                    {buttons}
+                                </tr>
+                            }
+                        })
+                        .collect_view();
+                    view! {
+                        <table class="jobs-table schedulers-table">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Scheduler"</th>
+                                    <th scope="col">"Job name"</th>
+                                    <th scope="col">"Schedule"</th>
+                                    <th scope="col">"Next run"</th>
+                                    <th scope="col">"Last run"</th>
+                                    <th scope="col">"Runs"</th>
+                                    <th scope="col">"State"</th>
+                                    {operator.then(|| view! { <th scope="col">"Actions"</th> })}
+                                </tr>
+                            </thead>
+                            <tbody>{rows}</tbody>
+                        </table>
+                    }
+                    .into_any()
+                }
+            }
+        })
+    };
+    let field =
+        |id: &'static str, label: &'static str, value: RwSignal<String>, hint: &'static str| {
+            view! {
+                <label for=id>{label}</label>
+                <input id=id type="text" maxlength="2000" placeholder=hint
+                    prop:value=move || value.get()
+                    on:input=move |ev| value.set(event_target_value(&ev))/>
+            }
+        };
+    view! {
+        <section class="panel schedulers" aria-labelledby="schedulers-title">
+            <h2 id="schedulers-title">"Job schedulers"</h2>
+            <div class="notice" role="status" aria-live="polite">
+                {move || notice.get().map(|(bad, text)| view! { <p class=if bad { "error" } else { "ok" }>{text}</p> })}
+            </div>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>{rows}</Transition>
+            {operator.then(|| view! {
+                <form class="scheduler-form" on:submit=move |ev| { ev.prevent_default(); save(()); }>
+                    <h3>"Create or change a scheduler"</h3>
+                    {field("scheduler-id", "Id", form.id, "nightly-report")}
+                    {field("scheduler-pattern", "Cron pattern", form.pattern, "0 0 3 * * * (or give Every)")}
+                    {field("scheduler-tz", "Time zone", form.tz, "Europe/Paris (UTC when empty)")}
+                    {field("scheduler-every", "Every (s)", form.every, "300 (or give a pattern)")}
+                    {field("scheduler-name", "Job name", form.name, "the id when empty")}
+                    {field("scheduler-data", "Data (JSON)", form.data, "{\"report\": \"daily\"}")}
+                    <button type="submit" class="action">"Save scheduler"</button>
+                </form>
+            })}
+        </section>
+    }
+}
