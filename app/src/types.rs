@@ -229,7 +229,10 @@ pub const TASK_JOB_NAME: &str = "longTask";
 /// A job id that is safe to put into a Redis key.
 ///
 /// BullMQ ids are the queue's counter or a producer's custom id. We refuse anything that could
-/// address another key (`:`), is empty, over 256 bytes, or holds control characters.
+/// address another key (`:`), is empty, over 256 bytes, or holds control characters. The one
+/// form with `:` taken is the id BullMQ itself gives the jobs of a job scheduler,
+/// `repeat:<scheduler>:<ms>` (so they can be listed and acted on); no job is ever added with it
+/// by Sentinel (custom ids refuse every `:`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct JobId(String);
@@ -271,10 +274,27 @@ impl JobId {
         if raw.len() > Self::MAX_LEN {
             return Err(JobIdError::TooLong);
         }
-        if raw.chars().any(|c| c == ':' || c.is_control()) {
+        if raw.chars().any(char::is_control) {
+            return Err(JobIdError::ForbiddenCharacter);
+        }
+        if raw.contains(':') && !Self::is_scheduled(raw) {
             return Err(JobIdError::ForbiddenCharacter);
         }
         Ok(Self(raw.to_string()))
+    }
+
+    /// Whether `raw` is the id BullMQ gives a job scheduler's job: `repeat:<scheduler>:<ms>`,
+    /// the scheduler's id not empty, the time 1 to 20 digits.
+    pub fn is_scheduled(raw: &str) -> bool {
+        let Some(rest) = raw.strip_prefix("repeat:") else {
+            return false;
+        };
+        let Some((scheduler, ms)) = rest.rsplit_once(':') else {
+            return false;
+        };
+        !scheduler.is_empty()
+            && (1..=20).contains(&ms.len())
+            && ms.bytes().all(|b| b.is_ascii_digit())
     }
 
     /// The id as text.
@@ -547,6 +567,31 @@ pub struct CountsReport {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_take_no_colon_but_a_scheduler_s_job_id() {
+        for fine in [
+            "42",
+            "order-17",
+            "repeat:nightly:1700000000000",
+            "repeat:a:b:1",
+        ] {
+            assert!(JobId::parse(fine).is_ok(), "{fine}");
+        }
+        for refused in [
+            "a:b",
+            "repeat:nightly",
+            "repeat::1",
+            "repeat:x:",
+            "repeat:x:1e3",
+            "repeat:x:123456789012345678901",
+            "meta:1",
+            "x\u{1}",
+        ] {
+            assert!(JobId::parse(refused).is_err(), "{refused}");
+        }
+    }
 
     #[test]
     fn the_key_rule_says_the_limit_valid_key_holds() {

@@ -1885,6 +1885,50 @@ async fn schedulers_are_listed_created_paused_run_and_removed() {
     assert_eq!(job.name(), "ping");
     assert_eq!(next_jobs("every5")(), 1);
 
+    // A scheduler's jobs (ids `repeat:<scheduler>:<ms>`) are listed and shown like any other.
+    let (_, delayed) = call(
+        &router,
+        request("GET", &format!("/admin/api/jobs?{on}&state=delayed"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let scheduled = delayed["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|j| {
+            j["id"]
+                .as_str()
+                .filter(|id| id.starts_with("repeat:nightly:"))
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("the scheduler's next job is listed: {delayed}"));
+    assert_eq!(
+        delayed["total"],
+        delayed["jobs"].as_array().unwrap().len(),
+        "{delayed}"
+    );
+    let (status, shown) = call(
+        &router,
+        request("GET", &format!("/admin/api/jobs/{scheduled}?{on}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["name"], "report", "{shown}");
+    // No job is added with such an id (nor with any ':').
+    let (status, refused) = call(
+        &router,
+        request("POST", "/tasks/enqueue?seconds=1")
+            .header("content-type", JSON)
+            .body(json(r#"{"jobId": "repeat:nightly:1"}"#))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+
     // Late: its next run is further in the past than its period (nobody took it).
     let mut conn = redis.connection();
     let _: () = redis::cmd("ZADD")

@@ -107,7 +107,7 @@ pub async fn list_jobs(
     get,
     path = "/admin/api/jobs/{id}",
     params(
-        ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$", description = "The job id"),
+        ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^([^:\u0000-\u001f\u007f-\u009f]{1,256}|repeat:[^\u0000-\u001f\u007f-\u009f]+:[0-9]{1,20})$", description = "The job id: no ':' and no control characters, or a job scheduler's job (`repeat:<scheduler>:<ms>`)"),
         ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)"),
     ),
     responses(
@@ -149,7 +149,7 @@ fn parse_id(raw: &str) -> Result<JobId, AppError> {
     post,
     path = "/admin/api/jobs/{id}/{action}",
     params(
-        ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$", description = "The job id"),
+        ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^([^:\u0000-\u001f\u007f-\u009f]{1,256}|repeat:[^\u0000-\u001f\u007f-\u009f]+:[0-9]{1,20})$", description = "The job id: no ':' and no control characters, or a job scheduler's job (`repeat:<scheduler>:<ms>`)"),
         ("action" = String, Path, pattern = "^(retry|remove|promote|cancel)$", description = "retry (failed or completed), remove (not running), promote (delayed), cancel (not finished: removed, or stopped where it runs; a running job of a queue Sentinel's workers do not run cannot be stopped: 409)"),
         ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)"),
     ),

@@ -98,6 +98,11 @@ pub struct NewJobId(JobId);
 impl NewJobId {
     /// Checks `raw` as the id of a new job.
     pub fn parse(raw: &str) -> Result<Self, CustomIdError> {
+        // No `:` at all: the one form `JobId` takes with one is BullMQ's for its schedulers'
+        // jobs, which lives among the schedulers' keys.
+        if raw.contains(':') {
+            return Err(CustomIdError::Invalid(app::JobIdError::ForbiddenCharacter));
+        }
         let id = JobId::parse(raw).map_err(CustomIdError::Invalid)?;
         if is_reserved(raw) {
             return Err(CustomIdError::Reserved(raw.to_string()));
