@@ -633,3 +633,28 @@ pub struct SchedulerRequest {
     #[serde(default)]
     pub limit: Option<u64>,
 }
+
+/// One reason a job is not running (or what it is doing instead).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhyReason {
+    /// A stable code: `finished`, `running`, `lock-lost`, `delayed`, `waiting-children`,
+    /// `queue-paused`, `no-worker`, `rate-limited`, `concurrency-reached`, `workers-busy`,
+    /// `jobs-ahead`, `no-processor`, `next`.
+    pub code: String,
+    /// What it means, for people.
+    pub message: String,
+}
+
+/// `GET /admin/api/jobs/{id}/why`: why a job is not running, each reason that holds now, the
+/// one that decides first.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhyReport {
+    /// The job.
+    pub id: String,
+    /// Its state now.
+    pub state: JobState,
+    /// The reasons, the deciding one first.
+    pub reasons: Vec<WhyReason>,
+}

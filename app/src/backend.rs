@@ -163,6 +163,12 @@ pub trait AdminBackend: Send + Sync + 'static {
         &self,
         bulk: String,
     ) -> BoxFuture<'_, Result<Option<crate::admin::BulkProgress>, BackendError>>;
+    /// Why job `id` is not running; `None` when there is no such job (viewers and up).
+    fn admin_why(
+        &self,
+        queue: Option<String>,
+        id: JobId,
+    ) -> BoxFuture<'_, Result<Option<crate::admin::WhyReport>, BackendError>>;
     /// A queue's job schedulers (viewers and up).
     fn schedulers(
         &self,

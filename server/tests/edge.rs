@@ -2001,3 +2001,168 @@ async fn schedulers_are_listed_created_paused_run_and_removed() {
     );
     shutdown.cancel();
 }
+
+/// The codes of a job's "why" answer, in order.
+async fn why_codes(router: &axum::Router, id: &str, queue: &str) -> Vec<String> {
+    let (status, report) = call(
+        router,
+        request("GET", &format!("/admin/api/jobs/{id}/why?queue={queue}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    report["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert!(!r["message"].as_str().unwrap().is_empty(), "{report}");
+            r["code"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// "Why isn't this job running?", one situation at a time, on a queue another program fills
+/// and a BullMQ worker of the engine serves: no worker, jobs ahead, delayed, queue paused,
+/// rate-limited, finished (failed, with its reason), running, the global concurrency reached;
+/// and on Sentinel's own queue, a job name no processor takes.
+#[tokio::test]
+async fn why_a_job_is_not_running_is_answered_per_situation() {
+    let redis = RedisServer::start().await;
+    let (router, _state, shutdown) = router(&redis, &[]).await;
+    let opts = bullmq::QueueOptions::new()
+        .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
+        .prefix("bull".to_string());
+    let engine = bullmq::Queue::with_options("why", opts).await.unwrap();
+    let add = |data: serde_json::Value| {
+        let engine = &engine;
+        async move {
+            engine
+                .add("work", data)
+                .into_future()
+                .await
+                .unwrap()
+                .id()
+                .to_string()
+        }
+    };
+    let q = "bull%3Awhy";
+    let fail = add(serde_json::json!({"fail": true})).await;
+    let hold = add(serde_json::json!({"hold": true})).await;
+    assert_eq!(why_codes(&router, &fail, q).await, ["no-worker"]);
+    assert_eq!(
+        why_codes(&router, &hold, q).await,
+        ["no-worker", "jobs-ahead"]
+    );
+    let later = engine
+        .add("work", serde_json::json!({}))
+        .delay(Duration::from_secs(3600))
+        .into_future()
+        .await
+        .unwrap()
+        .id()
+        .to_string();
+    assert_eq!(why_codes(&router, &later, q).await[0], "delayed");
+    engine.pause().await.unwrap();
+    assert_eq!(why_codes(&router, &fail, q).await[0], "queue-paused");
+    engine.resume().await.unwrap();
+    engine.rate_limit(60_000).await.unwrap();
+    assert!(
+        why_codes(&router, &fail, q)
+            .await
+            .contains(&"rate-limited".to_string())
+    );
+    engine.remove_rate_limit_key().await.unwrap();
+    let (status, _) = call(
+        &router,
+        request("GET", &format!("/admin/api/jobs/nope/why?queue={q}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A worker of the engine: the first job fails, the second is held while it runs.
+    let release = Arc::new(tokio::sync::Notify::new());
+    let held = release.clone();
+    let worker_opts = bullmq::WorkerOptions::default()
+        .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
+        .prefix("bull")
+        .concurrency(1);
+    let worker = bullmq::Worker::with_options(
+        "why",
+        move |job: bullmq::Job, _token| {
+            let held = held.clone();
+            async move {
+                if job.data()["fail"] == true {
+                    return Err(bullmq::Error::ProcessingError("card declined".into()));
+                }
+                if job.data()["hold"] == true {
+                    held.notified().await;
+                }
+                Ok(serde_json::Value::Null)
+            }
+        },
+        worker_opts,
+    )
+    .await
+    .unwrap();
+    let state = |id: String| {
+        let engine = &engine;
+        async move { format!("{:?}", engine.get_job_state(&id).await.unwrap()).to_lowercase() }
+    };
+    eventually(Duration::from_secs(10), "the held job to run", || {
+        let (fail, hold) = (fail.clone(), hold.clone());
+        async move {
+            (state(fail).await == "failed" && state(hold).await == "active").then_some(())
+        }
+    })
+    .await;
+    assert_eq!(why_codes(&router, &fail, q).await, ["finished"]);
+    let (_, report) = call(
+        &router,
+        request("GET", &format!("/admin/api/jobs/{fail}/why?queue={q}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        report["reasons"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("card declined"),
+        "{report}"
+    );
+    assert_eq!(why_codes(&router, &hold, q).await, ["running"]);
+    engine.set_global_concurrency(1).await.unwrap();
+    let next = add(serde_json::json!({})).await;
+    let codes = why_codes(&router, &next, q).await;
+    assert!(
+        codes.contains(&"concurrency-reached".to_string()),
+        "{codes:?}"
+    );
+    assert!(!codes.contains(&"no-worker".to_string()), "{codes:?}");
+    release.notify_one();
+    let _ = worker.close(2000).await;
+
+    // Sentinel's own queue: a job name no processor of Sentinel's takes.
+    let home = bullmq::Queue::with_options(
+        "sentinel-tasks",
+        bullmq::QueueOptions::new()
+            .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
+            .prefix("sentinel".to_string()),
+    )
+    .await
+    .unwrap();
+    let email = home
+        .add("sendEmail", serde_json::json!({}))
+        .into_future()
+        .await
+        .unwrap()
+        .id()
+        .to_string();
+    let codes = why_codes(&router, &email, "sentinel%3Asentinel-tasks").await;
+    assert!(codes.contains(&"no-processor".to_string()), "{codes:?}");
+    shutdown.cancel();
+}

@@ -154,6 +154,19 @@ pub async fn admin_queues(rescan: bool) -> Result<crate::admin::QueueList, Serve
         .map_err(failed)
 }
 
+/// Why job `id` is not running (`None`: no such job).
+#[server(prefix = "/api", endpoint = "admin/why")]
+pub async fn admin_why(
+    id: String,
+    queue: Option<String>,
+) -> Result<Option<crate::admin::WhyReport>, ServerFnError> {
+    let id = crate::JobId::parse(&id).map_err(|e| ServerFnError::new(e.to_string()))?;
+    crate::backend::admin_backend()?
+        .admin_why(queue, id)
+        .await
+        .map_err(failed)
+}
+
 /// A refusal of a server function's arguments (400).
 #[cfg(feature = "ssr")]
 fn refused_arg(message: &str) -> ServerFnError {

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use serde_json::Value;
 
-use super::api::{admin_job, error_text, my_admin_access};
+use super::api::{admin_job, admin_why, error_text, my_admin_access};
 use super::live::{self, Feed};
 use super::{denied, header, owner_of, progress_of, state_title, when};
 use crate::admin::{AdminAccess, JobDetail};
@@ -36,6 +36,10 @@ pub fn JobPage() -> impl IntoView {
         move || (id.get(), queue.get(), tick.get()),
         |(id, queue, _)| admin_job(id, queue),
     );
+    let why = Resource::new(
+        move || (id.get(), queue.get(), tick.get()),
+        |(id, queue, _)| admin_why(id, queue),
+    );
     let notice = RwSignal::new(None::<(bool, String)>);
     let hydrated = super::hydrated_mark();
     view! {
@@ -60,6 +64,14 @@ pub fn JobPage() -> impl IntoView {
                         }
                         .into_any(),
                         Ok(Some(detail)) => detail_view(detail, access, notice, tick, queue).into_any(),
+                    }
+                })}
+            </Transition>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match why.await {
+                        Ok(Some(report)) => why_view(report).into_any(),
+                        _ => ().into_any(),
                     }
                 })}
             </Transition>
@@ -261,5 +273,20 @@ fn page_actions(state: JobState) -> &'static [&'static str] {
         JobState::Active => &["cancel"],
         JobState::Unknown => &[],
         _ => &["cancel", "remove"],
+    }
+}
+
+/// "Why isn't it running?": each reason that holds now, the deciding one first.
+fn why_view(report: crate::admin::WhyReport) -> impl IntoView {
+    let items = report
+        .reasons
+        .into_iter()
+        .map(|reason| view! { <li data-code=reason.code>{reason.message}</li> })
+        .collect_view();
+    view! {
+        <section class="panel why" aria-labelledby="why-title">
+            <h2 id="why-title">"Why isn't it running?"</h2>
+            <ul>{items}</ul>
+        </section>
     }
 }

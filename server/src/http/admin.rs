@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api/jobs/bulk", post(bulk_action))
         .route("/admin/api/bulk/{bulk}", get(bulk_progress))
         .route("/admin/api/jobs/{id}", get(job))
+        .route("/admin/api/jobs/{id}/why", get(why))
         .route("/admin/api/jobs/{id}/{action}", post(job_action))
         .route("/admin/api/queue/pause", post(pause))
         .route("/admin/api/queue/resume", post(resume))
@@ -126,6 +127,35 @@ pub async fn job(
     let principal = require(principal.as_deref(), Role::Viewer)?;
     let id = parse_id(&raw_id)?;
     service::job(&state, principal, queue_of(&query), &id)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound { id: raw_id })
+}
+
+/// `GET /admin/api/jobs/{id}/why` → why the job is not running: each reason that holds now.
+#[utoipa::path(
+    get,
+    path = "/admin/api/jobs/{id}/why",
+    params(
+        ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^([^:\u0000-\u001f\u007f-\u009f]{1,256}|repeat:[^\u0000-\u001f\u007f-\u009f]+:[0-9]{1,20})$", description = "The job id"),
+        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` (Sentinel's own when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The reasons, the deciding one first (finished, running, lock lost, delayed, waiting for children, queue paused, no worker, rate-limited, global concurrency reached, workers busy, jobs ahead, no processor for its name; or nothing holds it)", body = app::admin::WhyReport),
+        (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such job or queue", body = crate::http::openapi::ErrorBody),
+        crate::http::openapi::ForViewers,
+    )
+)]
+pub async fn why(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Path(raw_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<app::admin::WhyReport>, AppError> {
+    let principal = require(principal.as_deref(), Role::Viewer)?;
+    let id = parse_id(&raw_id)?;
+    service::why(&state, principal, queue_of(&query), &id)
         .await?
         .map(Json)
         .ok_or(AppError::NotFound { id: raw_id })

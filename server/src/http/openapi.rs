@@ -25,6 +25,7 @@ use crate::service::state::AppState;
         crate::http::signin::whoami,
         crate::http::admin::list_jobs,
         crate::http::admin::job,
+        crate::http::admin::why,
         crate::http::admin::job_action,
         crate::http::admin::pause,
         crate::http::admin::resume,

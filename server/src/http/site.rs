@@ -637,6 +637,19 @@ impl AdminBackend for QueueBackend {
         })
     }
 
+    fn admin_why(
+        &self,
+        queue: Option<String>,
+        id: JobId,
+    ) -> BoxFuture<'_, Result<Option<app::admin::WhyReport>, BackendError>> {
+        Box::pin(async move {
+            let principal = self.require(Role::Viewer)?;
+            admin::why(&self.state, &principal, queue.as_deref(), &id)
+                .await
+                .map_err(admin_refusal)
+        })
+    }
+
     fn schedulers(
         &self,
         queue: Option<String>,

@@ -28,6 +28,7 @@ pub mod schedulers;
 pub mod search;
 pub mod stats;
 pub mod stream;
+pub mod why;
 
 use crate::config::Config;
 use crate::metrics::Metrics;

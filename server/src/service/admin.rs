@@ -162,6 +162,18 @@ pub async fn job(
     state.details.get(&key, read).await
 }
 
+/// Why job `id` of the queue asked for is not running: every reason that holds now, the
+/// deciding one first; `None` when there is no such job.
+pub async fn why(
+    state: &AppState,
+    principal: &Principal,
+    queue: Option<&str>,
+    id: &JobId,
+) -> Result<Option<app::admin::WhyReport>, AppError> {
+    let target = target(state, principal, queue).await?;
+    Ok(crate::queue::why::diagnose(&target, id).await?)
+}
+
 /// The dashboard's overview of the queue asked for (counts, paused, workers, the last hour),
 /// shared by every dashboard on it.
 pub async fn overview(
