@@ -2166,3 +2166,40 @@ async fn why_a_job_is_not_running_is_answered_per_situation() {
     assert!(codes.contains(&"no-processor".to_string()), "{codes:?}");
     shutdown.cancel();
 }
+
+/// A re-read of the tokens file is on the audit log as Sentinel's own action, with the number
+/// of tokens; a broken file as a refusal.
+#[tokio::test]
+async fn token_file_reloads_are_on_record() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (router, tokens, shutdown) = guarded_router(&redis, dir.path()).await;
+    let boss = tokens
+        .iter()
+        .find(|(n, _)| n == "boss")
+        .map(|(_, t)| t.clone())
+        .unwrap();
+    let (_, line) =
+        server::auth::tokens::create("late", "viewer".parse().unwrap()).expect("a token");
+    let file = dir.path().join("tokens");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&line);
+    text.push('\n');
+    std::fs::write(&file, &text).unwrap();
+    let entry = eventually(Duration::from_secs(10), "the reload on record", || {
+        let router = router.clone();
+        let request = request("GET", "/admin/api/audit?action=tokens%3Areload")
+            .header("authorization", format!("Bearer {boss}"))
+            .body(Body::empty())
+            .unwrap();
+        async move {
+            let (_, page) = call(&router, request).await;
+            page["entries"].as_array()?.first().cloned()
+        }
+    })
+    .await;
+    assert_eq!(entry["who"], "system", "{entry}");
+    assert_eq!(entry["count"], 5, "{entry}");
+    assert_eq!(entry["via"], "system", "{entry}");
+    shutdown.cancel();
+}

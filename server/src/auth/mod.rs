@@ -98,6 +98,8 @@ pub enum Credential {
     Anonymous,
     /// Auth is off.
     Open,
+    /// Sentinel itself (a re-read of the tokens file).
+    System,
 }
 
 impl Credential {
@@ -109,6 +111,7 @@ impl Credential {
             Credential::Proxy => "proxy",
             Credential::Anonymous => "anonymous",
             Credential::Open => "open",
+            Credential::System => "system",
         }
     }
 }
@@ -332,6 +335,23 @@ impl Access {
     /// Names Sentinel's own queue (see [`Principal::home_hidden`]).
     pub fn set_home(&mut self, prefix: &str, name: &str) {
         self.home = (prefix.to_string(), name.to_string());
+    }
+
+    /// Each re-read of the tokens file, when one is configured.
+    pub fn token_reloads(&self) -> tokio::sync::watch::Receiver<Option<tokens::Reload>> {
+        self.tokens.reloads()
+    }
+
+    /// The principal Sentinel's own changes are recorded as (the audit log's `system`).
+    pub fn system() -> Principal {
+        Principal {
+            owner: "system".into(),
+            role: Role::Admin,
+            credential: Credential::System,
+            network: None,
+            queues: QueueScope::All,
+            home_hidden: false,
+        }
     }
 
     /// The network a request comes from: its peer's address, or, when the peer is a trusted

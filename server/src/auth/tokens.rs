@@ -109,10 +109,30 @@ pub fn hex(digest: &[u8; 32]) -> String {
     app::url::hex(*digest)
 }
 
+/// A re-read of the tokens file: how many tokens it holds now, or why none is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reload {
+    /// Read: this many tokens.
+    Read(usize),
+    /// Not valid: no token is accepted until it is fixed.
+    Invalid(String),
+}
+
 /// The tokens in force, re-read when the file changes.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct TokenStore {
     entries: Arc<RwLock<Arc<Vec<TokenEntry>>>>,
+    /// Each re-read (for the audit log).
+    reloads: tokio::sync::watch::Sender<Option<Reload>>,
+}
+
+impl Default for TokenStore {
+    fn default() -> Self {
+        Self {
+            entries: Arc::default(),
+            reloads: tokio::sync::watch::channel(None).0,
+        }
+    }
 }
 
 impl TokenStore {
@@ -124,6 +144,11 @@ impl TokenStore {
         store.set(entries);
         tokio::spawn(store.clone().watch(path.to_path_buf(), stamp, shutdown));
         Ok(store)
+    }
+
+    /// Each re-read of the file from now on.
+    pub fn reloads(&self) -> tokio::sync::watch::Receiver<Option<Reload>> {
+        self.reloads.subscribe()
     }
 
     fn set(&self, entries: Vec<TokenEntry>) {
@@ -190,6 +215,7 @@ impl TokenStore {
             match read(&path) {
                 Ok((entries, new_stamp)) => {
                     info!(tokens = entries.len(), path = %path.display(), "tokens file re-read");
+                    self.reloads.send_replace(Some(Reload::Read(entries.len())));
                     self.set(entries);
                     stamp = new_stamp;
                 }
@@ -197,6 +223,8 @@ impl TokenStore {
                     // Keep nothing rather than stale tokens: a broken file revokes everything
                     // until it is fixed.
                     warn!(%error, "tokens file is not valid; no token is accepted until it is fixed");
+                    self.reloads
+                        .send_replace(Some(Reload::Invalid(error.to_string())));
                     self.set(Vec::new());
                     stamp = now;
                 }

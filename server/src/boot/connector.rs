@@ -69,6 +69,9 @@ pub async fn connect(state: AppState) {
 
     info!(%redis, role = ?config.role, "connected to Redis; ready");
     state.set_services(Services { queue, hub, worker });
+    if state.config.role.serves_api() {
+        tokio::spawn(crate::service::audit::record_token_reloads(state.clone()));
+    }
     // Just reached: event streams say so now rather than after the pulse's next ping.
     state.pulse.record(true);
 }

@@ -59,3 +59,36 @@ pub async fn record<T>(
     }
     result
 }
+
+/// Records each re-read of the tokens file (`tokens:reload`, with the number of tokens, or the
+/// file's error as a refusal) as Sentinel's own action, until shutdown. Every web process
+/// re-reads the file, so each records its own.
+pub async fn record_token_reloads(state: AppState) {
+    let mut reloads = state.access.token_reloads();
+    loop {
+        tokio::select! {
+            changed = reloads.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            () = state.shutdown.cancelled() => return,
+        }
+        let Some(reload) = reloads.borrow_and_update().clone() else {
+            continue;
+        };
+        let system = crate::auth::Access::system();
+        let (count, result) = match reload {
+            crate::auth::tokens::Reload::Read(n) => (Some(n as u64), Ok(n)),
+            crate::auth::tokens::Reload::Invalid(reason) => {
+                (None, Err(AppError::InvalidBody(reason)))
+            }
+        };
+        let done = Done {
+            action: "tokens:reload",
+            target: Some("tokens file"),
+            count,
+        };
+        let _ = record(&state, &system, done, result, |n| format!("{n} tokens")).await;
+    }
+}
