@@ -38,7 +38,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "http,worker,latency,streams,fanout,shutdown,admin,search,dashboard"
+        default_value = "http,worker,latency,streams,fanout,shutdown,admin,search,dashboard,queues"
     )]
     only: Vec<String>,
     /// Failed jobs made and retried in bulk, in the admin section.
@@ -59,6 +59,12 @@ struct Args {
     /// Waiting jobs behind the dashboard's first view.
     #[arg(long, default_value_t = 1_000_000)]
     dashboard_jobs: usize,
+    /// Queues on the Redis for the queues page's section.
+    #[arg(long, default_value_t = 1000)]
+    queue_count: usize,
+    /// Jobs in all, spread over those queues.
+    #[arg(long, default_value_t = 100_000)]
+    queue_jobs: usize,
     /// Times each search (and each first view of the dashboard) is timed.
     #[arg(long, default_value_t = 20)]
     search_runs: usize,
@@ -523,9 +529,13 @@ async fn main() {
     if run("dashboard") {
         dashboards::bench(args.dashboard_jobs, args.search_runs).await;
     }
+    if run("queues") {
+        queues::bench(args.queue_count, args.queue_jobs, args.search_runs).await;
+    }
 }
 
 mod admin;
 mod dashboards;
+mod queues;
 mod search;
 mod streams;
