@@ -35,6 +35,48 @@ async fn a_task_runs_and_streams_on_a_redis_cluster() {
     let (code, counts) = support::get_json(&server.url("/tasks/counts")).await;
     assert_eq!(code, 200);
     assert_eq!(counts["counts"]["completed"], 1, "{counts}");
+
+    // Every queue on every node is found: queues under prefixes whose hash tags put them on
+    // different nodes, with the counts BullMQ's own getCounts script gives.
+    let seeds: Vec<String> = cluster.nodes().split(',').map(str::to_owned).collect();
+    let mut made = Vec::new();
+    for (i, prefix) in ["{a}", "{b}", "{c}", "{d}", "{e}", "{f}"]
+        .iter()
+        .enumerate()
+    {
+        let opts = bullmq::QueueOptions::new()
+            .connection(
+                bullmq::options::RedisConnectionOptions::new()
+                    .url(seeds[0].clone())
+                    .cluster_nodes(seeds.iter().cloned()),
+            )
+            .prefix(prefix.to_string());
+        let queue = bullmq::Queue::with_options("orders", opts).await.unwrap();
+        for n in 0..=i {
+            queue
+                .add("work", json!({ "n": n }))
+                .into_future()
+                .await
+                .unwrap();
+        }
+        made.push((prefix.to_string(), queue.get_job_counts().await.unwrap()));
+    }
+    let (code, list) = support::get_json(&server.url("/admin/api/queues?rescan=true")).await;
+    assert_eq!(code, 200, "{list}");
+    for (prefix, counts) in made {
+        let found = list["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["prefix"] == prefix.as_str() && q["name"] == "orders")
+            .unwrap_or_else(|| panic!("{prefix}:orders found: {list}"));
+        assert_eq!(
+            found["counts"]["waiting"].as_u64(),
+            Some(counts.waiting),
+            "{prefix}: {found}"
+        );
+    }
+    assert_eq!(list["complete"], true, "{list}");
 }
 
 #[tokio::test]

@@ -48,10 +48,7 @@ pub async fn bench(queues: usize, jobs: usize, runs: usize) {
         queue.add_bulk(batch).await.expect("add jobs");
         queue.close().await;
     }
-    println!(
-        "  made them in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    println!("  made them in {:.1} s", started.elapsed().as_secs_f64());
     let server = Arc::new(
         Sentinel::start(
             "queues-bench",
@@ -100,9 +97,18 @@ pub async fn bench(queues: usize, jobs: usize, runs: usize) {
         assert!(html.contains("orders-"), "the page lists the queues");
         pages.push(took);
     }
-    times_line("the list with a new scan (GET /admin/api/queues?rescan=true)", &mut scans);
-    times_line("the list, counts read again (GET /admin/api/queues)", &mut reads);
-    times_line("the page's first view (GET /admin/queues, whole HTML)", &mut pages);
+    times_line(
+        "the list with a new scan (GET /admin/api/queues?rescan=true)",
+        &mut scans,
+    );
+    times_line(
+        "the list, counts read again (GET /admin/api/queues)",
+        &mut reads,
+    );
+    times_line(
+        "the page's first view (GET /admin/queues, whole HTML)",
+        &mut pages,
+    );
 
     let mut conn = redis.connection();
     for pages in [0usize, 1, 20] {

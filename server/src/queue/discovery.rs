@@ -63,12 +63,120 @@ pub struct Found {
 }
 
 /// Scans the Redis for BullMQ queues, looking at most at about `budget` keys (whole `SCAN`
-/// steps of [`SCAN_COUNT`]); only the prefixes in `prefixes` when it is not empty.
+/// steps of [`SCAN_COUNT`]); only the prefixes in `prefixes` when it is not empty. On a Redis
+/// Cluster (`cluster_seeds` not empty) every master is scanned, each on a connection of its
+/// own (a `SCAN` sees one node's keys), the budget shared between them.
 pub async fn discover(
     queue: &TaskQueue,
     prefixes: &[String],
     budget: usize,
+    cluster_seeds: &[String],
 ) -> Result<Found, EngineError> {
+    let (mut candidates, complete) = if cluster_seeds.is_empty() {
+        scan_node(prefixes, budget, &Node::Queue(queue)).await?
+    } else {
+        let mut all = Vec::new();
+        let mut complete = true;
+        let masters = masters(queue, cluster_seeds).await?;
+        let share = budget / masters.len().max(1);
+        for url in masters {
+            let node = async {
+                let client = redis::Client::open(url.as_str()).ok()?;
+                tokio::time::timeout(
+                    super::CALL_TIMEOUT,
+                    client.get_multiplexed_async_connection(),
+                )
+                .await
+                .ok()?
+                .ok()
+            };
+            let Some(conn) = node.await else {
+                tracing::warn!(node = %url, "a cluster node could not be reached for discovery");
+                complete = false;
+                continue;
+            };
+            let (found, whole) = scan_node(prefixes, share, &Node::Direct(conn)).await?;
+            all.extend(found);
+            complete &= whole;
+        }
+        (all, complete)
+    };
+    candidates.sort();
+    candidates.dedup();
+    let complete = complete && candidates.len() <= MAX_QUEUES;
+    candidates.truncate(MAX_QUEUES);
+    verified(queue, candidates, complete).await
+}
+
+/// The masters of the cluster, as URLs made from the first seed's (its scheme, user and
+/// password, another host and port), from `CLUSTER NODES`.
+async fn masters(queue: &TaskQueue, seeds: &[String]) -> Result<Vec<String>, EngineError> {
+    let nodes: String = queue
+        .run_cmd(&redis::cmd("CLUSTER").arg("NODES").clone())
+        .await?;
+    let Some(seed) = seeds.first() else {
+        return Ok(Vec::new());
+    };
+    let Some(mut base) = redis::parse_redis_url(seed) else {
+        return Ok(seeds.to_vec());
+    };
+    let mut urls = Vec::new();
+    for line in nodes.lines().take(1000) {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let (Some(address), Some(flags)) = (fields.get(1), fields.get(2)) else {
+            continue;
+        };
+        if !flags.split(',').any(|f| f == "master") || flags.contains("fail") {
+            continue;
+        }
+        // `ip:port@cport[,hostname]`
+        let address = address.split(['@', ',']).next().unwrap_or_default();
+        let Some((host, port)) = address.rsplit_once(':') else {
+            continue;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        if base.set_host(Some(host)).is_ok() && base.set_port(Some(port)).is_ok() {
+            urls.push(base.to_string());
+        }
+    }
+    Ok(if urls.is_empty() {
+        seeds.to_vec()
+    } else {
+        urls
+    })
+}
+
+/// Where a `SCAN` runs: the queue's own connection, or one cluster node's.
+enum Node<'a> {
+    Queue(&'a TaskQueue),
+    Direct(redis::aio::MultiplexedConnection),
+}
+
+impl Node<'_> {
+    async fn scan(&self, cmd: &redis::Cmd) -> Result<(u64, Vec<Vec<u8>>), EngineError> {
+        match self {
+            Node::Queue(queue) => queue.run_cmd(cmd).await,
+            Node::Direct(conn) => {
+                let mut conn = conn.clone();
+                super::bounded(super::CALL_TIMEOUT, async move {
+                    cmd.query_async(&mut conn)
+                        .await
+                        .map_err(bullmq::Error::from)
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// One node's queues: `SCAN` steps until the end or the budget.
+async fn scan_node(
+    prefixes: &[String],
+    budget: usize,
+    node: &Node<'_>,
+) -> Result<(Vec<FoundQueue>, bool), EngineError> {
     let mut candidates = Vec::new();
     let mut cursor: u64 = 0;
     let mut looked = 0;
@@ -81,7 +189,7 @@ pub async fn discover(
             .arg(SCAN_COUNT)
             .arg("TYPE")
             .arg("hash");
-        let (next, keys): (u64, Vec<Vec<u8>>) = queue.run_cmd(&scan).await?;
+        let (next, keys) = node.scan(&scan).await?;
         looked += SCAN_COUNT;
         candidates.extend(
             keys.iter()
@@ -97,12 +205,16 @@ pub async fn discover(
         }
         cursor = next;
     };
-    candidates.sort();
-    candidates.dedup();
-    let complete = complete && candidates.len() <= MAX_QUEUES;
-    candidates.truncate(MAX_QUEUES);
-    // A queue's meta hash carries BullMQ's settings; a hash of that name without them is
-    // another program's.
+    Ok((candidates, complete))
+}
+
+/// The candidates that are BullMQ queues: a queue's meta hash carries BullMQ's settings; a
+/// hash of that name without them is another program's.
+async fn verified(
+    queue: &TaskQueue,
+    candidates: Vec<FoundQueue>,
+    complete: bool,
+) -> Result<Found, EngineError> {
     let mut pipe = redis::pipe();
     for found in &candidates {
         pipe.cmd("HEXISTS")

@@ -481,6 +481,7 @@ async fn all_queues(state: &AppState, rescan: bool) -> Result<app::admin::QueueL
                 queue,
                 &state.config.discover_prefixes,
                 DISCOVERY_BUDGET,
+                &state.config.redis_cluster_nodes,
             )
             .await?)
         };
