@@ -101,6 +101,10 @@ fn spec_of(id: &str, fields: &[(String, String)], max: usize) -> Option<Spec> {
     })
 }
 
+/// The first read of a list: schedulers with their next run, how many there are, how many are
+/// paused, and a scan step of the paused ones.
+type Head = (Vec<(String, f64)>, u64, u64, (u64, Vec<(String, String)>));
+
 /// The queue's schedulers: the first [`MAX_LISTED`] by next run, then the paused ones.
 pub async fn list(queue: &TaskQueue) -> Result<SchedulerList, EngineError> {
     let keys = queue.keys();
@@ -120,12 +124,7 @@ pub async fn list(queue: &TaskQueue) -> Result<SchedulerList, EngineError> {
         .arg(0)
         .arg("COUNT")
         .arg(MAX_LISTED);
-    let (listed, active, paused, (_, paused_defs)): (
-        Vec<(String, f64)>,
-        u64,
-        u64,
-        (u64, Vec<(String, String)>),
-    ) = queue.run(&head).await?;
+    let (listed, active, paused, (_, paused_defs)): Head = queue.run(&head).await?;
     let mut hashes = redis::pipe();
     for (id, _) in &listed {
         hashes.cmd("HGETALL").arg(keys.scheduler(id));
