@@ -567,8 +567,6 @@ pub struct CountsReport {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn job_ids_take_no_colon_but_a_scheduler_s_job_id() {
         for fine in [
@@ -577,7 +575,7 @@ mod tests {
             "repeat:nightly:1700000000000",
             "repeat:a:b:1",
         ] {
-            assert!(JobId::parse(fine).is_ok(), "{fine}");
+            assert!(super::JobId::parse(fine).is_ok(), "{fine}");
         }
         for refused in [
             "a:b",
@@ -589,7 +587,7 @@ mod tests {
             "meta:1",
             "x\u{1}",
         ] {
-            assert!(JobId::parse(refused).is_err(), "{refused}");
+            assert!(super::JobId::parse(refused).is_err(), "{refused}");
         }
     }
 
