@@ -33,6 +33,8 @@ async fn the_api_holds_against_generated_requests() {
     let output = tokio::time::timeout(
         Duration::from_secs(300),
         tokio::process::Command::new(schemathesis())
+            .arg("--config-file")
+            .arg(support::workspace_root().join("tests/schemathesis.toml"))
             .arg("run")
             .arg(server.url("/openapi.json"))
             .args(["--checks", "all"])

@@ -311,8 +311,8 @@ pub struct WorkerInfo {
     pub connected_secs: Option<u64>,
 }
 
-/// Longest prefix or queue name a queue reference takes.
-pub const MAX_QUEUE_PART_BYTES: usize = 256;
+/// Longest prefix or queue name a queue reference takes, in characters.
+pub const MAX_QUEUE_PART_CHARS: usize = 256;
 
 /// A queue named by its key prefix and its name: `<prefix>:<name>` in a URL (`?queue=`), split
 /// at the last `:` (BullMQ refuses `:` in names; a prefix may hold one, or a hash tag).
@@ -332,7 +332,7 @@ impl QueueName {
             .ok_or("must be <prefix>:<name>, e.g. bull:emails")?;
         let fits = |part: &str| {
             !part.is_empty()
-                && part.len() <= MAX_QUEUE_PART_BYTES
+                && part.chars().count() <= MAX_QUEUE_PART_CHARS
                 && !part.chars().any(char::is_control)
         };
         if !fits(prefix) || !fits(name) {

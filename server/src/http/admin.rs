@@ -76,11 +76,12 @@ fn number(
         ("cursor" = Option<String>, Query, description = "Where a search goes on: the `next` of its previous answer"),
         ("page" = Option<u64>, Query, minimum = 0, maximum = 1000000, description = "Page number from 0"),
         ("size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Jobs per page, at most 100 (default 20)"),
-        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)"),
+        crate::http::openapi::OnQueue,
     ),
     responses(
         (status = 200, description = "A page of jobs", body = app::admin::JobPage),
         (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
         crate::http::openapi::ForViewers,
     )
 )]
@@ -109,12 +110,12 @@ pub async fn list_jobs(
     path = "/admin/api/jobs/{id}",
     params(
         ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^([^:\u0000-\u001f\u007f-\u009f]{1,256}|repeat:[^\u0000-\u001f\u007f-\u009f]+:[0-9]{1,20})$", description = "The job id: no ':' and no control characters, or a job scheduler's job (`repeat:<scheduler>:<ms>`)"),
-        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)"),
+        crate::http::openapi::OnQueue,
     ),
     responses(
         (status = 200, description = "The job", body = app::admin::JobDetail),
         (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such job", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such job or queue", body = crate::http::openapi::ErrorBody),
         crate::http::openapi::ForViewers,
     )
 )]
@@ -138,7 +139,7 @@ pub async fn job(
     path = "/admin/api/jobs/{id}/why",
     params(
         ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^([^:\u0000-\u001f\u007f-\u009f]{1,256}|repeat:[^\u0000-\u001f\u007f-\u009f]+:[0-9]{1,20})$", description = "The job id"),
-        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` (Sentinel's own when absent)"),
+        crate::http::openapi::OnQueue,
     ),
     responses(
         (status = 200, description = "The reasons, the deciding one first (finished, running, lock lost, delayed, waiting for children, queue paused, no worker, rate-limited, global concurrency reached, workers busy, jobs ahead, no processor for its name; or nothing holds it)", body = app::admin::WhyReport),
@@ -181,12 +182,12 @@ fn parse_id(raw: &str) -> Result<JobId, AppError> {
     params(
         ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^([^:\u0000-\u001f\u007f-\u009f]{1,256}|repeat:[^\u0000-\u001f\u007f-\u009f]+:[0-9]{1,20})$", description = "The job id: no ':' and no control characters, or a job scheduler's job (`repeat:<scheduler>:<ms>`)"),
         ("action" = String, Path, pattern = "^(retry|remove|promote|cancel)$", description = "retry (failed or completed), remove (not running), promote (delayed), cancel (not finished: removed, or stopped where it runs; a running job of a queue Sentinel's workers do not run cannot be stopped: 409)"),
-        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)"),
+        crate::http::openapi::OnQueue,
     ),
     responses(
         (status = 200, description = "Done (`result` is `requested` for a running job being stopped)", body = app::admin::ActionOutcome),
         (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such job or action", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such job, action or queue", body = crate::http::openapi::ErrorBody),
         (status = 409, description = "The job's state does not allow it; the body names the state", body = crate::http::openapi::ErrorBody),
         crate::http::openapi::ForOperators,
     )
@@ -206,7 +207,9 @@ pub async fn job_action(
 }
 
 /// `POST /admin/api/queue/pause`: workers of every process stop taking jobs.
-#[utoipa::path(post, path = "/admin/api/queue/pause", params(("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)")), responses(
+#[utoipa::path(post, path = "/admin/api/queue/pause", params(crate::http::openapi::OnQueue), responses(
+    (status = 400, description = "A parameter was refused (a queue that is not `<prefix>:<name>`); the body names it", body = crate::http::openapi::ErrorBody),
+    (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
     (status = 200, description = "Paused"),
     crate::http::openapi::ForOperators,
 ))]
@@ -221,7 +224,9 @@ pub async fn pause(
 }
 
 /// `POST /admin/api/queue/resume`.
-#[utoipa::path(post, path = "/admin/api/queue/resume", params(("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)")), responses(
+#[utoipa::path(post, path = "/admin/api/queue/resume", params(crate::http::openapi::OnQueue), responses(
+    (status = 400, description = "A parameter was refused (a queue that is not `<prefix>:<name>`); the body names it", body = crate::http::openapi::ErrorBody),
+    (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
     (status = 200, description = "Resumed"),
     crate::http::openapi::ForOperators,
 ))]
@@ -240,12 +245,13 @@ pub async fn resume(
 #[utoipa::path(
     post,
     path = "/admin/api/queue/clean",
-    params(("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)")),
+    params(crate::http::openapi::OnQueue),
     request_body(content = app::admin::CleanRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Removed (or, on a dry run, would remove) this many", body = app::admin::CleanOutcome),
         (status = 400, description = "A field was refused; the body names it", body = crate::http::openapi::ErrorBody),
         (status = 415, description = "A body that is not JSON", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
         crate::http::openapi::ForOperators,
     )
 )]
@@ -350,7 +356,9 @@ pub async fn audit(
 }
 
 /// `GET /admin/api/workers` → every live worker on the queue.
-#[utoipa::path(get, path = "/admin/api/workers", params(("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)")), responses(
+#[utoipa::path(get, path = "/admin/api/workers", params(crate::http::openapi::OnQueue), responses(
+    (status = 400, description = "A parameter was refused (a queue that is not `<prefix>:<name>`); the body names it", body = crate::http::openapi::ErrorBody),
+    (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
     (status = 200, description = "Sentinel workers (heartbeats) and other BullMQ workers (named connections)", body = app::admin::WorkerList),
     crate::http::openapi::ForViewers,
 ))]
@@ -372,11 +380,12 @@ pub async fn workers(
     path = "/admin/api/metrics",
     params(
         ("minutes" = Option<u64>, Query, minimum = 1, maximum = 120, description = "Minutes back, the current one included (default 60)"),
-        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)"),
+        crate::http::openapi::OnQueue,
     ),
     responses(
         (status = 200, description = "The last minutes, oldest first", body = app::admin::MetricsReport),
         (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
         crate::http::openapi::ForViewers,
     )
 )]
@@ -400,13 +409,14 @@ pub async fn metrics(
 #[utoipa::path(
     post,
     path = "/admin/api/jobs/bulk",
-    params(("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)")),
+    params(crate::http::openapi::OnQueue),
     request_body(content = crate::http::openapi::BulkBody, content_type = "application/json"),
     responses(
         (status = 202, description = "Started; the body is its progress so far"),
         (status = 400, description = "A field was refused; the body names it", body = crate::http::openapi::ErrorBody),
         (status = 413, description = "Body over MAX_BULK_BODY_BYTES", body = crate::http::openapi::ErrorBody),
         (status = 429, description = "MAX_BULK_RUNS runs are under way on this process", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
         crate::http::openapi::ForOperators,
     )
 )]
@@ -451,7 +461,7 @@ pub async fn bulk_progress(
 
 /// `GET /admin/api/schedulers?queue=` → the queue's job schedulers, by next run.
 #[utoipa::path(get, path = "/admin/api/schedulers",
-    params(("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when absent)")),
+    params(crate::http::openapi::OnQueue),
     responses(
         (status = 200, description = "Its schedulers (at most 500), each with its next and last run and whether it is late or paused", body = app::admin::SchedulerList),
         (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
@@ -474,8 +484,8 @@ pub async fn list_schedulers(
 /// "limit"` → creates or changes the scheduler, as Node's `upsertJobScheduler` does.
 #[utoipa::path(put, path = "/admin/api/schedulers/{id}",
     params(
-        ("id" = String, Path, min_length = 1, max_length = 200, description = "The scheduler's id"),
-        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` (Sentinel's own when absent)"),
+        ("id" = String, Path, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$", description = "The scheduler's id"),
+        crate::http::openapi::OnQueue,
     ),
     request_body(content = app::admin::SchedulerRequest, content_type = "application/json"),
     responses(
@@ -504,8 +514,8 @@ pub async fn upsert_scheduler(
 /// `DELETE /admin/api/schedulers/{id}?queue=` → removes the scheduler and its next job.
 #[utoipa::path(delete, path = "/admin/api/schedulers/{id}",
     params(
-        ("id" = String, Path, min_length = 1, max_length = 200, description = "The scheduler's id"),
-        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` (Sentinel's own when absent)"),
+        ("id" = String, Path, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$", description = "The scheduler's id"),
+        crate::http::openapi::OnQueue,
     ),
     responses(
         (status = 200, description = "Removed"),
@@ -530,9 +540,9 @@ pub async fn remove_scheduler(
 /// `run` (one job now from its template, the schedule unchanged).
 #[utoipa::path(post, path = "/admin/api/schedulers/{id}/{action}",
     params(
-        ("id" = String, Path, min_length = 1, max_length = 200, description = "The scheduler's id"),
+        ("id" = String, Path, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$", description = "The scheduler's id"),
         ("action" = String, Path, pattern = "^(pause|resume|run)$", description = "pause (BullMQ has none: Sentinel keeps its definition and removes it, with its next job, until resumed), resume, run (one job now)"),
-        ("queue" = Option<String>, Query, max_length = 513, description = "Which queue: `<prefix>:<name>` (Sentinel's own when absent)"),
+        crate::http::openapi::OnQueue,
     ),
     responses(
         (status = 200, description = "Done: `changed` (pause, resume) or `job` (run)"),

@@ -45,6 +45,20 @@ use crate::service::state::AppState;
 )]
 pub struct ApiDoc;
 
+/// The `queue` parameter of the admin routes.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OnQueue {
+    /// Which queue: `<prefix>:<name>` as `GET /admin/api/queues` lists it (Sentinel's own when
+    /// absent); a queue that does not exist or that the caller's grant does not reach is a 404
+    #[param(
+        max_length = 513,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,256}:[^:\u0000-\u001f\u007f-\u009f]{1,256}$"
+    )]
+    #[allow(dead_code)]
+    queue: Option<String>,
+}
+
 /// `GET /openapi.json`: the generated description, with the limits this server runs with.
 pub async fn document(State(state): State<AppState>) -> Json<Value> {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);

@@ -560,7 +560,7 @@ impl AdminBackend for QueueBackend {
     ) -> BoxFuture<'_, Result<Option<app::admin::JobDetail>, BackendError>> {
         Box::pin(async move {
             let principal = self.require(Role::Viewer)?;
-            admin::job(&self.state, &principal, queue.as_deref(), &id)
+            admin::job_shared(&self.state, &principal, queue.as_deref(), &id)
                 .await
                 .map_err(admin_refusal)
         })

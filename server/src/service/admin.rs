@@ -147,8 +147,8 @@ async fn by_id(
     })
 }
 
-/// Job `id` of the queue asked for, in full (with its events); `None` when there is no such
-/// job. Shared by the dashboards looking at it (see [`super::reads`]).
+/// Job `id` of the queue asked for, in full (with its events), as it is now (the admin API's
+/// read); `None` when there is no such job.
 pub async fn job(
     state: &AppState,
     principal: &Principal,
@@ -157,9 +157,22 @@ pub async fn job(
 ) -> Result<Option<app::admin::JobDetail>, AppError> {
     let target = target(state, principal, queue).await?;
     let limits = crate::queue::stream::EventLimits::from(&state.config.limits);
-    let read = async { Ok(inspect::detail(&target, id, &limits).await?) };
+    Ok(inspect::detail(&target, id, &limits).await?)
+}
+
+/// As [`job`], read at most once a second per process and shared by the dashboards looking at
+/// the job (see [`super::reads`]).
+pub async fn job_shared(
+    state: &AppState,
+    principal: &Principal,
+    queue: Option<&str>,
+    id: &JobId,
+) -> Result<Option<app::admin::JobDetail>, AppError> {
     let key = (queue_text(state, queue), id.clone());
-    state.details.get(&key, read).await
+    state
+        .details
+        .get(&key, job(state, principal, queue, id))
+        .await
 }
 
 /// Why job `id` of the queue asked for is not running: every reason that holds now, the

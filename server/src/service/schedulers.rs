@@ -23,7 +23,10 @@ const MAX_LIMIT: u64 = 1_000_000_000;
 
 /// A scheduler id from a path: 1 to 200 bytes, no control characters.
 pub fn scheduler_id(raw: &str) -> Result<String, AppError> {
-    if raw.is_empty() || raw.len() > MAX_SCHEDULER_ID_BYTES || raw.chars().any(char::is_control) {
+    if raw.is_empty()
+        || raw.chars().count() > MAX_SCHEDULER_ID_BYTES
+        || raw.chars().any(char::is_control)
+    {
         return Err(param(
             "id",
             format!(
