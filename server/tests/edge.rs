@@ -413,11 +413,11 @@ async fn the_openapi_document_names_each_route_s_refusals() {
     };
     assert_eq!(
         statuses("/admin/api/workers", "get"),
-        ["200", "401", "403", "503"]
+        ["200", "400", "401", "403", "404", "503"]
     );
     assert_eq!(
         statuses("/admin/api/queue/clean", "post"),
-        ["200", "400", "401", "403", "415", "503"]
+        ["200", "400", "401", "403", "404", "415", "503"]
     );
     assert_eq!(
         statuses("/tasks/enqueue", "post"),

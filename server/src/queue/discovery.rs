@@ -105,7 +105,7 @@ pub async fn discover(
     candidates.dedup();
     let complete = complete && candidates.len() <= MAX_QUEUES;
     candidates.truncate(MAX_QUEUES);
-    verified(queue, candidates, complete).await
+    verified(queue, candidates, complete, !cluster_seeds.is_empty()).await
 }
 
 /// The masters of the cluster, as URLs made from the first seed's (its scheme, user and
@@ -214,24 +214,72 @@ async fn verified(
     queue: &TaskQueue,
     candidates: Vec<FoundQueue>,
     complete: bool,
+    cluster: bool,
 ) -> Result<Found, EngineError> {
-    let mut pipe = redis::pipe();
+    let mut pipes = Groups::new(cluster);
     for found in &candidates {
-        pipe.cmd("HEXISTS")
+        pipes
+            .next()
+            .cmd("HEXISTS")
             .arg(found.keys().meta())
             .arg("opts.maxLenEvents");
     }
-    let is_queue: Vec<bool> = if candidates.is_empty() {
-        Vec::new()
-    } else {
-        queue.run(&pipe).await?
-    };
+    let is_queue: Vec<bool> = pipes
+        .run(queue)
+        .await?
+        .into_iter()
+        .map(|reply| {
+            matches!(
+                reply,
+                Ok(redis::Value::Int(1)) | Ok(redis::Value::Boolean(true))
+            )
+        })
+        .collect();
     let queues = candidates
         .into_iter()
         .zip(is_queue)
         .filter_map(|(found, yes)| yes.then_some(found))
         .collect();
     Ok(Found { queues, complete })
+}
+
+/// Pipelines of reads: one for everything, or on a Redis Cluster one per queue (a pipeline
+/// there must stay in one hash slot, and each queue's keys share one).
+struct Groups {
+    pipes: Vec<redis::Pipeline>,
+    cluster: bool,
+}
+
+impl Groups {
+    fn new(cluster: bool) -> Self {
+        Self {
+            pipes: Vec::new(),
+            cluster,
+        }
+    }
+
+    /// The pipeline for the next queue's reads.
+    fn next(&mut self) -> &mut redis::Pipeline {
+        if self.cluster || self.pipes.is_empty() {
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors();
+            self.pipes.push(pipe);
+        }
+        self.pipes.last_mut().expect("a pipeline")
+    }
+
+    /// Every reply, in order.
+    async fn run(
+        self,
+        queue: &TaskQueue,
+    ) -> Result<Vec<redis::RedisResult<redis::Value>>, EngineError> {
+        let mut replies = Vec::new();
+        for pipe in &self.pipes {
+            let part: Vec<redis::RedisResult<redis::Value>> = queue.run(pipe).await?;
+            replies.extend(part);
+        }
+        Ok(replies)
+    }
 }
 
 /// Whether `found` is a BullMQ queue on the Redis now (its meta hash holds BullMQ's settings).
@@ -247,15 +295,17 @@ pub async fn exists(queue: &TaskQueue, found: &FoundQueue) -> Result<bool, Engin
 pub async fn summaries(
     queue: &TaskQueue,
     found: &[FoundQueue],
+    cluster: bool,
 ) -> Result<Vec<QueueSummary>, EngineError> {
     if found.is_empty() {
         return Ok(Vec::new());
     }
     let hour_ago = crate::clock::now_ms().saturating_sub(3_600_000);
-    let mut pipe = redis::pipe();
-    // Another program's key of the wrong type is that queue's problem, not the list's.
-    pipe.ignore_errors();
+    // Another program's key of the wrong type is that queue's problem, not the list's. On a
+    // cluster each queue's reads are a pipeline of their own (one hash slot each).
+    let mut pipes = Groups::new(cluster);
     for queue in found {
+        let pipe = pipes.next();
         let keys = queue.keys();
         pipe.cmd("LLEN").arg(keys.wait());
         pipe.cmd("LLEN").arg(keys.active());
@@ -279,7 +329,7 @@ pub async fn summaries(
         // Workers take from the tail: the oldest waiting job is the last.
         pipe.cmd("LINDEX").arg(keys.wait()).arg(-1);
     }
-    let replies: Vec<redis::RedisResult<redis::Value>> = queue.run(&pipe).await?;
+    let replies = pipes.run(queue).await?;
     let replies: Vec<Option<redis::Value>> = replies.into_iter().map(Result::ok).collect();
     let number = |reply: Option<&Option<redis::Value>>| match reply {
         Some(Some(redis::Value::Int(n))) => u64::try_from(*n).unwrap_or(0),
@@ -295,20 +345,24 @@ pub async fn summaries(
                 .and_then(|id| JobId::parse(&id).ok())
         })
         .collect();
-    let mut times = redis::pipe();
-    times.ignore_errors();
+    let mut times = Groups::new(cluster);
     let mut asked = 0;
     for (queue, id) in found.iter().zip(&oldest_ids) {
         if let Some(id) = id {
-            times.cmd("HGET").arg(queue.keys().job(id)).arg("timestamp");
+            times
+                .next()
+                .cmd("HGET")
+                .arg(queue.keys().job(id))
+                .arg("timestamp");
             asked += 1;
         }
     }
     let mut added_at: std::collections::VecDeque<Option<u64>> = if asked == 0 {
         std::collections::VecDeque::new()
     } else {
-        let replies: Vec<redis::RedisResult<redis::Value>> = queue.run(&times).await?;
-        replies
+        times
+            .run(queue)
+            .await?
             .into_iter()
             .map(|reply| {
                 reply

@@ -502,7 +502,8 @@ async fn all_queues(state: &AppState, rescan: bool) -> Result<app::admin::QueueL
             .discovered
             .get_within(&(), DISCOVER_EVERY, scan)
             .await?;
-        let queues = crate::queue::discovery::summaries(queue, &found.queues).await?;
+        let cluster = !state.config.redis_cluster_nodes.is_empty();
+        let queues = crate::queue::discovery::summaries(queue, &found.queues, cluster).await?;
         Ok(app::admin::QueueList {
             home: super::queues::home(state).text(),
             queues,

@@ -73,7 +73,8 @@ pub fn home(state: &AppState) -> QueueName {
 
 /// The name `asked` gives (`<prefix>:<name>`), the home queue's when absent or empty.
 pub fn name_of(state: &AppState, asked: Option<&str>) -> Result<QueueName, AppError> {
-    match asked.map(str::trim).filter(|raw| !raw.is_empty()) {
+    // Taken as given: an empty or blank value is a refused name, not Sentinel's own queue.
+    match asked {
         None => Ok(home(state)),
         Some(raw) => QueueName::parse(raw).map_err(|message| param("queue", message)),
     }
