@@ -1671,6 +1671,29 @@ async fn a_role_limited_to_queues_sees_no_other_queue() {
         all.contains(r#"sentinel_queue_jobs{prefix="bull",queue="billing",state="delayed"} 1"#),
         "{all}"
     );
+    // A page another caller just read (shared for a second) is never handed to one whose grant
+    // does not reach its queue.
+    let billing_page = "query[page]=0&query[size]=20&query[queue]=bull%3Abilling";
+    let (status, page) = call(
+        &router,
+        request("POST", "/api/admin/jobs")
+            .header("authorization", format!("Bearer {view_token}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(json(billing_page))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let (status, _) = call_head(
+        &router,
+        request("POST", "/api/admin/jobs")
+            .header("authorization", format!("Bearer {op_token}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(json(billing_page))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not from the shared read");
     // The dashboard's server functions hold to the same limits.
     let form = |token: &str, path: &str, body: &str| {
         request("POST", path)

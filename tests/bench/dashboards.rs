@@ -12,7 +12,8 @@ use bullmq::BulkJob;
 use serde_json::json;
 use support::{RedisServer, Sentinel, SentinelOptions};
 
-fn commands(conn: &mut redis::Connection) -> u64 {
+/// Commands Redis has processed so far.
+pub fn commands(conn: &mut redis::Connection) -> u64 {
     let info: String = redis::cmd("INFO").arg("stats").query(conn).unwrap();
     info.lines()
         .find_map(|l| l.strip_prefix("total_commands_processed:"))

@@ -12,14 +12,6 @@ use bullmq::BulkJob;
 use serde_json::json;
 use support::{RedisServer, Sentinel, SentinelOptions};
 
-fn commands(conn: &mut redis::Connection) -> u64 {
-    let info: String = redis::cmd("INFO").arg("stats").query(conn).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("total_commands_processed:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn times_line(what: &str, times: &mut [Duration]) {
     times.sort();
     println!(
@@ -131,9 +123,10 @@ pub async fn bench(queues: usize, jobs: usize, runs: usize) {
             }));
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let (before, t) = (commands(&mut conn), Instant::now());
+        let (before, t) = (super::dashboards::commands(&mut conn), Instant::now());
         tokio::time::sleep(Duration::from_secs(10)).await;
-        let per_second = (commands(&mut conn) - before) as f64 / t.elapsed().as_secs_f64();
+        let per_second =
+            (super::dashboards::commands(&mut conn) - before) as f64 / t.elapsed().as_secs_f64();
         stop.store(true, Ordering::Relaxed);
         for reader in readers {
             let _ = reader.await;

@@ -545,9 +545,7 @@ impl AdminBackend for QueueBackend {
     ) -> BoxFuture<'_, Result<app::admin::JobPage, BackendError>> {
         Box::pin(async move {
             let principal = self.require(Role::Viewer)?;
-            self.state
-                .pages
-                .get(&query, admin::find(&self.state, &principal, &query))
+            admin::find_shared(&self.state, &principal, &query)
                 .await
                 .map_err(admin_refusal)
         })

@@ -168,11 +168,25 @@ pub async fn job_shared(
     queue: Option<&str>,
     id: &JobId,
 ) -> Result<Option<app::admin::JobDetail>, AppError> {
+    // The caller's access is checked before a shared read can answer it.
+    target(state, principal, queue).await?;
     let key = (queue_text(state, queue), id.clone());
     state
         .details
         .get(&key, job(state, principal, queue, id))
         .await
+}
+
+/// As [`find`], read at most once a second per process and shared by the dashboards on the
+/// same view; the caller's access to the queue is checked first, never answered from another
+/// caller's read.
+pub async fn find_shared(
+    state: &AppState,
+    principal: &Principal,
+    asked: &JobQuery,
+) -> Result<JobPage, AppError> {
+    target(state, principal, asked.queue.as_deref()).await?;
+    state.pages.get(asked, find(state, principal, asked)).await
 }
 
 /// Why job `id` of the queue asked for is not running: every reason that holds now, the
