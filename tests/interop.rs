@@ -72,6 +72,30 @@ async fn a_node_producers_job_runs_on_sentinel_and_node_sees_progress_and_result
     assert!(seen["returnvalue"]["elapsedMs"].as_u64().unwrap() >= 150);
 }
 
+/// `SENTINEL_QUEUES`: a worker process runs a second queue's jobs too; a Node producer on that
+/// queue sees its progress and result as on Sentinel's own.
+#[tokio::test]
+async fn a_worker_for_several_queues_runs_a_node_producers_job_on_each() {
+    let redis = RedisServer::start().await;
+    let mut options = SentinelOptions::for_role("worker");
+    options.env.push((
+        "SENTINEL_QUEUES".to_string(),
+        "sentinel-tasks,reports".to_string(),
+    ));
+    let worker = Sentinel::start("sentinel-worker", &redis.url(), options).await;
+    worker.wait_ready().await;
+    for queue in ["reports", "sentinel-tasks"] {
+        let seen = node_json("producer.mjs", &[&redis.url(), "2", queue]).await;
+        let id = seen["jobId"].as_str().expect("job id");
+        assert_eq!(seen["progress"].as_array().unwrap().len(), 2, "{queue}: {seen}");
+        assert_eq!(
+            seen["returnvalue"]["message"],
+            format!("Tâche {id} terminée"),
+            "{queue}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_task_enqueued_over_http_runs_on_a_node_worker_and_sentinel_reports_it() {
     let redis = RedisServer::start().await;

@@ -69,6 +69,11 @@ pub struct Config {
     #[arg(long, env = "SENTINEL_QUEUE", default_value = "sentinel-tasks")]
     pub queue: String,
 
+    /// Queues the embedded worker runs (comma-separated, under `SENTINEL_PREFIX`), each with the
+    /// same processors by job name (`longTask` built in); unset: `SENTINEL_QUEUE` alone.
+    #[arg(long, env = "SENTINEL_QUEUES", value_delimiter = ',')]
+    pub queues: Vec<String>,
+
     /// Key prefixes whose BullMQ queues the dashboard lists (comma-separated); unset: every
     /// queue found on the Redis, under any prefix.
     #[arg(long, env = "SENTINEL_DISCOVER_PREFIXES", value_delimiter = ',')]
@@ -377,7 +382,33 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// Most queues one process works (each is a worker with its own connections).
+const MAX_WORKER_QUEUES: usize = 64;
+
 impl Config {
+    /// The queues the embedded worker runs: `SENTINEL_QUEUES` (trimmed, each once, in order), or
+    /// `SENTINEL_QUEUE` alone.
+    pub fn worker_queues(&self) -> Vec<String> {
+        if self.queues.is_empty() {
+            return vec![self.queue.clone()];
+        }
+        let mut names: Vec<String> = Vec::new();
+        for name in &self.queues {
+            let name = name.trim().to_string();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    /// Whether Sentinel's workers run the jobs of queue `name` under `prefix`: the home queue
+    /// (its workers may be in other processes) and `SENTINEL_QUEUES`.
+    pub fn works(&self, prefix: &str, name: &str) -> bool {
+        prefix == self.prefix
+            && (name == self.queue || self.queues.iter().any(|q| q.trim() == name))
+    }
+
     /// Checks the settings together; called once before anything starts.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |name, reason: &str| {
@@ -415,6 +446,19 @@ impl Config {
         }
         if self.queue.is_empty() || self.queue.contains(':') {
             return fail("SENTINEL_QUEUE", "must be non-empty and contain no ':'");
+        }
+        if self.queues.len() > MAX_WORKER_QUEUES {
+            return fail("SENTINEL_QUEUES", "names at most 64 queues");
+        }
+        if self
+            .queues
+            .iter()
+            .any(|q| q.trim().is_empty() || q.contains(':') || q.len() > 256)
+        {
+            return fail(
+                "SENTINEL_QUEUES",
+                "each queue name must be non-empty, at most 256 bytes and contain no ':'",
+            );
         }
         let hash_tagged = self
             .prefix

@@ -18,7 +18,7 @@ pub mod service;
 pub mod telemetry;
 pub mod worker;
 
-pub use boot::{RunError, run};
+pub use boot::{RunError, run, run_with};
 pub use config::{Config, Role};
 pub use http::app;
 pub use service::state::AppState;

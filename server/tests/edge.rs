@@ -26,12 +26,23 @@ async fn router(
     redis: &RedisServer,
     flags: &[&str],
 ) -> (axum::Router, AppState, CancellationToken) {
+    router_running(redis, flags, None).await
+}
+
+/// [`router`], its workers (if the flags' role runs any) running `processors` by job name.
+async fn router_running(
+    redis: &RedisServer,
+    flags: &[&str],
+    processors: Option<server::worker::processors::Processors>,
+) -> (axum::Router, AppState, CancellationToken) {
     let mut args = vec![
         "server".to_string(),
         format!("--redis-url={}", redis.url()),
         "--listen=127.0.0.1:3001".to_string(),
-        "--role=web".to_string(),
     ];
+    if !flags.iter().any(|f| f.starts_with("--role")) {
+        args.push("--role=web".to_string());
+    }
     args.extend(flags.iter().map(|f| f.to_string()));
     let config = Config::try_parse_from(args).expect("settings");
     config.validate().expect("valid settings");
@@ -39,7 +50,10 @@ async fn router(
     let shutdown = CancellationToken::new();
     let access = server::auth::Access::new(&config.auth, config.listen, true, shutdown.clone())
         .expect("access settings");
-    let state = AppState::new(config, shutdown.clone(), access);
+    let mut state = AppState::new(config, shutdown.clone(), access);
+    if let Some(processors) = processors {
+        state.processors = processors;
+    }
     tokio::spawn(server::boot::connector::connect(state.clone()));
     let connected = state.clone();
     eventually(
@@ -2225,4 +2239,142 @@ async fn token_file_reloads_are_on_record() {
     assert_eq!(entry["count"], 5, "{entry}");
     assert_eq!(entry["via"], "system", "{entry}");
     shutdown.cancel();
+}
+
+/// A processor of the test's own: doubles `w`, reporting its progress on the way.
+struct Resize;
+
+impl server::worker::processors::Processor for Resize {
+    fn run(
+        &self,
+        job: server::worker::processors::JobInput,
+    ) -> server::worker::processors::Attempt {
+        Box::pin(async move {
+            let Some(w) = job.data["w"].as_u64() else {
+                return Err(bullmq::Error::Unrecoverable("w must be a number".into()));
+            };
+            job.progress
+                .write(&serde_json::json!({"step": "scaling"}), "scaling")
+                .await
+                .map_err(|e| bullmq::Error::ProcessingError(e.to_string()))?;
+            Ok(serde_json::json!({ "job": job.id, "name": job.name, "w": w * 2 }))
+        })
+    }
+}
+
+/// `SENTINEL_QUEUES`: one process's workers run two queues with one processor registry keyed
+/// by job name. The built-in `longTask` and the test's `resize` run on either queue; a name with
+/// no processor fails at once with the reason naming the names there are; a queue not named is
+/// left alone; "why isn't it running" knows the registry on every queue the workers run.
+#[tokio::test]
+async fn workers_run_several_queues_by_job_name() {
+    let redis = RedisServer::start().await;
+    let processors = server::worker::processors::Processors::builtin(
+        &Config::try_parse_from(["server", "--task-tick-ms=10"]).unwrap(),
+    )
+    .register("resize", Resize);
+    let (router, state, shutdown) = router_running(
+        &redis,
+        &[
+            "--role=all",
+            "--task-tick-ms=10",
+            "--queues=sentinel-tasks, images,images",
+        ],
+        Some(processors),
+    )
+    .await;
+    assert_eq!(
+        state.config.worker_queues(),
+        ["sentinel-tasks", "images"],
+        "trimmed, each once"
+    );
+    let engine = |name: &'static str| {
+        let opts = bullmq::QueueOptions::new()
+            .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
+            .prefix("sentinel".to_string());
+        bullmq::Queue::with_options(name, opts)
+    };
+    let images = engine("images").await.unwrap();
+    let home = engine("sentinel-tasks").await.unwrap();
+    let other = engine("elsewhere").await.unwrap();
+    let add = |queue: &bullmq::Queue, name: &'static str, data: Value| {
+        let queue = queue.clone();
+        async move {
+            queue
+                .add(name, data)
+                .into_future()
+                .await
+                .unwrap()
+                .id()
+                .to_string()
+        }
+    };
+    let resized = add(&images, "resize", serde_json::json!({"w": 21})).await;
+    let long = add(&images, "longTask", serde_json::json!({"seconds": 1})).await;
+    let unknown = add(&images, "crop", serde_json::json!({})).await;
+    let bad = add(&images, "resize", serde_json::json!({"w": "wide"})).await;
+    let home_resize = add(&home, "resize", serde_json::json!({"w": 1})).await;
+    let untouched = add(&other, "resize", serde_json::json!({"w": 1})).await;
+
+    let finished = |queue: bullmq::Queue, id: String| async move {
+        eventually(Duration::from_secs(20), "the job to finish", move || {
+            let queue = queue.clone();
+            let id = id.clone();
+            async move {
+                let job = queue.get_job(&id).await.ok().flatten()?;
+                (job.finished_on().is_some()).then_some(job)
+            }
+        })
+        .await
+    };
+    let job = finished(images.clone(), resized.clone()).await;
+    let returned =
+        |job: &bullmq::Job| -> Value { serde_json::from_str(job.returnvalue()).unwrap() };
+    assert_eq!(
+        returned(&job),
+        serde_json::json!({"job": resized, "name": "resize", "w": 42})
+    );
+    assert!(
+        matches!(job.progress(), bullmq::types::JobProgress::Object(p) if p == &serde_json::json!({"step": "scaling"})),
+        "its progress written as BullMQ's updateProgress writes it: {:?}",
+        job.progress()
+    );
+    let job = finished(images.clone(), long.clone()).await;
+    assert_eq!(returned(&job)["message"], format!("Tâche {long} terminée"));
+    let job = finished(images.clone(), unknown.clone()).await;
+    assert_eq!(
+        job.failed_reason(),
+        r#"no processor for job name "crop" (this worker runs "longTask", "resize" jobs)"#
+    );
+    assert_eq!(job.attempts_made(), 1);
+    let job = finished(images.clone(), bad).await;
+    assert_eq!(job.failed_reason(), "w must be a number");
+    let job = finished(home.clone(), home_resize).await;
+    assert_eq!(returned(&job)["w"], 2);
+    // A queue the workers are not told of keeps its job waiting, and "why" says no worker.
+    assert_eq!(bullmq_state(&other, &untouched).await, "waiting");
+    assert_eq!(
+        why_codes(&router, &untouched, "sentinel%3Aelsewhere").await,
+        ["no-worker"]
+    );
+
+    // "Why": on a queue the workers run, a name with no processor says so; a known name not.
+    images.pause().await.unwrap();
+    let waiting_crop = add(&images, "crop", serde_json::json!({})).await;
+    let waiting_resize = add(&images, "resize", serde_json::json!({"w": 1})).await;
+    let codes = why_codes(&router, &waiting_crop, "sentinel%3Aimages").await;
+    assert!(codes.contains(&"no-processor".to_string()), "{codes:?}");
+    let codes = why_codes(&router, &waiting_resize, "sentinel%3Aimages").await;
+    assert!(!codes.contains(&"no-processor".to_string()), "{codes:?}");
+
+    shutdown.cancel();
+    let handed_back = state
+        .services()
+        .unwrap()
+        .worker
+        .as_ref()
+        .unwrap()
+        .shutdown(Duration::from_secs(1))
+        .await;
+    assert_eq!(handed_back, 0);
 }

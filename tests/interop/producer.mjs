@@ -3,14 +3,15 @@
 import { Queue, QueueEvents } from 'bullmq';
 import { QUEUE, PREFIX, connectionFrom, fail } from './common.mjs';
 
-const [url, secondsArg] = process.argv.slice(2);
-if (!url) fail('usage: producer.mjs <redis-url> [seconds]');
+const [url, secondsArg, queueArg] = process.argv.slice(2);
+if (!url) fail('usage: producer.mjs <redis-url> [seconds] [queue]');
+const name = queueArg ?? QUEUE;
 const seconds = Number(secondsArg ?? 3);
 const connection = connectionFrom(url);
 
-const events = new QueueEvents(QUEUE, { connection, prefix: PREFIX });
+const events = new QueueEvents(name, { connection, prefix: PREFIX });
 await events.waitUntilReady();
-const queue = new Queue(QUEUE, { connection, prefix: PREFIX });
+const queue = new Queue(name, { connection, prefix: PREFIX });
 
 const progress = [];
 let jobId;

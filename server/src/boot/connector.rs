@@ -56,7 +56,12 @@ pub async fn connect(state: AppState) {
 
     let worker = if config.role.runs_worker() {
         let Some(worker) = retry(&shutdown, "worker", &redis, &mut warned, || {
-            EmbeddedWorker::start(&config, queue.connection().clone(), state.metrics.clone())
+            EmbeddedWorker::start(
+                &config,
+                queue.connection().clone(),
+                state.metrics.clone(),
+                state.processors.clone(),
+            )
         })
         .await
         else {

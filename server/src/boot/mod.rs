@@ -48,6 +48,17 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    let processors = crate::worker::processors::Processors::builtin(&config);
+    run_with(config, processors, shutdown).await
+}
+
+/// [`run`] with the processors the workers run by job name (for a deployment that embeds the
+/// server and adds its own to [`Processors::builtin`](crate::worker::processors::Processors)).
+pub async fn run_with(
+    config: Config,
+    processors: crate::worker::processors::Processors,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
     config.validate()?;
     let config = Arc::new(config);
     let token = CancellationToken::new();
@@ -57,7 +68,8 @@ pub async fn run(
         config.role.serves_api(),
         token.clone(),
     )?;
-    let state = AppState::new(config.clone(), token.clone(), access);
+    let mut state = AppState::new(config.clone(), token.clone(), access);
+    state.processors = processors;
 
     let listener = TcpListener::bind(config.listen)
         .await

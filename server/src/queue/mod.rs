@@ -134,8 +134,9 @@ impl TaskQueue {
     /// Another BullMQ queue on the same Redis, on this queue's connection: `name` under
     /// `prefix`. Like every BullMQ client that opens a queue, the engine notes its library in
     /// the queue's meta hash; callers attach only queues that exist. The engine refuses a
-    /// prefix that holds `:`.
-    pub async fn attach(&self, prefix: &str, name: &str) -> Result<Self, EngineError> {
+    /// prefix that holds `:`. `ours`: whether Sentinel's workers run its jobs
+    /// (`SENTINEL_QUEUES`).
+    pub async fn attach(&self, prefix: &str, name: &str, ours: bool) -> Result<Self, EngineError> {
         let opts = QueueOptions::new().prefix(prefix.to_string());
         let queue = bounded(
             CALL_TIMEOUT,
@@ -147,7 +148,7 @@ impl TaskQueue {
             keys: QueueKeys::new(prefix, name),
             max_field_bytes: self.max_field_bytes,
             metrics: self.metrics.clone(),
-            ours: false,
+            ours,
         })
     }
 

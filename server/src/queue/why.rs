@@ -28,7 +28,11 @@ fn from_now(at: u64, now: u64) -> String {
 }
 
 /// The reasons for job `id`, or `None` when there is no such job.
-pub async fn diagnose(queue: &TaskQueue, id: &JobId) -> Result<Option<WhyReport>, EngineError> {
+pub async fn diagnose(
+    queue: &TaskQueue,
+    id: &JobId,
+    processors: &[String],
+) -> Result<Option<WhyReport>, EngineError> {
     let Some((found, record)) = queue.status_and_record(id).await? else {
         return Ok(None);
     };
@@ -163,7 +167,7 @@ pub async fn diagnose(queue: &TaskQueue, id: &JobId) -> Result<Option<WhyReport>
                 format!("{bound}{ahead} jobs are ahead of it."),
             ));
         }
-        if queue.is_ours() && name != super::TASK_JOB_NAME {
+        if queue.is_ours() && !processors.contains(&name) {
             reasons.push(reason(
                 "no-processor",
                 format!(

@@ -198,7 +198,7 @@ pub async fn why(
     id: &JobId,
 ) -> Result<Option<app::admin::WhyReport>, AppError> {
     let target = target(state, principal, queue).await?;
-    Ok(crate::queue::why::diagnose(&target, id).await?)
+    Ok(crate::queue::why::diagnose(&target, id, &state.processors.names()).await?)
 }
 
 /// The dashboard's overview of the queue asked for (counts, paused, workers, the last hour),

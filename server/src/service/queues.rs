@@ -123,7 +123,15 @@ pub async fn target<'a>(
             "this queue's prefix holds ':', which the queue engine refuses: Sentinel lists it but cannot open it",
         ));
     }
-    let queue = Arc::new(home_queue.attach(&name.prefix, &name.name).await?);
+    let queue = Arc::new(
+        home_queue
+            .attach(
+                &name.prefix,
+                &name.name,
+                state.config.works(&name.prefix, &name.name),
+            )
+            .await?,
+    );
     state.attached.put(name, queue.clone());
     Ok(Target::Other(queue))
 }

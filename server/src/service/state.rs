@@ -53,6 +53,9 @@ pub struct AppState {
     pub discovered: Arc<crate::service::reads::DiscoveredCache>,
     /// Other queues on the Redis opened for operators' calls.
     pub attached: Arc<crate::service::queues::Attached>,
+    /// What Sentinel's workers run, by job name (the embedded worker's, and what "why isn't
+    /// this job running" checks a job's name against).
+    pub processors: crate::worker::processors::Processors,
     services: Arc<OnceLock<Services>>,
 }
 
@@ -60,6 +63,7 @@ impl AppState {
     /// State with no services yet.
     pub fn new(config: Arc<Config>, shutdown: CancellationToken, mut access: Access) -> Self {
         access.set_home(&config.prefix, &config.queue);
+        let processors = crate::worker::processors::Processors::builtin(&config);
         Self {
             config,
             shutdown,
@@ -74,6 +78,7 @@ impl AppState {
             queues: Arc::new(crate::service::reads::QueuesCache::default()),
             discovered: Arc::new(crate::service::reads::DiscoveredCache::default()),
             attached: Arc::new(crate::service::queues::Attached::default()),
+            processors,
             services: Arc::new(OnceLock::new()),
         }
     }

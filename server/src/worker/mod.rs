@@ -20,18 +20,19 @@
 
 pub mod cancel;
 pub mod lock;
+pub mod processors;
+pub mod progress;
 pub mod stats;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::{TaskPayload, TaskProgress, TaskResult};
 use bullmq::worker::WorkerEvent;
 use bullmq::{Job, Worker, WorkerOptions};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, info, info_span, warn};
 
 use bullmq::redis_connection::RedisConnection;
 
@@ -39,11 +40,13 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::queue::cancel::CANCELLED;
 use crate::queue::cut;
-use crate::queue::{CONNECT_TIMEOUT, EngineError, TASK_JOB_NAME, bounded, connection_options};
+use crate::queue::{CONNECT_TIMEOUT, EngineError, bounded, connection_options};
 use crate::telemetry::error_chain;
 use crate::worker::lock::{JobLock, LockKeeper, LockLost};
 use crate::worker::stats::{Ended, Gathered, StatsTarget};
 use cancel::CancelWatch;
+use processors::{JobInput, Processors};
+use progress::Progress;
 
 /// How long the worker waits before fetching again after a Redis error (the crate's 15 s
 /// default is what made work resume so late after a Redis restart).
@@ -66,8 +69,8 @@ const MAX_NAME_IN_REASON: usize = 64;
 
 /// What a running job needs besides the job itself.
 struct JobContext {
-    tick: Duration,
-    max_seconds: u64,
+    /// What runs each job name.
+    processors: Processors,
     lock_duration: Duration,
     /// Fired when shutdown starts: jobs fetched from now on are handed back unstarted.
     stop_taking: CancellationToken,
@@ -93,24 +96,84 @@ struct JobContext {
     meta_key: Arc<str>,
 }
 
-/// The embedded worker of a `all` or `worker` process.
+/// The embedded worker of a `all` or `worker` process: one crate worker per queue it works
+/// (`SENTINEL_QUEUES`, or `SENTINEL_QUEUE` alone), all running the same processors.
 pub struct EmbeddedWorker {
+    queues: Vec<QueueWorker>,
+}
+
+impl EmbeddedWorker {
+    /// Starts a worker on each of the deployment's worker queues. Fails fast when Redis is not
+    /// there (the workers started so far are closed).
+    pub async fn start(
+        config: &Config,
+        connection: RedisConnection,
+        metrics: Arc<Metrics>,
+        processors: Processors,
+    ) -> Result<Self, EngineError> {
+        let mut queues = Vec::new();
+        for name in config.worker_queues() {
+            let started = QueueWorker::start(
+                config,
+                &name,
+                connection.clone(),
+                metrics.clone(),
+                processors.clone(),
+            )
+            .await;
+            match started {
+                Ok(worker) => queues.push(worker),
+                Err(error) => {
+                    for worker in &queues {
+                        worker.shutdown(Duration::ZERO).await;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        info!(queues = ?config.worker_queues(), processors = ?processors.names(), "workers started");
+        Ok(Self { queues })
+    }
+
+    /// Whether every worker is taking jobs.
+    pub fn is_running(&self) -> bool {
+        self.queues.iter().all(QueueWorker::is_running)
+    }
+
+    /// Number of jobs running now, on every queue.
+    pub fn active_jobs(&self) -> usize {
+        self.queues.iter().map(QueueWorker::active_jobs).sum()
+    }
+
+    /// Shuts every queue's worker down at once (see [`QueueWorker::shutdown`]); returns how
+    /// many jobs were handed back.
+    pub async fn shutdown(&self, grace: Duration) -> usize {
+        futures::future::join_all(self.queues.iter().map(|worker| worker.shutdown(grace)))
+            .await
+            .into_iter()
+            .sum()
+    }
+}
+
+/// The crate's worker on one queue, with what runs next to it.
+struct QueueWorker {
     worker: Arc<Worker>,
     ctx: Arc<JobContext>,
     events_done: CancellationToken,
 }
 
-impl EmbeddedWorker {
-    /// Starts the crate's worker on our queue. Fails fast when Redis is not there.
-    pub async fn start(
+impl QueueWorker {
+    /// Starts the crate's worker on queue `queue` (under `SENTINEL_PREFIX`).
+    async fn start(
         config: &Config,
+        queue: &str,
         connection: RedisConnection,
         metrics: Arc<Metrics>,
+        processors: Processors,
     ) -> Result<Self, EngineError> {
-        let keys = crate::queue::keys::QueueKeys::new(&config.prefix, &config.queue);
+        let keys = crate::queue::keys::QueueKeys::new(&config.prefix, queue);
         let ctx = Arc::new(JobContext {
-            tick: config.tick(),
-            max_seconds: config.max_seconds,
+            processors,
             lock_duration: Duration::from_millis(config.lock_duration_ms),
             stop_taking: CancellationToken::new(),
             hand_back: CancellationToken::new(),
@@ -148,7 +211,7 @@ impl EmbeddedWorker {
         };
         let worker = bounded(
             CONNECT_TIMEOUT,
-            Worker::with_options(&config.queue, processor, opts),
+            Worker::with_options(queue, processor, opts),
         )
         .await?;
         let worker = Arc::new(worker);
@@ -156,7 +219,8 @@ impl EmbeddedWorker {
         tokio::spawn(drain_worker_events(worker.clone(), events_done.clone()));
         // Cancels are looked for every half tick (so a job stops within one), at least every
         // 20 ms and at most every 500 ms.
-        let every = (ctx.tick / 2).clamp(Duration::from_millis(20), Duration::from_millis(500));
+        let every =
+            (config.tick() / 2).clamp(Duration::from_millis(20), Duration::from_millis(500));
         let busy = {
             let ctx = ctx.clone();
             move || ctx.running.len()
@@ -186,18 +250,18 @@ impl EmbeddedWorker {
     }
 
     /// Whether the worker is taking jobs.
-    pub fn is_running(&self) -> bool {
+    fn is_running(&self) -> bool {
         self.worker.is_running() && !self.ctx.stop_taking.is_cancelled()
     }
 
     /// Number of jobs running now.
-    pub fn active_jobs(&self) -> usize {
+    fn active_jobs(&self) -> usize {
         self.ctx.running.len()
     }
 
     /// Stops taking jobs, lets running ones finish within `grace`, hands back what is left,
     /// then closes the crate's worker. Returns how many jobs were handed back.
-    pub async fn shutdown(&self, grace: Duration) -> usize {
+    async fn shutdown(&self, grace: Duration) -> usize {
         self.ctx.stop_taking.cancel();
         self.worker.pause();
         self.ctx.running.close();
@@ -283,32 +347,40 @@ async fn run_job(job: Job, ctx: Arc<JobContext>, started: Instant) -> Result<Val
     }
     // A BullMQ worker takes every job of its queue, whatever its name; like a Node processor
     // that switches on the name, we fail the ones we have no processor for, at once.
-    if job.name() != TASK_JOB_NAME {
+    let Some(processor) = ctx.processors.get(job.name()) else {
         return Err(bullmq::Error::Unrecoverable(format!(
-            "no processor for job name {:?} (this worker runs {TASK_JOB_NAME:?} jobs)",
-            cut(job.name(), MAX_NAME_IN_REASON)
+            "no processor for job name {:?} (this worker runs {} jobs)",
+            cut(job.name(), MAX_NAME_IN_REASON),
+            ctx.processors.quoted_names()
         )));
-    }
-    let payload = TaskPayload::from_job_data(job.data(), ctx.max_seconds)
-        .map_err(bullmq::Error::Unrecoverable)?;
+    };
     let keeper = LockKeeper::new(
         JobLock::new(Arc::clone(&job), token.clone(), ctx.lock_duration),
         ctx.lock_duration,
         lock_taken_at(&job, started),
     );
     let watched = ctx.cancels.watch(job.id());
-    let timeout = payload
-        .timeout_ms
-        .map(Duration::from_millis)
-        .or(ctx.default_timeout);
+    let timeout = processor.timeout(job.data()).or(ctx.default_timeout);
     let timed_out = async {
         match timeout {
             Some(limit) => tokio::time::sleep(limit).await,
             None => std::future::pending().await,
         }
     };
+    let input = JobInput {
+        id: job.id().to_string(),
+        name: job.name().to_string(),
+        data: job.data().clone(),
+        progress: Progress::new(
+            ctx.connection.clone(),
+            &ctx.keys,
+            ctx.events_key.clone(),
+            ctx.meta_key.clone(),
+            job.id(),
+        ),
+    };
     let outcome = tokio::select! {
-        result = run_task(payload, ctx.tick, TickWriter::new(&ctx, job.id())) => match result {
+        result = processor.run(input) => match result {
             Ok(value) => Outcome::Completed(value),
             Err(error) => Outcome::Failed(error),
         },
@@ -370,126 +442,6 @@ fn lock_taken_at(job: &Job, called_at: Instant) -> tokio::time::Instant {
     });
     let called_at = tokio::time::Instant::from_std(called_at);
     called_at.checked_sub(age).unwrap_or(called_at)
-}
-
-/// The task itself: one progress update per tick, then the result.
-async fn run_task(
-    payload: TaskPayload,
-    tick: Duration,
-    writer: TickWriter,
-) -> Result<Value, bullmq::Error> {
-    let started = Instant::now();
-    let total = payload.total_ticks();
-    debug!(total, "task started");
-    for step in 1..=total {
-        if tick.is_zero() {
-            // A zero-length sleep still waits for the next timer tick (~1 ms).
-            tokio::task::yield_now().await;
-        } else {
-            tokio::time::sleep(tick).await;
-        }
-        let progress = TaskProgress::after_tick(step, total);
-        // Failing to write (Redis briefly away) is not a reason to fail the task: the next
-        // tick or the final state carries the news.
-        if let Err(error) = writer.write(&progress).await {
-            warn!(error = %error_chain(&error), step, "progress update failed");
-        }
-    }
-    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let result = TaskResult::finished(&writer.id, elapsed_ms);
-    debug!(elapsed_ms, "task finished");
-    Ok(serde_json::to_value(result)?)
-}
-
-/// One tick's writes, in one script call: the job's progress and its `progress` event exactly
-/// as BullMQ's `updateProgress` script writes them (what Node's `job.updateProgress` does, so
-/// `QueueEvents` and dashboards see the same), and a line in the job's log list (what Node's
-/// `job.log` writes and `getJobLogs` reads), capped at `KEEP_LOG_LINES`. Nothing is written for
-/// a job that no longer exists (removed or cancelled meanwhile).
-///
-/// One round trip per tick instead of two (the crate's `update_progress` plus a pipelined
-/// `RPUSH` + `LTRIM`): a draining worker's CPU went mostly to writing and reading requests.
-///
-/// The job's hash, its log list, the event stream and the meta hash all start with the
-/// queue's prefix, so they share its hash slot in a cluster. The keys are made once per job.
-struct TickWriter {
-    connection: RedisConnection,
-    job_key: String,
-    logs_key: String,
-    events_key: Arc<str>,
-    meta_key: Arc<str>,
-    id: String,
-}
-
-/// KEYS: job hash, event stream, queue meta hash, job log list.
-/// ARGV: job id, progress JSON, log line, log lines kept.
-const TICK_SCRIPT: &str = r#"
-if redis.call("EXISTS", KEYS[1]) ~= 1 then
-  return -1
-end
-local maxEvents = redis.call("HGET", KEYS[3], "opts.maxLenEvents")
-if not maxEvents then
-  maxEvents = 10000
-  redis.call("HSET", KEYS[3], "opts.maxLenEvents", maxEvents)
-end
-redis.call("HSET", KEYS[1], "progress", ARGV[2])
-redis.call("XADD", KEYS[2], "MAXLEN", "~", maxEvents, "*",
-  "event", "progress", "jobId", ARGV[1], "data", ARGV[2])
-local keep = tonumber(ARGV[4])
-if redis.call("RPUSH", KEYS[4], ARGV[3]) > keep then
-  redis.call("LTRIM", KEYS[4], -keep, -1)
-end
-return 0
-"#;
-
-fn tick_script() -> &'static redis::Script {
-    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    SCRIPT.get_or_init(|| redis::Script::new(TICK_SCRIPT))
-}
-
-/// Why a tick's writes did not land.
-#[derive(Debug, thiserror::Error)]
-enum TickError {
-    #[error(transparent)]
-    Redis(#[from] redis::RedisError),
-    #[error(transparent)]
-    Json(#[from] serde_json::Error),
-    #[error("the job no longer exists")]
-    Gone,
-}
-
-impl TickWriter {
-    fn new(ctx: &JobContext, id: &str) -> Self {
-        let (job_key, logs_key) = ctx.keys.running_job(id);
-        Self {
-            connection: ctx.connection.clone(),
-            logs_key,
-            job_key,
-            events_key: ctx.events_key.clone(),
-            meta_key: ctx.meta_key.clone(),
-            id: id.to_string(),
-        }
-    }
-
-    async fn write(&self, progress: &TaskProgress) -> Result<(), TickError> {
-        let json = serde_json::to_string(progress)?;
-        let mut conn = self.connection.connection();
-        let answer: i64 = tick_script()
-            .key(&self.job_key)
-            .key(&*self.events_key)
-            .key(&*self.meta_key)
-            .key(&self.logs_key)
-            .arg(&self.id)
-            .arg(&json)
-            .arg(&progress.info)
-            .arg(crate::queue::KEEP_LOG_LINES)
-            .invoke_async(&mut conn)
-            .await?;
-        if answer < 0 {
-            return Err(TickError::Gone);
-        }
-        Ok(())
-    }
 }
 
 /// Moves a job we hold back to wait so another worker can start it.
