@@ -87,7 +87,11 @@ async fn a_worker_for_several_queues_runs_a_node_producers_job_on_each() {
     for queue in ["reports", "sentinel-tasks"] {
         let seen = node_json("producer.mjs", &[&redis.url(), "2", queue]).await;
         let id = seen["jobId"].as_str().expect("job id");
-        assert_eq!(seen["progress"].as_array().unwrap().len(), 2, "{queue}: {seen}");
+        assert_eq!(
+            seen["progress"].as_array().unwrap().len(),
+            2,
+            "{queue}: {seen}"
+        );
         assert_eq!(
             seen["returnvalue"]["message"],
             format!("Tâche {id} terminée"),

@@ -114,10 +114,11 @@ pub trait AdminBackend: Send + Sync + 'static {
         &self,
         queue: Option<String>,
     ) -> BoxFuture<'_, Result<crate::admin::Overview, BackendError>>;
-    /// Every BullMQ queue on the Redis the caller may see, with its counts (viewers and up).
+    /// A page of the BullMQ queues on the Redis the caller may see, with their counts (viewers
+    /// and up).
     fn admin_queues(
         &self,
-        rescan: bool,
+        asked: crate::admin::QueueListQuery,
     ) -> BoxFuture<'_, Result<crate::admin::QueueList, BackendError>>;
     /// A page of jobs as `GET /admin/api/jobs` answers it (viewers and up).
     fn admin_jobs(

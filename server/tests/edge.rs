@@ -2378,3 +2378,120 @@ async fn workers_run_several_queues_by_job_name() {
         .await;
     assert_eq!(handed_back, 0);
 }
+
+/// The calls of `command` Redis counted since its statistics were reset (scripts' included).
+fn command_calls(conn: &mut redis::Connection, command: &str) -> u64 {
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
+    stats
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// The queues list is paged and filtered on the server, and a page costs Redis one command per
+/// queue shown (its last event) plus one `CLIENT LIST` while nothing moves; a queue whose
+/// events moved is read again in full, and shows the change.
+#[tokio::test]
+async fn the_queues_list_reads_only_its_page_and_only_what_moved() {
+    let redis = RedisServer::start().await;
+    let (router, state, shutdown) = router(&redis, &["--discover-prefixes=bull"]).await;
+    let opts = || {
+        bullmq::QueueOptions::new()
+            .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
+            .prefix("bull".to_string())
+    };
+    let mut engines = Vec::new();
+    for n in 0..30 {
+        let engine = bullmq::Queue::with_options(&format!("q{n:02}"), opts())
+            .await
+            .unwrap();
+        engine
+            .add("work", serde_json::json!({}))
+            .into_future()
+            .await
+            .unwrap();
+        engines.push(engine);
+    }
+    let list = |query: &str| {
+        let router = router.clone();
+        let path = format!("/admin/api/queues?{query}");
+        async move { call(&router, request("GET", &path).body(Body::empty()).unwrap()).await }
+    };
+    let names = |page: &Value| -> Vec<String> {
+        page["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (status, page) = list("rescan=true&limit=10").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        (page["total"].as_u64(), page["offset"].as_u64()),
+        (Some(30), Some(0))
+    );
+    assert_eq!(
+        names(&page),
+        (0..10).map(|n| format!("q{n:02}")).collect::<Vec<_>>()
+    );
+    let (_, page) = list("offset=25&limit=10").await;
+    assert_eq!(names(&page), ["q25", "q26", "q27", "q28", "q29"]);
+    let (_, page) = list("filter=Q2").await;
+    assert_eq!(page["total"], 10, "{page}");
+    assert!(names(&page).iter().all(|n| n.starts_with("q2")));
+    let (_, page) = list("").await;
+    assert_eq!(names(&page).len(), 30, "50 a page by default");
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=ten", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=1000001", "offset"),
+        (&*format!("filter={}", "x".repeat(201)), "filter"),
+        ("filter=%07", "filter"),
+        ("rescan=maybe", "rescan"),
+    ] {
+        let (status, body) = list(query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["field"], field, "{query}: {body}");
+    }
+
+    // Nothing moved: one XREVRANGE per queue of the page and one CLIENT LIST, nothing else
+    // about the queues.
+    let mut conn = redis.connection();
+    state.queues.clear().await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut conn)
+        .unwrap();
+    let (_, page) = list("limit=10").await;
+    assert_eq!(page["queues"][0]["counts"]["waiting"], 1);
+    assert_eq!(command_calls(&mut conn, "xrevrange"), 10);
+    assert_eq!(command_calls(&mut conn, "client|list"), 1);
+    for read in ["llen", "zcard", "zcount", "lindex", "hexists", "scan"] {
+        assert_eq!(command_calls(&mut conn, read), 0, "{read}");
+    }
+
+    // One queue moves (another program adds a job): that one is read in full, and shows it.
+    engines[3]
+        .add("work", serde_json::json!({}))
+        .into_future()
+        .await
+        .unwrap();
+    state.queues.clear().await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut conn)
+        .unwrap();
+    let (_, page) = list("limit=10").await;
+    assert_eq!(page["queues"][3]["counts"]["waiting"], 2, "{page}");
+    assert_eq!(page["queues"][2]["counts"]["waiting"], 1, "{page}");
+    assert_eq!(
+        command_calls(&mut conn, "zcount"),
+        2,
+        "one queue read in full"
+    );
+    shutdown.cancel();
+}

@@ -144,12 +144,26 @@ pub async fn admin_clean(
         .map_err(failed)
 }
 
-/// Every BullMQ queue on the Redis the caller may see, with its counts; `rescan`: look for
-/// new queues now.
+/// A page of the BullMQ queues on the Redis the caller may see, with their counts (see
+/// [`crate::admin::QueueListQuery`]); `rescan`: look for new queues now.
 #[server(prefix = "/api", endpoint = "admin/queues")]
-pub async fn admin_queues(rescan: bool) -> Result<crate::admin::QueueList, ServerFnError> {
+pub async fn admin_queues(
+    rescan: bool,
+    filter: Option<String>,
+    offset: Option<u32>,
+    limit: Option<u32>,
+) -> Result<crate::admin::QueueList, ServerFnError> {
+    let asked = crate::admin::QueueListQuery {
+        rescan,
+        filter: filter.unwrap_or_default(),
+        offset: offset.unwrap_or(0),
+        limit: limit.unwrap_or(crate::admin::QUEUES_PER_PAGE),
+    };
+    if let Err((field, message)) = asked.check() {
+        return Err(refused_arg(&format!("{field}: {message}")));
+    }
     crate::backend::admin_backend()?
-        .admin_queues(rescan)
+        .admin_queues(asked)
         .await
         .map_err(failed)
 }

@@ -8,7 +8,7 @@ use leptos_meta::Title;
 use super::api::{admin_queues, error_text, my_admin_access};
 use super::live::{self, Feed};
 use super::{denied, header};
-use crate::admin::{AdminAccess, QueueList, QueueSummary};
+use crate::admin::{AdminAccess, QUEUES_PER_PAGE, QueueList, QueueSummary};
 
 /// The queues page.
 #[component]
@@ -19,11 +19,15 @@ pub fn QueuesPage() -> impl IntoView {
     let no_queue = Memo::new(|_| None::<String>);
     let access = Resource::new(|| (), |_| my_admin_access());
     let rescan = RwSignal::new(false);
-    let queues = Resource::new(
-        move || (tick.get(), rescan.get()),
-        |(_, rescan)| admin_queues(rescan),
-    );
     let filter = RwSignal::new(String::new());
+    let offset = RwSignal::new(0u32);
+    // Only the page shown is read (the server reads the queues of that page alone).
+    let queues = Resource::new(
+        move || (tick.get(), rescan.get(), filter.get(), offset.get()),
+        |(_, rescan, filter, offset)| {
+            admin_queues(rescan, Some(filter), Some(offset), Some(QUEUES_PER_PAGE))
+        },
+    );
     let hydrated = super::hydrated_mark();
     view! {
         <Title text="Queues · Sentinel"/>
@@ -45,7 +49,10 @@ pub fn QueuesPage() -> impl IntoView {
                                         maxlength="200"
                                         placeholder="name or prefix"
                                         prop:value=move || filter.get()
-                                        on:input=move |ev| filter.set(event_target_value(&ev))
+                                        on:input=move |ev| {
+                                            offset.set(0);
+                                            filter.set(event_target_value(&ev));
+                                        }
                                     />
                                     <button
                                         type="button"
@@ -65,7 +72,10 @@ pub fn QueuesPage() -> impl IntoView {
                                         rescan.set(false);
                                         match read {
                                             Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
-                                            Ok(list) => table(list, filter).into_any(),
+                                            Ok(list) => {
+                                                let filtered = !filter.get_untracked().trim().is_empty();
+                                                table(list, offset, filtered).into_any()
+                                            }
                                         }
                                     })}
                                 </Transition>
@@ -89,9 +99,37 @@ fn queue_link(queue: &QueueSummary, home: &str) -> String {
     }
 }
 
-fn table(list: QueueList, filter: RwSignal<String>) -> impl IntoView + use<> {
+fn table(list: QueueList, offset: RwSignal<u32>, filtered: bool) -> impl IntoView + use<> {
     let now = crate::time::now_ms() as u64;
-    let total = list.queues.len();
+    let total = list.total;
+    let first = list.offset;
+    let shown = list.queues.len() as u32;
+    let pager = (total > u64::from(QUEUES_PER_PAGE)).then(|| {
+        let last = u64::from(first + shown);
+        view! {
+            <nav class="pager" aria-label="Pages of queues">
+                <button
+                    type="button"
+                    class="action"
+                    disabled=first == 0
+                    on:click=move |_| offset.set(first.saturating_sub(QUEUES_PER_PAGE))
+                >
+                    "Previous"
+                </button>
+                <span data-page-range=format!("{}-{last}", first + 1)>
+                    {format!("{}–{last} of {total}", first + 1)}
+                </span>
+                <button
+                    type="button"
+                    class="action"
+                    disabled=last >= total
+                    on:click=move |_| offset.set(first + QUEUES_PER_PAGE)
+                >
+                    "Next"
+                </button>
+            </nav>
+        }
+    });
     let incomplete = (!list.complete).then(|| {
         view! {
             <p class="muted">
@@ -105,11 +143,6 @@ fn table(list: QueueList, filter: RwSignal<String>) -> impl IntoView + use<> {
         .into_iter()
         .map(|queue| {
             let href = queue_link(&queue, &home);
-            let key = format!("{}:{}", queue.prefix, queue.name).to_lowercase();
-            let shown = move || {
-                let wanted = filter.get().trim().to_lowercase();
-                wanted.is_empty() || key.contains(&wanted)
-            };
             let counts = &queue.counts;
             let oldest = queue
                 .oldest_waiting_at
@@ -117,7 +150,7 @@ fn table(list: QueueList, filter: RwSignal<String>) -> impl IntoView + use<> {
                 .unwrap_or_else(|| "–".to_string());
             let name = queue.name.clone();
             view! {
-                <tr class:hidden=move || !shown() data-queue=format!("{}:{}", queue.prefix, queue.name)>
+                <tr data-queue=format!("{}:{}", queue.prefix, queue.name)>
                     <td><a href=href>{name}</a></td>
                     <td>{queue.prefix.clone()}</td>
                     <td>
@@ -142,9 +175,15 @@ fn table(list: QueueList, filter: RwSignal<String>) -> impl IntoView + use<> {
         .collect_view();
     view! {
         <p class="muted" role="status">
-            {format!("{total} {} on this Redis", if total == 1 { "queue" } else { "queues" })}
+            {match (filtered, total == 1) {
+                (false, true) => "1 queue on this Redis".to_string(),
+                (false, false) => format!("{total} queues on this Redis"),
+                (true, true) => "1 queue matches the filter".to_string(),
+                (true, false) => format!("{total} queues match the filter"),
+            }}
         </p>
         {incomplete}
+        {pager}
         <table class="jobs-table queues-table">
             <thead>
                 <tr>

@@ -270,12 +270,18 @@ pub async fn clean(
     ))
 }
 
-/// `GET /admin/api/queues?rescan=true` → every BullMQ queue on the Redis, with its counts.
+/// `GET /admin/api/queues?rescan=true&filter=&offset=&limit=` → a page of the BullMQ queues on
+/// the Redis, with their counts.
 #[utoipa::path(get, path = "/admin/api/queues",
-    params(("rescan" = Option<bool>, Query, description = "Scan the Redis for queues now (otherwise the last scan, at most 10 s old, is used)")),
+    params(
+        ("rescan" = Option<bool>, Query, description = "Scan the Redis for queues now (otherwise the last scan, at most 30 s old, is used)"),
+        ("filter" = Option<String>, Query, description = "Only queues whose `<prefix>:<name>` holds this, any case", max_length = 200),
+        ("offset" = Option<u32>, Query, description = "Queues skipped (by prefix, then name)", maximum = 1000000),
+        ("limit" = Option<u32>, Query, description = "Queues listed (default 50)", minimum = 1, maximum = 500),
+    ),
     responses(
     (status = 200, description = "Every BullMQ queue found on the Redis (under SENTINEL_DISCOVER_PREFIXES when set), with its counts as Node's getJobCounts gives them", body = app::admin::QueueList),
-    (status = 400, description = "rescan is not true or false", body = crate::http::openapi::ErrorBody),
+    (status = 400, description = "rescan is not true or false, or filter, offset or limit is out of bounds (the body names it)", body = crate::http::openapi::ErrorBody),
     crate::http::openapi::ForViewers,
 ))]
 pub async fn queues(
@@ -289,7 +295,19 @@ pub async fn queues(
         Some("true") => true,
         Some(_) => return Err(param("rescan", "must be true or false")),
     };
-    Ok(Json(service::queues(&state, principal, rescan).await?))
+    let number = |field: &'static str, default: u32| match query.get(field) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<u32>()
+            .map_err(|_| param(field, "must be a whole number")),
+    };
+    let asked = app::admin::QueueListQuery {
+        rescan,
+        filter: query.get("filter").cloned().unwrap_or_default(),
+        offset: number("offset", 0)?,
+        limit: number("limit", app::admin::QUEUES_PER_PAGE)?,
+    };
+    Ok(Json(service::queues(&state, principal, &asked).await?))
 }
 
 /// The latest time an audit query takes (ms since the epoch; the year 2286).

@@ -53,9 +53,8 @@ pub async fn scrape(
     let everyone = Principal::open();
     let caller = principal.as_deref().unwrap_or(&everyone);
     let queues = match services {
-        Some(_) => crate::service::admin::queues(&state, caller, false)
+        Some(_) => crate::service::admin::every_queue(&state, caller)
             .await
-            .map(|list| list.queues)
             .unwrap_or_default(),
         None => Vec::new(),
     };

@@ -529,11 +529,11 @@ impl AdminBackend for QueueBackend {
 
     fn admin_queues(
         &self,
-        rescan: bool,
+        asked: app::admin::QueueListQuery,
     ) -> BoxFuture<'_, Result<app::admin::QueueList, BackendError>> {
         Box::pin(async move {
             let principal = self.require(Role::Viewer)?;
-            admin::queues(&self.state, &principal, rescan)
+            admin::queues(&self.state, &principal, &asked)
                 .await
                 .map_err(admin_refusal)
         })

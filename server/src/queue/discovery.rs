@@ -66,11 +66,15 @@ pub struct Found {
 /// steps of [`SCAN_COUNT`]); only the prefixes in `prefixes` when it is not empty. On a Redis
 /// Cluster (`cluster_seeds` not empty) every master is scanned, each on a connection of its
 /// own (a `SCAN` sees one node's keys), the budget shared between them.
+///
+/// Queues in `known` (the last discovery's) are taken as found again without asking: only new
+/// candidates are checked for BullMQ's settings.
 pub async fn discover(
     queue: &TaskQueue,
     prefixes: &[String],
     budget: usize,
     cluster_seeds: &[String],
+    known: &std::collections::HashSet<FoundQueue>,
 ) -> Result<Found, EngineError> {
     let (mut candidates, complete) = if cluster_seeds.is_empty() {
         scan_node(prefixes, budget, &Node::Queue(queue)).await?
@@ -105,7 +109,13 @@ pub async fn discover(
     candidates.dedup();
     let complete = complete && candidates.len() <= MAX_QUEUES;
     candidates.truncate(MAX_QUEUES);
-    verified(queue, candidates, complete, !cluster_seeds.is_empty()).await
+    let (mut queues, new): (Vec<FoundQueue>, Vec<FoundQueue>) =
+        candidates.into_iter().partition(|c| known.contains(c));
+    let mut found = verified(queue, new, complete, !cluster_seeds.is_empty()).await?;
+    queues.append(&mut found.queues);
+    queues.sort();
+    found.queues = queues;
+    Ok(found)
 }
 
 /// The masters of the cluster, as URLs made from the first seed's (its scheme, user and
@@ -216,6 +226,12 @@ async fn verified(
     complete: bool,
     cluster: bool,
 ) -> Result<Found, EngineError> {
+    if candidates.is_empty() {
+        return Ok(Found {
+            queues: Vec::new(),
+            complete,
+        });
+    }
     let mut pipes = Groups::new(cluster);
     for found in &candidates {
         pipes
@@ -289,9 +305,46 @@ pub async fn exists(queue: &TaskQueue, found: &FoundQueue) -> Result<bool, Engin
     queue.run_cmd(&cmd).await
 }
 
-/// Each queue's counts, whether it is paused, what finished in the last hour, its oldest
-/// waiting job's age and its workers: three pipelined round trips and one `CLIENT LIST`,
-/// whatever the number of queues.
+/// Each queue's last event's id (its events stream's newest entry), in one pipelined round
+/// trip: BullMQ's scripts add an event for every change of a job's state and for pause and
+/// resume, so a queue whose last event is the same has the same counts (what the hour's
+/// window drops aside). `None` for a queue without events.
+pub async fn last_events(
+    queue: &TaskQueue,
+    found: &[FoundQueue],
+    cluster: bool,
+) -> Result<Vec<Option<String>>, EngineError> {
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipes = Groups::new(cluster);
+    for q in found {
+        pipes
+            .next()
+            .cmd("XREVRANGE")
+            .arg(q.keys().events())
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1);
+    }
+    Ok(pipes
+        .run(queue)
+        .await?
+        .into_iter()
+        .map(|reply| match reply {
+            Ok(redis::Value::Array(entries)) => match entries.first() {
+                Some(redis::Value::Array(entry)) => entry.first().and_then(super::record::text),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect())
+}
+
+/// Each queue's counts, whether it is paused, what finished in the last hour and its oldest
+/// waiting job's age (workers: see [`workers_by_queue`]): two pipelined round trips, whatever
+/// the number of queues.
 pub async fn summaries(
     queue: &TaskQueue,
     found: &[FoundQueue],
@@ -373,13 +426,11 @@ pub async fn summaries(
             })
             .collect()
     };
-    let workers = workers_by_queue(queue, found).await;
     Ok(found
         .iter()
         .zip(replies.chunks(READS_PER_QUEUE))
         .zip(oldest_ids)
-        .zip(workers)
-        .map(|(((found, n), oldest), workers)| {
+        .map(|((found, n), oldest)| {
             let at = |i: usize| number(n.get(i));
             let oldest_waiting_at = oldest.and_then(|_| added_at.pop_front().flatten());
             // Counted as Node BullMQ's `getJobCounts` counts them (`paused`: the older list).
@@ -400,7 +451,7 @@ pub async fn summaries(
                 completed_last_hour: at(10),
                 failed_last_hour: at(11),
                 oldest_waiting_at,
-                workers,
+                workers: 0,
             }
         })
         .collect())
@@ -412,8 +463,11 @@ const MAX_CLIENT_LIST_BYTES: usize = 8 << 20;
 /// How many BullMQ workers each queue has: connections named as Node BullMQ names a queue's
 /// connections (`<prefix>:<base64 name>`, or that with `:w:<worker>`), as `getWorkers` counts
 /// them. Zero for every queue when `CLIENT LIST` is refused (some hosted Redis).
-async fn workers_by_queue(queue: &TaskQueue, found: &[FoundQueue]) -> Vec<u64> {
+pub async fn workers_by_queue(queue: &TaskQueue, found: &[FoundQueue]) -> Vec<u64> {
     let mut counts = vec![0u64; found.len()];
+    if found.is_empty() {
+        return counts;
+    }
     let list: String = match queue
         .run_cmd(&redis::cmd("CLIENT").arg("LIST").clone())
         .await

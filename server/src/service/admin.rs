@@ -478,53 +478,88 @@ pub const DISCOVERY_BUDGET: usize = 200_000;
 
 /// How long the set of queues found is used before the Redis is scanned again (counts are read
 /// each time; a scan can also be asked for).
-pub const DISCOVER_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+pub const DISCOVER_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Every BullMQ queue on the Redis (under `SENTINEL_DISCOVER_PREFIXES` when set), with its counts:
-/// read at most once a second per process, shared by every dashboard. The queues are found by a
-/// scan at most every [`DISCOVER_EVERY`], or now when `rescan` (a new queue appears at once).
+/// A page of the BullMQ queues on the Redis (under `SENTINEL_DISCOVER_PREFIXES` when set) that
+/// `principal` may see and the filter keeps, with their counts. The queues are found by a scan
+/// at most every [`DISCOVER_EVERY`] (or now, with `rescan`: a new queue appears at once); only
+/// the page's queues are read, at most once a second per process and shared by every
+/// dashboard on the same page, and of those only the ones whose events moved (see
+/// [`super::reads::Summaries`]).
 pub async fn queues(
     state: &AppState,
     principal: &Principal,
-    rescan: bool,
+    asked: &app::admin::QueueListQuery,
 ) -> Result<app::admin::QueueList, AppError> {
-    let mut list = all_queues(state, rescan).await?;
-    if !principal.queues.is_all() {
-        list.queues
-            .retain(|q| principal.may_see_queue(&q.prefix, &q.name));
+    if let Err((field, message)) = asked.check() {
+        return Err(param(field, &message));
     }
-    Ok(list)
-}
-
-async fn all_queues(state: &AppState, rescan: bool) -> Result<app::admin::QueueList, AppError> {
-    if rescan {
+    let queue = state.queue()?;
+    if asked.rescan {
         state.discovered.clear().await;
         state.queues.clear().await;
     }
-    let read = async {
-        let queue = state.queue()?;
-        let scan = async {
-            Ok(crate::queue::discovery::discover(
-                queue,
-                &state.config.discover_prefixes,
-                DISCOVERY_BUDGET,
-                &state.config.redis_cluster_nodes,
-            )
-            .await?)
-        };
-        let found = state
-            .discovered
-            .get_within(&(), DISCOVER_EVERY, scan)
-            .await?;
-        let cluster = !state.config.redis_cluster_nodes.is_empty();
-        let queues = crate::queue::discovery::summaries(queue, &found.queues, cluster).await?;
-        Ok(app::admin::QueueList {
-            home: super::queues::home(state).text(),
-            queues,
-            complete: found.complete,
-        })
+    let scan = async {
+        let known = state.summaries.known();
+        let found = crate::queue::discovery::discover(
+            queue,
+            &state.config.discover_prefixes,
+            DISCOVERY_BUDGET,
+            &state.config.redis_cluster_nodes,
+            &known,
+        )
+        .await?;
+        state.summaries.set_known(&found.queues);
+        Ok(found)
     };
-    state.queues.get(&(), read).await
+    let found = state
+        .discovered
+        .get_within(&(), DISCOVER_EVERY, scan)
+        .await?;
+    let kept: Vec<&crate::queue::discovery::FoundQueue> = found
+        .queues
+        .iter()
+        .filter(|q| principal.may_see_queue(&q.prefix, &q.name) && asked.keeps(&q.prefix, &q.name))
+        .collect();
+    let page: Vec<crate::queue::discovery::FoundQueue> = kept
+        .iter()
+        .skip(asked.offset as usize)
+        .take(asked.limit as usize)
+        .map(|q| (*q).clone())
+        .collect();
+    let cluster = !state.config.redis_cluster_nodes.is_empty();
+    // Keyed by the page's queues: callers who may see the same queues share the read.
+    let read = async { state.summaries.read(queue, &page, cluster).await };
+    let queues = state.queues.get(&page, read).await?;
+    Ok(app::admin::QueueList {
+        home: super::queues::home(state).text(),
+        queues,
+        total: kept.len() as u64,
+        offset: asked.offset,
+        complete: found.complete,
+    })
+}
+
+/// Every queue `principal` may see, with its counts (for `/metrics`): page after page of
+/// [`queues`].
+pub async fn every_queue(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<app::admin::QueueSummary>, AppError> {
+    let mut all = Vec::new();
+    let mut asked = app::admin::QueueListQuery {
+        limit: app::admin::MAX_QUEUES_PER_PAGE,
+        ..Default::default()
+    };
+    loop {
+        let page = queues(state, principal, &asked).await?;
+        let got = page.queues.len() as u32;
+        all.extend(page.queues);
+        if got == 0 || u64::from(asked.offset + got) >= page.total {
+            return Ok(all);
+        }
+        asked.offset += got;
+    }
 }
 
 /// What an audit entry names as the target: `what` alone on Sentinel's own queue, else
@@ -548,6 +583,7 @@ fn queue_text(state: &AppState, queue: Option<&str>) -> String {
 pub async fn forget_reads(state: &AppState) {
     state.overview.clear().await;
     state.queues.clear().await;
+    state.summaries.clear();
     state.pages.clear().await;
     state.details.clear().await;
 }

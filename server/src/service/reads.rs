@@ -5,7 +5,7 @@
 //! Redis about what one does. An action taken through this process clears them all, so its
 //! author sees its effect at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use app::JobId;
 use app::admin::{JobDetail, JobPage, JobQuery, Overview};
 use tokio::sync::Mutex;
 
+use crate::queue::discovery::FoundQueue;
 use crate::queue::{CALL_TIMEOUT, EngineError, bounded};
 
 /// How long a read is served as it is.
@@ -64,8 +65,109 @@ impl<K, V> Default for SharedReads<K, V> {
     }
 }
 
-/// The queues found on the Redis with their counts (one per process).
-pub type QueuesCache = SharedReads<(), app::admin::QueueList>;
+/// Pages of the queues found on the Redis with their counts, by the page's queues.
+pub type QueuesCache = SharedReads<Vec<FoundQueue>, Vec<app::admin::QueueSummary>>;
+
+/// How long a queue's summary is used while its events do not move: what finished in the last
+/// hour changes with the clock alone.
+pub const SUMMARY_READ_EVERY: Duration = Duration::from_secs(60);
+
+/// Most queues whose summaries are held (past it, they are all read again).
+const MAX_SUMMARIES: usize = crate::queue::discovery::MAX_QUEUES;
+
+/// The queues' summaries last read, each with its queue's last event then: a page of queues
+/// costs one command per queue (its last event) plus one `CLIENT LIST`, and the full read
+/// (13 commands, and one more for the oldest waiting job) only for the queues whose events
+/// moved or whose summary is older than [`SUMMARY_READ_EVERY`]. Also the queues the last scan
+/// found, so the next scan checks only new ones.
+#[derive(Default)]
+pub struct Summaries {
+    held: std::sync::Mutex<HashMap<FoundQueue, Held>>,
+    known: std::sync::Mutex<Arc<HashSet<FoundQueue>>>,
+}
+
+/// One queue's summary, its last event when it was read, and when.
+struct Held {
+    last_event: Option<String>,
+    read_at: Instant,
+    summary: app::admin::QueueSummary,
+}
+
+impl Summaries {
+    /// The queues the last scan found.
+    pub fn known(&self) -> Arc<HashSet<FoundQueue>> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Notes what a scan found.
+    pub fn set_known(&self, found: &[FoundQueue]) {
+        *self.known.lock().unwrap_or_else(|e| e.into_inner()) =
+            Arc::new(found.iter().cloned().collect());
+    }
+
+    /// The summaries of `page`, read as the type says.
+    pub async fn read(
+        &self,
+        queue: &crate::queue::TaskQueue,
+        page: &[FoundQueue],
+        cluster: bool,
+    ) -> Result<Vec<app::admin::QueueSummary>, crate::error::AppError> {
+        use crate::queue::discovery;
+        // Read before the summaries: an event in between makes the next read see a change.
+        let marks = discovery::last_events(queue, page, cluster).await?;
+        let stale: Vec<FoundQueue> = {
+            let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            page.iter()
+                .zip(&marks)
+                .filter(|(q, mark)| {
+                    held.get(*q).is_none_or(|h| {
+                        h.last_event != **mark || h.read_at.elapsed() >= SUMMARY_READ_EVERY
+                    })
+                })
+                .map(|(q, _)| q.clone())
+                .collect()
+        };
+        let (fresh, workers) = tokio::join!(
+            discovery::summaries(queue, &stale, cluster),
+            discovery::workers_by_queue(queue, page)
+        );
+        let fresh = fresh?;
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if held.len() + fresh.len() > MAX_SUMMARIES {
+            held.clear();
+        }
+        let now = Instant::now();
+        for (q, summary) in stale.iter().zip(fresh.iter()) {
+            let at = page.iter().position(|p| p == q).unwrap_or(0);
+            held.insert(
+                q.clone(),
+                Held {
+                    last_event: marks.get(at).cloned().flatten(),
+                    read_at: now,
+                    summary: summary.clone(),
+                },
+            );
+        }
+        let fresh: HashMap<&FoundQueue, &app::admin::QueueSummary> =
+            stale.iter().zip(fresh.iter()).collect();
+        Ok(page
+            .iter()
+            .zip(workers)
+            .filter_map(|(q, workers)| {
+                let summary = fresh
+                    .get(q)
+                    .map(|s| (*s).clone())
+                    .or_else(|| held.get(q).map(|h| h.summary.clone()))?;
+                Some(app::admin::QueueSummary { workers, ..summary })
+            })
+            .collect())
+    }
+
+    /// Forgets every summary (after an action: its author sees its effect).
+    pub fn clear(&self) {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
 /// The queues found by the last scan (one per process).
 pub type DiscoveredCache = SharedReads<(), crate::queue::discovery::Found>;
 

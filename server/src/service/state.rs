@@ -49,6 +49,8 @@ pub struct AppState {
     pub details: Arc<crate::service::reads::DetailCache>,
     /// The queues found on the Redis, shared by every dashboard.
     pub queues: Arc<crate::service::reads::QueuesCache>,
+    /// The queues' summaries last read, for reading only what changed.
+    pub summaries: Arc<crate::service::reads::Summaries>,
     /// The last scan for queues.
     pub discovered: Arc<crate::service::reads::DiscoveredCache>,
     /// Other queues on the Redis opened for operators' calls.
@@ -77,6 +79,7 @@ impl AppState {
             details: Arc::new(crate::service::reads::DetailCache::default()),
             queues: Arc::new(crate::service::reads::QueuesCache::default()),
             discovered: Arc::new(crate::service::reads::DiscoveredCache::default()),
+            summaries: Arc::new(crate::service::reads::Summaries::default()),
             attached: Arc::new(crate::service::queues::Attached::default()),
             processors,
             services: Arc::new(OnceLock::new()),
