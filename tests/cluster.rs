@@ -77,6 +77,50 @@ async fn a_task_runs_and_streams_on_a_redis_cluster() {
         );
     }
     assert_eq!(list["complete"], true, "{list}");
+
+    // Workers are counted on whichever node holds their queue: a BullMQ worker on each queue
+    // (their hash tags spread them over the three nodes), and Sentinel's own.
+    let mut workers = Vec::new();
+    for prefix in ["{a}", "{b}", "{c}", "{d}", "{e}", "{f}"] {
+        let opts = bullmq::WorkerOptions::default()
+            .connection(
+                bullmq::options::RedisConnectionOptions::new()
+                    .url(seeds[0].clone())
+                    .cluster_nodes(seeds.iter().cloned()),
+            )
+            .prefix(prefix);
+        let worker = bullmq::Worker::with_options(
+            "orders",
+            |_job: bullmq::Job, _token| async { Ok(serde_json::Value::Null) },
+            opts,
+        )
+        .await
+        .unwrap();
+        workers.push(worker);
+    }
+    support::eventually(LONG, "every queue's worker counted", || {
+        let url = server.url("/admin/api/queues?limit=500");
+        async move {
+            let (_, list) = support::get_json(&url).await;
+            let queues = list["queues"].as_array()?.clone();
+            let counted = |prefix: &str, name: &str| {
+                queues
+                    .iter()
+                    .find(|q| q["prefix"] == prefix && q["name"] == name)
+                    .and_then(|q| q["workers"].as_u64())
+                    .unwrap_or(0)
+            };
+            let all = ["{a}", "{b}", "{c}", "{d}", "{e}", "{f}"]
+                .iter()
+                .all(|p| counted(p, "orders") >= 1)
+                && counted("{sentinel}", "sentinel-tasks") >= 1;
+            all.then_some(())
+        }
+    })
+    .await;
+    for worker in workers {
+        let _ = worker.close(100).await;
+    }
 }
 
 #[tokio::test]

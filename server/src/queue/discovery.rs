@@ -84,17 +84,7 @@ pub async fn discover(
         let masters = masters(queue, cluster_seeds).await?;
         let share = budget / masters.len().max(1);
         for url in masters {
-            let node = async {
-                let client = redis::Client::open(url.as_str()).ok()?;
-                tokio::time::timeout(
-                    super::CALL_TIMEOUT,
-                    client.get_multiplexed_async_connection(),
-                )
-                .await
-                .ok()?
-                .ok()
-            };
-            let Some(conn) = node.await else {
+            let Some(conn) = node_connection(&url).await else {
                 tracing::warn!(node = %url, "a cluster node could not be reached for discovery");
                 complete = false;
                 continue;
@@ -156,6 +146,18 @@ async fn masters(queue: &TaskQueue, seeds: &[String]) -> Result<Vec<String>, Eng
     } else {
         urls
     })
+}
+
+/// A connection of its own to one cluster node, if it answers in time.
+async fn node_connection(url: &str) -> Option<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(url).ok()?;
+    tokio::time::timeout(
+        super::CALL_TIMEOUT,
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .ok()?
+    .ok()
 }
 
 /// Where a `SCAN` runs: the queue's own connection, or one cluster node's.
@@ -462,19 +464,39 @@ const MAX_CLIENT_LIST_BYTES: usize = 8 << 20;
 
 /// How many BullMQ workers each queue has: connections named as Node BullMQ names a queue's
 /// connections (`<prefix>:<base64 name>`, or that with `:w:<worker>`), as `getWorkers` counts
-/// them. Zero for every queue when `CLIENT LIST` is refused (some hosted Redis).
-pub async fn workers_by_queue(queue: &TaskQueue, found: &[FoundQueue]) -> Vec<u64> {
+/// them. Zero for every queue when `CLIENT LIST` is refused (some hosted Redis). On a Redis
+/// Cluster (`cluster_seeds` not empty) every master's clients are listed: a worker's
+/// connections are on the node that holds its queue's slot.
+pub async fn workers_by_queue(
+    queue: &TaskQueue,
+    found: &[FoundQueue],
+    cluster_seeds: &[String],
+) -> Vec<u64> {
     let mut counts = vec![0u64; found.len()];
     if found.is_empty() {
         return counts;
     }
-    let list: String = match queue
-        .run_cmd(&redis::cmd("CLIENT").arg("LIST").clone())
-        .await
-    {
-        Ok(list) => list,
-        Err(_) => return counts,
-    };
+    let client_list = redis::cmd("CLIENT").arg("LIST").clone();
+    let mut lists: Vec<String> = Vec::new();
+    if cluster_seeds.is_empty() {
+        if let Ok(list) = queue.run_cmd(&client_list).await {
+            lists.push(list);
+        }
+    } else {
+        for url in masters(queue, cluster_seeds).await.unwrap_or_default() {
+            let Some(mut conn) = node_connection(&url).await else {
+                continue;
+            };
+            let listed = tokio::time::timeout(
+                super::CALL_TIMEOUT,
+                client_list.query_async::<String>(&mut conn),
+            )
+            .await;
+            if let Ok(Ok(list)) = listed {
+                lists.push(list);
+            }
+        }
+    }
     let names: std::collections::HashMap<String, usize> = found
         .iter()
         .enumerate()
@@ -485,7 +507,10 @@ pub async fn workers_by_queue(queue: &TaskQueue, found: &[FoundQueue]) -> Vec<u6
             )
         })
         .collect();
-    for line in super::cut(&list, MAX_CLIENT_LIST_BYTES).lines() {
+    let lines = lists
+        .iter()
+        .flat_map(|list| super::cut(list, MAX_CLIENT_LIST_BYTES).lines());
+    for line in lines {
         let Some(name) = line
             .split(' ')
             .find_map(|field| field.strip_prefix("name="))

@@ -527,9 +527,13 @@ pub async fn queues(
         .take(asked.limit as usize)
         .map(|q| (*q).clone())
         .collect();
-    let cluster = !state.config.redis_cluster_nodes.is_empty();
     // Keyed by the page's queues: callers who may see the same queues share the read.
-    let read = async { state.summaries.read(queue, &page, cluster).await };
+    let read = async {
+        state
+            .summaries
+            .read(queue, &page, &state.config.redis_cluster_nodes)
+            .await
+    };
     let queues = state.queues.get(&page, read).await?;
     Ok(app::admin::QueueList {
         home: super::queues::home(state).text(),

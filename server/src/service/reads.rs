@@ -110,9 +110,10 @@ impl Summaries {
         &self,
         queue: &crate::queue::TaskQueue,
         page: &[FoundQueue],
-        cluster: bool,
+        cluster_seeds: &[String],
     ) -> Result<Vec<app::admin::QueueSummary>, crate::error::AppError> {
         use crate::queue::discovery;
+        let cluster = !cluster_seeds.is_empty();
         // Read before the summaries: an event in between makes the next read see a change.
         let marks = discovery::last_events(queue, page, cluster).await?;
         let stale: Vec<FoundQueue> = {
@@ -129,7 +130,7 @@ impl Summaries {
         };
         let (fresh, workers) = tokio::join!(
             discovery::summaries(queue, &stale, cluster),
-            discovery::workers_by_queue(queue, page)
+            discovery::workers_by_queue(queue, page, cluster_seeds)
         );
         let fresh = fresh?;
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
