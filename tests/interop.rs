@@ -305,11 +305,13 @@ async fn every_node_queue_under_every_prefix_is_found_with_node_s_counts() {
     assert_eq!(made.len(), 120);
     let started = std::time::Instant::now();
     let found = support::eventually(Duration::from_secs(15), "the 120 queues", || {
-        let url = server.url("/admin/api/queues");
+        // One page holds them all (at most 500 a page; 50 by default).
+        let url = server.url("/admin/api/queues?limit=500");
         async move {
             let (status, list) = support::get_json(&url).await;
             let queues = list["queues"].as_array()?.clone();
-            (status == 200 && queues.len() >= 120).then_some(list)
+            (status == 200 && queues.len() >= 120 && list["total"].as_u64() >= Some(120))
+                .then_some(list)
         }
     })
     .await;

@@ -274,7 +274,7 @@ pub async fn clean(
 /// the Redis, with their counts.
 #[utoipa::path(get, path = "/admin/api/queues",
     params(
-        ("rescan" = Option<bool>, Query, description = "Scan the Redis for queues now (otherwise the last scan, at most 30 s old, is used)"),
+        ("rescan" = Option<bool>, Query, description = "Scan the Redis for queues now (otherwise the last scan, at most 10 s old, is used)"),
         ("filter" = Option<String>, Query, description = "Only queues whose `<prefix>:<name>` holds this, any case", max_length = 200),
         ("offset" = Option<u32>, Query, description = "Queues skipped (by prefix, then name)", maximum = 1000000),
         ("limit" = Option<u32>, Query, description = "Queues listed (default 50)", minimum = 1, maximum = 500),
