@@ -275,7 +275,7 @@ pub async fn clean(
 #[utoipa::path(get, path = "/admin/api/queues",
     params(
         ("rescan" = Option<bool>, Query, description = "Scan the Redis for queues now (otherwise the last scan, at most 10 s old, is used)"),
-        ("filter" = Option<String>, Query, description = "Only queues whose `<prefix>:<name>` holds this, any case", max_length = 200),
+        ("filter" = Option<String>, Query, description = "Only queues whose `<prefix>:<name>` holds this, any case (no control characters)", max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"),
         ("offset" = Option<u32>, Query, description = "Queues skipped (by prefix, then name)", maximum = 1000000),
         ("limit" = Option<u32>, Query, description = "Queues listed (default 50)", minimum = 1, maximum = 500),
     ),
