@@ -182,6 +182,17 @@ pub trait AdminBackend: Send + Sync + 'static {
         id: String,
         request: crate::admin::SchedulerRequest,
     ) -> BoxFuture<'_, Result<(), BackendError>>;
+    /// The alert rules and their state (operators and up).
+    fn alerts(&self) -> BoxFuture<'_, Result<crate::admin::AlertsReport, BackendError>>;
+    /// A page of the audit log (admins only): `who` and `action` exact, from `since_minutes`
+    /// ago, older than entry `before`.
+    fn audit(
+        &self,
+        who: Option<String>,
+        action: Option<String>,
+        since_minutes: Option<u64>,
+        before: Option<String>,
+    ) -> BoxFuture<'_, Result<crate::admin::AuditPage, BackendError>>;
     /// `pause`, `resume`, `run` or `remove` on scheduler `id` (operators and up); what was
     /// done, in words.
     fn scheduler_act(

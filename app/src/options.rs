@@ -42,6 +42,22 @@ pub struct TaskOptions {
     pub job_id: Option<String>,
     /// The longest one attempt may run, in ms.
     pub timeout_ms: Option<u64>,
+    /// The owner the job is enqueued for (`user:<name>` or `token:<name>`), by an operator or
+    /// an admin: the job is theirs (their list, their quota), and the audit log says who did it.
+    pub on_behalf_of: Option<String>,
+}
+
+/// Whether `owner` is an owner one may enqueue for: `user:` or `token:` and a name of 1 to 100
+/// letters, digits, `-`, `_`, `.` or `@`.
+pub fn valid_owner(owner: &str) -> bool {
+    let Some((kind, name)) = owner.split_once(':') else {
+        return false;
+    };
+    matches!(kind, "user" | "token")
+        && (1..=100).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
 }
 
 /// Why an option was refused.
@@ -159,6 +175,16 @@ impl TaskOptions {
             Some(Value::String(id)) => Some(custom_job_id(id).map_err(|e| refuse("jobId", e))?),
             Some(_) => return Err(refuse("jobId", "must be a string")),
         };
+        let on_behalf_of = match fields.get("onBehalfOf") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(owner)) if valid_owner(owner) => Some(owner.clone()),
+            Some(_) => {
+                return Err(refuse(
+                    "onBehalfOf",
+                    "must be user:<name> or token:<name> (1 to 100 letters, digits, - _ . @)",
+                ));
+            }
+        };
         Ok(Self {
             delay_ms,
             priority,
@@ -166,6 +192,7 @@ impl TaskOptions {
             backoff,
             job_id,
             timeout_ms,
+            on_behalf_of,
         })
     }
 
@@ -179,7 +206,7 @@ impl TaskOptions {
             if !value.trim().is_empty()
                 && matches!(
                     name.as_str(),
-                    "delay" | "priority" | "attempts" | "jobId" | "timeoutMs"
+                    "delay" | "priority" | "attempts" | "jobId" | "timeoutMs" | "onBehalfOf"
                 )
             {
                 fields.insert(name.clone(), Value::String(value.clone()));
@@ -197,6 +224,7 @@ impl TaskOptions {
             backoff: other.backoff.or(self.backoff),
             job_id: other.job_id.or(self.job_id),
             timeout_ms: other.timeout_ms.or(self.timeout_ms),
+            on_behalf_of: other.on_behalf_of.or(self.on_behalf_of),
         }
     }
 }
@@ -322,6 +350,8 @@ impl FormOptions {
             backoff,
             job_id,
             timeout_ms,
+            // The page's form enqueues for the one who sends it.
+            on_behalf_of: None,
         })
     }
 }
@@ -356,7 +386,8 @@ mod tests {
     fn good_options() {
         let options = parse(json!({
             "seconds": 3, "delay": 1500, "priority": 7, "attempts": 3,
-            "backoff": {"type": "exponential", "delay": 200}, "jobId": "order-17", "timeoutMs": 900
+            "backoff": {"type": "exponential", "delay": 200}, "jobId": "order-17", "timeoutMs": 900,
+            "onBehalfOf": "user:alice"
         }))
         .unwrap();
         assert_eq!(
@@ -368,6 +399,7 @@ mod tests {
                 backoff: Some(Backoff::Exponential(200)),
                 job_id: Some("order-17".into()),
                 timeout_ms: Some(900),
+                on_behalf_of: Some("user:alice".into()),
             }
         );
         assert_eq!(
@@ -438,6 +470,11 @@ mod tests {
             (json!({"jobId": "42"}), "jobId"),
             (json!({"jobId": 42}), "jobId"),
             (json!({"timeoutMs": 0}), "timeoutMs"),
+            (json!({"onBehalfOf": "alice"}), "onBehalfOf"),
+            (json!({"onBehalfOf": "anon:x"}), "onBehalfOf"),
+            (json!({"onBehalfOf": "user:"}), "onBehalfOf"),
+            (json!({"onBehalfOf": "user:a b"}), "onBehalfOf"),
+            (json!({"onBehalfOf": 7}), "onBehalfOf"),
             (json!({"timeoutMs": ""}), "timeoutMs"),
             (json!({"delay": "250"}), "delay"),
             (json!({"timeoutMs": 86_400_001u64}), "timeoutMs"),

@@ -106,6 +106,16 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route
+                    path=(StaticSegment("admin"), StaticSegment("alerts"))
+                    view=crate::dashboard::alerts_view()
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=(StaticSegment("admin"), StaticSegment("audit"))
+                    view=crate::dashboard::audit_view()
+                    ssr=SsrMode::Async
+                />
+                <Route
                     path=(StaticSegment("admin"), StaticSegment("jobs"), ParamSegment("id"))
                     view=crate::dashboard::job_view()
                     ssr=SsrMode::Async

@@ -74,6 +74,11 @@ pub struct Config {
     #[arg(long, env = "SENTINEL_QUEUES", value_delimiter = ',')]
     pub queues: Vec<String>,
 
+    /// Alert rules and where they send (TOML, or YAML by a `.yaml`/`.yml` name); re-read when it
+    /// changes. Unset: no alerts.
+    #[arg(long, env = "SENTINEL_ALERTS_FILE")]
+    pub alerts_file: Option<std::path::PathBuf>,
+
     /// Key prefixes whose BullMQ queues the dashboard lists (comma-separated); unset: every
     /// queue found on the Redis, under any prefix.
     #[arg(long, env = "SENTINEL_DISCOVER_PREFIXES", value_delimiter = ',')]

@@ -252,6 +252,31 @@ pub async fn admin_scheduler_act(
         .map_err(failed)
 }
 
+/// The alert rules with their state, the targets and the last deliveries (operators and
+/// admins).
+#[server(prefix = "/api", endpoint = "admin/alerts")]
+pub async fn admin_alerts() -> Result<crate::admin::AlertsReport, ServerFnError> {
+    crate::backend::admin_backend()?
+        .alerts()
+        .await
+        .map_err(failed)
+}
+
+/// A page of the audit log, newest first (admins only): entries of `who` and `action` (exact,
+/// empty for any) from `since_minutes` ago, older than `before` when paging.
+#[server(prefix = "/api", endpoint = "admin/audit")]
+pub async fn admin_audit(
+    who: Option<String>,
+    action: Option<String>,
+    since_minutes: Option<u64>,
+    before: Option<String>,
+) -> Result<crate::admin::AuditPage, ServerFnError> {
+    crate::backend::admin_backend()?
+        .audit(who, action, since_minutes, before)
+        .await
+        .map_err(failed)
+}
+
 /// The message of a server function's error, without the framework's prefix.
 pub fn error_text(error: &ServerFnError) -> String {
     let text = error.to_string();

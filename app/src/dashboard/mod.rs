@@ -4,7 +4,9 @@
 //! [`live`]: the event stream marks what changed, the overview comes from the server's shared
 //! per-process copy ([`api::admin_overview`]).
 
+pub mod alerts;
 pub mod api;
+pub mod audit;
 pub mod chart;
 pub mod job;
 pub mod jobs;
@@ -61,6 +63,66 @@ pub fn queues_view() -> leptos_router::Lazy<QueuesRoute> {
 #[cfg(not(feature = "split"))]
 pub fn queues_view() -> fn() -> AnyView {
     || view! { <queues::QueuesPage/> }.into_any()
+}
+
+/// The `/admin/alerts` route's view (see [`admin_view`]).
+#[cfg(feature = "split")]
+pub fn alerts_view() -> leptos_router::Lazy<AlertsRoute> {
+    leptos_router::Lazy::new()
+}
+
+/// The `/admin/alerts` route's view (see the split build's version).
+#[cfg(not(feature = "split"))]
+pub fn alerts_view() -> fn() -> AnyView {
+    || view! { <alerts::AlertsPage/> }.into_any()
+}
+
+/// The `/admin/alerts` route, lazily loaded.
+#[cfg(feature = "split")]
+pub struct AlertsRoute;
+
+#[cfg(feature = "split")]
+#[lazy_route]
+impl LazyRoute for AlertsRoute {
+    fn data() -> Self {
+        AlertsRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        #[cfg(feature = "ssr")]
+        crate::head::preload_split("__alerts_route_view_");
+        view! { <alerts::AlertsPage/> }.into_any()
+    }
+}
+
+/// The `/admin/audit` route's view (see [`admin_view`]).
+#[cfg(feature = "split")]
+pub fn audit_view() -> leptos_router::Lazy<AuditRoute> {
+    leptos_router::Lazy::new()
+}
+
+/// The `/admin/audit` route's view (see the split build's version).
+#[cfg(not(feature = "split"))]
+pub fn audit_view() -> fn() -> AnyView {
+    || view! { <audit::AuditPageView/> }.into_any()
+}
+
+/// The `/admin/audit` route, lazily loaded.
+#[cfg(feature = "split")]
+pub struct AuditRoute;
+
+#[cfg(feature = "split")]
+#[lazy_route]
+impl LazyRoute for AuditRoute {
+    fn data() -> Self {
+        AuditRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        #[cfg(feature = "ssr")]
+        crate::head::preload_split("__audit_route_view_");
+        view! { <audit::AuditPageView/> }.into_any()
+    }
 }
 
 /// The `/admin/queues` route, lazily loaded.
@@ -173,6 +235,10 @@ fn header(feed: RwSignal<Feed>, queue: Memo<Option<String>>) -> impl IntoView {
             })}
             <nav aria-label="Sentinel">
                 <a href="/admin/queues">"Queues"</a>
+                " "
+                <a href="/admin/alerts">"Alerts"</a>
+                " "
+                <a href="/admin/audit">"Audit log"</a>
                 " "
                 <a href="/">"Tasks"</a>
             </nav>

@@ -28,6 +28,9 @@ pub enum RunError {
     /// The access settings are unsafe or broken.
     #[error(transparent)]
     Access(#[from] auth::AccessError),
+    /// The alerts file cannot be read or has a mistake.
+    #[error("SENTINEL_ALERTS_FILE: {0}")]
+    Alerts(String),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -70,6 +73,7 @@ pub async fn run_with(
     )?;
     let mut state = AppState::new(config.clone(), token.clone(), access);
     state.processors = processors;
+    state.alerts.load().map_err(RunError::Alerts)?;
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -87,6 +91,9 @@ pub async fn run_with(
         tokio::spawn(revocations::run(state.clone()));
     }
     tokio::spawn(sweep::run(state.clone()));
+    if config.role.serves_api() {
+        tokio::spawn(crate::service::alerts::run(state.clone()));
+    }
     let signal_token = token.clone();
     tokio::spawn(async move {
         shutdown.await;

@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api/workers", get(workers))
         .route("/admin/api/queues", get(queues))
         .route("/admin/api/audit", get(audit))
+        .route("/admin/api/alerts", get(alerts))
         .route("/admin/api/schedulers", get(list_schedulers))
         .route(
             "/admin/api/schedulers/{id}",
@@ -369,8 +370,27 @@ pub async fn audit(
         until: time("until")?,
         before,
     };
-    let (entries, next) = crate::queue::audit::read(state.queue()?, &asked, limit as usize).await?;
-    Ok(Json(app::admin::AuditPage { entries, next }))
+    Ok(Json(
+        crate::service::audit::read(&state, &asked, limit as usize).await?,
+    ))
+}
+
+/// `GET /admin/api/alerts` → the alert rules with their state, the targets with how their
+/// deliveries went, and the last delivery attempts (operators and admins).
+#[utoipa::path(get, path = "/admin/api/alerts",
+    responses(
+        (status = 200, description = "The rules of SENTINEL_ALERTS_FILE (ok, pending or firing, since when, what the last check saw), the targets (without credentials) and the last 100 delivery attempts, newest first", body = app::admin::AlertsReport),
+        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "Operators and admins only", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+    )
+)]
+pub async fn alerts(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<app::admin::AlertsReport>, AppError> {
+    require(principal.as_deref(), Role::Operator)?;
+    Ok(Json(crate::service::alerts::report(&state).await?))
 }
 
 /// `GET /admin/api/workers` → every live worker on the queue.

@@ -33,6 +33,7 @@ use crate::service::state::AppState;
         crate::http::admin::workers,
         crate::http::admin::queues,
         crate::http::admin::audit,
+        crate::http::admin::alerts,
         crate::http::admin::metrics,
         crate::http::admin::bulk_action,
         crate::http::admin::bulk_progress,
@@ -187,6 +188,11 @@ pub struct EnqueueBody {
     /// `timed out after N ms`.
     #[schema(minimum = 1, maximum = 86_400_000)]
     pub timeout_ms: Option<u64>,
+    /// Operators and admins: enqueue for this owner (`user:<name>` or `token:<name>`); the job
+    /// is theirs (their list, their quota) and the audit log records who did it. Below
+    /// operator: 403.
+    #[schema(pattern = r"^(user|token):[A-Za-z0-9._@-]{1,100}$")]
+    pub on_behalf_of: Option<String>,
 }
 
 /// `backoff` of an enqueue.

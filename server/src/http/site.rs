@@ -298,6 +298,9 @@ fn admin_refusal(cause: AppError) -> BackendError {
     refusal(cause)
 }
 
+/// Entries per page of the dashboard's audit log.
+const AUDIT_PAGE: usize = 50;
+
 /// The cookie that lists the tasks a browser enqueued without JavaScript.
 const REMEMBERED_COOKIE: &str = "sentinel_tasks";
 /// Most tasks it lists (well under the 4 KB a cookie may hold, even with long ids).
@@ -643,6 +646,60 @@ impl AdminBackend for QueueBackend {
         Box::pin(async move {
             let principal = self.require(Role::Viewer)?;
             admin::why(&self.state, &principal, queue.as_deref(), &id)
+                .await
+                .map_err(admin_refusal)
+        })
+    }
+
+    fn alerts(&self) -> BoxFuture<'_, Result<app::admin::AlertsReport, BackendError>> {
+        Box::pin(async move {
+            self.require(Role::Operator)?;
+            crate::service::alerts::report(&self.state)
+                .await
+                .map_err(admin_refusal)
+        })
+    }
+
+    fn audit(
+        &self,
+        who: Option<String>,
+        action: Option<String>,
+        since_minutes: Option<u64>,
+        before: Option<String>,
+    ) -> BoxFuture<'_, Result<app::admin::AuditPage, BackendError>> {
+        Box::pin(async move {
+            self.require(Role::Admin)?;
+            let short = |value: Option<String>| {
+                value
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+                    .map(|v| crate::queue::cut(&v, 256).to_string())
+            };
+            let before = match before.filter(|b| !b.trim().is_empty()) {
+                Some(raw) => Some(
+                    raw.trim()
+                        .parse::<crate::queue::stream::StreamId>()
+                        .map_err(|()| {
+                            admin_refusal(crate::service::admin::param(
+                                "before",
+                                "must be an entry id like 1700000000000-0",
+                            ))
+                        })?
+                        .to_string(),
+                ),
+                None => None,
+            };
+            let since = since_minutes
+                .filter(|m| *m > 0)
+                .map(|m| crate::clock::now_ms().saturating_sub(m.min(10_000_000) * 60_000));
+            let asked = app::admin::AuditQuery {
+                who: short(who),
+                action: short(action),
+                since,
+                until: None,
+                before,
+            };
+            crate::service::audit::read(&self.state, &asked, AUDIT_PAGE)
                 .await
                 .map_err(admin_refusal)
         })

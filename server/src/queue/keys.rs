@@ -334,6 +334,18 @@ impl QueueKeys {
     pub fn audit(&self) -> String {
         self.named("audit")
     }
+    /// Which process checks the alert rules (a key with an expiry naming its holder).
+    pub fn alerts_lease(&self) -> String {
+        self.named("alerts:lease")
+    }
+    /// The alert rules' states (rule name → state).
+    pub fn alerts_state(&self) -> String {
+        self.named("alerts:state")
+    }
+    /// The alerts' delivery attempts.
+    pub fn alerts_log(&self) -> String {
+        self.named("alerts:log")
+    }
     /// A bulk run's working list of job ids.
     pub fn bulk_run(&self, run: &str) -> String {
         self.named(&format!("bulk:{run}"))
@@ -366,6 +378,9 @@ impl QueueKeys {
             (self.revoked_sessions(), SortedSet),
             (self.audit(), Stream),
             (self.paused_schedulers(), Hash),
+            (self.alerts_state(), Hash),
+            (self.alerts_log(), Stream),
+            (self.alerts_lease(), String),
         ]
     }
 }

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use std::sync::Arc;
 
+pub mod alerts;
 pub mod audit;
 pub mod cancel;
 pub mod control;
@@ -590,6 +591,15 @@ impl TaskQueue {
     ) -> Result<T, EngineError> {
         let mut conn = self.queue.connection().connection();
         self.timed(pipe.query_async::<T>(&mut conn)).await
+    }
+
+    /// Runs one prepared script on the queue's shared connection within our deadline.
+    pub(crate) async fn run_script<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, EngineError> {
+        let mut conn = self.queue.connection().connection();
+        self.timed(invocation.invoke_async(&mut conn)).await
     }
 
     /// Runs one command on the queue's shared connection within our deadline.

@@ -60,6 +60,17 @@ pub async fn record<T>(
     result
 }
 
+/// A page of the audit log as `asked`, at most `limit` entries, newest first (the edges check
+/// that the caller is an admin).
+pub async fn read(
+    state: &AppState,
+    asked: &app::admin::AuditQuery,
+    limit: usize,
+) -> Result<app::admin::AuditPage, AppError> {
+    let (entries, next) = audit::read(state.queue()?, asked, limit).await?;
+    Ok(app::admin::AuditPage { entries, next })
+}
+
 /// Records each re-read of the tokens file (`tokens:reload`, with the number of tokens, or the
 /// file's error as a refusal) as Sentinel's own action, until shutdown. Every web process
 /// re-reads the file, so each records its own.

@@ -38,12 +38,38 @@ pub async fn enqueue(
     principal: &Principal,
     request: EnqueueRequest<'_>,
 ) -> Result<String, AppError> {
+    let access = &state.access;
+    let Some(other) = request.options.on_behalf_of.clone() else {
+        let owner = access.enabled.then(|| principal.owner.to_string());
+        return enqueue_for(state, principal, owner, request).await;
+    };
+    // On another's behalf: operators and admins only; the job is the other owner's (their
+    // list, their quota); the audit log says who did it.
+    if principal.role < crate::auth::Role::Operator {
+        return Err(AppError::Forbidden);
+    }
+    let added = enqueue_for(state, principal, Some(other.clone()), request).await;
+    let target = format!("for {other}");
+    let done = super::audit::Done {
+        action: "enqueue:on-behalf",
+        target: Some(&target),
+        count: Some(1),
+    };
+    super::audit::record(state, principal, done, added, |id| format!("added job {id}")).await
+}
+
+/// Enqueues a task owned by `owner` (none: access control is off), holding that owner's quotas.
+async fn enqueue_for(
+    state: &AppState,
+    principal: &Principal,
+    owner: Option<String>,
+    request: EnqueueRequest<'_>,
+) -> Result<String, AppError> {
     let queue = state.queue()?;
     let access = &state.access;
-    let owner = access.enabled.then(|| principal.owner.to_string());
     let job_id = job_id_for(principal, owner.as_deref(), &request)?;
     let mut reservation = None;
-    if let Some(owner) = &owner {
+    if let Some(owner) = owner.as_ref().filter(|_| access.enabled) {
         let anonymous_network = (principal.credential == Credential::Anonymous)
             .then_some(principal.network)
             .flatten()

@@ -3,6 +3,7 @@
 //! apart. Roles are checked by the edges; quotas, ids and the dashboards' shared reads here.
 
 pub mod admin;
+pub mod alerts;
 pub mod audit;
 pub mod bulk;
 pub mod enqueue;

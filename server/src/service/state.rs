@@ -58,6 +58,8 @@ pub struct AppState {
     /// What Sentinel's workers run, by job name (the embedded worker's, and what "why isn't
     /// this job running" checks a job's name against).
     pub processors: crate::worker::processors::Processors,
+    /// The alert rules (`SENTINEL_ALERTS_FILE`) and the state only this process keeps.
+    pub alerts: Arc<crate::service::alerts::Alerts>,
     services: Arc<OnceLock<Services>>,
 }
 
@@ -66,6 +68,9 @@ impl AppState {
     pub fn new(config: Arc<Config>, shutdown: CancellationToken, mut access: Access) -> Self {
         access.set_home(&config.prefix, &config.queue);
         let processors = crate::worker::processors::Processors::builtin(&config);
+        let alerts = Arc::new(crate::service::alerts::Alerts::new(
+            config.alerts_file.clone(),
+        ));
         Self {
             config,
             shutdown,
@@ -82,6 +87,7 @@ impl AppState {
             summaries: Arc::new(crate::service::reads::Summaries::default()),
             attached: Arc::new(crate::service::queues::Attached::default()),
             processors,
+            alerts,
             services: Arc::new(OnceLock::new()),
         }
     }

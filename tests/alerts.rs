@@ -1,0 +1,444 @@
+//! Alert rules across processes: three Sentinel processes (one `all`, two `web`) read the same
+//! alerts file; a 30-minute fault, compressed 60 times (30 s), fails 221 jobs; every target (a
+//! signed webhook, a Slack-compatible webhook, a webhook that fails twice first, and mail through
+//! an SMTP server) gets exactly one "firing" and one "resolved", and the failing target's
+//! failures are on the alerts page. The receivers are real servers started here.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use support::{RedisServer, Sentinel, SentinelOptions, eventually};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+const SECRET: &str = "test-secret-of-the-hook";
+
+/// One HTTP request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// The status it was answered.
+    answered: u16,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// A small HTTP/1.1 receiver: every request recorded; `/flaky` answers 500 to its first two
+/// requests, everything else 200.
+async fn http_receiver() -> (u16, Arc<Mutex<Vec<Received>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let record = got.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(socket);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = line.split(' ').nth(1).unwrap_or("").to_string();
+                    let mut headers = Vec::new();
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let header = header.trim_end();
+                        if header.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = header.split_once(':') {
+                            headers.push((k.trim().to_string(), v.trim().to_string()));
+                        }
+                    }
+                    let length: usize = headers
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    let answered = {
+                        let mut got = record.lock().unwrap();
+                        let earlier = got.iter().filter(|r| r.path == path).count();
+                        let answered = if path == "/flaky" && earlier < 2 { 500 } else { 200 };
+                        got.push(Received {
+                            path,
+                            headers,
+                            body,
+                            answered,
+                        });
+                        answered
+                    };
+                    let reply = format!(
+                        "HTTP/1.1 {answered} {}\r\ncontent-length: 0\r\n\r\n",
+                        if answered == 200 { "OK" } else { "Internal Server Error" }
+                    );
+                    if reader.get_mut().write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+/// A small SMTP server that accepts every mail and keeps its text.
+async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mails: Arc<Mutex<Vec<String>>> = Arc::default();
+    let keep = mails.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let keep = keep.clone();
+            tokio::spawn(async move {
+                let mut conn = BufReader::new(socket);
+                let _ = conn.get_mut().write_all(b"220 sink ESMTP\r\n").await;
+                loop {
+                    let mut line = String::new();
+                    if conn.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                        "DATA" => {
+                            let _ = conn.get_mut().write_all(b"354 go on\r\n").await;
+                            let mut text = String::new();
+                            loop {
+                                let mut l = String::new();
+                                if conn.read_line(&mut l).await.unwrap_or(0) == 0 {
+                                    return;
+                                }
+                                if l == ".\r\n" {
+                                    break;
+                                }
+                                text.push_str(&l);
+                            }
+                            keep.lock().unwrap().push(text);
+                            b"250 kept\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = conn.get_mut().write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    if conn.get_mut().write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+fn signed(received: &Received) -> bool {
+    let (Some(timestamp), Some(signature)) = (
+        received.header("x-sentinel-timestamp"),
+        received.header("x-sentinel-signature"),
+    ) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(&received.body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    signature == format!("sha256={hex}")
+}
+
+/// The statuses (`firing`, `resolved`, ...) of the requests answered 200 on `path`.
+fn delivered(got: &Arc<Mutex<Vec<Received>>>, path: &str) -> Vec<String> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path == path && r.answered == 200)
+        .map(|r| {
+            let body = r.json();
+            body["status"]
+                .as_str()
+                .map(str::to_string)
+                // Slack's shape: the word is in the text.
+                .or_else(|| {
+                    let text = body["text"].as_str()?;
+                    Some(if text.contains("RESOLVED") { "resolved" } else { "firing" }.to_string())
+                })
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_compressed_half_hour_fault_sends_one_firing_and_one_resolved_per_target_from_three_processes()
+{
+    let redis = RedisServer::start().await;
+    let (http_port, got) = http_receiver().await;
+    let (smtp_port, mails) = smtp_sink().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+time_scale = 60
+check_every_secs = 10
+
+[[targets]]
+name = "hook"
+type = "webhook"
+url = "http://127.0.0.1:{http_port}/hook"
+secret = "{SECRET}"
+
+[[targets]]
+name = "chat"
+type = "slack"
+url = "http://127.0.0.1:{http_port}/slack"
+
+[[targets]]
+name = "flaky"
+type = "webhook"
+url = "http://127.0.0.1:{http_port}/flaky"
+
+[[targets]]
+name = "mail"
+type = "email"
+smtp = "smtp://127.0.0.1:{smtp_port}"
+from = "Sentinel <sentinel@example.com>"
+to = ["ops@example.com"]
+
+[[rules]]
+name = "jobs-failing"
+when = "failures"
+per_minute = 3
+clear_seconds = 120
+repeat_minutes = 60
+"#
+        ),
+    )
+    .unwrap();
+    let env = vec![(
+        "SENTINEL_ALERTS_FILE".to_string(),
+        file.display().to_string(),
+    )];
+    let all = Sentinel::start(
+        "all",
+        &redis.url(),
+        SentinelOptions {
+            env: env.clone(),
+            ..SentinelOptions::default()
+        },
+    )
+    .await;
+    let web1 = Sentinel::start(
+        "web1",
+        &redis.url(),
+        SentinelOptions {
+            env: env.clone(),
+            ..SentinelOptions::for_role("web")
+        },
+    )
+    .await;
+    let web2 = Sentinel::start(
+        "web2",
+        &redis.url(),
+        SentinelOptions {
+            env,
+            ..SentinelOptions::for_role("web")
+        },
+    )
+    .await;
+    all.wait_ready().await;
+
+    // At rest first: the rule is read and is "ok" on every process.
+    for server in [&all, &web1, &web2] {
+        let report = eventually(Duration::from_secs(10), "the alerts page", || async {
+            let (code, body) = support::get_json(&server.url("/admin/api/alerts")).await;
+            (code == 200 && body["rules"][0]["status"] == "ok").then_some(body)
+        })
+        .await;
+        assert_eq!(report["rules"][0]["name"], "jobs-failing", "{report}");
+        assert_eq!(report["targets"].as_array().unwrap().len(), 4, "{report}");
+    }
+
+    // The fault: 221 jobs that fail at once (a payload the task refuses), at a steady pace for
+    // 30 s (30 simulated minutes).
+    let queue = support::producer_queue(&redis).await;
+    let started = tokio::time::Instant::now();
+    for n in 0..221u32 {
+        queue
+            .add("longTask", serde_json::json!({ "seconds": 0 }))
+            .await
+            .expect("add a failing job");
+        tokio::time::sleep_until(started + Duration::from_millis(136 * u64::from(n + 1))).await;
+    }
+    eventually(Duration::from_secs(20), "221 failed jobs", || async {
+        let mut conn = redis.connection();
+        let failed: u64 = redis::cmd("ZCARD")
+            .arg("sentinel:sentinel-tasks:failed")
+            .query(&mut conn)
+            .unwrap_or(0);
+        (failed == 221).then_some(())
+    })
+    .await;
+
+    // The fault is over: each target gets its "resolved" (the failing one after its retries).
+    eventually(Duration::from_secs(30), "a resolved message at every target", || async {
+        let all_resolved = ["/hook", "/slack", "/flaky"]
+            .iter()
+            .all(|path| delivered(&got, path).iter().any(|s| s == "resolved"))
+            && mails.lock().unwrap().iter().any(|m| m.contains("RESOLVED"));
+        all_resolved.then_some(())
+    })
+    .await;
+    // Late duplicates from the other processes would come within a few rounds (167 ms each).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    for path in ["/hook", "/slack", "/flaky"] {
+        assert_eq!(
+            delivered(&got, path),
+            vec!["firing".to_string(), "resolved".to_string()],
+            "{path}: {:?}",
+            got.lock().unwrap()
+        );
+    }
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert!(mails[0].contains("FIRING") && mails[0].contains("jobs-failing"), "{}", mails[0]);
+    assert!(mails[1].contains("RESOLVED"), "{}", mails[1]);
+    // The webhook's messages are signed; the flaky one failed twice before the firing got through.
+    let hook: Vec<Received> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path == "/hook")
+        .cloned()
+        .collect();
+    assert!(hook.iter().all(signed), "{hook:?}");
+    assert_eq!(hook[0].json()["alert"], "jobs-failing");
+    assert_eq!(hook[0].json()["queue"], "sentinel:sentinel-tasks");
+    let flaky_attempts = got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path == "/flaky")
+        .count();
+    assert_eq!(flaky_attempts, 4, "two refused, then the firing, then the resolved");
+
+    // The alerts page, on any process: the rule resolved, the flaky target's failures shown.
+    let (code, report) = support::get_json(&web2.url("/admin/api/alerts")).await;
+    assert_eq!(code, 200, "{report}");
+    let rule = &report["rules"][0];
+    assert_eq!(rule["status"], "ok", "{report}");
+    assert!(rule["resolvedAt"].as_u64().is_some(), "{report}");
+    let flaky = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "flaky")
+        .unwrap()
+        .clone();
+    assert_eq!(flaky["recentFailures"], 2, "{report}");
+    assert!(
+        flaky["lastError"].as_str().unwrap_or("").contains("500"),
+        "{report}"
+    );
+    let failed_attempts = report["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["outcome"] != "sent")
+        .count();
+    assert_eq!(failed_attempts, 2, "{report}");
+}
+
+#[tokio::test]
+async fn a_file_with_a_mistake_is_refused_at_start_and_a_bad_change_keeps_the_rules_in_force() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.yaml");
+    std::fs::write(
+        &file,
+        "rules:\n  - name: r\n    when: no_worker\n    seconds: 30\n",
+    )
+    .unwrap();
+    let env = vec![(
+        "SENTINEL_ALERTS_FILE".to_string(),
+        file.display().to_string(),
+    )];
+    let server = Sentinel::start(
+        "web",
+        &redis.url(),
+        SentinelOptions {
+            env,
+            ..SentinelOptions::for_role("web")
+        },
+    )
+    .await;
+    server.wait_ready().await;
+    let (code, report) = support::get_json(&server.url("/admin/api/alerts")).await;
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(report["rules"][0]["when"], "no_worker", "{report}");
+
+    // A change with a mistake: refused, shown, and the rule read before stays.
+    std::fs::write(&file, "rules:\n  - name: r\n    when: sometimes\n").unwrap();
+    let report = eventually(Duration::from_secs(10), "the file's error on the page", || async {
+        let (_, body) = support::get_json(&server.url("/admin/api/alerts")).await;
+        body["fileError"].is_string().then_some(body)
+    })
+    .await;
+    assert!(
+        report["fileError"].as_str().unwrap().contains("when"),
+        "{report}"
+    );
+    assert_eq!(report["rules"][0]["when"], "no_worker", "{report}");
+
+    // A process started on a file with a mistake stops at once, naming it.
+    let output = std::process::Command::new(support::server_binary())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("REDIS_URL", redis.url())
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", support::free_port()))
+        .env("SENTINEL_ALERTS_FILE", &file)
+        .output()
+        .expect("run the server");
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr).to_string()
+        + &String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("SENTINEL_ALERTS_FILE") && said.contains("when"), "{said}");
+}
