@@ -640,6 +640,13 @@ async fn each_role_against_each_route() {
         ("POST", "/admin/api/jobs/bulk", [401, 403, 403, 400, 400]),
         ("GET", "/admin/api/workers", [401, 403, 200, 200, 200]),
         ("GET", "/admin/api/queues", [401, 403, 200, 200, 200]),
+        ("GET", "/admin/api/alerts", [401, 403, 403, 200, 200]),
+        ("GET", "/admin/api/audit", [401, 403, 403, 403, 200]),
+        (
+            "POST",
+            "/tasks/enqueue?seconds=1&onBehalfOf=user:carol",
+            [401, 403, 403, 201, 201],
+        ),
         ("POST", "/api/counts", [401, 200, 200, 200, 200]),
         ("POST", "/api/settings", [200; 5]),
         ("POST", "/api/listed", [401, 200, 200, 200, 200]),
@@ -687,6 +694,100 @@ async fn each_role_against_each_route() {
     )
     .await;
     assert_eq!(status, 401);
+    shutdown.cancel();
+}
+
+/// An operator enqueues for another owner: the job is that owner's (its status is theirs to
+/// read, not another submitter's), the audit log records who did it for whom; a submitter
+/// asking the same is refused, and a malformed owner is a 400 naming `onBehalfOf`.
+#[tokio::test]
+async fn an_operator_enqueues_on_another_s_behalf_and_it_is_on_record() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (router, tokens, shutdown) = guarded_router(&redis, dir.path()).await;
+    let token = |name: &str| {
+        tokens
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .unwrap()
+    };
+    let as_who = |who: &str, method: &str, path: &str, body: &str| {
+        request(method, path)
+            .header("authorization", format!("Bearer {}", token(who)))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let (status, added) = call(
+        &router,
+        as_who("op", "POST", "/tasks/enqueue", r#"{"seconds": 1, "delay": 600000, "onBehalfOf": "token:sub"}"#),
+    )
+    .await;
+    assert_eq!(status, 201, "{added}");
+    let id = added["id"].as_str().unwrap().to_string();
+    // The submitter it was made for reads it as theirs; the job's data names them.
+    let (status, job) = call(&router, as_who("sub", "GET", &format!("/tasks/status/{id}"), "")).await;
+    assert_eq!(status, 200, "{job}");
+    let mut conn = redis.connection();
+    let data: String = redis::cmd("HGET")
+        .arg(format!("sentinel:sentinel-tasks:{id}"))
+        .arg("data")
+        .query(&mut conn)
+        .unwrap();
+    assert!(data.contains(r#""owner":"token:sub""#), "{data}");
+    // On record: who (the operator), for whom, which job.
+    let (status, page) = call(
+        &router,
+        as_who("boss", "GET", "/admin/api/audit?action=enqueue%3Aon-behalf", ""),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let entries = page["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{page}");
+    assert_eq!(entries[0]["who"], "token:op", "{page}");
+    assert_eq!(entries[0]["role"], "operator", "{page}");
+    assert_eq!(entries[0]["target"], "for token:sub", "{page}");
+    assert_eq!(entries[0]["outcome"], format!("added job {id}"), "{page}");
+    // A submitter may not; a malformed owner is named.
+    let (status, body) = call(
+        &router,
+        as_who("sub", "POST", "/tasks/enqueue", r#"{"seconds": 1, "onBehalfOf": "token:op"}"#),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    for bad in [r#""alice""#, r#""anon:x""#, r#""user:a b""#, "7"] {
+        let (status, body) = call(
+            &router,
+            as_who("op", "POST", "/tasks/enqueue", &format!(r#"{{"seconds": 1, "onBehalfOf": {bad}}}"#)),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["field"], "onBehalfOf", "{bad}: {body}");
+    }
+    // The dashboard's alerts and audit pages read through server functions with the same
+    // roles as the API: alerts for operators and up, the audit log for admins.
+    for (path, who, expected) in [
+        ("/api/admin/alerts", "view", 403),
+        ("/api/admin/alerts", "op", 200),
+        ("/api/admin/audit", "op", 403),
+        ("/api/admin/audit", "boss", 200),
+    ] {
+        let asked = request("POST", path)
+            .header("authorization", format!("Bearer {}", token(who)))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = call(&router, asked).await;
+        assert_eq!(status.as_u16(), expected, "{path} as {who}: {body}");
+    }
+    // Still only the one entry: refusals before the add are not enqueues.
+    let (_, page) = call(
+        &router,
+        as_who("boss", "GET", "/admin/api/audit?action=enqueue%3Aon-behalf", ""),
+    )
+    .await;
+    assert_eq!(page["entries"].as_array().unwrap().len(), 1, "{page}");
     shutdown.cancel();
 }
 

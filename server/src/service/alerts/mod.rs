@@ -166,21 +166,26 @@ pub async fn run(state: AppState) {
     if alerts.path.is_none() {
         return;
     }
-    let mut next_file_check = tokio::time::Instant::now();
+    let now = tokio::time::Instant::now;
+    let mut next_file_check = now();
+    let mut next_round = now();
     loop {
-        if tokio::time::Instant::now() >= next_file_check {
+        if now() >= next_file_check {
             alerts.reload_if_changed();
-            next_file_check = tokio::time::Instant::now() + FILE_CHECK;
+            next_file_check = now() + FILE_CHECK;
         }
-        let tick = match alerts.current() {
-            Some(file) => {
-                check_all(&state, &file).await;
-                file.check_every
-            }
-            None => FILE_CHECK,
-        };
+        if now() >= next_round {
+            let every = match alerts.current() {
+                Some(file) => {
+                    check_all(&state, &file).await;
+                    file.check_every
+                }
+                None => FILE_CHECK,
+            };
+            next_round = now() + every;
+        }
         tokio::select! {
-            () = tokio::time::sleep(tick.min(FILE_CHECK)) => {}
+            () = tokio::time::sleep_until(next_round.min(next_file_check)) => {}
             () = state.shutdown.cancelled() => break,
         }
     }
