@@ -131,7 +131,9 @@ fn table(page: AuditPage, before: RwSignal<Option<String>>) -> impl IntoView + u
             {if count == 0 {
                 "No entry matches.".to_string()
             } else if paged {
-                format!("{count} older entries")
+                format!("{count} older {}", if count == 1 { "entry" } else { "entries" })
+            } else if count == 1 {
+                "The newest entry (live)".to_string()
             } else {
                 format!("The {count} newest entries (live)")
             }}
