@@ -442,3 +442,99 @@ async fn a_file_with_a_mistake_is_refused_at_start_and_a_bad_change_keeps_the_ru
         + &String::from_utf8_lossy(&output.stdout);
     assert!(said.contains("SENTINEL_ALERTS_FILE") && said.contains("when"), "{said}");
 }
+
+/// A rule that holds for a while repeats at most every `repeat_minutes` (a simulated minute:
+/// 1 s here), from whichever of three web processes holds the lease, then resolves once when a
+/// worker attaches.
+#[tokio::test]
+async fn a_holding_rule_repeats_at_most_every_period_and_resolves_once_across_three_web_processes() {
+    let redis = RedisServer::start().await;
+    let (http_port, got) = http_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+time_scale = 60
+[[targets]]
+name = "hook"
+type = "webhook"
+url = "http://127.0.0.1:{http_port}/hook"
+secret = "{SECRET}"
+[[rules]]
+name = "nobody-works"
+when = "no_worker"
+repeat_minutes = 1
+clear_seconds = 60
+"#
+        ),
+    )
+    .unwrap();
+    let env = vec![(
+        "SENTINEL_ALERTS_FILE".to_string(),
+        file.display().to_string(),
+    )];
+    let mut webs = Vec::new();
+    for name in ["web1", "web2", "web3"] {
+        webs.push(
+            Sentinel::start(
+                name,
+                &redis.url(),
+                SentinelOptions {
+                    env: env.clone(),
+                    ..SentinelOptions::for_role("web")
+                },
+            )
+            .await,
+        );
+    }
+    let messages = || -> Vec<Value> {
+        got.lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == "/hook")
+            .map(Received::json)
+            .collect()
+    };
+    // Nobody works the queue: it fires, then repeats.
+    eventually(Duration::from_secs(20), "a firing and three reminders", || async {
+        (messages().len() >= 4).then_some(())
+    })
+    .await;
+    // A worker attaches: the rule resolves.
+    let worker = Sentinel::start("worker", &redis.url(), SentinelOptions::for_role("worker")).await;
+    eventually(Duration::from_secs(20), "the resolved message", || async {
+        messages()
+            .iter()
+            .any(|m| m["status"] == "resolved")
+            .then_some(())
+    })
+    .await;
+    // Late duplicates from the other processes would come within a few rounds (167 ms each).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent = messages();
+    let statuses: Vec<&str> = sent.iter().map(|m| m["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.first(), Some(&"firing"), "{sent:?}");
+    assert_eq!(statuses.last(), Some(&"resolved"), "{sent:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == "firing").count(), 1, "{sent:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == "resolved").count(), 1, "{sent:?}");
+    assert!(
+        statuses[1..statuses.len() - 1].iter().all(|s| *s == "repeat"),
+        "{sent:?}"
+    );
+    // At most one message per period while it held (the firing and each reminder), whichever
+    // process sent it; and it did remind.
+    let at: Vec<u64> = sent[..sent.len() - 1]
+        .iter()
+        .map(|m| m["at"].as_u64().unwrap())
+        .collect();
+    assert!(at.len() >= 4, "{sent:?}");
+    for pair in at.windows(2) {
+        assert!(pair[1] - pair[0] >= 1000, "two messages within a period: {sent:?}");
+    }
+    let ids: std::collections::HashSet<&str> =
+        sent.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), sent.len(), "{sent:?}");
+    drop(worker);
+}

@@ -2596,3 +2596,178 @@ async fn the_queues_list_reads_only_its_page_and_only_what_moved() {
     );
     shutdown.cancel();
 }
+
+/// Each alert condition read from a real Redis holds in its situation and not otherwise: no
+/// worker, the oldest waiting job's age, failures in the last minute, a job active too long, a
+/// `stalled` event, Redis's eviction policy. `now` is moved forward where time must pass.
+#[tokio::test]
+async fn each_alert_condition_holds_in_its_situation_and_not_otherwise() {
+    use server::service::alerts::{check::check, rules};
+    let redis = RedisServer::start().await;
+    let (_router, state, shutdown) = router(&redis, &[]).await;
+    let file = rules::parse(
+        r#"
+[[rules]]
+name = "no-worker"
+when = "no_worker"
+queue = "bull:watched"
+[[rules]]
+name = "old"
+when = "oldest_waiting"
+seconds = 60
+queue = "bull:watched"
+[[rules]]
+name = "failing"
+when = "failures"
+per_minute = 1
+queue = "bull:watched"
+[[rules]]
+name = "failing-share"
+when = "failures"
+percent = 50
+queue = "bull:watched"
+[[rules]]
+name = "stuck"
+when = "stuck"
+seconds = 60
+queue = "bull:watched"
+[[rules]]
+name = "stalled"
+when = "stalled"
+seconds = 60
+queue = "bull:watched"
+[[rules]]
+name = "redis"
+when = "redis"
+"#,
+        false,
+    )
+    .expect("a valid file");
+    let rule = |name: &str| file.rules.iter().find(|r| r.name == name).unwrap().clone();
+    let seen = |name: &'static str, ahead_ms: u64| {
+        let state = state.clone();
+        let rule = rule(name);
+        async move {
+            check(&state, &rule, server::clock::now_ms() + ahead_ms)
+                .await
+                .expect("checked")
+        }
+    };
+    // No queue yet: nothing holds, and the detail says why.
+    let none = seen("no-worker", 0).await;
+    assert!(!none.holds && none.detail.contains("no BullMQ queue"), "{none:?}");
+
+    let opts = bullmq::QueueOptions::new()
+        .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
+        .prefix("bull".to_string());
+    let engine = bullmq::Queue::with_options("watched", opts).await.unwrap();
+    let add = |data: serde_json::Value| {
+        let engine = &engine;
+        async move {
+            engine
+                .add("work", data)
+                .into_future()
+                .await
+                .unwrap()
+                .id()
+                .to_string()
+        }
+    };
+    let hold = add(serde_json::json!({"hold": true})).await;
+    let no_worker = seen("no-worker", 0).await;
+    assert!(no_worker.holds, "{no_worker:?}");
+    assert!(!seen("old", 0).await.holds);
+    let old = seen("old", 120_000).await;
+    assert!(old.holds && old.detail.contains("has waited 2 min"), "{old:?}");
+
+    // Redis: noeviction, then not.
+    assert!(!seen("redis", 0).await.holds);
+    let mut conn = redis.connection();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("allkeys-lru")
+        .query(&mut conn)
+        .unwrap();
+    let evicting = seen("redis", 0).await;
+    assert!(evicting.holds && evicting.detail.contains("allkeys-lru"), "{evicting:?}");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("noeviction")
+        .query(&mut conn)
+        .unwrap();
+
+    // A worker: two jobs fail, the held one runs.
+    let fail_one = add(serde_json::json!({"fail": true})).await;
+    let fail_two = add(serde_json::json!({"fail": true})).await;
+    let release = Arc::new(tokio::sync::Notify::new());
+    let held = release.clone();
+    let worker_opts = bullmq::WorkerOptions::default()
+        .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
+        .prefix("bull")
+        .concurrency(3);
+    let worker = bullmq::Worker::with_options(
+        "watched",
+        move |job: bullmq::Job, _token| {
+            let held = held.clone();
+            async move {
+                if job.data()["fail"] == true {
+                    return Err(bullmq::Error::ProcessingError("card declined".into()));
+                }
+                if job.data()["hold"] == true {
+                    held.notified().await;
+                }
+                Ok(serde_json::Value::Null)
+            }
+        },
+        worker_opts,
+    )
+    .await
+    .unwrap();
+    let job_state = |id: String| {
+        let engine = &engine;
+        async move { format!("{:?}", engine.get_job_state(&id).await.unwrap()).to_lowercase() }
+    };
+    eventually(Duration::from_secs(10), "two failed, one running", || {
+        let (a, b, h) = (fail_one.clone(), fail_two.clone(), hold.clone());
+        async move {
+            (job_state(a).await == "failed"
+                && job_state(b).await == "failed"
+                && job_state(h).await == "active")
+                .then_some(())
+        }
+    })
+    .await;
+    let attached = seen("no-worker", 0).await;
+    assert!(!attached.holds, "{attached:?}");
+    let failing = seen("failing", 0).await;
+    assert!(failing.holds && failing.detail.starts_with("2 of 2 jobs"), "{failing:?}");
+    assert!(seen("failing-share", 0).await.holds);
+    // Ten minutes on, those failures are out of the minute.
+    assert!(!seen("failing", 600_000).await.holds);
+    assert!(!seen("failing-share", 600_000).await.holds);
+    // The held job: running for seconds now, stuck two minutes on.
+    assert!(!seen("stuck", 0).await.holds);
+    let stuck = seen("stuck", 120_000).await;
+    assert!(stuck.holds && stuck.detail.contains(&format!("job {hold} ")), "{stuck:?}");
+
+    // A `stalled` event, as BullMQ's stalled-jobs check writes it.
+    assert!(!seen("stalled", 0).await.holds);
+    let _: String = redis::cmd("XADD")
+        .arg("bull:watched:events")
+        .arg("*")
+        .arg("event")
+        .arg("stalled")
+        .arg("jobId")
+        .arg(&hold)
+        .query(&mut conn)
+        .unwrap();
+    let stalled = seen("stalled", 0).await;
+    assert!(stalled.holds && stalled.detail.contains(&format!("job {hold} ")), "{stalled:?}");
+    assert!(!seen("stalled", 600_000).await.holds);
+
+    release.notify_waiters();
+    drop(worker);
+    shutdown.cancel();
+}
