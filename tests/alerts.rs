@@ -538,3 +538,89 @@ clear_seconds = 60
     assert_eq!(ids.len(), sent.len(), "{sent:?}");
     drop(worker);
 }
+
+/// "Redis does not answer" cannot be de-duplicated through Redis: the process that held the
+/// lease when Redis went away sends the firing and, when Redis is back, the resolved; the other
+/// process sends nothing.
+#[tokio::test]
+async fn redis_going_away_is_told_once_by_the_lease_holder_and_resolved_when_it_is_back() {
+    let mut redis = RedisServer::start().await;
+    let (http_port, got) = http_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+time_scale = 60
+[[targets]]
+name = "hook"
+type = "webhook"
+url = "http://127.0.0.1:{http_port}/hook"
+[[rules]]
+name = "redis-health"
+when = "redis"
+clear_seconds = 60
+"#
+        ),
+    )
+    .unwrap();
+    let env = vec![(
+        "SENTINEL_ALERTS_FILE".to_string(),
+        file.display().to_string(),
+    )];
+    let mut webs = Vec::new();
+    for name in ["web1", "web2"] {
+        webs.push(
+            Sentinel::start(
+                name,
+                &redis.url(),
+                SentinelOptions {
+                    env: env.clone(),
+                    ..SentinelOptions::for_role("web")
+                },
+            )
+            .await,
+        );
+    }
+    // One of them holds the lease.
+    eventually(Duration::from_secs(10), "a process to hold the alerts lease", || async {
+        let mut conn = redis.connection();
+        let holder: Option<String> = redis::cmd("GET")
+            .arg("sentinel:sentinel-tasks:alerts:lease")
+            .query(&mut conn)
+            .ok()?;
+        holder.map(|_| ())
+    })
+    .await;
+    let messages = || -> Vec<Value> {
+        got.lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == "/hook")
+            .map(Received::json)
+            .collect()
+    };
+    assert!(messages().is_empty());
+    redis.stop();
+    let firing = eventually(Duration::from_secs(15), "the firing", || async {
+        messages().into_iter().find(|m| m["status"] == "firing")
+    })
+    .await;
+    assert_eq!(firing["detail"], "Redis does not answer", "{firing}");
+    redis.start_again().await;
+    eventually(Duration::from_secs(20), "the resolved", || async {
+        messages()
+            .iter()
+            .any(|m| m["status"] == "resolved")
+            .then_some(())
+    })
+    .await;
+    // Late duplicates from the other process would come within a few rounds (167 ms each).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let statuses: Vec<String> = messages()
+        .iter()
+        .map(|m| m["status"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(statuses, ["firing", "resolved"], "{:?}", messages());
+}
