@@ -85,7 +85,11 @@ async fn http_receiver() -> (u16, Arc<Mutex<Vec<Received>>>) {
                     let answered = {
                         let mut got = record.lock().unwrap();
                         let earlier = got.iter().filter(|r| r.path == path).count();
-                        let answered = if path == "/flaky" && earlier < 2 { 500 } else { 200 };
+                        let answered = if path == "/flaky" && earlier < 2 {
+                            500
+                        } else {
+                            200
+                        };
                         got.push(Received {
                             path,
                             headers,
@@ -96,7 +100,11 @@ async fn http_receiver() -> (u16, Arc<Mutex<Vec<Received>>>) {
                     };
                     let reply = format!(
                         "HTTP/1.1 {answered} {}\r\ncontent-length: 0\r\n\r\n",
-                        if answered == 200 { "OK" } else { "Internal Server Error" }
+                        if answered == 200 {
+                            "OK"
+                        } else {
+                            "Internal Server Error"
+                        }
                     );
                     if reader.get_mut().write_all(reply.as_bytes()).await.is_err() {
                         return;
@@ -197,7 +205,14 @@ fn delivered(got: &Arc<Mutex<Vec<Received>>>, path: &str) -> Vec<String> {
                 // Slack's shape: the word is in the text.
                 .or_else(|| {
                     let text = body["text"].as_str()?;
-                    Some(if text.contains("RESOLVED") { "resolved" } else { "firing" }.to_string())
+                    Some(
+                        if text.contains("RESOLVED") {
+                            "resolved"
+                        } else {
+                            "firing"
+                        }
+                        .to_string(),
+                    )
                 })
                 .unwrap_or_default()
         })
@@ -206,7 +221,7 @@ fn delivered(got: &Arc<Mutex<Vec<Received>>>, path: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_compressed_half_hour_fault_sends_one_firing_and_one_resolved_per_target_from_three_processes()
-{
+ {
     let redis = RedisServer::start().await;
     let (http_port, got) = http_receiver().await;
     let (smtp_port, mails) = smtp_sink().await;
@@ -318,13 +333,17 @@ repeat_minutes = 60
     .await;
 
     // The fault is over: each target gets its "resolved" (the failing one after its retries).
-    eventually(Duration::from_secs(30), "a resolved message at every target", || async {
-        let all_resolved = ["/hook", "/slack", "/flaky"]
-            .iter()
-            .all(|path| delivered(&got, path).iter().any(|s| s == "resolved"))
-            && mails.lock().unwrap().iter().any(|m| m.contains("RESOLVED"));
-        all_resolved.then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "a resolved message at every target",
+        || async {
+            let all_resolved = ["/hook", "/slack", "/flaky"]
+                .iter()
+                .all(|path| delivered(&got, path).iter().any(|s| s == "resolved"))
+                && mails.lock().unwrap().iter().any(|m| m.contains("RESOLVED"));
+            all_resolved.then_some(())
+        },
+    )
     .await;
     // Late duplicates from the other processes would come within a few rounds (167 ms each).
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -339,7 +358,11 @@ repeat_minutes = 60
     }
     let mails = mails.lock().unwrap().clone();
     assert_eq!(mails.len(), 2, "{mails:?}");
-    assert!(mails[0].contains("FIRING") && mails[0].contains("jobs-failing"), "{}", mails[0]);
+    assert!(
+        mails[0].contains("FIRING") && mails[0].contains("jobs-failing"),
+        "{}",
+        mails[0]
+    );
     assert!(mails[1].contains("RESOLVED"), "{}", mails[1]);
     // The webhook's messages are signed; the flaky one failed twice before the firing got through.
     let hook: Vec<Received> = got
@@ -358,7 +381,10 @@ repeat_minutes = 60
         .iter()
         .filter(|r| r.path == "/flaky")
         .count();
-    assert_eq!(flaky_attempts, 4, "two refused, then the firing, then the resolved");
+    assert_eq!(
+        flaky_attempts, 4,
+        "two refused, then the firing, then the resolved"
+    );
 
     // The alerts page, on any process: the rule resolved, the flaky target's failures shown.
     let (code, report) = support::get_json(&web2.url("/admin/api/alerts")).await;
@@ -417,10 +443,14 @@ async fn a_file_with_a_mistake_is_refused_at_start_and_a_bad_change_keeps_the_ru
 
     // A change with a mistake: refused, shown, and the rule read before stays.
     std::fs::write(&file, "rules:\n  - name: r\n    when: sometimes\n").unwrap();
-    let report = eventually(Duration::from_secs(10), "the file's error on the page", || async {
-        let (_, body) = support::get_json(&server.url("/admin/api/alerts")).await;
-        body["fileError"].is_string().then_some(body)
-    })
+    let report = eventually(
+        Duration::from_secs(10),
+        "the file's error on the page",
+        || async {
+            let (_, body) = support::get_json(&server.url("/admin/api/alerts")).await;
+            body["fileError"].is_string().then_some(body)
+        },
+    )
     .await;
     assert!(
         report["fileError"].as_str().unwrap().contains("when"),
@@ -433,21 +463,28 @@ async fn a_file_with_a_mistake_is_refused_at_start_and_a_bad_change_keeps_the_ru
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("REDIS_URL", redis.url())
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", support::free_port()))
+        .env(
+            "LEPTOS_SITE_ADDR",
+            format!("127.0.0.1:{}", support::free_port()),
+        )
         .env("SENTINEL_ALERTS_FILE", &file)
         .output()
         .expect("run the server");
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stderr).to_string()
         + &String::from_utf8_lossy(&output.stdout);
-    assert!(said.contains("SENTINEL_ALERTS_FILE") && said.contains("when"), "{said}");
+    assert!(
+        said.contains("SENTINEL_ALERTS_FILE") && said.contains("when"),
+        "{said}"
+    );
 }
 
 /// A rule that holds for a while repeats at most every `repeat_minutes` (a simulated minute:
 /// 1 s here), from whichever of three web processes holds the lease, then resolves once when a
 /// worker attaches.
 #[tokio::test]
-async fn a_holding_rule_repeats_at_most_every_period_and_resolves_once_across_three_web_processes() {
+async fn a_holding_rule_repeats_at_most_every_period_and_resolves_once_across_three_web_processes()
+{
     let redis = RedisServer::start().await;
     let (http_port, got) = http_receiver().await;
     let dir = tempfile::tempdir().unwrap();
@@ -498,9 +535,11 @@ clear_seconds = 60
             .collect()
     };
     // Nobody works the queue: it fires, then repeats.
-    eventually(Duration::from_secs(20), "a firing and three reminders", || async {
-        (messages().len() >= 4).then_some(())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "a firing and three reminders",
+        || async { (messages().len() >= 4).then_some(()) },
+    )
     .await;
     // A worker attaches: the rule resolves.
     let worker = Sentinel::start("worker", &redis.url(), SentinelOptions::for_role("worker")).await;
@@ -517,10 +556,20 @@ clear_seconds = 60
     let statuses: Vec<&str> = sent.iter().map(|m| m["status"].as_str().unwrap()).collect();
     assert_eq!(statuses.first(), Some(&"firing"), "{sent:?}");
     assert_eq!(statuses.last(), Some(&"resolved"), "{sent:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == "firing").count(), 1, "{sent:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == "resolved").count(), 1, "{sent:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "firing").count(),
+        1,
+        "{sent:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "resolved").count(),
+        1,
+        "{sent:?}"
+    );
     assert!(
-        statuses[1..statuses.len() - 1].iter().all(|s| *s == "repeat"),
+        statuses[1..statuses.len() - 1]
+            .iter()
+            .all(|s| *s == "repeat"),
         "{sent:?}"
     );
     // At most one message per period while it held (the firing and each reminder), whichever
@@ -531,7 +580,10 @@ clear_seconds = 60
         .collect();
     assert!(at.len() >= 4, "{sent:?}");
     for pair in at.windows(2) {
-        assert!(pair[1] - pair[0] >= 1000, "two messages within a period: {sent:?}");
+        assert!(
+            pair[1] - pair[0] >= 1000,
+            "two messages within a period: {sent:?}"
+        );
     }
     let ids: std::collections::HashSet<&str> =
         sent.iter().map(|m| m["id"].as_str().unwrap()).collect();
@@ -584,14 +636,18 @@ clear_seconds = 60
         );
     }
     // One of them holds the lease.
-    eventually(Duration::from_secs(10), "a process to hold the alerts lease", || async {
-        let mut conn = redis.connection();
-        let holder: Option<String> = redis::cmd("GET")
-            .arg("sentinel:sentinel-tasks:alerts:lease")
-            .query(&mut conn)
-            .ok()?;
-        holder.map(|_| ())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "a process to hold the alerts lease",
+        || async {
+            let mut conn = redis.connection();
+            let holder: Option<String> = redis::cmd("GET")
+                .arg("sentinel:sentinel-tasks:alerts:lease")
+                .query(&mut conn)
+                .ok()?;
+            holder.map(|_| ())
+        },
+    )
     .await;
     let messages = || -> Vec<Value> {
         got.lock()

@@ -721,13 +721,22 @@ async fn an_operator_enqueues_on_another_s_behalf_and_it_is_on_record() {
     };
     let (status, added) = call(
         &router,
-        as_who("op", "POST", "/tasks/enqueue", r#"{"seconds": 1, "delay": 600000, "onBehalfOf": "token:sub"}"#),
+        as_who(
+            "op",
+            "POST",
+            "/tasks/enqueue",
+            r#"{"seconds": 1, "delay": 600000, "onBehalfOf": "token:sub"}"#,
+        ),
     )
     .await;
     assert_eq!(status, 201, "{added}");
     let id = added["id"].as_str().unwrap().to_string();
     // The submitter it was made for reads it as theirs; the job's data names them.
-    let (status, job) = call(&router, as_who("sub", "GET", &format!("/tasks/status/{id}"), "")).await;
+    let (status, job) = call(
+        &router,
+        as_who("sub", "GET", &format!("/tasks/status/{id}"), ""),
+    )
+    .await;
     assert_eq!(status, 200, "{job}");
     let mut conn = redis.connection();
     let data: String = redis::cmd("HGET")
@@ -739,7 +748,12 @@ async fn an_operator_enqueues_on_another_s_behalf_and_it_is_on_record() {
     // On record: who (the operator), for whom, which job.
     let (status, page) = call(
         &router,
-        as_who("boss", "GET", "/admin/api/audit?action=enqueue%3Aon-behalf", ""),
+        as_who(
+            "boss",
+            "GET",
+            "/admin/api/audit?action=enqueue%3Aon-behalf",
+            "",
+        ),
     )
     .await;
     assert_eq!(status, 200, "{page}");
@@ -752,14 +766,24 @@ async fn an_operator_enqueues_on_another_s_behalf_and_it_is_on_record() {
     // A submitter may not; a malformed owner is named.
     let (status, body) = call(
         &router,
-        as_who("sub", "POST", "/tasks/enqueue", r#"{"seconds": 1, "onBehalfOf": "token:op"}"#),
+        as_who(
+            "sub",
+            "POST",
+            "/tasks/enqueue",
+            r#"{"seconds": 1, "onBehalfOf": "token:op"}"#,
+        ),
     )
     .await;
     assert_eq!(status, 403, "{body}");
     for bad in [r#""alice""#, r#""anon:x""#, r#""user:a b""#, "7"] {
         let (status, body) = call(
             &router,
-            as_who("op", "POST", "/tasks/enqueue", &format!(r#"{{"seconds": 1, "onBehalfOf": {bad}}}"#)),
+            as_who(
+                "op",
+                "POST",
+                "/tasks/enqueue",
+                &format!(r#"{{"seconds": 1, "onBehalfOf": {bad}}}"#),
+            ),
         )
         .await;
         assert_eq!(status, 400, "{bad}: {body}");
@@ -784,7 +808,12 @@ async fn an_operator_enqueues_on_another_s_behalf_and_it_is_on_record() {
     // Still only the one entry: refusals before the add are not enqueues.
     let (_, page) = call(
         &router,
-        as_who("boss", "GET", "/admin/api/audit?action=enqueue%3Aon-behalf", ""),
+        as_who(
+            "boss",
+            "GET",
+            "/admin/api/audit?action=enqueue%3Aon-behalf",
+            "",
+        ),
     )
     .await;
     assert_eq!(page["entries"].as_array().unwrap().len(), 1, "{page}");
@@ -2655,7 +2684,10 @@ when = "redis"
     };
     // No queue yet: nothing holds, and the detail says why.
     let none = seen("no-worker", 0).await;
-    assert!(!none.holds && none.detail.contains("no BullMQ queue"), "{none:?}");
+    assert!(
+        !none.holds && none.detail.contains("no BullMQ queue"),
+        "{none:?}"
+    );
 
     let opts = bullmq::QueueOptions::new()
         .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
@@ -2678,7 +2710,10 @@ when = "redis"
     assert!(no_worker.holds, "{no_worker:?}");
     assert!(!seen("old", 0).await.holds);
     let old = seen("old", 120_000).await;
-    assert!(old.holds && old.detail.contains("has waited 2 min"), "{old:?}");
+    assert!(
+        old.holds && old.detail.contains("has waited 2 min"),
+        "{old:?}"
+    );
 
     // Redis: noeviction, then not.
     assert!(!seen("redis", 0).await.holds);
@@ -2690,7 +2725,10 @@ when = "redis"
         .query(&mut conn)
         .unwrap();
     let evicting = seen("redis", 0).await;
-    assert!(evicting.holds && evicting.detail.contains("allkeys-lru"), "{evicting:?}");
+    assert!(
+        evicting.holds && evicting.detail.contains("allkeys-lru"),
+        "{evicting:?}"
+    );
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
         .arg("maxmemory-policy")
@@ -2742,7 +2780,10 @@ when = "redis"
     let attached = seen("no-worker", 0).await;
     assert!(!attached.holds, "{attached:?}");
     let failing = seen("failing", 0).await;
-    assert!(failing.holds && failing.detail.starts_with("2 of 2 jobs"), "{failing:?}");
+    assert!(
+        failing.holds && failing.detail.starts_with("2 of 2 jobs"),
+        "{failing:?}"
+    );
     assert!(seen("failing-share", 0).await.holds);
     // Ten minutes on, those failures are out of the minute.
     assert!(!seen("failing", 600_000).await.holds);
@@ -2750,7 +2791,10 @@ when = "redis"
     // The held job: running for seconds now, stuck two minutes on.
     assert!(!seen("stuck", 0).await.holds);
     let stuck = seen("stuck", 120_000).await;
-    assert!(stuck.holds && stuck.detail.contains(&format!("job {hold} ")), "{stuck:?}");
+    assert!(
+        stuck.holds && stuck.detail.contains(&format!("job {hold} ")),
+        "{stuck:?}"
+    );
 
     // A `stalled` event, as BullMQ's stalled-jobs check writes it.
     assert!(!seen("stalled", 0).await.holds);
@@ -2764,7 +2808,10 @@ when = "redis"
         .query(&mut conn)
         .unwrap();
     let stalled = seen("stalled", 0).await;
-    assert!(stalled.holds && stalled.detail.contains(&format!("job {hold} ")), "{stalled:?}");
+    assert!(
+        stalled.holds && stalled.detail.contains(&format!("job {hold} ")),
+        "{stalled:?}"
+    );
     assert!(!seen("stalled", 600_000).await.holds);
 
     release.notify_waiters();

@@ -25,12 +25,14 @@ pub fn AuditPageView() -> impl IntoView {
     let page = Resource::new(
         move || {
             // Only the newest page follows the log.
-            let live = if before.get().is_none() { tick.get() } else { 0 };
+            let live = if before.get().is_none() {
+                tick.get()
+            } else {
+                0
+            };
             (live, who.get(), action.get(), since.get(), before.get())
         },
-        |(_, who, action, since, before)| {
-            admin_audit(Some(who), Some(action), Some(since), before)
-        },
+        |(_, who, action, since, before)| admin_audit(Some(who), Some(action), Some(since), before),
     );
     let hydrated = super::hydrated_mark();
     view! {

@@ -72,7 +72,10 @@ redis.call("HSET", KEYS[2], ARGV[2], ARGV[3])
 return 1
 "#;
 
-fn script(source: &'static str, cell: &'static std::sync::OnceLock<redis::Script>) -> &'static redis::Script {
+fn script(
+    source: &'static str,
+    cell: &'static std::sync::OnceLock<redis::Script>,
+) -> &'static redis::Script {
     cell.get_or_init(|| redis::Script::new(source))
 }
 
@@ -268,8 +271,14 @@ pub async fn deliveries(queue: &TaskQueue, limit: usize) -> Result<Vec<Delivery>
 pub async fn finished_since(queue: &TaskQueue, since_ms: u64) -> Result<(u64, u64), EngineError> {
     let keys = queue.keys();
     let mut pipe = redis::pipe();
-    pipe.cmd("ZCOUNT").arg(keys.completed()).arg(since_ms).arg("+inf");
-    pipe.cmd("ZCOUNT").arg(keys.failed()).arg(since_ms).arg("+inf");
+    pipe.cmd("ZCOUNT")
+        .arg(keys.completed())
+        .arg(since_ms)
+        .arg("+inf");
+    pipe.cmd("ZCOUNT")
+        .arg(keys.failed())
+        .arg(since_ms)
+        .arg("+inf");
     let (completed, failed): (u64, u64) = queue.run(&pipe).await?;
     Ok((completed, failed))
 }
@@ -280,7 +289,9 @@ const ACTIVE_LOOKED_AT: isize = 200;
 /// The active job that started longest ago (of the first 200) and when it started (ms).
 pub async fn longest_active(queue: &TaskQueue) -> Result<Option<(String, u64)>, EngineError> {
     let mut cmd = redis::cmd("LRANGE");
-    cmd.arg(queue.keys().active()).arg(0).arg(ACTIVE_LOOKED_AT - 1);
+    cmd.arg(queue.keys().active())
+        .arg(0)
+        .arg(ACTIVE_LOOKED_AT - 1);
     let reply: redis::Value = queue.run_cmd(&cmd).await?;
     let redis::Value::Array(items) = reply else {
         return Ok(None);
@@ -295,7 +306,9 @@ pub async fn longest_active(queue: &TaskQueue) -> Result<Option<(String, u64)>, 
     }
     let mut pipe = redis::pipe();
     for id in &ids {
-        pipe.cmd("HGET").arg(queue.keys().job(id)).arg("processedOn");
+        pipe.cmd("HGET")
+            .arg(queue.keys().job(id))
+            .arg("processedOn");
     }
     let started: Vec<redis::Value> = queue.run(&pipe).await?;
     Ok(ids
@@ -331,7 +344,12 @@ pub async fn last_stalled(
         let fields = parts.pop()?;
         let id: StreamId = text(&parts.pop()?)?.parse().ok()?;
         let pairs = super::record::hash_pairs(fields);
-        let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let field = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
         (field("event")? == "stalled").then(|| {
             let job = field("jobId").unwrap_or_default();
             (super::cut(&job, 256).to_string(), id.ms())

@@ -55,7 +55,10 @@ pub async fn enqueue(
         target: Some(&target),
         count: Some(1),
     };
-    super::audit::record(state, principal, done, added, |id| format!("added job {id}")).await
+    super::audit::record(state, principal, done, added, |id| {
+        format!("added job {id}")
+    })
+    .await
 }
 
 /// Enqueues a task owned by `owner` (none: access control is off), holding that owner's quotas.

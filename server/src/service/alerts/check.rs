@@ -54,9 +54,7 @@ pub async fn check(state: &AppState, rule: &Rule, now: u64) -> Result<Seen, AppE
         } else {
             seen(
                 true,
-                format!(
-                    "Redis's maxmemory-policy is {policy}, not noeviction: it may evict jobs"
-                ),
+                format!("Redis's maxmemory-policy is {policy}, not noeviction: it may evict jobs"),
             )
         });
     }
@@ -65,7 +63,10 @@ pub async fn check(state: &AppState, rule: &Rule, now: u64) -> Result<Seen, AppE
     let queue = match queues::target(state, &system, Some(&named)).await {
         Ok(queue) => queue,
         Err(AppError::NoQueue { .. }) => {
-            return Ok(seen(false, format!("no BullMQ queue {named} on this Redis")));
+            return Ok(seen(
+                false,
+                format!("no BullMQ queue {named} on this Redis"),
+            ));
         }
         Err(error) => return Err(error),
     };
@@ -141,7 +142,10 @@ pub async fn check(state: &AppState, rule: &Rule, now: u64) -> Result<Seen, AppE
             match store::last_stalled(&queue, since).await? {
                 Some((job, at)) => seen(
                     true,
-                    format!("job {job} of {named} stalled {} ago", secs(now.saturating_sub(at))),
+                    format!(
+                        "job {job} of {named} stalled {} ago",
+                        secs(now.saturating_sub(at))
+                    ),
                 ),
                 None => seen(false, format!("no job of {named} stalled lately")),
             }

@@ -267,8 +267,13 @@ async fn check_all(state: &AppState, file: &Arc<AlertsFile>) {
             Err(_) => continue,
         }
         if send != Send::Nothing {
-            let since = if send == Send::Resolved { before.firing } else { after.firing };
-            let queue_name = (rule.condition != Condition::Redis).then(|| check::queue_text(state, rule));
+            let since = if send == Send::Resolved {
+                before.firing
+            } else {
+                after.firing
+            };
+            let queue_name =
+                (rule.condition != Condition::Redis).then(|| check::queue_text(state, rule));
             let message = notify::Message::new(rule, queue_name, send, &seen.detail, now, since);
             send_to_targets(state, file, rule, message);
         }
@@ -280,7 +285,11 @@ async fn check_all(state: &AppState, file: &Arc<AlertsFile>) {
 fn redis_reachability(state: &AppState, file: &Arc<AlertsFile>, reachable: bool, now: u64) {
     let alerts = &state.alerts;
     let was_leader = alerts.leader.load(std::sync::atomic::Ordering::Relaxed);
-    for rule in file.rules.iter().filter(|r| r.condition == Condition::Redis) {
+    for rule in file
+        .rules
+        .iter()
+        .filter(|r| r.condition == Condition::Redis)
+    {
         let mut local = alerts.unreachable.lock().unwrap_or_else(|e| e.into_inner());
         let before = match local.get(&rule.name) {
             Some(state) => state.clone(),
@@ -300,7 +309,11 @@ fn redis_reachability(state: &AppState, file: &Arc<AlertsFile>, reachable: bool,
         }
         drop(local);
         if send != Send::Nothing {
-            let since = if send == Send::Resolved { before.firing } else { after.firing };
+            let since = if send == Send::Resolved {
+                before.firing
+            } else {
+                after.firing
+            };
             let message = notify::Message::new(rule, None, send, detail, now, since);
             send_to_targets(state, file, rule, message);
         }

@@ -140,7 +140,10 @@ async fn mail(smtp: &str, from: &str, to: &[String], message: &Message) -> Resul
     use lettre::message::header::ContentType;
     use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
     let mut builder = lettre::Message::builder()
-        .from(from.parse().map_err(|_| "from: not a mail address".to_string())?)
+        .from(
+            from.parse()
+                .map_err(|_| "from: not a mail address".to_string())?,
+        )
         .subject(message.line())
         .header(ContentType::TEXT_PLAIN);
     for address in to {
@@ -160,7 +163,9 @@ async fn mail(smtp: &str, from: &str, to: &[String], message: &Message) -> Resul
         message.at,
         message.id,
     );
-    let email = builder.body(text).map_err(|e| format!("mail not built: {e}"))?;
+    let email = builder
+        .body(text)
+        .map_err(|e| format!("mail not built: {e}"))?;
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp)
         .map_err(|e| format!("smtp: {e}"))?
         .timeout(Some(ATTEMPT_TIMEOUT))
@@ -188,9 +193,15 @@ pub async fn deliver(
             Ok(()) => "sent".to_string(),
             Err(why) => why.clone(),
         };
-        if let Err(error) =
-            crate::queue::alerts::log_delivery(queue, &message.alert, message.status, &target.name, n, &outcome)
-                .await
+        if let Err(error) = crate::queue::alerts::log_delivery(
+            queue,
+            &message.alert,
+            message.status,
+            &target.name,
+            n,
+            &outcome,
+        )
+        .await
         {
             tracing::warn!(error = %crate::telemetry::error_chain(&error), "alert delivery not logged");
         }

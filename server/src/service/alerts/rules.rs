@@ -258,7 +258,9 @@ fn check(shape: FileShape) -> Result<AlertsFile, String> {
     for t in shape.targets {
         let at = format!("target {:?}", t.name);
         if !name_ok(&t.name) {
-            return Err(format!("{at}: name: 1 to 100 letters, digits, '-', '_' or '.'"));
+            return Err(format!(
+                "{at}: name: 1 to 100 letters, digits, '-', '_' or '.'"
+            ));
         }
         if !names.insert(t.name.clone()) {
             return Err(format!("{at}: name: named twice"));
@@ -287,8 +289,8 @@ fn check(shape: FileShape) -> Result<AlertsFile, String> {
             },
             "email" => {
                 let smtp = t.smtp.ok_or(format!("{at}: smtp: required"))?;
-                let parsed =
-                    reqwest::Url::parse(&smtp).map_err(|e| format!("{at}: smtp: not a URL ({e})"))?;
+                let parsed = reqwest::Url::parse(&smtp)
+                    .map_err(|e| format!("{at}: smtp: not a URL ({e})"))?;
                 if !["smtp", "smtps"].contains(&parsed.scheme()) || parsed.host_str().is_none() {
                     return Err(format!("{at}: smtp: an smtp:// or smtps:// address"));
                 }
@@ -323,14 +325,16 @@ fn check(shape: FileShape) -> Result<AlertsFile, String> {
     for r in shape.rules {
         let at = format!("rule {:?}", r.name);
         if !name_ok(&r.name) {
-            return Err(format!("{at}: name: 1 to 100 letters, digits, '-', '_' or '.'"));
+            return Err(format!(
+                "{at}: name: 1 to 100 letters, digits, '-', '_' or '.'"
+            ));
         }
         if !rule_names.insert(r.name.clone()) {
             return Err(format!("{at}: name: named twice"));
         }
         let positive = |field: &str, value: Option<f64>| -> Result<Option<f64>, String> {
             match value {
-                Some(v) if !(v.is_finite() && v >= 0.0 && v <= 1e9) => {
+                Some(v) if !(v.is_finite() && (0.0..=1e9).contains(&v)) => {
                     Err(format!("{at}: {field}: a number from 0 to 1000000000"))
                 }
                 other => Ok(other),
@@ -344,7 +348,8 @@ fn check(shape: FileShape) -> Result<AlertsFile, String> {
         }
         let repeat = positive("repeat_minutes", r.repeat_minutes)?.unwrap_or(60.0);
         let clear = positive("clear_seconds", r.clear_seconds)?.unwrap_or(60.0);
-        let need = |value: Option<f64>| value.ok_or(format!("{at}: seconds: required for {}", r.when));
+        let need =
+            |value: Option<f64>| value.ok_or(format!("{at}: seconds: required for {}", r.when));
         let mut hold = 0.0;
         let condition = match r.when.as_str() {
             "no_worker" => {
@@ -388,7 +393,9 @@ fn check(shape: FileShape) -> Result<AlertsFile, String> {
                     .filter(|(p, n)| !p.is_empty() && !n.is_empty())
                     .ok_or(format!("{at}: queue: written <prefix>:<name>"))?;
                 if q.len() > 512 || q.chars().any(char::is_control) {
-                    return Err(format!("{at}: queue: at most 512 bytes, no control characters"));
+                    return Err(format!(
+                        "{at}: queue: at most 512 bytes, no control characters"
+                    ));
                 }
                 Some((prefix.to_string(), name.to_string()))
             }
@@ -458,7 +465,10 @@ queue = "bull:emails"
         let file = parse(TOML, false).unwrap();
         assert_eq!(file.targets.len(), 2);
         assert_eq!(file.rules[0].targets, vec!["ops".to_string()]);
-        assert_eq!(file.rules[1].targets, vec!["ops".to_string(), "mail".to_string()]);
+        assert_eq!(
+            file.rules[1].targets,
+            vec!["ops".to_string(), "mail".to_string()]
+        );
         assert_eq!(file.rules[1].hold, Duration::from_secs(2));
         assert_eq!(file.rules[0].repeat, Some(Duration::from_secs(60)));
         assert_eq!(file.rules[0].clear, Duration::from_secs(1));
@@ -466,7 +476,10 @@ queue = "bull:emails"
             file.rules[1].queue,
             Some(("bull".to_string(), "emails".to_string()))
         );
-        assert_eq!(file.target("mail").unwrap().place(), "ops@example.com via 127.0.0.1");
+        assert_eq!(
+            file.target("mail").unwrap().place(),
+            "ops@example.com via 127.0.0.1"
+        );
         assert_eq!(file.target("ops").unwrap().place(), "http://127.0.0.1:9");
     }
 
@@ -503,14 +516,32 @@ rules:
             ("[[rules]]\nname = \"x\"\nwhen = \"sometimes\"", "when"),
             ("[[rules]]\nname = \"x\"\nwhen = \"stuck\"", "seconds"),
             ("[[rules]]\nname = \"x\"\nwhen = \"failures\"", "per_minute"),
-            ("[[rules]]\nname = \"x\"\nwhen = \"redis\"\ntargets = [\"nobody\"]", "targets"),
-            ("[[rules]]\nname = \"x\"\nwhen = \"redis\"\nqueue = \"nocolon\"", "queue"),
-            ("[[rules]]\nname = \"x\"\nwhen = \"redis\"\ncolour = 1", "colour"),
-            ("[[targets]]\nname = \"t\"\ntype = \"webhook\"\nurl = \"ftp://x\"", "url"),
-            ("[[targets]]\nname = \"t\"\ntype = \"email\"\nsmtp = \"smtp://h\"\nfrom = \"no\"\nto = [\"a@b.c\"]", "from"),
+            (
+                "[[rules]]\nname = \"x\"\nwhen = \"redis\"\ntargets = [\"nobody\"]",
+                "targets",
+            ),
+            (
+                "[[rules]]\nname = \"x\"\nwhen = \"redis\"\nqueue = \"nocolon\"",
+                "queue",
+            ),
+            (
+                "[[rules]]\nname = \"x\"\nwhen = \"redis\"\ncolour = 1",
+                "colour",
+            ),
+            (
+                "[[targets]]\nname = \"t\"\ntype = \"webhook\"\nurl = \"ftp://x\"",
+                "url",
+            ),
+            (
+                "[[targets]]\nname = \"t\"\ntype = \"email\"\nsmtp = \"smtp://h\"\nfrom = \"no\"\nto = [\"a@b.c\"]",
+                "from",
+            ),
             ("[[targets]]\nname = \"t\"\ntype = \"pager\"", "type"),
             ("time_scale = 0", "time_scale"),
-            ("[[rules]]\nname = \"x\"\nwhen = \"failures\"\npercent = 150", "percent"),
+            (
+                "[[rules]]\nname = \"x\"\nwhen = \"failures\"\npercent = 150",
+                "percent",
+            ),
         ];
         for (text, field) in cases {
             let error = parse(text, false).expect_err(text);

@@ -34,7 +34,13 @@ impl Send {
 
 /// The state after a check at `now` (ms) that found the condition holding or not, and what to
 /// send. The state is unchanged (and nothing is sent) when nothing moved.
-pub fn step(rule: &Rule, before: &RuleState, holds: bool, now: u64, detail: &str) -> (RuleState, Send) {
+pub fn step(
+    rule: &Rule,
+    before: &RuleState,
+    holds: bool,
+    now: u64,
+    detail: &str,
+) -> (RuleState, Send) {
     let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let mut state = before.clone();
     state.detail = detail.to_string();
@@ -150,9 +156,14 @@ mod tests {
     #[test]
     fn a_flicker_while_firing_does_not_resolve_and_fire_again() {
         let r = rule(0, None, 300);
-        let timeline = [true, true, false, false, true, false, true, true, false, false, false, false];
+        let timeline = [
+            true, true, false, false, true, false, true, true, false, false, false, false,
+        ];
         let sent = run(&r, &timeline);
-        assert_eq!(sent, vec![(1_000, Send::Firing), (1_000 + 100 * 11, Send::Resolved)]);
+        assert_eq!(
+            sent,
+            vec![(1_000, Send::Firing), (1_000 + 100 * 11, Send::Resolved)]
+        );
     }
 
     #[test]
