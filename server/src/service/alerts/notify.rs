@@ -132,7 +132,8 @@ fn answered(reply: Result<reqwest::Response, reqwest::Error>) -> Result<(), Stri
         Ok(response) => Err(format!("answered HTTP {}", response.status().as_u16())),
         Err(error) if error.is_timeout() => Err("no answer within 10 s".into()),
         Err(error) if error.is_connect() => Err("could not connect".into()),
-        Err(error) => Err(format!("request failed: {error}")),
+        // Without the address: a webhook's path is often its secret (Slack's are).
+        Err(error) => Err(format!("request failed: {}", error.without_url())),
     }
 }
 
