@@ -56,10 +56,12 @@ async function openPage(context, { allow = () => false } = {}) {
   });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   await page.addInitScript(() => {
+    // What the announcer says, once per change of its text (the observer fires on every change
+    // of the document, so the same announcement would otherwise be recorded once per tick).
     window.__said = [];
     new MutationObserver(() => {
       const text = document.querySelector('#announcer')?.textContent;
-      if (text) window.__said.push(text);
+      if (text && window.__said[window.__said.length - 1] !== text) window.__said.push(text);
     }).observe(document, { subtree: true, childList: true, characterData: true });
   });
   return { page, problems };
