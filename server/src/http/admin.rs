@@ -349,27 +349,13 @@ pub async fn audit(
             .map(|_| number(&query, field, 0, MAX_AUDIT_TIME))
             .transpose()
     };
-    let before = match query.get("before").filter(|v| !v.trim().is_empty()) {
-        Some(raw) => Some(
-            raw.parse::<crate::queue::stream::StreamId>()
-                .map_err(|()| param("before", "must be an entry id like 1700000000000-0"))?
-                .to_string(),
-        ),
-        None => None,
-    };
-    let short = |field: &str| {
-        query
-            .get(field)
-            .filter(|v| !v.is_empty())
-            .map(|v| crate::queue::cut(v, 256).to_string())
-    };
-    let asked = app::admin::AuditQuery {
-        who: short("who"),
-        action: short("action"),
-        since: time("since")?,
-        until: time("until")?,
-        before,
-    };
+    let asked = crate::service::audit::query(
+        query.get("who").map(String::as_str),
+        query.get("action").map(String::as_str),
+        time("since")?,
+        time("until")?,
+        query.get("before").map(String::as_str),
+    )?;
     Ok(Json(
         crate::service::audit::read(&state, &asked, limit as usize).await?,
     ))

@@ -669,36 +669,17 @@ impl AdminBackend for QueueBackend {
     ) -> BoxFuture<'_, Result<app::admin::AuditPage, BackendError>> {
         Box::pin(async move {
             self.require(Role::Admin)?;
-            let short = |value: Option<String>| {
-                value
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| !v.is_empty())
-                    .map(|v| crate::queue::cut(&v, 256).to_string())
-            };
-            let before = match before.filter(|b| !b.trim().is_empty()) {
-                Some(raw) => Some(
-                    raw.trim()
-                        .parse::<crate::queue::stream::StreamId>()
-                        .map_err(|()| {
-                            admin_refusal(crate::service::admin::param(
-                                "before",
-                                "must be an entry id like 1700000000000-0",
-                            ))
-                        })?
-                        .to_string(),
-                ),
-                None => None,
-            };
             let since = since_minutes
                 .filter(|m| *m > 0)
                 .map(|m| crate::clock::now_ms().saturating_sub(m.min(10_000_000) * 60_000));
-            let asked = app::admin::AuditQuery {
-                who: short(who),
-                action: short(action),
+            let asked = crate::service::audit::query(
+                who.as_deref(),
+                action.as_deref(),
                 since,
-                until: None,
-                before,
-            };
+                None,
+                before.as_deref(),
+            )
+            .map_err(admin_refusal)?;
             crate::service::audit::read(&self.state, &asked, AUDIT_PAGE)
                 .await
                 .map_err(admin_refusal)

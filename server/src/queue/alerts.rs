@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::record::text;
-use super::stream::StreamId;
 use super::{EngineError, TaskQueue};
 
 /// Deliveries kept in the log (oldest trimmed first).
@@ -235,24 +234,10 @@ pub async fn deliveries(queue: &TaskQueue, limit: usize) -> Result<Vec<Delivery>
         .arg("COUNT")
         .arg(limit.clamp(1, LOG_MAX_ENTRIES));
     let reply: redis::Value = queue.run_cmd(&cmd).await?;
-    let redis::Value::Array(items) = reply else {
-        return Ok(Vec::new());
-    };
-    Ok(items
+    Ok(super::stream::raw_entries(reply)
         .into_iter()
-        .filter_map(|item| {
-            let redis::Value::Array(mut parts) = item else {
-                return None;
-            };
-            let fields = parts.pop()?;
-            let id: StreamId = text(&parts.pop()?)?.parse().ok()?;
-            let pairs = super::record::hash_pairs(fields);
-            let field = |name: &str| -> Option<String> {
-                pairs
-                    .iter()
-                    .find(|(key, _)| key == name)
-                    .map(|(_, value)| super::cut(value, MAX_FIELD).to_string())
-            };
+        .filter_map(|(id, pairs)| {
+            let field = |name: &str| super::stream::field(&pairs, name, MAX_FIELD);
             Some(Delivery {
                 id: id.to_string(),
                 at: id.ms(),
@@ -334,25 +319,10 @@ pub async fn last_stalled(
         .arg("COUNT")
         .arg(1000);
     let reply: redis::Value = queue.run_cmd(&cmd).await?;
-    let redis::Value::Array(items) = reply else {
-        return Ok(None);
-    };
-    Ok(items.into_iter().find_map(|item| {
-        let redis::Value::Array(mut parts) = item else {
-            return None;
-        };
-        let fields = parts.pop()?;
-        let id: StreamId = text(&parts.pop()?)?.parse().ok()?;
-        let pairs = super::record::hash_pairs(fields);
-        let field = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
-        (field("event")? == "stalled").then(|| {
-            let job = field("jobId").unwrap_or_default();
-            (super::cut(&job, 256).to_string(), id.ms())
-        })
-    }))
+    // Read as the event stream's readers read it: the job id only when it is a valid one.
+    let events = super::stream::parse_entries(reply, &super::stream::EventLimits::default());
+    Ok(events
+        .into_iter()
+        .find(|event| event.name.as_deref() == Some("stalled"))
+        .map(|event| (event.job_id.unwrap_or_default(), event.id.ms())))
 }

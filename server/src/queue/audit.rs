@@ -6,7 +6,6 @@
 
 use app::admin::{AuditEntry, AuditQuery};
 
-use super::record::text;
 use super::stream::StreamId;
 use super::{EngineError, TaskQueue};
 
@@ -125,25 +124,10 @@ fn matches(query: &AuditQuery, entry: &AuditEntry) -> bool {
 
 /// The entries of an `XRANGE`-shaped reply; entries that are not ours are skipped.
 fn entries(reply: redis::Value) -> Vec<AuditEntry> {
-    let redis::Value::Array(items) = reply else {
-        return Vec::new();
-    };
-    items
+    super::stream::raw_entries(reply)
         .into_iter()
-        .filter_map(|item| {
-            let redis::Value::Array(mut parts) = item else {
-                return None;
-            };
-            let fields = parts.pop()?;
-            let id_text = text(&parts.pop()?)?;
-            let id: StreamId = id_text.parse().ok()?;
-            let pairs = super::record::hash_pairs(fields);
-            let field = |name: &str| -> Option<String> {
-                pairs
-                    .iter()
-                    .find(|(key, _)| key == name)
-                    .map(|(_, value)| super::cut(value, MAX_FIELD).to_string())
-            };
+        .filter_map(|(id, pairs)| {
+            let field = |name: &str| super::stream::field(&pairs, name, MAX_FIELD);
             Some(AuditEntry {
                 id: id.to_string(),
                 at: id.ms(),

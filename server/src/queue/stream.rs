@@ -233,8 +233,9 @@ pub fn parse_xread(reply: RedisValue, limits: &EventLimits) -> Vec<QueueEvent> {
         .collect()
 }
 
-/// Parses an `XRANGE`-shaped reply (`[[id, [field, value, ...]], ...]`) into events.
-pub fn parse_entries(reply: RedisValue, limits: &EventLimits) -> Vec<QueueEvent> {
+/// The entries of an `XRANGE`-shaped reply (`[[id, [field, value, ...]], ...]`): each id with
+/// its field/value pairs as text. An entry of another shape is skipped.
+pub fn raw_entries(reply: RedisValue) -> Vec<(StreamId, Vec<(String, String)>)> {
     let RedisValue::Array(entries) = reply else {
         return Vec::new();
     };
@@ -249,15 +250,27 @@ pub fn parse_entries(reply: RedisValue, limits: &EventLimits) -> Vec<QueueEvent>
             }
             let fields = parts.pop()?;
             let id: StreamId = text(&parts.pop()?)?.parse().ok()?;
-            let RedisValue::Array(flat) = fields else {
+            let RedisValue::Array(_) = fields else {
                 return None;
             };
-            let pairs = flat
-                .chunks(2)
-                .filter_map(|pair| Some((text(pair.first()?)?, text(pair.get(1)?)?)))
-                .collect();
-            Some(QueueEvent::from_fields(id, pairs, limits))
+            Some((id, super::record::hash_pairs(fields)))
         })
+        .collect()
+}
+
+/// The value of field `name` of an entry's pairs, cut to `max` bytes.
+pub fn field(pairs: &[(String, String)], name: &str, max: usize) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| cut(value, max).to_string())
+}
+
+/// Parses an `XRANGE`-shaped reply (`[[id, [field, value, ...]], ...]`) into events.
+pub fn parse_entries(reply: RedisValue, limits: &EventLimits) -> Vec<QueueEvent> {
+    raw_entries(reply)
+        .into_iter()
+        .map(|(id, pairs)| QueueEvent::from_fields(id, pairs, limits))
         .collect()
 }
 

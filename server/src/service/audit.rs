@@ -60,6 +60,43 @@ pub async fn record<T>(
     result
 }
 
+/// The longest `who` or `action` filter kept.
+const MAX_FILTER: usize = 256;
+
+/// What a caller asks of the audit log, checked whichever edge it came through: `who` and
+/// `action` (empty: any) cut to 256 bytes, `before` an entry id (a 400 naming it otherwise).
+pub fn query(
+    who: Option<&str>,
+    action: Option<&str>,
+    since: Option<u64>,
+    until: Option<u64>,
+    before: Option<&str>,
+) -> Result<app::admin::AuditQuery, AppError> {
+    let short = |value: Option<&str>| {
+        value
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| crate::queue::cut(v, MAX_FILTER).to_string())
+    };
+    let before = match before.map(str::trim).filter(|b| !b.is_empty()) {
+        Some(raw) => Some(
+            raw.parse::<crate::queue::stream::StreamId>()
+                .map_err(|()| {
+                    super::admin::param("before", "must be an entry id like 1700000000000-0")
+                })?
+                .to_string(),
+        ),
+        None => None,
+    };
+    Ok(app::admin::AuditQuery {
+        who: short(who),
+        action: short(action),
+        since,
+        until,
+        before,
+    })
+}
+
 /// A page of the audit log as `asked`, at most `limit` entries, newest first (the edges check
 /// that the caller is an admin).
 pub async fn read(

@@ -71,13 +71,13 @@ pub async fn check(state: &AppState, rule: &Rule, now: u64) -> Result<Seen, AppE
         Err(error) => return Err(error),
     };
     let window_ms = u64::try_from(rule.window.as_millis()).unwrap_or(u64::MAX);
+    let found = FoundQueue {
+        prefix: queue.keys().prefix().to_string(),
+        name: queue.keys().queue().to_string(),
+    };
     Ok(match rule.condition {
         Condition::Redis => unreachable!("answered above"),
         Condition::NoWorker => {
-            let found = FoundQueue {
-                prefix: queue.keys().prefix().to_string(),
-                name: queue.keys().queue().to_string(),
-            };
             let workers = discovery::workers_by_queue(
                 home,
                 std::slice::from_ref(&found),
@@ -88,10 +88,6 @@ pub async fn check(state: &AppState, rule: &Rule, now: u64) -> Result<Seen, AppE
             seen(n == 0, format!("{n} workers attached to {named}"))
         }
         Condition::OldestWaiting { seconds } => {
-            let found = FoundQueue {
-                prefix: queue.keys().prefix().to_string(),
-                name: queue.keys().queue().to_string(),
-            };
             let cluster = !state.config.redis_cluster_nodes.is_empty();
             let summary = discovery::summaries(home, std::slice::from_ref(&found), cluster).await?;
             match summary.first().and_then(|s| s.oldest_waiting_at) {

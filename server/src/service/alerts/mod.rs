@@ -21,7 +21,7 @@ use app::admin::{AlertDelivery, AlertRuleView, AlertTargetView, AlertsReport};
 
 use crate::queue::alerts::{self as store, RuleState};
 use rules::{AlertsFile, Condition};
-use transition::Send;
+use transition::Notice;
 
 use super::state::AppState;
 
@@ -47,7 +47,8 @@ pub struct Alerts {
     loaded: Mutex<Loaded>,
     /// This process's name for the lease.
     me: String,
-    http: reqwest::Client,
+    /// Built when the first message is sent (a process without alerts never builds it).
+    http: std::sync::OnceLock<reqwest::Client>,
     /// Whether this process held the lease at its last check that reached Redis.
     leader: std::sync::atomic::AtomicBool,
     /// "Redis does not answer", per `redis` rule, kept here while it fires.
@@ -68,12 +69,12 @@ impl Alerts {
             id[..8].copy_from_slice(&crate::clock::now_ms().to_le_bytes());
             id[8] = (std::process::id() % 251) as u8;
         }
-        let me: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let me = app::url::hex(id);
         Self {
             path,
             loaded: Mutex::new(Loaded::default()),
             me,
-            http: notify::http_client(),
+            http: std::sync::OnceLock::new(),
             leader: std::sync::atomic::AtomicBool::new(false),
             unreachable: Mutex::new(HashMap::new()),
         }
@@ -266,8 +267,8 @@ async fn check_all(state: &AppState, file: &Arc<AlertsFile>) {
             }
             Err(_) => continue,
         }
-        if send != Send::Nothing {
-            let since = if send == Send::Resolved {
+        if send != Notice::Nothing {
+            let since = if send == Notice::Resolved {
                 before.firing
             } else {
                 after.firing
@@ -308,8 +309,8 @@ fn redis_reachability(state: &AppState, file: &Arc<AlertsFile>, reachable: bool,
             local.insert(rule.name.clone(), after.clone());
         }
         drop(local);
-        if send != Send::Nothing {
-            let since = if send == Send::Resolved {
+        if send != Notice::Nothing {
+            let since = if send == Notice::Resolved {
                 before.firing
             } else {
                 after.firing
@@ -339,7 +340,7 @@ fn send_to_targets(
             let Ok(queue) = state.queue() else {
                 return;
             };
-            let http = &state.alerts.http;
+            let http = state.alerts.http.get_or_init(notify::http_client);
             notify::deliver(http, queue, &target, &message, scale, &state.shutdown).await;
         });
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use super::rules::{Target, TargetKind};
-use super::transition::Send;
+use super::transition::Notice;
 use crate::queue::TaskQueue;
 
 /// Attempts per message and target.
@@ -60,7 +60,7 @@ impl Message {
     pub fn new(
         rule: &super::rules::Rule,
         queue: Option<String>,
-        send: Send,
+        send: Notice,
         detail: &str,
         at: u64,
         since: u64,
@@ -85,9 +85,7 @@ pub fn signature(secret: &str, timestamp: u64, body: &[u8]) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    let bytes = mac.finalize().into_bytes();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!("sha256={}", app::url::hex(mac.finalize().into_bytes()))
 }
 
 /// The HTTP client of every webhook: no redirects followed, a deadline per attempt.

@@ -9,7 +9,7 @@ use super::rules::Rule;
 
 /// What to send after a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Send {
+pub enum Notice {
     /// Nothing.
     Nothing,
     /// "firing": the condition started.
@@ -20,14 +20,14 @@ pub enum Send {
     Resolved,
 }
 
-impl Send {
+impl Notice {
     /// The word in messages and the delivery log.
     pub fn word(self) -> &'static str {
         match self {
-            Send::Nothing => "nothing",
-            Send::Firing => "firing",
-            Send::Repeat => "repeat",
-            Send::Resolved => "resolved",
+            Notice::Nothing => "nothing",
+            Notice::Firing => "firing",
+            Notice::Repeat => "repeat",
+            Notice::Resolved => "resolved",
         }
     }
 }
@@ -40,7 +40,7 @@ pub fn step(
     holds: bool,
     now: u64,
     detail: &str,
-) -> (RuleState, Send) {
+) -> (RuleState, Notice) {
     let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let mut state = before.clone();
     state.detail = detail.to_string();
@@ -54,23 +54,23 @@ pub fn step(
                 state.firing = now;
                 state.sent = now;
                 state.pending = 0;
-                Send::Firing
+                Notice::Firing
             } else {
-                Send::Nothing
+                Notice::Nothing
             }
         } else if rule
             .repeat
             .is_some_and(|every| now.saturating_sub(state.sent) >= ms(every))
         {
             state.sent = now;
-            Send::Repeat
+            Notice::Repeat
         } else {
-            Send::Nothing
+            Notice::Nothing
         }
     } else {
         state.pending = 0;
         if state.firing == 0 {
-            Send::Nothing
+            Notice::Nothing
         } else {
             if state.clear == 0 {
                 state.clear = now;
@@ -79,9 +79,9 @@ pub fn step(
                 state.firing = 0;
                 state.clear = 0;
                 state.resolved = now;
-                Send::Resolved
+                Notice::Resolved
             } else {
-                Send::Nothing
+                Notice::Nothing
             }
         }
     };
@@ -110,13 +110,13 @@ mod tests {
     }
 
     /// Runs checks every 100 ms over `timeline` (whether it holds at each), returning what was sent and when.
-    fn run(rule: &Rule, timeline: &[bool]) -> Vec<(u64, Send)> {
+    fn run(rule: &Rule, timeline: &[bool]) -> Vec<(u64, Notice)> {
         let mut state = RuleState::default();
         let mut sent = Vec::new();
         for (i, holds) in timeline.iter().enumerate() {
             let now = 1_000 + 100 * i as u64;
             let (next, send) = step(rule, &state, *holds, now, "");
-            if send != Send::Nothing {
+            if send != Notice::Nothing {
                 sent.push((now, send));
             }
             state = next;
@@ -134,10 +134,10 @@ mod tests {
         assert_eq!(
             sent,
             vec![
-                (1_300, Send::Firing),
-                (2_300, Send::Repeat),
-                (3_300, Send::Repeat),
-                (4_100, Send::Resolved),
+                (1_300, Notice::Firing),
+                (2_300, Notice::Repeat),
+                (3_300, Notice::Repeat),
+                (4_100, Notice::Resolved),
             ]
         );
     }
@@ -150,7 +150,7 @@ mod tests {
         timeline.extend(vec![false; 2]);
         timeline.extend(vec![true; 10]);
         let sent = run(&r, &timeline);
-        assert_eq!(sent, vec![(1_000 + 100 * 10, Send::Firing)]);
+        assert_eq!(sent, vec![(1_000 + 100 * 10, Notice::Firing)]);
     }
 
     #[test]
@@ -162,7 +162,10 @@ mod tests {
         let sent = run(&r, &timeline);
         assert_eq!(
             sent,
-            vec![(1_000, Send::Firing), (1_000 + 100 * 11, Send::Resolved)]
+            vec![
+                (1_000, Notice::Firing),
+                (1_000 + 100 * 11, Notice::Resolved)
+            ]
         );
     }
 
@@ -170,6 +173,6 @@ mod tests {
     fn no_repeat_when_repeat_is_off() {
         let r = rule(0, None, 0);
         let sent = run(&r, &[true; 100]);
-        assert_eq!(sent, vec![(1_000, Send::Firing)]);
+        assert_eq!(sent, vec![(1_000, Notice::Firing)]);
     }
 }
