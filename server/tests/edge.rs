@@ -775,7 +775,14 @@ async fn an_operator_enqueues_on_another_s_behalf_and_it_is_on_record() {
     )
     .await;
     assert_eq!(status, 403, "{body}");
-    for bad in [r#""alice""#, r#""anon:x""#, r#""user:a b""#, "7"] {
+    let too_long = format!(r#""user:{}""#, "a".repeat(101));
+    for bad in [
+        r#""alice""#,
+        r#""anon:x""#,
+        r#""user:a b""#,
+        "7",
+        too_long.as_str(),
+    ] {
         let (status, body) = call(
             &router,
             as_who(
@@ -804,6 +811,22 @@ async fn an_operator_enqueues_on_another_s_behalf_and_it_is_on_record() {
             .unwrap();
         let (status, body) = call(&router, asked).await;
         assert_eq!(status.as_u16(), expected, "{path} as {who}: {body}");
+    }
+    // The dashboard's audit reads take hostile filters as the API does: a bad `before` is a
+    // 400, huge or odd filters are cut and simply match nothing.
+    let huge = "w".repeat(5000);
+    for (body, expected) in [
+        ("before=yesterday".to_string(), 400),
+        (format!("who={huge}&action=%00%01"), 200),
+        ("since_minutes=18446744073709551615".to_string(), 200),
+    ] {
+        let asked = request("POST", "/api/admin/audit")
+            .header("authorization", format!("Bearer {}", token("boss")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body.clone()))
+            .unwrap();
+        let (status, answer) = call(&router, asked).await;
+        assert_eq!(status.as_u16(), expected, "{body}: {answer}");
     }
     // Still only the one entry: refusals before the add are not enqueues.
     let (_, page) = call(
@@ -2816,5 +2839,92 @@ when = "redis"
 
     release.notify_waiters();
     drop(worker);
+    shutdown.cancel();
+}
+
+/// What the alerts page reads back from Redis is not trusted: a rule state that is not JSON,
+/// is oversized or has fields of the wrong type reads as at rest, a long detail is cut, and a
+/// delivery entry that is not ours is skipped, a long outcome cut.
+#[tokio::test]
+async fn the_alerts_report_survives_foreign_values_in_its_keys() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.toml");
+    std::fs::write(&file, "[[rules]]\nname = \"r\"\nwhen = \"redis\"\n").unwrap();
+    let flag = format!("--alerts-file={}", file.display());
+    let (router, state, shutdown) = router(&redis, &[&flag]).await;
+    state.alerts.load().expect("the file reads");
+    let mut conn = redis.connection();
+    let report = || async {
+        let (status, body) = call(
+            &router,
+            request("GET", "/admin/api/alerts")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+    let key = "sentinel:sentinel-tasks:alerts:state";
+    let oversized = format!(r#"{{"firing": 5, "detail": "{}"}}"#, "x".repeat(100_000));
+    for value in [
+        "{not json",
+        r#"{"firing": "soon"}"#,
+        r#"{"firing": -3}"#,
+        oversized.as_str(),
+    ] {
+        let _: () = redis::cmd("HSET")
+            .arg(key)
+            .arg("r")
+            .arg(value)
+            .query(&mut conn)
+            .unwrap();
+        let body = report().await;
+        assert_eq!(body["rules"][0]["status"], "ok", "{value:.40}: {body}");
+    }
+    let long = format!(
+        r#"{{"firing": 1700000000000, "detail": "{}"}}"#,
+        "d".repeat(3000)
+    );
+    let _: () = redis::cmd("HSET")
+        .arg(key)
+        .arg("r")
+        .arg(&long)
+        .query(&mut conn)
+        .unwrap();
+    let body = report().await;
+    assert_eq!(body["rules"][0]["status"], "firing", "{body}");
+    assert_eq!(body["rules"][0]["detail"].as_str().unwrap().len(), 1024);
+
+    let log = "sentinel:sentinel-tasks:alerts:log";
+    let add = |fields: &[(&str, &str)]| {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(log).arg("*");
+        for (k, v) in fields {
+            cmd.arg(*k).arg(*v);
+        }
+        let _: String = cmd.query(&mut redis.connection()).unwrap();
+    };
+    add(&[("rule", "r")]);
+    add(&[
+        ("rule", "r"),
+        ("kind", "firing"),
+        ("target", "t"),
+        ("attempt", "many"),
+        ("outcome", "sent"),
+    ]);
+    let huge = "y".repeat(100_000);
+    add(&[
+        ("rule", "r"),
+        ("kind", "firing"),
+        ("target", "t"),
+        ("attempt", "1"),
+        ("outcome", &huge),
+    ]);
+    let body = report().await;
+    let deliveries = body["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 1, "{body:.400}");
+    assert_eq!(deliveries[0]["outcome"].as_str().unwrap().len(), 1024);
     shutdown.cancel();
 }
