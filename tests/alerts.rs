@@ -219,6 +219,36 @@ fn delivered(got: &Arc<Mutex<Vec<Received>>>, path: &str) -> Vec<String> {
         .collect()
 }
 
+/// Sentinel processes (name, role) on `redis`, each reading the alerts file `file`.
+async fn with_alerts(
+    redis: &RedisServer,
+    file: &std::path::Path,
+    processes: &[(&str, &'static str)],
+) -> Vec<Sentinel> {
+    let mut started = Vec::new();
+    for (name, role) in processes {
+        let opts = SentinelOptions {
+            env: vec![(
+                "SENTINEL_ALERTS_FILE".to_string(),
+                file.display().to_string(),
+            )],
+            ..SentinelOptions::for_role(role)
+        };
+        started.push(Sentinel::start(name, &redis.url(), opts).await);
+    }
+    started
+}
+
+/// The JSON bodies the receiver got on `/hook`, in order.
+fn hook_messages(got: &Arc<Mutex<Vec<Received>>>) -> Vec<Value> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path == "/hook")
+        .map(Received::json)
+        .collect()
+}
+
 #[tokio::test]
 async fn a_compressed_half_hour_fault_sends_one_firing_and_one_resolved_per_target_from_three_processes()
  {
@@ -267,37 +297,14 @@ repeat_minutes = 60
         ),
     )
     .unwrap();
-    let env = vec![(
-        "SENTINEL_ALERTS_FILE".to_string(),
-        file.display().to_string(),
-    )];
-    let all = Sentinel::start(
-        "all",
-        &redis.url(),
-        SentinelOptions {
-            env: env.clone(),
-            ..SentinelOptions::default()
-        },
+    let [all, web1, web2]: [Sentinel; 3] = with_alerts(
+        &redis,
+        &file,
+        &[("all", "all"), ("web1", "web"), ("web2", "web")],
     )
-    .await;
-    let web1 = Sentinel::start(
-        "web1",
-        &redis.url(),
-        SentinelOptions {
-            env: env.clone(),
-            ..SentinelOptions::for_role("web")
-        },
-    )
-    .await;
-    let web2 = Sentinel::start(
-        "web2",
-        &redis.url(),
-        SentinelOptions {
-            env,
-            ..SentinelOptions::for_role("web")
-        },
-    )
-    .await;
+    .await
+    .try_into()
+    .unwrap_or_else(|_| unreachable!("three processes"));
     all.wait_ready().await;
 
     // At rest first: the rule is read and is "ok" on every process.
@@ -423,19 +430,9 @@ async fn a_file_with_a_mistake_is_refused_at_start_and_a_bad_change_keeps_the_ru
         "rules:\n  - name: r\n    when: no_worker\n    seconds: 30\n",
     )
     .unwrap();
-    let env = vec![(
-        "SENTINEL_ALERTS_FILE".to_string(),
-        file.display().to_string(),
-    )];
-    let server = Sentinel::start(
-        "web",
-        &redis.url(),
-        SentinelOptions {
-            env,
-            ..SentinelOptions::for_role("web")
-        },
-    )
-    .await;
+    let server = with_alerts(&redis, &file, &[("web", "web")])
+        .await
+        .remove(0);
     server.wait_ready().await;
     let (code, report) = support::get_json(&server.url("/admin/api/alerts")).await;
     assert_eq!(code, 200, "{report}");
@@ -508,32 +505,13 @@ clear_seconds = 60
         ),
     )
     .unwrap();
-    let env = vec![(
-        "SENTINEL_ALERTS_FILE".to_string(),
-        file.display().to_string(),
-    )];
-    let mut webs = Vec::new();
-    for name in ["web1", "web2", "web3"] {
-        webs.push(
-            Sentinel::start(
-                name,
-                &redis.url(),
-                SentinelOptions {
-                    env: env.clone(),
-                    ..SentinelOptions::for_role("web")
-                },
-            )
-            .await,
-        );
-    }
-    let messages = || -> Vec<Value> {
-        got.lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.path == "/hook")
-            .map(Received::json)
-            .collect()
-    };
+    let _webs = with_alerts(
+        &redis,
+        &file,
+        &[("web1", "web"), ("web2", "web"), ("web3", "web")],
+    )
+    .await;
+    let messages = || hook_messages(&got);
     // Nobody works the queue: it fires, then repeats.
     eventually(
         Duration::from_secs(20),
@@ -617,24 +595,7 @@ clear_seconds = 60
         ),
     )
     .unwrap();
-    let env = vec![(
-        "SENTINEL_ALERTS_FILE".to_string(),
-        file.display().to_string(),
-    )];
-    let mut webs = Vec::new();
-    for name in ["web1", "web2"] {
-        webs.push(
-            Sentinel::start(
-                name,
-                &redis.url(),
-                SentinelOptions {
-                    env: env.clone(),
-                    ..SentinelOptions::for_role("web")
-                },
-            )
-            .await,
-        );
-    }
+    let _webs = with_alerts(&redis, &file, &[("web1", "web"), ("web2", "web")]).await;
     // One of them holds the lease.
     eventually(
         Duration::from_secs(10),
@@ -649,14 +610,7 @@ clear_seconds = 60
         },
     )
     .await;
-    let messages = || -> Vec<Value> {
-        got.lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.path == "/hook")
-            .map(Received::json)
-            .collect()
-    };
+    let messages = || hook_messages(&got);
     assert!(messages().is_empty());
     redis.stop();
     let firing = eventually(Duration::from_secs(15), "the firing", || async {

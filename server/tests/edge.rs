@@ -2193,6 +2193,38 @@ async fn schedulers_are_listed_created_paused_run_and_removed() {
 }
 
 /// The codes of a job's "why" answer, in order.
+/// A worker of the `bullmq` crate on queue `bull:<name>`: a job with `"fail": true` fails
+/// ("card declined"), one with `"hold": true` runs until `held` is notified, others complete.
+async fn fail_or_hold_worker(
+    redis: &RedisServer,
+    name: &str,
+    concurrency: usize,
+    held: Arc<tokio::sync::Notify>,
+) -> bullmq::Worker {
+    let worker_opts = bullmq::WorkerOptions::default()
+        .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
+        .prefix("bull")
+        .concurrency(concurrency);
+    bullmq::Worker::with_options(
+        name,
+        move |job: bullmq::Job, _token| {
+            let held = held.clone();
+            async move {
+                if job.data()["fail"] == true {
+                    return Err(bullmq::Error::ProcessingError("card declined".into()));
+                }
+                if job.data()["hold"] == true {
+                    held.notified().await;
+                }
+                Ok(serde_json::Value::Null)
+            }
+        },
+        worker_opts,
+    )
+    .await
+    .unwrap()
+}
+
 async fn why_codes(router: &axum::Router, id: &str, queue: &str) -> Vec<String> {
     let (status, report) = call(
         router,
@@ -2276,28 +2308,7 @@ async fn why_a_job_is_not_running_is_answered_per_situation() {
     // A worker of the engine: the first job fails, the second is held while it runs.
     let release = Arc::new(tokio::sync::Notify::new());
     let held = release.clone();
-    let worker_opts = bullmq::WorkerOptions::default()
-        .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
-        .prefix("bull")
-        .concurrency(1);
-    let worker = bullmq::Worker::with_options(
-        "why",
-        move |job: bullmq::Job, _token| {
-            let held = held.clone();
-            async move {
-                if job.data()["fail"] == true {
-                    return Err(bullmq::Error::ProcessingError("card declined".into()));
-                }
-                if job.data()["hold"] == true {
-                    held.notified().await;
-                }
-                Ok(serde_json::Value::Null)
-            }
-        },
-        worker_opts,
-    )
-    .await
-    .unwrap();
+    let worker = fail_or_hold_worker(&redis, "why", 1, held).await;
     let state = |id: String| {
         let engine = &engine;
         async move { format!("{:?}", engine.get_job_state(&id).await.unwrap()).to_lowercase() }
@@ -2764,28 +2775,7 @@ when = "redis"
     let fail_two = add(serde_json::json!({"fail": true})).await;
     let release = Arc::new(tokio::sync::Notify::new());
     let held = release.clone();
-    let worker_opts = bullmq::WorkerOptions::default()
-        .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
-        .prefix("bull")
-        .concurrency(3);
-    let worker = bullmq::Worker::with_options(
-        "watched",
-        move |job: bullmq::Job, _token| {
-            let held = held.clone();
-            async move {
-                if job.data()["fail"] == true {
-                    return Err(bullmq::Error::ProcessingError("card declined".into()));
-                }
-                if job.data()["hold"] == true {
-                    held.notified().await;
-                }
-                Ok(serde_json::Value::Null)
-            }
-        },
-        worker_opts,
-    )
-    .await
-    .unwrap();
+    let worker = fail_or_hold_worker(&redis, "watched", 3, held).await;
     let job_state = |id: String| {
         let engine = &engine;
         async move { format!("{:?}", engine.get_job_state(&id).await.unwrap()).to_lowercase() }

@@ -6,12 +6,11 @@
 // written to target/e2e/ (the README's come from there).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { OUT, SERVER, killAll, launchBrowser, startRedis, startSentinel, until } from './harness.mjs';
+import { OUT, createToken, killAll, launchBrowser, startRedis, startSentinel, until } from './harness.mjs';
 
 let server;
 let redisUrl;
@@ -19,15 +18,9 @@ let base;
 let browser;
 const tokens = {};
 
-function createToken(name, role) {
-  const created = execFileSync(SERVER, ['token', 'create', '--name', name, '--role', role]).toString();
-  tokens[name] = created.split('\n')[0].split(' ').pop();
-  return created.trim().split('\n').pop();
-}
-
 before(async () => {
   mkdirSync(OUT, { recursive: true });
-  const lines = [createToken('ops', 'operator'), createToken('watch', 'viewer')];
+  const lines = [createToken(tokens, 'ops', 'operator'), createToken(tokens, 'watch', 'viewer')];
   const dir = mkdtempSync(`${tmpdir()}/sentinel-e2e-dashboard-`);
   writeFileSync(`${dir}/tokens`, `${lines.join('\n')}\n`);
   redisUrl = await startRedis();

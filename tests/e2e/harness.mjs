@@ -1,6 +1,6 @@
 // Shared pieces of the browser tests: free ports, polling with a deadline, child processes that
 // are killed at the end, a private redis-server, a Sentinel server, and Debian's Chromium.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
@@ -51,6 +51,14 @@ export function killAll() {
 }
 
 // A redis-server of our own on a free port; resolves to its URL once it listens.
+// Makes an API token with `role` for `name` (`server token create`): the token goes into
+// `tokens[name]`, the tokens file's line is returned.
+export function createToken(tokens, name, role) {
+  const created = execFileSync(SERVER, ['token', 'create', '--name', name, '--role', role]).toString();
+  tokens[name] = created.split('\n')[0].split(' ').pop();
+  return created.trim().split('\n').pop();
+}
+
 export async function startRedis() {
   const port = await freePort();
   const dir = mkdtempSync(`${tmpdir()}/sentinel-e2e-redis-`);

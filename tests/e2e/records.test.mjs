@@ -5,11 +5,10 @@
 // or warning fails the test. Screenshots go to target/e2e/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { OUT, SERVER, killAll, launchBrowser, startRedis, startSentinel, until } from './harness.mjs';
+import { OUT, createToken, killAll, launchBrowser, startRedis, startSentinel, until } from './harness.mjs';
 
 let server;
 let base;
@@ -17,12 +16,6 @@ let browser;
 let receiver;
 const received = [];
 const tokens = {};
-
-function createToken(name, role) {
-  const created = execFileSync(SERVER, ['token', 'create', '--name', name, '--role', role]).toString();
-  tokens[name] = created.split('\n')[0].split(' ').pop();
-  return created.trim().split('\n').pop();
-}
 
 before(async () => {
   mkdirSync(OUT, { recursive: true });
@@ -36,7 +29,7 @@ before(async () => {
   });
   await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const dir = mkdtempSync(`${tmpdir()}/sentinel-e2e-records-`);
-  const lines = [createToken('boss', 'admin'), createToken('ops', 'operator')];
+  const lines = [createToken(tokens, 'boss', 'admin'), createToken(tokens, 'ops', 'operator')];
   writeFileSync(`${dir}/tokens`, `${lines.join('\n')}\n`);
   writeFileSync(`${dir}/alerts.toml`, [
     'time_scale = 60',
