@@ -28,6 +28,29 @@ pub struct JobPage {
     /// For a search with more to find: pass it as `cursor` for the jobs after this page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+    /// Entries of this page that could not be read as jobs (a key of another type, or a hash
+    /// that is no job, listed where jobs are): left out, and counted here.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Redis's memory, as the memory guard judges it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedisMemory {
+    /// `used_memory`, bytes.
+    pub used: u64,
+    /// `maxmemory`, bytes (0: none).
+    pub max: u64,
+    /// Past this many bytes new jobs are refused (none: no limit applies).
+    pub limit: Option<u64>,
+    /// Whether Redis is past the limit now: new jobs are refused (`503 redis_full`).
+    pub full: bool,
 }
 
 fn yes() -> bool {
@@ -156,6 +179,44 @@ impl JobAction {
             JobAction::Remove => "remove",
             JobAction::Promote => "promote",
             JobAction::Cancel => "cancel",
+        }
+    }
+}
+
+/// An action on one job scheduler: typed on both sides of the dashboard's server functions
+/// and in the admin API (`POST /admin/api/schedulers/{id}/{action}`; remove is also `DELETE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SchedulerAction {
+    /// Stop it making jobs (BullMQ has none: Sentinel keeps its definition aside).
+    Pause,
+    /// Let a paused one make jobs again.
+    Resume,
+    /// One job now from its template; the schedule is unchanged.
+    Run,
+    /// Remove it and its next job.
+    Remove,
+}
+
+impl SchedulerAction {
+    /// The action named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "pause" => Some(Self::Pause),
+            "resume" => Some(Self::Resume),
+            "run" => Some(Self::Run),
+            "remove" => Some(Self::Remove),
+            _ => None,
+        }
+    }
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Run => "run",
+            Self::Remove => "remove",
         }
     }
 }
@@ -580,6 +641,9 @@ pub struct Overview {
     pub minutes: Vec<MinuteStats>,
     /// When it was read (ms since the epoch).
     pub at: u64,
+    /// Redis's memory as last read, when known: past the guard's limit, new jobs are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<RedisMemory>,
 }
 
 /// What the person looking at the dashboard may do.
@@ -778,6 +842,43 @@ pub struct AlertRuleView {
     pub detail: String,
     /// The targets it sends to.
     pub targets: Vec<String>,
+    /// The job its detail names (a stuck or stalled job), to link to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// Who acknowledged this firing, when someone did: no reminders are sent until it
+    /// resolves (or until `ackedUntil`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_by: Option<String>,
+    /// When the acknowledgement was made (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_at: Option<u64>,
+    /// Until when reminders are silenced (ms since the epoch); absent: until it resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_until: Option<u64>,
+}
+
+/// How many rules fire now, for the dashboard's nav and banner (the caller's grant applied).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FiringSummary {
+    /// Rules firing now.
+    pub firing: u64,
+    /// Of those, the ones nobody acknowledged.
+    pub unacknowledged: u64,
+    /// The firing rules' names (at most ten), most recent first.
+    pub names: Vec<String>,
+}
+
+/// An acknowledgement of a firing rule (`POST /admin/api/alerts/{rule}/ack`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AckRequest {
+    /// Silence reminders for this many minutes (1 to 10,080, a week); absent: until the rule
+    /// resolves.
+    #[serde(default)]
+    pub minutes: Option<u64>,
 }
 
 /// One target and how its deliveries went.

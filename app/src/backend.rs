@@ -184,6 +184,14 @@ pub trait AdminBackend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<(), BackendError>>;
     /// The alert rules and their state (operators and up).
     fn alerts(&self) -> BoxFuture<'_, Result<crate::admin::AlertsReport, BackendError>>;
+    /// How many rules fire now (viewers and up; their grant applied).
+    fn firing(&self) -> BoxFuture<'_, Result<crate::admin::FiringSummary, BackendError>>;
+    /// Acknowledges a firing rule for `minutes` (or until it resolves) (operators and up).
+    fn ack_alert(
+        &self,
+        rule: String,
+        minutes: Option<u64>,
+    ) -> BoxFuture<'_, Result<(), BackendError>>;
     /// A page of the audit log (admins only): `who` and `action` exact, from `since_minutes`
     /// ago, older than entry `before`.
     fn audit(
@@ -193,13 +201,12 @@ pub trait AdminBackend: Send + Sync + 'static {
         since_minutes: Option<u64>,
         before: Option<String>,
     ) -> BoxFuture<'_, Result<crate::admin::AuditPage, BackendError>>;
-    /// `pause`, `resume`, `run` or `remove` on scheduler `id` (operators and up); what was
-    /// done, in words.
+    /// An action on scheduler `id` (operators and up); what was done, in words.
     fn scheduler_act(
         &self,
         queue: Option<String>,
         id: String,
-        action: String,
+        action: crate::admin::SchedulerAction,
     ) -> BoxFuture<'_, Result<String, BackendError>>;
 }
 

@@ -9,7 +9,6 @@ use app::{JobIdError, SecondsError};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 
 use crate::events::EventsError;
 use crate::queue::EngineError;
@@ -64,6 +63,18 @@ pub enum AppError {
     NoScheduler {
         /// The scheduler asked for.
         id: String,
+    },
+    /// No such alert rule (or not one the caller may see).
+    #[error("no alert rule {name:?}")]
+    NoRule {
+        /// The rule asked for.
+        name: String,
+    },
+    /// The alert rule does not fire (nothing to acknowledge).
+    #[error("alert rule {name:?} does not fire now")]
+    NotFiring {
+        /// The rule asked for.
+        name: String,
     },
     /// No such route.
     #[error("no such route")]
@@ -120,13 +131,26 @@ pub enum AppError {
     /// A body that is not JSON where only JSON is taken.
     #[error("this route takes a JSON body (Content-Type: application/json) or none")]
     UnsupportedMediaType,
-    /// Over `ENQUEUE_RATE_PER_MINUTE`.
-    #[error("at most {per_minute} tasks a minute may be enqueued; try again in {retry_after} s")]
+    /// Over a rate limit per principal (`ENQUEUE_RATE_PER_MINUTE`,
+    /// `SENTINEL_RATE_*_PER_MINUTE`).
+    #[error("at most {per_minute} of these a minute ({limit}); try again in {retry_after} s")]
     RateLimited {
+        /// The setting that sets the limit.
+        limit: &'static str,
         /// The rate.
         per_minute: u32,
         /// Seconds to wait.
         retry_after: u64,
+    },
+    /// Redis's memory is past the guard's limit: new jobs are refused until it is freed.
+    #[error(
+        "Redis is nearly full ({used} bytes used, limit {limit}): new jobs are refused until jobs finish or are cleaned"
+    )]
+    RedisFull {
+        /// `used_memory`, bytes.
+        used: u64,
+        /// The guard's limit, bytes.
+        limit: u64,
     },
     /// Over `MAX_PENDING_PER_OWNER`.
     #[error(
@@ -160,121 +184,289 @@ impl From<crate::events::slots::SlotError> for AppError {
 const RETRY_AFTER_SECS: u64 = 2;
 
 impl AppError {
+    /// A refused parameter, named: a `400` with `field` and `message`.
+    pub fn param(field: &'static str, message: impl Into<String>) -> Self {
+        AppError::InvalidOption(app::options::OptionError {
+            field,
+            message: message.into(),
+        })
+    }
+
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         self.parts().0
     }
 
-    fn parts(&self) -> (StatusCode, Value) {
-        match self {
+    /// The answer's body, as [`ErrorBody`] (what the OpenAPI document describes).
+    pub fn body(&self) -> ErrorBody {
+        self.parts().1
+    }
+
+    fn parts(&self) -> (StatusCode, ErrorBody) {
+        use StatusCode as S;
+        let said = || Some(self.to_string());
+        let (status, body) = match self {
             AppError::InvalidSeconds(e) => (
-                StatusCode::BAD_REQUEST,
-                json!({"error": "invalid_seconds", "field": "seconds", "message": e.to_string()}),
+                S::BAD_REQUEST,
+                ErrorBody::new("invalid_seconds")
+                    .field("seconds")
+                    .message(e.to_string()),
             ),
             AppError::InvalidBody(message) => (
-                StatusCode::BAD_REQUEST,
-                json!({"error": "invalid_body", "field": "body", "message": message}),
+                S::BAD_REQUEST,
+                ErrorBody::new("invalid_body")
+                    .field("body")
+                    .message(message.clone()),
             ),
             AppError::Conflict { state, message } => (
-                StatusCode::CONFLICT,
-                json!({"error": "conflict", "state": state, "message": message}),
+                S::CONFLICT,
+                ErrorBody {
+                    state: Some(state.as_str().to_string()),
+                    ..ErrorBody::new("conflict").message(message.clone())
+                },
             ),
             AppError::InvalidOption(e) => (
-                StatusCode::BAD_REQUEST,
-                json!({"error": "invalid_option", "field": e.field, "message": e.to_string()}),
+                S::BAD_REQUEST,
+                ErrorBody::new("invalid_option")
+                    .field(e.field)
+                    .message(e.to_string()),
             ),
             AppError::InvalidHeader { name, .. } => (
-                StatusCode::BAD_REQUEST,
-                json!({"error": "invalid_header", "field": name, "message": self.to_string()}),
+                S::BAD_REQUEST,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("invalid_header").field(name)
+                },
             ),
             AppError::InvalidId { id, source } => (
-                StatusCode::BAD_REQUEST,
-                json!({"error": "invalid_id", "field": "id", "id": short(id), "message": source.to_string()}),
+                S::BAD_REQUEST,
+                ErrorBody {
+                    id: Some(short(id)),
+                    ..ErrorBody::new("invalid_id")
+                        .field("id")
+                        .message(source.to_string())
+                },
             ),
             AppError::InvalidLastEventId(raw) => (
-                StatusCode::BAD_REQUEST,
-                json!({"error": "invalid_last_event_id", "field": "Last-Event-ID",
-                       "message": format!("Last-Event-ID must be a stream entry id like 1700000000000-0, got {:?}", short(raw))}),
+                S::BAD_REQUEST,
+                ErrorBody::new("invalid_last_event_id")
+                    .field("Last-Event-ID")
+                    .message(format!(
+                        "Last-Event-ID must be a stream entry id like 1700000000000-0, got {:?}",
+                        short(raw)
+                    )),
             ),
             AppError::NotFound { id } => (
-                StatusCode::NOT_FOUND,
-                json!({"error": "not_found", "id": short(id)}),
+                S::NOT_FOUND,
+                ErrorBody {
+                    id: Some(short(id)),
+                    ..ErrorBody::new("not_found")
+                },
             ),
             AppError::NoQueue { queue } => (
-                StatusCode::NOT_FOUND,
-                json!({"error": "not_found", "field": "queue", "queue": short(queue),
-                       "message": format!("no BullMQ queue {:?} on this Redis", short(queue))}),
+                S::NOT_FOUND,
+                ErrorBody {
+                    queue: Some(short(queue)),
+                    ..ErrorBody::new("not_found")
+                        .field("queue")
+                        .message(format!("no BullMQ queue {:?} on this Redis", short(queue)))
+                },
             ),
             AppError::NoScheduler { id } => (
-                StatusCode::NOT_FOUND,
-                json!({"error": "not_found", "field": "id", "id": short(id),
-                       "message": format!("no job scheduler {:?} on this queue", short(id))}),
+                S::NOT_FOUND,
+                ErrorBody {
+                    id: Some(short(id)),
+                    ..ErrorBody::new("not_found")
+                        .field("id")
+                        .message(format!("no job scheduler {:?} on this queue", short(id)))
+                },
+            ),
+            AppError::NoRule { name } => (
+                S::NOT_FOUND,
+                ErrorBody::new("not_found")
+                    .field("rule")
+                    .message(format!("no alert rule {:?} you may see", short(name))),
+            ),
+            AppError::NotFiring { name } => (
+                S::CONFLICT,
+                ErrorBody::new("not_firing")
+                    .field("rule")
+                    .message(format!("alert rule {:?} does not fire now", short(name))),
             ),
             AppError::NoRoute => (
-                StatusCode::NOT_FOUND,
-                json!({"error": "not_found", "message": "no such route"}),
+                S::NOT_FOUND,
+                ErrorBody::new("not_found").message("no such route"),
             ),
             AppError::BodyTooLarge { limit, setting } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"error": "body_too_large", "limit": setting, "max": limit,
-                       "message": self.to_string()}),
+                S::PAYLOAD_TOO_LARGE,
+                ErrorBody {
+                    max: Some(*limit as u64),
+                    message: said(),
+                    ..ErrorBody::new("body_too_large").limit(setting)
+                },
             ),
             AppError::BodyTimeout(_) => (
-                StatusCode::REQUEST_TIMEOUT,
-                json!({"error": "request_timeout", "limit": "REQUEST_TIMEOUT_MS", "message": self.to_string()}),
+                S::REQUEST_TIMEOUT,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("request_timeout").limit("REQUEST_TIMEOUT_MS")
+                },
             ),
             AppError::RequestTimeout(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"error": "timeout", "limit": "REQUEST_TIMEOUT_MS", "message": self.to_string()}),
+                S::SERVICE_UNAVAILABLE,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("timeout").limit("REQUEST_TIMEOUT_MS")
+                },
             ),
             AppError::TooManyConnections => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"error": "too_many_connections", "limit": "MAX_CONNECTIONS", "message": self.to_string()}),
+                S::SERVICE_UNAVAILABLE,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("too_many_connections").limit("MAX_CONNECTIONS")
+                },
             ),
             AppError::TooManyStreams => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"error": "too_many_streams", "limit": "MAX_SSE_STREAMS", "message": self.to_string()}),
+                S::SERVICE_UNAVAILABLE,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("too_many_streams").limit("MAX_SSE_STREAMS")
+                },
             ),
             AppError::TooManyStreamsFromClient => (
-                StatusCode::TOO_MANY_REQUESTS,
-                json!({"error": "too_many_streams", "limit": "MAX_SSE_STREAMS_PER_CLIENT", "message": self.to_string()}),
+                S::TOO_MANY_REQUESTS,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("too_many_streams").limit("MAX_SSE_STREAMS_PER_CLIENT")
+                },
             ),
             AppError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                json!({"error": "unauthorized", "message": self.to_string()}),
+                S::UNAUTHORIZED,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("unauthorized")
+                },
             ),
-            AppError::Forbidden => (
-                StatusCode::FORBIDDEN,
-                json!({"error": "forbidden", "message": self.to_string()}),
-            ),
-            AppError::CrossSite => (
-                StatusCode::FORBIDDEN,
-                json!({"error": "forbidden", "message": self.to_string()}),
+            AppError::Forbidden | AppError::CrossSite => (
+                S::FORBIDDEN,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("forbidden")
+                },
             ),
             AppError::MisdirectedHost => (
-                StatusCode::MISDIRECTED_REQUEST,
-                json!({"error": "misdirected", "field": "Host", "message": self.to_string()}),
+                S::MISDIRECTED_REQUEST,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("misdirected").field("Host")
+                },
             ),
             AppError::TooManyBulkRuns(_) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                json!({"error": "too_many_bulk_runs", "limit": "MAX_BULK_RUNS", "message": self.to_string()}),
+                S::TOO_MANY_REQUESTS,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("too_many_bulk_runs").limit("MAX_BULK_RUNS")
+                },
             ),
             AppError::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                json!({"error": "unsupported_media_type", "field": "Content-Type", "message": self.to_string()}),
+                S::UNSUPPORTED_MEDIA_TYPE,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("unsupported_media_type").field("Content-Type")
+                },
             ),
-            AppError::RateLimited { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                json!({"error": "rate_limited", "limit": "ENQUEUE_RATE_PER_MINUTE", "message": self.to_string()}),
+            AppError::RateLimited { limit, .. } => (
+                S::TOO_MANY_REQUESTS,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("rate_limited").limit(limit)
+                },
+            ),
+            AppError::RedisFull { .. } => (
+                S::SERVICE_UNAVAILABLE,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("redis_full").limit("SENTINEL_REDIS_MEMORY_SHARE")
+                },
             ),
             AppError::TooManyPending { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                json!({"error": "too_many_pending", "limit": "MAX_PENDING_PER_OWNER", "message": self.to_string()}),
+                S::TOO_MANY_REQUESTS,
+                ErrorBody {
+                    message: said(),
+                    ..ErrorBody::new("too_many_pending").limit("MAX_PENDING_PER_OWNER")
+                },
             ),
             AppError::NotConnected | AppError::Engine(_) | AppError::Events(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"error": "unavailable", "message": "the queue is not reachable right now; try again shortly"}),
+                S::SERVICE_UNAVAILABLE,
+                ErrorBody::new("unavailable")
+                    .message("the queue is not reachable right now; try again shortly"),
             ),
+        };
+        (status, body)
+    }
+}
+
+/// Every error answer's body: a stable code, and (for 4xx) the field or limit at fault and a
+/// message. What [`AppError`] serializes and what the OpenAPI document describes are this one
+/// type, so they cannot drift apart.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// What went wrong, as a stable code (`invalid_seconds`, `not_found`, `body_too_large`,
+    /// `rate_limited`, `redis_full`, ...).
+    pub error: String,
+    /// The request field at fault (`seconds`, `id`, `queue`, `Last-Event-ID`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The setting whose limit was hit (`MAX_BODY_BYTES`, `SENTINEL_RATE_ACTIONS_PER_MINUTE`,
+    /// ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    /// The limit's value, where it is a size (bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+    /// In words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The job's state, for a `409 conflict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The id asked for (cut to 64 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The queue asked for (cut to 64 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+}
+
+impl ErrorBody {
+    fn new(error: &str) -> Self {
+        Self {
+            error: error.to_string(),
+            ..Self::default()
+        }
+    }
+
+    fn field(self, field: &str) -> Self {
+        Self {
+            field: Some(field.to_string()),
+            ..self
+        }
+    }
+
+    fn limit(self, limit: &str) -> Self {
+        Self {
+            limit: Some(limit.to_string()),
+            ..self
+        }
+    }
+
+    fn message(self, message: impl Into<String>) -> Self {
+        Self {
+            message: Some(message.into()),
+            ..self
         }
     }
 }
@@ -295,6 +487,7 @@ impl IntoResponse for AppError {
         let retry_after = match &self {
             AppError::RateLimited { retry_after, .. } => Some(*retry_after),
             AppError::TooManyPending { .. } => Some(30),
+            AppError::RedisFull { .. } => Some(30),
             _ if matches!(
                 status,
                 StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS

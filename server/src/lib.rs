@@ -21,4 +21,5 @@ pub mod worker;
 pub use boot::{RunError, run, run_with};
 pub use config::{Config, Role};
 pub use http::app;
-pub use service::state::AppState;
+pub use http::state::AppState;
+pub use service::Sentinel;

@@ -215,13 +215,32 @@ impl Metrics {
         }
     }
 
-    /// The text of a scrape: this process's metrics, then the gauges of every queue in
-    /// `queues` (each labelled by its prefix and name).
-    pub fn encode(&self, queues: &[app::admin::QueueSummary]) -> Result<String, std::fmt::Error> {
+    /// The text of a scrape: this process's metrics, then the gauges of the first
+    /// `max_queues` of `queues` (each labelled by its prefix and name; the caller puts the
+    /// busiest first) and of the rest summed as one (`prefix="_other", queue="_other"`), so a
+    /// Redis with thousands of queues makes a scrape of bounded size.
+    pub fn encode(
+        &self,
+        queues: &[app::admin::QueueSummary],
+        max_queues: usize,
+    ) -> Result<String, std::fmt::Error> {
         use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut text = String::new();
         encode_registry(&mut text, &self.registry)?;
-        encode_registry(&mut text, &queue_registry(queues))?;
+        let (labelled, rest) = queues.split_at(queues.len().min(max_queues));
+        let mut shown = labelled.to_vec();
+        if !rest.is_empty() {
+            shown.push(summed(rest));
+        }
+        let mut registry = queue_registry(&shown);
+        let summed_queues = Gauge::<i64>::default();
+        summed_queues.set(i64::try_from(rest.len()).unwrap_or(i64::MAX));
+        registry.register(
+            "summed",
+            "Queues summed under queue=\"_other\" (past SENTINEL_METRICS_MAX_QUEUES)",
+            summed_queues,
+        );
+        encode_registry(&mut text, &registry)?;
         encode_eof(&mut text)?;
         Ok(text)
     }
@@ -238,6 +257,41 @@ struct QueueStateLabels {
     prefix: String,
     queue: String,
     state: String,
+}
+
+/// The queues past the labelled ones as one: counts, workers and what finished summed, paused
+/// when any is, the oldest waiting job of all of them.
+fn summed(rest: &[app::admin::QueueSummary]) -> app::admin::QueueSummary {
+    let mut all = app::admin::QueueSummary {
+        prefix: "_other".to_string(),
+        name: "_other".to_string(),
+        paused: false,
+        counts: app::JobCounts::default(),
+        completed_last_hour: 0,
+        failed_last_hour: 0,
+        oldest_waiting_at: None,
+        workers: 0,
+    };
+    for q in rest {
+        let (c, a) = (&q.counts, &mut all.counts);
+        a.waiting += c.waiting;
+        a.paused += c.paused;
+        a.active += c.active;
+        a.delayed += c.delayed;
+        a.prioritized += c.prioritized;
+        a.completed += c.completed;
+        a.failed += c.failed;
+        a.waiting_children += c.waiting_children;
+        all.paused |= q.paused;
+        all.workers += q.workers;
+        all.completed_last_hour += q.completed_last_hour;
+        all.failed_last_hour += q.failed_last_hour;
+        all.oldest_waiting_at = match (all.oldest_waiting_at, q.oldest_waiting_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    all
 }
 
 /// The gauges of each queue on the Redis, made for one scrape (a queue that is gone is gone

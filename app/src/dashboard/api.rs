@@ -246,8 +246,28 @@ pub async fn admin_scheduler_act(
     action: String,
     queue: Option<String>,
 ) -> Result<String, ServerFnError> {
+    let action = crate::admin::SchedulerAction::parse(&action)
+        .ok_or_else(|| refused_arg("action: the action must be pause, resume, run or remove"))?;
     crate::backend::admin_backend()?
         .scheduler_act(queue, id, action)
+        .await
+        .map_err(failed)
+}
+
+/// How many alert rules fire now (the nav's count and the banner).
+#[server(prefix = "/api", endpoint = "admin/firing")]
+pub async fn admin_firing() -> Result<crate::admin::FiringSummary, ServerFnError> {
+    crate::backend::admin_backend()?
+        .firing()
+        .await
+        .map_err(failed)
+}
+
+/// Acknowledges the firing rule `rule`: no reminders for `minutes` (none: until it resolves).
+#[server(prefix = "/api", endpoint = "admin/ack")]
+pub async fn admin_ack(rule: String, minutes: Option<u64>) -> Result<(), ServerFnError> {
+    crate::backend::admin_backend()?
+        .ack_alert(rule, minutes)
         .await
         .map_err(failed)
 }

@@ -12,7 +12,6 @@
 //! what they need with [`require`]; `401` without credentials, `403` for a role that may not.
 
 pub mod client;
-pub mod quota;
 pub mod revoked;
 pub mod scope;
 pub mod session;
@@ -184,10 +183,6 @@ pub struct Access {
     user_roles: Vec<(String, Grant)>,
     anonymous: AnonymousRole,
     cookie_secure: Option<bool>,
-    /// Per-owner enqueue rate.
-    pub rate: Arc<quota::EnqueueRate>,
-    /// Per-network enqueue rate of anonymous identities.
-    pub network_rate: Arc<quota::EnqueueRate>,
     /// Most jobs waiting or active per owner (and per network for anonymous identities).
     pub max_pending: u64,
     /// Hosts served while access control is off (DNS rebinding guard).
@@ -322,8 +317,6 @@ impl Access {
             user_roles,
             anonymous: settings.anonymous_role,
             cookie_secure: settings.cookie_secure,
-            rate: Arc::new(quota::EnqueueRate::new(settings.enqueue_rate_per_minute)),
-            network_rate: Arc::new(quota::EnqueueRate::new(settings.enqueue_rate_per_minute)),
             max_pending: settings.max_pending_per_owner,
             hosts: client::AllowedHosts::new(listen, &settings.allowed_hosts)
                 .map_err(|e| fail("SENTINEL_ALLOWED_HOSTS", &e))?,
@@ -435,7 +428,9 @@ impl Access {
                     None,
                 )),
                 None => {
-                    warn!(client = ?client_addr(&parts.extensions), "a bearer token was refused");
+                    crate::telemetry::throttled("bearer refused", |suppressed| {
+                        warn!(client = ?client_addr(&parts.extensions), suppressed, "a bearer token was refused");
+                    });
                     Err(AppError::Unauthorized)
                 }
             };
@@ -449,7 +444,12 @@ impl Access {
                 if user.len() > MAX_USER_LEN
                     || user.chars().any(|c| c.is_control() || c.is_whitespace())
                 {
-                    warn!("refused a user header that is too long or not printable");
+                    crate::telemetry::throttled("user header refused", |suppressed| {
+                        warn!(
+                            suppressed,
+                            "refused a user header that is too long or not printable"
+                        );
+                    });
                     return Err(AppError::Unauthorized);
                 }
                 let Some(grant) = self.grant_of_user(user) else {
@@ -568,7 +568,9 @@ pub async fn identify(State(access): State<Arc<Access>>, request: Request, next:
     // A foreign page whose name resolves to this machine (DNS rebinding) must not reach a
     // server that trusts everyone; health stays open for orchestrators' probes.
     if !access.host_allowed(&parts) && !matches!(parts.uri.path(), "/healthz" | "/readyz") {
-        warn!(host = ?parts.headers.get(header::HOST), "refused a request for a host this server does not serve");
+        crate::telemetry::throttled("foreign host", |suppressed| {
+            warn!(host = ?parts.headers.get(header::HOST), suppressed, "refused a request for a host this server does not serve");
+        });
         return AppError::MisdirectedHost.into_response();
     }
     let (principal, new_cookie) = match access.identify(&parts) {
@@ -586,7 +588,9 @@ pub async fn identify(State(access): State<Arc<Access>>, request: Request, next:
         .as_ref()
         .is_some_and(|p| p.credential == Credential::Bearer);
     if changes_state && !bearer && is_cross_site(&parts) {
-        warn!(path = %parts.uri.path(), "refused a cross-site request");
+        crate::telemetry::throttled("cross-site", |suppressed| {
+            warn!(path = %parts.uri.path(), suppressed, "refused a cross-site request");
+        });
         return AppError::CrossSite.into_response();
     }
     match principal {

@@ -9,8 +9,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::events::EventHub;
+use crate::http::state::AppState;
 use crate::queue::TaskQueue;
-use crate::service::state::{AppState, Services};
+use crate::service::Services;
 use crate::telemetry::error_chain;
 use crate::worker::EmbeddedWorker;
 
@@ -60,7 +61,7 @@ pub async fn connect(state: AppState) {
                 &config,
                 queue.connection().clone(),
                 state.metrics.clone(),
-                state.processors.clone(),
+                state.sentinel.processors().clone(),
             )
         })
         .await
@@ -73,12 +74,12 @@ pub async fn connect(state: AppState) {
     };
 
     info!(%redis, role = ?config.role, "connected to Redis; ready");
-    state.set_services(Services { queue, hub, worker });
+    state.sentinel.install(Services { queue, hub, worker });
     if state.config.role.serves_api() {
-        tokio::spawn(crate::service::audit::record_token_reloads(state.clone()));
+        tokio::spawn(state.sentinel.clone().record_token_reloads());
     }
     // Just reached: event streams say so now rather than after the pulse's next ping.
-    state.pulse.record(true);
+    state.sentinel.pulse().record(true);
 }
 
 /// Calls `attempt` until it succeeds or shutdown comes. The first failure is logged as one

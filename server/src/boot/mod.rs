@@ -2,7 +2,9 @@
 //! Redis-backed services in order) and the per-process loops, serves until the shutdown signal,
 //! then stops everything in the order written on [`run`].
 
+pub mod audit;
 pub mod connector;
+pub mod memory;
 pub mod ping;
 pub mod revocations;
 pub mod sweep;
@@ -16,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{self, Config};
-use crate::service::state::AppState;
+use crate::http::state::AppState;
 use crate::{auth, http};
 
 /// What can stop the server from starting or running.
@@ -71,9 +73,8 @@ pub async fn run_with(
         config.role.serves_api(),
         token.clone(),
     )?;
-    let mut state = AppState::new(config.clone(), token.clone(), access);
-    state.processors = processors;
-    state.alerts.load().map_err(RunError::Alerts)?;
+    let state = AppState::with_processors(config.clone(), token.clone(), access, processors);
+    state.sentinel.load_alerts().map_err(RunError::Alerts)?;
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -84,16 +85,20 @@ pub async fn run_with(
     info!(addr = %config.listen, role = ?config.role, queue = %config.queue, prefix = %config.prefix, "listening");
 
     let connector = tokio::spawn(connector::connect(state.clone()));
+    let sentinel = &state.sentinel;
+    let mut loops = Vec::new();
     if config.role.serves_api() {
-        tokio::spawn(ping::run(state.clone()));
+        loops.push(tokio::spawn(ping::run(sentinel.clone())));
+        loops.push(tokio::spawn(memory::run(sentinel.clone())));
+        loops.push(tokio::spawn(audit::run(sentinel.clone())));
+        if config.alerts_file.is_some() {
+            loops.push(tokio::spawn(sentinel.clone().run_alerts()));
+        }
     }
     if config.role.serves_api() && state.access.enabled {
-        tokio::spawn(revocations::run(state.clone()));
+        loops.push(tokio::spawn(revocations::run(sentinel.clone())));
     }
-    tokio::spawn(sweep::run(state.clone()));
-    if config.role.serves_api() {
-        tokio::spawn(crate::service::alerts::run(state.clone()));
-    }
+    loops.push(tokio::spawn(sweep::run(sentinel.clone())));
     let signal_token = token.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -119,13 +124,17 @@ pub async fn run_with(
         if let Err(error) = connector.await {
             warn!(%error, "the connector ended abnormally");
         }
-        if let Some(worker) = worker_state.services().and_then(|s| s.worker.as_ref()) {
+        if let Some(worker) = worker_state.sentinel.worker() {
             let handed_back = worker.shutdown(grace).await;
             info!(handed_back, "worker stopped");
         }
     };
     tokio::join!(serving, worker_shutdown);
-    if let Some(services) = state.services() {
+    // The loops end on the same token; the audit loop writes its last coalesced counts first.
+    for handle in loops {
+        let _ = handle.await;
+    }
+    if let Some(services) = state.sentinel.services() {
         services.queue.close().await;
     }
     info!("stopped");

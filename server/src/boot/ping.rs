@@ -3,16 +3,13 @@
 //! `events/pulse.rs`), until shutdown.
 
 use crate::events::pulse::{CHECK_EVERY, PING_LIMIT};
-use crate::service::state::AppState;
+use crate::service::Sentinel;
 
 /// Pings the queue every second until shutdown.
-pub async fn run(state: AppState) {
+pub async fn run(sentinel: Sentinel) {
+    let shutdown = sentinel.shutdown_token().clone();
     let mut every = crate::clock::Ticker::every(CHECK_EVERY);
-    while every.tick(&state.shutdown).await {
-        let up = match state.services() {
-            Some(services) => services.queue.ping(PING_LIMIT).await,
-            None => false,
-        };
-        state.pulse.record(up);
+    while every.tick(&shutdown).await {
+        sentinel.beat(PING_LIMIT).await;
     }
 }

@@ -4,22 +4,20 @@
 
 use tracing::{debug, warn};
 
-use crate::auth::revoked::{MAX_READ, REFRESH_EVERY};
-use crate::service::state::AppState;
+use crate::auth::revoked::REFRESH_EVERY;
+use crate::service::Sentinel;
 
 /// Runs until the process shuts down.
-pub async fn run(state: AppState) {
-    let revoked = state.access.revoked.clone();
+pub async fn run(sentinel: Sentinel) {
+    let shutdown = sentinel.shutdown_token().clone();
     let mut every = crate::clock::Ticker::every(REFRESH_EVERY);
     let mut failing = false;
-    while every.tick(&state.shutdown).await {
-        let Ok(queue) = state.queue() else { continue };
-        let now = crate::auth::session::now();
-        match queue.revoked_sessions(now, MAX_READ).await {
-            Ok(read) => {
-                failing = false;
-                revoked.replace(read, now);
-            }
+    while every.tick(&shutdown).await {
+        if !sentinel.is_connected() {
+            continue;
+        }
+        match sentinel.refresh_revoked().await {
+            Ok(()) => failing = false,
             Err(error) if !failing => {
                 failing = true;
                 warn!(error = %crate::telemetry::error_chain(&error), "cannot read revoked sessions; keeping the ones known");

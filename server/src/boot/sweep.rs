@@ -3,24 +3,17 @@
 
 use std::time::Duration;
 
-use crate::service::state::AppState;
+use crate::service::Sentinel;
 
 /// Sweeps every `SEARCH_INDEX_SWEEP_MS` until the process shuts down (skipped while Redis has
 /// not been reached).
-pub async fn run(state: AppState) {
-    let mut every =
-        crate::clock::Ticker::every(Duration::from_millis(state.config.search_index_sweep_ms));
+pub async fn run(sentinel: Sentinel) {
+    let shutdown = sentinel.shutdown_token().clone();
+    let every = Duration::from_millis(sentinel.config().search_index_sweep_ms);
+    let mut every = crate::clock::Ticker::every(every);
     // The first sweep a period after start, not at once.
-    every.tick(&state.shutdown).await;
-    while every.tick(&state.shutdown).await {
-        let Ok(queue) = state.queue() else { continue };
-        match crate::queue::index::sweep(queue).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::debug!(removed, "search index swept"),
-            Err(error) => tracing::debug!(
-                error = %crate::telemetry::error_chain(&error),
-                "search index sweep stopped; trying again later"
-            ),
-        }
+    every.tick(&shutdown).await;
+    while every.tick(&shutdown).await {
+        sentinel.sweep_index().await;
     }
 }

@@ -1,6 +1,6 @@
-//! The admin API under `/admin/api`: reads for viewers and up, actions for operators and up.
-//! What the routes do is the service layer's (`service/admin.rs`, shared with the dashboard's
-//! server functions); this file is HTTP only (parameters, roles, answers).
+//! The admin API under `/admin/api`: each route reads its parameters, calls one method of the
+//! service (which checks the caller's role, grant and rate itself, as it does for the
+//! dashboard's server functions) and answers. HTTP only: parameters and answers.
 
 use std::collections::HashMap;
 
@@ -10,15 +10,15 @@ use app::admin::{
 };
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::auth::{Principal, Role, require};
+use app::admin::SchedulerAction;
+
 use crate::error::AppError;
-use crate::queue::control::Action;
-use crate::service::admin::{self as service, MAX_PAGE, param};
-use crate::service::bulk;
-use crate::service::state::AppState;
+use crate::http::state::{AppState, Caller};
+use crate::service::jobs::{BulkRequest, MAX_PAGE};
+use crate::service::{BulkProgress, Sentinel};
 
 /// Jobs per page when the request does not say.
 const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -39,6 +39,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api/queues", get(queues))
         .route("/admin/api/audit", get(audit))
         .route("/admin/api/alerts", get(alerts))
+        .route("/admin/api/alerts/firing", get(firing))
+        .route("/admin/api/alerts/{rule}/ack", post(ack))
         .route("/admin/api/schedulers", get(list_schedulers))
         .route(
             "/admin/api/schedulers/{id}",
@@ -63,7 +65,9 @@ fn number(
             .parse::<u64>()
             .ok()
             .filter(|n| *n <= max)
-            .ok_or_else(|| param(field, format!("must be a whole number from 0 to {max}"))),
+            .ok_or_else(|| {
+                AppError::param(field, format!("must be a whole number from 0 to {max}"))
+            }),
     }
 }
 
@@ -77,32 +81,29 @@ fn number(
         ("cursor" = Option<String>, Query, description = "Where a search goes on: the `next` of its previous answer"),
         ("page" = Option<u64>, Query, minimum = 0, maximum = 1000000, description = "Page number from 0"),
         ("size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Jobs per page, at most 100 (default 20)"),
-        crate::http::openapi::OnQueue,
+        crate::http::schema::OnQueue,
     ),
     responses(
         (status = 200, description = "A page of jobs", body = app::admin::JobPage),
-        (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForViewers,
+        (status = 400, description = "A parameter was refused; the body names it", body = crate::error::ErrorBody),
+        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::error::ErrorBody),
+        crate::http::schema::ForViewers,
     )
 )]
 pub async fn list_jobs(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<JobPage>, AppError> {
-    let principal = require(principal.as_deref(), Role::Viewer)?;
-    let page = number(&query, "page", 0, MAX_PAGE)?;
-    let size = number(&query, "size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE as u64)?;
     let asked = JobQuery {
         state: query.get("state").cloned(),
         q: query.get("q").cloned(),
         cursor: query.get("cursor").cloned(),
-        page,
-        size,
+        page: number(&query, "page", 0, MAX_PAGE)?,
+        size: number(&query, "size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE as u64)?,
         queue: query.get("queue").cloned(),
     };
-    Ok(Json(service::find(&state, principal, &asked).await?))
+    Ok(Json(sentinel.find(&who, &asked).await?))
 }
 
 /// `GET /admin/api/jobs/{id}` → the job in full.
@@ -111,24 +112,24 @@ pub async fn list_jobs(
     path = "/admin/api/jobs/{id}",
     params(
         ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^([^:\u0000-\u001f\u007f-\u009f]{1,256}|repeat:[^\u0000-\u001f\u007f-\u009f]+:[0-9]{1,20})$", description = "The job id: no ':' and no control characters, or a job scheduler's job (`repeat:<scheduler>:<ms>`)"),
-        crate::http::openapi::OnQueue,
+        crate::http::schema::OnQueue,
     ),
     responses(
         (status = 200, description = "The job", body = app::admin::JobDetail),
-        (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such job or queue", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForViewers,
+        (status = 400, description = "An id that can name no job", body = crate::error::ErrorBody),
+        (status = 404, description = "No such job or queue", body = crate::error::ErrorBody),
+        crate::http::schema::ForViewers,
     )
 )]
 pub async fn job(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Path(raw_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<JobDetail>, AppError> {
-    let principal = require(principal.as_deref(), Role::Viewer)?;
     let id = parse_id(&raw_id)?;
-    service::job(&state, principal, queue_of(&query), &id)
+    sentinel
+        .job(&who, queue_of(&query), &id)
         .await?
         .map(Json)
         .ok_or(AppError::NotFound { id: raw_id })
@@ -140,24 +141,24 @@ pub async fn job(
     path = "/admin/api/jobs/{id}/why",
     params(
         ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^([^:\u0000-\u001f\u007f-\u009f]{1,256}|repeat:[^\u0000-\u001f\u007f-\u009f]+:[0-9]{1,20})$", description = "The job id"),
-        crate::http::openapi::OnQueue,
+        crate::http::schema::OnQueue,
     ),
     responses(
         (status = 200, description = "The reasons, the deciding one first (finished, running, lock lost, delayed, waiting for children, queue paused, no worker, rate-limited, global concurrency reached, workers busy, jobs ahead, no processor for its name; or nothing holds it)", body = app::admin::WhyReport),
-        (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such job or queue", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForViewers,
+        (status = 400, description = "An id that can name no job", body = crate::error::ErrorBody),
+        (status = 404, description = "No such job or queue", body = crate::error::ErrorBody),
+        crate::http::schema::ForViewers,
     )
 )]
 pub async fn why(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Path(raw_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::WhyReport>, AppError> {
-    let principal = require(principal.as_deref(), Role::Viewer)?;
     let id = parse_id(&raw_id)?;
-    service::why(&state, principal, queue_of(&query), &id)
+    sentinel
+        .why(&who, queue_of(&query), &id)
         .await?
         .map(Json)
         .ok_or(AppError::NotFound { id: raw_id })
@@ -183,61 +184,58 @@ fn parse_id(raw: &str) -> Result<JobId, AppError> {
     params(
         ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^([^:\u0000-\u001f\u007f-\u009f]{1,256}|repeat:[^\u0000-\u001f\u007f-\u009f]+:[0-9]{1,20})$", description = "The job id: no ':' and no control characters, or a job scheduler's job (`repeat:<scheduler>:<ms>`)"),
         ("action" = String, Path, pattern = "^(retry|remove|promote|cancel)$", description = "retry (failed or completed), remove (not running), promote (delayed), cancel (not finished: removed, or stopped where it runs; a running job of a queue Sentinel's workers do not run cannot be stopped: 409)"),
-        crate::http::openapi::OnQueue,
+        crate::http::schema::OnQueue,
     ),
     responses(
         (status = 200, description = "Done (`result` is `requested` for a running job being stopped)", body = app::admin::ActionOutcome),
-        (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such job, action or queue", body = crate::http::openapi::ErrorBody),
-        (status = 409, description = "The job's state does not allow it; the body names the state", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForOperators,
+        (status = 400, description = "An id that can name no job, or an unknown action (the body names it)", body = crate::error::ErrorBody),
+        (status = 404, description = "No such job or queue", body = crate::error::ErrorBody),
+        (status = 409, description = "The job's state does not allow it; the body names the state", body = crate::error::ErrorBody),
+        crate::http::schema::ForOperators,
     )
 )]
 pub async fn job_action(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Path((raw_id, name)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<ActionOutcome>, AppError> {
-    let principal = require(principal.as_deref(), Role::Operator)?;
-    let action = Action::parse(&name).ok_or(AppError::NoRoute)?;
+    let action = crate::service::jobs::job_action(&name)?;
     let id = parse_id(&raw_id)?;
     Ok(Json(
-        service::act(&state, principal, queue_of(&query), &id, action).await?,
+        sentinel.act(&who, queue_of(&query), &id, action).await?,
     ))
 }
 
 /// `POST /admin/api/queue/pause`: workers of every process stop taking jobs.
-#[utoipa::path(post, path = "/admin/api/queue/pause", params(crate::http::openapi::OnQueue), responses(
-    (status = 400, description = "A parameter was refused (a queue that is not `<prefix>:<name>`); the body names it", body = crate::http::openapi::ErrorBody),
-    (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
+#[utoipa::path(post, path = "/admin/api/queue/pause", params(crate::http::schema::OnQueue), responses(
+    (status = 400, description = "A parameter was refused (a queue that is not `<prefix>:<name>`); the body names it", body = crate::error::ErrorBody),
+    (status = 404, description = "No such queue (or not one the caller may see)", body = crate::error::ErrorBody),
     (status = 200, description = "Paused"),
-    crate::http::openapi::ForOperators,
+    crate::http::schema::ForOperators,
 ))]
 pub async fn pause(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
-    let principal = require(principal.as_deref(), Role::Operator)?;
-    service::pause(&state, principal, queue_of(&query), true).await?;
+    sentinel.pause(&who, queue_of(&query), true).await?;
     Ok(Json(json!({"paused": true})))
 }
 
 /// `POST /admin/api/queue/resume`.
-#[utoipa::path(post, path = "/admin/api/queue/resume", params(crate::http::openapi::OnQueue), responses(
-    (status = 400, description = "A parameter was refused (a queue that is not `<prefix>:<name>`); the body names it", body = crate::http::openapi::ErrorBody),
-    (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
+#[utoipa::path(post, path = "/admin/api/queue/resume", params(crate::http::schema::OnQueue), responses(
+    (status = 400, description = "A parameter was refused (a queue that is not `<prefix>:<name>`); the body names it", body = crate::error::ErrorBody),
+    (status = 404, description = "No such queue (or not one the caller may see)", body = crate::error::ErrorBody),
     (status = 200, description = "Resumed"),
-    crate::http::openapi::ForOperators,
+    crate::http::schema::ForOperators,
 ))]
 pub async fn resume(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
-    let principal = require(principal.as_deref(), Role::Operator)?;
-    service::pause(&state, principal, queue_of(&query), false).await?;
+    sentinel.pause(&who, queue_of(&query), false).await?;
     Ok(Json(json!({"paused": false})))
 }
 
@@ -246,28 +244,27 @@ pub async fn resume(
 #[utoipa::path(
     post,
     path = "/admin/api/queue/clean",
-    params(crate::http::openapi::OnQueue),
+    params(crate::http::schema::OnQueue),
     request_body(content = app::admin::CleanRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Removed (or, on a dry run, would remove) this many", body = app::admin::CleanOutcome),
-        (status = 400, description = "A field was refused; the body names it", body = crate::http::openapi::ErrorBody),
-        (status = 415, description = "A body that is not JSON", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForOperators,
+        (status = 400, description = "A field was refused; the body names it", body = crate::error::ErrorBody),
+        (status = 415, description = "A body that is not JSON", body = crate::error::ErrorBody),
+        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::error::ErrorBody),
+        crate::http::schema::ForOperators,
     )
 )]
 pub async fn clean(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Result<Json<CleanOutcome>, AppError> {
-    let principal = require(principal.as_deref(), Role::Operator)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
     let request = CleanRequest::from_json(&value)?;
     Ok(Json(
-        service::clean(&state, principal, queue_of(&query), &request).await?,
+        sentinel.clean(&who, queue_of(&query), &request).await?,
     ))
 }
 
@@ -282,25 +279,24 @@ pub async fn clean(
     ),
     responses(
     (status = 200, description = "Every BullMQ queue found on the Redis (under SENTINEL_DISCOVER_PREFIXES when set), with its counts as Node's getJobCounts gives them", body = app::admin::QueueList),
-    (status = 400, description = "rescan is not true or false, or filter, offset or limit is out of bounds (the body names it)", body = crate::http::openapi::ErrorBody),
-    crate::http::openapi::ForViewers,
+    (status = 400, description = "rescan is not true or false, or filter, offset or limit is out of bounds (the body names it)", body = crate::error::ErrorBody),
+    crate::http::schema::ForViewers,
 ))]
 pub async fn queues(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::QueueList>, AppError> {
-    let principal = require(principal.as_deref(), Role::Viewer)?;
     let rescan = match query.get("rescan").map(String::as_str) {
         None | Some("false") => false,
         Some("true") => true,
-        Some(_) => return Err(param("rescan", "must be true or false")),
+        Some(_) => return Err(AppError::param("rescan", "must be true or false")),
     };
     let number = |field: &'static str, default: u32| match query.get(field) {
         None => Ok(default),
         Some(text) => text
             .parse::<u32>()
-            .map_err(|_| param(field, "must be a whole number")),
+            .map_err(|_| AppError::param(field, "must be a whole number")),
     };
     let asked = app::admin::QueueListQuery {
         rescan,
@@ -308,7 +304,7 @@ pub async fn queues(
         offset: number("offset", 0)?,
         limit: number("limit", app::admin::QUEUES_PER_PAGE)?,
     };
-    Ok(Json(service::queues(&state, principal, &asked).await?))
+    Ok(Json(sentinel.queues(&who, &asked).await?))
 }
 
 /// The latest time an audit query takes (ms since the epoch; the year 2286).
@@ -327,22 +323,18 @@ const MAX_AUDIT_TIME: u64 = 10_000_000_000_000;
     ),
     responses(
         (status = 200, description = "Entries newest first, and where older ones go on", body = app::admin::AuditPage),
-        (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
-        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "Admins only", body = crate::http::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+        (status = 400, description = "A parameter was refused; the body names it", body = crate::error::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::error::ErrorBody),
+        (status = 403, description = "Admins only", body = crate::error::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::error::ErrorBody),
     )
 )]
 pub async fn audit(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::AuditPage>, AppError> {
-    require(principal.as_deref(), Role::Admin)?;
     let limit = number(&query, "limit", 50, 200)?;
-    if limit == 0 {
-        return Err(param("limit", "must be a whole number from 1 to 200"));
-    }
     let time = |field: &'static str| -> Result<Option<u64>, AppError> {
         query
             .get(field)
@@ -357,7 +349,7 @@ pub async fn audit(
         query.get("before").map(String::as_str),
     )?;
     Ok(Json(
-        crate::service::audit::read(&state, &asked, limit as usize).await?,
+        sentinel.audit_page(&who, &asked, limit as usize).await?,
     ))
 }
 
@@ -366,35 +358,75 @@ pub async fn audit(
 #[utoipa::path(get, path = "/admin/api/alerts",
     responses(
         (status = 200, description = "The rules of SENTINEL_ALERTS_FILE (ok, pending or firing, since when, what the last check saw), the targets (without credentials) and the last 100 delivery attempts, newest first", body = app::admin::AlertsReport),
-        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "Operators and admins only", body = crate::http::openapi::ErrorBody),
-        (status = 503, description = "The queue is not reachable", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::error::ErrorBody),
+        (status = 403, description = "Operators and admins only", body = crate::error::ErrorBody),
+        (status = 503, description = "The queue is not reachable", body = crate::error::ErrorBody),
     )
 )]
 pub async fn alerts(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
 ) -> Result<Json<app::admin::AlertsReport>, AppError> {
-    require(principal.as_deref(), Role::Operator)?;
-    Ok(Json(crate::service::alerts::report(&state).await?))
+    Ok(Json(sentinel.alerts_report(&who).await?))
+}
+
+/// `GET /admin/api/alerts/firing` → how many rules the caller may see fire now (the nav's
+/// count and the banner on every dashboard page).
+#[utoipa::path(get, path = "/admin/api/alerts/firing",
+    responses(
+        (status = 200, description = "Rules firing now, of those the caller may see, and how many nobody acknowledged", body = app::admin::FiringSummary),
+        crate::http::schema::ForViewers,
+    )
+)]
+pub async fn firing(
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
+) -> Result<Json<app::admin::FiringSummary>, AppError> {
+    Ok(Json(sentinel.firing(&who).await?))
+}
+
+/// `POST /admin/api/alerts/{rule}/ack` `{"minutes"?}` → acknowledges a firing rule: no
+/// reminders until it resolves (or for `minutes`); firing and resolving go on as usual.
+#[utoipa::path(post, path = "/admin/api/alerts/{rule}/ack",
+    params(("rule" = String, Path, min_length = 1, max_length = 100, pattern = "^[A-Za-z0-9._-]{1,100}$", description = "The rule's name")),
+    request_body(content = Option<app::admin::AckRequest>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Acknowledged"),
+        (status = 400, description = "A field was refused; the body names it", body = crate::error::ErrorBody),
+        (status = 404, description = "No such rule (or not one the caller may see)", body = crate::error::ErrorBody),
+        (status = 409, description = "The rule does not fire now", body = crate::error::ErrorBody),
+        crate::http::schema::ForOperators,
+    )
+)]
+pub async fn ack(
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
+    Path(rule): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, AppError> {
+    let request: app::admin::AckRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        app::admin::AckRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| AppError::InvalidBody(format!("expected {{\"minutes\": n}}: {e}")))?
+    };
+    sentinel.ack_alert(&who, &rule, &request).await?;
+    Ok(Json(json!({"rule": rule, "acknowledged": true})))
 }
 
 /// `GET /admin/api/workers` → every live worker on the queue.
-#[utoipa::path(get, path = "/admin/api/workers", params(crate::http::openapi::OnQueue), responses(
-    (status = 400, description = "A parameter was refused (a queue that is not `<prefix>:<name>`); the body names it", body = crate::http::openapi::ErrorBody),
-    (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
+#[utoipa::path(get, path = "/admin/api/workers", params(crate::http::schema::OnQueue), responses(
+    (status = 400, description = "A parameter was refused (a queue that is not `<prefix>:<name>`); the body names it", body = crate::error::ErrorBody),
+    (status = 404, description = "No such queue (or not one the caller may see)", body = crate::error::ErrorBody),
     (status = 200, description = "Sentinel workers (heartbeats) and other BullMQ workers (named connections)", body = app::admin::WorkerList),
-    crate::http::openapi::ForViewers,
+    crate::http::schema::ForViewers,
 ))]
 pub async fn workers(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::WorkerList>, AppError> {
-    let principal = require(principal.as_deref(), Role::Viewer)?;
-    Ok(Json(
-        service::workers(&state, principal, queue_of(&query)).await?,
-    ))
+    Ok(Json(sentinel.workers(&who, queue_of(&query)).await?))
 }
 
 /// `GET /admin/api/metrics?minutes=60` → per minute: completed, failed, wait and run time
@@ -404,27 +436,23 @@ pub async fn workers(
     path = "/admin/api/metrics",
     params(
         ("minutes" = Option<u64>, Query, minimum = 1, maximum = 120, description = "Minutes back, the current one included (default 60)"),
-        crate::http::openapi::OnQueue,
+        crate::http::schema::OnQueue,
     ),
     responses(
         (status = 200, description = "The last minutes, oldest first", body = app::admin::MetricsReport),
-        (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForViewers,
+        (status = 400, description = "A parameter was refused; the body names it", body = crate::error::ErrorBody),
+        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::error::ErrorBody),
+        crate::http::schema::ForViewers,
     )
 )]
 pub async fn metrics(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::MetricsReport>, AppError> {
-    let principal = require(principal.as_deref(), Role::Viewer)?;
     let minutes = number(&query, "minutes", 60, 120)?;
-    if minutes == 0 {
-        return Err(param("minutes", "must be a whole number from 1 to 120"));
-    }
     Ok(Json(
-        service::metrics(&state, principal, queue_of(&query), minutes).await?,
+        sentinel.minutes(&who, queue_of(&query), minutes).await?,
     ))
 }
 
@@ -433,28 +461,26 @@ pub async fn metrics(
 #[utoipa::path(
     post,
     path = "/admin/api/jobs/bulk",
-    params(crate::http::openapi::OnQueue),
-    request_body(content = crate::http::openapi::BulkBody, content_type = "application/json"),
+    params(crate::http::schema::OnQueue),
+    request_body(content = crate::http::schema::BulkBody, content_type = "application/json"),
     responses(
         (status = 202, description = "Started; the body is its progress so far"),
-        (status = 400, description = "A field was refused; the body names it", body = crate::http::openapi::ErrorBody),
-        (status = 413, description = "Body over MAX_BULK_BODY_BYTES", body = crate::http::openapi::ErrorBody),
-        (status = 429, description = "MAX_BULK_RUNS runs are under way on this process", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForOperators,
+        (status = 400, description = "A field was refused; the body names it", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over MAX_BULK_BODY_BYTES", body = crate::error::ErrorBody),
+        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::error::ErrorBody),
+        crate::http::schema::ForOperators,
     )
 )]
 pub async fn bulk_action(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
-) -> Result<(axum::http::StatusCode, Json<bulk::Progress>), AppError> {
-    let principal = require(principal.as_deref(), Role::Operator)?;
+) -> Result<(axum::http::StatusCode, Json<BulkProgress>), AppError> {
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
-    let request = service::BulkRequest::from_json(&value)?;
-    let progress = service::start_bulk(&state, principal, queue_of(&query), request).await?;
+    let request = BulkRequest::from_json(&value)?;
+    let progress = sentinel.start_bulk(&who, queue_of(&query), request).await?;
     Ok((axum::http::StatusCode::ACCEPTED, Json(progress)))
 }
 
@@ -465,43 +491,39 @@ pub async fn bulk_action(
     params(("bulk" = String, Path, description = "The run's id, from the bulk request's answer")),
     responses(
         (status = 200, description = "Its progress"),
-        (status = 401, description = "Sign in first", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "Viewers and up only", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such run on this process", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "Sign in first", body = crate::error::ErrorBody),
+        (status = 403, description = "Viewers and up only", body = crate::error::ErrorBody),
+        (status = 404, description = "No such run on this process", body = crate::error::ErrorBody),
     )
 )]
 pub async fn bulk_progress(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Path(id): Path<String>,
-) -> Result<Json<bulk::Progress>, AppError> {
-    require(principal.as_deref(), Role::Viewer)?;
-    state
-        .bulk
-        .get(&id)
-        .map(|run| Json(run.progress()))
+) -> Result<Json<BulkProgress>, AppError> {
+    sentinel
+        .bulk_progress(&who, &id)
+        .await?
+        .map(Json)
         .ok_or(AppError::NotFound { id })
 }
 
 /// `GET /admin/api/schedulers?queue=` → the queue's job schedulers, by next run.
 #[utoipa::path(get, path = "/admin/api/schedulers",
-    params(crate::http::openapi::OnQueue),
+    params(crate::http::schema::OnQueue),
     responses(
         (status = 200, description = "Its schedulers (at most 500), each with its next and last run and whether it is late or paused", body = app::admin::SchedulerList),
-        (status = 400, description = "A parameter was refused; the body names it", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForViewers,
+        (status = 400, description = "A parameter was refused; the body names it", body = crate::error::ErrorBody),
+        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::error::ErrorBody),
+        crate::http::schema::ForViewers,
     )
 )]
 pub async fn list_schedulers(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::SchedulerList>, AppError> {
-    let principal = require(principal.as_deref(), Role::Viewer)?;
-    Ok(Json(
-        crate::service::schedulers::list(&state, principal, queue_of(&query)).await?,
-    ))
+    Ok(Json(sentinel.schedulers(&who, queue_of(&query)).await?))
 }
 
 /// `PUT /admin/api/schedulers/{id}?queue=` `{"pattern", "tz"} | {"every"}, "name", "data",
@@ -509,29 +531,29 @@ pub async fn list_schedulers(
 #[utoipa::path(put, path = "/admin/api/schedulers/{id}",
     params(
         ("id" = String, Path, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$", description = "The scheduler's id"),
-        crate::http::openapi::OnQueue,
+        crate::http::schema::OnQueue,
     ),
     request_body(content = app::admin::SchedulerRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Created or changed (a paused one stays paused)"),
-        (status = 400, description = "A field was refused (a pattern that is not cron, a zone that is not IANA, both pattern and every...); the body names it", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such queue", body = crate::http::openapi::ErrorBody),
-        (status = 415, description = "A body that is not JSON", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForOperators,
+        (status = 400, description = "A field was refused (a pattern that is not cron, a zone that is not IANA, both pattern and every...); the body names it", body = crate::error::ErrorBody),
+        (status = 404, description = "No such queue", body = crate::error::ErrorBody),
+        (status = 415, description = "A body that is not JSON", body = crate::error::ErrorBody),
+        crate::http::schema::ForOperators,
     )
 )]
 pub async fn upsert_scheduler(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
-    Path(raw_id): Path<String>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, AppError> {
-    let principal = require(principal.as_deref(), Role::Operator)?;
-    let id = crate::service::schedulers::scheduler_id(&raw_id)?;
     let request: app::admin::SchedulerRequest = serde_json::from_slice(&body)
         .map_err(|e| AppError::InvalidBody(format!("expected a scheduler: {e}")))?;
-    crate::service::schedulers::upsert(&state, principal, queue_of(&query), &id, &request).await?;
+    sentinel
+        .upsert_scheduler(&who, queue_of(&query), &id, &request)
+        .await?;
     Ok(Json(json!({"id": id})))
 }
 
@@ -539,24 +561,24 @@ pub async fn upsert_scheduler(
 #[utoipa::path(delete, path = "/admin/api/schedulers/{id}",
     params(
         ("id" = String, Path, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$", description = "The scheduler's id"),
-        crate::http::openapi::OnQueue,
+        crate::http::schema::OnQueue,
     ),
     responses(
         (status = 200, description = "Removed"),
-        (status = 400, description = "An id that names no scheduler", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such queue or scheduler", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForOperators,
+        (status = 400, description = "An id that names no scheduler", body = crate::error::ErrorBody),
+        (status = 404, description = "No such queue or scheduler", body = crate::error::ErrorBody),
+        crate::http::schema::ForOperators,
     )
 )]
 pub async fn remove_scheduler(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
-    Path(raw_id): Path<String>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
-    let principal = require(principal.as_deref(), Role::Operator)?;
-    let id = crate::service::schedulers::scheduler_id(&raw_id)?;
-    crate::service::schedulers::remove(&state, principal, queue_of(&query), &id).await?;
+    sentinel
+        .remove_scheduler(&who, queue_of(&query), &id)
+        .await?;
     Ok(Json(json!({"removed": id})))
 }
 
@@ -565,36 +587,37 @@ pub async fn remove_scheduler(
 #[utoipa::path(post, path = "/admin/api/schedulers/{id}/{action}",
     params(
         ("id" = String, Path, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$", description = "The scheduler's id"),
-        ("action" = String, Path, pattern = "^(pause|resume|run)$", description = "pause (BullMQ has none: Sentinel keeps its definition and removes it, with its next job, until resumed), resume, run (one job now)"),
-        crate::http::openapi::OnQueue,
+        ("action" = String, Path, pattern = "^(pause|resume|run|remove)$", description = "pause (BullMQ has none: Sentinel keeps its definition and removes it, with its next job, until resumed), resume, run (one job now), remove (as DELETE)"),
+        crate::http::schema::OnQueue,
     ),
     responses(
-        (status = 200, description = "Done: `changed` (pause, resume) or `job` (run)"),
-        (status = 400, description = "An id that names no scheduler", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such queue, scheduler or action", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForOperators,
+        (status = 200, description = "Done: `changed` (pause, resume), `job` (run) or `removed`"),
+        (status = 400, description = "An id that names no scheduler, or an unknown action (the body names it)", body = crate::error::ErrorBody),
+        (status = 404, description = "No such queue or scheduler", body = crate::error::ErrorBody),
+        crate::http::schema::ForOperators,
     )
 )]
 pub async fn scheduler_action(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
-    Path((raw_id, action)): Path<(String, String)>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
+    Path((id, action)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
-    let principal = require(principal.as_deref(), Role::Operator)?;
-    let id = crate::service::schedulers::scheduler_id(&raw_id)?;
+    let action = crate::service::schedulers::scheduler_action(&action)?;
     let queue = queue_of(&query);
-    use crate::service::schedulers;
-    match action.as_str() {
-        "pause" | "resume" => {
-            let changed =
-                schedulers::switch(&state, principal, queue, &id, action == "pause").await?;
-            Ok(Json(json!({"id": id, "changed": changed})))
-        }
-        "run" => {
-            let job = schedulers::run_now(&state, principal, queue, &id).await?;
+    match action {
+        SchedulerAction::Run => {
+            let job = sentinel.run_scheduler(&who, queue, &id).await?;
             Ok(Json(json!({"id": id, "job": job})))
         }
-        _ => Err(AppError::NoRoute),
+        SchedulerAction::Remove => {
+            sentinel.remove_scheduler(&who, queue, &id).await?;
+            Ok(Json(json!({"id": id, "removed": true})))
+        }
+        SchedulerAction::Pause | SchedulerAction::Resume => {
+            let paused = action == SchedulerAction::Pause;
+            let changed = sentinel.switch_scheduler(&who, queue, &id, paused).await?;
+            Ok(Json(json!({"id": id, "changed": changed})))
+        }
     }
 }

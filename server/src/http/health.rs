@@ -8,7 +8,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::service::state::AppState;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::service::Sentinel;
 
 /// `/healthz`: always 200 while the process serves HTTP.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The process is up")))]
@@ -16,75 +19,33 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `/readyz`: 200 when this process can do its job, 503 with the reason otherwise.
+/// `/readyz`: 200 when this process can do its job, 503 with the reason otherwise. A Redis
+/// past the memory guard's limit leaves it ready (it serves reads and runs jobs) with a
+/// `warning` and `acceptingJobs: false`.
 #[utoipa::path(get, path = "/readyz", responses(
-    (status = 200, description = "Ready"),
+    (status = 200, description = "Ready (`warning` says what is degraded: new jobs refused while Redis is full)"),
     (status = 503, description = "Not ready; `reason` says why"),
 ))]
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let role = format!("{:?}", state.config.role).to_lowercase();
-    let Some(services) = state.services() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                json!({"status": "unavailable", "role": role, "redis": false, "reason": "not connected to Redis yet"}),
-            ),
-        );
-    };
-    let redis = services.queue.ping(Duration::from_millis(1000)).await;
-    let worker = services.worker.as_ref().map(|w| w.is_running());
-    // A Redis that may evict keys may evict jobs: not a place to accept work. A Redis that
-    // refuses CONFIG (managed services rename it) is taken on trust.
-    let policy = if redis {
-        services.queue.eviction_policy().await.ok()
-    } else {
-        None
-    };
-    let evicts = policy
-        .as_deref()
-        .is_some_and(|p| !p.is_empty() && p != "noeviction");
-    // A queue key of the wrong type (written over by hand or by a broken producer) fails every
-    // script that touches it: the queue cannot work until someone repairs it.
-    let mistyped = if redis {
-        services.queue.mistyped_key().await.ok().flatten()
-    } else {
-        None
-    };
-    let ready = redis
-        && !evicts
-        && mistyped.is_none()
-        && worker.unwrap_or(true)
-        && !state.shutdown.is_cancelled();
-    let reason = if state.shutdown.is_cancelled() {
-        Some("shutting down".to_string())
-    } else if !redis {
-        Some("Redis does not answer".to_string())
-    } else if let Some((key, found, wanted)) = &mistyped {
-        Some(format!(
-            "Redis key {key} is a {found}, not a {}: the queue cannot work until it is repaired",
-            wanted.redis_name()
-        ))
-    } else if evicts {
-        Some(format!(
-            "Redis maxmemory-policy is {}; BullMQ needs noeviction (jobs could be evicted)",
-            policy.as_deref().unwrap_or_default()
-        ))
-    } else if worker == Some(false) {
-        Some("the worker is not running".to_string())
-    } else {
-        None
-    };
+pub async fn readyz(
+    State(sentinel): State<Sentinel>,
+    State(config): State<Arc<Config>>,
+) -> (StatusCode, Json<Value>) {
+    let role = format!("{:?}", config.role).to_lowercase();
+    let ready = sentinel.readiness().await;
     let body = json!({
-        "status": if ready { "ready" } else { "unavailable" },
+        "status": if ready.ready { "ready" } else { "unavailable" },
         "role": role,
-        "redis": redis,
-        "evictionPolicy": policy,
-        "brokenKey": mistyped.as_ref().map(|(key, _, _)| key),
-        "worker": worker,
-        "activeJobs": services.worker.as_ref().map(|w| w.active_jobs()),
-        "reason": reason,
+        "redis": ready.redis,
+        "evictionPolicy": ready.eviction_policy,
+        "brokenKey": ready.broken_key,
+        "worker": ready.worker,
+        "activeJobs": ready.active_jobs,
+        "redisMemory": ready.memory,
+        "acceptingJobs": ready.redis && !ready.memory.is_some_and(|m| m.full),
+        "reason": ready.reason,
+        "warning": ready.warning,
     });
-    let status = if ready {
+    let status = if ready.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

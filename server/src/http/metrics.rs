@@ -11,10 +11,10 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::{Principal, Role, require};
+use crate::auth::Principal;
 use crate::error::AppError;
+use crate::http::state::AppState;
 use crate::metrics::{Metrics, MetricsAccess};
-use crate::service::state::AppState;
 
 /// Middleware: counts each request by method, matched route and status, with its latency.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
@@ -34,31 +34,18 @@ pub async fn scrape(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
 ) -> Result<Response, AppError> {
-    if state.config.metrics_access == MetricsAccess::Viewer {
-        require(principal.as_deref(), Role::Viewer)?;
-    }
+    // Open to anyone unless METRICS_ACCESS asks for a viewer: then the service checks who.
+    let who = match state.config.metrics_access {
+        MetricsAccess::Viewer => Some(principal.as_deref().ok_or(AppError::Unauthorized)?),
+        MetricsAccess::Open => None,
+    };
+    let scrape = state.sentinel.scrape(who).await?;
     let metrics = &state.metrics;
-    let services = state.services();
-    let busy = services
-        .and_then(|s| s.worker.as_ref())
-        .map_or(0, |w| w.active_jobs());
-    // Jobs per state: one read; a scrape while Redis is away leaves the last values.
-    let counts = match services {
-        Some(services) => services.queue.counts().await.ok(),
-        None => None,
-    };
-    metrics.set_gauges(state.streams.open(), busy, counts.as_ref());
-    // Every queue on the Redis the caller may see (a scrape open to anyone sees them all), from
-    // the dashboards' shared read; none while Redis is away.
-    let everyone = Principal::open();
-    let caller = principal.as_deref().unwrap_or(&everyone);
-    let queues = match services {
-        Some(_) => crate::service::admin::every_queue(&state, caller)
-            .await
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let text = metrics.encode(&queues).map_err(|_| AppError::NoRoute)?;
+    metrics.set_gauges(state.streams.open(), scrape.busy, scrape.counts.as_ref());
+    let max_queues = state.config.guards.metrics_max_queues;
+    let text = metrics
+        .encode(&scrape.queues, max_queues)
+        .map_err(|_| AppError::NoRoute)?;
     Ok((
         StatusCode::OK,
         [(

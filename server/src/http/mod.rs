@@ -13,10 +13,12 @@ pub mod health;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod schema;
 pub mod serve;
 pub mod signin;
 pub mod site;
 pub mod sse;
+pub mod state;
 pub mod tasks;
 
 use axum::Router;
@@ -24,7 +26,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 
-use crate::service::state::AppState;
+use state::AppState;
 
 /// The router: the page, the task API and the event stream where the role serves them, health
 /// everywhere.

@@ -1,25 +1,20 @@
 //! The sign-in page (a token, for people), sign-out, and `whoami`. Plain server-rendered HTML
 //! with the site's style sheet: it works without JavaScript and before the WebAssembly loads.
 
-use std::time::Duration;
-
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Request, State};
-use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
-use tracing::{info, warn};
 
-use crate::auth::client::client_addr;
-use crate::auth::session::{self, ANONYMOUS_COOKIE, SESSION_COOKIE, SESSION_SECONDS};
-use crate::auth::{Principal, tokens};
-use crate::service::state::AppState;
-
-/// How long a failed sign-in waits before it is answered (slows guessing).
-const FAILED_SIGN_IN_DELAY: Duration = Duration::from_secs(1);
+use crate::auth::Principal;
+use crate::auth::session::{self, ANONYMOUS_COOKIE, SESSION_COOKIE};
+use crate::error::AppError;
+use crate::http::state::AppState;
+use crate::service::sessions::SignInError;
 
 fn page(message: Option<&str>, status: StatusCode) -> Response {
     let message = message
@@ -55,42 +50,52 @@ pub struct SignIn {
 }
 
 /// `POST /signin`: a valid token opens a session (a signed cookie naming the token, valid while
-/// the token is in the file) and goes to the page; anything else waits a second and says so.
+/// the token is in the file) and goes to the page; anything else waits a second and says so;
+/// too many sign-ins for the token or from the network get a `429` page with `Retry-After`.
 pub async fn submit(
     State(state): State<AppState>,
     parts: Parts,
     form: Result<Form<SignIn>, FormRejection>,
 ) -> Response {
-    let access = &state.access;
-    let Some(key) = access.key() else {
-        return page(
-            Some("Sign-in with a token is not set up on this server."),
-            StatusCode::BAD_REQUEST,
-        );
-    };
     let Ok(Form(form)) = form else {
         return page(Some("Enter your token."), StatusCode::BAD_REQUEST);
     };
-    let Some(entry) = access.tokens().find(form.token.trim()) else {
-        warn!(client = ?client_addr(&parts.extensions), "failed sign-in");
-        tokio::time::sleep(FAILED_SIGN_IN_DELAY).await;
-        return page(Some("That token is not valid."), StatusCode::UNAUTHORIZED);
-    };
-    info!(name = %entry.name, role = %entry.role, "signed in");
-    let opened = session::Session {
-        name: entry.name.clone(),
-        digest_prefix: tokens::hex(&entry.digest)[..16].to_string(),
-        expiry: session::now() + SESSION_SECONDS,
-        id: session::random_id(),
-    };
-    record_session(&state, &entry, "sign-in").await;
-    let cookie = session::set_cookie(
-        SESSION_COOKIE,
-        &key.sign(&opened.payload()),
-        SESSION_SECONDS,
-        access.secure_cookies(&parts),
-    );
-    redirect_with_cookies("/", &[cookie])
+    let network = state
+        .access
+        .client_network(&parts.extensions, &parts.headers);
+    match state.sentinel.sign_in(&form.token, network).await {
+        Ok(opened) => {
+            let cookie = session::set_cookie(
+                SESSION_COOKIE,
+                &opened.value,
+                opened.max_age,
+                state.access.secure_cookies(&parts),
+            );
+            redirect_with_cookies("/", &[cookie])
+        }
+        Err(SignInError::NotSetUp) => page(
+            Some("Sign-in with a token is not set up on this server."),
+            StatusCode::BAD_REQUEST,
+        ),
+        Err(SignInError::Invalid) => {
+            page(Some("That token is not valid."), StatusCode::UNAUTHORIZED)
+        }
+        Err(SignInError::Refused(refusal)) => {
+            let retry_after = match &refusal {
+                AppError::RateLimited { retry_after, .. } => *retry_after,
+                _ => 2,
+            };
+            let status = refusal.status();
+            let mut answer = page(
+                Some(&format!("Too many sign-ins; try again in {retry_after} s.")),
+                status,
+            );
+            answer
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+            answer
+        }
+    }
 }
 
 /// `POST /signout`: ends the session (and any anonymous identity) and goes to the sign-in page.
@@ -99,30 +104,12 @@ pub async fn submit(
 pub async fn sign_out(State(state): State<AppState>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
     let secure = state.access.secure_cookies(&parts);
-    if let Some(key) = state.access.key()
-        && let Some(session) = session::cookie(&parts.headers, SESSION_COOKIE)
-            .and_then(|value| key.verify(value))
-            .and_then(|payload| session::Session::parse(&payload))
-    {
-        let revoked = state
+    if let Some(cookie) = session::cookie(&parts.headers, SESSION_COOKIE) {
+        let network = state
             .access
-            .revoked
-            .revoke(state.queue().ok(), &session.id, session.expiry)
-            .await;
-        if let Some(entry) = state
-            .access
-            .tokens()
-            .by_name(&session.name, &session.digest_prefix)
-        {
-            record_session(&state, &entry, "sign-out").await;
-        }
-        match revoked {
-            Ok(()) => info!(name = %session.name, "signed out"),
-            Err(error) => warn!(
-                name = %session.name,
-                error = %crate::telemetry::error_chain(&error),
-                "signed out on this process only: Redis did not take the revocation"
-            ),
+            .client_network(&parts.extensions, &parts.headers);
+        if let Err(refusal) = state.sentinel.sign_out(cookie, network).await {
+            return refusal.into_response();
         }
     }
     redirect_with_cookies(
@@ -132,25 +119,6 @@ pub async fn sign_out(State(state): State<AppState>, request: Request) -> Respon
             session::clear_cookie(ANONYMOUS_COOKIE, secure),
         ],
     )
-}
-
-/// Puts a session's start or end (`action`) on the audit log, as the token's holder.
-async fn record_session(state: &AppState, entry: &tokens::TokenEntry, action: &str) {
-    let principal = Principal {
-        owner: format!("token:{}", entry.name).into(),
-        role: entry.role,
-        credential: crate::auth::Credential::Session,
-        network: None,
-        queues: entry.queues.clone(),
-        home_hidden: false,
-    };
-    let done = crate::service::audit::Done {
-        action,
-        target: None,
-        count: None,
-    };
-    let _ = crate::service::audit::record(state, &principal, done, Ok(()), |()| "done".to_string())
-        .await;
 }
 
 fn redirect_with_cookies(to: &str, cookies: &[String]) -> Response {
@@ -170,7 +138,7 @@ fn redirect_with_cookies(to: &str, cookies: &[String]) -> Response {
 /// `GET /whoami`: the caller's owner and role (`401` when nobody).
 #[utoipa::path(get, path = "/whoami", responses(
     (status = 200, description = "`{\"owner\", \"role\"}` of the caller"),
-    (status = 401, description = "Nobody is signed in", body = crate::http::openapi::ErrorBody),
+    (status = 401, description = "Nobody is signed in", body = crate::error::ErrorBody),
 ))]
 pub async fn whoami(principal: Option<axum::Extension<Principal>>) -> Response {
     match principal {

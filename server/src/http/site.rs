@@ -22,11 +22,10 @@ use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_cont
 use tower_http::services::ServeDir;
 use tracing::error;
 
-use crate::auth::{Principal, Role, require};
+use crate::auth::{Principal, Role};
 use crate::config::Config;
 use crate::error::AppError;
-use crate::service::admin;
-use crate::service::state::AppState;
+use crate::http::state::AppState;
 use crate::telemetry::error_chain;
 
 /// Whether this is a development build served by `cargo leptos watch` (live reload on).
@@ -265,37 +264,43 @@ async fn bad_arguments_are_400(response: Response<Body>) -> Response<Body> {
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// The queue, as the server functions see it.
+/// The service, as the server functions see it: each function is one call of the service
+/// for the request's caller (who may do what is the service's to check) and its error in the
+/// page's words.
 struct QueueBackend {
     state: AppState,
 }
 
 /// The user's words for a failure: what was wrong for a refusal (sign in, role, quota), one
-/// neutral sentence for a failure of ours (the cause is logged).
+/// neutral sentence for a failure of ours (the cause is logged). A refusal of a call of the
+/// function itself answers with the status the HTTP API gives it (401, 403, 404, 400, 409,
+/// 429, 503), not the 500 of any server function's error; a page rendered on the server
+/// reads through the same functions, and a part the viewer may not see must not fail the
+/// page.
 fn refusal(cause: AppError) -> BackendError {
-    match cause {
-        AppError::NotConnected | AppError::Engine(_) | AppError::Events(_) => {
-            error!(error = %error_chain(&cause), "page request failed: queue unavailable");
-            BackendError::unavailable("the queue is not reachable right now")
-        }
-        other => BackendError::refused(other.to_string()),
-    }
-}
-
-/// As [`refusal`], for the dashboard's functions: a refusal of the request (a queue that is
-/// not there or not the caller's, a refused parameter) answers a call of the function itself
-/// with the status the admin API gives it (404, 400, 409...), not the 500 of any server
-/// function's error.
-fn admin_refusal(cause: AppError) -> BackendError {
     let status = cause.status();
     let called = use_context::<Parts>().is_some_and(|parts| parts.uri.path().starts_with("/api/"));
-    if status.is_client_error()
-        && called
+    if called
+        && (status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE)
         && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
     {
         response.set_status(status);
+        if let AppError::RateLimited { retry_after, .. } = &cause
+            && let Ok(value) = axum::http::HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.insert_header(axum::http::header::RETRY_AFTER, value);
+        }
     }
-    refusal(cause)
+    match cause {
+        AppError::NotConnected | AppError::Engine(_) | AppError::Events(_) => {
+            crate::telemetry::throttled("page request failed", |suppressed| {
+                error!(error = %error_chain(&cause), suppressed, "page request failed: queue unavailable");
+            });
+            BackendError::unavailable("the queue is not reachable right now")
+        }
+        AppError::RedisFull { .. } => BackendError::unavailable(cause.to_string()),
+        other => BackendError::refused(other.to_string()),
+    }
 }
 
 /// Entries per page of the dashboard's audit log.
@@ -318,34 +323,15 @@ fn remembered_in(value: &str) -> Vec<String> {
 }
 
 impl QueueBackend {
-    /// Who the page request being served is for.
-    fn principal(&self) -> Option<Principal> {
-        use_context::<Parts>().and_then(|parts| parts.extensions.get::<Principal>().cloned())
+    fn sentinel(&self) -> &crate::service::Sentinel {
+        &self.state.sentinel
     }
 
-    /// The caller, if it may act as `role`. A refusal answers the server function with 401 or
-    /// 403, as the HTTP API does, rather than the 500 a server function's error gets.
-    fn require(&self, role: Role) -> Result<Principal, BackendError> {
-        let principal = self.principal();
-        require(principal.as_ref(), role).cloned().map_err(|cause| {
-            let status = match cause {
-                AppError::Unauthorized => Some(StatusCode::UNAUTHORIZED),
-                AppError::Forbidden => Some(StatusCode::FORBIDDEN),
-                _ => None,
-            };
-            // Only a call of the function itself: a page rendered on the server reads through
-            // the same functions, and a part the viewer may not see must not fail the page.
-            let called =
-                use_context::<Parts>().is_some_and(|parts| parts.uri.path().starts_with("/api/"));
-            if let (Some(status), true, Some(response)) = (
-                status,
-                called,
-                use_context::<leptos_axum::ResponseOptions>(),
-            ) {
-                response.set_status(status);
-            }
-            refusal(cause)
-        })
+    /// Who the page request being served is for, or `401`.
+    fn caller(&self) -> Result<Principal, BackendError> {
+        use_context::<Parts>()
+            .and_then(|parts| parts.extensions.get::<Principal>().cloned())
+            .ok_or_else(|| refusal(AppError::Unauthorized))
     }
 }
 
@@ -355,14 +341,14 @@ impl TaskBackend for QueueBackend {
     }
 
     fn viewer(&self) -> app::backend::Viewer {
-        let principal = self.principal();
+        let principal = self.caller().ok();
         app::backend::Viewer {
             auth: self.state.access.enabled,
             who: principal.as_ref().map(|p| p.owner.to_string()),
             role: principal.as_ref().map(|p| p.role.as_str().to_string()),
             can_see_counts: principal
                 .as_ref()
-                .is_some_and(|p| p.role >= Role::Viewer && !p.home_hidden),
+                .is_some_and(|p| self.sentinel().sees_counts(p)),
         }
     }
 
@@ -386,28 +372,21 @@ impl TaskBackend for QueueBackend {
         options: app::options::TaskOptions,
     ) -> BoxFuture<'_, Result<String, BackendError>> {
         Box::pin(async move {
-            let principal = self.principal();
-            let principal = crate::auth::require_enqueue(principal.as_ref())
-                .cloned()
-                .map_err(refusal)?;
+            let who = self.caller()?;
             let request = crate::service::enqueue::EnqueueRequest {
                 seconds,
                 options: &options,
                 idempotency_key: key.as_deref(),
             };
-            crate::service::enqueue::enqueue(&self.state, &principal, request)
+            self.sentinel()
+                .enqueue(&who, request)
                 .await
                 .map_err(refusal)
         })
     }
 
     fn queue_reachable(&self) -> BoxFuture<'_, bool> {
-        Box::pin(async move {
-            match self.state.queue() {
-                Ok(queue) => queue.ping(std::time::Duration::from_millis(1000)).await,
-                Err(_) => false,
-            }
-        })
+        Box::pin(self.sentinel().queue_reachable())
     }
 
     fn remembered(&self) -> Vec<String> {
@@ -445,34 +424,15 @@ impl TaskBackend for QueueBackend {
         ids: Vec<JobId>,
     ) -> BoxFuture<'_, Result<Vec<Option<JobStatus>>, BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Submitter)?;
-            let queue = self.state.queue().map_err(refusal)?;
-            // One round trip each, all at once on the multiplexed connection.
-            let found = futures::future::try_join_all(ids.iter().map(|id| queue.status(id)))
-                .await
-                .map_err(|e| refusal(e.into()))?;
-            // Another owner's job reads as gone, as over the HTTP API.
-            Ok(found
-                .into_iter()
-                .map(|f| {
-                    f.filter(|f| crate::http::tasks::may_see(&principal, f.owner.as_deref()))
-                        .map(|f| f.status)
-                })
-                .collect())
+            let who = self.caller()?;
+            self.sentinel().statuses(&who, &ids).await.map_err(refusal)
         })
     }
 
     fn my_tasks(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Submitter)?;
-            if !self.state.access.enabled {
-                return Ok(Vec::new());
-            }
-            let queue = self.state.queue().map_err(refusal)?;
-            queue
-                .owned_ids(&principal.owner, app::api::MAX_IDS_PER_CALL)
-                .await
-                .map_err(|e| refusal(e.into()))
+            let who = self.caller()?;
+            self.sentinel().my_tasks(&who).await.map_err(refusal)
         })
     }
 
@@ -494,24 +454,17 @@ impl TaskBackend for QueueBackend {
 
     fn counts(&self) -> BoxFuture<'_, Result<Option<JobCounts>, BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Submitter)?;
-            if principal.role < Role::Viewer || principal.home_hidden {
-                return Ok(None);
-            }
-            let queue = self.state.queue().map_err(refusal)?;
-            queue
-                .counts()
-                .await
-                .map(Some)
-                .map_err(|e| refusal(e.into()))
+            let who = self.caller()?;
+            self.sentinel().counts(&who).await.map_err(refusal)
         })
     }
 }
 
-/// The dashboard's server functions, over the same service layer as the admin API.
+/// The dashboard's server functions: one call of the service each, as the admin API's
+/// routes are.
 impl AdminBackend for QueueBackend {
     fn admin_access(&self) -> app::admin::AdminAccess {
-        match self.principal().map(|p| p.role) {
+        match self.caller().ok().map(|p| p.role) {
             Some(role) if role >= Role::Operator => app::admin::AdminAccess::Operator,
             Some(role) if role >= Role::Viewer => app::admin::AdminAccess::Viewer,
             _ => app::admin::AdminAccess::None,
@@ -523,10 +476,11 @@ impl AdminBackend for QueueBackend {
         queue: Option<String>,
     ) -> BoxFuture<'_, Result<app::admin::Overview, BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Viewer)?;
-            admin::overview(&self.state, &principal, queue.as_deref())
+            let who = self.caller()?;
+            self.sentinel()
+                .overview(&who, queue.as_deref())
                 .await
-                .map_err(admin_refusal)
+                .map_err(refusal)
         })
     }
 
@@ -535,10 +489,8 @@ impl AdminBackend for QueueBackend {
         asked: app::admin::QueueListQuery,
     ) -> BoxFuture<'_, Result<app::admin::QueueList, BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Viewer)?;
-            admin::queues(&self.state, &principal, &asked)
-                .await
-                .map_err(admin_refusal)
+            let who = self.caller()?;
+            self.sentinel().queues(&who, &asked).await.map_err(refusal)
         })
     }
 
@@ -547,10 +499,11 @@ impl AdminBackend for QueueBackend {
         query: app::admin::JobQuery,
     ) -> BoxFuture<'_, Result<app::admin::JobPage, BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Viewer)?;
-            admin::find_shared(&self.state, &principal, &query)
+            let who = self.caller()?;
+            self.sentinel()
+                .find_shared(&who, &query)
                 .await
-                .map_err(admin_refusal)
+                .map_err(refusal)
         })
     }
 
@@ -560,10 +513,11 @@ impl AdminBackend for QueueBackend {
         id: JobId,
     ) -> BoxFuture<'_, Result<Option<app::admin::JobDetail>, BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Viewer)?;
-            admin::job_shared(&self.state, &principal, queue.as_deref(), &id)
+            let who = self.caller()?;
+            self.sentinel()
+                .job_shared(&who, queue.as_deref(), &id)
                 .await
-                .map_err(admin_refusal)
+                .map_err(refusal)
         })
     }
 
@@ -574,10 +528,11 @@ impl AdminBackend for QueueBackend {
         action: app::admin::JobAction,
     ) -> BoxFuture<'_, Result<app::admin::ActionOutcome, BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Operator)?;
-            admin::act(&self.state, &principal, queue.as_deref(), &id, action)
+            let who = self.caller()?;
+            self.sentinel()
+                .act(&who, queue.as_deref(), &id, action)
                 .await
-                .map_err(admin_refusal)
+                .map_err(refusal)
         })
     }
 
@@ -587,10 +542,11 @@ impl AdminBackend for QueueBackend {
         paused: bool,
     ) -> BoxFuture<'_, Result<(), BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Operator)?;
-            admin::pause(&self.state, &principal, queue.as_deref(), paused)
+            let who = self.caller()?;
+            self.sentinel()
+                .pause(&who, queue.as_deref(), paused)
                 .await
-                .map_err(admin_refusal)
+                .map_err(refusal)
         })
     }
 
@@ -602,12 +558,14 @@ impl AdminBackend for QueueBackend {
         q: Option<String>,
     ) -> BoxFuture<'_, Result<app::admin::BulkProgress, BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Operator)?;
+            let who = self.caller()?;
             let ids = q.is_none().then_some(ids);
-            let request = admin::BulkRequest::new(action, ids, q).map_err(admin_refusal)?;
-            admin::start_bulk(&self.state, &principal, queue.as_deref(), request)
+            let request =
+                crate::service::jobs::BulkRequest::new(action, ids, q).map_err(refusal)?;
+            self.sentinel()
+                .start_bulk(&who, queue.as_deref(), request)
                 .await
-                .map_err(admin_refusal)
+                .map_err(refusal)
         })
     }
 
@@ -617,10 +575,11 @@ impl AdminBackend for QueueBackend {
         request: app::admin::CleanRequest,
     ) -> BoxFuture<'_, Result<app::admin::CleanOutcome, BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Operator)?;
-            admin::clean(&self.state, &principal, queue.as_deref(), &request)
+            let who = self.caller()?;
+            self.sentinel()
+                .clean(&who, queue.as_deref(), &request)
                 .await
-                .map_err(admin_refusal)
+                .map_err(refusal)
         })
     }
 
@@ -629,12 +588,11 @@ impl AdminBackend for QueueBackend {
         bulk: String,
     ) -> BoxFuture<'_, Result<Option<app::admin::BulkProgress>, BackendError>> {
         Box::pin(async move {
-            self.require(Role::Viewer)?;
-            let progress = self.state.bulk.get(&bulk).map(|run| run.progress());
-            if progress.as_ref().is_some_and(|p| p.finished) {
-                admin::forget_reads(&self.state).await;
-            }
-            Ok(progress)
+            let who = self.caller()?;
+            self.sentinel()
+                .bulk_progress(&who, &bulk)
+                .await
+                .map_err(refusal)
         })
     }
 
@@ -644,19 +602,40 @@ impl AdminBackend for QueueBackend {
         id: JobId,
     ) -> BoxFuture<'_, Result<Option<app::admin::WhyReport>, BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Viewer)?;
-            admin::why(&self.state, &principal, queue.as_deref(), &id)
+            let who = self.caller()?;
+            self.sentinel()
+                .why(&who, queue.as_deref(), &id)
                 .await
-                .map_err(admin_refusal)
+                .map_err(refusal)
         })
     }
 
     fn alerts(&self) -> BoxFuture<'_, Result<app::admin::AlertsReport, BackendError>> {
         Box::pin(async move {
-            self.require(Role::Operator)?;
-            crate::service::alerts::report(&self.state)
+            let who = self.caller()?;
+            self.sentinel().alerts_report(&who).await.map_err(refusal)
+        })
+    }
+
+    fn firing(&self) -> BoxFuture<'_, Result<app::admin::FiringSummary, BackendError>> {
+        Box::pin(async move {
+            let who = self.caller()?;
+            self.sentinel().firing(&who).await.map_err(refusal)
+        })
+    }
+
+    fn ack_alert(
+        &self,
+        rule: String,
+        minutes: Option<u64>,
+    ) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move {
+            let who = self.caller()?;
+            let request = app::admin::AckRequest { minutes };
+            self.sentinel()
+                .ack_alert(&who, &rule, &request)
                 .await
-                .map_err(admin_refusal)
+                .map_err(refusal)
         })
     }
 
@@ -668,7 +647,7 @@ impl AdminBackend for QueueBackend {
         before: Option<String>,
     ) -> BoxFuture<'_, Result<app::admin::AuditPage, BackendError>> {
         Box::pin(async move {
-            self.require(Role::Admin)?;
+            let caller = self.caller()?;
             let since = since_minutes
                 .filter(|m| *m > 0)
                 .map(|m| crate::clock::now_ms().saturating_sub(m.min(10_000_000) * 60_000));
@@ -679,10 +658,11 @@ impl AdminBackend for QueueBackend {
                 None,
                 before.as_deref(),
             )
-            .map_err(admin_refusal)?;
-            crate::service::audit::read(&self.state, &asked, AUDIT_PAGE)
+            .map_err(refusal)?;
+            self.sentinel()
+                .audit_page(&caller, &asked, AUDIT_PAGE)
                 .await
-                .map_err(admin_refusal)
+                .map_err(refusal)
         })
     }
 
@@ -691,10 +671,11 @@ impl AdminBackend for QueueBackend {
         queue: Option<String>,
     ) -> BoxFuture<'_, Result<app::admin::SchedulerList, BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Viewer)?;
-            crate::service::schedulers::list(&self.state, &principal, queue.as_deref())
+            let who = self.caller()?;
+            self.sentinel()
+                .schedulers(&who, queue.as_deref())
                 .await
-                .map_err(admin_refusal)
+                .map_err(refusal)
         })
     }
 
@@ -705,17 +686,11 @@ impl AdminBackend for QueueBackend {
         request: app::admin::SchedulerRequest,
     ) -> BoxFuture<'_, Result<(), BackendError>> {
         Box::pin(async move {
-            let principal = self.require(Role::Operator)?;
-            let id = crate::service::schedulers::scheduler_id(&id).map_err(admin_refusal)?;
-            crate::service::schedulers::upsert(
-                &self.state,
-                &principal,
-                queue.as_deref(),
-                &id,
-                &request,
-            )
-            .await
-            .map_err(admin_refusal)
+            let who = self.caller()?;
+            self.sentinel()
+                .upsert_scheduler(&who, queue.as_deref(), &id, &request)
+                .await
+                .map_err(refusal)
         })
     }
 
@@ -723,38 +698,14 @@ impl AdminBackend for QueueBackend {
         &self,
         queue: Option<String>,
         id: String,
-        action: String,
+        action: app::admin::SchedulerAction,
     ) -> BoxFuture<'_, Result<String, BackendError>> {
         Box::pin(async move {
-            use crate::service::schedulers;
-            let principal = self.require(Role::Operator)?;
-            let id = schedulers::scheduler_id(&id).map_err(admin_refusal)?;
-            let queue = queue.as_deref();
-            let state = &self.state;
-            let done = match action.as_str() {
-                "pause" | "resume" => {
-                    schedulers::switch(state, &principal, queue, &id, action == "pause")
-                        .await
-                        .map(|changed| {
-                            if changed {
-                                format!("{id}: {action}d")
-                            } else {
-                                format!("{id}: already {action}d")
-                            }
-                        })
-                }
-                "run" => schedulers::run_now(state, &principal, queue, &id)
-                    .await
-                    .map(|job| format!("{id}: job {job} added")),
-                "remove" => schedulers::remove(state, &principal, queue, &id)
-                    .await
-                    .map(|()| format!("{id}: removed")),
-                _ => Err(crate::service::admin::param(
-                    "action",
-                    "must be pause, resume, run or remove",
-                )),
-            };
-            done.map_err(admin_refusal)
+            let who = self.caller()?;
+            self.sentinel()
+                .scheduler_action(&who, queue.as_deref(), &id, action)
+                .await
+                .map_err(refusal)
         })
     }
 }

@@ -26,13 +26,13 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::auth::{Principal, Role, require};
+use crate::auth::Principal;
 use crate::error::AppError;
 use crate::events::pulse::QueueLink;
 use crate::events::{EventHub, ResumePoint};
 use crate::http::serve::ConnectionKill;
+use crate::http::state::AppState;
 use crate::queue::stream::{QueueEvent, StreamId};
-use crate::service::state::AppState;
 
 /// Backlog entries read per round trip.
 const BACKLOG_BATCH: usize = 500;
@@ -100,9 +100,12 @@ pub async fn stream(
     headers: HeaderMap,
     extensions: Extensions,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let principal = require(extensions.get::<Principal>(), Role::Submitter)?;
+    let who = extensions
+        .get::<Principal>()
+        .ok_or(AppError::Unauthorized)?;
     // A submitter's stream carries its own jobs' events only.
-    let only_owner: Option<Arc<str>> = principal.sees_only_own().then(|| principal.owner.clone());
+    let follow = state.sentinel.follow(who).await?;
+    let only_owner: Option<Arc<str>> = follow.only_owner;
     let job_filter = match query.job_id {
         Some(raw) => {
             Some(JobId::parse(&raw).map_err(|source| AppError::InvalidId { id: raw, source })?)
@@ -110,7 +113,7 @@ pub async fn stream(
         None => None,
     };
     let resume = resume_after(&headers, query.last_event_id)?;
-    let hub = state.hub()?.clone();
+    let hub = follow.hub;
     let limits = &state.config.limits;
     let slot = state.streams.take(
         state.access.client_network(&extensions, &headers),
@@ -121,7 +124,7 @@ pub async fn stream(
         .get::<ConnectionKill>()
         .map_or_else(CancellationToken::new, |k| k.0.clone());
     let mut live = hub.subscribe(kill);
-    let mut link = state.pulse.subscribe();
+    let mut link = state.sentinel.pulse().subscribe();
     let max_replay = limits.sse_max_replay_events;
     debug!(?resume, "event stream client connected");
 

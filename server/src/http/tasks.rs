@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use app::{EnqueueResponse, JobId, parse_seconds};
-use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -13,9 +12,10 @@ use serde_json::Value;
 
 use app::options::TaskOptions;
 
-use crate::auth::{Credential, Principal, Role, require, require_enqueue};
+use crate::auth::Credential;
 use crate::error::AppError;
-use crate::service::state::AppState;
+use crate::http::state::Caller;
+use crate::service::Sentinel;
 
 use app::types::DEFAULT_SECONDS;
 
@@ -28,28 +28,27 @@ use app::types::DEFAULT_SECONDS;
         ("seconds" = Option<u64>, Query, minimum = 1, maximum = 3600, description = "Ticks the task runs (1 to MAX_SECONDS); else the body's, else 20"),
         ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Retries with the same key return the same job (printable ASCII, at most 255 characters)"),
     ),
-    request_body(content = Option<crate::http::openapi::EnqueueBody>, content_type = "application/json"),
+    request_body(content = Option<crate::http::schema::EnqueueBody>, content_type = "application/json"),
     responses(
         (status = 201, description = "Enqueued", body = app::EnqueueResponse),
-        (status = 400, description = "A value was refused; the body names the field", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "The role may not enqueue, or a cross-site request", body = crate::http::openapi::ErrorBody),
-        (status = 413, description = "Body over MAX_BODY_BYTES", body = crate::http::openapi::ErrorBody),
-        (status = 415, description = "A body that is not JSON", body = crate::http::openapi::ErrorBody),
-        (status = 429, description = "Over the owner's enqueue rate or pending jobs", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForSignedIn,
+        (status = 400, description = "A value was refused; the body names the field", body = crate::error::ErrorBody),
+        (status = 403, description = "The role may not enqueue, or a cross-site request", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over MAX_BODY_BYTES", body = crate::error::ErrorBody),
+        (status = 415, description = "A body that is not JSON", body = crate::error::ErrorBody),
+        (status = 429, description = "Over the owner's enqueue rate or pending jobs (the body names the setting)", body = crate::error::ErrorBody),
+        crate::http::schema::ForSignedIn,
     )
 )]
 pub async fn enqueue(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<EnqueueResponse>), AppError> {
-    let principal = require_enqueue(principal.as_deref())?;
     // A browser can send a form or text/plain across sites without asking first: only JSON
     // (or nothing) is taken, unless the caller is a program with a token.
-    if principal.credential != Credential::Bearer
+    if who.credential != Credential::Bearer
         && let Some(kind) = headers.get(CONTENT_TYPE)
         && !kind.to_str().is_ok_and(|k| {
             k.trim_start()
@@ -59,7 +58,7 @@ pub async fn enqueue(
     {
         return Err(AppError::UnsupportedMediaType);
     }
-    let max = state.config.max_seconds;
+    let max = sentinel.config().max_seconds;
     // The body is checked even when the query gives `seconds` (the query's value wins).
     let fields = body_fields(&body)?;
     let from_body = match &fields {
@@ -83,7 +82,7 @@ pub async fn enqueue(
         options: &options,
         idempotency_key: key.as_deref(),
     };
-    let id = crate::service::enqueue::enqueue(&state, principal, request).await?;
+    let id = sentinel.enqueue(&who, request).await?;
     Ok((StatusCode::CREATED, Json(EnqueueResponse { id })))
 }
 
@@ -159,32 +158,22 @@ fn seconds_from_body(body: &[u8], max: u64) -> Result<Option<u64>, AppError> {
     params(("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$", description = "The job id: no ':' and no control characters")),
     responses(
         (status = 200, description = "The job", body = app::JobStatus),
-        (status = 400, description = "An id that can name no job", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "No such job (or another owner's)", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForSignedIn,
+        (status = 400, description = "An id that can name no job", body = crate::error::ErrorBody),
+        (status = 404, description = "No such job (or another owner's)", body = crate::error::ErrorBody),
+        crate::http::schema::ForSignedIn,
     )
 )]
 pub async fn status(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
     Path(raw_id): Path<String>,
 ) -> Result<Json<app::JobStatus>, AppError> {
-    let principal = require(principal.as_deref(), Role::Submitter)?;
     let id = JobId::parse(&raw_id).map_err(|source| AppError::InvalidId {
         id: raw_id.clone(),
         source,
     })?;
-    let queue = state.queue()?;
-    match queue.status(&id).await? {
-        Some(found) if may_see(principal, found.owner.as_deref()) => Ok(Json(found.status)),
-        // Another owner's job is answered exactly as a job that does not exist.
-        _ => Err(AppError::NotFound { id: raw_id }),
-    }
-}
-
-/// Whether `principal` may see a job owned by `owner`: a submitter only its own.
-pub fn may_see(principal: &Principal, owner: Option<&str>) -> bool {
-    !principal.sees_only_own() || owner == Some(&*principal.owner)
+    // Another owner's job is answered exactly as a job that does not exist.
+    Ok(Json(sentinel.status(&who, &id).await?))
 }
 
 /// `GET /tasks/counts` → counts per state and the first jobs of each.
@@ -193,18 +182,15 @@ pub fn may_see(principal: &Principal, owner: Option<&str>) -> bool {
     path = "/tasks/counts",
     responses(
         (status = 200, description = "Counts and the first jobs of each state", body = app::CountsReport),
-        (status = 403, description = "A submitter (or a grant limited to other queues) may not see the whole queue", body = crate::http::openapi::ErrorBody),
-        crate::http::openapi::ForSignedIn,
+        (status = 403, description = "A submitter (or a grant limited to other queues) may not see the whole queue", body = crate::error::ErrorBody),
+        crate::http::schema::ForSignedIn,
     )
 )]
 pub async fn counts(
-    State(state): State<AppState>,
-    principal: Option<Extension<Principal>>,
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
 ) -> Result<Json<app::CountsReport>, AppError> {
-    if require(principal.as_deref(), Role::Viewer)?.home_hidden {
-        return Err(AppError::Forbidden);
-    }
-    Ok(Json(state.queue()?.counts_report().await?))
+    Ok(Json(sentinel.counts_report(&who).await?))
 }
 
 /// Any other path.

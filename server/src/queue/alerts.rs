@@ -44,6 +44,9 @@ pub struct RuleState {
     /// What the condition saw last, in words.
     #[serde(default)]
     pub detail: String,
+    /// The job the condition saw last (a stuck or stalled job), for a link.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub job: String,
 }
 
 /// KEYS: the lease. ARGV: this process's id, the lease's length (ms).
@@ -119,6 +122,9 @@ pub async fn states(queue: &TaskQueue) -> Result<HashMap<String, RuleState>, Eng
                 serde_json::from_str::<RuleState>(&value)
                     .map(|mut s| {
                         s.detail = super::cut(&s.detail, MAX_FIELD).to_string();
+                        s.job = super::keys::is_job_id(&s.job)
+                            .map(|id| id.as_str().to_string())
+                            .unwrap_or_default();
                         s
                     })
                     .unwrap_or_default()
@@ -176,6 +182,62 @@ return 1
         invocation.arg(rule);
     }
     queue.run_script::<i64>(&invocation).await.map(|_| ())
+}
+
+/// An acknowledgement of one firing (`alerts:acks`, rule name → this as JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// Who acknowledged it.
+    #[serde(default)]
+    pub by: String,
+    /// When (ms).
+    #[serde(default)]
+    pub at: u64,
+    /// Until when reminders are silenced (ms; 0: until the rule resolves).
+    #[serde(default)]
+    pub until: u64,
+    /// The firing it applies to (its start, ms): a later firing is not acknowledged.
+    #[serde(default)]
+    pub firing: u64,
+}
+
+impl Ack {
+    /// Whether it silences the firing that started at `firing`, at `now`.
+    pub fn holds(&self, firing: u64, now: u64) -> bool {
+        firing > 0 && self.firing == firing && (self.until == 0 || now < self.until)
+    }
+}
+
+/// Every acknowledgement stored; one that does not parse (or names no person) is none.
+pub async fn acks(queue: &TaskQueue) -> Result<HashMap<String, Ack>, EngineError> {
+    let mut cmd = redis::cmd("HGETALL");
+    cmd.arg(queue.keys().alerts_acks());
+    let reply: redis::Value = queue.run_cmd(&cmd).await?;
+    Ok(super::record::hash_pairs(reply)
+        .into_iter()
+        .filter(|(name, value)| name.len() <= MAX_FIELD && value.len() <= MAX_STATE_BYTES)
+        .filter_map(|(name, value)| {
+            let mut ack = serde_json::from_str::<Ack>(&value).ok()?;
+            ack.by = super::cut(&ack.by, 300).to_string();
+            (!ack.by.is_empty()).then_some((name, ack))
+        })
+        .collect())
+}
+
+/// Stores an acknowledgement of `rule`'s firing.
+pub async fn write_ack(queue: &TaskQueue, rule: &str, ack: &Ack) -> Result<(), EngineError> {
+    let mut cmd = redis::cmd("HSET");
+    cmd.arg(queue.keys().alerts_acks())
+        .arg(rule)
+        .arg(serde_json::to_string(ack).unwrap_or_default());
+    queue.run_cmd::<i64>(&cmd).await.map(|_| ())
+}
+
+/// Forgets `rule`'s acknowledgement (it resolved).
+pub async fn forget_ack(queue: &TaskQueue, rule: &str) -> Result<(), EngineError> {
+    let mut cmd = redis::cmd("HDEL");
+    cmd.arg(queue.keys().alerts_acks()).arg(rule);
+    queue.run_cmd::<i64>(&cmd).await.map(|_| ())
 }
 
 /// One delivery attempt, as logged.

@@ -159,6 +159,28 @@ pub async fn pause(queue: &TaskQueue, paused: bool) -> Result<(), EngineError> {
     }
 }
 
+/// How long one of BullMQ's batch scripts may run over a whole state (they move a thousand
+/// jobs a call, in a loop of calls).
+const BATCH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Moves every job of `state` (failed or completed) back to wait with BullMQ's own batch
+/// script (`moveJobsToWait`), `batch` jobs a call.
+pub async fn retry_all(queue: &TaskQueue, state: JobState, batch: u32) -> Result<(), EngineError> {
+    bounded(
+        BATCH_DEADLINE,
+        queue.engine().retry_jobs(state.as_str(), batch, None),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Promotes every delayed job with BullMQ's own batch script (`promote`), `batch` a call.
+pub async fn promote_all(queue: &TaskQueue, batch: u32) -> Result<(), EngineError> {
+    bounded(BATCH_DEADLINE, queue.engine().promote_jobs(batch))
+        .await
+        .map(|_| ())
+}
+
 /// Removes finished jobs older than the request says, or counts them on a dry run.
 pub async fn clean(queue: &TaskQueue, request: &CleanRequest) -> Result<CleanOutcome, EngineError> {
     let limit = request.limit.unwrap_or(MAX_CLEAN).min(MAX_CLEAN);

@@ -526,6 +526,121 @@ pub async fn workers_by_queue(
     counts
 }
 
+/// A scan's result as every process shares it (`discovery:found`): when it was made, whether
+/// it was complete, and the queues, one `<prefix>\n<name>` line pair each.
+#[derive(Debug, Clone, Default)]
+pub struct Shared {
+    /// When the scan finished (ms since the epoch).
+    pub at: u64,
+    /// What it found.
+    pub found: Found,
+}
+
+/// Largest shared result read back (10,000 queues of two 256-byte names).
+const MAX_SHARED_BYTES: usize = 6 << 20;
+
+/// The last scan any process made, if one is stored (read leniently: a line pair that is no
+/// queue is skipped, a value too large or of another type is no result).
+pub async fn shared(home: &TaskQueue) -> Result<Option<Shared>, EngineError> {
+    let mut cmd = redis::cmd("GET");
+    cmd.arg(home.keys().discovery("found"));
+    let reply: redis::Value = match home.run_cmd(&cmd).await {
+        Ok(reply) => reply,
+        // Another program's value of another type: no shared result.
+        Err(error) if error.is_answer() => return Ok(None),
+        Err(other) => return Err(other),
+    };
+    let redis::Value::BulkString(bytes) = reply else {
+        return Ok(None);
+    };
+    if bytes.len() > MAX_SHARED_BYTES {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines = text.split('\n');
+    let Some(head) = lines.next() else {
+        return Ok(None);
+    };
+    let Some((at, complete)) = head.split_once(' ') else {
+        return Ok(None);
+    };
+    let Ok(at) = at.parse::<u64>() else {
+        return Ok(None);
+    };
+    let mut queues = Vec::new();
+    while let (Some(prefix), Some(name)) = (lines.next(), lines.next()) {
+        if let Some(found) = FoundQueue::from_meta_key(&format!("{prefix}:{name}:meta"))
+            && found.prefix == prefix
+            && queues.len() < MAX_QUEUES
+        {
+            queues.push(found);
+        }
+    }
+    queues.sort();
+    queues.dedup();
+    Ok(Some(Shared {
+        at,
+        found: Found {
+            queues,
+            complete: complete == "complete",
+        },
+    }))
+}
+
+/// Stores a scan's result for every process, kept `keep_ms`.
+pub async fn share(
+    home: &TaskQueue,
+    found: &Found,
+    at: u64,
+    keep_ms: u64,
+) -> Result<(), EngineError> {
+    let mut text = format!(
+        "{at} {}",
+        if found.complete {
+            "complete"
+        } else {
+            "partial"
+        }
+    );
+    for queue in &found.queues {
+        text.push('\n');
+        text.push_str(&queue.prefix);
+        text.push('\n');
+        text.push_str(&queue.name);
+    }
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(home.keys().discovery("found"))
+        .arg(text)
+        .arg("PX")
+        .arg(keep_ms);
+    home.run_cmd::<()>(&cmd).await
+}
+
+/// Takes the lease of the one process that scans (for `ms`), if nobody holds it.
+pub async fn take_lease(home: &TaskQueue, me: &str, ms: u64) -> Result<bool, EngineError> {
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(home.keys().discovery("lease"))
+        .arg(me)
+        .arg("NX")
+        .arg("PX")
+        .arg(ms);
+    let reply: redis::Value = home.run_cmd(&cmd).await?;
+    Ok(matches!(
+        reply,
+        redis::Value::Okay | redis::Value::SimpleString(_)
+    ))
+}
+
+/// Gives the lease back, if this process still holds it.
+pub async fn release_lease(home: &TaskQueue, me: &str) -> Result<(), EngineError> {
+    let script = redis::Script::new(
+        r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0"#,
+    );
+    let mut invocation = script.prepare_invoke();
+    invocation.key(home.keys().discovery("lease")).arg(me);
+    home.run_script::<i64>(&invocation).await.map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

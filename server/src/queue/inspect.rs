@@ -123,25 +123,27 @@ pub async fn list(
             );
         }
     }
+    let (jobs, skipped) = listed_jobs(queue, &listed).await?;
     Ok(JobPage {
         total,
         page,
         size,
-        jobs: listed_jobs(queue, &listed).await?,
+        jobs,
         complete: true,
         next: None,
+        skipped,
     })
 }
 
 /// The jobs of `listed` (state and id), read in one round trip; jobs gone meanwhile are left
-/// out.
+/// out, and so are entries that are no jobs (counted: the second value).
 pub(super) async fn listed_jobs(
     queue: &TaskQueue,
     listed: &[(JobState, String)],
-) -> Result<Vec<ListedJob>, EngineError> {
+) -> Result<(Vec<ListedJob>, u64), EngineError> {
     let ids: Vec<&String> = listed.iter().map(|(_, id)| id).collect();
-    let records = queue.records(&ids).await?;
-    Ok(listed
+    let (records, skipped) = queue.records_counted(&ids).await?;
+    let jobs = listed
         .iter()
         .zip(records)
         .filter_map(|((state, _), record)| {
@@ -150,7 +152,13 @@ pub(super) async fn listed_jobs(
                 job: record.summary(),
             })
         })
-        .collect())
+        .collect();
+    Ok((jobs, skipped))
+}
+
+/// Whether the queue is paused (workers take no new job).
+pub async fn is_paused(queue: &TaskQueue) -> Result<bool, EngineError> {
+    bounded(CALL_TIMEOUT, queue.engine().is_paused()).await
 }
 
 /// How many jobs are in `state`.

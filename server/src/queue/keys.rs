@@ -21,15 +21,18 @@ use app::JobId;
 
 /// The first part (after `<prefix>:<queue>:`) of every key of a queue that is not a job's:
 /// BullMQ's and ours. Sorted, for the reader.
-pub const RESERVED: [&str; 35] = [
+pub const RESERVED: [&str; 38] = [
     // Sentinel's own (see the functions below).
     "alerts",
     "audit",
     "bulk",
     "cancel",
+    "discovery",
+    "history",
     "idx",
     "owner",
     "quota",
+    "rate",
     "schedulers",
     "sessions",
     "stats",
@@ -346,9 +349,32 @@ impl QueueKeys {
     pub fn alerts_log(&self) -> String {
         self.named("alerts:log")
     }
+    /// Acknowledged firings (rule name → who, when, until when).
+    pub fn alerts_acks(&self) -> String {
+        self.named("alerts:acks")
+    }
     /// A bulk run's working list of job ids.
     pub fn bulk_run(&self, run: &str) -> String {
         self.named(&format!("bulk:{run}"))
+    }
+    /// One principal's rate limit of one kind (`bucket`), by a digest of the principal: the
+    /// theoretical arrival time of its next request (see `limits.rs`).
+    pub fn rate(&self, bucket: &str, digest: &str) -> String {
+        self.named(&format!("rate:{bucket}:{digest}"))
+    }
+    /// The ids of one principal's audit entries of one category (`actions`, `access`), newest
+    /// first: what lets the log cap each principal apart (see `audit.rs`).
+    pub fn audit_by(&self, category: &str, digest: &str) -> String {
+        self.named(&format!("audit:by:{category}:{digest}"))
+    }
+    /// Which process scans the Redis for queues (a key with an expiry naming its holder),
+    /// and the last scan's result and time, shared by every process.
+    pub fn discovery(&self, part: &str) -> String {
+        self.named(&format!("discovery:{part}"))
+    }
+    /// A queue's history (see `history.rs`): one sorted set per resolution.
+    pub fn history(&self, resolution: &str, queue: &str) -> String {
+        self.named(&format!("history:{resolution}:{queue}"))
     }
 
     /// The queue-level keys whose type BullMQ (or we) rely on, with that type: a key of another
@@ -381,6 +407,7 @@ impl QueueKeys {
             (self.alerts_state(), Hash),
             (self.alerts_log(), Stream),
             (self.alerts_lease(), String),
+            (self.alerts_acks(), Hash),
         ]
     }
 }
@@ -407,6 +434,10 @@ mod tests {
             keys.quota_network("10.0.0.1/32"),
             keys.stats_minute(29_000_000),
             keys.bulk_run("ab12"),
+            keys.rate("action", "00ff"),
+            keys.audit_by("access", "00ff"),
+            keys.discovery("lease"),
+            keys.history("m", "bull:payments"),
         ]);
         for key in made {
             let rest = key.strip_prefix("pre:q:").expect("under the queue's base");

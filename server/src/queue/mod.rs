@@ -24,12 +24,15 @@ pub mod discovery;
 pub mod index;
 pub mod inspect;
 pub mod keys;
+pub mod limits;
+pub mod owners;
 pub mod record;
 pub mod schedulers;
 pub mod search;
 pub mod stats;
 pub mod stream;
 pub mod why;
+pub mod worklist;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -61,6 +64,7 @@ fn state_from(present: &[bool]) -> JobState {
 }
 
 pub use app::types::TASK_JOB_NAME;
+pub use owners::{OWNER_INDEX_LEN, RESERVATION_MS, Refusal, Reservation};
 pub use stream::cut;
 
 /// How many jobs of each state `GET /tasks/counts` lists.
@@ -83,6 +87,21 @@ pub enum EngineError {
     /// Redis did not answer in time.
     #[error("queue engine call timed out after {0:?}")]
     Timeout(Duration),
+}
+
+impl EngineError {
+    /// Whether Redis answered (with an error about the data, such as a key of the wrong
+    /// type), rather than not answering: the connection is fine, the data is foreign.
+    pub fn is_answer(&self) -> bool {
+        match self {
+            EngineError::Queue(bullmq::Error::Redis(error)) => {
+                error.code() == Some("WRONGTYPE")
+                    || error.kind() == redis::ErrorKind::UnexpectedReturnType
+            }
+            EngineError::Queue(bullmq::Error::Script { .. }) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Runs `call` with our deadline, mapping both failure kinds into [`EngineError`].
@@ -354,83 +373,6 @@ impl TaskQueue {
         })
     }
 
-    /// The ids of `owner`'s most recent jobs, newest first (at most `limit`).
-    pub async fn owned_ids(&self, owner: &str, limit: usize) -> Result<Vec<String>, EngineError> {
-        let mut cmd = redis::cmd("ZREVRANGE");
-        cmd.arg(self.keys.owner(owner))
-            .arg(0)
-            .arg(limit.saturating_sub(1));
-        Ok(id_list(self.run_cmd(&cmd).await?))
-    }
-
-    /// Reserves a place for one more pending job in each of these indexes (an owner's, and an
-    /// anonymous client network's), each held to `max` jobs waiting or running: counted and
-    /// reserved in one script, so parallel requests cannot overshoot the quota together. `Ok(Err(i))`
-    /// names the first index at its limit; nothing is reserved then. The place is held until
-    /// [`Self::settle`] (or for [`RESERVATION_MS`] if this process dies before it). Ids of jobs
-    /// that finished or are gone leave the indexes as they are counted.
-    pub async fn reserve(
-        &self,
-        indexes: &[String],
-        max: u64,
-    ) -> Result<Result<Reservation, usize>, EngineError> {
-        let mut bytes = [0u8; 12];
-        let _ = getrandom::fill(&mut bytes);
-        // Never a job id: ids have no ':'.
-        let member = format!("r:{}", app::url::hex(bytes));
-        let mut invocation = reserve_script().prepare_invoke();
-        for index in indexes {
-            invocation.key(index);
-        }
-        invocation
-            .arg(self.keys.base())
-            .arg(max)
-            .arg(crate::clock::now_ms())
-            .arg(&member)
-            .arg(RESERVATION_MS)
-            .arg(OWNER_INDEX_LEN);
-        let mut conn = self.queue.connection().connection();
-        let at_limit: i64 = self.timed(invocation.invoke_async(&mut conn)).await?;
-        Ok(match usize::try_from(at_limit) {
-            Ok(0) | Err(_) => Ok(Reservation {
-                indexes: indexes.to_vec(),
-                member,
-            }),
-            Ok(index) => Err(index - 1),
-        })
-    }
-
-    /// Turns a reservation into job `id` (it was added) or gives it back (`None`: the add
-    /// failed), keeping each index to its last [`OWNER_INDEX_LEN`] entries.
-    pub async fn settle(
-        &self,
-        reservation: Reservation,
-        id: Option<&str>,
-    ) -> Result<(), EngineError> {
-        let now = crate::clock::now_ms();
-        let mut pipe = redis::pipe();
-        for index in &reservation.indexes {
-            pipe.cmd("ZREM")
-                .arg(index)
-                .arg(&reservation.member)
-                .ignore();
-            if let Some(id) = id {
-                pipe.cmd("ZADD")
-                    .arg(index)
-                    .arg("NX")
-                    .arg(now)
-                    .arg(id)
-                    .ignore();
-                pipe.cmd("ZREMRANGEBYRANK")
-                    .arg(index)
-                    .arg(0)
-                    .arg(-(OWNER_INDEX_LEN as i64) - 1)
-                    .ignore();
-            }
-        }
-        self.run(&pipe).await
-    }
-
     /// Records session `id` (valid until `expiry`, seconds since the epoch) as signed out, and
     /// forgets sessions that have expired anyway.
     pub async fn revoke_session(&self, id: &str, expiry: u64) -> Result<(), EngineError> {
@@ -547,24 +489,67 @@ impl TaskQueue {
         &self,
         ids: &[&String],
     ) -> Result<Vec<Option<JobRecord>>, EngineError> {
+        Ok(self.records_counted(ids).await?.0)
+    }
+
+    /// As [`Self::records`], with how many entries were foreign: an id that can name no job,
+    /// a key of another type than a hash, or a hash that is no job. Each is left out on its
+    /// own (a page of jobs still answers with the rest); a job that is simply gone is not
+    /// counted.
+    pub(crate) async fn records_counted(
+        &self,
+        ids: &[&String],
+    ) -> Result<(Vec<Option<JobRecord>>, u64), EngineError> {
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
         // An id that can name no job (read back from a list anyone may write) is not read.
         let valid: Vec<Option<JobId>> = ids.iter().map(|id| keys::is_job_id(id)).collect();
         let mut pipe = redis::pipe();
+        pipe.ignore_errors();
         for id in valid.iter().flatten() {
             pipe.cmd("HGETALL").arg(self.keys.job(id));
         }
-        let mut replies = self.run::<Vec<redis::Value>>(&pipe).await?.into_iter();
-        Ok(valid
+        let mut replies = self
+            .run::<Vec<redis::RedisResult<redis::Value>>>(&pipe)
+            .await?
+            .into_iter();
+        let mut skipped = 0;
+        let records = valid
             .iter()
             .map(|id| {
-                let id = id.as_ref()?;
-                let reply = replies.next()?;
-                JobRecord::from_reply(id.as_str(), reply, self.max_field_bytes)
+                let Some(id) = id.as_ref() else {
+                    skipped += 1;
+                    return None;
+                };
+                match replies.next()? {
+                    Ok(reply) => {
+                        let empty = record::is_empty(&reply);
+                        let record =
+                            JobRecord::from_reply(id.as_str(), reply, self.max_field_bytes);
+                        if record.is_none() && !empty {
+                            skipped += 1;
+                        }
+                        record
+                    }
+                    Err(_) => {
+                        skipped += 1;
+                        None
+                    }
+                }
             })
-            .collect())
+            .collect();
+        if skipped > 0 {
+            crate::telemetry::throttled_for("foreign entries", self.keys.base(), |suppressed| {
+                tracing::warn!(
+                    queue = %self.keys.base(),
+                    skipped,
+                    suppressed,
+                    "entries that are no jobs are listed among this queue's jobs (left out)"
+                );
+            });
+        }
+        Ok((records, skipped))
     }
 
     /// Redis's `maxmemory-policy`; BullMQ needs `noeviction` (an evicted job is a lost job).
@@ -582,6 +567,25 @@ impl TaskQueue {
             _ => Vec::new(),
         };
         Ok(values.get(1).cloned().unwrap_or_default())
+    }
+
+    /// Redis's `used_memory` and `maxmemory` (bytes; `0`: no maxmemory), from `INFO memory`.
+    pub async fn memory(&self) -> Result<(u64, u64), EngineError> {
+        let mut cmd = redis::cmd("INFO");
+        cmd.arg("memory");
+        let text: String = match self.run_cmd::<redis::Value>(&cmd).await? {
+            redis::Value::BulkString(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            redis::Value::VerbatimString { text, .. } => text,
+            redis::Value::SimpleString(text) => text,
+            // A cluster answers per node: the largest figure is the one that fills first.
+            redis::Value::Map(nodes) => nodes
+                .into_iter()
+                .filter_map(|(_, v)| record::text(&v))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => String::new(),
+        };
+        Ok(parse_memory(&text))
     }
 
     /// Runs `pipe` on the queue's shared connection within our deadline.
@@ -660,68 +664,6 @@ impl TaskQueue {
 /// Log lines kept per job (each tick writes one, as Node's `job.log` does).
 pub const KEEP_LOG_LINES: u32 = 1000;
 
-/// Longest owner index kept: more than the most pending jobs an owner may have, plus room for
-/// recent finished ones (they leave it as they are found).
-pub const OWNER_INDEX_LEN: usize = 1000;
-
-/// How long a place reserved by [`TaskQueue::reserve`] holds when nobody settles it (a process
-/// that died between the reservation and the add): far longer than an add may take.
-pub const RESERVATION_MS: u64 = 30_000;
-
-/// A place reserved for one job in owners' indexes, until [`TaskQueue::settle`].
-#[derive(Debug)]
-pub struct Reservation {
-    indexes: Vec<String>,
-    member: String,
-}
-
-/// KEYS: the indexes (sorted sets of job ids and reservations, scored by when added).
-/// ARGV: the queue's key base (`<prefix>:<queue>:`), the most pending per index, now (ms),
-/// the reservation's member, how long a reservation holds (ms), the longest index kept.
-/// Counts each index's jobs that exist and have not finished plus its live reservations;
-/// drops finished or gone jobs and stale reservations on the way. Returns 0 after reserving a
-/// place in every index, or the 1-based number of the first index at its limit.
-const RESERVE_SCRIPT: &str = r#"
-local base = ARGV[1]
-local max = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-local ttl = tonumber(ARGV[5])
-local keep = tonumber(ARGV[6])
-for i = 1, #KEYS do
-  local entries = redis.call("ZREVRANGE", KEYS[i], 0, keep + max, "WITHSCORES")
-  local pending = 0
-  for j = 1, #entries, 2 do
-    local member = entries[j]
-    if string.sub(member, 1, 2) == "r:" then
-      if tonumber(entries[j + 1]) + ttl < now then
-        redis.call("ZREM", KEYS[i], member)
-      else
-        pending = pending + 1
-      end
-    else
-      local job = redis.call("HMGET", base .. member, "timestamp", "finishedOn")
-      if job[1] and not job[2] then
-        pending = pending + 1
-      else
-        redis.call("ZREM", KEYS[i], member)
-      end
-    end
-  end
-  if pending >= max then
-    return i
-  end
-end
-for i = 1, #KEYS do
-  redis.call("ZADD", KEYS[i], now, ARGV[4])
-end
-return 0
-"#;
-
-fn reserve_script() -> &'static redis::Script {
-    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    SCRIPT.get_or_init(|| redis::Script::new(RESERVE_SCRIPT))
-}
-
 /// A job's status and its owner (from its data), when it has one.
 #[derive(Debug, Clone)]
 pub struct OwnedStatus {
@@ -729,6 +671,27 @@ pub struct OwnedStatus {
     pub status: JobStatus,
     /// Who added it, if recorded.
     pub owner: Option<String>,
+}
+
+/// The largest `used_memory` and `maxmemory` an `INFO memory` answer names (one node, or
+/// several joined).
+fn parse_memory(text: &str) -> (u64, u64) {
+    let mut used = 0;
+    let mut max = 0;
+    for line in text.lines() {
+        let Some((name, value)) = line.trim().split_once(':') else {
+            continue;
+        };
+        let Ok(value) = value.trim().parse::<u64>() else {
+            continue;
+        };
+        match name {
+            "used_memory" => used = used.max(value),
+            "maxmemory" => max = max.max(value),
+            _ => {}
+        }
+    }
+    (used, max)
 }
 
 /// Parses `raw` as JSON, falling back to the text itself.
@@ -745,5 +708,17 @@ fn id_list(reply: redis::Value) -> Vec<String> {
             .filter(|id| keys::is_job_id(id).is_some())
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn memory_figures_are_read_from_info_leniently() {
+        let info = "# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\nmaxmemory:0\r\n";
+        assert_eq!(super::parse_memory(info), (1_048_576, 0));
+        let two_nodes = "used_memory:10\nmaxmemory:100\nused_memory:30\nmaxmemory:100\n";
+        assert_eq!(super::parse_memory(two_nodes), (30, 100));
+        assert_eq!(super::parse_memory("garbage\nused_memory:x\n"), (0, 0));
     }
 }

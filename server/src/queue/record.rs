@@ -217,6 +217,16 @@ pub fn owner_in(data: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Whether a reply to `HGETALL` is an empty hash (the key does not exist).
+pub fn is_empty(reply: &RedisValue) -> bool {
+    match reply {
+        RedisValue::Array(items) => items.is_empty(),
+        RedisValue::Map(items) => items.is_empty(),
+        RedisValue::Nil => true,
+        _ => false,
+    }
+}
+
 /// The field/value pairs of an `HGETALL` reply (RESP2 or RESP3), as text; anything else is
 /// no pairs.
 pub fn hash_pairs(reply: RedisValue) -> Vec<(String, String)> {

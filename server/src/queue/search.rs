@@ -191,13 +191,15 @@ pub async fn run(
 ) -> Result<JobPage, EngineError> {
     let skip = page.saturating_mul(size);
     let walked = walk(queue, search, states, cursor, skip, size).await?;
+    let (jobs, skipped) = listed_jobs(queue, &walked.picked).await?;
     Ok(JobPage {
         total: walked.matched,
         page,
         size,
-        jobs: listed_jobs(queue, &walked.picked).await?,
+        jobs,
         complete: walked.complete,
         next: walked.next.map(Cursor::to_text),
+        skipped,
     })
 }
 

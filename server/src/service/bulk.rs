@@ -6,16 +6,16 @@
 //! Redis: "retry every failed (or completed) job" and "promote every delayed job" use BullMQ's
 //! own batch scripts (`moveJobsToWait`, `promote`), 1,000 jobs a call.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use app::JobId;
 use app::types::JobState;
 
+use super::state::runs::{Run, Runs};
 use crate::queue::control::{Action, act};
-use crate::queue::{EngineError, TaskQueue};
+use crate::queue::{EngineError, TaskQueue, worklist};
 
 /// Jobs read and acted on per chunk.
 const CHUNK: usize = 500;
@@ -23,8 +23,6 @@ const CHUNK: usize = 500;
 const IN_FLIGHT: usize = 64;
 /// Jobs per call of BullMQ's batch scripts.
 const BATCH: u32 = 1000;
-/// Bulk runs remembered for their progress.
-const KEPT_RUNS: usize = 100;
 /// Most ids one request may list (a page of the list; larger sets go by search).
 pub const MAX_IDS: usize = 100;
 /// Most jobs one bulk run over a search acts on.
@@ -41,87 +39,18 @@ pub enum Target {
     Search(app::search::Search, Vec<JobState>),
 }
 
-/// A bulk run's progress (the shape is shared with the dashboard).
-pub type Progress = app::admin::BulkProgress;
-
-/// One run, shared between its task and the readers of its progress.
-#[derive(Debug)]
-pub struct Run {
-    id: String,
-    action: Action,
-    total: AtomicU64,
-    done: AtomicU64,
-    skipped: AtomicU64,
-    finished: AtomicBool,
-    error: Mutex<Option<String>>,
-}
-
-impl Run {
-    /// Its progress now.
-    pub fn progress(&self) -> Progress {
-        Progress {
-            bulk: self.id.clone(),
-            action: self.action.as_str().to_string(),
-            total: self.total.load(Ordering::Relaxed),
-            done: self.done.load(Ordering::Relaxed),
-            skipped: self.skipped.load(Ordering::Relaxed),
-            finished: self.finished.load(Ordering::Relaxed),
-            error: self.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-        }
-    }
-}
-
-/// The runs this process started (the most recent [`KEPT_RUNS`]), and how many run now.
-#[derive(Debug, Default)]
-pub struct Runs {
-    runs: Mutex<VecDeque<Arc<Run>>>,
-    running: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-/// A run's place among the runs under way; given back when the run ends.
-struct Running(Arc<std::sync::atomic::AtomicUsize>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Runs {
-    /// The run `id`, if this process remembers it.
-    pub fn get(&self, id: &str) -> Option<Arc<Run>> {
-        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        runs.iter().find(|r| r.id == id).cloned()
-    }
-
-    /// Takes a place for one more run, unless `max` are under way.
-    fn take(&self, max: usize) -> Option<Running> {
-        let taken = self
-            .running
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .is_ok();
-        taken.then(|| Running(self.running.clone()))
-    }
-
-    fn add(&self, run: Arc<Run>) {
-        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        runs.push_back(run);
-        while runs.len() > KEPT_RUNS {
-            runs.pop_front();
-        }
-    }
-}
-
-/// Everything a run needs to act: the server's state, and the queue it acts on when that is
-/// not Sentinel's own.
+/// Everything a run needs to act: the service, the queue it acts on when that is not
+/// Sentinel's own, and who started it with what (its audit entry is completed when it ends).
 #[derive(Clone)]
 pub struct Scope {
-    /// The server's state.
-    pub state: crate::service::state::AppState,
+    /// The service.
+    pub service: super::Sentinel,
     /// Another queue on the Redis (`None`: Sentinel's own).
     pub other: Option<Arc<crate::queue::TaskQueue>>,
+    /// Who started it.
+    pub who: crate::auth::Principal,
+    /// The jobs as asked (the audit entry's target).
+    pub asked: String,
 }
 
 impl Scope {
@@ -129,41 +58,54 @@ impl Scope {
     fn queue(&self) -> Result<&crate::queue::TaskQueue, crate::error::AppError> {
         match &self.other {
             Some(queue) => Ok(queue),
-            None => self.state.queue(),
+            None => self.service.queue(),
         }
     }
 }
 
 /// Starts `action` on `target` in the background; returns the run to follow, or `None` when
-/// `MAX_BULK_RUNS` runs are under way in this process.
-pub fn start(runs: &Runs, scope: Scope, action: Action, target: Target) -> Option<Arc<Run>> {
-    let place = runs.take(scope.state.config.limits.max_bulk_runs)?;
-    let mut bytes = [0u8; 8];
-    let _ = getrandom::fill(&mut bytes);
-    let run = Arc::new(Run {
-        id: app::url::hex(bytes),
-        action,
-        total: AtomicU64::new(match &target {
-            Target::Ids(ids) => ids.len() as u64,
-            Target::State(_) | Target::Search(..) => 0,
-        }),
-        done: AtomicU64::new(0),
-        skipped: AtomicU64::new(0),
-        finished: AtomicBool::new(false),
-        error: Mutex::new(None),
-    });
+/// `max_runs` runs are under way in this process. When it ends, its audit entry is completed
+/// with the final counts (a second entry of the same action).
+pub fn start(
+    runs: &Runs,
+    scope: Scope,
+    max_runs: usize,
+    action: Action,
+    target: Target,
+) -> Option<Arc<Run>> {
+    let place = runs.take(max_runs)?;
+    let total = match &target {
+        Target::Ids(ids) => ids.len() as u64,
+        Target::State(_) | Target::Search(..) => 0,
+    };
+    let run = Arc::new(Run::new(action, total));
     runs.add(run.clone());
     let task = run.clone();
     tokio::spawn(async move {
         let _place = place;
         let result = execute(&scope, &task, action, target).await;
-        if let Err(error) = result {
-            *task.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
-                "stopped: {}",
-                crate::telemetry::error_chain(&error)
-            ));
+        if let Err(error) = &result {
+            *task.error.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(format!("stopped: {}", crate::telemetry::error_chain(error)));
         }
         task.finished.store(true, Ordering::Relaxed);
+        let progress = task.progress();
+        let name = format!("bulk:{}", action.as_str());
+        let done = super::audit::Done {
+            action: &name,
+            target: Some(crate::queue::cut(&scope.asked, 512)),
+            count: Some(progress.done),
+        };
+        let outcome = result.map_err(crate::error::AppError::from);
+        let _ = scope
+            .service
+            .record(&scope.who, done, outcome, |()| {
+                format!(
+                    "finished {}: {} done, {} skipped of {}",
+                    progress.bulk, progress.done, progress.skipped, progress.total
+                )
+            })
+            .await;
     });
     Some(run)
 }
@@ -189,11 +131,8 @@ async fn execute(
             // search walks. The matches go to a working list in Redis as they are found and
             // come back a chunk at a time, so a run holds one chunk of ids in memory, not up
             // to a million.
-            let list = queue.keys().bulk_run(&run.id);
-            let result = search_then_act(scope, queue, run, action, &search, &states, &list).await;
-            let mut drop_list = redis::cmd("DEL");
-            drop_list.arg(&list);
-            let _ = queue.run_cmd::<i64>(&drop_list).await;
+            let result = search_then_act(scope, queue, run, action, &search, &states).await;
+            let _ = worklist::drop(queue, &run.id).await;
             result
         }
         Target::State(state) => {
@@ -202,11 +141,12 @@ async fn execute(
             match (action, state) {
                 // BullMQ's batch scripts: a thousand jobs a call.
                 (Action::Retry, JobState::Failed | JobState::Completed) => {
-                    let moved = queue.engine().retry_jobs(state.as_str(), BATCH, None);
+                    let moved = crate::queue::control::retry_all(queue, state, BATCH);
                     batch(queue, state, run, total, moved).await
                 }
                 (Action::Promote, JobState::Delayed) => {
-                    batch(queue, state, run, total, queue.engine().promote_jobs(BATCH)).await
+                    let moved = crate::queue::control::promote_all(queue, BATCH);
+                    batch(queue, state, run, total, moved).await
                 }
                 _ => {
                     // Chunk by chunk from the head: acted-on jobs leave the state; a chunk
@@ -231,10 +171,7 @@ async fn execute(
     }
 }
 
-/// How long a run's working list is kept if the run dies before it removes it.
-const WORKING_LIST_SECS: u64 = 3600;
-
-/// Finds every job `search` matches in `states` into the working list `list`, then does
+/// Finds every job `search` matches in `states` into the run's working list, then does
 /// `action` to them a chunk at a time.
 async fn search_then_act(
     scope: &Scope,
@@ -243,7 +180,6 @@ async fn search_then_act(
     action: Action,
     search: &app::search::Search,
     states: &[JobState],
-    list: &str,
 ) -> Result<(), EngineError> {
     let mut found = 0usize;
     let mut cursor = None;
@@ -265,10 +201,7 @@ async fn search_then_act(
             .take(MAX_SEARCH_JOBS - found)
             .collect();
         if !ids.is_empty() {
-            let mut pipe = redis::pipe();
-            pipe.cmd("RPUSH").arg(list).arg(&ids).ignore();
-            pipe.cmd("EXPIRE").arg(list).arg(WORKING_LIST_SECS).ignore();
-            queue.run::<()>(&pipe).await?;
+            worklist::push(queue, &run.id, &ids).await?;
             found += ids.len();
             run.total.store(found as u64, Ordering::Relaxed);
         }
@@ -278,31 +211,23 @@ async fn search_then_act(
         }
     }
     loop {
-        let mut pop = redis::cmd("LPOP");
-        pop.arg(list).arg(CHUNK);
-        let chunk: Vec<Vec<u8>> = queue.run_cmd::<Option<_>>(&pop).await?.unwrap_or_default();
-        if chunk.is_empty() {
+        let Some(ids) = worklist::pop(queue, &run.id, CHUNK).await? else {
             return Ok(());
-        }
-        let ids: Vec<JobId> = chunk
-            .iter()
-            .filter_map(|raw| crate::queue::keys::is_job_id(std::str::from_utf8(raw).ok()?))
-            .collect();
+        };
         act_on(scope, run, action, &ids).await?;
     }
 }
 
 /// Runs one of BullMQ's batch scripts (`moved`) over every job of `state`, counting its
 /// progress by watching the state drain.
-async fn batch<T>(
+async fn batch(
     queue: &TaskQueue,
     state: JobState,
     run: &Run,
     total: u64,
-    moved: impl std::future::Future<Output = Result<T, bullmq::Error>>,
+    moved: impl std::future::Future<Output = Result<(), EngineError>>,
 ) -> Result<(), EngineError> {
     let watch = watch_drain(queue, state, run, total);
-    let moved = crate::queue::bounded(Duration::from_secs(600), moved);
     let (moved, ()) = tokio::join!(moved, watch);
     moved?;
     let left = state_count(queue, state).await?;

@@ -8,18 +8,23 @@
 //!   so one owner can neither take another's id first nor learn whether it exists.
 //!   Operators and admins add exactly the id they give.
 //! - **Quotas** (access control on): the rate per owner (and, for an anonymous identity, per
-//!   client network too, since such identities are free to make), then the jobs waiting or
-//!   running, counted and reserved in one Redis script per owner (and network) so parallel
-//!   requests cannot overshoot it.
+//!   client network too, since such identities are free to make) and the jobs waiting or
+//!   running, taken and reserved in one Redis script (see `queue/owners.rs`), so parallel
+//!   requests and several web processes cannot overshoot them.
+//! - **Memory**: no new job while Redis is past the memory guard's limit (`memory.rs`).
 
 use app::TaskPayload;
 use app::options::TaskOptions;
 use sha2::Digest;
 
+use super::audit::Done;
+use super::limits::digest;
+use super::{Op, Sentinel};
 use crate::auth::{Credential, Principal};
 use crate::error::AppError;
+use crate::queue::Refusal;
 use crate::queue::keys::{CustomIdError, NewJobId};
-use crate::service::state::AppState;
+use crate::queue::limits::Limit;
 
 /// What to enqueue.
 #[derive(Debug, Clone)]
@@ -32,91 +37,107 @@ pub struct EnqueueRequest<'a> {
     pub idempotency_key: Option<&'a str>,
 }
 
-/// Enqueues a task for `principal`; returns the job's id.
-pub async fn enqueue(
-    state: &AppState,
-    principal: &Principal,
-    request: EnqueueRequest<'_>,
-) -> Result<String, AppError> {
-    let access = &state.access;
-    let Some(other) = request.options.on_behalf_of.clone() else {
-        let owner = access.enabled.then(|| principal.owner.to_string());
-        return enqueue_for(state, principal, owner, request).await;
-    };
-    // On another's behalf: operators and admins only; the job is the other owner's (their
-    // list, their quota); the audit log says who did it.
-    if principal.role < crate::auth::Role::Operator {
-        return Err(AppError::Forbidden);
-    }
-    let added = enqueue_for(state, principal, Some(other.clone()), request).await;
-    let target = format!("for {other}");
-    let done = super::audit::Done {
-        action: "enqueue:on-behalf",
-        target: Some(&target),
-        count: Some(1),
-    };
-    super::audit::record(state, principal, done, added, |id| {
-        format!("added job {id}")
-    })
-    .await
-}
-
-/// Enqueues a task owned by `owner` (none: access control is off), holding that owner's quotas.
-async fn enqueue_for(
-    state: &AppState,
-    principal: &Principal,
-    owner: Option<String>,
-    request: EnqueueRequest<'_>,
-) -> Result<String, AppError> {
-    let queue = state.queue()?;
-    let access = &state.access;
-    let job_id = job_id_for(principal, owner.as_deref(), &request)?;
-    let mut reservation = None;
-    if let Some(owner) = owner.as_ref().filter(|_| access.enabled) {
-        let anonymous_network = (principal.credential == Credential::Anonymous)
-            .then_some(principal.network)
-            .flatten()
-            .map(|net| net.to_string());
-        let over_rate = access.rate.check(owner).err().or_else(|| {
-            anonymous_network
-                .as_ref()
-                .and_then(|net| access.network_rate.check(net).err())
-        });
-        if let Some(wait) = over_rate {
-            return Err(AppError::RateLimited {
-                per_minute: access.rate.per_minute(),
-                retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
-            });
+impl Sentinel {
+    /// Enqueues a task for `who` (or, with `onBehalfOf`, for that owner: operators and admins
+    /// whose grant reaches Sentinel's own queue); returns the job's id.
+    pub async fn enqueue(
+        &self,
+        who: &Principal,
+        request: EnqueueRequest<'_>,
+    ) -> Result<String, AppError> {
+        let Some(other) = request.options.on_behalf_of.clone() else {
+            self.allow(who, Op::Enqueue).await?;
+            let owner = self.access().enabled.then(|| who.owner.to_string());
+            return self.enqueue_for(who, owner, request).await;
+        };
+        // On another's behalf: the job is the other owner's (their list, their quota); the
+        // audit log says who did it.
+        let added = async {
+            self.allow(who, Op::EnqueueOnBehalf).await?;
+            self.enqueue_for(who, Some(other.clone()), request).await
         }
-        let keys = queue.keys();
-        let mut indexes = vec![keys.owner(owner)];
-        indexes.extend(anonymous_network.map(|net| keys.quota_network(&net)));
-        match queue.reserve(&indexes, access.max_pending).await? {
-            Ok(place) => reservation = Some(place),
-            Err(_) => {
-                return Err(AppError::TooManyPending {
-                    max: access.max_pending,
-                });
+        .await;
+        if matches!(added, Err(AppError::Forbidden)) {
+            return added;
+        }
+        let target = format!("for {other}");
+        let done = Done {
+            action: "enqueue:on-behalf",
+            target: Some(&target),
+            count: Some(1),
+        };
+        self.record(who, done, added, |id| format!("added job {id}"))
+            .await
+    }
+
+    /// Enqueues a task owned by `owner` (none: access control is off), holding that owner's
+    /// rate and pending quota (and its client network's, for an anonymous identity).
+    async fn enqueue_for(
+        &self,
+        who: &Principal,
+        owner: Option<String>,
+        request: EnqueueRequest<'_>,
+    ) -> Result<String, AppError> {
+        let queue = self.queue()?;
+        let access = self.access();
+        let job_id = job_id_for(who, owner.as_deref(), &request)?;
+        self.admit_new_jobs().await?;
+        let mut reservation = None;
+        if let Some(owner) = owner.as_ref().filter(|_| access.enabled) {
+            let anonymous_network = (who.credential == Credential::Anonymous)
+                .then_some(who.network)
+                .flatten()
+                .map(|net| net.to_string());
+            let keys = queue.keys();
+            let mut indexes = vec![keys.owner(owner)];
+            indexes.extend(
+                anonymous_network
+                    .as_ref()
+                    .map(|net| keys.quota_network(net)),
+            );
+            let per_minute = self.inner.limits.enqueue_per_minute();
+            let mut rates = vec![Limit {
+                key: keys.rate("enqueue", &digest(owner)),
+                per_minute,
+            }];
+            rates.extend(anonymous_network.as_ref().map(|net| Limit {
+                key: keys.rate("enqueue", &digest(&format!("net:{net}"))),
+                per_minute,
+            }));
+            match queue.reserve(&indexes, access.max_pending, &rates).await? {
+                Ok(place) => reservation = Some(place),
+                Err(Refusal::Rate(_, wait)) => {
+                    return Err(AppError::RateLimited {
+                        limit: "ENQUEUE_RATE_PER_MINUTE",
+                        per_minute,
+                        retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+                    });
+                }
+                Err(Refusal::Pending(_)) => {
+                    return Err(AppError::TooManyPending {
+                        max: access.max_pending,
+                    });
+                }
             }
         }
-    }
-    let payload = TaskPayload {
-        seconds: request.seconds,
-        owner: owner.clone(),
-        timeout_ms: request.options.timeout_ms,
-    };
-    let added = queue.enqueue(payload, job_id, request.options).await;
-    if let Some(reservation) = reservation {
-        // The place becomes the job, or is given back; if Redis fails here the reservation
-        // lapses by itself (`RESERVATION_MS`).
-        let settled = queue
-            .settle(reservation, added.as_ref().ok().map(String::as_str))
-            .await;
-        if let Err(error) = settled {
-            tracing::warn!(error = %crate::telemetry::error_chain(&error), "quota reservation not settled; it lapses by itself");
+        let payload = TaskPayload {
+            seconds: request.seconds,
+            owner: owner.clone(),
+            timeout_ms: request.options.timeout_ms,
+        };
+        let added = queue.enqueue(payload, job_id, request.options).await;
+        if let Some(reservation) = reservation {
+            // The place becomes the job, or is given back; if Redis fails here the reservation
+            // lapses by itself (`RESERVATION_MS`).
+            let settled = queue
+                .settle(reservation, added.as_ref().ok().map(String::as_str))
+                .await;
+            if let Err(error) = settled {
+                tracing::warn!(error = %crate::telemetry::error_chain(&error), "quota reservation not settled; it lapses by itself");
+            }
         }
+        Ok(added?)
     }
-    Ok(added?)
 }
 
 /// The id the job gets: the custom id (the owner's own, below operator), else one made from

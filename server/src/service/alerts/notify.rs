@@ -15,6 +15,30 @@ use crate::queue::TaskQueue;
 
 /// Attempts per message and target.
 pub const ATTEMPTS: u32 = 8;
+/// Longest value a message takes from a job, a queue or a person (the check's words).
+pub const MAX_TEXT: usize = 500;
+
+/// `text` as data, whatever it holds: control characters (line breaks among them: no header
+/// or line can be injected into a mail) become spaces, and it is cut to [`MAX_TEXT`] bytes.
+pub fn plain(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match crate::queue::cut(&cleaned, MAX_TEXT) {
+        cut if cut.len() < cleaned.len() => format!("{cut}…"),
+        whole => whole.to_string(),
+    }
+}
+
+/// `text` for Slack's message format, where `<…>` is a link or a mention (`<!channel>`) and
+/// `&` starts an entity: the three are written as the entities Slack documents, so a job's
+/// or a person's text is shown, never acted on.
+pub fn for_slack(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
 /// The longest one attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -67,11 +91,11 @@ impl Message {
     ) -> Self {
         Self {
             id: format!("{}:{since}:{}:{at}", rule.name, send.word()),
-            alert: rule.name.clone(),
+            alert: plain(&rule.name),
             status: send.word(),
-            condition: rule.when.clone(),
-            queue,
-            detail: detail.to_string(),
+            condition: plain(&rule.when),
+            queue: queue.as_deref().map(plain),
+            detail: plain(detail),
             at,
             firing_since: since,
         }
@@ -117,7 +141,7 @@ async fn attempt(http: &reqwest::Client, target: &Target, message: &Message) -> 
             answered(request.body(body).send().await)
         }
         TargetKind::Slack { url } => {
-            let body = serde_json::json!({ "text": message.line() });
+            let body = serde_json::json!({ "text": for_slack(&message.line()) });
             answered(http.post(url).json(&body).send().await)
         }
         TargetKind::Email { smtp, from, to } => mail(smtp, from, to, message).await,
@@ -228,6 +252,21 @@ pub async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_from_jobs_is_data_for_every_target() {
+        let hostile = "<!channel> <https://evil.example|your bank> & co\r\nBcc: x@evil.example";
+        let text = plain(hostile);
+        assert!(!text.contains('\r') && !text.contains('\n'), "{text}");
+        let slack = for_slack(&text);
+        assert!(!slack.contains('<') && !slack.contains('>'), "{slack}");
+        assert!(
+            slack.contains("&lt;!channel&gt;") && slack.contains("&amp; co"),
+            "{slack}"
+        );
+        let long = plain(&"x".repeat(10_000));
+        assert!(long.len() <= MAX_TEXT + "…".len(), "{}", long.len());
+    }
 
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {

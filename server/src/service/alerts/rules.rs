@@ -173,6 +173,19 @@ pub enum Condition {
     },
     /// Redis does not answer, or its eviction policy is not `noeviction`.
     Redis,
+    /// Redis's memory is past `percent` % of the memory guard's limit (100: new jobs are
+    /// being refused).
+    RedisMemory {
+        /// The share of the guard's limit over which it holds.
+        percent: f64,
+    },
+}
+
+impl Condition {
+    /// Whether the condition is about one queue (the others are about Redis itself).
+    pub fn on_queue(self) -> bool {
+        !matches!(self, Condition::Redis | Condition::RedisMemory { .. })
+    }
 }
 
 /// One rule, its durations already divided by the file's time scale.
@@ -379,9 +392,18 @@ fn check(shape: FileShape) -> Result<AlertsFile, String> {
                 hold = secs.unwrap_or(0.0);
                 Condition::Redis
             }
+            "redis_memory" => {
+                hold = secs.unwrap_or(0.0);
+                if percent.is_some_and(|p| p <= 0.0) {
+                    return Err(format!("{at}: percent: above 0"));
+                }
+                Condition::RedisMemory {
+                    percent: percent.unwrap_or(100.0),
+                }
+            }
             other => {
                 return Err(format!(
-                    "{at}: when: {other:?} is none of no_worker, oldest_waiting, failures, stuck, stalled, redis"
+                    "{at}: when: {other:?} is none of no_worker, oldest_waiting, failures, stuck, stalled, redis, redis_memory"
                 ));
             }
         };

@@ -15,8 +15,8 @@ use app::JobId;
 use app::admin::{JobDetail, JobPage, JobQuery, Overview};
 use tokio::sync::Mutex;
 
+use crate::queue::EngineError;
 use crate::queue::discovery::FoundQueue;
-use crate::queue::{CALL_TIMEOUT, EngineError, bounded};
 
 /// How long a read is served as it is.
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
@@ -24,11 +24,39 @@ pub const FRESH_FOR: Duration = Duration::from_secs(1);
 /// The overview, by queue (`<prefix>:<name>`).
 pub type OverviewCache = SharedReads<String, Overview>;
 
+/// Every read the dashboards share, and what a page of queues last read.
+#[derive(Default)]
+pub struct Reads {
+    /// The overview of each queue looked at.
+    pub overview: OverviewCache,
+    /// Pages of jobs dashboards look at.
+    pub pages: PageCache,
+    /// Job pages dashboards look at.
+    pub details: DetailCache,
+    /// Pages of the queues found on the Redis.
+    pub queues: QueuesCache,
+    /// The queues' summaries last read, for reading only what changed.
+    pub summaries: Summaries,
+    /// The last scan for queues.
+    pub discovered: DiscoveredCache,
+}
+
+impl Reads {
+    /// Forgets everything but the last scan (after an action: its author sees its effect).
+    pub async fn clear(&self) {
+        self.overview.clear().await;
+        self.queues.clear().await;
+        self.summaries.clear();
+        self.pages.clear().await;
+        self.details.clear().await;
+    }
+}
+
 /// Reads a queue's overview: counts, paused, workers, the last hour.
-pub async fn read(queue: &crate::queue::TaskQueue) -> Result<Overview, crate::error::AppError> {
+pub async fn overview(queue: &crate::queue::TaskQueue) -> Result<Overview, crate::error::AppError> {
     let (counts, paused, workers, metrics) = tokio::try_join!(
         queue.counts(),
-        async { bounded(CALL_TIMEOUT, queue.engine().is_paused()).await },
+        crate::queue::inspect::is_paused(queue),
         crate::queue::inspect::workers(queue),
         crate::queue::inspect::metrics(queue, 60),
     )
@@ -39,6 +67,7 @@ pub async fn read(queue: &crate::queue::TaskQueue) -> Result<Overview, crate::er
         workers: workers.workers,
         minutes: metrics.minutes,
         at: crate::clock::now_ms(),
+        memory: None,
     })
 }
 

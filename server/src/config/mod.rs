@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+mod guards;
+pub use guards::{GuardSettings, RateSettings};
+
 /// Which parts of Sentinel this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Role {
@@ -145,6 +148,14 @@ pub struct Config {
 
     #[command(flatten)]
     pub limits: Limits,
+
+    /// Rate limits per principal (see `guards.rs`).
+    #[command(flatten)]
+    pub rates: RateSettings,
+
+    /// The Redis memory guard, the audit log's retention, discovery's and `/metrics`' bounds.
+    #[command(flatten)]
+    pub guards: GuardSettings,
 
     #[command(flatten)]
     pub auth: AuthSettings,
@@ -517,6 +528,8 @@ impl Config {
                 "must be at least SSE_CLIENT_BUFFER_BYTES",
             );
         }
+        self.rates.validate()?;
+        self.guards.validate()?;
         if !self.redis_url.starts_with("redis://")
             && !self.redis_url.starts_with("rediss://")
             && !self.redis_url.starts_with("unix://")

@@ -1,0 +1,440 @@
+//! Jobs, for operators: finding them (the listing and the search), one job in full, why it is
+//! not running, one action on one job, and bulk runs. Every change clears the dashboards'
+//! shared reads and is on the audit log, whichever edge it came through.
+
+use app::JobId;
+use app::admin::{ActionOutcome, JobPage, JobQuery, MAX_PAGE_SIZE};
+use app::search::Search;
+use app::types::JobState;
+use serde_json::Value;
+
+use super::audit::Done;
+use super::bulk;
+use super::{Op, Sentinel};
+use crate::auth::Principal;
+use crate::error::AppError;
+use crate::queue::control::{self, Action, ActionError};
+use crate::queue::{TaskQueue, inspect, search};
+
+/// The highest page number taken.
+pub const MAX_PAGE: u64 = 1_000_000;
+
+/// The job action named `name` (a route's or a form's), or a 400 naming `action`: the same
+/// answer on every edge.
+pub fn job_action(name: &str) -> Result<Action, AppError> {
+    Action::parse(name)
+        .ok_or_else(|| AppError::param("action", "must be retry, remove, promote or cancel"))
+}
+
+/// The states named by `state=` (comma-separated), or every state.
+fn states_of(raw: Option<&String>) -> Result<Vec<JobState>, AppError> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+        return Ok(inspect::DEFAULT_STATES.to_vec());
+    };
+    let mut states = Vec::new();
+    for name in raw.split(',').map(str::trim) {
+        let state = JobState::parse(name).ok_or_else(|| {
+            AppError::param(
+                "state",
+                format!(
+                    "{:?} is not a state; use waiting, active, delayed, prioritized, completed, failed or waiting-children",
+                    crate::queue::cut(name, 40)
+                ),
+            )
+        })?;
+        if !states.contains(&state) {
+            states.push(state);
+        }
+    }
+    Ok(states)
+}
+
+/// The parts of a [`JobQuery`] that can be refused before anything is read.
+struct Asked {
+    states: Vec<JobState>,
+    cursor: Option<search::Cursor>,
+    search: Search,
+}
+
+fn check(asked: &JobQuery) -> Result<Asked, AppError> {
+    if asked.page > MAX_PAGE {
+        return Err(AppError::param(
+            "page",
+            format!("must be a whole number from 0 to {MAX_PAGE}"),
+        ));
+    }
+    if asked.size == 0 || asked.size > MAX_PAGE_SIZE as u64 {
+        return Err(AppError::param(
+            "size",
+            "must be a whole number from 1 to 100",
+        ));
+    }
+    let states = states_of(asked.state.as_ref())?;
+    let cursor = match asked.cursor.as_deref() {
+        None => None,
+        Some(raw) => Some(search::Cursor::parse(raw).ok_or_else(|| {
+            AppError::param(
+                "cursor",
+                "must be a cursor from a search's answer (its `next`)",
+            )
+        })?),
+    };
+    let search = match asked.q.as_deref() {
+        Some(q) => Search::parse(q).map_err(|e| AppError::param("q", e.0))?,
+        None => Search::default(),
+    };
+    Ok(Asked {
+        states,
+        cursor,
+        search,
+    })
+}
+
+impl Sentinel {
+    /// A page of jobs for `asked` (the listing, or a search): what `GET /admin/api/jobs`
+    /// answers.
+    pub async fn find(&self, who: &Principal, asked: &JobQuery) -> Result<JobPage, AppError> {
+        self.allow(who, Op::ReadJobs).await?;
+        let checked = check(asked)?;
+        let target = self.target(who, asked.queue.as_deref()).await?;
+        find_in(&target, checked, asked.page, asked.size).await
+    }
+
+    /// As [`Sentinel::find`], read at most once a second per process and shared by the
+    /// dashboards on the same view; the caller's access to the queue is checked first, never
+    /// answered from another caller's read.
+    pub async fn find_shared(
+        &self,
+        who: &Principal,
+        asked: &JobQuery,
+    ) -> Result<JobPage, AppError> {
+        self.allow(who, Op::ReadJobs).await?;
+        let checked = check(asked)?;
+        let target = self.target(who, asked.queue.as_deref()).await?;
+        let read = find_in(&target, checked, asked.page, asked.size);
+        self.inner.reads.pages.get(asked, read).await
+    }
+
+    /// Job `id` in full (with its events), as it is now; `None` when there is no such job.
+    pub async fn job(
+        &self,
+        who: &Principal,
+        queue: Option<&str>,
+        id: &JobId,
+    ) -> Result<Option<app::admin::JobDetail>, AppError> {
+        let target = self.open(who, Op::ReadJob, queue).await?;
+        let limits = crate::queue::stream::EventLimits::from(&self.config().limits);
+        Ok(inspect::detail(&target, id, &limits).await?)
+    }
+
+    /// As [`Sentinel::job`], read at most once a second per process and shared by the
+    /// dashboards looking at the job.
+    pub async fn job_shared(
+        &self,
+        who: &Principal,
+        queue: Option<&str>,
+        id: &JobId,
+    ) -> Result<Option<app::admin::JobDetail>, AppError> {
+        let target = self.open(who, Op::ReadJob, queue).await?;
+        let key = (target.text(), id.clone());
+        let limits = crate::queue::stream::EventLimits::from(&self.config().limits);
+        let read = async { Ok(inspect::detail(&target, id, &limits).await?) };
+        self.inner.reads.details.get(&key, read).await
+    }
+
+    /// Why job `id` is not running: every reason that holds now, the deciding one first;
+    /// `None` when there is no such job.
+    pub async fn why(
+        &self,
+        who: &Principal,
+        queue: Option<&str>,
+        id: &JobId,
+    ) -> Result<Option<app::admin::WhyReport>, AppError> {
+        let target = self.open(who, Op::ReadWhy, queue).await?;
+        let names = self.processors().names();
+        Ok(crate::queue::why::diagnose(&target, id, &names).await?)
+    }
+
+    /// Does `action` to job `id`.
+    pub async fn act(
+        &self,
+        who: &Principal,
+        queue: Option<&str>,
+        id: &JobId,
+        action: Action,
+    ) -> Result<ActionOutcome, AppError> {
+        let result = async {
+            let target = self.open(who, Op::JobAction, queue).await?;
+            let done = control::act(&target, id, action).await;
+            self.forget_reads().await;
+            match done {
+                Ok(outcome) => Ok(outcome),
+                Err(ActionError::NotFound) => Err(AppError::NotFound { id: id.to_string() }),
+                Err(ActionError::Conflict { state, message }) => {
+                    Err(AppError::Conflict { state, message })
+                }
+                Err(ActionError::Engine(error)) => Err(error.into()),
+            }
+        }
+        .await;
+        let on = self.on_queue(queue, id.as_str());
+        let done = Done {
+            action: action.as_str(),
+            target: Some(&on),
+            count: Some(1),
+        };
+        self.record(who, done, result, |o| o.result.clone()).await
+    }
+
+    /// Starts a bulk run; its progress so far. The audit entry is completed with the run's
+    /// final counts when it ends.
+    pub async fn start_bulk(
+        &self,
+        who: &Principal,
+        queue: Option<&str>,
+        request: BulkRequest,
+    ) -> Result<super::BulkProgress, AppError> {
+        let action = format!("bulk:{}", request.action.as_str());
+        let count = match &request.target {
+            bulk::Target::Ids(ids) => Some(ids.len() as u64),
+            bulk::Target::State(_) | bulk::Target::Search(..) => None,
+        };
+        let asked = self.on_queue(queue, &request.asked);
+        let done = Done {
+            action: &action,
+            target: Some(crate::queue::cut(&asked, 512)),
+            count,
+        };
+        let started = async {
+            let target = self.open(who, Op::Bulk, queue).await?;
+            let scope = bulk::Scope {
+                service: self.clone(),
+                other: target.other(),
+                who: who.clone(),
+                asked: asked.clone(),
+            };
+            let limit = self.config().limits.max_bulk_runs;
+            let run = bulk::start(
+                &self.inner.bulk,
+                scope,
+                limit,
+                request.action,
+                request.target,
+            )
+            .ok_or(AppError::TooManyBulkRuns(limit))?;
+            self.forget_reads().await;
+            Ok(run.progress())
+        }
+        .await;
+        self.record(who, done, started, |p| format!("started {}", p.bulk))
+            .await
+    }
+
+    /// A bulk run's progress, if this process started it. When it has finished, the
+    /// dashboards' shared reads are cleared (its changes show at once), whichever edge asks.
+    pub async fn bulk_progress(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<Option<super::BulkProgress>, AppError> {
+        self.allow(who, Op::BulkProgress).await?;
+        let progress = self.inner.bulk.get(id).map(|run| run.progress());
+        if progress.as_ref().is_some_and(|p| p.finished) {
+            self.forget_reads().await;
+        }
+        Ok(progress)
+    }
+}
+
+impl Sentinel {
+    /// Sweeps the search index of jobs that are gone (the per-process loop).
+    pub async fn sweep_index(&self) {
+        let Ok(queue) = self.queue() else {
+            return;
+        };
+        match crate::queue::index::sweep(queue).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "search index swept"),
+            Err(error) => tracing::debug!(
+                error = %crate::telemetry::error_chain(&error),
+                "search index sweep stopped; trying again later"
+            ),
+        }
+    }
+}
+
+/// The page `checked` asks of `queue`.
+async fn find_in(
+    queue: &TaskQueue,
+    checked: Asked,
+    page: u64,
+    size: u64,
+) -> Result<JobPage, AppError> {
+    let Asked {
+        states,
+        cursor,
+        search: parsed,
+    } = checked;
+    // `state:` in the search narrows to its states; otherwise `state=` (or every state).
+    let states = if parsed.states.is_empty() {
+        states
+    } else {
+        parsed.states.clone()
+    };
+    if parsed.only_states() {
+        return Ok(inspect::list(queue, &states, page, size).await?);
+    }
+    if let Some(id) = parsed.id.as_deref() {
+        return by_id(queue, &parsed, id, &states, page, size).await;
+    }
+    if let Some(bare) = parsed.bare.as_deref() {
+        // One bare word: a job by that id, if there is one; else words of failed reasons.
+        let id_only = Search {
+            words: Vec::new(),
+            ..parsed.clone()
+        };
+        let found = by_id(queue, &id_only, bare, &states, page, size).await?;
+        if found.total > 0 {
+            return Ok(found);
+        }
+    }
+    Ok(search::run(queue, &parsed, &states, cursor, page, size).await?)
+}
+
+/// The page for a search by id: the job, if it exists and matches the rest of the search.
+async fn by_id(
+    queue: &TaskQueue,
+    parsed: &Search,
+    raw: &str,
+    states: &[JobState],
+    page: u64,
+    size: u64,
+) -> Result<JobPage, AppError> {
+    let mut jobs = Vec::new();
+    // An id too long to name a job finds nothing.
+    if let Ok(id) = JobId::parse(raw)
+        && let Some((found, record)) = queue.state_and_record(&id).await?
+    {
+        let job = record.summary();
+        let state = found.status.state;
+        if states.contains(&state)
+            && parsed.matches(&job.name, &job.data, job.failed_reason.as_deref())
+        {
+            jobs.push(app::admin::ListedJob { state, job });
+        }
+    }
+    let total = jobs.len() as u64;
+    if page > 0 {
+        jobs.clear();
+    }
+    Ok(JobPage {
+        total,
+        page,
+        size,
+        jobs,
+        complete: true,
+        next: None,
+        skipped: 0,
+    })
+}
+
+/// A bulk run, as asked: an action, and the jobs it covers.
+#[derive(Debug, Clone)]
+pub struct BulkRequest {
+    /// What to do.
+    pub action: Action,
+    /// To which jobs.
+    pub target: bulk::Target,
+    /// The jobs as asked, for the audit log (`ids:…` or `q:…`).
+    pub asked: String,
+}
+
+impl BulkRequest {
+    /// The body of `POST /admin/api/jobs/bulk`: `{"action", "ids"}` or `{"action", "q"}`,
+    /// nothing else.
+    pub fn from_json(value: &Value) -> Result<Self, AppError> {
+        if let Some(extra) = value.as_object().and_then(|fields| {
+            fields
+                .keys()
+                .find(|k| !matches!(k.as_str(), "action" | "ids" | "q"))
+        }) {
+            return Err(AppError::param(
+                "body",
+                format!(
+                    "unknown field {:?}: give action with ids or q",
+                    crate::queue::cut(extra, 40)
+                ),
+            ));
+        }
+        let action = value
+            .get("action")
+            .and_then(Value::as_str)
+            .and_then(Action::parse)
+            .ok_or_else(|| AppError::param("action", "must be retry, remove, promote or cancel"))?;
+        let ids = match value.get("ids") {
+            None => None,
+            Some(Value::Array(ids)) => Some(
+                ids.iter()
+                    .map(|id| id.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<String>>>()
+                    .ok_or_else(|| {
+                        AppError::param("ids", "every id must be a job id (text, no ':')")
+                    })?,
+            ),
+            Some(_) => return Err(AppError::param("ids", "give ids (a list) or q, not both")),
+        };
+        let q = value.get("q").and_then(Value::as_str).map(str::to_owned);
+        Self::new(action, ids, q)
+    }
+
+    /// `action` on `ids`, or on every job the search `q` finds.
+    pub fn new(
+        action: Action,
+        ids: Option<Vec<String>>,
+        q: Option<String>,
+    ) -> Result<Self, AppError> {
+        let asked = match (&ids, &q) {
+            (Some(ids), None) => format!("ids:{}", ids.join(",")),
+            (_, Some(q)) => format!("q:{q}"),
+            (None, None) => String::new(),
+        };
+        let target = match (ids, q) {
+            (Some(ids), None) => {
+                if ids.is_empty() || ids.len() > bulk::MAX_IDS {
+                    return Err(AppError::param(
+                        "ids",
+                        format!("must list 1 to {} ids", bulk::MAX_IDS),
+                    ));
+                }
+                let ids = ids
+                    .iter()
+                    .map(|id| JobId::parse(id).ok())
+                    .collect::<Option<Vec<JobId>>>()
+                    .ok_or_else(|| {
+                        AppError::param("ids", "every id must be a job id (text, no ':')")
+                    })?;
+                bulk::Target::Ids(ids)
+            }
+            (None, Some(q)) => {
+                let search = Search::parse(&q).map_err(|e| AppError::param("q", e.0))?;
+                match search.states.as_slice() {
+                    [state] if search.only_states() => bulk::Target::State(*state),
+                    _ => {
+                        let states = if search.states.is_empty() {
+                            inspect::DEFAULT_STATES.to_vec()
+                        } else {
+                            search.states.clone()
+                        };
+                        bulk::Target::Search(search, states)
+                    }
+                }
+            }
+            _ => return Err(AppError::param("ids", "give ids (a list) or q, not both")),
+        };
+        Ok(Self {
+            action,
+            target,
+            asked,
+        })
+    }
+}
