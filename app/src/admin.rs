@@ -749,7 +749,7 @@ pub const MIN_EVERY_MS: u64 = 1_000;
 /// What `PUT /admin/api/schedulers/{id}` sets: a cron `pattern` (with `tz`) or `every`, and the
 /// jobs it makes.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SchedulerRequest {
     /// A cron pattern (`0 */5 * * * *`, seconds optional); or give `every`.

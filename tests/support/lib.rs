@@ -14,6 +14,7 @@ use serde_json::Value;
 
 pub mod access;
 pub mod proxy;
+pub mod sinks;
 pub mod sse;
 
 pub use proxy::CuttableProxy;

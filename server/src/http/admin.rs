@@ -18,7 +18,7 @@ use app::admin::SchedulerAction;
 use crate::error::AppError;
 use crate::http::state::{AppState, Caller};
 use crate::service::jobs::{BulkRequest, MAX_PAGE};
-use crate::service::{BulkProgress, Sentinel};
+use crate::service::{BulkProgress, Op, Sentinel};
 
 /// Jobs per page when the request does not say.
 const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -95,6 +95,7 @@ pub async fn list_jobs(
     Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<JobPage>, AppError> {
+    sentinel.may(&who, Op::ReadJobs)?;
     let asked = JobQuery {
         state: query.get("state").cloned(),
         q: query.get("q").cloned(),
@@ -127,6 +128,7 @@ pub async fn job(
     Path(raw_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<JobDetail>, AppError> {
+    sentinel.may(&who, Op::ReadJob)?;
     let id = parse_id(&raw_id)?;
     sentinel
         .job(&who, queue_of(&query), &id)
@@ -156,6 +158,7 @@ pub async fn why(
     Path(raw_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::WhyReport>, AppError> {
+    sentinel.may(&who, Op::ReadWhy)?;
     let id = parse_id(&raw_id)?;
     sentinel
         .why(&who, queue_of(&query), &id)
@@ -200,6 +203,7 @@ pub async fn job_action(
     Path((raw_id, name)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<ActionOutcome>, AppError> {
+    sentinel.may(&who, Op::JobAction)?;
     let action = crate::service::jobs::job_action(&name)?;
     let id = parse_id(&raw_id)?;
     Ok(Json(
@@ -260,6 +264,7 @@ pub async fn clean(
     Query(query): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Result<Json<CleanOutcome>, AppError> {
+    sentinel.may(&who, Op::CleanQueue)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
     let request = CleanRequest::from_json(&value)?;
@@ -287,6 +292,7 @@ pub async fn queues(
     Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::QueueList>, AppError> {
+    sentinel.may(&who, Op::ListQueues)?;
     let rescan = match query.get("rescan").map(String::as_str) {
         None | Some("false") => false,
         Some("true") => true,
@@ -334,6 +340,7 @@ pub async fn audit(
     Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::AuditPage>, AppError> {
+    sentinel.may(&who, Op::ReadAudit)?;
     let limit = number(&query, "limit", 50, 200)?;
     let time = |field: &'static str| -> Result<Option<u64>, AppError> {
         query
@@ -404,6 +411,7 @@ pub async fn ack(
     Path(rule): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, AppError> {
+    sentinel.may(&who, Op::AckAlert)?;
     let request: app::admin::AckRequest = if body.iter().all(u8::is_ascii_whitespace) {
         app::admin::AckRequest::default()
     } else {
@@ -450,6 +458,7 @@ pub async fn metrics(
     Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::MetricsReport>, AppError> {
+    sentinel.may(&who, Op::ReadMetrics)?;
     let minutes = number(&query, "minutes", 60, 120)?;
     Ok(Json(
         sentinel.minutes(&who, queue_of(&query), minutes).await?,
@@ -477,6 +486,7 @@ pub async fn bulk_action(
     Query(query): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Result<(axum::http::StatusCode, Json<BulkProgress>), AppError> {
+    sentinel.may(&who, Op::Bulk)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::InvalidBody(format!("expected a JSON object: {e}")))?;
     let request = BulkRequest::from_json(&value)?;
@@ -549,6 +559,7 @@ pub async fn upsert_scheduler(
     Query(query): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, AppError> {
+    sentinel.may(&who, Op::UpsertScheduler)?;
     let request: app::admin::SchedulerRequest = serde_json::from_slice(&body)
         .map_err(|e| AppError::InvalidBody(format!("expected a scheduler: {e}")))?;
     sentinel
@@ -576,6 +587,7 @@ pub async fn remove_scheduler(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
+    sentinel.may(&who, Op::RemoveScheduler)?;
     sentinel
         .remove_scheduler(&who, queue_of(&query), &id)
         .await?;
@@ -603,6 +615,7 @@ pub async fn scheduler_action(
     Path((id, action)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
+    sentinel.may(&who, Op::SwitchScheduler)?;
     let action = crate::service::schedulers::scheduler_action(&action)?;
     let queue = queue_of(&query);
     match action {

@@ -327,10 +327,14 @@ impl QueueBackend {
         &self.state.sentinel
     }
 
+    /// Who the page request being served is for, if anyone.
+    fn principal(&self) -> Option<Principal> {
+        use_context::<Parts>().and_then(|parts| parts.extensions.get::<Principal>().cloned())
+    }
+
     /// Who the page request being served is for, or `401`.
     fn caller(&self) -> Result<Principal, BackendError> {
-        use_context::<Parts>()
-            .and_then(|parts| parts.extensions.get::<Principal>().cloned())
+        self.principal()
             .ok_or_else(|| refusal(AppError::Unauthorized))
     }
 }
@@ -341,7 +345,7 @@ impl TaskBackend for QueueBackend {
     }
 
     fn viewer(&self) -> app::backend::Viewer {
-        let principal = self.caller().ok();
+        let principal = self.principal();
         app::backend::Viewer {
             auth: self.state.access.enabled,
             who: principal.as_ref().map(|p| p.owner.to_string()),
@@ -464,7 +468,7 @@ impl TaskBackend for QueueBackend {
 /// routes are.
 impl AdminBackend for QueueBackend {
     fn admin_access(&self) -> app::admin::AdminAccess {
-        match self.caller().ok().map(|p| p.role) {
+        match self.principal().map(|p| p.role) {
             Some(role) if role >= Role::Operator => app::admin::AdminAccess::Operator,
             Some(role) if role >= Role::Viewer => app::admin::AdminAccess::Viewer,
             _ => app::admin::AdminAccess::None,

@@ -15,7 +15,7 @@ use app::options::TaskOptions;
 use crate::auth::Credential;
 use crate::error::AppError;
 use crate::http::state::Caller;
-use crate::service::Sentinel;
+use crate::service::{Op, Sentinel};
 
 use app::types::DEFAULT_SECONDS;
 
@@ -46,6 +46,7 @@ pub async fn enqueue(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<EnqueueResponse>), AppError> {
+    sentinel.may(&who, Op::Enqueue)?;
     // A browser can send a form or text/plain across sites without asking first: only JSON
     // (or nothing) is taken, unless the caller is a program with a token.
     if who.credential != Credential::Bearer

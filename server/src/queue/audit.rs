@@ -68,7 +68,7 @@ if #over > 0 then
   redis.call("LTRIM", KEYS[2], 0, cap - 1)
 end
 redis.call("EXPIRE", KEYS[2], ARGV[4])
-redis.call("XTRIM", KEYS[1], "MINID", "~", ARGV[3])
+redis.call("XTRIM", KEYS[1], "MINID", ARGV[3])
 return id
 "#;
 

@@ -217,18 +217,24 @@ impl Need {
 }
 
 impl Sentinel {
+    /// Whether `who`'s role may do `op` at all (the role and the home grant, no rate taken):
+    /// what an edge asks before it reads a request's body or parameters, so a caller who may
+    /// not is told so before anything about its input. The operation itself checks again,
+    /// with the rate limit.
+    pub fn may(&self, who: &Principal, op: Op) -> Result<(), AppError> {
+        let rule = op.rule();
+        if !rule.need.met_by(who) || (rule.home_grant && who.home_hidden) {
+            return Err(AppError::Forbidden);
+        }
+        Ok(())
+    }
+
     /// The first step of every operation: may `who` do `op`? Its role, then the rate limit
     /// of the operation's bucket (with access control on). `401` for nobody is the edge's
     /// (it has no principal to pass).
     pub async fn allow(&self, who: &Principal, op: Op) -> Result<(), AppError> {
-        let rule = op.rule();
-        if !rule.need.met_by(who) {
-            return Err(AppError::Forbidden);
-        }
-        if rule.home_grant && who.home_hidden {
-            return Err(AppError::Forbidden);
-        }
-        if let Some(bucket) = rule.bucket {
+        self.may(who, op)?;
+        if let Some(bucket) = op.rule().bucket {
             self.take(bucket, who).await?;
         }
         Ok(())

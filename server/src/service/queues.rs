@@ -333,6 +333,7 @@ impl Sentinel {
         let reads = &self.inner.reads;
         if rescan {
             reads.discovered.clear().await;
+            reads.queues.clear().await;
         }
         let shared = self.shared_scan(every);
         reads.discovered.get_within(&(), every, shared).await
