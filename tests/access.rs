@@ -164,30 +164,33 @@ async fn a_token_removed_from_the_file_stops_working_within_two_seconds() {
     assert_eq!(call(&http, "GET", &counts, Some(&tokens[0].1)).await.0, 200);
 }
 
+/// Both quotas of an owner hold across web processes: the enqueue rate and the jobs pending
+/// are counted in Redis, so adding a web process does not multiply either.
 #[tokio::test]
 async fn quotas_hold_across_two_web_processes() {
     let redis = RedisServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (file, tokens) = tokens_file(dir.path(), &[("busy", "submitter")]);
-    let quotas = [
-        ("ENQUEUE_RATE_PER_MINUTE", "3"),
-        ("MAX_PENDING_PER_OWNER", "4"),
-    ];
-    let one = Sentinel::start("web-1", &redis.url(), auth_opts("web", &file, &quotas)).await;
-    let two = Sentinel::start("web-2", &redis.url(), auth_opts("web", &file, &quotas)).await;
-    one.wait_ready().await;
-    two.wait_ready().await;
+    let (file, tokens) = tokens_file(dir.path(), &[("fast", "submitter"), ("busy", "submitter")]);
     let http = client();
-    let token = tokens[0].1.as_str();
-    let enqueue = |server: &Sentinel| {
+    let enqueue = |server: &Sentinel, token: &str| {
         http.post(server.url("/tasks/enqueue?seconds=5"))
             .bearer_auth(token)
             .send()
     };
-    for _ in 0..3 {
-        assert_eq!(enqueue(&one).await.unwrap().status(), 201);
+    // The rate: 3 a minute, whichever process takes them.
+    let rate = [
+        ("ENQUEUE_RATE_PER_MINUTE", "3"),
+        ("MAX_PENDING_PER_OWNER", "100"),
+    ];
+    let one = Sentinel::start("web-1", &redis.url(), auth_opts("web", &file, &rate)).await;
+    let two = Sentinel::start("web-2", &redis.url(), auth_opts("web", &file, &rate)).await;
+    one.wait_ready().await;
+    two.wait_ready().await;
+    let fast = tokens[0].1.as_str();
+    for server in [&one, &two, &one] {
+        assert_eq!(enqueue(server, fast).await.unwrap().status(), 201);
     }
-    let limited = enqueue(&one).await.unwrap();
+    let limited = enqueue(&two, fast).await.unwrap();
     assert_eq!(limited.status(), 429);
     let retry: u64 = limited.headers()["retry-after"]
         .to_str()
@@ -197,9 +200,21 @@ async fn quotas_hold_across_two_web_processes() {
     assert!((1..=60).contains(&retry), "{retry}");
     let body: Value = limited.json().await.unwrap();
     assert_eq!(body["error"], "rate_limited");
-    // The other process has its own rate, but the pending count is the queue's.
-    assert_eq!(enqueue(&two).await.unwrap().status(), 201);
-    let full = enqueue(&two).await.unwrap();
+    assert_eq!(body["limit"], "ENQUEUE_RATE_PER_MINUTE");
+    // The jobs pending: 4, whichever process added them.
+    let pending = [
+        ("ENQUEUE_RATE_PER_MINUTE", "100"),
+        ("MAX_PENDING_PER_OWNER", "4"),
+    ];
+    let three = Sentinel::start("web-3", &redis.url(), auth_opts("web", &file, &pending)).await;
+    let four = Sentinel::start("web-4", &redis.url(), auth_opts("web", &file, &pending)).await;
+    three.wait_ready().await;
+    four.wait_ready().await;
+    let busy = tokens[1].1.as_str();
+    for server in [&three, &four, &three, &four] {
+        assert_eq!(enqueue(server, busy).await.unwrap().status(), 201);
+    }
+    let full = enqueue(&three, busy).await.unwrap();
     assert_eq!(full.status(), 429);
     assert!(full.headers().contains_key("retry-after"));
     let body: Value = full.json().await.unwrap();

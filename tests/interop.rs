@@ -286,7 +286,12 @@ async fn node_reads_sentinels_job_logs_and_each_side_sees_the_others_actions() {
 #[tokio::test]
 async fn every_node_queue_under_every_prefix_is_found_with_node_s_counts() {
     let redis = RedisServer::start().await;
-    let server = Sentinel::start("web", &redis.url(), SentinelOptions::for_role("web")).await;
+    let mut options = SentinelOptions::for_role("web");
+    // Rescans at most once a second (10 s by default), so the late queue's wait is short.
+    options
+        .env
+        .push(("SENTINEL_DISCOVERY_MIN_INTERVAL_MS".into(), "1000".into()));
+    let server = Sentinel::start("web", &redis.url(), options).await;
     server.wait_ready().await;
     // A hash named like a queue's meta that holds no queue settings is not a queue.
     let mut conn = redis.connection();
@@ -339,18 +344,28 @@ async fn every_node_queue_under_every_prefix_is_found_with_node_s_counts() {
         }
     }
     assert!(!queues.iter().any(|q| q["prefix"] == "other"), "{found}");
-    // A queue made after the last scan: listed at once when a scan is asked for.
+    // A queue made after the last scan: listed on a rescan once the least interval between
+    // scans has passed (however often a rescan is asked for before).
     node_json("queues.mjs", &[&redis.url(), "1", "late"]).await;
-    let (status, list) = support::get_json(&server.url("/admin/api/queues?rescan=true")).await;
-    assert_eq!(status, 200);
-    assert!(
-        list["queues"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|q| q["prefix"] == "late" && q["name"] == "orders-0"),
-        "{list}"
-    );
+    let url = server.url("/admin/api/queues?rescan=true");
+    support::eventually(
+        Duration::from_secs(5),
+        "the late queue to be listed",
+        || {
+            let url = url.clone();
+            async move {
+                let (status, list) = support::get_json(&url).await;
+                assert_eq!(status, 200);
+                list["queues"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|q| q["prefix"] == "late" && q["name"] == "orders-0")
+                    .then_some(())
+            }
+        },
+    )
+    .await;
 }
 
 /// Sentinel's admin API acts on another program's queue through BullMQ's own scripts, and Node

@@ -166,4 +166,3 @@ pub async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
     });
     (port, mails)
 }
-

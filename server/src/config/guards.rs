@@ -11,7 +11,11 @@ use super::ConfigError;
 #[derive(Debug, Clone, clap::Args)]
 pub struct RateSettings {
     /// Sign-ins (and sign-outs) per token or user, successful or not → 429.
-    #[arg(long = "rate-sign-in-per-minute", env = "SENTINEL_RATE_SIGN_IN_PER_MINUTE", default_value_t = 10)]
+    #[arg(
+        long = "rate-sign-in-per-minute",
+        env = "SENTINEL_RATE_SIGN_IN_PER_MINUTE",
+        default_value_t = 10
+    )]
     pub sign_in_per_minute: u32,
 
     /// Sign-in attempts per client network (a /24 or /64), successful or not → 429.
@@ -23,15 +27,27 @@ pub struct RateSettings {
     pub sign_in_per_network_per_minute: u32,
 
     /// Job and queue actions, scheduler changes and alert acknowledgements per principal → 429.
-    #[arg(long = "rate-actions-per-minute", env = "SENTINEL_RATE_ACTIONS_PER_MINUTE", default_value_t = 120)]
+    #[arg(
+        long = "rate-actions-per-minute",
+        env = "SENTINEL_RATE_ACTIONS_PER_MINUTE",
+        default_value_t = 120
+    )]
     pub actions_per_minute: u32,
 
     /// Scheduler "run now" per principal → 429.
-    #[arg(long = "rate-run-now-per-minute", env = "SENTINEL_RATE_RUN_NOW_PER_MINUTE", default_value_t = 10)]
+    #[arg(
+        long = "rate-run-now-per-minute",
+        env = "SENTINEL_RATE_RUN_NOW_PER_MINUTE",
+        default_value_t = 10
+    )]
     pub run_now_per_minute: u32,
 
     /// Bulk runs started per principal → 429.
-    #[arg(long = "rate-bulk-per-minute", env = "SENTINEL_RATE_BULK_PER_MINUTE", default_value_t = 10)]
+    #[arg(
+        long = "rate-bulk-per-minute",
+        env = "SENTINEL_RATE_BULK_PER_MINUTE",
+        default_value_t = 10
+    )]
     pub bulk_per_minute: u32,
 }
 

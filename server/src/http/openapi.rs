@@ -33,6 +33,8 @@ use crate::config::Config;
         crate::http::admin::queues,
         crate::http::admin::audit,
         crate::http::admin::alerts,
+        crate::http::admin::firing,
+        crate::http::admin::ack,
         crate::http::admin::metrics,
         crate::http::admin::bulk_action,
         crate::http::admin::bulk_progress,

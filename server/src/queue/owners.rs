@@ -19,10 +19,11 @@ impl TaskQueue {
     /// Takes one enqueue from each rate limit of `rates` and reserves a place for one more
     /// pending job in each of these indexes (an owner's, and an anonymous client network's),
     /// each held to `max` jobs waiting or running: counted and reserved in one script, so
-    /// parallel requests and several processes cannot overshoot either together. Nothing is
-    /// taken or reserved when one refuses. The place is held until [`Self::settle`] (or for
-    /// [`RESERVATION_MS`] if this process dies before it). Ids of jobs that finished or are
-    /// gone leave the indexes as they are counted.
+    /// parallel requests and several processes cannot overshoot either together. A rate that
+    /// refuses takes nothing; a pending quota that refuses reserves nothing (the rate is
+    /// taken). The place is held until [`Self::settle`] (or for [`RESERVATION_MS`] if this
+    /// process dies before it). Ids of jobs that finished or are gone leave the indexes as
+    /// they are counted.
     pub async fn reserve(
         &self,
         indexes: &[String],
@@ -126,9 +127,10 @@ pub enum Refusal {
 /// the rate limits (see `limits.rs`). ARGV: the queue's key base (`<prefix>:<queue>:`), the
 /// most pending per index, now (ms), the reservation's member, how long a reservation holds
 /// (ms), the longest index kept, the number of indexes, then each rate limit's interval and
-/// burst. The rates are checked first (Redis's clock), then each index's jobs that exist and
-/// have not finished plus its live reservations are counted (finished or gone jobs and stale
-/// reservations are dropped on the way); only when every one allows is anything written.
+/// burst. The rates are checked first (Redis's clock) and, when they all let the request
+/// through, taken; then each index's jobs that exist and have not finished plus its live
+/// reservations are counted (finished or gone jobs and stale reservations are dropped on the
+/// way), and the place is reserved only when every index allows.
 /// Returns `{0, 0}` when taken, `{i, 0}` for the 1-based index at its limit, `{-i, wait_ms}`
 /// for the 1-based rate limit that refused.
 const RESERVE_SCRIPT: &str = r#"
@@ -154,6 +156,11 @@ for r = 1, #KEYS - n do
   end
   tats[r] = tat + interval
 end
+-- A request the rates let through counts against them even when the pending quota refuses
+-- it: a flood of refused requests is still a flood.
+for r = 1, #KEYS - n do
+  redis.call("SET", KEYS[n + r], tats[r], "PX", tats[r] - clock + 1000)
+end
 for i = 1, n do
   local entries = redis.call("ZREVRANGE", KEYS[i], 0, keep + max, "WITHSCORES")
   local pending = 0
@@ -177,9 +184,6 @@ for i = 1, n do
   if pending >= max then
     return {i, 0}
   end
-end
-for r = 1, #KEYS - n do
-  redis.call("SET", KEYS[n + r], tats[r], "PX", tats[r] - clock + 1000)
 end
 for i = 1, n do
   redis.call("ZADD", KEYS[i], now, ARGV[4])

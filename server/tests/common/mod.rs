@@ -52,7 +52,10 @@ pub async fn connected(
 
 /// A tokens file in `dir` with a token per `(name, role)`; the flag that names it and the
 /// tokens by name.
-pub fn tokens_file(dir: &std::path::Path, names: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
+pub fn tokens_file(
+    dir: &std::path::Path,
+    names: &[(&str, &str)],
+) -> (String, Vec<(String, String)>) {
     let mut lines = String::new();
     let mut tokens = Vec::new();
     for (name, role) in names {

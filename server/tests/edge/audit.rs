@@ -75,15 +75,19 @@ async fn every_action_is_on_record_once_whichever_edge_and_only_admins_read_it()
     }
     // The bulk run's entry is completed with its final counts when the run ends (a second
     // entry of its action, whenever that is among the others).
-    let page = eventually(Duration::from_secs(10), "the bulk run's closing entry", || {
-        let router = router.clone();
-        async move {
-            let (status, page) =
-                call(&router, as_who("boss", "GET", "/admin/api/audit", JSON, "")).await;
-            assert_eq!(status, 200, "{page}");
-            (page["entries"].as_array().unwrap().len() == 6).then_some(page)
-        }
-    })
+    let page = eventually(
+        Duration::from_secs(10),
+        "the bulk run's closing entry",
+        || {
+            let router = router.clone();
+            async move {
+                let (status, page) =
+                    call(&router, as_who("boss", "GET", "/admin/api/audit", JSON, "")).await;
+                assert_eq!(status, 200, "{page}");
+                (page["entries"].as_array().unwrap().len() == 6).then_some(page)
+            }
+        },
+    )
     .await;
     let (closing, entries): (Vec<&Value>, Vec<&Value>) = page["entries"]
         .as_array()
@@ -91,7 +95,10 @@ async fn every_action_is_on_record_once_whichever_edge_and_only_admins_read_it()
         .iter()
         .partition(|e| e["outcome"].as_str().unwrap().starts_with("finished"));
     assert_eq!(closing.len(), 1, "{page}");
-    assert_eq!((closing[0]["action"].as_str(), closing[0]["count"].as_u64()), (Some("bulk:remove"), Some(1)));
+    assert_eq!(
+        (closing[0]["action"].as_str(), closing[0]["count"].as_u64()),
+        (Some("bulk:remove"), Some(1))
+    );
     let actions: Vec<&str> = entries
         .iter()
         .map(|e| e["action"].as_str().unwrap())

@@ -19,7 +19,7 @@ pub use tower::ServiceExt;
 
 pub use server::{AppState, Config};
 
-pub use crate::common::{Captured, tokens_file};
+pub use crate::common::tokens_file;
 
 /// A router with its state on `redis`, with these settings (flags, as the binary takes them);
 /// returns once the services are connected.
@@ -144,8 +144,6 @@ pub fn counted_body(total: usize) -> (Body, Arc<std::sync::atomic::AtomicUsize>)
     });
     (Body::from_stream(stream), pulled)
 }
-
-
 
 /// A BullMQ queue of another program on the test's Redis (`bull:emails`), made with the
 /// engine as any producer makes one: two waiting jobs and one delayed; their ids.

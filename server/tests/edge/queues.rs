@@ -149,7 +149,10 @@ async fn the_queues_list_reads_only_its_page_and_only_what_moved() {
     let redis = RedisServer::start().await;
     let (router, _state, shutdown) = router(
         &redis,
-        &["--discover-prefixes=bull", "--discovery-min-interval-ms=600000"],
+        &[
+            "--discover-prefixes=bull",
+            "--discovery-min-interval-ms=600000",
+        ],
     )
     .await;
     let opts = || {

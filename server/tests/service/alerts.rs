@@ -51,8 +51,14 @@ async fn a_limited_principal_sees_and_acknowledges_only_the_rules_on_its_queues(
     let mut conn = redis.connection();
     let now = server::clock::now_ms();
     for (rule, detail) in [
-        ("billing-stuck", "job b-1 of bull:billing-eu has been active for 5 min 0 s"),
-        ("payments-stuck", "job card-4242 of bull:payments has been active for 9 min 0 s"),
+        (
+            "billing-stuck",
+            "job b-1 of bull:billing-eu has been active for 5 min 0 s",
+        ),
+        (
+            "payments-stuck",
+            "job card-4242 of bull:payments has been active for 9 min 0 s",
+        ),
         ("redis", "Redis's maxmemory-policy is allkeys-lru"),
     ] {
         let state = serde_json::json!({"firing": now, "sent": now, "detail": detail});
@@ -62,7 +68,11 @@ async fn a_limited_principal_sees_and_acknowledges_only_the_rules_on_its_queues(
             .arg(state.to_string())
             .query(&mut conn)
             .unwrap();
-        let target = if rule == "payments-stuck" { "pay-hook" } else { "ops-hook" };
+        let target = if rule == "payments-stuck" {
+            "pay-hook"
+        } else {
+            "ops-hook"
+        };
         let _: String = redis::cmd("XADD")
             .arg("sentinel:sentinel-tasks:alerts:log")
             .arg("*")
@@ -89,10 +99,18 @@ async fn a_limited_principal_sees_and_acknowledges_only_the_rules_on_its_queues(
     for hidden in ["payments", "card-4242", "pay-hook"] {
         assert!(!text.contains(hidden), "{hidden} shown: {text}");
     }
-    assert!(limited.deliveries.iter().all(|d| d.rule != "payments-stuck"));
+    assert!(
+        limited
+            .deliveries
+            .iter()
+            .all(|d| d.rule != "payments-stuck")
+    );
     let firing = sentinel.firing(&billing).await.unwrap();
     assert_eq!((firing.firing, firing.unacknowledged), (2, 2), "{firing:?}");
-    assert_eq!(sentinel.alerts_report(&everyone).await.unwrap().rules.len(), 3);
+    assert_eq!(
+        sentinel.alerts_report(&everyone).await.unwrap().rules.len(),
+        3
+    );
     assert_eq!(sentinel.firing(&everyone).await.unwrap().firing, 3);
 
     // Acknowledged: by whom, until it resolves; no more unacknowledged for either.
@@ -101,13 +119,22 @@ async fn a_limited_principal_sees_and_acknowledges_only_the_rules_on_its_queues(
         sentinel.ack_alert(&billing, "payments-stuck", &ack).await,
         Err(AppError::NoRule { .. })
     ));
-    sentinel.ack_alert(&billing, "billing-stuck", &ack).await.unwrap();
+    sentinel
+        .ack_alert(&billing, "billing-stuck", &ack)
+        .await
+        .unwrap();
     let after = sentinel.alerts_report(&billing).await.unwrap();
-    let acked = after.rules.iter().find(|r| r.name == "billing-stuck").unwrap();
+    let acked = after
+        .rules
+        .iter()
+        .find(|r| r.name == "billing-stuck")
+        .unwrap();
     assert_eq!(acked.acked_by.as_deref(), Some("token:bill"));
     assert_eq!(acked.job.as_deref(), None, "no job in a hand-written state");
     assert_eq!(sentinel.firing(&billing).await.unwrap().unacknowledged, 1);
-    let too_long = app::admin::AckRequest { minutes: Some(100_000) };
+    let too_long = app::admin::AckRequest {
+        minutes: Some(100_000),
+    };
     assert!(matches!(
         sentinel.ack_alert(&everyone, "redis", &too_long).await,
         Err(AppError::InvalidOption(_))
@@ -183,7 +210,10 @@ repeat_minutes = 0
     let (sentinel, _, stop) = service(&redis, &[format!("--alerts-file={}", file.display())]).await;
     sentinel.load_alerts().unwrap();
     let queue = other_queue(&redis, "payments", 0).await;
-    let hostile = format!("<!channel> &lt;<https//evil.example|your bank>{}", "x".repeat(180));
+    let hostile = format!(
+        "<!channel> &lt;<https//evil.example|your bank>{}",
+        "x".repeat(180)
+    );
     queue
         .add("charge", serde_json::json!({}))
         .job_id(&hostile)
@@ -192,23 +222,33 @@ repeat_minutes = 0
         .unwrap();
     let _worker = holding_worker(&redis, "payments").await;
     tokio::spawn(sentinel.clone().run_alerts());
-    let sent = support::eventually(Duration::from_secs(30), "the firing on every target", || {
-        let hooks = hooks.clone();
-        let mails = mails.clone();
-        async move {
-            let hooks = hooks.lock().unwrap().clone();
-            let mails = mails.lock().unwrap().clone();
-            let slack = hooks.iter().find(|r| r.path == "/slack")?.clone();
-            let hook = hooks.iter().find(|r| r.path == "/hook")?.clone();
-            let mail = mails.first()?.clone();
-            Some((slack, hook, mail))
-        }
-    })
+    let sent = support::eventually(
+        Duration::from_secs(30),
+        "the firing on every target",
+        || {
+            let hooks = hooks.clone();
+            let mails = mails.clone();
+            async move {
+                let hooks = hooks.lock().unwrap().clone();
+                let mails = mails.lock().unwrap().clone();
+                let slack = hooks.iter().find(|r| r.path == "/slack")?.clone();
+                let hook = hooks.iter().find(|r| r.path == "/hook")?.clone();
+                let mail = mails.first()?.clone();
+                Some((slack, hook, mail))
+            }
+        },
+    )
     .await;
     let (slack, hook, mail) = sent;
     let text = slack.json()["text"].as_str().unwrap().to_string();
-    assert!(!text.contains("<!channel>") && !text.contains("<https"), "{text}");
-    assert!(text.contains("&lt;!channel&gt;") && text.contains("&amp;lt;"), "{text}");
+    assert!(
+        !text.contains("<!channel>") && !text.contains("<https"),
+        "{text}"
+    );
+    assert!(
+        text.contains("&lt;!channel&gt;") && text.contains("&amp;lt;"),
+        "{text}"
+    );
     let detail = hook.json()["detail"].as_str().unwrap().to_string();
     assert!(detail.contains("<!channel>"), "data, as it was: {detail}");
     assert!(
@@ -223,7 +263,9 @@ repeat_minutes = 0
         .to_string();
     assert!(!subject.is_empty(), "{mail}");
     assert!(
-        !mail.lines().any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+        !mail
+            .lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
         "{mail}"
     );
     stop.cancel();

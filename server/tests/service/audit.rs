@@ -14,7 +14,11 @@ async fn a_flood_of_sign_ins_or_of_one_principal_s_actions_never_pushes_out_anot
     let dir = tempfile::tempdir().unwrap();
     let (flags, tokens) = guarded(
         dir.path(),
-        &[("op", "operator"), ("loud", "operator"), ("sub", "submitter")],
+        &[
+            ("op", "operator"),
+            ("loud", "operator"),
+            ("sub", "submitter"),
+        ],
         &[
             // Floods get through the rate limits here, to reach the log.
             "--rate-sign-in-per-minute=0",
@@ -50,14 +54,14 @@ async fn a_flood_of_sign_ins_or_of_one_principal_s_actions_never_pushes_out_anot
         async move { sentinel.audit_page(&admin, &asked, 200).await.unwrap() }
     };
     let pauses = page("token:op", Some("pause")).await;
-    assert_eq!(pauses.entries.len(), 1, "the operator's pause is still there");
+    assert_eq!(
+        pauses.entries.len(),
+        1,
+        "the operator's pause is still there"
+    );
     assert_eq!(page("token:op", Some("resume")).await.entries.len(), 1);
     let sign_ins = page("token:sub", Some("sign-in")).await;
-    let counted: u64 = sign_ins
-        .entries
-        .iter()
-        .map(|e| e.count.unwrap_or(1))
-        .sum();
+    let counted: u64 = sign_ins.entries.iter().map(|e| e.count.unwrap_or(1)).sum();
     assert_eq!(counted, 5_000, "{:?}", sign_ins.entries);
     assert!(sign_ins.entries.len() <= 3, "{}", sign_ins.entries.len());
     let mut conn = redis.connection();
@@ -98,7 +102,11 @@ async fn entries_older_than_the_age_limit_are_trimmed_and_a_bulk_run_s_entry_get
         .unwrap();
     sentinel.pause(&local, None, true).await.unwrap();
     let everything = query(None, None);
-    let entries = sentinel.audit_page(&local, &everything, 200).await.unwrap().entries;
+    let entries = sentinel
+        .audit_page(&local, &everything, 200)
+        .await
+        .unwrap()
+        .entries;
     assert!(entries.iter().all(|e| e.who != "token:old"), "{entries:?}");
     assert_eq!(entries.len(), 1);
 
@@ -126,19 +134,26 @@ async fn entries_older_than_the_age_limit_are_trimmed_and_a_bulk_run_s_entry_get
         }
     })
     .await;
-    let retries = support::eventually(std::time::Duration::from_secs(5), "the closing entry", || {
-        let sentinel = sentinel.clone();
-        let local = local.clone();
-        async move {
-            let page = sentinel
-                .audit_page(&local, &query(None, Some("retry")), 200)
-                .await
-                .unwrap();
-            (page.entries.len() == 2).then_some(page.entries)
-        }
-    })
+    let retries = support::eventually(
+        std::time::Duration::from_secs(5),
+        "the closing entry",
+        || {
+            let sentinel = sentinel.clone();
+            let local = local.clone();
+            async move {
+                let page = sentinel
+                    .audit_page(&local, &query(None, Some("retry")), 200)
+                    .await
+                    .unwrap();
+                (page.entries.len() == 2).then_some(page.entries)
+            }
+        },
+    )
     .await;
-    assert!(retries.iter().all(|e| e.action == "bulk:retry"), "{retries:?}");
+    assert!(
+        retries.iter().all(|e| e.action == "bulk:retry"),
+        "{retries:?}"
+    );
     assert!(
         retries[0].outcome.starts_with("finished") && retries[0].outcome.contains("2 skipped"),
         "{retries:?}"

@@ -25,7 +25,10 @@ async fn rescans_from_twenty_callers_on_two_processes_cost_one_scan() {
     let (a, _, stop_a) = service(&redis, &flags).await;
     let (b, _, stop_b) = service(&redis, &flags).await;
     let mut conn = redis.connection();
-    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut conn).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut conn)
+        .unwrap();
     let viewer = holder("token:v", "viewer");
     let asked = app::admin::QueueListQuery {
         rescan: true,
@@ -45,13 +48,18 @@ async fn rescans_from_twenty_callers_on_two_processes_cost_one_scan() {
             }
         }
     };
-    let callers: Vec<_> = (0..20).map(|n| ask(if n % 2 == 0 { &a } else { &b })).collect();
+    let callers: Vec<_> = (0..20)
+        .map(|n| ask(if n % 2 == 0 { &a } else { &b }))
+        .collect();
     futures::future::join_all(callers).await;
     // 21 queues (Sentinel's own has no meta yet; the 20 others), 100 rescans, one scan.
     assert!(found.load(Ordering::Relaxed) >= 20);
     let steps = scans(&mut conn);
     assert!(steps >= 1, "the first asker scans");
-    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut conn).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut conn)
+        .unwrap();
     for _ in 0..20 {
         b.queues(&viewer, &asked).await.unwrap();
     }
@@ -77,6 +85,9 @@ async fn metrics_label_the_busiest_queues_and_sum_the_rest() {
     assert_eq!(labelled.len(), 6, "five queues and the rest: {labelled:?}");
     assert!(text.contains(r#"queue="_other""#), "{text}");
     assert!(text.contains(r#"queue="m11""#), "the busiest is labelled");
-    assert!(text.contains("sentinel_queue_summed 8") || text.contains("sentinel_queue_summed 7"), "{text}");
+    assert!(
+        text.contains("sentinel_queue_summed 8") || text.contains("sentinel_queue_summed 7"),
+        "{text}"
+    );
     stop.cancel();
 }

@@ -12,10 +12,23 @@ async fn a_wrong_typed_entry_in_the_wait_list_is_skipped_and_counted() {
     let _payments = other_queue(&redis, "payments", 3).await;
     let mut conn = redis.connection();
     // A string where a job hash would be, a hash that is no job, and a reserved name.
-    let _: () = redis::cmd("SET").arg("bull:payments:intruder").arg("x").query(&mut conn).unwrap();
-    let _: () = redis::cmd("HSET").arg("bull:payments:nojob").arg("a").arg("b").query(&mut conn).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("bull:payments:intruder")
+        .arg("x")
+        .query(&mut conn)
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("bull:payments:nojob")
+        .arg("a")
+        .arg("b")
+        .query(&mut conn)
+        .unwrap();
     for id in ["intruder", "nojob", "meta"] {
-        let _: () = redis::cmd("LPUSH").arg("bull:payments:wait").arg(id).query(&mut conn).unwrap();
+        let _: () = redis::cmd("LPUSH")
+            .arg("bull:payments:wait")
+            .arg(id)
+            .query(&mut conn)
+            .unwrap();
     }
     let local = Principal::open();
     let asked = app::admin::JobQuery {
@@ -26,7 +39,10 @@ async fn a_wrong_typed_entry_in_the_wait_list_is_skipped_and_counted() {
         ..Default::default()
     };
     for _ in 0..5 {
-        let page = sentinel.find(&local, &asked).await.expect("a page, not an error");
+        let page = sentinel
+            .find(&local, &asked)
+            .await
+            .expect("a page, not an error");
         assert_eq!(page.jobs.len(), 3, "{page:?}");
         assert_eq!(page.skipped, 3, "{page:?}");
     }
@@ -45,7 +61,10 @@ async fn a_wrong_typed_entry_in_the_wait_list_is_skipped_and_counted() {
     let logged = logs.text().matches("entries that are no jobs").count();
     assert_eq!(logged, 1, "logged once a minute: {}", logs.text());
     // The queue's counts and overview still answer.
-    let overview = sentinel.overview(&local, Some("bull:payments")).await.unwrap();
+    let overview = sentinel
+        .overview(&local, Some("bull:payments"))
+        .await
+        .unwrap();
     assert_eq!(overview.counts.waiting, 6);
     stop.cancel();
 }

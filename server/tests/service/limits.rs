@@ -45,14 +45,18 @@ async fn each_bucket_holds_per_principal_across_two_web_processes() {
     // Actions: 4 a minute, whichever process they reach.
     for n in 0..4 {
         let via = if n % 2 == 0 { &a } else { &b };
-        via.pause(&op, queue, n % 2 == 0).await.expect("within the rate");
+        via.pause(&op, queue, n % 2 == 0)
+            .await
+            .expect("within the rate");
     }
     assert_eq!(
         limit_of(b.pause(&op, queue, false).await),
         "SENTINEL_RATE_ACTIONS_PER_MINUTE"
     );
     // Another principal has its own budget.
-    a.pause(&other_op, queue, false).await.expect("another principal");
+    a.pause(&other_op, queue, false)
+        .await
+        .expect("another principal");
 
     // Run-now: 3 a minute (the scheduler's template adds a job each time).
     let every = app::admin::SchedulerRequest {
@@ -65,7 +69,9 @@ async fn each_bucket_holds_per_principal_across_two_web_processes() {
         .expect("a scheduler");
     for n in 0..3 {
         let via = if n % 2 == 0 { &b } else { &a };
-        via.run_scheduler(&op, queue, "nightly").await.expect("within the rate");
+        via.run_scheduler(&op, queue, "nightly")
+            .await
+            .expect("within the rate");
     }
     assert_eq!(
         limit_of(a.run_scheduler(&op, queue, "nightly").await),
@@ -74,14 +80,22 @@ async fn each_bucket_holds_per_principal_across_two_web_processes() {
 
     // Bulk runs: 2 a minute.
     for via in [&a, &b] {
-        let request =
-            server::service::jobs::BulkRequest::new(app::admin::JobAction::Remove, None, Some("state:completed".into()))
-                .unwrap();
-        via.start_bulk(&op, queue, request).await.expect("within the rate");
+        let request = server::service::jobs::BulkRequest::new(
+            app::admin::JobAction::Remove,
+            None,
+            Some("state:completed".into()),
+        )
+        .unwrap();
+        via.start_bulk(&op, queue, request)
+            .await
+            .expect("within the rate");
     }
-    let request =
-        server::service::jobs::BulkRequest::new(app::admin::JobAction::Remove, None, Some("state:completed".into()))
-            .unwrap();
+    let request = server::service::jobs::BulkRequest::new(
+        app::admin::JobAction::Remove,
+        None,
+        Some("state:completed".into()),
+    )
+    .unwrap();
     assert_eq!(
         limit_of(a.start_bulk(&op, queue, request).await),
         "SENTINEL_RATE_BULK_PER_MINUTE"
@@ -103,7 +117,9 @@ async fn each_bucket_holds_per_principal_across_two_web_processes() {
         }
     };
     for n in 0..5 {
-        enqueue(if n % 2 == 0 { &a } else { &b }).await.expect("within the rate");
+        enqueue(if n % 2 == 0 { &a } else { &b })
+            .await
+            .expect("within the rate");
     }
     assert_eq!(limit_of(enqueue(&b).await), "ENQUEUE_RATE_PER_MINUTE");
 
@@ -125,7 +141,9 @@ async fn sign_ins_are_limited_per_token_and_per_network_and_a_flood_is_logged_on
     // 10 a minute per token (the default), across both processes, from any network.
     for n in 0..10u8 {
         let via = if n % 2 == 0 { &a } else { &b };
-        via.sign_in(&token("pat"), net(n)).await.expect("within the rate");
+        via.sign_in(&token("pat"), net(n))
+            .await
+            .expect("within the rate");
     }
     let refused = a.sign_in(&token("pat"), net(99)).await;
     assert!(
@@ -137,7 +155,9 @@ async fn sign_ins_are_limited_per_token_and_per_network_and_a_flood_is_logged_on
         "{refused:?}"
     );
     // Another token signs in.
-    b.sign_in(&token("kim"), net(1)).await.expect("another token");
+    b.sign_in(&token("kim"), net(1))
+        .await
+        .expect("another token");
     // 30 a minute per network, successful or not: of 40 guesses from one network at once, 10
     // are refused without waiting, and the failures are one log line.
     let (logs, _guard) = common::capture_logs();
@@ -170,14 +190,13 @@ async fn sign_ins_are_limited_per_token_and_per_network_and_a_flood_is_logged_on
 #[tokio::test]
 async fn with_access_control_off_nothing_is_limited() {
     let redis = RedisServer::start().await;
-    let (sentinel, _, stop) = service(
-        &redis,
-        &["--rate-actions-per-minute=1".to_string()],
-    )
-    .await;
+    let (sentinel, _, stop) = service(&redis, &["--rate-actions-per-minute=1".to_string()]).await;
     let local = Principal::open();
     for n in 0..5 {
-        sentinel.pause(&local, None, n % 2 == 0).await.expect("no limit for the open admin");
+        sentinel
+            .pause(&local, None, n % 2 == 0)
+            .await
+            .expect("no limit for the open admin");
     }
     stop.cancel();
 }

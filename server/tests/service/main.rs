@@ -23,7 +23,11 @@ use tokio_util::sync::CancellationToken;
 
 /// The settings of a deployment with access control on (tokens file, session secret) and
 /// these extra flags.
-pub fn guarded(dir: &std::path::Path, names: &[(&str, &str)], extra: &[&str]) -> (Vec<String>, Vec<(String, String)>) {
+pub fn guarded(
+    dir: &std::path::Path,
+    names: &[(&str, &str)],
+    extra: &[&str],
+) -> (Vec<String>, Vec<(String, String)>) {
     let (tokens_flag, tokens) = common::tokens_file(dir, names);
     let mut flags = vec![
         "--auth=on".to_string(),
@@ -35,7 +39,10 @@ pub fn guarded(dir: &std::path::Path, names: &[(&str, &str)], extra: &[&str]) ->
 }
 
 /// A connected service with these flags.
-pub async fn service(redis: &RedisServer, flags: &[String]) -> (Sentinel, AppState, CancellationToken) {
+pub async fn service(
+    redis: &RedisServer,
+    flags: &[String],
+) -> (Sentinel, AppState, CancellationToken) {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let (state, shutdown) = common::connected(redis, &flags, None).await;
     (state.sentinel.clone(), state, shutdown)
@@ -83,7 +90,10 @@ pub async fn still_works(sentinel: &Sentinel, who: &Principal) {
         options: &options,
         idempotency_key: None,
     };
-    let id = sentinel.enqueue(who, request).await.expect("an enqueue after the attack");
+    let id = sentinel
+        .enqueue(who, request)
+        .await
+        .expect("an enqueue after the attack");
     let id = app::JobId::parse(&id).unwrap();
     let status = sentinel.status(who, &id).await.expect("its status");
     assert!(

@@ -56,14 +56,21 @@ async fn a_nearly_full_redis_refuses_new_jobs_from_every_path_and_running_ones_f
         every: Some(60_000),
         ..Default::default()
     };
-    web.upsert_scheduler(&local, None, "hourly", &upsert).await.unwrap();
+    web.upsert_scheduler(&local, None, "hourly", &upsert)
+        .await
+        .unwrap();
 
     // Redis's maxmemory set so the guard's 90 % is passed while Redis still takes writes.
     let mut conn = redis.connection();
     let used = used_memory(&mut conn);
     // 0.9 of it is 97 % of what Redis uses now.
     let max = used * 100 / 93;
-    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(max).query(&mut conn).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(max)
+        .query(&mut conn)
+        .unwrap();
     web.read_memory().await.unwrap();
 
     let full = |result: Result<String, AppError>| match result {
@@ -78,16 +85,25 @@ async fn a_nearly_full_redis_refuses_new_jobs_from_every_path_and_running_ones_f
             .map(|()| String::new()),
     );
     // Reads and actions on existing jobs still work; readiness and the overview say why.
-    web.pause(&local, None, false).await.expect("an action on the queue");
+    web.pause(&local, None, false)
+        .await
+        .expect("an action on the queue");
     let ready = web.readiness().await;
     assert!(ready.ready, "still ready: it serves reads and runs jobs");
     assert!(
-        ready.warning.as_deref().is_some_and(|w| w.contains("new jobs are refused")),
+        ready
+            .warning
+            .as_deref()
+            .is_some_and(|w| w.contains("new jobs are refused")),
         "{:?}",
         ready.warning
     );
     let overview = web.overview(&local, None).await.unwrap();
-    assert!(overview.memory.is_some_and(|m| m.full), "{:?}", overview.memory);
+    assert!(
+        overview.memory.is_some_and(|m| m.full),
+        "{:?}",
+        overview.memory
+    );
     // The redis_memory alert condition holds (at 100 % of the guard's limit).
     let rules = server::service::alerts::rules::parse(
         "[[rules]]\nname = \"memory\"\nwhen = \"redis_memory\"\n",
@@ -98,21 +114,33 @@ async fn a_nearly_full_redis_refuses_new_jobs_from_every_path_and_running_ones_f
         .check_rule(&rules.rules[0], server::clock::now_ms())
         .await
         .unwrap();
-    assert!(seen.holds && seen.detail.contains("new jobs are refused"), "{seen:?}");
+    assert!(
+        seen.holds && seen.detail.contains("new jobs are refused"),
+        "{seen:?}"
+    );
 
     // The job that was running finishes.
-    support::eventually(Duration::from_secs(20), "the running job to complete", || {
-        let web = web.clone();
-        let running = running.clone();
-        async move {
-            let status = web.status(&Principal::open(), &running).await.ok()?;
-            (status.state == app::JobState::Completed).then_some(())
-        }
-    })
+    support::eventually(
+        Duration::from_secs(20),
+        "the running job to complete",
+        || {
+            let web = web.clone();
+            let running = running.clone();
+            async move {
+                let status = web.status(&Principal::open(), &running).await.ok()?;
+                (status.state == app::JobState::Completed).then_some(())
+            }
+        },
+    )
     .await;
 
     // Room again: new jobs are taken, and run.
-    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(0).query(&mut conn).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(0)
+        .query(&mut conn)
+        .unwrap();
     web.read_memory().await.unwrap();
     let again = add(&web, 1).await.expect("taken with room again");
     let again = app::JobId::parse(&again).unwrap();
@@ -125,7 +153,12 @@ async fn a_nearly_full_redis_refuses_new_jobs_from_every_path_and_running_ones_f
         }
     })
     .await;
-    assert!(!web.check_rule(&rules.rules[0], server::clock::now_ms()).await.unwrap().holds);
+    assert!(
+        !web.check_rule(&rules.rules[0], server::clock::now_ms())
+            .await
+            .unwrap()
+            .holds
+    );
     stop_web.cancel();
     stop_worker.cancel();
 }

@@ -15,7 +15,10 @@ async fn a_scheduler_id_with_a_colon_or_a_key_name_is_refused_naming_id() {
         every: Some(60_000),
         ..Default::default()
     };
-    sentinel.upsert_scheduler(&local, None, "s1", &every).await.unwrap();
+    sentinel
+        .upsert_scheduler(&local, None, "s1", &every)
+        .await
+        .unwrap();
     for id in ["s1:1801389600000", "a:b", "wait", "meta", "events"] {
         match sentinel.upsert_scheduler(&local, None, id, &every).await {
             Err(AppError::InvalidOption(refused)) => assert_eq!(refused.field, "id", "{id}"),
