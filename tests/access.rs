@@ -1,7 +1,7 @@
 //! Who may do what, against real server processes and a real Redis: each role against each
 //! route, submitters kept apart, the tokens file re-read, quotas across two web processes, the
 //! trusted proxy header, anonymous identities, safe defaults. Sign-in and the cross-site cookie
-//! rules are tested in-process (`server/tests/edge.rs`).
+//! rules are tested in-process (`server/tests/edge/`).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -162,6 +162,44 @@ async fn a_token_removed_from_the_file_stops_working_within_two_seconds() {
     .await;
     assert!(revoked_at.elapsed() < Duration::from_secs(2));
     assert_eq!(call(&http, "GET", &counts, Some(&tokens[0].1)).await.0, 200);
+}
+
+/// Sign-ins are limited per token across web processes: ten a minute (the default) whichever
+/// process they reach, the eleventh a `429` page with `Retry-After`; another token signs in.
+#[tokio::test]
+async fn sign_ins_are_limited_per_token_across_two_web_processes() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (file, tokens) = tokens_file(dir.path(), &[("pat", "submitter"), ("kim", "viewer")]);
+    let one = Sentinel::start("web-1", &redis.url(), auth_opts("web", &file, &[])).await;
+    let two = Sentinel::start("web-2", &redis.url(), auth_opts("web", &file, &[])).await;
+    one.wait_ready().await;
+    two.wait_ready().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = |server: &Sentinel, token: &str| {
+        http.post(server.url("/signin"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+    };
+    let pat = tokens[0].1.as_str();
+    for n in 0..10 {
+        let server = if n % 2 == 0 { &one } else { &two };
+        assert_eq!(sign_in(server, pat).await.unwrap().status(), 303, "sign-in {n}");
+    }
+    let refused = sign_in(&two, pat).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert!(refused.text().await.unwrap().contains("Too many sign-ins"));
+    assert_eq!(sign_in(&one, &tokens[1].1).await.unwrap().status(), 303);
 }
 
 /// Both quotas of an owner hold across web processes: the enqueue rate and the jobs pending

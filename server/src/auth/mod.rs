@@ -192,6 +192,8 @@ pub struct Access {
     /// Sentinel's own queue (prefix, name): a principal whose grant does not reach it sees
     /// only its own jobs there.
     home: (String, String),
+    /// The refusals this middleware logs, each kind at most once a minute.
+    pub throttle: Arc<crate::telemetry::LogThrottle>,
 }
 
 /// Why the settings cannot make a safe server.
@@ -322,6 +324,7 @@ impl Access {
                 .map_err(|e| fail("SENTINEL_ALLOWED_HOSTS", &e))?,
             revoked: Arc::new(revoked::RevokedSessions::default()),
             home: (String::new(), String::new()),
+            throttle: Arc::default(),
         })
     }
 
@@ -428,7 +431,7 @@ impl Access {
                     None,
                 )),
                 None => {
-                    crate::telemetry::throttled("bearer refused", |suppressed| {
+                    self.throttle.warn("bearer refused", |suppressed| {
                         warn!(client = ?client_addr(&parts.extensions), suppressed, "a bearer token was refused");
                     });
                     Err(AppError::Unauthorized)
@@ -444,7 +447,7 @@ impl Access {
                 if user.len() > MAX_USER_LEN
                     || user.chars().any(|c| c.is_control() || c.is_whitespace())
                 {
-                    crate::telemetry::throttled("user header refused", |suppressed| {
+                    self.throttle.warn("user header refused", |suppressed| {
                         warn!(
                             suppressed,
                             "refused a user header that is too long or not printable"
@@ -568,7 +571,7 @@ pub async fn identify(State(access): State<Arc<Access>>, request: Request, next:
     // A foreign page whose name resolves to this machine (DNS rebinding) must not reach a
     // server that trusts everyone; health stays open for orchestrators' probes.
     if !access.host_allowed(&parts) && !matches!(parts.uri.path(), "/healthz" | "/readyz") {
-        crate::telemetry::throttled("foreign host", |suppressed| {
+        access.throttle.warn("foreign host", |suppressed| {
             warn!(host = ?parts.headers.get(header::HOST), suppressed, "refused a request for a host this server does not serve");
         });
         return AppError::MisdirectedHost.into_response();
@@ -588,7 +591,7 @@ pub async fn identify(State(access): State<Arc<Access>>, request: Request, next:
         .as_ref()
         .is_some_and(|p| p.credential == Credential::Bearer);
     if changes_state && !bearer && is_cross_site(&parts) {
-        crate::telemetry::throttled("cross-site", |suppressed| {
+        access.throttle.warn("cross-site", |suppressed| {
             warn!(path = %parts.uri.path(), suppressed, "refused a cross-site request");
         });
         return AppError::CrossSite.into_response();

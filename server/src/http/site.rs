@@ -293,9 +293,7 @@ fn refusal(cause: AppError) -> BackendError {
     }
     match cause {
         AppError::NotConnected | AppError::Engine(_) | AppError::Events(_) => {
-            crate::telemetry::throttled("page request failed", |suppressed| {
-                error!(error = %error_chain(&cause), suppressed, "page request failed: queue unavailable");
-            });
+            error!(error = %error_chain(&cause), "page request failed: queue unavailable");
             BackendError::unavailable("the queue is not reachable right now")
         }
         AppError::RedisFull { .. } => BackendError::unavailable(cause.to_string()),

@@ -539,16 +539,6 @@ impl TaskQueue {
                 }
             })
             .collect();
-        if skipped > 0 {
-            crate::telemetry::throttled_for("foreign entries", self.keys.base(), |suppressed| {
-                tracing::warn!(
-                    queue = %self.keys.base(),
-                    skipped,
-                    suppressed,
-                    "entries that are no jobs are listed among this queue's jobs (left out)"
-                );
-            });
-        }
         Ok((records, skipped))
     }
 

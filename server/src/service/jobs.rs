@@ -97,7 +97,26 @@ impl Sentinel {
         self.allow(who, Op::ReadJobs).await?;
         let checked = check(asked)?;
         let target = self.target(who, asked.queue.as_deref()).await?;
-        find_in(&target, checked, asked.page, asked.size).await
+        let page = find_in(&target, checked, asked.page, asked.size).await?;
+        self.note_skipped(&target, page.skipped);
+        Ok(page)
+    }
+
+    /// Entries that are no jobs, found among a queue's: logged at most once a minute per
+    /// queue (the page says how many it left out).
+    fn note_skipped(&self, queue: &TaskQueue, skipped: u64) {
+        if skipped == 0 {
+            return;
+        }
+        let base = queue.keys().base();
+        self.inner.throttle.warn_for("foreign entries", base, |suppressed| {
+            tracing::warn!(
+                queue = %base,
+                skipped,
+                suppressed,
+                "entries that are no jobs are listed among this queue's jobs (left out)"
+            );
+        });
     }
 
     /// As [`Sentinel::find`], read at most once a second per process and shared by the
@@ -112,7 +131,9 @@ impl Sentinel {
         let checked = check(asked)?;
         let target = self.target(who, asked.queue.as_deref()).await?;
         let read = find_in(&target, checked, asked.page, asked.size);
-        self.inner.reads.pages.get(asked, read).await
+        let page = self.inner.reads.pages.get(asked, read).await?;
+        self.note_skipped(&target, page.skipped);
+        Ok(page)
     }
 
     /// Job `id` in full (with its events), as it is now; `None` when there is no such job.

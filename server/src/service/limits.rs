@@ -129,7 +129,7 @@ impl Sentinel {
     /// A refusal for rate is logged at most once a minute per setting, with how many were
     /// suppressed meanwhile (a flood must not flood the log too).
     fn note_refusal(&self, setting: &'static str, who: &str) {
-        crate::telemetry::throttled(setting, |suppressed| {
+        self.inner.throttle.warn(setting, |suppressed| {
             tracing::warn!(
                 limit = setting,
                 who = %crate::queue::cut(who, 80),

@@ -46,7 +46,7 @@ impl Sentinel {
         };
         match guard.limit(reading) {
             Some(limit) if reading.used >= limit => {
-                crate::telemetry::throttled("redis_full", |suppressed| {
+                self.inner.throttle.warn("redis_full", |suppressed| {
                     tracing::warn!(
                         used = reading.used,
                         limit,

@@ -88,6 +88,7 @@ struct Inner {
     limits: Limiter,
     memory: MemoryGuard,
     audit: Coalescer,
+    throttle: crate::telemetry::LogThrottle,
 }
 
 impl Sentinel {
@@ -117,6 +118,7 @@ impl Sentinel {
                 limits,
                 memory,
                 audit: Coalescer::default(),
+                throttle: crate::telemetry::LogThrottle::default(),
             }),
         }
     }

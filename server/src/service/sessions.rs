@@ -66,7 +66,7 @@ impl Sentinel {
         let Some(entry) = access.tokens().find(token.trim()) else {
             // The network's budget first: a flood of guesses is refused without waiting.
             self.take_sign_in(None, network).await?;
-            crate::telemetry::throttled("failed sign-in", |suppressed| {
+            self.inner.throttle.warn("failed sign-in", |suppressed| {
                 tracing::warn!(
                     network = ?network,
                     suppressed,

@@ -289,3 +289,46 @@ async fn cookie_requests_from_other_sites_are_refused_and_sign_in_works() {
     );
     shutdown.cancel();
 }
+
+/// Refusals cannot flood the log: a thousand cross-site requests and a thousand requests for a
+/// foreign host are each one warning line (with the count of those not logged in the next).
+#[tokio::test]
+async fn floods_of_refused_requests_are_one_log_line_each() {
+    let (logs, _guard) = crate::common::capture_logs();
+    let redis = RedisServer::start().await;
+    let (router, _state, shutdown) = router(&redis, &[]).await;
+    for _ in 0..1000 {
+        let (status, _) = call_head(
+            &router,
+            request("POST", "/admin/api/queue/pause")
+                .header("cookie", "sentinel_session=whatever")
+                .header("sec-fetch-site", "cross-site")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = call_head(
+            &router,
+            Request::builder()
+                .uri("/tasks/counts")
+                .header("host", "evil.example")
+                .extension(ConnectInfo("127.0.0.1:40000".parse::<SocketAddr>().unwrap()))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+    }
+    let text = logs.text();
+    assert_eq!(text.matches("refused a cross-site request").count(), 1, "{text}");
+    assert_eq!(
+        text.matches("refused a request for a host").count(),
+        1,
+        "{text}"
+    );
+    // The queue still answers.
+    let (status, _) = call(&router, request("GET", "/tasks/counts").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    shutdown.cancel();
+}

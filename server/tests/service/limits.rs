@@ -164,8 +164,8 @@ async fn sign_ins_are_limited_per_token_and_per_network_and_a_flood_is_logged_on
     let network = net(200);
     let wrong = "g".repeat(43);
     let guesses: Vec<_> = (0..40)
-        .map(|n| {
-            let via = if n % 2 == 0 { a.clone() } else { b.clone() };
+        .map(|_| {
+            let via = a.clone();
             let wrong = wrong.clone();
             async move { via.sign_in(&wrong, network).await }
         })
@@ -198,5 +198,38 @@ async fn with_access_control_off_nothing_is_limited() {
             .await
             .expect("no limit for the open admin");
     }
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn enqueueing_for_another_owner_needs_a_grant_over_sentinel_s_own_queue() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (flags, _) = guarded(dir.path(), &[("op", "operator")], &[]);
+    let (sentinel, _, stop) = service(&redis, &flags).await;
+    let options = app::options::TaskOptions {
+        on_behalf_of: Some("user:carol".into()),
+        ..Default::default()
+    };
+    let request = || server::service::enqueue::EnqueueRequest {
+        seconds: 1,
+        options: &options,
+        idempotency_key: None,
+    };
+    // An operator limited to other teams' queues may not fill someone's quota here.
+    let billing = holder("token:bill", "operator@billing-*");
+    assert!(matches!(
+        sentinel.enqueue(&billing, request()).await,
+        Err(AppError::Forbidden)
+    ));
+    // One whose grant reaches Sentinel's own queue may.
+    let own = holder("token:op", "operator@sentinel-tasks|billing-*");
+    let id = sentinel.enqueue(&own, request()).await.expect("on behalf");
+    let status = sentinel
+        .status(&holder("token:view", "viewer"), &app::JobId::parse(&id).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.state, app::JobState::Waiting);
+    still_works(&sentinel, &holder("token:sub", "submitter")).await;
     stop.cancel();
 }
