@@ -109,6 +109,19 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// A size in bytes, in words (`812 KB`, `1.4 MB`, `2.0 GB`).
+pub fn bytes_words(n: u64) -> String {
+    const KB: f64 = 1024.0;
+    let n = n as f64;
+    if n >= KB * KB * KB {
+        format!("{:.1} GB", n / (KB * KB * KB))
+    } else if n >= KB * KB {
+        format!("{:.1} MB", n / (KB * KB))
+    } else {
+        format!("{:.0} KB", n / KB)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -354,7 +354,17 @@ fn OverviewPanel(
                         Ok(o) => {
                             let paused = o.paused;
                             let total_busy: usize = o.workers.iter().filter_map(|w| w.busy).sum();
+                            let full = o.memory.filter(|m| m.full).map(|m| view! {
+                                <p class="warning" role="alert" data-redis-full="true">
+                                    {format!(
+                                        "Redis is nearly full ({} of the {} the guard allows): new jobs are refused until jobs finish or are cleaned. Running jobs still finish.",
+                                        crate::time::bytes_words(m.used),
+                                        crate::time::bytes_words(m.limit.unwrap_or(m.max)),
+                                    )}
+                                </p>
+                            });
                             view! {
+                                {full}
                                 <div class="queue-line">
                                     {if paused {
                                         view! { <span class="badge paused" data-paused="true">"Paused: workers take no new job"</span> }.into_any()

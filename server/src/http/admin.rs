@@ -412,11 +412,16 @@ pub async fn ack(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, AppError> {
     sentinel.may(&who, Op::AckAlert)?;
-    let request: app::admin::AckRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        app::admin::AckRequest::default()
+    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
     } else {
         serde_json::from_slice(&body)
             .map_err(|e| AppError::InvalidBody(format!("expected {{\"minutes\": n}}: {e}")))?
+    };
+    let request: app::admin::AckRequest = match value {
+        Value::Null => app::admin::AckRequest::default(),
+        value => serde_json::from_value(value)
+            .map_err(|e| AppError::InvalidBody(format!("expected {{\"minutes\": n}}: {e}")))?,
     };
     sentinel.ack_alert(&who, &rule, &request).await?;
     Ok(Json(json!({"rule": rule, "acknowledged": true})))

@@ -82,8 +82,10 @@ pub fn start(
     runs.add(run.clone());
     let task = run.clone();
     tokio::spawn(async move {
-        let _place = place;
         let result = execute(&scope, &task, action, target).await;
+        // The place is free before the run says it finished: whoever sees it finished may
+        // start another.
+        drop(place);
         if let Err(error) = &result {
             *task.error.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some(format!("stopped: {}", crate::telemetry::error_chain(error)));
