@@ -878,6 +878,7 @@ pub struct AckRequest {
     /// Silence reminders for this many minutes (1 to 10,080, a week); absent: until the rule
     /// resolves.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 10080))]
     pub minutes: Option<u64>,
 }
 
