@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::types::{JobCounts, JobId, JobStatus};
+use crate::model::types::{JobCounts, JobId, JobStatus};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -80,7 +80,7 @@ pub trait TaskBackend: Send + Sync + 'static {
         &self,
         seconds: u64,
         key: Option<String>,
-        options: crate::options::TaskOptions,
+        options: crate::model::options::TaskOptions,
     ) -> BoxFuture<'_, Result<String, BackendError>>;
     /// Whether the queue answers.
     fn queue_reachable(&self) -> BoxFuture<'_, bool>;
@@ -107,37 +107,37 @@ pub trait TaskBackend: Send + Sync + 'static {
 /// actions. Kept apart from [`TaskBackend`] (the page's): each audience sees only its own.
 pub trait AdminBackend: Send + Sync + 'static {
     /// What the caller may do on the dashboard.
-    fn admin_access(&self) -> crate::admin::AdminAccess;
+    fn admin_access(&self) -> crate::model::admin::AdminAccess;
     /// The overview of a queue (Sentinel's own when `None`; `<prefix>:<name>` otherwise; the
     /// other calls take the queue the same way) (viewers and up).
     fn overview(
         &self,
         queue: Option<String>,
-    ) -> BoxFuture<'_, Result<crate::admin::Overview, BackendError>>;
+    ) -> BoxFuture<'_, Result<crate::model::admin::Overview, BackendError>>;
     /// A page of the BullMQ queues on the Redis the caller may see, with their counts (viewers
     /// and up).
     fn admin_queues(
         &self,
-        asked: crate::admin::QueueListQuery,
-    ) -> BoxFuture<'_, Result<crate::admin::QueueList, BackendError>>;
+        asked: crate::model::admin::QueueListQuery,
+    ) -> BoxFuture<'_, Result<crate::model::admin::QueueList, BackendError>>;
     /// A page of jobs as `GET /admin/api/jobs` answers it (viewers and up).
     fn admin_jobs(
         &self,
-        query: crate::admin::JobQuery,
-    ) -> BoxFuture<'_, Result<crate::admin::JobPage, BackendError>>;
+        query: crate::model::admin::JobQuery,
+    ) -> BoxFuture<'_, Result<crate::model::admin::JobPage, BackendError>>;
     /// One job in full; `None` when there is no such job (viewers and up).
     fn admin_job(
         &self,
         queue: Option<String>,
         id: JobId,
-    ) -> BoxFuture<'_, Result<Option<crate::admin::JobDetail>, BackendError>>;
+    ) -> BoxFuture<'_, Result<Option<crate::model::admin::JobDetail>, BackendError>>;
     /// An action on one job (operators and up).
     fn admin_act(
         &self,
         queue: Option<String>,
         id: JobId,
-        action: crate::admin::JobAction,
-    ) -> BoxFuture<'_, Result<crate::admin::ActionOutcome, BackendError>>;
+        action: crate::model::admin::JobAction,
+    ) -> BoxFuture<'_, Result<crate::model::admin::ActionOutcome, BackendError>>;
     /// Pauses or resumes the queue (operators and up).
     fn admin_pause(
         &self,
@@ -148,44 +148,44 @@ pub trait AdminBackend: Send + Sync + 'static {
     fn admin_bulk(
         &self,
         queue: Option<String>,
-        action: crate::admin::JobAction,
+        action: crate::model::admin::JobAction,
         ids: Vec<String>,
         q: Option<String>,
-    ) -> BoxFuture<'_, Result<crate::admin::BulkProgress, BackendError>>;
+    ) -> BoxFuture<'_, Result<crate::model::admin::BulkProgress, BackendError>>;
     /// Removes finished jobs as `POST /admin/api/queue/clean` does, or counts them on a dry
     /// run (operators and up).
     fn admin_clean(
         &self,
         queue: Option<String>,
-        request: crate::admin::CleanRequest,
-    ) -> BoxFuture<'_, Result<crate::admin::CleanOutcome, BackendError>>;
+        request: crate::model::admin::CleanRequest,
+    ) -> BoxFuture<'_, Result<crate::model::admin::CleanOutcome, BackendError>>;
     /// A bulk run's progress, if this server process started it (viewers and up).
     fn admin_bulk_progress(
         &self,
         bulk: String,
-    ) -> BoxFuture<'_, Result<Option<crate::admin::BulkProgress>, BackendError>>;
+    ) -> BoxFuture<'_, Result<Option<crate::model::admin::BulkProgress>, BackendError>>;
     /// Why job `id` is not running; `None` when there is no such job (viewers and up).
     fn admin_why(
         &self,
         queue: Option<String>,
         id: JobId,
-    ) -> BoxFuture<'_, Result<Option<crate::admin::WhyReport>, BackendError>>;
+    ) -> BoxFuture<'_, Result<Option<crate::model::admin::WhyReport>, BackendError>>;
     /// A queue's job schedulers (viewers and up).
     fn schedulers(
         &self,
         queue: Option<String>,
-    ) -> BoxFuture<'_, Result<crate::admin::SchedulerList, BackendError>>;
+    ) -> BoxFuture<'_, Result<crate::model::admin::SchedulerList, BackendError>>;
     /// Creates or changes scheduler `id` (operators and up).
     fn scheduler_upsert(
         &self,
         queue: Option<String>,
         id: String,
-        request: crate::admin::SchedulerRequest,
+        request: crate::model::admin::SchedulerRequest,
     ) -> BoxFuture<'_, Result<(), BackendError>>;
     /// The alert rules and their state (operators and up).
-    fn alerts(&self) -> BoxFuture<'_, Result<crate::admin::AlertsReport, BackendError>>;
+    fn alerts(&self) -> BoxFuture<'_, Result<crate::model::admin::AlertsReport, BackendError>>;
     /// How many rules fire now (viewers and up; their grant applied).
-    fn firing(&self) -> BoxFuture<'_, Result<crate::admin::FiringSummary, BackendError>>;
+    fn firing(&self) -> BoxFuture<'_, Result<crate::model::admin::FiringSummary, BackendError>>;
     /// Acknowledges a firing rule for `minutes` (or until it resolves) (operators and up).
     fn ack_alert(
         &self,
@@ -200,13 +200,13 @@ pub trait AdminBackend: Send + Sync + 'static {
         action: Option<String>,
         since_minutes: Option<u64>,
         before: Option<String>,
-    ) -> BoxFuture<'_, Result<crate::admin::AuditPage, BackendError>>;
+    ) -> BoxFuture<'_, Result<crate::model::admin::AuditPage, BackendError>>;
     /// An action on scheduler `id` (operators and up); what was done, in words.
     fn scheduler_act(
         &self,
         queue: Option<String>,
         id: String,
-        action: crate::admin::SchedulerAction,
+        action: crate::model::admin::SchedulerAction,
     ) -> BoxFuture<'_, Result<String, BackendError>>;
 }
 

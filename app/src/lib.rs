@@ -1,40 +1,38 @@
 //! Sentinel's shared crate: the types that the server and the browser both speak, the Leptos
-//! components of the page, and the server functions between them.
+//! components of the pages, and the server functions between them. By audience:
+//!
+//! - [`model`]: the shared data types and their text helpers (no Leptos): what the server
+//!   sends and the browser reads, the admin API's shapes, job options, the search language.
+//! - [`home`]: the people's page (`/`): the form, their tasks, live updates, its server
+//!   functions.
+//! - [`dashboard`]: the operators' pages (`/admin/...`): one shared frame, lazily loaded pages,
+//!   their server functions.
+//! - [`shell`]: the HTML documents and the router.
 //!
 //! Features: `ssr` (the server's build: server function bodies, rendering) and `hydrate` (the
 //! browser's build: event stream, polling, localStorage). Never both at once. Nothing here
 //! depends on tokio, Redis or the queue engine: the server provides a
-//! [`backend::TaskBackend`] as context.
+//! [`backend::TaskBackend`] and an [`backend::AdminBackend`] as context.
 
 #![recursion_limit = "256"]
 
-pub mod admin;
-pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
-#[cfg(feature = "hydrate")]
-pub mod client;
-pub mod counts;
 pub mod dashboard;
 pub mod head;
-pub mod live;
-pub mod options;
-pub mod page;
-pub mod search;
-pub mod storage;
+pub mod home;
+pub mod model;
+pub mod shell;
 #[cfg(feature = "hydrate")]
 pub mod stream;
-pub mod submit;
-pub mod tasks;
-pub mod time;
-pub mod types;
-pub mod url;
-pub mod view;
 
-pub use page::{App, HomeApp, HomeQuery, home_shell, shell};
+// The shared types under the names the server and the tests have always used.
+pub use home::page::{HomeApp, HomeQuery};
+pub use home::{api, view::TaskView};
+pub use model::{admin, options, search, time, types, url};
+pub use shell::{App, home_shell, shell};
 pub use types::{
     CountsReport, EnqueueOutcome, EnqueueResponse, JobCounts, JobId, JobIdError, JobState,
     JobStatus, JobSummary, PageSettings, SecondsError, TaskPayload, TaskProgress, TaskResult,
     parse_seconds,
 };
-pub use view::TaskView;

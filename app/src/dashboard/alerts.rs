@@ -3,12 +3,11 @@
 //! their deliveries went, and the last delivery attempts. Read every 2 s.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
-use super::api::{admin_alerts, error_text, my_admin_access};
+use super::api::{admin_ack, admin_alerts, error_text};
+use super::frame::{Live, frame};
 use super::live::{self, Feed};
-use super::{denied, header};
-use crate::admin::{AdminAccess, AlertsReport};
+use crate::model::admin::{AdminAccess, AlertsReport};
 
 /// The alerts page.
 #[component]
@@ -17,46 +16,97 @@ pub fn AlertsPage() -> impl IntoView {
     let feed = RwSignal::new(Feed::Starting);
     live::start(tick, feed, None, false);
     let no_queue = Memo::new(|_| None::<String>);
-    let access = Resource::new(|| (), |_| my_admin_access());
     let report = Resource::new(move || tick.get(), |_| admin_alerts());
-    let hydrated = super::hydrated_mark();
-    view! {
-        <Title text="Alerts · Sentinel"/>
-        <main class="page admin" data-hydrated=move || hydrated.get().to_string()>
-            {header(feed, no_queue)}
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match access.await {
-                        Ok(AdminAccess::None) => denied(None),
-                        Err(error) => denied(Some(error_text(&error))),
-                        Ok(_) => view! {
-                            <section class="panel alerts" aria-labelledby="alerts-title">
-                                <h2 id="alerts-title">"Alerts"</h2>
-                                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                                    {move || Suspend::new(async move {
-                                        match report.await {
-                                            Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
-                                            Ok(report) => shown(report).into_any(),
-                                        }
-                                    })}
-                                </Transition>
-                            </section>
+    frame(
+        || "Alerts · Sentinel".to_string(),
+        no_queue,
+        Live { tick, feed },
+        move |access| view! {
+            <section class="panel alerts" aria-labelledby="alerts-title">
+                <h2 id="alerts-title">"Alerts"</h2>
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match report.await {
+                            Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+                            Ok(report) => shown(report, access, tick).into_any(),
                         }
-                        .into_any(),
-                    }
-                })}
-            </Transition>
-        </main>
-    }
+                    })}
+                </Transition>
+            </section>
+        },
+    )
 }
 
 fn when(at: Option<u64>, now: f64) -> String {
-    at.map(|at| crate::time::relative(at, now))
+    at.map(|at| crate::model::time::relative(at, now))
         .unwrap_or_else(|| "–".to_string())
 }
 
-fn shown(report: AlertsReport) -> impl IntoView + use<> {
-    let now = crate::time::now_ms();
+/// Acknowledges rule `name` for `minutes` (until it resolves when `None`), then reads again.
+fn acknowledge(name: String, minutes: Option<u64>, tick: RwSignal<u64>, problem: RwSignal<Option<String>>) {
+    leptos::task::spawn_local(async move {
+        match admin_ack(name, minutes).await {
+            Ok(()) => {
+                problem.set(None);
+                tick.update(|t| *t += 1);
+            }
+            Err(error) => problem.set(Some(error_text(&error))),
+        }
+    });
+}
+
+/// The acknowledgement of a firing rule: who and until when, or the controls to make one.
+fn ack_cell(
+    rule: &crate::model::admin::AlertRuleView,
+    access: AdminAccess,
+    tick: RwSignal<u64>,
+    problem: RwSignal<Option<String>>,
+    now: f64,
+) -> AnyView {
+    if rule.status != "firing" {
+        return "–".into_any();
+    }
+    if let Some(by) = rule.acked_by.clone() {
+        let until = match rule.acked_until {
+            Some(at) => format!(" until {}", crate::model::time::exact(at)),
+            None => " until it resolves".to_string(),
+        };
+        let at = rule.acked_at.map(|at| format!(", {}", crate::model::time::relative(at, now)));
+        return view! { <span data-acked=by.clone()>{format!("Acknowledged by {by}{}{until}", at.unwrap_or_default())}</span> }
+            .into_any();
+    }
+    if access != AdminAccess::Operator {
+        return "Not acknowledged".into_any();
+    }
+    let name = rule.name.clone();
+    let choice = RwSignal::new(String::new());
+    view! {
+        <span class="ack">
+            <label class="sr-only" for=format!("ack-for-{name}")>{format!("Silence {name} for")}</label>
+            <select id=format!("ack-for-{name}") on:change=move |ev| choice.set(event_target_value(&ev))>
+                <option value="">"until it resolves"</option>
+                <option value="30">"30 minutes"</option>
+                <option value="60">"1 hour"</option>
+                <option value="240">"4 hours"</option>
+                <option value="1440">"1 day"</option>
+            </select>
+            " "
+            <button
+                type="button"
+                class="action quiet"
+                data-ack=name.clone()
+                on:click=move |_| acknowledge(name.clone(), choice.get_untracked().parse().ok(), tick, problem)
+            >
+                "Acknowledge"
+            </button>
+        </span>
+    }
+    .into_any()
+}
+
+fn shown(report: AlertsReport, access: AdminAccess, tick: RwSignal<u64>) -> impl IntoView + use<> {
+    let now = crate::model::time::now_ms();
+    let problem = RwSignal::new(None::<String>);
     if !report.configured {
         return view! {
             <p class="muted" data-alerts="none">
@@ -87,17 +137,33 @@ fn shown(report: AlertsReport) -> impl IntoView + use<> {
                 "pending" => "Pending",
                 _ => "OK",
             };
+            let queue = match rule.queue.clone() {
+                Some(queue) => {
+                    let href = format!("/admin?queue={}", crate::model::url::encode(&queue));
+                    view! { <a href=href>{queue}</a> }.into_any()
+                }
+                None => "Redis".into_any(),
+            };
+            let detail = match rule.job.clone() {
+                Some(job) => {
+                    let href = super::job_link(&job, rule.queue.as_deref());
+                    view! { {rule.detail.clone()}" "<a href=href data-job-link=job>"Open the job"</a> }.into_any()
+                }
+                None => rule.detail.clone().into_any(),
+            };
+            let ack = ack_cell(&rule, access, tick, problem, now);
             view! {
                 <tr data-rule=rule.name.clone() data-status=status.clone()>
                     <td>{rule.name.clone()}</td>
                     <td>{rule.when.clone()}</td>
-                    <td>{rule.queue.clone().unwrap_or_else(|| "Redis".to_string())}</td>
+                    <td>{queue}</td>
                     <td><span class=format!("badge alert-{status}")>{label}</span></td>
                     <td>{when(rule.since, now)}</td>
                     <td>{when(rule.last_sent, now)}</td>
                     <td>{when(rule.resolved_at, now)}</td>
-                    <td>{rule.detail.clone()}</td>
+                    <td>{detail}</td>
                     <td>{rule.targets.join(", ")}</td>
+                    <td>{ack}</td>
                 </tr>
             }
         })
@@ -126,7 +192,7 @@ fn shown(report: AlertsReport) -> impl IntoView + use<> {
             let ok = d.outcome == "sent";
             view! {
                 <tr data-delivery=if ok { "sent" } else { "failed" }>
-                    <td title=crate::time::exact(d.at)>{crate::time::relative(d.at, now)}</td>
+                    <td title=crate::model::time::exact(d.at)>{crate::model::time::relative(d.at, now)}</td>
                     <td>{d.rule}</td>
                     <td>{d.status}</td>
                     <td>{d.target}</td>
@@ -152,10 +218,12 @@ fn shown(report: AlertsReport) -> impl IntoView + use<> {
                     <th scope="col">"Last resolved"</th>
                     <th scope="col">"Last check saw"</th>
                     <th scope="col">"Targets"</th>
+                    <th scope="col">"Acknowledged"</th>
                 </tr>
             </thead>
             <tbody>{rules}</tbody>
         </table>
+        {move || problem.get().map(|p| view! { <p class="error" role="alert">{p}</p> })}
         <h3>"Targets"</h3>
         <table class="jobs-table targets-table">
             <thead>

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::admin::{
+use crate::model::admin::{
     ActionOutcome, AdminAccess, BulkProgress, JobDetail, JobPage, JobQuery, Overview,
 };
 
@@ -51,8 +51,8 @@ pub async fn admin_job(
 
 /// The action a form names; a refusal of the arguments (400) otherwise.
 #[cfg(feature = "ssr")]
-fn job_action(name: &str) -> Result<crate::admin::JobAction, ServerFnError> {
-    crate::admin::JobAction::parse(name).ok_or_else(|| {
+fn job_action(name: &str) -> Result<crate::model::admin::JobAction, ServerFnError> {
+    crate::model::admin::JobAction::parse(name).ok_or_else(|| {
         ServerFnError::Args(format!(
             "no action {:?}: the action must be retry, remove, promote or cancel",
             name.chars().take(40).collect::<String>()
@@ -122,17 +122,17 @@ pub async fn admin_clean(
     older_than_minutes: u64,
     dry_run: bool,
     queue: Option<String>,
-) -> Result<crate::admin::CleanOutcome, ServerFnError> {
+) -> Result<crate::model::admin::CleanOutcome, ServerFnError> {
     let state = match state.as_str() {
-        "completed" => crate::admin::FinishedState::Completed,
-        "failed" => crate::admin::FinishedState::Failed,
+        "completed" => crate::model::admin::FinishedState::Completed,
+        "failed" => crate::model::admin::FinishedState::Failed,
         _ => return Err(ServerFnError::new("state: completed or failed")),
     };
     let older_than_ms = older_than_minutes.saturating_mul(60_000);
-    if older_than_ms > crate::admin::MAX_CLEAN_AGE_MS {
+    if older_than_ms > crate::model::admin::MAX_CLEAN_AGE_MS {
         return Err(ServerFnError::new("older than: at most ten years"));
     }
-    let request = crate::admin::CleanRequest {
+    let request = crate::model::admin::CleanRequest {
         state,
         older_than_ms,
         limit: None,
@@ -145,19 +145,19 @@ pub async fn admin_clean(
 }
 
 /// A page of the BullMQ queues on the Redis the caller may see, with their counts (see
-/// [`crate::admin::QueueListQuery`]); `rescan`: look for new queues now.
+/// [`crate::model::admin::QueueListQuery`]); `rescan`: look for new queues now.
 #[server(prefix = "/api", endpoint = "admin/queues")]
 pub async fn admin_queues(
     rescan: bool,
     filter: Option<String>,
     offset: Option<u32>,
     limit: Option<u32>,
-) -> Result<crate::admin::QueueList, ServerFnError> {
-    let asked = crate::admin::QueueListQuery {
+) -> Result<crate::model::admin::QueueList, ServerFnError> {
+    let asked = crate::model::admin::QueueListQuery {
         rescan,
         filter: filter.unwrap_or_default(),
         offset: offset.unwrap_or(0),
-        limit: limit.unwrap_or(crate::admin::QUEUES_PER_PAGE),
+        limit: limit.unwrap_or(crate::model::admin::QUEUES_PER_PAGE),
     };
     if let Err((field, message)) = asked.check() {
         return Err(refused_arg(&format!("{field}: {message}")));
@@ -173,7 +173,7 @@ pub async fn admin_queues(
 pub async fn admin_why(
     id: String,
     queue: Option<String>,
-) -> Result<Option<crate::admin::WhyReport>, ServerFnError> {
+) -> Result<Option<crate::model::admin::WhyReport>, ServerFnError> {
     let id = crate::JobId::parse(&id).map_err(|e| ServerFnError::new(e.to_string()))?;
     crate::backend::admin_backend()?
         .admin_why(queue, id)
@@ -191,7 +191,7 @@ fn refused_arg(message: &str) -> ServerFnError {
 #[server(prefix = "/api", endpoint = "admin/schedulers")]
 pub async fn admin_schedulers(
     queue: Option<String>,
-) -> Result<crate::admin::SchedulerList, ServerFnError> {
+) -> Result<crate::model::admin::SchedulerList, ServerFnError> {
     crate::backend::admin_backend()?
         .schedulers(queue)
         .await
@@ -225,7 +225,7 @@ pub async fn admin_scheduler_save(
             Some(serde_json::from_str(&text).map_err(|_| refused_arg("data: a JSON object"))?)
         }
     };
-    let request = crate::admin::SchedulerRequest {
+    let request = crate::model::admin::SchedulerRequest {
         pattern: blank(&pattern),
         every,
         tz: blank(&tz),
@@ -246,7 +246,7 @@ pub async fn admin_scheduler_act(
     action: String,
     queue: Option<String>,
 ) -> Result<String, ServerFnError> {
-    let action = crate::admin::SchedulerAction::parse(&action)
+    let action = crate::model::admin::SchedulerAction::parse(&action)
         .ok_or_else(|| refused_arg("action: the action must be pause, resume, run or remove"))?;
     crate::backend::admin_backend()?
         .scheduler_act(queue, id, action)
@@ -256,7 +256,7 @@ pub async fn admin_scheduler_act(
 
 /// How many alert rules fire now (the nav's count and the banner).
 #[server(prefix = "/api", endpoint = "admin/firing")]
-pub async fn admin_firing() -> Result<crate::admin::FiringSummary, ServerFnError> {
+pub async fn admin_firing() -> Result<crate::model::admin::FiringSummary, ServerFnError> {
     crate::backend::admin_backend()?
         .firing()
         .await
@@ -275,7 +275,7 @@ pub async fn admin_ack(rule: String, minutes: Option<u64>) -> Result<(), ServerF
 /// The alert rules with their state, the targets and the last deliveries (operators and
 /// admins).
 #[server(prefix = "/api", endpoint = "admin/alerts")]
-pub async fn admin_alerts() -> Result<crate::admin::AlertsReport, ServerFnError> {
+pub async fn admin_alerts() -> Result<crate::model::admin::AlertsReport, ServerFnError> {
     crate::backend::admin_backend()?
         .alerts()
         .await
@@ -290,7 +290,7 @@ pub async fn admin_audit(
     action: Option<String>,
     since_minutes: Option<u64>,
     before: Option<String>,
-) -> Result<crate::admin::AuditPage, ServerFnError> {
+) -> Result<crate::model::admin::AuditPage, ServerFnError> {
     crate::backend::admin_backend()?
         .audit(who, action, since_minutes, before)
         .await

@@ -3,12 +3,11 @@
 //! pages stay as they are.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
-use super::api::{admin_audit, error_text, my_admin_access};
+use super::api::{admin_audit, error_text};
+use super::frame::{Live, frame};
 use super::live::{self, Feed};
-use super::{denied, header};
-use crate::admin::{AdminAccess, AuditPage};
+use crate::model::admin::AuditPage;
 
 /// The audit page.
 #[component]
@@ -17,7 +16,6 @@ pub fn AuditPageView() -> impl IntoView {
     let feed = RwSignal::new(Feed::Starting);
     live::start(tick, feed, None, false);
     let no_queue = Memo::new(|_| None::<String>);
-    let access = Resource::new(|| (), |_| my_admin_access());
     let who = RwSignal::new(String::new());
     let action = RwSignal::new(String::new());
     let since = RwSignal::new(0u64);
@@ -34,17 +32,11 @@ pub fn AuditPageView() -> impl IntoView {
         },
         |(_, who, action, since, before)| admin_audit(Some(who), Some(action), Some(since), before),
     );
-    let hydrated = super::hydrated_mark();
-    view! {
-        <Title text="Audit log · Sentinel"/>
-        <main class="page admin" data-hydrated=move || hydrated.get().to_string()>
-            {header(feed, no_queue)}
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match access.await {
-                        Ok(AdminAccess::None) => denied(None),
-                        Err(error) => denied(Some(error_text(&error))),
-                        Ok(_) => view! {
+    frame(
+        || "Audit log · Sentinel".to_string(),
+        no_queue,
+        Live { tick, feed },
+        move |_access| view! {
                             <section class="panel audit" aria-labelledby="audit-title">
                                 <h2 id="audit-title">"Audit log"</h2>
                                 <div class="queue-tools audit-filters">
@@ -96,17 +88,12 @@ pub fn AuditPageView() -> impl IntoView {
                                     })}
                                 </Transition>
                             </section>
-                        }
-                        .into_any(),
-                    }
-                })}
-            </Transition>
-        </main>
-    }
+                        },
+    )
 }
 
 fn table(page: AuditPage, before: RwSignal<Option<String>>) -> impl IntoView + use<> {
-    let now = crate::time::now_ms();
+    let now = crate::model::time::now_ms();
     let older = page.next.clone();
     let paged = before.get_untracked().is_some();
     let count = page.entries.len();
@@ -116,7 +103,7 @@ fn table(page: AuditPage, before: RwSignal<Option<String>>) -> impl IntoView + u
         .map(|entry| {
             view! {
                 <tr data-audit-id=entry.id.clone() data-action=entry.action.clone() data-who=entry.who.clone()>
-                    <td title=crate::time::exact(entry.at)>{crate::time::relative(entry.at, now)}</td>
+                    <td title=crate::model::time::exact(entry.at)>{crate::model::time::relative(entry.at, now)}</td>
                     <td>{entry.who.clone()}</td>
                     <td>{entry.role.clone()}</td>
                     <td>{entry.via.clone()}</td>

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::admin::{MinuteStats, Percentiles};
+use crate::model::admin::{MinuteStats, Percentiles};
 
 const WIDTH: f64 = 420.0;
 const HEIGHT: f64 = 190.0;
@@ -111,7 +111,7 @@ pub fn throughput(minutes: &[MinuteStats]) -> impl IntoView + use<> {
             let base = HEIGHT - BOTTOM;
             let tip = format!(
                 "{}: {} completed, {} failed",
-                crate::time::clock(m.at),
+                crate::model::time::clock(m.at),
                 m.completed,
                 m.failed
             );

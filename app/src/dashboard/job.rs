@@ -3,15 +3,15 @@
 //! with its stack traces; the actions.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use serde_json::Value;
 
-use super::api::{admin_job, admin_why, error_text, my_admin_access};
+use super::api::{admin_job, admin_why, error_text};
+use super::frame::{Live, frame};
 use super::live::{self, Feed};
-use super::{denied, header, owner_of, progress_of, state_title, when};
-use crate::admin::{AdminAccess, JobDetail};
-use crate::types::JobState;
+use super::{owner_of, progress_of, state_title, when};
+use crate::model::admin::{AdminAccess, JobDetail};
+use crate::model::types::JobState;
 
 fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
@@ -31,7 +31,6 @@ pub fn JobPage() -> impl IntoView {
         Some(id.get_untracked()),
         queue.get_untracked().is_none(),
     );
-    let access = Resource::new(|| (), |_| my_admin_access());
     let job = Resource::new(
         move || (id.get(), queue.get(), tick.get()),
         |(id, queue, _)| admin_job(id, queue),
@@ -41,19 +40,14 @@ pub fn JobPage() -> impl IntoView {
         |(id, queue, _)| admin_why(id, queue),
     );
     let notice = RwSignal::new(None::<(bool, String)>);
-    let hydrated = super::hydrated_mark();
-    view! {
-        <Title text=move || crate::head::title_text(format!("Job {} · Sentinel", id.get()))/>
-        <main class="page admin" data-hydrated=move || hydrated.get().to_string()>
-            {header(feed, queue)}
+    frame(
+        move || format!("Job {} · Sentinel", id.get()),
+        queue,
+        Live { tick, feed },
+        move |access| view! {
             <p><a href=move || super::jobs::link(queue.get().as_deref(), None, None, 0, None)>"← All jobs"</a></p>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    let access = match access.await {
-                        Ok(AdminAccess::None) => return denied(None),
-                        Err(error) => return denied(Some(error_text(&error))),
-                        Ok(access) => access,
-                    };
                     match job.await {
                         Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
                         Ok(None) => view! {
@@ -75,8 +69,8 @@ pub fn JobPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-        </main>
-    }
+        },
+    )
 }
 
 fn fact(term: &'static str, value: impl IntoView + 'static) -> impl IntoView {
@@ -277,7 +271,7 @@ fn page_actions(state: JobState) -> &'static [&'static str] {
 }
 
 /// "Why isn't it running?": each reason that holds now, the deciding one first.
-fn why_view(report: crate::admin::WhyReport) -> impl IntoView {
+fn why_view(report: crate::model::admin::WhyReport) -> impl IntoView {
     let items = report
         .reasons
         .into_iter()

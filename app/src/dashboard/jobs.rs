@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 
 use super::api::{admin_act, admin_bulk, admin_bulk_progress, admin_jobs, error_text};
 use super::{confirm, owner_of, progress_of, state_counts, state_title};
-use crate::admin::{AdminAccess, JobPage, JobQuery, ListedJob, Overview};
-use crate::types::JobState;
+use crate::model::admin::{AdminAccess, JobPage, JobQuery, ListedJob, Overview};
+use crate::model::types::JobState;
 
 /// Jobs per page.
 const PAGE_SIZE: u64 = 20;
@@ -27,19 +27,19 @@ pub fn link(
 ) -> String {
     let mut parts = Vec::new();
     if let Some(queue) = queue.filter(|q| !q.is_empty()) {
-        parts.push(format!("queue={}", crate::url::encode(queue)));
+        parts.push(format!("queue={}", crate::model::url::encode(queue)));
     }
     if let Some(state) = state.filter(|s| !s.is_empty()) {
-        parts.push(format!("state={}", crate::url::encode(state)));
+        parts.push(format!("state={}", crate::model::url::encode(state)));
     }
     if let Some(q) = q.filter(|q| !q.is_empty()) {
-        parts.push(format!("q={}", crate::url::encode(q)));
+        parts.push(format!("q={}", crate::model::url::encode(q)));
     }
     if page > 0 {
         parts.push(format!("page={page}"));
     }
     if let Some(cursor) = cursor {
-        parts.push(format!("cursor={}", crate::url::encode(cursor)));
+        parts.push(format!("cursor={}", crate::model::url::encode(cursor)));
     }
     if parts.is_empty() {
         "/admin".to_string()
@@ -413,10 +413,10 @@ fn row(
     let ListedJob { state, job } = listed;
     let href = super::job_link(&job.id, bulk.queue.get_untracked().as_deref());
     let bar = progress_of(&job.progress);
-    let now = crate::time::now_ms() as u64;
+    let now = crate::model::time::now_ms() as u64;
     let duration = job.processed_on.map(|started| {
         let end = job.finished_on.unwrap_or(now);
-        crate::time::duration_words(end.saturating_sub(started))
+        crate::model::time::duration_words(end.saturating_sub(started))
     });
     let owner = owner_of(&job.data).unwrap_or_else(|| "–".to_string());
     let label = format!("Job {}", job.id);
@@ -459,7 +459,7 @@ fn row(
             <td>{job.name.clone()}</td>
             <td>
                 <span class=format!("state state-{}", state.as_str())>{state_title(state)}</span>
-                {reason.map(|r| view! { <span class="reason" title=r.clone()>{crate::view::shorten(&r, 60)}</span> })}
+                {reason.map(|r| view! { <span class="reason" title=r.clone()>{crate::model::text::shorten(&r, 60)}</span> })}
             </td>
             <td>
                 {match bar {

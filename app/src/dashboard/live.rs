@@ -56,7 +56,7 @@ mod imp {
     use crate::stream::EventStream;
 
     use super::Feed;
-    use crate::time::now_ms;
+    use crate::model::time::now_ms;
 
     const EVENTS: [&str; 16] = [
         "status",

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod chart;
+pub mod frame;
 pub mod job;
 pub mod jobs;
 pub mod live;
@@ -16,14 +17,14 @@ pub mod schedulers;
 pub mod tools;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 #[cfg(feature = "split")]
 use leptos_router::{LazyRoute, lazy_route};
 use serde_json::Value;
 
-use crate::admin::{AdminAccess, Overview, WorkerInfo};
-use crate::types::{JobCounts, JobState};
-use api::{admin_overview, admin_pause, error_text, my_admin_access};
+use crate::model::admin::{AdminAccess, Overview, WorkerInfo};
+use crate::model::types::{JobCounts, JobState};
+use api::{admin_overview, admin_pause, error_text};
+use frame::{Live, frame};
 use live::Feed;
 
 /// The `/admin` route's view: lazily loaded in a split build (feature `split`, which the
@@ -155,10 +156,10 @@ pub fn job_link(id: &str, queue: Option<&str>) -> String {
     match queue {
         Some(queue) => format!(
             "/admin/jobs/{}?queue={}",
-            crate::url::encode(id),
-            crate::url::encode(queue)
+            crate::model::url::encode(id),
+            crate::model::url::encode(queue)
         ),
-        None => format!("/admin/jobs/{}", crate::url::encode(id)),
+        None => format!("/admin/jobs/{}", crate::model::url::encode(id)),
     }
 }
 
@@ -199,60 +200,6 @@ impl LazyRoute for JobRoute {
     }
 }
 
-/// The page for someone who may not see the dashboard.
-fn denied(message: Option<String>) -> AnyView {
-    view! {
-        <section class="panel denied">
-            <h2>"Viewers only"</h2>
-            <p>
-                {message.unwrap_or_else(|| {
-                    "The dashboard is for viewers, operators and admins: sign in with one of those roles."
-                        .to_string()
-                })}
-            </p>
-            <p><a href="/">"Back to your tasks"</a></p>
-        </section>
-    }
-    .into_any()
-}
-
-/// `true` once the page runs in the browser (tests wait for it).
-pub fn hydrated_mark() -> RwSignal<bool> {
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-    hydrated
-}
-
-/// The header every dashboard page shares: title, the queue shown, the way to the other
-/// queues and home, how live it is.
-fn header(feed: RwSignal<Feed>, queue: Memo<Option<String>>) -> impl IntoView {
-    view! {
-        <header class="admin-head">
-            <h1><a href="/admin">"Sentinel dashboard"</a></h1>
-            {move || queue.get().map(|q| {
-                let shown = q.clone();
-                view! { <span class="queue-name" data-queue=q>{shown}</span> }
-            })}
-            <nav aria-label="Sentinel">
-                <a href="/admin/queues">"Queues"</a>
-                " "
-                <a href="/admin/alerts">"Alerts"</a>
-                " "
-                <a href="/admin/audit">"Audit log"</a>
-                " "
-                <a href="/">"Tasks"</a>
-            </nav>
-            <span
-                class=move || format!("feed feed-{}", if feed.get() == Feed::Live { "live" } else { "off" })
-                data-feed=move || format!("{:?}", feed.get()).to_lowercase()
-                role="status"
-            >
-                {move || feed.get().words()}
-            </span>
-        </header>
-    }
-}
-
 /// The dashboard: overview, then jobs.
 #[component]
 fn Dashboard() -> impl IntoView {
@@ -261,38 +208,26 @@ fn Dashboard() -> impl IntoView {
     let feed = RwSignal::new(Feed::Starting);
     // The event stream carries Sentinel's own queue: another queue's view is read every 2 s.
     live::start(tick, feed, None, queue.get_untracked().is_none());
-    let access = Resource::new(|| (), |_| my_admin_access());
     let overview = Resource::new(
         move || (queue.get(), tick.get()),
         |(queue, _)| admin_overview(queue),
     );
-    let hydrated = hydrated_mark();
-    view! {
-        <Title text="Dashboard · Sentinel"/>
-        <main class="page admin" data-hydrated=move || hydrated.get().to_string()>
-            {header(feed, queue)}
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match access.await {
-                        Ok(AdminAccess::None) => denied(None),
-                        Err(error) => denied(Some(error_text(&error))),
-                        Ok(access) => view! {
-                            {view! { <OverviewPanel overview tick access queue/> }.into_any()}
-                            {view! { <jobs::Jobs tick access overview/> }.into_any()}
-                            {view! { <schedulers::SchedulersPanel tick access queue/> }.into_any()}
-                            {(access == AdminAccess::Operator).then(|| view! {
-                                <section class="panel tools" aria-label="Clean and add">
-                                    <tools::CleanForm tick queue/>
-                                    {queue.get_untracked().is_none().then(|| view! { <tools::AddJobForm tick/> })}
-                                </section>
-                            }.into_any())}
-                        }
-                        .into_any(),
-                    }
-                })}
-            </Transition>
-        </main>
-    }
+    frame(
+        || "Dashboard · Sentinel".to_string(),
+        queue,
+        Live { tick, feed },
+        move |access| view! {
+            {view! { <OverviewPanel overview tick access queue/> }.into_any()}
+            {view! { <jobs::Jobs tick access overview/> }.into_any()}
+            {view! { <schedulers::SchedulersPanel tick access queue/> }.into_any()}
+            {(access == AdminAccess::Operator).then(|| view! {
+                <section class="panel tools" aria-label="Clean and add">
+                    <tools::CleanForm tick queue/>
+                    {queue.get_untracked().is_none().then(|| view! { <tools::AddJobForm tick/> })}
+                </section>
+            }.into_any())}
+        },
+    )
 }
 
 /// Counts as the overview lists them: name, count, and whether the state has a listing.
@@ -358,8 +293,8 @@ fn OverviewPanel(
                                 <p class="warning" role="alert" data-redis-full="true">
                                     {format!(
                                         "Redis is nearly full ({} of the {} the guard allows): new jobs are refused until jobs finish or are cleaned. Running jobs still finish.",
-                                        crate::time::bytes_words(m.used),
-                                        crate::time::bytes_words(m.limit.unwrap_or(m.max)),
+                                        crate::model::time::bytes_words(m.used),
+                                        crate::model::time::bytes_words(m.limit.unwrap_or(m.max)),
                                     )}
                                 </p>
                             });
@@ -478,10 +413,10 @@ pub fn owner_of(data: &Value) -> Option<String> {
 
 /// A `<time>` with the relative words, exact on hover.
 pub fn when(at: u64) -> impl IntoView {
-    let now = crate::time::now_ms();
+    let now = crate::model::time::now_ms();
     view! {
-        <time datetime=crate::time::iso(at) title=crate::time::exact(at)>
-            {crate::time::relative(at, now)}
+        <time datetime=crate::model::time::iso(at) title=crate::model::time::exact(at)>
+            {crate::model::time::relative(at, now)}
         </time>
     }
 }

@@ -3,12 +3,11 @@
 //! age and its workers; each opens the dashboard's views for that queue (`/admin?queue=`).
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
-use super::api::{admin_queues, error_text, my_admin_access};
+use super::api::{admin_queues, error_text};
+use super::frame::{Live, frame};
 use super::live::{self, Feed};
-use super::{denied, header};
-use crate::admin::{AdminAccess, QUEUES_PER_PAGE, QueueList, QueueSummary};
+use crate::model::admin::{QUEUES_PER_PAGE, QueueList, QueueSummary};
 
 /// The queues page.
 #[component]
@@ -17,7 +16,6 @@ pub fn QueuesPage() -> impl IntoView {
     let feed = RwSignal::new(Feed::Starting);
     live::start(tick, feed, None, false);
     let no_queue = Memo::new(|_| None::<String>);
-    let access = Resource::new(|| (), |_| my_admin_access());
     let rescan = RwSignal::new(false);
     let filter = RwSignal::new(String::new());
     let offset = RwSignal::new(0u32);
@@ -28,17 +26,11 @@ pub fn QueuesPage() -> impl IntoView {
             admin_queues(rescan, Some(filter), Some(offset), Some(QUEUES_PER_PAGE))
         },
     );
-    let hydrated = super::hydrated_mark();
-    view! {
-        <Title text="Queues · Sentinel"/>
-        <main class="page admin" data-hydrated=move || hydrated.get().to_string()>
-            {header(feed, no_queue)}
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match access.await {
-                        Ok(AdminAccess::None) => denied(None),
-                        Err(error) => denied(Some(error_text(&error))),
-                        Ok(_) => view! {
+    frame(
+        || "Queues · Sentinel".to_string(),
+        no_queue,
+        Live { tick, feed },
+        move |_access| view! {
                             <section class="panel queues" aria-labelledby="queues-title">
                                 <h2 id="queues-title">"Queues"</h2>
                                 <div class="queue-tools">
@@ -80,13 +72,8 @@ pub fn QueuesPage() -> impl IntoView {
                                     })}
                                 </Transition>
                             </section>
-                        }
-                        .into_any(),
-                    }
-                })}
-            </Transition>
-        </main>
-    }
+                        },
+    )
 }
 
 /// The dashboard's address for `queue` (Sentinel's own queue has no parameter).
@@ -95,12 +82,12 @@ fn queue_link(queue: &QueueSummary, home: &str) -> String {
     if text == home {
         "/admin".to_string()
     } else {
-        format!("/admin?queue={}", crate::url::encode(&text))
+        format!("/admin?queue={}", crate::model::url::encode(&text))
     }
 }
 
 fn table(list: QueueList, offset: RwSignal<u32>, filtered: bool) -> impl IntoView + use<> {
-    let now = crate::time::now_ms() as u64;
+    let now = crate::model::time::now_ms() as u64;
     let total = list.total;
     let first = list.offset;
     let shown = list.queues.len() as u32;
@@ -146,7 +133,7 @@ fn table(list: QueueList, offset: RwSignal<u32>, filtered: bool) -> impl IntoVie
             let counts = &queue.counts;
             let oldest = queue
                 .oldest_waiting_at
-                .map(|at| crate::time::duration_words(now.saturating_sub(at)))
+                .map(|at| crate::model::time::duration_words(now.saturating_sub(at)))
                 .unwrap_or_else(|| "–".to_string());
             let name = queue.name.clone();
             view! {

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::api::{admin_scheduler_act, admin_scheduler_save, admin_schedulers, error_text};
 use super::confirm;
-use crate::admin::{AdminAccess, Scheduler};
+use crate::model::admin::{AdminAccess, Scheduler};
 
 /// The form's fields, for editing a scheduler in place.
 #[derive(Clone, Copy)]
@@ -43,7 +43,7 @@ fn schedule_words(scheduler: &Scheduler) -> String {
             Some(tz) => format!("{pattern} ({tz})"),
             None => format!("{pattern} (UTC)"),
         },
-        (None, Some(every)) => format!("every {}", crate::time::duration_words(every)),
+        (None, Some(every)) => format!("every {}", crate::model::time::duration_words(every)),
         (None, None) => "–".to_string(),
     }
 }
@@ -112,7 +112,7 @@ pub fn SchedulersPanel(
                     view! { <p class="muted">"No job scheduler on this queue."</p> }.into_any()
                 }
                 Ok(list) => {
-                    let now = crate::time::now_ms();
+                    let now = crate::model::time::now_ms();
                     let rows = list
                         .schedulers
                         .into_iter()
@@ -126,11 +126,11 @@ pub fn SchedulersPanel(
                             };
                             let next = scheduler
                                 .next
-                                .map(|at| crate::time::relative(at, now))
+                                .map(|at| crate::model::time::relative(at, now))
                                 .unwrap_or_else(|| "–".to_string());
                             let last = scheduler
                                 .last
-                                .map(|at| crate::time::relative(at, now))
+                                .map(|at| crate::model::time::relative(at, now))
                                 .unwrap_or_else(|| "–".to_string());
                             let buttons = operator.then(|| {
                                 let id = scheduler.id.clone();

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 
 use super::api::{admin_clean, error_text};
 use super::confirm;
-use crate::api::enqueue_task;
-use crate::types::EnqueueOutcome;
+use crate::home::api::enqueue_task;
+use crate::model::types::EnqueueOutcome;
 
 /// Clean: which finished jobs, how old; Preview says how many; Remove asks, then removes.
 #[component]
@@ -206,7 +206,7 @@ pub fn AddJobForm(tick: RwSignal<u64>) -> impl IntoView {
                 <p class="status" role="status" aria-live="polite">
                     {move || message.get().map(|(bad, text, id)| view! {
                         <span class=if bad { "error" } else { "ok" }>{text}</span>
-                        {id.map(|id| view! { " " <a href=format!("/admin/jobs/{}", crate::url::encode(&id))>"Open it"</a> })}
+                        {id.map(|id| view! { " " <a href=format!("/admin/jobs/{}", crate::model::url::encode(&id))>"Open it"</a> })}
                     })}
                 </p>
             </fieldset>

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::types::{JobId, MAX_TIMEOUT_MS};
+use crate::model::types::{JobId, MAX_TIMEOUT_MS};
 
 /// The longest `delay` taken: a year, in ms.
 pub const MAX_DELAY_MS: u64 = 365 * 24 * 3600 * 1000;
@@ -117,7 +117,7 @@ fn number_in(
                 field,
                 format!(
                     "must be a whole number from {min} to {max}, got {}",
-                    crate::types::describe(value)
+                    crate::model::types::describe(value)
                 ),
             )),
         },

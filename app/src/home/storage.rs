@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::JobId;
+use crate::model::types::JobId;
 
 /// The listed tasks.
 pub const TASKS_KEY: &str = "sentinel.tasks";
@@ -40,7 +40,7 @@ pub struct Submission {
     pub at: f64,
     /// The options it was sent with (resent the same).
     #[serde(default)]
-    pub options: crate::options::FormOptions,
+    pub options: crate::model::options::FormOptions,
 }
 
 /// Whether a stored id can name a job at all (`#`-only or `a:b` ids are dropped).
@@ -104,7 +104,7 @@ pub fn parse_pending(stored: &str) -> Vec<Submission> {
     items_of(stored)
         .into_iter()
         .filter_map(|item| serde_json::from_str::<Submission>(item.get()).ok())
-        .filter(|s| crate::types::valid_key(&s.key))
+        .filter(|s| crate::model::types::valid_key(&s.key))
         .collect()
 }
 

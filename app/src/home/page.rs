@@ -1,5 +1,6 @@
-//! The page: the HTML shell, the app with its routes, and the home page (form, the user's
-//! tasks, counts, the live indicator).
+//! The home page: what a person sees at `/` (the form, their tasks, the queue's counts, the live
+//! indicator), as its own app ([`HomeApp`], hydrated by the home bundle) and inside the router
+//! ([`HomePage`]).
 //!
 //! The server sends the home page finished: for `/` it reads the settings, counts and listed
 //! tasks before rendering [`HomeApp`] (and writes them into the page for the browser); inside
@@ -8,43 +9,16 @@
 //! a task runs).
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::hooks::use_query_map;
-use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
-use crate::api::{HomePageData, home_data};
-use crate::counts::CountsPanel;
-use crate::live::{LiveIndicator, LiveState};
-use crate::tasks::{ListContext, TaskList, TaskStore};
-use crate::types::JobCounts;
-use crate::types::PageSettings;
+use crate::home::api::{HomePageData, home_data};
+use crate::home::counts::CountsPanel;
+use crate::home::live::{LiveIndicator, LiveState};
+use crate::home::tasks::{ListContext, TaskList, TaskStore};
+use crate::model::types::JobCounts;
+use crate::model::types::PageSettings;
 
 /// How often a page without JavaScript reloads itself while one of its tasks may change.
 pub const NO_SCRIPT_REFRESH_SECS: u32 = 2;
-
-/// The whole HTML document of every page but the home page, rendered by the server: the app
-/// with its router.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
-    document(options, (), App)
-}
-
-/// The home page's whole HTML document: the home page alone, without the router, so the
-/// browser hydrates it with the home page's own small bundle (the router and the dashboard load
-/// only on the dashboard's pages; see `frontend` and `home`). Its data comes with it: the
-/// server provides the [`HomePageData`] as context (read before rendering) and writes it into
-/// the head as JSON, where the browser reads it ([`HomeApp`]): no resource, no suspense, none
-/// of their code in the home bundle. The stylesheet and title are plain elements here (the
-/// browser never changes them), so the home bundle holds no `leptos_meta` either.
-pub fn home_shell(options: LeptosOptions) -> impl IntoView {
-    let data = use_context::<HomePageData>().unwrap_or_else(HomePageData::fallback);
-    let head = view! {
-        <link rel="stylesheet" id="sentinel" href="/pkg/sentinel.css"/>
-        <title>"Sentinel"</title>
-        <script id=HOME_DATA_ID type="application/json" inner_html=home_data_json(&data)></script>
-    };
-    document(options, head, HomeApp)
-}
 
 /// The id of the `<script type="application/json">` that carries the home page's data.
 pub const HOME_DATA_ID: &str = "home-data";
@@ -56,73 +30,6 @@ pub fn home_data_json(data: &HomePageData) -> String {
     serde_json::to_string(data)
         .unwrap_or_else(|_| "null".to_string())
         .replace('<', "\\u003c")
-}
-
-fn document<H: IntoView, V: IntoView>(
-    options: LeptosOptions,
-    head: H,
-    body: impl FnOnce() -> V,
-) -> impl IntoView {
-    view! {
-        <!DOCTYPE html>
-        <html lang="en">
-            <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <meta name="color-scheme" content="light dark"/>
-                <link rel="icon" href="data:,"/>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
-                <MetaTags/>
-                {head}
-            </head>
-            <body>
-                {body()}
-            </body>
-        </html>
-    }
-}
-
-/// The app: metadata and the router (every page; the server renders `/` with [`HomeApp`]).
-#[component]
-pub fn App() -> impl IntoView {
-    provide_meta_context();
-    #[cfg(feature = "ssr")]
-    crate::head::preload_split("whole_app_");
-    view! {
-        <Stylesheet id="sentinel" href="/pkg/sentinel.css"/>
-        <Title text="Sentinel"/>
-        <Router>
-            <Routes fallback=NotFound>
-                <Route path=StaticSegment("") view=HomeRoute ssr=SsrMode::Async/>
-                <Route
-                    path=StaticSegment("admin")
-                    view=crate::dashboard::admin_view()
-                    ssr=SsrMode::Async
-                />
-                <Route
-                    path=(StaticSegment("admin"), StaticSegment("queues"))
-                    view=crate::dashboard::queues_view()
-                    ssr=SsrMode::Async
-                />
-                <Route
-                    path=(StaticSegment("admin"), StaticSegment("alerts"))
-                    view=crate::dashboard::alerts_view()
-                    ssr=SsrMode::Async
-                />
-                <Route
-                    path=(StaticSegment("admin"), StaticSegment("audit"))
-                    view=crate::dashboard::audit_view()
-                    ssr=SsrMode::Async
-                />
-                <Route
-                    path=(StaticSegment("admin"), StaticSegment("jobs"), ParamSegment("id"))
-                    view=crate::dashboard::job_view()
-                    ssr=SsrMode::Async
-                />
-            </Routes>
-        </Router>
-    }
 }
 
 /// The home page as its own app: what the server renders for `/` and the home bundle hydrates
@@ -137,7 +44,7 @@ pub fn HomeApp() -> impl IntoView {
     home.start(move || Some(settings.clone()));
     let first_value = query
         .seconds
-        .unwrap_or_else(|| crate::types::DEFAULT_SECONDS.to_string());
+        .unwrap_or_else(|| crate::model::types::DEFAULT_SECONDS.to_string());
     let error_on_load = query.error.is_some();
     view! {
         <main class="page" data-hydrated=move || home.hydrated.get().to_string()>
@@ -162,14 +69,6 @@ fn given_home_data() -> HomePageData {
     {
         use_context::<HomePageData>().unwrap_or_else(HomePageData::fallback)
     }
-}
-
-/// The home page inside the router (reached from the dashboard without a reload).
-#[component]
-fn HomeRoute() -> impl IntoView {
-    let query = use_query_map()
-        .with_untracked(|q| HomeQuery::new(q.get("task"), q.get("error"), q.get("seconds")));
-    view! { <HomePage query/> }
 }
 
 /// What the home page reads from its address: the task a no-JavaScript submission made, the
@@ -221,7 +120,7 @@ impl HomeQuery {
                 _ => continue,
             };
             if slot.is_none() {
-                *slot = crate::url::decode(&value.replace('+', " "));
+                *slot = crate::model::url::decode(&value.replace('+', " "));
             }
         }
         Self::new(out.task, out.error, out.seconds)
@@ -244,19 +143,6 @@ impl HomeQuery {
     }
 }
 
-/// Any path the page does not know (the server answers it with status 404).
-#[component]
-fn NotFound() -> impl IntoView {
-    view! {
-        <Title text="Page not found · Sentinel"/>
-        <main class="page not-found">
-            <h1>"Page not found"</h1>
-            <p class="lede">"There is no page at this address. It may have been mistyped."</p>
-            <p><a href="/">"Go to Sentinel's home page"</a></p>
-        </main>
-    }
-}
-
 /// The home page inside the router: its data through a resource (the dashboard's pages reach
 /// it without a reload), under one suspense boundary (the server renders it finished,
 /// `SsrMode::Async`).
@@ -271,7 +157,7 @@ pub fn HomePage(query: HomeQuery) -> impl IntoView {
     home.start(move || data.get_untracked().flatten().map(|d| d.settings));
     let first_value = query
         .seconds
-        .unwrap_or_else(|| crate::types::DEFAULT_SECONDS.to_string());
+        .unwrap_or_else(|| crate::model::types::DEFAULT_SECONDS.to_string());
     let error_on_load = query.error.is_some();
     view! {
         <main class="page" data-hydrated=move || home.hydrated.get().to_string()>
@@ -310,14 +196,14 @@ impl Home {
             store,
             live,
             live_counts: RwSignal::new(None),
-            clock: RwSignal::new(crate::time::now_ms()),
+            clock: RwSignal::new(crate::model::time::now_ms()),
             hydrated: RwSignal::new(false),
             message: RwSignal::new(query.error.clone()),
             sending: RwSignal::new(false),
             dismiss: Callback::new(move |ids: Vec<String>| {
                 store.remove(&ids);
                 #[cfg(feature = "hydrate")]
-                crate::storage::dismiss(&ids);
+                crate::home::storage::dismiss(&ids);
             }),
             stale: Signal::derive(move || live.with(LiveState::is_stale)),
         }
@@ -339,10 +225,10 @@ impl Home {
                 ..
             } = self;
             let listed_cb = Callback::new(move |()| {
-                let merged = crate::storage::save_tasks(&store.entries());
+                let merged = crate::home::storage::save_tasks(&store.entries());
                 store.merge(&merged);
             });
-            let sender = crate::submit::Sender {
+            let sender = crate::home::submit::Sender {
                 store,
                 listed: listed_cb,
                 refused: Callback::new(move |reason: String| message.set(Some(reason))),
@@ -356,15 +242,15 @@ impl Home {
                 leptos::ev::storage,
                 move |event: web_sys::StorageEvent| {
                     let key = event.key().unwrap_or_default();
-                    if key == crate::storage::PENDING_KEY || key.is_empty() {
+                    if key == crate::home::storage::PENDING_KEY || key.is_empty() {
                         sync_pending(store);
                     }
-                    if key == crate::storage::TASKS_KEY
-                        || key == crate::storage::DISMISSED_KEY
+                    if key == crate::home::storage::TASKS_KEY
+                        || key == crate::home::storage::DISMISSED_KEY
                         || key.is_empty()
                     {
-                        store.remove(&crate::storage::load_dismissed());
-                        store.merge(&crate::storage::load_tasks());
+                        store.remove(&crate::home::storage::load_dismissed());
+                        store.merge(&crate::home::storage::load_tasks());
                     }
                 },
             );
@@ -396,7 +282,7 @@ impl Home {
             counts: rendered,
             listed,
         } = data;
-        let now_ms = crate::time::now_ms();
+        let now_ms = crate::model::time::now_ms();
         for view in listed {
             store.add(&view.id, view.queued_at.map_or(now_ms, |at| at as f64));
             store.set_view(view);
@@ -457,18 +343,18 @@ fn start_browser(
     live: RwSignal<LiveState>,
     counts: RwSignal<Option<JobCounts>>,
     clock: RwSignal<f64>,
-    sender: crate::submit::Sender,
+    sender: crate::home::submit::Sender,
     page: Option<&PageSettings>,
 ) {
     use leptos::task::spawn_local;
-    store.remove(&crate::storage::load_dismissed());
-    store.merge(&crate::storage::load_tasks());
+    store.remove(&crate::home::storage::load_dismissed());
+    store.merge(&crate::home::storage::load_tasks());
     sender.listed.run(());
-    for submission in crate::storage::load_pending() {
+    for submission in crate::home::storage::load_pending() {
         store.add_pending(submission.clone());
-        spawn_local(crate::submit::keep_sending(sender, submission, None));
+        spawn_local(crate::home::submit::keep_sending(sender, submission, None));
     }
-    crate::live::start(crate::live::Targets {
+    crate::home::live::start(crate::home::live::Targets {
         store,
         state: live,
         counts: page.is_some_and(|p| p.can_see_counts).then_some(counts),
@@ -478,7 +364,7 @@ fn start_browser(
     spawn_local(async move {
         loop {
             gloo_timers::future::TimeoutFuture::new(1000).await;
-            clock.set(crate::time::now_ms());
+            clock.set(crate::model::time::now_ms());
         }
     });
 }
@@ -486,7 +372,7 @@ fn start_browser(
 /// Shows the submissions other tabs stored and drops the ones they confirmed.
 #[cfg(feature = "hydrate")]
 fn sync_pending(store: TaskStore) {
-    let stored = crate::storage::load_pending();
+    let stored = crate::home::storage::load_pending();
     for row in store.pending() {
         if !stored.iter().any(|s| s.key == row.submission.key) {
             store.remove_pending(&row.submission.key);
@@ -512,7 +398,7 @@ fn EnqueueForm(
 ) -> impl IntoView {
     let input = NodeRef::<leptos::html::Input>::new();
     #[cfg(feature = "hydrate")]
-    let sender = use_context::<crate::submit::Sender>();
+    let sender = use_context::<crate::home::submit::Sender>();
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         #[cfg(feature = "hydrate")]
         {
@@ -589,7 +475,7 @@ fn submit_from_page(
     max: u64,
     message: RwSignal<Option<String>>,
     sending: RwSignal<bool>,
-    sender: crate::submit::Sender,
+    sender: crate::home::submit::Sender,
 ) {
     use leptos::task::spawn_local;
     let store = sender.store;
@@ -605,7 +491,7 @@ fn submit_from_page(
             let _ = field.focus();
         }
     };
-    let seconds = match crate::types::parse_seconds(&field.value(), max) {
+    let seconds = match crate::model::types::parse_seconds(&field.value(), max) {
         Ok(seconds) => seconds,
         Err(error) => {
             message.set(Some(error.to_string()));
@@ -613,17 +499,17 @@ fn submit_from_page(
             return;
         }
     };
-    let sender = crate::submit::Sender {
+    let sender = crate::home::submit::Sender {
         refused: Callback::new(move |reason: String| {
             message.set(Some(reason));
             focus();
         }),
         ..sender
     };
-    let submission = crate::storage::Submission {
-        key: crate::submit::new_key(),
+    let submission = crate::home::storage::Submission {
+        key: crate::home::submit::new_key(),
         seconds,
-        at: crate::time::now_ms(),
+        at: crate::model::time::now_ms(),
         options: form_options(),
     };
     // Checked here as the server checks it: a refusal names the field at once.
@@ -633,17 +519,17 @@ fn submit_from_page(
     }
     message.set(None);
     sending.set(true);
-    crate::submit::begin(store, &submission);
+    crate::home::submit::begin(store, &submission);
     spawn_local(async move {
-        let first = crate::submit::send_once(sender, &submission).await;
+        let first = crate::home::submit::send_once(sender, &submission).await;
         sending.set(false);
-        crate::submit::keep_sending(sender, submission, Some(first)).await;
+        crate::home::submit::keep_sending(sender, submission, Some(first)).await;
     });
 }
 
 /// The Options fields as the form holds them.
 #[cfg(feature = "hydrate")]
-fn form_options() -> crate::options::FormOptions {
+fn form_options() -> crate::model::options::FormOptions {
     use wasm_bindgen::JsCast;
     let value = |id: &str| -> Option<String> {
         let element = web_sys::window()?.document()?.get_element_by_id(id)?;
@@ -653,7 +539,7 @@ fn form_options() -> crate::options::FormOptions {
         };
         (!text.trim().is_empty()).then_some(text)
     };
-    crate::options::FormOptions {
+    crate::model::options::FormOptions {
         delay_s: value("opt-delay"),
         priority: value("opt-priority"),
         attempts: value("opt-attempts"),
@@ -670,9 +556,9 @@ mod tests {
 
     #[test]
     fn the_home_data_in_the_page_cannot_end_its_script_and_reads_back_the_same() {
-        use crate::api::HomePageData;
-        use crate::types::JobState;
-        use crate::view::{Presence, TaskView};
+        use crate::home::api::HomePageData;
+        use crate::model::types::JobState;
+        use crate::home::view::{Presence, TaskView};
         let hostile = "</script><script>alert(1)</script><!-- \u{2028} & é";
         let data = HomePageData {
             listed: vec![TaskView {
@@ -693,7 +579,7 @@ mod tests {
     #[test]
     fn home_query_reads_what_the_redirects_write() {
         let error = "Seconds: must be 1..3600 & a whole number";
-        let query = format!("?seconds=abc&error={}&task=7", crate::url::encode(error));
+        let query = format!("?seconds=abc&error={}&task=7", crate::model::url::encode(error));
         assert_eq!(
             HomeQuery::parse(&query),
             HomeQuery {
@@ -715,3 +601,4 @@ mod tests {
         assert!(error.chars().all(|c| c == 'é'));
     }
 }
+

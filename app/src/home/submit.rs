@@ -14,12 +14,12 @@ mod browser {
     use gloo_timers::future::TimeoutFuture;
     use leptos::prelude::*;
 
-    use crate::api::{EnqueueTask, enqueue_form};
-    use crate::client::call;
-    use crate::storage::{self, Submission};
-    use crate::tasks::TaskStore;
-    use crate::types::EnqueueOutcome;
-    use crate::view::label;
+    use crate::home::api::{EnqueueTask, enqueue_form};
+    use crate::home::client::call;
+    use crate::home::storage::{self, Submission};
+    use crate::home::tasks::TaskStore;
+    use crate::model::types::EnqueueOutcome;
+    use crate::home::view::label;
 
     /// Wait before the first resend, doubled each time up to the cap.
     const FIRST_RETRY_MS: u32 = 1000;
@@ -57,7 +57,7 @@ mod browser {
                 *byte = (js_sys::Math::random() * 256.0) as u8;
             }
         }
-        crate::url::hex(bytes)
+        crate::model::url::hex(bytes)
     }
 
     /// Records a new submission (stored first, so that a reload or a closed tab cannot lose
@@ -78,7 +78,7 @@ mod browser {
                 store.add(&id, submission.at);
                 sender.listed.run(());
                 store.announce(format!("Task {} queued.", label(&id)));
-                crate::live::read_now(store, vec![id.clone()]).await;
+                crate::home::live::read_now(store, vec![id.clone()]).await;
                 Answer::Listed(id)
             }
             Ok(EnqueueOutcome::Rejected { message }) => {

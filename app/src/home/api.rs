@@ -12,9 +12,9 @@ use leptos::server_fn::codec::Post;
 use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 use serde::{Deserialize, Serialize};
 
-use crate::types::{EnqueueOutcome, JobCounts, PageSettings};
-use crate::url::Form;
-use crate::view::TaskView;
+use crate::model::types::{EnqueueOutcome, JobCounts, PageSettings};
+use crate::model::url::Form;
+use crate::home::view::TaskView;
 
 /// The answers of the home page's server functions: JSON, as `server_fn`'s default writes it,
 /// read back from text with `serde_json::from_str`, the reader the browser already uses for the
@@ -53,7 +53,7 @@ impl<T: serde::de::DeserializeOwned> Decodes<T> for JsonText {
 pub type JsonAnswer = Post<JsonText>;
 
 /// The arguments of [`enqueue_task`] as the page sends them.
-pub fn enqueue_form(seconds: u64, key: &str, options: &crate::options::FormOptions) -> Form {
+pub fn enqueue_form(seconds: u64, key: &str, options: &crate::model::options::FormOptions) -> Form {
     let o = options;
     Form::default()
         .field("seconds", &seconds.to_string())
@@ -94,7 +94,7 @@ pub async fn enqueue_task(
     use crate::backend::backend;
     let backend = backend()?;
     let key = key.filter(|k| !k.is_empty());
-    let form = crate::options::FormOptions {
+    let form = crate::model::options::FormOptions {
         delay_s,
         priority,
         attempts,
@@ -105,7 +105,7 @@ pub async fn enqueue_task(
     };
     let options = form.parse();
     let outcome = match (
-        crate::types::parse_seconds(&seconds, backend.max_seconds()),
+        crate::model::types::parse_seconds(&seconds, backend.max_seconds()),
         &key,
     ) {
         (_, _) if options.is_err() => EnqueueOutcome::Rejected {
@@ -115,8 +115,8 @@ pub async fn enqueue_task(
                 .map(|e| e.message.clone())
                 .unwrap_or_default(),
         },
-        (_, Some(key)) if !crate::types::valid_key(key) => EnqueueOutcome::Rejected {
-            message: format!("key {}", crate::types::KEY_RULE),
+        (_, Some(key)) if !crate::model::types::valid_key(key) => EnqueueOutcome::Rejected {
+            message: format!("key {}", crate::model::types::KEY_RULE),
         },
         // A refusal (sign in, role, quota) is shown next to the form; an unreachable queue
         // leaves the task unconfirmed, to be asked again with the same key.
@@ -140,13 +140,13 @@ pub async fn enqueue_task(
         let target = match &outcome {
             EnqueueOutcome::Enqueued { id } => {
                 backend.remember(id);
-                format!("/?task={}", crate::url::encode(id))
+                format!("/?task={}", crate::model::url::encode(id))
             }
             EnqueueOutcome::Rejected { message } | EnqueueOutcome::Unconfirmed { message } => {
                 format!(
                     "/?error={}&seconds={}",
-                    crate::url::encode(message),
-                    crate::url::encode(&seconds)
+                    crate::model::url::encode(message),
+                    crate::model::url::encode(&seconds)
                 )
             }
         };
@@ -175,7 +175,7 @@ async fn views_of(
     ids: &[String],
     unread_while_unavailable: bool,
 ) -> Result<Vec<TaskView>, crate::backend::BackendError> {
-    use crate::types::JobId;
+    use crate::model::types::JobId;
     // Ids that could never name a job are not looked up; they come back as gone.
     let valid: Vec<JobId> = ids
         .iter()
@@ -301,7 +301,7 @@ pub async fn listed_tasks(task: Option<String>) -> Result<Vec<TaskView>, ServerF
     Ok(views
         .into_iter()
         .enumerate()
-        .filter(|(i, view)| *i < named_count || view.presence != crate::view::Presence::Gone)
+        .filter(|(i, view)| *i < named_count || view.presence != crate::home::view::Presence::Gone)
         .map(|(_, view)| view)
         .collect())
 }
@@ -316,7 +316,7 @@ pub async fn queue_reachable() -> Result<bool, ServerFnError> {
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::*;
-    use crate::options::FormOptions;
+    use crate::model::options::FormOptions;
 
     /// What the server function makes of a body: its own decoding (`server_fn`'s `PostUrl`).
     fn decoded<T: serde::de::DeserializeOwned>(form: Form) -> T {

@@ -5,10 +5,10 @@
 use leptos::either::Either;
 use leptos::prelude::*;
 
-use crate::storage::{Entry, Submission};
-use crate::time::{exact, relative};
-use crate::types::JobState;
-use crate::view::{Presence, TaskView, label};
+use crate::home::storage::{Entry, Submission};
+use crate::model::time::{exact, relative};
+use crate::model::types::JobState;
+use crate::home::view::{Presence, TaskView, label};
 
 /// Rows shown at first, and added by each "Show older".
 pub const PAGE_ROWS: usize = 20;
@@ -379,7 +379,7 @@ fn PendingItem(store: TaskStore, submission: Submission) -> impl IntoView {
 
 /// A `<time>` saying how long ago (or in how long) `at` is, exact on hover.
 fn when(at: u64, now: Signal<f64>) -> impl IntoView {
-    let iso = crate::time::iso(at);
+    let iso = crate::model::time::iso(at);
     view! { <time datetime=iso title=exact(at)>{move || relative(at, now.get())}</time> }
 }
 
@@ -392,7 +392,7 @@ fn TaskItem(row: TaskRow, context: ListContext) -> impl IntoView {
     let view = RwSignal::from(row.view);
     let name = format!("Task {}", label(&id));
     // Job ids may hold spaces, which an HTML id may not: the id's bytes in hex.
-    let info_id = format!("task-info-{}", crate::url::hex(id.bytes()));
+    let info_id = format!("task-info-{}", crate::model::url::hex(id.bytes()));
     let state_name = move || view.with(TaskView::state_name);
     let bar = move || view.with(TaskView::bar);
     let now = context.now;
@@ -459,8 +459,8 @@ mod tests {
     use leptos::prelude::*;
 
     use super::{ListContext, TaskList, TaskStore};
-    use crate::types::{JobState, TaskProgress, TaskResult};
-    use crate::view::{Presence, TaskView};
+    use crate::model::types::{JobState, TaskProgress, TaskResult};
+    use crate::home::view::{Presence, TaskView};
 
     fn render(store: TaskStore) -> String {
         let context = ListContext {

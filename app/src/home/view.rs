@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::time::{duration_words, relative};
-use crate::types::{JobState, JobStatus, MAX_COUNTED_AHEAD, TaskProgress, TaskResult};
+use crate::model::time::{duration_words, relative};
+use crate::model::types::{JobState, JobStatus, MAX_COUNTED_AHEAD, TaskProgress, TaskResult};
 
 /// Whether the page knows a task exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,7 +182,7 @@ impl TaskView {
             (Presence::Loading, _) => "Reading its status…".to_string(),
             (Presence::Gone, _) | (Presence::Present, None) => format!(
                 "The queue no longer has this task. {}",
-                crate::types::retention_in_words()
+                crate::model::types::retention_in_words()
             ),
             (Presence::Present, Some(state)) => match state {
                 JobState::Waiting | JobState::Prioritized => match self.jobs_ahead {
@@ -197,7 +197,7 @@ impl TaskView {
                 JobState::Delayed => match self.delayed_until {
                     Some(at) => format!(
                         "Delayed until {} ({}).",
-                        crate::time::clock(at),
+                        crate::model::time::clock(at),
                         relative(at, now_ms)
                     ),
                     None => "Delayed.".to_string(),
@@ -268,14 +268,7 @@ pub fn label(id: &str) -> String {
     }
 }
 
-/// At most `chars` characters of `text`, with an ellipsis when cut.
-pub fn shorten(text: &str, chars: usize) -> String {
-    let mut cut: String = text.chars().take(chars).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut
-}
+pub use crate::model::text::shorten;
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::types::JobCounts;
+use crate::model::types::JobCounts;
 
 /// The panel. `counts` is `None` until known.
 #[component]

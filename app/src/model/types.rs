@@ -458,7 +458,7 @@ pub const KEEP_FINISHED_SECS: u64 = 3600;
 pub fn retention_in_words() -> String {
     format!(
         "Sentinel keeps the last {KEEP_FINISHED_JOBS} completed and the last {KEEP_FINISHED_JOBS} failed tasks, each for at most {}.",
-        crate::time::duration_words(KEEP_FINISHED_SECS * 1000)
+        crate::model::time::duration_words(KEEP_FINISHED_SECS * 1000)
     )
 }
 

@@ -1,9 +1,9 @@
 //! The page's calls to its server functions, made with the browser's `fetch`.
 //!
 //! Each call is what the function's generated stub sends: its arguments form-encoded (the
-//! bodies are built in [`crate::api`], next to the functions, and unit-tested against the
+//! bodies are built in [`crate::home::api`], next to the functions, and unit-tested against the
 //! server's own decoding), POSTed to the function's path, the JSON answer read as
-//! [`JsonText`](crate::api::JsonText) reads it. The server side is the server function itself,
+//! [`JsonText`](crate::home::api::JsonText) reads it. The server side is the server function itself,
 //! unchanged. The stubs' own transport (`server_fn`'s browser client: request and response
 //! wrappers, streams, its error encoding) and `serde_qs` were about 16 KB gzip of the home
 //! page's WASM for what these few lines do; the home page makes only these calls.
@@ -23,7 +23,7 @@ pub enum CallError {
 }
 
 /// Calls the server function `F` with its arguments form-encoded in `body`.
-pub async fn call<F>(body: crate::url::Form) -> Result<F::Output, CallError>
+pub async fn call<F>(body: crate::model::url::Form) -> Result<F::Output, CallError>
 where
     F: ServerFn,
     F::Output: DeserializeOwned,

@@ -4,7 +4,17 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::types::{JobState, JobSummary};
+use crate::model::types::{JobState, JobSummary};
+
+mod alerts;
+mod audit;
+mod queues;
+mod schedulers;
+
+pub use alerts::*;
+pub use audit::*;
+pub use queues::*;
+pub use schedulers::*;
 
 /// Most jobs one page lists.
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -285,8 +295,8 @@ pub const MAX_CLEAN_AGE_MS: u64 = 315_360_000_000;
 
 impl CleanRequest {
     /// Reads a clean request from JSON, naming the field at fault.
-    pub fn from_json(value: &serde_json::Value) -> Result<Self, crate::options::OptionError> {
-        use crate::options::{OptionError, whole};
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, crate::model::options::OptionError> {
+        use crate::model::options::{OptionError, whole};
         // JSON numbers only (a whole one, `5` or `5.0`).
         let number = |value: &Value| value.is_number().then(|| whole(value)).flatten();
         let refuse = |field: &'static str, message: &str| OptionError {
@@ -372,212 +382,6 @@ pub struct WorkerInfo {
     pub connected_secs: Option<u64>,
 }
 
-/// Longest prefix or queue name a queue reference takes, in characters.
-pub const MAX_QUEUE_PART_CHARS: usize = 256;
-
-/// A queue named by its key prefix and its name: `<prefix>:<name>` in a URL (`?queue=`), split
-/// at the last `:` (BullMQ refuses `:` in names; a prefix may hold one, or a hash tag).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct QueueName {
-    /// Its key prefix.
-    pub prefix: String,
-    /// Its name.
-    pub name: String,
-}
-
-impl QueueName {
-    /// The queue `raw` names (`<prefix>:<name>`), or why it names none.
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let (prefix, name) = raw
-            .rsplit_once(':')
-            .ok_or("must be <prefix>:<name>, e.g. bull:emails")?;
-        let fits = |part: &str| {
-            !part.is_empty()
-                && part.chars().count() <= MAX_QUEUE_PART_CHARS
-                && !part.chars().any(char::is_control)
-        };
-        if !fits(prefix) || !fits(name) {
-            return Err(
-                "the prefix and the name must each be 1 to 256 bytes, no control characters",
-            );
-        }
-        Ok(Self {
-            prefix: prefix.to_string(),
-            name: name.to_string(),
-        })
-    }
-
-    /// `<prefix>:<name>`, as [`Self::parse`] reads it.
-    pub fn text(&self) -> String {
-        format!("{}:{}", self.prefix, self.name)
-    }
-}
-
-/// One BullMQ queue found on the Redis (`GET /admin/api/queues`).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QueueSummary {
-    /// Its key prefix (`bull` by default in Node BullMQ).
-    pub prefix: String,
-    /// Its name.
-    pub name: String,
-    /// Whether it is paused.
-    pub paused: bool,
-    /// Jobs per state, as Node BullMQ's `getJobCounts` counts them.
-    pub counts: crate::types::JobCounts,
-    /// Jobs that completed in the last hour (those still kept).
-    #[serde(default)]
-    pub completed_last_hour: u64,
-    /// Jobs that failed in the last hour (those still kept).
-    #[serde(default)]
-    pub failed_last_hour: u64,
-    /// When the oldest waiting job was added (ms since the epoch), if any waits.
-    #[serde(default)]
-    pub oldest_waiting_at: Option<u64>,
-    /// BullMQ workers connected to it (named connections, as Node's `getWorkers` finds them).
-    #[serde(default)]
-    pub workers: u64,
-}
-
-/// Queues listed per page by default.
-pub const QUEUES_PER_PAGE: u32 = 50;
-/// Most queues one page lists.
-pub const MAX_QUEUES_PER_PAGE: u32 = 500;
-/// Longest queue filter, in characters.
-pub const MAX_QUEUE_FILTER_CHARS: usize = 200;
-
-/// Which queues a queues page shows: those whose `<prefix>:<name>` holds `filter` (any case),
-/// `limit` of them from `offset`, by prefix then name; with `rescan`, the Redis is scanned for
-/// queues now.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct QueueListQuery {
-    /// Scan the Redis for queues now.
-    #[serde(default)]
-    pub rescan: bool,
-    /// Part of the queues' `<prefix>:<name>`, any case; empty: every queue.
-    #[serde(default)]
-    pub filter: String,
-    /// Queues skipped.
-    #[serde(default)]
-    pub offset: u32,
-    /// Queues listed.
-    #[serde(default = "queues_per_page")]
-    pub limit: u32,
-}
-
-fn queues_per_page() -> u32 {
-    QUEUES_PER_PAGE
-}
-
-impl Default for QueueListQuery {
-    fn default() -> Self {
-        Self {
-            rescan: false,
-            filter: String::new(),
-            offset: 0,
-            limit: QUEUES_PER_PAGE,
-        }
-    }
-}
-
-impl QueueListQuery {
-    /// Checks the bounds: the name of the field that is out of them, and why.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
-        if self.filter.chars().count() > MAX_QUEUE_FILTER_CHARS {
-            return Err((
-                "filter",
-                format!("at most {MAX_QUEUE_FILTER_CHARS} characters"),
-            ));
-        }
-        if self.filter.chars().any(char::is_control) {
-            return Err(("filter", "no control characters".to_string()));
-        }
-        if !(1..=MAX_QUEUES_PER_PAGE).contains(&self.limit) {
-            return Err(("limit", format!("from 1 to {MAX_QUEUES_PER_PAGE}")));
-        }
-        if self.offset > 1_000_000 {
-            return Err(("offset", "at most 1000000".to_string()));
-        }
-        Ok(())
-    }
-
-    /// Whether queue `<prefix>:<name>` is one the filter keeps.
-    pub fn keeps(&self, prefix: &str, name: &str) -> bool {
-        let wanted = self.filter.trim().to_lowercase();
-        wanted.is_empty() || format!("{prefix}:{name}").to_lowercase().contains(&wanted)
-    }
-}
-
-/// `GET /admin/api/queues`: a page of the BullMQ queues found, by prefix then name.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueList {
-    /// The queues of this page.
-    pub queues: Vec<QueueSummary>,
-    /// How many queues the filter keeps, on every page.
-    #[serde(default)]
-    pub total: u64,
-    /// How many come before this page.
-    #[serde(default)]
-    pub offset: u32,
-    /// Sentinel's own queue (`<prefix>:<name>`): the dashboard's `/admin` without `?queue=`.
-    #[serde(default)]
-    pub home: String,
-    /// Whether the scan saw every key (`false`: it stopped at its budget; more may exist).
-    pub complete: bool,
-}
-
-/// One entry of the audit log (`GET /admin/api/audit`).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    /// Its id in the log (a Redis stream entry id); pass it as `before` for older entries.
-    pub id: String,
-    /// When (ms since the epoch).
-    pub at: u64,
-    /// Who (`token:ci`, `user:alice`, `local`).
-    pub who: String,
-    /// With which role.
-    pub role: String,
-    /// How they proved who they are (`bearer`, `session`, `proxy`, `anonymous`, `open`).
-    pub via: String,
-    /// What (`retry`, `remove`, `promote`, `cancel`, `pause`, `resume`, `clean`,
-    /// `bulk:<action>`, `sign-in`, `sign-out`).
-    pub action: String,
-    /// On what (a job id, a state, a search, a bulk run), if anything.
-    pub target: Option<String>,
-    /// How many jobs, when known.
-    pub count: Option<u64>,
-    /// How it ended (`done`, `requested`, `started`, or the refusal).
-    pub outcome: String,
-}
-
-/// What `GET /admin/api/audit` is asked for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditQuery {
-    /// Only this owner's entries.
-    pub who: Option<String>,
-    /// Only this action's entries.
-    pub action: Option<String>,
-    /// Only entries from this time on (ms since the epoch).
-    pub since: Option<u64>,
-    /// Only entries up to this time (ms since the epoch).
-    pub until: Option<u64>,
-    /// Only entries older than this entry id (paging).
-    pub before: Option<String>,
-}
-
-/// `GET /admin/api/audit`: entries newest first.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditPage {
-    /// The entries.
-    pub entries: Vec<AuditEntry>,
-    /// Where older entries go on (`before=`), when there may be more.
-    pub next: Option<String>,
-}
-
 /// `GET /admin/api/workers`.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -632,7 +436,7 @@ pub struct MetricsReport {
 #[serde(rename_all = "camelCase")]
 pub struct Overview {
     /// Jobs per state.
-    pub counts: crate::types::JobCounts,
+    pub counts: crate::model::types::JobCounts,
     /// Whether the queue is paused (workers take no new job).
     pub paused: bool,
     /// The live workers.
@@ -696,83 +500,6 @@ pub struct BulkProgress {
     pub error: Option<String>,
 }
 
-/// A job scheduler of a queue (BullMQ's repeatable jobs: `upsertJobScheduler`), as
-/// `GET /admin/api/schedulers` lists it.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Scheduler {
-    /// Its id (BullMQ's scheduler key).
-    pub id: String,
-    /// The name of the jobs it makes.
-    pub name: String,
-    /// Its cron pattern (seconds optional), when it has one.
-    pub pattern: Option<String>,
-    /// Its period in ms, when it repeats every so often.
-    pub every: Option<u64>,
-    /// The time zone its pattern is read in (IANA), when set.
-    pub tz: Option<String>,
-    /// When its next job is due (ms since the epoch); none while paused.
-    pub next: Option<u64>,
-    /// When its last job was due (ms since the epoch), when it can be told (schedulers with
-    /// `every` that ran at least once).
-    pub last: Option<u64>,
-    /// Jobs it has made so far.
-    pub iterations: u64,
-    /// Most jobs it makes, when limited.
-    pub limit: Option<u64>,
-    /// The data of the jobs it makes (cut when over the field limit).
-    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
-    pub data: Value,
-    /// Paused by Sentinel (see `POST /admin/api/schedulers/{id}/pause`).
-    pub paused: bool,
-    /// Its next job is late by more than its period (no worker takes it, or the queue is
-    /// paused).
-    pub late: bool,
-}
-
-/// `GET /admin/api/schedulers`: a queue's job schedulers, by next run.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SchedulerList {
-    /// The schedulers (at most 500; paused ones after the others).
-    pub schedulers: Vec<Scheduler>,
-    /// How many the queue has, paused ones included.
-    pub total: u64,
-}
-
-/// Longest scheduler id or job name taken.
-pub const MAX_SCHEDULER_ID_BYTES: usize = 200;
-/// Shortest `every` taken (ms).
-pub const MIN_EVERY_MS: u64 = 1_000;
-
-/// What `PUT /admin/api/schedulers/{id}` sets: a cron `pattern` (with `tz`) or `every`, and the
-/// jobs it makes.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SchedulerRequest {
-    /// A cron pattern (`0 */5 * * * *`, seconds optional); or give `every`.
-    #[serde(default)]
-    pub pattern: Option<String>,
-    /// A period in ms (at least 1,000); or give `pattern`.
-    #[serde(default)]
-    pub every: Option<u64>,
-    /// The IANA time zone the pattern is read in (`Europe/Paris`); UTC when absent.
-    #[serde(default)]
-    pub tz: Option<String>,
-    /// The name of the jobs it makes (the scheduler's id when absent).
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Their data (a JSON object; `{}` when absent).
-    #[serde(default)]
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
-    pub data: Option<Value>,
-    /// Most jobs it makes.
-    #[serde(default)]
-    pub limit: Option<u64>,
-}
-
 /// One reason a job is not running (or what it is doing instead).
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -796,128 +523,4 @@ pub struct WhyReport {
     pub state: JobState,
     /// The reasons, the deciding one first.
     pub reasons: Vec<WhyReason>,
-}
-
-/// The alert rules and their state (`GET /admin/api/alerts`, the alerts page).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AlertsReport {
-    /// Whether an alerts file is set (`SENTINEL_ALERTS_FILE`).
-    pub configured: bool,
-    /// Why the file's last change was refused (the rules before it stay in force).
-    pub file_error: Option<String>,
-    /// When the rules in force were read (ms since the epoch).
-    pub loaded_at: Option<u64>,
-    /// The file's time scale (1 unless drilling).
-    pub time_scale: f64,
-    /// The rules.
-    pub rules: Vec<AlertRuleView>,
-    /// The targets.
-    pub targets: Vec<AlertTargetView>,
-    /// The last delivery attempts, newest first.
-    pub deliveries: Vec<AlertDelivery>,
-}
-
-/// One alert rule and its state.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AlertRuleView {
-    /// Its name.
-    pub name: String,
-    /// What it watches (`no_worker`, `oldest_waiting`, `failures`, `stuck`, `stalled`, `redis`).
-    pub when: String,
-    /// The queue it watches (`<prefix>:<name>`), for rules about a queue.
-    pub queue: Option<String>,
-    /// `ok`, `pending` (holds, not for long enough yet) or `firing`.
-    pub status: String,
-    /// Since when it fires or is pending (ms since the epoch).
-    pub since: Option<u64>,
-    /// When its last message was sent (ms since the epoch).
-    pub last_sent: Option<u64>,
-    /// When it last resolved (ms since the epoch).
-    pub resolved_at: Option<u64>,
-    /// What its last check saw.
-    pub detail: String,
-    /// The targets it sends to.
-    pub targets: Vec<String>,
-    /// The job its detail names (a stuck or stalled job), to link to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job: Option<String>,
-    /// Who acknowledged this firing, when someone did: no reminders are sent until it
-    /// resolves (or until `ackedUntil`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acked_by: Option<String>,
-    /// When the acknowledgement was made (ms since the epoch).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acked_at: Option<u64>,
-    /// Until when reminders are silenced (ms since the epoch); absent: until it resolves.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acked_until: Option<u64>,
-}
-
-/// How many rules fire now, for the dashboard's nav and banner (the caller's grant applied).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FiringSummary {
-    /// Rules firing now.
-    pub firing: u64,
-    /// Of those, the ones nobody acknowledged.
-    pub unacknowledged: u64,
-    /// The firing rules' names (at most ten), most recent first.
-    pub names: Vec<String>,
-}
-
-/// An acknowledgement of a firing rule (`POST /admin/api/alerts/{rule}/ack`).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AckRequest {
-    /// Silence reminders for this many minutes (1 to 10,080, a week); absent: until the rule
-    /// resolves.
-    #[serde(default)]
-    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 10080))]
-    pub minutes: Option<u64>,
-}
-
-/// One target and how its deliveries went.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AlertTargetView {
-    /// Its name.
-    pub name: String,
-    /// `webhook`, `slack` or `email`.
-    pub kind: String,
-    /// Where it goes (scheme, host and port; recipients for mail), without credentials.
-    pub place: String,
-    /// When a message last reached it (ms since the epoch), among the recent attempts.
-    pub last_sent: Option<u64>,
-    /// When an attempt last failed (ms since the epoch).
-    pub last_failure_at: Option<u64>,
-    /// Why it failed.
-    pub last_error: Option<String>,
-    /// Failed attempts among the recent ones.
-    pub recent_failures: u64,
-}
-
-/// One delivery attempt.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AlertDelivery {
-    /// When (ms since the epoch).
-    pub at: u64,
-    /// The rule.
-    pub rule: String,
-    /// `firing`, `repeat` or `resolved`.
-    pub status: String,
-    /// The target.
-    pub target: String,
-    /// Which attempt (1 is the first).
-    pub attempt: u32,
-    /// `sent`, or why it failed.
-    pub outcome: String,
 }

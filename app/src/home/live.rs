@@ -11,8 +11,8 @@
 
 use leptos::prelude::*;
 
-use crate::time::relative;
-use crate::types::{TaskProgress, TaskResult};
+use crate::model::time::relative;
+use crate::model::types::{TaskProgress, TaskResult};
 
 /// How the page is kept up to date right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,13 +175,13 @@ mod browser {
     use web_sys::MessageEvent;
 
     use super::{Link, LiveState, StreamData};
-    use crate::api::{MAX_IDS_PER_CALL, QueueCounts, QueueReachable, TaskStatuses, statuses_form};
-    use crate::client::{CallError, call};
-    use crate::tasks::TaskStore;
-    use crate::time::now_ms;
-    use crate::types::{JobCounts, JobState};
-    use crate::url::Form;
-    use crate::view::Presence;
+    use crate::home::api::{MAX_IDS_PER_CALL, QueueCounts, QueueReachable, TaskStatuses, statuses_form};
+    use crate::home::client::{CallError, call};
+    use crate::home::tasks::TaskStore;
+    use crate::model::time::now_ms;
+    use crate::model::types::{JobCounts, JobState};
+    use crate::model::url::Form;
+    use crate::home::view::Presence;
 
     /// The stream events the page listens to.
     const EVENTS: [&str; 11] = [
@@ -420,7 +420,7 @@ mod browser {
         call::<QueueReachable>(Form::default()).await
     }
 
-    async fn task_statuses(ids: Vec<String>) -> Result<Vec<crate::view::TaskView>, CallError> {
+    async fn task_statuses(ids: Vec<String>) -> Result<Vec<crate::home::view::TaskView>, CallError> {
         call::<TaskStatuses>(statuses_form(&ids)).await
     }
 

@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use crate::types::JobState;
+use crate::model::types::JobState;
 
 /// The longest query taken, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -77,7 +77,7 @@ fn value(raw: &str, allow_empty: bool) -> Option<String> {
 }
 
 fn short(text: &str) -> String {
-    crate::view::shorten(text, 40)
+    crate::model::text::shorten(text, 40)
 }
 
 /// Splits a query into tokens at spaces outside quotes.
