@@ -188,7 +188,11 @@ async fn sign_ins_are_limited_per_token_across_two_web_processes() {
     let pat = tokens[0].1.as_str();
     for n in 0..10 {
         let server = if n % 2 == 0 { &one } else { &two };
-        assert_eq!(sign_in(server, pat).await.unwrap().status(), 303, "sign-in {n}");
+        assert_eq!(
+            sign_in(server, pat).await.unwrap().status(),
+            303,
+            "sign-in {n}"
+        );
     }
     let refused = sign_in(&two, pat).await.unwrap();
     assert_eq!(refused.status(), 429);
@@ -474,7 +478,7 @@ async fn the_dashboards_server_functions_check_the_role_and_refuse_hostile_input
         ),
         ("admin/job", "id=1", [false, true, true]),
         ("admin/bulk-progress", "bulk=nope", [false, true, true]),
-        ("admin/pause", "paused=false", [false, false, true]),
+        ("admin/queue", "action=resume", [false, false, true]),
         (
             "admin/bulk",
             "action=retry&ids=&q=state%3Afailed",
@@ -497,8 +501,14 @@ async fn the_dashboards_server_functions_check_the_role_and_refuse_hostile_input
         }
     }
     // A viewer's forced action through the page's function is refused, and nothing moved.
-    let (status, body) =
-        server_fn(&http, &server, "admin/pause", "paused=true", &token("view")).await;
+    let (status, body) = server_fn(
+        &http,
+        &server,
+        "admin/queue",
+        "action=pause",
+        &token("view"),
+    )
+    .await;
     assert!(status >= 400, "{status} {body}");
     let (_, overview) = server_fn(&http, &server, "admin/overview", "", &token("op")).await;
     assert!(overview.contains("\"paused\":false"), "{overview}");

@@ -687,10 +687,10 @@ async fn bulk_runs_are_bounded_per_process_and_forbidden_functions_answer_403() 
     );
     // A viewer calling an operator's server function: 403, as over the HTTP API.
     let response = http
-        .post(server.url("/api/admin/pause"))
+        .post(server.url("/api/admin/queue"))
         .bearer_auth(view)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body("paused=true")
+        .body("action=pause")
         .send()
         .await
         .unwrap();

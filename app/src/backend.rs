@@ -139,10 +139,10 @@ pub trait AdminBackend: Send + Sync + 'static {
         action: crate::model::admin::JobAction,
     ) -> BoxFuture<'_, Result<crate::model::admin::ActionOutcome, BackendError>>;
     /// Pauses or resumes the queue (operators and up).
-    fn admin_pause(
+    fn admin_queue(
         &self,
         queue: Option<String>,
-        paused: bool,
+        action: crate::model::admin::QueueAction,
     ) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Starts `action` on these ids, or on every job the search `q` finds (operators and up).
     fn admin_bulk(

@@ -121,4 +121,3 @@ fn NotFound() -> impl IntoView {
         </main>
     }
 }
-

@@ -21,18 +21,20 @@ pub fn AlertsPage() -> impl IntoView {
         || "Alerts · Sentinel".to_string(),
         no_queue,
         Live { tick, feed },
-        move |access| view! {
-            <section class="panel alerts" aria-labelledby="alerts-title">
-                <h2 id="alerts-title">"Alerts"</h2>
-                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        match report.await {
-                            Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
-                            Ok(report) => shown(report, access, tick).into_any(),
-                        }
-                    })}
-                </Transition>
-            </section>
+        move |access| {
+            view! {
+                <section class="panel alerts" aria-labelledby="alerts-title">
+                    <h2 id="alerts-title">"Alerts"</h2>
+                    <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                        {move || Suspend::new(async move {
+                            match report.await {
+                                Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+                                Ok(report) => shown(report, access, tick).into_any(),
+                            }
+                        })}
+                    </Transition>
+                </section>
+            }
         },
     )
 }
@@ -43,7 +45,12 @@ fn when(at: Option<u64>, now: f64) -> String {
 }
 
 /// Acknowledges rule `name` for `minutes` (until it resolves when `None`), then reads again.
-fn acknowledge(name: String, minutes: Option<u64>, tick: RwSignal<u64>, problem: RwSignal<Option<String>>) {
+fn acknowledge(
+    name: String,
+    minutes: Option<u64>,
+    tick: RwSignal<u64>,
+    problem: RwSignal<Option<String>>,
+) {
     leptos::task::spawn_local(async move {
         match admin_ack(name, minutes).await {
             Ok(()) => {
@@ -71,7 +78,9 @@ fn ack_cell(
             Some(at) => format!(" until {}", crate::model::time::exact(at)),
             None => " until it resolves".to_string(),
         };
-        let at = rule.acked_at.map(|at| format!(", {}", crate::model::time::relative(at, now)));
+        let at = rule
+            .acked_at
+            .map(|at| format!(", {}", crate::model::time::relative(at, now)));
         return view! { <span data-acked=by.clone()>{format!("Acknowledged by {by}{}{until}", at.unwrap_or_default())}</span> }
             .into_any();
     }

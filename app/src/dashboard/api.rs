@@ -75,11 +75,13 @@ pub async fn admin_act(
         .map_err(failed)
 }
 
-/// Pauses (`true`) or resumes the queue.
-#[server(prefix = "/api", endpoint = "admin/pause")]
-pub async fn admin_pause(paused: bool, queue: Option<String>) -> Result<(), ServerFnError> {
+/// `pause` or `resume` on the queue.
+#[server(prefix = "/api", endpoint = "admin/queue")]
+pub async fn admin_queue(action: String, queue: Option<String>) -> Result<(), ServerFnError> {
+    let action = crate::model::admin::QueueAction::parse(&action)
+        .ok_or_else(|| refused_arg("action: the action must be pause or resume"))?;
     crate::backend::admin_backend()?
-        .admin_pause(queue, paused)
+        .admin_queue(queue, action)
         .await
         .map_err(failed)
 }

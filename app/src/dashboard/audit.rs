@@ -36,59 +36,61 @@ pub fn AuditPageView() -> impl IntoView {
         || "Audit log · Sentinel".to_string(),
         no_queue,
         Live { tick, feed },
-        move |_access| view! {
-                            <section class="panel audit" aria-labelledby="audit-title">
-                                <h2 id="audit-title">"Audit log"</h2>
-                                <div class="queue-tools audit-filters">
-                                    <label for="audit-who">"Who"</label>
-                                    <input
-                                        id="audit-who"
-                                        type="search"
-                                        maxlength="256"
-                                        placeholder="user:alice, token:ci"
-                                        prop:value=move || who.get()
-                                        on:change=move |ev| {
-                                            before.set(None);
-                                            who.set(event_target_value(&ev));
-                                        }
-                                    />
-                                    <label for="audit-action">"Action"</label>
-                                    <input
-                                        id="audit-action"
-                                        type="search"
-                                        maxlength="256"
-                                        placeholder="retry, clean, sign-in"
-                                        prop:value=move || action.get()
-                                        on:change=move |ev| {
-                                            before.set(None);
-                                            action.set(event_target_value(&ev));
-                                        }
-                                    />
-                                    <label for="audit-since">"When"</label>
-                                    <select
-                                        id="audit-since"
-                                        on:change=move |ev| {
-                                            before.set(None);
-                                            since.set(event_target_value(&ev).parse().unwrap_or(0));
-                                        }
-                                    >
-                                        <option value="0" selected=true>"Any time"</option>
-                                        <option value="15">"Last 15 minutes"</option>
-                                        <option value="60">"Last hour"</option>
-                                        <option value="1440">"Last 24 hours"</option>
-                                        <option value="10080">"Last 7 days"</option>
-                                    </select>
-                                </div>
-                                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                                    {move || Suspend::new(async move {
-                                        match page.await {
-                                            Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
-                                            Ok(page) => table(page, before).into_any(),
-                                        }
-                                    })}
-                                </Transition>
-                            </section>
-                        },
+        move |_access| {
+            view! {
+                <section class="panel audit" aria-labelledby="audit-title">
+                    <h2 id="audit-title">"Audit log"</h2>
+                    <div class="queue-tools audit-filters">
+                        <label for="audit-who">"Who"</label>
+                        <input
+                            id="audit-who"
+                            type="search"
+                            maxlength="256"
+                            placeholder="user:alice, token:ci"
+                            prop:value=move || who.get()
+                            on:change=move |ev| {
+                                before.set(None);
+                                who.set(event_target_value(&ev));
+                            }
+                        />
+                        <label for="audit-action">"Action"</label>
+                        <input
+                            id="audit-action"
+                            type="search"
+                            maxlength="256"
+                            placeholder="retry, clean, sign-in"
+                            prop:value=move || action.get()
+                            on:change=move |ev| {
+                                before.set(None);
+                                action.set(event_target_value(&ev));
+                            }
+                        />
+                        <label for="audit-since">"When"</label>
+                        <select
+                            id="audit-since"
+                            on:change=move |ev| {
+                                before.set(None);
+                                since.set(event_target_value(&ev).parse().unwrap_or(0));
+                            }
+                        >
+                            <option value="0" selected=true>"Any time"</option>
+                            <option value="15">"Last 15 minutes"</option>
+                            <option value="60">"Last hour"</option>
+                            <option value="1440">"Last 24 hours"</option>
+                            <option value="10080">"Last 7 days"</option>
+                        </select>
+                    </div>
+                    <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                        {move || Suspend::new(async move {
+                            match page.await {
+                                Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+                                Ok(page) => table(page, before).into_any(),
+                            }
+                        })}
+                    </Transition>
+                </section>
+            }
+        },
     )
 }
 

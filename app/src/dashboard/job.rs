@@ -44,31 +44,33 @@ pub fn JobPage() -> impl IntoView {
         move || format!("Job {} · Sentinel", id.get()),
         queue,
         Live { tick, feed },
-        move |access| view! {
-            <p><a href=move || super::jobs::link(queue.get().as_deref(), None, None, 0, None)>"← All jobs"</a></p>
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match job.await {
-                        Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
-                        Ok(None) => view! {
-                            <section class="panel">
-                                <h2>{format!("Job {}", id.get_untracked())}</h2>
-                                <p>"There is no such job: it was never added, or it was removed (finished jobs are kept for a while, then removed)."</p>
-                            </section>
+        move |access| {
+            view! {
+                <p><a href=move || super::jobs::link(queue.get().as_deref(), None, None, 0, None)>"← All jobs"</a></p>
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match job.await {
+                            Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+                            Ok(None) => view! {
+                                <section class="panel">
+                                    <h2>{format!("Job {}", id.get_untracked())}</h2>
+                                    <p>"There is no such job: it was never added, or it was removed (finished jobs are kept for a while, then removed)."</p>
+                                </section>
+                            }
+                            .into_any(),
+                            Ok(Some(detail)) => detail_view(detail, access, notice, tick, queue).into_any(),
                         }
-                        .into_any(),
-                        Ok(Some(detail)) => detail_view(detail, access, notice, tick, queue).into_any(),
-                    }
-                })}
-            </Transition>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match why.await {
-                        Ok(Some(report)) => why_view(report).into_any(),
-                        _ => ().into_any(),
-                    }
-                })}
-            </Transition>
+                    })}
+                </Transition>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match why.await {
+                            Ok(Some(report)) => why_view(report).into_any(),
+                            _ => ().into_any(),
+                        }
+                    })}
+                </Transition>
+            }
         },
     )
 }

@@ -281,8 +281,12 @@ fn summary_line(page: &JobPage, asked: &JobQuery) -> String {
     let line = count_line(page, asked);
     match page.skipped {
         0 => line,
-        1 => format!("{line} 1 entry listed among this queue's jobs is no job (another program wrote it) and is left out."),
-        n => format!("{line} {n} entries listed among this queue's jobs are no jobs (another program wrote them) and are left out."),
+        1 => format!(
+            "{line} 1 entry listed among this queue's jobs is no job (another program wrote it) and is left out."
+        ),
+        n => format!(
+            "{line} {n} entries listed among this queue's jobs are no jobs (another program wrote them) and are left out."
+        ),
     }
 }
 

@@ -21,128 +21,78 @@ use leptos::prelude::*;
 use leptos_router::{LazyRoute, lazy_route};
 use serde_json::Value;
 
-use crate::model::admin::{AdminAccess, Overview, WorkerInfo};
+use crate::model::admin::{AdminAccess, Overview, QueueAction, WorkerInfo};
 use crate::model::types::{JobCounts, JobState};
-use api::{admin_overview, admin_pause, error_text};
+use alerts::AlertsPage;
+use api::{admin_overview, admin_queue, error_text};
+use audit::AuditPageView;
 use frame::{Live, frame};
+use job::JobPage;
 use live::Feed;
+use queues::QueuesPage;
 
-/// The `/admin` route's view: lazily loaded in a split build (feature `split`, which the
-/// release build turns on for both the server and the browser so that they agree), a plain
-/// view otherwise (`cargo leptos watch` does not split: there a lazy route would import a
-/// module that only the splitting step provides).
-#[cfg(feature = "split")]
-pub fn admin_view() -> leptos_router::Lazy<AdminRoute> {
-    leptos_router::Lazy::new()
+/// Declares a dashboard page's route view, `$view()`: lazily loaded in a split build (feature
+/// `split`, which the release build turns on for both the server and the browser so that they
+/// agree: the page's code is fetched only by the browsers that open it), a plain view otherwise
+/// (`cargo leptos watch` does not split: there a lazy route would import a module that only the
+/// splitting step provides). `$split` is the name the splitting step gives the route's module
+/// (`__<route in snake case>_view_`), which the server names in the page's head so the browser
+/// fetches it at once.
+macro_rules! lazy_page {
+    ($(#[$doc:meta])* $view:ident, $route:ident, $split:literal, $page:ident) => {
+        $(#[$doc])*
+        #[cfg(feature = "split")]
+        pub fn $view() -> leptos_router::Lazy<$route> {
+            leptos_router::Lazy::new()
+        }
+
+        $(#[$doc])*
+        #[cfg(not(feature = "split"))]
+        pub fn $view() -> fn() -> AnyView {
+            || view! { <$page/> }.into_any()
+        }
+
+        #[doc = concat!("The lazily loaded route of [`", stringify!($view), "`].")]
+        #[cfg(feature = "split")]
+        pub struct $route;
+
+        #[cfg(feature = "split")]
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                // Leptos adds these links itself only now and then when the page renders whole.
+                #[cfg(feature = "ssr")]
+                crate::head::preload_split($split);
+                view! { <$page/> }.into_any()
+            }
+        }
+    };
 }
 
-/// The `/admin` route's view (see the split build's version).
-#[cfg(not(feature = "split"))]
-pub fn admin_view() -> fn() -> AnyView {
-    || view! { <Dashboard/> }.into_any()
-}
-
-/// The `/admin/jobs/:id` route's view (see [`admin_view`]).
-#[cfg(feature = "split")]
-pub fn job_view() -> leptos_router::Lazy<JobRoute> {
-    leptos_router::Lazy::new()
-}
-
-/// The `/admin/jobs/:id` route's view (see the split build's version).
-#[cfg(not(feature = "split"))]
-pub fn job_view() -> fn() -> AnyView {
-    || view! { <job::JobPage/> }.into_any()
-}
-
-/// The `/admin/queues` route's view (see [`admin_view`]).
-#[cfg(feature = "split")]
-pub fn queues_view() -> leptos_router::Lazy<QueuesRoute> {
-    leptos_router::Lazy::new()
-}
-
-/// The `/admin/queues` route's view (see the split build's version).
-#[cfg(not(feature = "split"))]
-pub fn queues_view() -> fn() -> AnyView {
-    || view! { <queues::QueuesPage/> }.into_any()
-}
-
-/// The `/admin/alerts` route's view (see [`admin_view`]).
-#[cfg(feature = "split")]
-pub fn alerts_view() -> leptos_router::Lazy<AlertsRoute> {
-    leptos_router::Lazy::new()
-}
-
-/// The `/admin/alerts` route's view (see the split build's version).
-#[cfg(not(feature = "split"))]
-pub fn alerts_view() -> fn() -> AnyView {
-    || view! { <alerts::AlertsPage/> }.into_any()
-}
-
-/// The `/admin/alerts` route, lazily loaded.
-#[cfg(feature = "split")]
-pub struct AlertsRoute;
-
-#[cfg(feature = "split")]
-#[lazy_route]
-impl LazyRoute for AlertsRoute {
-    fn data() -> Self {
-        AlertsRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        #[cfg(feature = "ssr")]
-        crate::head::preload_split("__alerts_route_view_");
-        view! { <alerts::AlertsPage/> }.into_any()
-    }
-}
-
-/// The `/admin/audit` route's view (see [`admin_view`]).
-#[cfg(feature = "split")]
-pub fn audit_view() -> leptos_router::Lazy<AuditRoute> {
-    leptos_router::Lazy::new()
-}
-
-/// The `/admin/audit` route's view (see the split build's version).
-#[cfg(not(feature = "split"))]
-pub fn audit_view() -> fn() -> AnyView {
-    || view! { <audit::AuditPageView/> }.into_any()
-}
-
-/// The `/admin/audit` route, lazily loaded.
-#[cfg(feature = "split")]
-pub struct AuditRoute;
-
-#[cfg(feature = "split")]
-#[lazy_route]
-impl LazyRoute for AuditRoute {
-    fn data() -> Self {
-        AuditRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        #[cfg(feature = "ssr")]
-        crate::head::preload_split("__audit_route_view_");
-        view! { <audit::AuditPageView/> }.into_any()
-    }
-}
-
-/// The `/admin/queues` route, lazily loaded.
-#[cfg(feature = "split")]
-pub struct QueuesRoute;
-
-#[cfg(feature = "split")]
-#[lazy_route]
-impl LazyRoute for QueuesRoute {
-    fn data() -> Self {
-        QueuesRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        #[cfg(feature = "ssr")]
-        crate::head::preload_split("__queues_route_view_");
-        view! { <queues::QueuesPage/> }.into_any()
-    }
-}
+lazy_page!(
+    /// `/admin`: the overview, the jobs, the schedulers, the tools.
+    admin_view, AdminRoute, "__admin_route_view_", Dashboard
+);
+lazy_page!(
+    /// `/admin/jobs/:id`: one job.
+    job_view, JobRoute, "__job_route_view_", JobPage
+);
+lazy_page!(
+    /// `/admin/queues`: every queue on the Redis.
+    queues_view, QueuesRoute, "__queues_route_view_", QueuesPage
+);
+lazy_page!(
+    /// `/admin/alerts`: the alert rules.
+    alerts_view, AlertsRoute, "__alerts_route_view_", AlertsPage
+);
+lazy_page!(
+    /// `/admin/audit`: the audit log.
+    audit_view, AuditRoute, "__audit_route_view_", AuditPageView
+);
 
 /// The queue the dashboard shows: `?queue=<prefix>:<name>` (as the queues page links it);
 /// Sentinel's own when absent.
@@ -163,43 +113,6 @@ pub fn job_link(id: &str, queue: Option<&str>) -> String {
     }
 }
 
-/// The `/admin` route, lazily loaded.
-#[cfg(feature = "split")]
-pub struct AdminRoute;
-
-#[cfg(feature = "split")]
-#[lazy_route]
-impl LazyRoute for AdminRoute {
-    fn data() -> Self {
-        AdminRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        // Leptos adds these links itself only now and then when the page renders whole.
-        #[cfg(feature = "ssr")]
-        crate::head::preload_split("__admin_route_view_");
-        view! { <Dashboard/> }.into_any()
-    }
-}
-
-/// The `/admin/jobs/:id` route, lazily loaded.
-#[cfg(feature = "split")]
-pub struct JobRoute;
-
-#[cfg(feature = "split")]
-#[lazy_route]
-impl LazyRoute for JobRoute {
-    fn data() -> Self {
-        JobRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        #[cfg(feature = "ssr")]
-        crate::head::preload_split("__job_route_view_");
-        view! { <job::JobPage/> }.into_any()
-    }
-}
-
 /// The dashboard: overview, then jobs.
 #[component]
 fn Dashboard() -> impl IntoView {
@@ -216,16 +129,18 @@ fn Dashboard() -> impl IntoView {
         || "Dashboard · Sentinel".to_string(),
         queue,
         Live { tick, feed },
-        move |access| view! {
-            {view! { <OverviewPanel overview tick access queue/> }.into_any()}
-            {view! { <jobs::Jobs tick access overview/> }.into_any()}
-            {view! { <schedulers::SchedulersPanel tick access queue/> }.into_any()}
-            {(access == AdminAccess::Operator).then(|| view! {
-                <section class="panel tools" aria-label="Clean and add">
-                    <tools::CleanForm tick queue/>
-                    {queue.get_untracked().is_none().then(|| view! { <tools::AddJobForm tick/> })}
-                </section>
-            }.into_any())}
+        move |access| {
+            view! {
+                {view! { <OverviewPanel overview tick access queue/> }.into_any()}
+                {view! { <jobs::Jobs tick access overview/> }.into_any()}
+                {view! { <schedulers::SchedulersPanel tick access queue/> }.into_any()}
+                {(access == AdminAccess::Operator).then(|| view! {
+                    <section class="panel tools" aria-label="Clean and add">
+                        <tools::CleanForm tick queue/>
+                        {queue.get_untracked().is_none().then(|| view! { <tools::AddJobForm tick/> })}
+                    </section>
+                }.into_any())}
+            }
         },
     )
 }
@@ -269,7 +184,12 @@ fn OverviewPanel(
     let toggle = move |pause: bool| {
         busy.set(true);
         leptos::task::spawn_local(async move {
-            match admin_pause(pause, queue.get_untracked()).await {
+            let action = if pause {
+                QueueAction::Pause
+            } else {
+                QueueAction::Resume
+            };
+            match admin_queue(action.as_str().to_string(), queue.get_untracked()).await {
                 Ok(()) => {
                     problem.set(None);
                     tick.update(|t| *t += 1);

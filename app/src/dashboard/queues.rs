@@ -30,49 +30,51 @@ pub fn QueuesPage() -> impl IntoView {
         || "Queues · Sentinel".to_string(),
         no_queue,
         Live { tick, feed },
-        move |_access| view! {
-                            <section class="panel queues" aria-labelledby="queues-title">
-                                <h2 id="queues-title">"Queues"</h2>
-                                <div class="queue-tools">
-                                    <label for="queue-filter">"Filter"</label>
-                                    <input
-                                        id="queue-filter"
-                                        type="search"
-                                        maxlength="200"
-                                        placeholder="name or prefix"
-                                        prop:value=move || filter.get()
-                                        on:input=move |ev| {
-                                            offset.set(0);
-                                            filter.set(event_target_value(&ev));
-                                        }
-                                    />
-                                    <button
-                                        type="button"
-                                        class="action"
-                                        on:click=move |_| {
-                                            rescan.set(true);
-                                            tick.update(|t| *t += 1);
-                                        }
-                                    >
-                                        "Look for new queues now"
-                                    </button>
-                                </div>
-                                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                                    {move || Suspend::new(async move {
-                                        let read = queues.await;
-                                        // One rescan per click.
-                                        rescan.set(false);
-                                        match read {
-                                            Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
-                                            Ok(list) => {
-                                                let filtered = !filter.get_untracked().trim().is_empty();
-                                                table(list, offset, filtered).into_any()
-                                            }
-                                        }
-                                    })}
-                                </Transition>
-                            </section>
-                        },
+        move |_access| {
+            view! {
+                <section class="panel queues" aria-labelledby="queues-title">
+                    <h2 id="queues-title">"Queues"</h2>
+                    <div class="queue-tools">
+                        <label for="queue-filter">"Filter"</label>
+                        <input
+                            id="queue-filter"
+                            type="search"
+                            maxlength="200"
+                            placeholder="name or prefix"
+                            prop:value=move || filter.get()
+                            on:input=move |ev| {
+                                offset.set(0);
+                                filter.set(event_target_value(&ev));
+                            }
+                        />
+                        <button
+                            type="button"
+                            class="action"
+                            on:click=move |_| {
+                                rescan.set(true);
+                                tick.update(|t| *t += 1);
+                            }
+                        >
+                            "Look for new queues now"
+                        </button>
+                    </div>
+                    <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                        {move || Suspend::new(async move {
+                            let read = queues.await;
+                            // One rescan per click.
+                            rescan.set(false);
+                            match read {
+                                Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+                                Ok(list) => {
+                                    let filtered = !filter.get_untracked().trim().is_empty();
+                                    table(list, offset, filtered).into_any()
+                                }
+                            }
+                        })}
+                    </Transition>
+                </section>
+            }
+        },
     )
 }
 

@@ -12,9 +12,9 @@ use leptos::server_fn::codec::Post;
 use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 use serde::{Deserialize, Serialize};
 
+use crate::home::view::TaskView;
 use crate::model::types::{EnqueueOutcome, JobCounts, PageSettings};
 use crate::model::url::Form;
-use crate::home::view::TaskView;
 
 /// The answers of the home page's server functions: JSON, as `server_fn`'s default writes it,
 /// read back from text with `serde_json::from_str`, the reader the browser already uses for the

@@ -175,13 +175,15 @@ mod browser {
     use web_sys::MessageEvent;
 
     use super::{Link, LiveState, StreamData};
-    use crate::home::api::{MAX_IDS_PER_CALL, QueueCounts, QueueReachable, TaskStatuses, statuses_form};
+    use crate::home::api::{
+        MAX_IDS_PER_CALL, QueueCounts, QueueReachable, TaskStatuses, statuses_form,
+    };
     use crate::home::client::{CallError, call};
     use crate::home::tasks::TaskStore;
+    use crate::home::view::Presence;
     use crate::model::time::now_ms;
     use crate::model::types::{JobCounts, JobState};
     use crate::model::url::Form;
-    use crate::home::view::Presence;
 
     /// The stream events the page listens to.
     const EVENTS: [&str; 11] = [
@@ -420,7 +422,9 @@ mod browser {
         call::<QueueReachable>(Form::default()).await
     }
 
-    async fn task_statuses(ids: Vec<String>) -> Result<Vec<crate::home::view::TaskView>, CallError> {
+    async fn task_statuses(
+        ids: Vec<String>,
+    ) -> Result<Vec<crate::home::view::TaskView>, CallError> {
         call::<TaskStatuses>(statuses_form(&ids)).await
     }
 

@@ -557,8 +557,8 @@ mod tests {
     #[test]
     fn the_home_data_in_the_page_cannot_end_its_script_and_reads_back_the_same() {
         use crate::home::api::HomePageData;
-        use crate::model::types::JobState;
         use crate::home::view::{Presence, TaskView};
+        use crate::model::types::JobState;
         let hostile = "</script><script>alert(1)</script><!-- \u{2028} & é";
         let data = HomePageData {
             listed: vec![TaskView {
@@ -579,7 +579,10 @@ mod tests {
     #[test]
     fn home_query_reads_what_the_redirects_write() {
         let error = "Seconds: must be 1..3600 & a whole number";
-        let query = format!("?seconds=abc&error={}&task=7", crate::model::url::encode(error));
+        let query = format!(
+            "?seconds=abc&error={}&task=7",
+            crate::model::url::encode(error)
+        );
         assert_eq!(
             HomeQuery::parse(&query),
             HomeQuery {
@@ -601,4 +604,3 @@ mod tests {
         assert!(error.chars().all(|c| c == 'é'));
     }
 }
-

@@ -18,8 +18,8 @@ mod browser {
     use crate::home::client::call;
     use crate::home::storage::{self, Submission};
     use crate::home::tasks::TaskStore;
-    use crate::model::types::EnqueueOutcome;
     use crate::home::view::label;
+    use crate::model::types::EnqueueOutcome;
 
     /// Wait before the first resend, doubled each time up to the cap.
     const FIRST_RETRY_MS: u32 = 1000;

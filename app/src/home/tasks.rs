@@ -6,9 +6,9 @@ use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::home::storage::{Entry, Submission};
+use crate::home::view::{Presence, TaskView, label};
 use crate::model::time::{exact, relative};
 use crate::model::types::JobState;
-use crate::home::view::{Presence, TaskView, label};
 
 /// Rows shown at first, and added by each "Show older".
 pub const PAGE_ROWS: usize = 20;
@@ -459,8 +459,8 @@ mod tests {
     use leptos::prelude::*;
 
     use super::{ListContext, TaskList, TaskStore};
-    use crate::model::types::{JobState, TaskProgress, TaskResult};
     use crate::home::view::{Presence, TaskView};
+    use crate::model::types::{JobState, TaskProgress, TaskResult};
 
     fn render(store: TaskStore) -> String {
         let context = ListContext {

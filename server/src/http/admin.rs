@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use app::admin::SchedulerAction;
+use app::admin::{QueueAction, SchedulerAction};
 
 use crate::error::AppError;
 use crate::http::state::{AppState, Caller};
@@ -223,7 +223,9 @@ pub async fn pause(
     Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
-    sentinel.pause(&who, queue_of(&query), true).await?;
+    sentinel
+        .queue_action(&who, queue_of(&query), QueueAction::Pause)
+        .await?;
     Ok(Json(json!({"paused": true})))
 }
 
@@ -239,7 +241,9 @@ pub async fn resume(
     Caller(who): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
-    sentinel.pause(&who, queue_of(&query), false).await?;
+    sentinel
+        .queue_action(&who, queue_of(&query), QueueAction::Resume)
+        .await?;
     Ok(Json(json!({"paused": false})))
 }
 

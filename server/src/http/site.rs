@@ -538,15 +538,15 @@ impl AdminBackend for QueueBackend {
         })
     }
 
-    fn admin_pause(
+    fn admin_queue(
         &self,
         queue: Option<String>,
-        paused: bool,
+        action: app::admin::QueueAction,
     ) -> BoxFuture<'_, Result<(), BackendError>> {
         Box::pin(async move {
             let who = self.caller()?;
             self.sentinel()
-                .pause(&who, queue.as_deref(), paused)
+                .queue_action(&who, queue.as_deref(), action)
                 .await
                 .map_err(refusal)
         })

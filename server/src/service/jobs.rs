@@ -109,14 +109,16 @@ impl Sentinel {
             return;
         }
         let base = queue.keys().base();
-        self.inner.throttle.warn_for("foreign entries", base, |suppressed| {
-            tracing::warn!(
-                queue = %base,
-                skipped,
-                suppressed,
-                "entries that are no jobs are listed among this queue's jobs (left out)"
-            );
-        });
+        self.inner
+            .throttle
+            .warn_for("foreign entries", base, |suppressed| {
+                tracing::warn!(
+                    queue = %base,
+                    skipped,
+                    suppressed,
+                    "entries that are no jobs are listed among this queue's jobs (left out)"
+                );
+            });
     }
 
     /// As [`Sentinel::find`], read at most once a second per process and shared by the

@@ -11,7 +11,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::admin::{CleanOutcome, CleanRequest, QueueName};
+use app::admin::{CleanOutcome, CleanRequest, QueueAction, QueueName};
 
 use super::audit::Done;
 use super::{Op, Sentinel};
@@ -192,23 +192,23 @@ impl Sentinel {
         Ok(inspect::metrics(&target, minutes).await?)
     }
 
-    /// Pauses (`true`) or resumes a queue: workers of every process stop taking jobs.
-    pub async fn pause(
+    /// Pauses or resumes a queue: workers of every process stop (or start again) taking jobs.
+    pub async fn queue_action(
         &self,
         who: &Principal,
         queue: Option<&str>,
-        paused: bool,
+        action: QueueAction,
     ) -> Result<(), AppError> {
         let result = async {
             let target = self.open(who, Op::PauseQueue, queue).await?;
-            let done = control::pause(&target, paused).await;
+            let done = control::pause(&target, action == QueueAction::Pause).await;
             self.forget_reads().await;
             Ok(done?)
         }
         .await;
         let name = self.queue_text(queue);
         let done = Done {
-            action: if paused { "pause" } else { "resume" },
+            action: action.as_str(),
             target: Some(&name),
             count: None,
         };

@@ -111,10 +111,10 @@ async fn roles_and_cross_site_cookies_are_checked_before_anything_runs() {
     // A viewer's dashboard function for operators: 403, not 500.
     let (got, _) = call(
         &router,
-        request("POST", "/api/admin/pause")
+        request("POST", "/api/admin/queue")
             .header("authorization", format!("Bearer {}", token("viewer")))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(json("paused=true"))
+            .body(json("action=pause"))
             .unwrap(),
     )
     .await;
@@ -313,7 +313,9 @@ async fn floods_of_refused_requests_are_one_log_line_each() {
             Request::builder()
                 .uri("/tasks/counts")
                 .header("host", "evil.example")
-                .extension(ConnectInfo("127.0.0.1:40000".parse::<SocketAddr>().unwrap()))
+                .extension(ConnectInfo(
+                    "127.0.0.1:40000".parse::<SocketAddr>().unwrap(),
+                ))
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -321,14 +323,22 @@ async fn floods_of_refused_requests_are_one_log_line_each() {
         assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
     }
     let text = logs.text();
-    assert_eq!(text.matches("refused a cross-site request").count(), 1, "{text}");
+    assert_eq!(
+        text.matches("refused a cross-site request").count(),
+        1,
+        "{text}"
+    );
     assert_eq!(
         text.matches("refused a request for a host").count(),
         1,
         "{text}"
     );
     // The queue still answers.
-    let (status, _) = call(&router, request("GET", "/tasks/counts").body(Body::empty()).unwrap()).await;
+    let (status, _) = call(
+        &router,
+        request("GET", "/tasks/counts").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     shutdown.cancel();
 }

@@ -44,7 +44,7 @@ async fn every_action_is_on_record_once_whichever_edge_and_only_admins_read_it()
             JSON,
             "",
         ),
-        as_who("op", "POST", "/api/admin/pause", FORM, "paused=true"),
+        as_who("op", "POST", "/api/admin/queue", FORM, "action=pause"),
         as_who("op", "POST", "/admin/api/queue/resume", JSON, ""),
         as_who(
             "op",

@@ -71,17 +71,31 @@ async fn the_documented_error_body_is_the_one_every_refusal_carries() {
     let kinds = vec![
         AppError::InvalidBody("x".into()),
         AppError::param("seconds", "x"),
-        AppError::InvalidHeader { name: "Idempotency-Key", reason: "x".into() },
-        AppError::InvalidId { id: "a:b".into(), source: id_error },
+        AppError::InvalidHeader {
+            name: "Idempotency-Key",
+            reason: "x".into(),
+        },
+        AppError::InvalidId {
+            id: "a:b".into(),
+            source: id_error,
+        },
         AppError::InvalidLastEventId("x".into()),
         AppError::NotFound { id: "1".into() },
-        AppError::NoQueue { queue: "bull:x".into() },
+        AppError::NoQueue {
+            queue: "bull:x".into(),
+        },
         AppError::NoScheduler { id: "s".into() },
         AppError::NoRule { name: "r".into() },
         AppError::NotFiring { name: "r".into() },
         AppError::NoRoute,
-        AppError::Conflict { state: app::JobState::Active, message: "x".into() },
-        AppError::BodyTooLarge { limit: 16, setting: "MAX_BODY_BYTES" },
+        AppError::Conflict {
+            state: app::JobState::Active,
+            message: "x".into(),
+        },
+        AppError::BodyTooLarge {
+            limit: 16,
+            setting: "MAX_BODY_BYTES",
+        },
         AppError::BodyTimeout(Duration::from_secs(1)),
         AppError::RequestTimeout(Duration::from_secs(1)),
         AppError::TooManyConnections,
@@ -93,7 +107,11 @@ async fn the_documented_error_body_is_the_one_every_refusal_carries() {
         AppError::MisdirectedHost,
         AppError::TooManyBulkRuns(4),
         AppError::UnsupportedMediaType,
-        AppError::RateLimited { limit: "SENTINEL_RATE_ACTIONS_PER_MINUTE", per_minute: 1, retry_after: 3 },
+        AppError::RateLimited {
+            limit: "SENTINEL_RATE_ACTIONS_PER_MINUTE",
+            per_minute: 1,
+            retry_after: 3,
+        },
         AppError::RedisFull { used: 2, limit: 1 },
         AppError::TooManyPending { max: 1 },
         AppError::NotConnected,
@@ -102,7 +120,10 @@ async fn the_documented_error_body_is_the_one_every_refusal_carries() {
         let status = kind.status();
         let body = serde_json::to_value(kind.body()).unwrap();
         for key in body.as_object().unwrap().keys() {
-            assert!(documented.contains(key), "{status}: {key} is not documented: {body}");
+            assert!(
+                documented.contains(key),
+                "{status}: {key} is not documented: {body}"
+            );
         }
         assert!(body["error"].is_string(), "{body}");
         if status.is_client_error() && status.as_u16() != 401 && status.as_u16() != 403 {

@@ -221,7 +221,7 @@ fn routes() -> Vec<(&'static str, String, &'static str, Gate)> {
         ),
         api("admin/job", "id=1", Gate::Op(ReadJob)),
         api("admin/act", "id=1&action=retry", Gate::Op(JobAction)),
-        api("admin/pause", "paused=false", Gate::Op(PauseQueue)),
+        api("admin/queue", "action=resume", Gate::Op(PauseQueue)),
         api("admin/bulk", "action=remove&ids=nope", Gate::Op(Bulk)),
         api("admin/bulk-progress", "bulk=x", Gate::Op(BulkProgress)),
         api(

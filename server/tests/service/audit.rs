@@ -34,8 +34,14 @@ async fn a_flood_of_sign_ins_or_of_one_principal_s_actions_never_pushes_out_anot
     let loud = holder("token:loud", "operator");
     let sub_token = &tokens.iter().find(|(n, _)| n == "sub").unwrap().1;
 
-    sentinel.pause(&op, None, true).await.unwrap();
-    sentinel.pause(&op, None, false).await.unwrap();
+    sentinel
+        .queue_action(&op, None, pause_if(true))
+        .await
+        .unwrap();
+    sentinel
+        .queue_action(&op, None, pause_if(false))
+        .await
+        .unwrap();
 
     // 5,000 sign-ins with one submitter's token: one entry now, the rest counted.
     for _ in 0..5_000 {
@@ -43,7 +49,10 @@ async fn a_flood_of_sign_ins_or_of_one_principal_s_actions_never_pushes_out_anot
     }
     // 3,000 actions by another operator: only its own oldest entries go.
     for n in 0..3_000 {
-        sentinel.pause(&loud, None, n % 2 == 0).await.unwrap();
+        sentinel
+            .queue_action(&loud, None, pause_if(n % 2 == 0))
+            .await
+            .unwrap();
     }
     sentinel.flush_coalesced(true).await;
 
@@ -100,7 +109,10 @@ async fn entries_older_than_the_age_limit_are_trimmed_and_a_bulk_run_s_entry_get
         .arg("pause")
         .query(&mut conn)
         .unwrap();
-    sentinel.pause(&local, None, true).await.unwrap();
+    sentinel
+        .queue_action(&local, None, pause_if(true))
+        .await
+        .unwrap();
     let everything = query(None, None);
     let entries = sentinel
         .audit_page(&local, &everything, 200)
@@ -111,7 +123,10 @@ async fn entries_older_than_the_age_limit_are_trimmed_and_a_bulk_run_s_entry_get
     assert_eq!(entries.len(), 1);
 
     // A bulk run's entry is completed with its final counts, and `retry`'s filter finds it.
-    sentinel.pause(&local, None, false).await.unwrap();
+    sentinel
+        .queue_action(&local, None, pause_if(false))
+        .await
+        .unwrap();
     let failed = other_queue(&redis, "unused", 0).await;
     drop(failed);
     let request = server::service::jobs::BulkRequest::new(

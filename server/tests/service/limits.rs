@@ -45,16 +45,16 @@ async fn each_bucket_holds_per_principal_across_two_web_processes() {
     // Actions: 4 a minute, whichever process they reach.
     for n in 0..4 {
         let via = if n % 2 == 0 { &a } else { &b };
-        via.pause(&op, queue, n % 2 == 0)
+        via.queue_action(&op, queue, pause_if(n % 2 == 0))
             .await
             .expect("within the rate");
     }
     assert_eq!(
-        limit_of(b.pause(&op, queue, false).await),
+        limit_of(b.queue_action(&op, queue, pause_if(false)).await),
         "SENTINEL_RATE_ACTIONS_PER_MINUTE"
     );
     // Another principal has its own budget.
-    a.pause(&other_op, queue, false)
+    a.queue_action(&other_op, queue, pause_if(false))
         .await
         .expect("another principal");
 
@@ -194,7 +194,7 @@ async fn with_access_control_off_nothing_is_limited() {
     let local = Principal::open();
     for n in 0..5 {
         sentinel
-            .pause(&local, None, n % 2 == 0)
+            .queue_action(&local, None, pause_if(n % 2 == 0))
             .await
             .expect("no limit for the open admin");
     }
@@ -226,7 +226,10 @@ async fn enqueueing_for_another_owner_needs_a_grant_over_sentinel_s_own_queue() 
     let own = holder("token:op", "operator@sentinel-tasks|billing-*");
     let id = sentinel.enqueue(&own, request()).await.expect("on behalf");
     let status = sentinel
-        .status(&holder("token:view", "viewer"), &app::JobId::parse(&id).unwrap())
+        .status(
+            &holder("token:view", "viewer"),
+            &app::JobId::parse(&id).unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(status.state, app::JobState::Waiting);

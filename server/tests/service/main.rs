@@ -81,6 +81,15 @@ pub async fn other_queue(redis: &RedisServer, name: &str, jobs: usize) -> bullmq
     queue
 }
 
+/// Pause (`true`) or resume.
+pub fn pause_if(paused: bool) -> app::admin::QueueAction {
+    if paused {
+        app::admin::QueueAction::Pause
+    } else {
+        app::admin::QueueAction::Resume
+    }
+}
+
 /// What "the queue still works" means after an attack: a task is enqueued and read back,
 /// the counts and readiness answer.
 pub async fn still_works(sentinel: &Sentinel, who: &Principal) {

@@ -85,7 +85,7 @@ async fn a_nearly_full_redis_refuses_new_jobs_from_every_path_and_running_ones_f
             .map(|()| String::new()),
     );
     // Reads and actions on existing jobs still work; readiness and the overview say why.
-    web.pause(&local, None, false)
+    web.queue_action(&local, None, pause_if(false))
         .await
         .expect("an action on the queue");
     let ready = web.readiness().await;

@@ -193,6 +193,36 @@ impl JobAction {
     }
 }
 
+/// An action on a queue as a whole: typed on both sides of the dashboard's server functions
+/// and in the admin API (`POST /admin/api/queue/{pause,resume}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueAction {
+    /// Workers of every process stop taking jobs.
+    Pause,
+    /// They take jobs again.
+    Resume,
+}
+
+impl QueueAction {
+    /// The action named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "pause" => Some(Self::Pause),
+            "resume" => Some(Self::Resume),
+            _ => None,
+        }
+    }
+
+    /// Its name (the audit log's action).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+        }
+    }
+}
+
 /// An action on one job scheduler: typed on both sides of the dashboard's server functions
 /// and in the admin API (`POST /admin/api/schedulers/{id}/{action}`; remove is also `DELETE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -295,7 +325,9 @@ pub const MAX_CLEAN_AGE_MS: u64 = 315_360_000_000;
 
 impl CleanRequest {
     /// Reads a clean request from JSON, naming the field at fault.
-    pub fn from_json(value: &serde_json::Value) -> Result<Self, crate::model::options::OptionError> {
+    pub fn from_json(
+        value: &serde_json::Value,
+    ) -> Result<Self, crate::model::options::OptionError> {
         use crate::model::options::{OptionError, whole};
         // JSON numbers only (a whole one, `5` or `5.0`).
         let number = |value: &Value| value.is_number().then(|| whole(value)).flatten();
