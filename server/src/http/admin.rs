@@ -422,11 +422,24 @@ pub async fn ack(
         serde_json::from_slice(&body)
             .map_err(|e| AppError::InvalidBody(format!("expected {{\"minutes\": n}}: {e}")))?
     };
-    let request: app::admin::AckRequest = match value {
-        Value::Null => app::admin::AckRequest::default(),
-        value => serde_json::from_value(value)
-            .map_err(|e| AppError::InvalidBody(format!("expected {{\"minutes\": n}}: {e}")))?,
+    // `minutes` as JSON Schema's `integer` reads it: `60` or `60.0`; other fields are ignored.
+    let minutes = match value.get("minutes") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(
+            n.as_u64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e15)
+                        .map(|f| f as u64)
+                })
+                .ok_or_else(|| AppError::param("minutes", "must be a whole number from 1 to 10080"))?,
+        ),
+        Some(_) => return Err(AppError::param("minutes", "must be a whole number from 1 to 10080")),
     };
+    if !matches!(value, Value::Null | Value::Object(_)) {
+        return Err(AppError::InvalidBody("expected {\"minutes\": n}".into()));
+    }
+    let request = app::admin::AckRequest { minutes };
     sentinel.ack_alert(&who, &rule, &request).await?;
     Ok(Json(json!({"rule": rule, "acknowledged": true})))
 }
