@@ -27,7 +27,7 @@ pub async fn connect(state: AppState) {
     let mut warned = false;
 
     let Some(queue) = retry(&shutdown, "queue", &redis, &mut warned, || {
-        TaskQueue::connect(&config, state.metrics.clone())
+        TaskQueue::connect(&config, state.metrics.clone(), shutdown.clone())
     })
     .await
     else {

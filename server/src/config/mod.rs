@@ -8,6 +8,15 @@ use clap::{Parser, ValueEnum};
 mod guards;
 pub use guards::{GuardSettings, RateSettings};
 
+/// A feature on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Toggle {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
 /// Which parts of Sentinel this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Role {
@@ -124,6 +133,11 @@ pub struct Config {
     /// How often workers look for jobs whose lock expired (BullMQ's default).
     #[arg(long, env = "STALLED_INTERVAL_MS", default_value_t = 30_000)]
     pub stalled_interval_ms: u64,
+
+    /// Whether the jobs Sentinel adds are indexed for search (`off`: searches scan the states
+    /// asked for, as for other producers' jobs; an enqueue writes nothing behind its add).
+    #[arg(long, env = "SENTINEL_SEARCH_INDEX", value_enum, default_value_t = Toggle::On)]
+    pub search_index: Toggle,
 
     /// How often each process sweeps the search index of jobs that are gone (BullMQ's
     /// retention removes finished jobs without telling anyone).

@@ -432,9 +432,16 @@ pub async fn ack(
                         .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e15)
                         .map(|f| f as u64)
                 })
-                .ok_or_else(|| AppError::param("minutes", "must be a whole number from 1 to 10080"))?,
+                .ok_or_else(|| {
+                    AppError::param("minutes", "must be a whole number from 1 to 10080")
+                })?,
         ),
-        Some(_) => return Err(AppError::param("minutes", "must be a whole number from 1 to 10080")),
+        Some(_) => {
+            return Err(AppError::param(
+                "minutes",
+                "must be a whole number from 1 to 10080",
+            ));
+        }
     };
     if !matches!(value, Value::Null | Value::Object(_)) {
         return Err(AppError::InvalidBody("expected {\"minutes\": n}".into()));

@@ -8,11 +8,62 @@ use axum::middleware::Next;
 use axum::response::Response;
 use leptos::nonce::Nonce;
 
-/// What the policy depends on.
+/// What the policy depends on, and the policy of answers that are no page (made once).
 #[derive(Debug, Clone)]
 pub struct HeaderSettings {
-    /// `cargo leptos watch`'s live-reload socket port, when running in development.
-    pub reload_port: Option<u32>,
+    connect: String,
+    static_policy: HeaderValue,
+}
+
+impl HeaderSettings {
+    /// The settings for a server whose development live-reload socket is on `reload_port`
+    /// (`cargo leptos watch`), if any.
+    pub fn new(reload_port: Option<u32>) -> Self {
+        let connect = match reload_port {
+            Some(port) => format!("'self' ws://127.0.0.1:{port} ws://localhost:{port}"),
+            None => "'self'".to_string(),
+        };
+        let static_policy = HeaderValue::from_str(&policy(None, &connect))
+            .unwrap_or(HeaderValue::from_static("default-src 'self'"));
+        Self {
+            connect,
+            static_policy,
+        }
+    }
+}
+
+fn policy(nonce: Option<&Nonce>, connect: &str) -> String {
+    let scripts = match nonce {
+        Some(nonce) => format!("'self' 'nonce-{nonce}' 'wasm-unsafe-eval'"),
+        None => "'self' 'wasm-unsafe-eval'".to_string(),
+    };
+    format!(
+        "default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; \
+         connect-src {connect}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
+         form-action 'self'"
+    )
+}
+
+/// Whether a request may be answered with a page (and so needs a nonce for its script): a
+/// `GET` or `HEAD` of anything but the API, the server functions and the built files. Every
+/// other answer gets the same policy without a nonce, made once (the hot path: an enqueue).
+fn may_be_a_page(request: &Request) -> bool {
+    const NOT_PAGES: [&str; 8] = [
+        "/tasks/",
+        "/admin/api/",
+        "/api/",
+        "/pkg/",
+        "/metrics",
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+    ];
+    matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    ) && !NOT_PAGES
+        .iter()
+        .any(|p| request.uri().path().starts_with(p))
 }
 
 /// Adds the headers; provides the request's nonce (for Leptos, through the request's
@@ -22,23 +73,19 @@ pub async fn security_headers(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let nonce = Nonce::new();
-    request.extensions_mut().insert(nonce.clone());
+    let nonce = may_be_a_page(&request).then(Nonce::new);
+    if let Some(nonce) = &nonce {
+        request.extensions_mut().insert(nonce.clone());
+    }
     let is_pkg = request.uri().path().starts_with("/pkg/");
     let mut response = next.run(request).await;
-    let connect = match settings.reload_port {
-        Some(port) => format!("'self' ws://127.0.0.1:{port} ws://localhost:{port}"),
-        None => "'self'".to_string(),
+    let csp = match &nonce {
+        Some(nonce) => HeaderValue::from_str(&policy(Some(nonce), &settings.connect))
+            .unwrap_or_else(|_| settings.static_policy.clone()),
+        None => settings.static_policy.clone(),
     };
-    let policy = format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src {connect}; object-src 'none'; \
-         base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    );
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&policy) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, value);
-    }
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -56,9 +56,9 @@ pub fn app(state: AppState) -> Router {
     } else {
         router
     };
-    let header_settings = std::sync::Arc::new(headers::HeaderSettings {
-        reload_port: site::is_dev().then_some(state.config.reload_port),
-    });
+    let header_settings = std::sync::Arc::new(headers::HeaderSettings::new(
+        site::is_dev().then_some(state.config.reload_port),
+    ));
     // Outermost first: log causes, add headers, compress, then the limits around the routes.
     let page_not_found = state
         .config

@@ -67,29 +67,8 @@ pub fn key(queue: &TaskQueue, term: &str) -> String {
 }
 
 /// The set that lists every term's key (for the sweep).
-fn registry(queue: &TaskQueue) -> String {
+pub(super) fn registry(queue: &TaskQueue) -> String {
     queue.keys().index_terms()
-}
-
-/// Records job `id`, added at `added_ms`, under each of its terms (one round trip).
-pub async fn record(
-    queue: &TaskQueue,
-    id: &str,
-    added_ms: u64,
-    name: &str,
-    data: &Value,
-) -> Result<(), EngineError> {
-    let terms = terms(name, data);
-    if terms.is_empty() {
-        return Ok(());
-    }
-    let mut pipe = redis::pipe();
-    let keys: Vec<String> = terms.iter().map(|t| key(queue, t)).collect();
-    for key in &keys {
-        pipe.cmd("ZADD").arg(key).arg(added_ms).arg(id).ignore();
-    }
-    pipe.cmd("SADD").arg(registry(queue)).arg(&keys).ignore();
-    queue.run(&pipe).await
 }
 
 /// Takes job `id` out of each of its terms (after we removed it).

@@ -313,9 +313,13 @@ impl QueueKeys {
     pub fn owner(&self, owner: &str) -> String {
         self.named(&format!("owner:{owner}"))
     }
-    /// An anonymous client network's index of job ids (its pending quota).
+    /// An anonymous client network's pending set (its quota of jobs waiting or running).
     pub fn quota_network(&self, network: &str) -> String {
         self.named(&format!("quota:net:{network}"))
+    }
+    /// An owner's pending set (its quota of jobs waiting or running).
+    pub fn quota_owner(&self, owner: &str) -> String {
+        self.named(&format!("quota:own:{owner}"))
     }
     /// Cancel markers: job ids scored by when the cancel was asked.
     pub fn cancel(&self) -> String {
@@ -432,6 +436,7 @@ mod tests {
             keys.index_term("name:x"),
             keys.owner("token:ci"),
             keys.quota_network("10.0.0.1/32"),
+            keys.quota_owner("token:ci"),
             keys.stats_minute(29_000_000),
             keys.bulk_run("ab12"),
             keys.rate("action", "00ff"),

@@ -33,6 +33,7 @@ pub mod stats;
 pub mod stream;
 pub mod why;
 pub mod worklist;
+pub mod writes;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -125,7 +126,8 @@ pub fn connection_options(config: &Config) -> RedisConnectionOptions {
     }
 }
 
-/// The task queue, as the HTTP handlers see it.
+/// The task queue, as the HTTP handlers see it; cheap to clone (one connection).
+#[derive(Clone)]
 pub struct TaskQueue {
     queue: Queue,
     keys: QueueKeys,
@@ -133,22 +135,35 @@ pub struct TaskQueue {
     metrics: Arc<Metrics>,
     /// Whether Sentinel's workers run this queue's jobs (and so read its cancel markers).
     ours: bool,
+    /// Whether the jobs it adds are indexed for search (`SENTINEL_SEARCH_INDEX`).
+    indexing: bool,
+    /// What its enqueues write behind them (Sentinel's own queue, once connected).
+    writer: Option<writes::Writer>,
 }
 
 impl TaskQueue {
-    /// Opens the queue; fails fast (see [`CONNECT_TIMEOUT`]) when Redis is not there.
-    pub async fn connect(config: &Config, metrics: Arc<Metrics>) -> Result<Self, EngineError> {
+    /// Opens the queue; fails fast (see [`CONNECT_TIMEOUT`]) when Redis is not there. What its
+    /// enqueues write behind them is written until `stop` fires.
+    pub async fn connect(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Result<Self, EngineError> {
         let opts = QueueOptions::new()
             .connection(connection_options(config))
             .prefix(config.prefix.clone());
         let queue = bounded(CONNECT_TIMEOUT, Queue::with_options(&config.queue, opts)).await?;
-        Ok(Self {
+        let mut connected = Self {
             queue,
             keys: QueueKeys::new(&config.prefix, &config.queue),
             metrics,
             max_field_bytes: config.limits.max_field_bytes,
             ours: true,
-        })
+            indexing: config.search_index == crate::config::Toggle::On,
+            writer: None,
+        };
+        connected.writer = Some(writes::Writer::start(connected.clone(), stop));
+        Ok(connected)
     }
 
     /// Another BullMQ queue on the same Redis, on this queue's connection: `name` under
@@ -169,6 +184,8 @@ impl TaskQueue {
             max_field_bytes: self.max_field_bytes,
             metrics: self.metrics.clone(),
             ours,
+            indexing: false,
+            writer: None,
         })
     }
 
@@ -181,12 +198,14 @@ impl TaskQueue {
     /// Adds a `longTask` job with the original service's options and returns its id. With a
     /// `job_id` (see [`idempotent_job_id`]), a second add returns the existing job, as
     /// BullMQ does for custom ids. The id is a [`NewJobId`]: checked against the queue's own
-    /// key names, so no add can write over the queue's bookkeeping.
+    /// key names, so no add can write over the queue's bookkeeping. A quota's `reservation`
+    /// becomes the job behind the add (or is given back when the add fails).
     pub async fn enqueue(
         &self,
         payload: TaskPayload,
         job_id: Option<NewJobId>,
         options: &TaskOptions,
+        reservation: Option<Reservation>,
     ) -> Result<String, EngineError> {
         let keep = || {
             RemoveOnFinish::Options(KeepJobs {
@@ -217,14 +236,41 @@ impl TaskQueue {
         if let Some(id) = job_id {
             add = add.job_id(id.as_str());
         }
-        let job = bounded(CALL_TIMEOUT, add.into_future()).await?;
+        let job = match bounded(CALL_TIMEOUT, add.into_future()).await {
+            Ok(job) => job,
+            Err(error) => {
+                // The place is given back at once (or lapses by itself if Redis is away).
+                if let Some(reservation) = reservation {
+                    let _ = self.settle(reservation, None).await;
+                }
+                return Err(error);
+            }
+        };
         let id = job.id().to_string();
-        // The add is done; the index only speeds up searches. A job left out of it (Redis
-        // failed in between) is still found, by the scan for jobs other producers add.
-        if let Err(error) =
-            index::record(self, &id, job.timestamp(), TASK_JOB_NAME, job.data()).await
-        {
-            tracing::warn!(job_id = %id, error = %crate::telemetry::error_chain(&error), "job not indexed for search");
+        // The add is done; its index entries and its quota's settling are written behind it
+        // (`writes.rs`): a job left out of the index is still found by the scan for jobs
+        // other producers add, and a reservation nobody settles lapses by itself.
+        let index_keys = if self.indexing {
+            index::terms(TASK_JOB_NAME, job.data())
+                .iter()
+                .map(|term| index::key(self, term))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let behind = writes::Behind {
+            id: id.clone(),
+            added_ms: job.timestamp(),
+            index_keys,
+            reservation,
+        };
+        match &self.writer {
+            Some(writer) => writer.send(behind).await,
+            None => {
+                if let Some(reservation) = behind.reservation {
+                    self.settle(reservation, Some(&id)).await?;
+                }
+            }
         }
         Ok(id)
     }

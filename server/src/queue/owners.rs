@@ -1,6 +1,12 @@
-//! Owners' indexes: the ids of each owner's jobs (newest last), what a submitter's list and
-//! its pending quota are read from, with the reservations that hold the quota across
-//! processes, and the enqueue rate taken in the same script.
+//! Owners' jobs and quotas: the ids of each owner's recent jobs (newest last, what a
+//! submitter's list is read from), and the pending sets the quota of jobs waiting or running is
+//! held by (an owner's, and an anonymous client network's), with the reservations that hold a
+//! place across processes, and the enqueue rate taken in the same script.
+//!
+//! The reservation is the only Redis call of an enqueue before the add: the pending set is
+//! counted with `ZCARD`, and only a set at its limit is pruned of jobs that finished or are gone
+//! (then each member's job is read). Turning the reservation into the job (and the owner's
+//! listing entry) is written behind the enqueue, batched with other enqueues' (`writes.rs`).
 
 use std::time::Duration;
 
@@ -17,16 +23,16 @@ impl TaskQueue {
     }
 
     /// Takes one enqueue from each rate limit of `rates` and reserves a place for one more
-    /// pending job in each of these indexes (an owner's, and an anonymous client network's),
+    /// pending job in each of the `pending` sets (an owner's, and an anonymous client network's),
     /// each held to `max` jobs waiting or running: counted and reserved in one script, so
     /// parallel requests and several processes cannot overshoot either together. A rate that
-    /// refuses takes nothing; a pending quota that refuses reserves nothing (the rate is
-    /// taken). The place is held until [`Self::settle`] (or for [`RESERVATION_MS`] if this
-    /// process dies before it). Ids of jobs that finished or are gone leave the indexes as
-    /// they are counted.
+    /// refuses takes nothing; a pending quota that refuses reserves nothing (the rate is taken).
+    /// The place is held until the reservation is settled (or for [`RESERVATION_MS`] if this
+    /// process dies before). `listing` is the owner's list of recent jobs the settled job joins.
     pub async fn reserve(
         &self,
-        indexes: &[String],
+        pending: &[String],
+        listing: Option<String>,
         max: u64,
         rates: &[limits::Limit],
     ) -> Result<Result<Reservation, Refusal>, EngineError> {
@@ -35,8 +41,8 @@ impl TaskQueue {
         // Never a job id: ids have no ':'.
         let member = format!("r:{}", app::url::hex(bytes));
         let mut invocation = reserve_script().prepare_invoke();
-        for index in indexes {
-            invocation.key(index);
+        for set in pending {
+            invocation.key(set);
         }
         for rate in rates {
             invocation.key(&rate.key);
@@ -47,16 +53,15 @@ impl TaskQueue {
             .arg(crate::clock::now_ms())
             .arg(&member)
             .arg(RESERVATION_MS)
-            .arg(OWNER_INDEX_LEN)
-            .arg(indexes.len());
+            .arg(pending.len());
         for arg in limits::arguments(rates) {
             invocation.arg(arg);
         }
-        let mut conn = self.queue.connection().connection();
-        let (code, wait): (i64, i64) = self.timed(invocation.invoke_async(&mut conn)).await?;
+        let (code, wait): (i64, i64) = self.run_script(&invocation).await?;
         Ok(match code {
             0 => Ok(Reservation {
-                indexes: indexes.to_vec(),
+                pending: pending.to_vec(),
+                listing,
                 member,
             }),
             n if n > 0 => Err(Refusal::Pending(n as usize - 1)),
@@ -67,50 +72,66 @@ impl TaskQueue {
         })
     }
 
-    /// Turns a reservation into job `id` (it was added) or gives it back (`None`: the add
-    /// failed), keeping each index to its last [`OWNER_INDEX_LEN`] entries.
+    /// Adds to `pipe` what turns a reservation into job `id` (it was added) or gives it back
+    /// (`None`: the add failed): the place becomes the job in each pending set, and the job
+    /// joins its owner's listing, kept to its last [`OWNER_INDEX_LEN`] entries.
+    pub(super) fn settle_into(
+        pipe: &mut redis::Pipeline,
+        reservation: &Reservation,
+        id: Option<&str>,
+        now: u64,
+    ) {
+        for set in &reservation.pending {
+            pipe.cmd("ZREM").arg(set).arg(&reservation.member).ignore();
+            if let Some(id) = id {
+                pipe.cmd("ZADD")
+                    .arg(set)
+                    .arg("NX")
+                    .arg(now)
+                    .arg(id)
+                    .ignore();
+            }
+        }
+        if let (Some(listing), Some(id)) = (&reservation.listing, id) {
+            pipe.cmd("ZADD")
+                .arg(listing)
+                .arg("NX")
+                .arg(now)
+                .arg(id)
+                .ignore();
+            pipe.cmd("ZREMRANGEBYRANK")
+                .arg(listing)
+                .arg(0)
+                .arg(-(OWNER_INDEX_LEN as i64) - 1)
+                .ignore();
+        }
+    }
+
+    /// Turns a reservation into job `id`, or gives it back, now (one round trip).
     pub async fn settle(
         &self,
         reservation: Reservation,
         id: Option<&str>,
     ) -> Result<(), EngineError> {
-        let now = crate::clock::now_ms();
         let mut pipe = redis::pipe();
-        for index in &reservation.indexes {
-            pipe.cmd("ZREM")
-                .arg(index)
-                .arg(&reservation.member)
-                .ignore();
-            if let Some(id) = id {
-                pipe.cmd("ZADD")
-                    .arg(index)
-                    .arg("NX")
-                    .arg(now)
-                    .arg(id)
-                    .ignore();
-                pipe.cmd("ZREMRANGEBYRANK")
-                    .arg(index)
-                    .arg(0)
-                    .arg(-(OWNER_INDEX_LEN as i64) - 1)
-                    .ignore();
-            }
-        }
+        Self::settle_into(&mut pipe, &reservation, id, crate::clock::now_ms());
         self.run(&pipe).await
     }
 }
 
-/// Longest owner index kept: more than the most pending jobs an owner may have, plus room for
-/// recent finished ones (they leave it as they are found).
+/// Longest owner's listing kept: more than the most pending jobs an owner may have, plus room
+/// for recent finished ones.
 pub const OWNER_INDEX_LEN: usize = 1000;
 
 /// How long a place reserved by [`TaskQueue::reserve`] holds when nobody settles it (a process
 /// that died between the reservation and the add): far longer than an add may take.
 pub const RESERVATION_MS: u64 = 30_000;
 
-/// A place reserved for one job in owners' indexes, until [`TaskQueue::settle`].
+/// A place reserved for one job in pending sets, until it is settled.
 #[derive(Debug)]
 pub struct Reservation {
-    indexes: Vec<String>,
+    pending: Vec<String>,
+    listing: Option<String>,
     member: String,
 }
 
@@ -119,33 +140,33 @@ pub struct Reservation {
 pub enum Refusal {
     /// Rate limit `i` (of those given) said to wait this long.
     Rate(usize, Duration),
-    /// Index `i` (of those given) holds its most pending jobs.
+    /// Pending set `i` (of those given) holds its most pending jobs.
     Pending(usize),
 }
 
-/// KEYS: the indexes (sorted sets of job ids and reservations, scored by when added), then
-/// the rate limits (see `limits.rs`). ARGV: the queue's key base (`<prefix>:<queue>:`), the
-/// most pending per index, now (ms), the reservation's member, how long a reservation holds
-/// (ms), the longest index kept, the number of indexes, then each rate limit's interval and
-/// burst. The rates are checked first (Redis's clock) and, when they all let the request
-/// through, taken; then each index's jobs that exist and have not finished plus its live
-/// reservations are counted (finished or gone jobs and stale reservations are dropped on the
-/// way), and the place is reserved only when every index allows.
-/// Returns `{0, 0}` when taken, `{i, 0}` for the 1-based index at its limit, `{-i, wait_ms}`
-/// for the 1-based rate limit that refused.
+/// KEYS: the pending sets (job ids and reservations, scored by when added), then the rate
+/// limits (see `limits.rs`). ARGV: the queue's key base (`<prefix>:<queue>:`), the most pending
+/// per set, now (ms), the reservation's member, how long a reservation holds (ms), the number
+/// of pending sets, then each rate limit's interval and burst.
+///
+/// The rates are checked first (Redis's clock) and, when they all let the request through,
+/// taken. Then each pending set's two oldest entries are looked at and the set is counted
+/// (`ZCARD`); only a set at its limit is pruned whole, of stale reservations and of jobs that
+/// finished or are gone, and counted again. The place is
+/// reserved only when every set allows. Returns `{0, 0}` when taken, `{i, 0}` for the 1-based
+/// set at its limit, `{-i, wait_ms}` for the 1-based rate limit that refused.
 const RESERVE_SCRIPT: &str = r#"
 local base = ARGV[1]
 local max = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[5])
-local keep = tonumber(ARGV[6])
-local n = tonumber(ARGV[7])
+local n = tonumber(ARGV[6])
 local t = redis.call("TIME")
 local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local tats = {}
 for r = 1, #KEYS - n do
-  local interval = tonumber(ARGV[6 + 2 * r])
-  local burst = tonumber(ARGV[7 + 2 * r])
+  local interval = tonumber(ARGV[5 + 2 * r])
+  local burst = tonumber(ARGV[6 + 2 * r])
   local tat = tonumber(redis.call("GET", KEYS[n + r]) or "0") or 0
   if tat < clock then
     tat = clock
@@ -161,28 +182,32 @@ end
 for r = 1, #KEYS - n do
   redis.call("SET", KEYS[n + r], tats[r], "PX", tats[r] - clock + 1000)
 end
-for i = 1, n do
-  local entries = redis.call("ZREVRANGE", KEYS[i], 0, keep + max, "WITHSCORES")
-  local pending = 0
+-- Drops the entries of `entries` (member, score pairs) that no longer hold a place: a stale
+-- reservation, a job that finished or is gone.
+local function prune(key, entries)
   for j = 1, #entries, 2 do
     local member = entries[j]
     if string.sub(member, 1, 2) == "r:" then
       if tonumber(entries[j + 1]) + ttl < now then
-        redis.call("ZREM", KEYS[i], member)
-      else
-        pending = pending + 1
+        redis.call("ZREM", key, member)
       end
     else
       local job = redis.call("HMGET", base .. member, "timestamp", "finishedOn")
-      if job[1] and not job[2] then
-        pending = pending + 1
-      else
-        redis.call("ZREM", KEYS[i], member)
+      if not job[1] or job[2] then
+        redis.call("ZREM", key, member)
       end
     end
   end
-  if pending >= max then
-    return {i, 0}
+end
+for i = 1, n do
+  -- The two oldest on every call (the set stays near what is pending, whatever the limit),
+  -- the whole set only when it is at the limit.
+  prune(KEYS[i], redis.call("ZRANGE", KEYS[i], 0, 1, "WITHSCORES"))
+  if redis.call("ZCARD", KEYS[i]) >= max then
+    prune(KEYS[i], redis.call("ZRANGE", KEYS[i], 0, -1, "WITHSCORES"))
+    if redis.call("ZCARD", KEYS[i]) >= max then
+      return {i, 0}
+    end
   end
 end
 for i = 1, n do

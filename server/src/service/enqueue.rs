@@ -89,8 +89,8 @@ impl Sentinel {
                 .flatten()
                 .map(|net| net.to_string());
             let keys = queue.keys();
-            let mut indexes = vec![keys.owner(owner)];
-            indexes.extend(
+            let mut pending = vec![keys.quota_owner(owner)];
+            pending.extend(
                 anonymous_network
                     .as_ref()
                     .map(|net| keys.quota_network(net)),
@@ -104,7 +104,11 @@ impl Sentinel {
                 key: keys.rate("enqueue", &digest(&format!("net:{net}"))),
                 per_minute,
             }));
-            match queue.reserve(&indexes, access.max_pending, &rates).await? {
+            let listing = Some(keys.owner(owner));
+            match queue
+                .reserve(&pending, listing, access.max_pending, &rates)
+                .await?
+            {
                 Ok(place) => reservation = Some(place),
                 Err(Refusal::Rate(_, wait)) => {
                     return Err(AppError::RateLimited {
@@ -125,17 +129,10 @@ impl Sentinel {
             owner: owner.clone(),
             timeout_ms: request.options.timeout_ms,
         };
-        let added = queue.enqueue(payload, job_id, request.options).await;
-        if let Some(reservation) = reservation {
-            // The place becomes the job, or is given back; if Redis fails here the reservation
-            // lapses by itself (`RESERVATION_MS`).
-            let settled = queue
-                .settle(reservation, added.as_ref().ok().map(String::as_str))
-                .await;
-            if let Err(error) = settled {
-                tracing::warn!(error = %crate::telemetry::error_chain(&error), "quota reservation not settled; it lapses by itself");
-            }
-        }
+        // The reservation becomes the job behind the add (`queue/writes.rs`).
+        let added = queue
+            .enqueue(payload, job_id, request.options, reservation)
+            .await;
         Ok(added?)
     }
 }

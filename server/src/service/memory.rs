@@ -36,10 +36,10 @@ impl Sentinel {
                     .limit(reading)
                     .is_some_and(|limit| reading.used as f64 >= limit as f64 * NEAR)
         });
-        if near || last.is_none() {
-            if let Ok(reading) = self.read_memory().await {
-                last = Some((Instant::now(), reading));
-            }
+        if (near || last.is_none())
+            && let Ok(reading) = self.read_memory().await
+        {
+            last = Some((Instant::now(), reading));
         }
         let Some((_, reading)) = last else {
             return Ok(());

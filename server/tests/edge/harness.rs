@@ -71,9 +71,6 @@ pub fn json(body: &str) -> Body {
     Body::from(body.to_string())
 }
 
-/// A tokens file with a fresh token per (name, role), made as `server token create` makes
-/// them; the tokens, by name.
-
 /// A router with access control on and a token per role (`sub`, `view`, `op`, `boss`); the
 /// tokens by name.
 pub async fn guarded_router(

@@ -12,6 +12,7 @@ mod discovery;
 mod foreign;
 mod limits;
 mod memory;
+mod quota;
 mod schedulers;
 
 use std::sync::Arc;

@@ -157,7 +157,7 @@ impl Sentinel {
                 })
             })
             .collect();
-        firing.sort_by(|a, b| b.0.cmp(&a.0));
+        firing.sort_by_key(|f| std::cmp::Reverse(f.0));
         Ok(app::admin::FiringSummary {
             firing: firing.len() as u64,
             unacknowledged: firing.iter().filter(|(_, _, acked)| !acked).count() as u64,

@@ -36,7 +36,7 @@ impl MemoryGuard {
     /// The limit a reading is held to, if any: the share of `maxmemory`, the absolute limit,
     /// or the lower of both.
     pub fn limit(&self, reading: Reading) -> Option<u64> {
-        let from_share = (reading.max > 0).then(|| (reading.max as f64 * self.share) as u64);
+        let from_share = (reading.max > 0).then_some((reading.max as f64 * self.share) as u64);
         match (from_share, self.absolute) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
