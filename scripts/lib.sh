@@ -22,6 +22,11 @@ ensure_redis() {
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_install redis-server
 }
 
+# wrk, the HTTP load generator the NestJS original measures itself with (scripts/bench-http).
+ensure_wrk() {
+  command -v wrk >/dev/null || apt_install wrk
+}
+
 # Node and npm, for the BullMQ interop tests.
 ensure_node() {
   command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm

@@ -8,11 +8,14 @@ use axum::middleware::Next;
 use axum::response::Response;
 use leptos::nonce::Nonce;
 
-/// What the policy depends on, and the policy of answers that are no page (made once).
+/// The policy of an answer that is no page: it may load and run nothing, nor be framed (what a
+/// JSON answer, an event stream or a built file needs; short, as it rides on every enqueue).
+const NOT_A_PAGE: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// What a page's policy depends on.
 #[derive(Debug, Clone)]
 pub struct HeaderSettings {
     connect: String,
-    static_policy: HeaderValue,
 }
 
 impl HeaderSettings {
@@ -23,30 +26,23 @@ impl HeaderSettings {
             Some(port) => format!("'self' ws://127.0.0.1:{port} ws://localhost:{port}"),
             None => "'self'".to_string(),
         };
-        let static_policy = HeaderValue::from_str(&policy(None, &connect))
-            .unwrap_or(HeaderValue::from_static("default-src 'self'"));
-        Self {
-            connect,
-            static_policy,
-        }
+        Self { connect }
     }
 }
 
-fn policy(nonce: Option<&Nonce>, connect: &str) -> String {
-    let scripts = match nonce {
-        Some(nonce) => format!("'self' 'nonce-{nonce}' 'wasm-unsafe-eval'"),
-        None => "'self' 'wasm-unsafe-eval'".to_string(),
-    };
+/// A page's policy: its own files, its inline script by `nonce`, and the WASM it compiles.
+fn page_policy(nonce: &Nonce, connect: &str) -> String {
     format!(
-        "default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; \
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; \
          connect-src {connect}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
          form-action 'self'"
     )
 }
 
-/// Whether a request may be answered with a page (and so needs a nonce for its script): a
-/// `GET` or `HEAD` of anything but the API, the server functions and the built files. Every
-/// other answer gets the same policy without a nonce, made once (the hot path: an enqueue).
+/// Whether a request may be answered with a page (and so needs a nonce for its script): any
+/// request but those to the API, the server functions, the built files and the probes (a
+/// sign-in form's `POST` answers a page). Every other answer gets [`NOT_A_PAGE`].
 fn may_be_a_page(request: &Request) -> bool {
     const NOT_PAGES: [&str; 8] = [
         "/tasks/",
@@ -58,10 +54,7 @@ fn may_be_a_page(request: &Request) -> bool {
         "/readyz",
         "/openapi.json",
     ];
-    matches!(
-        *request.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD
-    ) && !NOT_PAGES
+    !NOT_PAGES
         .iter()
         .any(|p| request.uri().path().starts_with(p))
 }
@@ -79,10 +72,13 @@ pub async fn security_headers(
     }
     let is_pkg = request.uri().path().starts_with("/pkg/");
     let mut response = next.run(request).await;
+    let not_a_page = HeaderValue::from_static(NOT_A_PAGE);
     let csp = match &nonce {
-        Some(nonce) => HeaderValue::from_str(&policy(Some(nonce), &settings.connect))
-            .unwrap_or_else(|_| settings.static_policy.clone()),
-        None => settings.static_policy.clone(),
+        // A nonce and a port are printable ASCII; were it not so, the page would load nothing.
+        Some(nonce) => {
+            HeaderValue::from_str(&page_policy(nonce, &settings.connect)).unwrap_or(not_a_page)
+        }
+        None => not_a_page,
     };
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, csp);

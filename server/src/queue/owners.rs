@@ -5,7 +5,7 @@
 //!
 //! The reservation is the only Redis call of an enqueue before the add: the pending set is
 //! counted with `ZCARD`, and only a set at its limit is pruned of jobs that finished or are gone
-//! (then each member's job is read). Turning the reservation into the job (and the owner's
+//! (then its oldest members' jobs are read). Turning the reservation into the job (and the owner's
 //! listing entry) is written behind the enqueue, batched with other enqueues' (`writes.rs`).
 
 use std::time::Duration;
@@ -57,6 +57,7 @@ impl TaskQueue {
         for arg in limits::arguments(rates) {
             invocation.arg(arg);
         }
+        invocation.arg(PRUNE_AT_MOST);
         let (code, wait): (i64, i64) = self.run_script(&invocation).await?;
         Ok(match code {
             0 => Ok(Reservation {
@@ -119,6 +120,10 @@ impl TaskQueue {
     }
 }
 
+/// Most entries of a pending set at its limit read in one reservation to find places that
+/// came free.
+pub const PRUNE_AT_MOST: u64 = 1000;
+
 /// Longest owner's listing kept: more than the most pending jobs an owner may have, plus room
 /// for recent finished ones.
 pub const OWNER_INDEX_LEN: usize = 1000;
@@ -147,13 +152,14 @@ pub enum Refusal {
 /// KEYS: the pending sets (job ids and reservations, scored by when added), then the rate
 /// limits (see `limits.rs`). ARGV: the queue's key base (`<prefix>:<queue>:`), the most pending
 /// per set, now (ms), the reservation's member, how long a reservation holds (ms), the number
-/// of pending sets, then each rate limit's interval and burst.
+/// of pending sets, each rate limit's interval and burst, then [`PRUNE_AT_MOST`].
 ///
 /// The rates are checked first (Redis's clock) and, when they all let the request through,
-/// taken. Then each pending set's two oldest entries are looked at and the set is counted
-/// (`ZCARD`); only a set at its limit is pruned whole, of stale reservations and of jobs that
-/// finished or are gone, and counted again. The place is
-/// reserved only when every set allows. Returns `{0, 0}` when taken, `{i, 0}` for the 1-based
+/// taken. Then each pending set is counted (`ZCARD`, no job read); only a set at its limit is
+/// pruned, of stale reservations and of jobs that finished or are gone among its oldest
+/// [`PRUNE_AT_MOST`] entries (those most likely to have finished; the bound keeps one call
+/// short however high the limit is set), and counted again. A set is so pruned once per
+/// `max − pending` enqueues, not on each. The place is reserved only when every set allows. Returns `{0, 0}` when taken, `{i, 0}` for the 1-based
 /// set at its limit, `{-i, wait_ms}` for the 1-based rate limit that refused.
 const RESERVE_SCRIPT: &str = r#"
 local base = ARGV[1]
@@ -199,12 +205,10 @@ local function prune(key, entries)
     end
   end
 end
+local oldest = tonumber(ARGV[7 + 2 * (#KEYS - n)]) - 1
 for i = 1, n do
-  -- The two oldest on every call (the set stays near what is pending, whatever the limit),
-  -- the whole set only when it is at the limit.
-  prune(KEYS[i], redis.call("ZRANGE", KEYS[i], 0, 1, "WITHSCORES"))
   if redis.call("ZCARD", KEYS[i]) >= max then
-    prune(KEYS[i], redis.call("ZRANGE", KEYS[i], 0, -1, "WITHSCORES"))
+    prune(KEYS[i], redis.call("ZRANGE", KEYS[i], 0, oldest, "WITHSCORES"))
     if redis.call("ZCARD", KEYS[i]) >= max then
       return {i, 0}
     end

@@ -102,14 +102,9 @@ impl Cursor {
     }
 }
 
-/// The index keys of a query's name and top-level data terms.
+/// The index keys of a query's top-level data terms (a name is matched by the scan).
 fn indexed_terms(queue: &TaskQueue, search: &Search) -> Vec<String> {
-    let mut terms: Vec<String> = search
-        .name
-        .as_deref()
-        .and_then(index::name_term)
-        .into_iter()
-        .collect();
+    let mut terms = Vec::new();
     for (path, value) in &search.data {
         if let [field] = path.as_slice() {
             terms.extend(index::data_term(field, value));
