@@ -1,8 +1,6 @@
-//! Logging helpers shared by every module: error chains for log lines, and the middleware that
-//! logs a failed request's cause once, in one place.
+//! Logging helpers shared by every module: error chains for log lines, and the step that logs
+//! a failed request's cause once, in one place.
 
-use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
 use tracing::error;
 
@@ -22,15 +20,12 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Logs the cause of every answer that carries one (5xx answers), with the route.
-pub async fn log_failures(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
+/// Logs the cause of an answer that carries one (5xx answers), with its route (the edge's last
+/// step, `http/edge.rs`).
+pub fn log_failure(method: &axum::http::Method, uri: &axum::http::Uri, response: &Response) {
     if let Some(LoggedCause(cause)) = response.extensions().get::<LoggedCause>() {
-        error!(%method, %path, status = response.status().as_u16(), error = %cause, "request failed");
+        error!(%method, path = %uri.path(), status = response.status().as_u16(), error = %cause, "request failed");
     }
-    response
 }
 
 /// How often one kind of repeated warning is logged at most.

@@ -1,4 +1,4 @@
-//! Who may do what. Every request is identified once, by the [`identify`] middleware, as a
+//! Who may do what. Every request is identified once, by the edge's [`admit`] step, as a
 //! [`Principal`] (an owner and a [`Role`]) or as nobody:
 //! 1. `Authorization: Bearer <token>`: a token from `SENTINEL_TOKENS_FILE` (programs);
 //! 2. the header `SENTINEL_TRUSTED_USER_HEADER`, only from an address in
@@ -24,9 +24,8 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use tracing::{debug, warn};
@@ -564,22 +563,22 @@ fn is_cross_site(parts: &axum::http::request::Parts) -> bool {
     origin == "null" || !origin_host.eq_ignore_ascii_case(host)
 }
 
-/// The middleware: identifies the request, refuses cross-site state changes, and sets a new
-/// anonymous identity cookie on the answer when one was made.
-pub async fn identify(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
-    let (mut parts, body) = request.into_parts();
+/// The edge's step that identifies a request (`http/edge.rs`): puts its [`Principal`] in its
+/// extensions, or answers for it (a foreign host, a cross-site state change, nobody where
+/// someone is needed). `Ok` carries the new anonymous identity cookie to set on the answer,
+/// when one was made.
+pub fn admit(access: &Access, parts: &mut Parts) -> Result<Option<String>, Response> {
     // A foreign page whose name resolves to this machine (DNS rebinding) must not reach a
     // server that trusts everyone; health stays open for orchestrators' probes.
-    if !access.host_allowed(&parts) && !matches!(parts.uri.path(), "/healthz" | "/readyz") {
+    if !access.host_allowed(parts) && !matches!(parts.uri.path(), "/healthz" | "/readyz") {
         access.throttle.warn("foreign host", |suppressed| {
             warn!(host = ?parts.headers.get(header::HOST), suppressed, "refused a request for a host this server does not serve");
         });
-        return AppError::MisdirectedHost.into_response();
+        return Err(AppError::MisdirectedHost.into_response());
     }
-    let (principal, new_cookie) = match access.identify(&parts) {
-        Ok(found) => found,
-        Err(error) => return error.into_response(),
-    };
+    let (principal, new_cookie) = access
+        .identify(parts)
+        .map_err(IntoResponse::into_response)?;
     let network = access.client_network(&parts.extensions, &parts.headers);
     let principal = principal.map(|principal| Principal {
         network,
@@ -590,11 +589,11 @@ pub async fn identify(State(access): State<Arc<Access>>, request: Request, next:
     let bearer = principal
         .as_ref()
         .is_some_and(|p| p.credential == Credential::Bearer);
-    if changes_state && !bearer && is_cross_site(&parts) {
+    if changes_state && !bearer && is_cross_site(parts) {
         access.throttle.warn("cross-site", |suppressed| {
             warn!(path = %parts.uri.path(), suppressed, "refused a cross-site request");
         });
-        return AppError::CrossSite.into_response();
+        return Err(AppError::CrossSite.into_response());
     }
     match principal {
         Some(principal) => {
@@ -602,25 +601,19 @@ pub async fn identify(State(access): State<Arc<Access>>, request: Request, next:
         }
         // Server functions other than the page's settings are for someone.
         None if parts.uri.path().starts_with("/api/") && parts.uri.path() != "/api/settings" => {
-            return AppError::Unauthorized.into_response();
+            return Err(AppError::Unauthorized.into_response());
         }
         // The page for nobody is the sign-in page.
         None if parts.method == Method::GET && parts.uri.path() == "/" => {
-            return (
+            return Err((
                 axum::http::StatusCode::SEE_OTHER,
                 [(header::LOCATION, HeaderValue::from_static("/signin"))],
             )
-                .into_response();
+                .into_response());
         }
         None => {}
     }
-    let mut response = next.run(Request::from_parts(parts, body)).await;
-    if let Some(cookie) = new_cookie
-        && let Ok(value) = HeaderValue::from_str(&cookie)
-    {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
+    Ok(new_cookie)
 }
 
 /// The principal of a request if it may act as `role`: `401` when nobody is signed in, `403`

@@ -2,9 +2,8 @@
 //! inline script, Leptos's hydration loader, carries a fresh nonce per request), no MIME
 //! sniffing, no framing, no referrer to other sites; and caching rules for the built files.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use leptos::nonce::Nonce;
 
@@ -59,21 +58,24 @@ fn may_be_a_page(request: &Request) -> bool {
         .any(|p| request.uri().path().starts_with(p))
 }
 
-/// Adds the headers; provides the request's nonce (for Leptos, through the request's
-/// extensions) and names it in the policy.
-pub async fn security_headers(
-    State(settings): State<std::sync::Arc<HeaderSettings>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let nonce = may_be_a_page(&request).then(Nonce::new);
-    if let Some(nonce) = &nonce {
-        request.extensions_mut().insert(nonce.clone());
-    }
-    let is_pkg = request.uri().path().starts_with("/pkg/");
-    let mut response = next.run(request).await;
+/// The edge's step before the route (`http/edge.rs`): a request that may be answered with a
+/// page gets a fresh nonce, in its extensions for Leptos (`leptos::nonce::use_nonce`).
+pub fn nonce_for(request: &mut Request) -> Option<Nonce> {
+    let nonce = may_be_a_page(request).then(Nonce::new)?;
+    request.extensions_mut().insert(nonce.clone());
+    Some(nonce)
+}
+
+/// The edge's step after the route: the headers, with the page's policy naming `nonce` when the
+/// request got one; `built_file` answers (`/pkg/`) get their caching rule.
+pub fn add(
+    settings: &HeaderSettings,
+    nonce: Option<&Nonce>,
+    built_file: bool,
+    response: &mut Response,
+) {
     let not_a_page = HeaderValue::from_static(NOT_A_PAGE);
-    let csp = match &nonce {
+    let csp = match nonce {
         // A nonce and a port are printable ASCII; were it not so, the page would load nothing.
         Some(nonce) => {
             HeaderValue::from_str(&page_policy(nonce, &settings.connect)).unwrap_or(not_a_page)
@@ -95,10 +97,9 @@ pub async fn security_headers(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
-    if is_pkg {
+    if built_file {
         // The built files keep their names across builds: the browser keeps them and asks
         // again with If-Modified-Since (ServeDir answers 304 while unchanged).
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
-    response
 }

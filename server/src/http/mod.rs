@@ -8,6 +8,7 @@
 //! server functions) are the routes.
 
 pub mod admin;
+pub mod edge;
 pub mod headers;
 pub mod health;
 pub mod limits;
@@ -22,7 +23,7 @@ pub mod state;
 pub mod tasks;
 
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 
@@ -56,10 +57,12 @@ pub fn app(state: AppState) -> Router {
     } else {
         router
     };
-    let header_settings = std::sync::Arc::new(headers::HeaderSettings::new(
-        site::is_dev().then_some(state.config.reload_port),
-    ));
-    // Outermost first: log causes, add headers, compress, then the limits around the routes.
+    let edge = std::sync::Arc::new(edge::Edge {
+        headers: headers::HeaderSettings::new(site::is_dev().then_some(state.config.reload_port)),
+        limits: limits::RequestLimits::new(&state.config.limits),
+        access: state.access.clone(),
+        metrics: state.metrics.clone(),
+    });
     let page_not_found = state
         .config
         .role
@@ -77,19 +80,7 @@ pub fn app(state: AppState) -> Router {
     };
     router
         .fallback(fallback)
-        .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
-        .layer(from_fn_with_state(
-            state.access.clone(),
-            crate::auth::identify,
-        ))
-        .layer(from_fn_with_state(
-            limits::RequestLimits::new(&state.config.limits),
-            limits::limit_requests,
-        ))
+        // Everything between a request and its route (`edge.rs`), then compression outside it.
+        .layer(from_fn_with_state(edge, edge::around))
         .layer(CompressionLayer::new())
-        .layer(from_fn_with_state(
-            header_settings,
-            headers::security_headers,
-        ))
-        .layer(from_fn(crate::telemetry::log_failures))
 }

@@ -16,9 +16,20 @@ use crate::metrics::Metrics;
 use crate::service::{Parts as ServiceParts, Sentinel};
 use crate::worker::processors::Processors;
 
-/// The edge's state; cheap to clone.
+/// The edge's state; one reference count to clone (axum clones it for every request).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     /// The service every route calls.
     pub sentinel: Sentinel,
     /// The validated settings.
@@ -56,14 +67,14 @@ impl AppState {
             shutdown: shutdown.clone(),
             processors,
         });
-        Self {
+        Self(Arc::new(Shared {
             sentinel,
             config,
             shutdown,
             streams: Arc::new(StreamSlots::default()),
             metrics,
             access,
-        }
+        }))
     }
 }
 
