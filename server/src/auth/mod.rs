@@ -567,14 +567,14 @@ fn is_cross_site(parts: &axum::http::request::Parts) -> bool {
 /// extensions, or answers for it (a foreign host, a cross-site state change, nobody where
 /// someone is needed). `Ok` carries the new anonymous identity cookie to set on the answer,
 /// when one was made.
-pub fn admit(access: &Access, parts: &mut Parts) -> Result<Option<String>, Response> {
+pub fn admit(access: &Access, parts: &mut Parts) -> Result<Option<String>, Box<Response>> {
     // A foreign page whose name resolves to this machine (DNS rebinding) must not reach a
     // server that trusts everyone; health stays open for orchestrators' probes.
     if !access.host_allowed(parts) && !matches!(parts.uri.path(), "/healthz" | "/readyz") {
         access.throttle.warn("foreign host", |suppressed| {
             warn!(host = ?parts.headers.get(header::HOST), suppressed, "refused a request for a host this server does not serve");
         });
-        return Err(AppError::MisdirectedHost.into_response());
+        return Err(Box::new(AppError::MisdirectedHost.into_response()));
     }
     let (principal, new_cookie) = access
         .identify(parts)
@@ -593,7 +593,7 @@ pub fn admit(access: &Access, parts: &mut Parts) -> Result<Option<String>, Respo
         access.throttle.warn("cross-site", |suppressed| {
             warn!(path = %parts.uri.path(), suppressed, "refused a cross-site request");
         });
-        return Err(AppError::CrossSite.into_response());
+        return Err(Box::new(AppError::CrossSite.into_response()));
     }
     match principal {
         Some(principal) => {
@@ -601,15 +601,17 @@ pub fn admit(access: &Access, parts: &mut Parts) -> Result<Option<String>, Respo
         }
         // Server functions other than the page's settings are for someone.
         None if parts.uri.path().starts_with("/api/") && parts.uri.path() != "/api/settings" => {
-            return Err(AppError::Unauthorized.into_response());
+            return Err(Box::new(AppError::Unauthorized.into_response()));
         }
         // The page for nobody is the sign-in page.
         None if parts.method == Method::GET && parts.uri.path() == "/" => {
-            return Err((
-                axum::http::StatusCode::SEE_OTHER,
-                [(header::LOCATION, HeaderValue::from_static("/signin"))],
-            )
-                .into_response());
+            return Err(Box::new(
+                (
+                    axum::http::StatusCode::SEE_OTHER,
+                    [(header::LOCATION, HeaderValue::from_static("/signin"))],
+                )
+                    .into_response(),
+            ));
         }
         None => {}
     }

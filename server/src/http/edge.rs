@@ -53,7 +53,7 @@ pub async fn around(State(edge): State<Arc<Edge>>, mut request: Request, next: N
 async fn steps(edge: &Edge, request: Request, next: Next) -> Result<Response, Response> {
     let (request, deadline) = limits::read_body(&edge.limits, request).await?;
     let (mut parts, body) = request.into_parts();
-    let new_cookie = auth::admit(&edge.access, &mut parts)?;
+    let new_cookie = auth::admit(&edge.access, &mut parts).map_err(|refused| *refused)?;
     let request = Request::from_parts(parts, body);
     let routed = super::metrics::track(&edge.metrics, request, next);
     let mut response = limits::answer_by(&edge.limits, deadline, routed).await;
