@@ -1,7 +1,9 @@
 //! The fan-out of live events to every open stream, bounded in bytes.
 //!
 //! One ring of recent events is shared by all streams: an event is stored once, however many
-//! clients follow. The ring keeps at most `SSE_FANOUT_BYTES` of events (oldest dropped first).
+//! clients follow. The ring keeps the events some stream has yet to take, and at most
+//! `SSE_FANOUT_BYTES` of them (oldest dropped first): with nobody following, it holds nothing
+//! (a new stream starts at the live end), so an idle dashboard costs no memory under load.
 //! Each stream has a cursor into the ring and is dropped when it falls more than
 //! `SSE_CLIENT_BUFFER_BYTES` behind, or when the events it still needs left the ring. A client
 //! that stops reading entirely is never polled by hyper, so the reader checks every stream's
@@ -39,6 +41,15 @@ struct Ring {
     published_bytes: u64,
     /// Bytes of the events in `slots`.
     held_bytes: usize,
+}
+
+impl Ring {
+    fn pop_oldest(&mut self) {
+        if let Some(old) = self.slots.pop_front() {
+            self.held_bytes -= old.event.size();
+            self.first_seq += 1;
+        }
+    }
 }
 
 /// What the reader knows of one stream.
@@ -90,11 +101,23 @@ impl Fanout {
                 ring.held_bytes += size;
                 ring.slots.push_back(Slot { offset, event });
                 while ring.held_bytes > self.max_bytes && ring.slots.len() > 1 {
-                    if let Some(old) = ring.slots.pop_front() {
-                        ring.held_bytes -= old.event.size();
-                        ring.first_seq += 1;
-                    }
+                    ring.pop_oldest();
                 }
+            }
+            // Events every stream has taken are needed by none (followers are registered
+            // under the ring's lock, so none can be joining now).
+            let needed_from = lock(&self.followers)
+                .iter()
+                .filter_map(Weak::upgrade)
+                .map(|f| f.taken_offset.load(Ordering::Relaxed))
+                .min()
+                .unwrap_or(ring.published_bytes);
+            while ring
+                .slots
+                .front()
+                .is_some_and(|slot| slot.offset < needed_from)
+            {
+                ring.pop_oldest();
             }
             ring.first_seq + ring.slots.len() as u64
         };
@@ -130,18 +153,16 @@ impl Fanout {
     /// A cursor at the live end: it sees every event published from now on. `kill` is fired
     /// when the stream falls too far behind.
     pub fn subscribe(&self, kill: CancellationToken) -> Subscriber {
-        let (seq, offset) = {
-            let ring = lock(&self.ring);
-            (
-                ring.first_seq + ring.slots.len() as u64,
-                ring.published_bytes,
-            )
-        };
+        // Registered under the ring's lock: a publish trims the ring to what its followers
+        // need, and this one needs everything from here on.
+        let ring = lock(&self.ring);
+        let seq = ring.first_seq + ring.slots.len() as u64;
         let follower = Arc::new(Follower {
-            taken_offset: AtomicU64::new(offset),
+            taken_offset: AtomicU64::new(ring.published_bytes),
             kill,
         });
         lock(&self.followers).push(Arc::downgrade(&follower));
+        drop(ring);
         Subscriber {
             fanout: self.clone(),
             next_seq: seq,
@@ -256,5 +277,32 @@ mod tests {
         assert!(held <= 10 * one, "ring holds {held} bytes");
         assert!(kill.is_cancelled(), "the stalled stream was told to close");
         assert_eq!(stalled.next_batch(&mut got, 10).await, Err(Lagged));
+    }
+
+    #[tokio::test]
+    async fn the_ring_holds_only_what_a_stream_has_yet_to_take() {
+        let fanout = Fanout::new(1 << 20, 1 << 20);
+        // Nobody follows: nothing is kept.
+        fanout.publish((1..=100).map(|n| event(n, 100)));
+        assert_eq!(lock(&fanout.ring).slots.len(), 0);
+        // A stream that has taken 3 of 5 keeps the 2 it has yet to take; a new stream starts
+        // at the live end and still gets what comes next.
+        let mut slow = fanout.subscribe(CancellationToken::new());
+        fanout.publish((101..=105).map(|n| event(n, 100)));
+        let mut got = Vec::new();
+        slow.next_batch(&mut got, 3).await.unwrap();
+        fanout.publish([]);
+        assert_eq!(lock(&fanout.ring).slots.len(), 2);
+        let mut late = fanout.subscribe(CancellationToken::new());
+        fanout.publish([event(106, 100)]);
+        let mut late_got = Vec::new();
+        late.next_batch(&mut late_got, 10).await.unwrap();
+        assert_eq!(late_got.len(), 1);
+        slow.next_batch(&mut got, 10).await.unwrap();
+        let ids: Vec<String> = got.iter().map(|e| e.id.to_string()).collect();
+        assert_eq!(ids, ["101-0", "102-0", "103-0", "104-0", "105-0", "106-0"]);
+        // Both have taken everything: the ring empties at the next publish.
+        fanout.publish([]);
+        assert_eq!(lock(&fanout.ring).slots.len(), 0);
     }
 }
