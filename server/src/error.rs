@@ -163,6 +163,12 @@ pub enum AppError {
     /// Sentinel has not reached Redis yet (or this role does not serve the route).
     #[error("the queue is not connected")]
     NotConnected,
+    /// Redis stopped answering this process's pings (refused at once until it answers again).
+    #[error("Redis has not answered since {since_ms} (ms since the epoch)")]
+    QueueDown {
+        /// Since when (ms since the epoch).
+        since_ms: u64,
+    },
     /// A queue call failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -401,6 +407,14 @@ impl AppError {
                 ErrorBody::new("unavailable")
                     .message("the queue is not reachable right now; try again shortly"),
             ),
+            AppError::QueueDown { since_ms } => (
+                S::SERVICE_UNAVAILABLE,
+                ErrorBody {
+                    since: Some(*since_ms),
+                    ..ErrorBody::new("queue_unreachable")
+                        .message("Redis does not answer; try again shortly")
+                },
+            ),
         };
         (status, body)
     }
@@ -439,6 +453,10 @@ pub struct ErrorBody {
     /// The queue asked for (cut to 64 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
+    /// Since when the queue has not answered, for a `503 queue_unreachable` (ms since the
+    /// epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
 }
 
 impl ErrorBody {

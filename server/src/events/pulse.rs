@@ -38,6 +38,8 @@ impl QueueLink {
 #[derive(Debug)]
 pub struct Pulse {
     link: watch::Sender<QueueLink>,
+    /// Whether a ping has been answered or has failed yet (before, the link is not known).
+    checked: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Pulse {
@@ -47,6 +49,7 @@ impl Default for Pulse {
                 up: false,
                 since_ms: now_ms(),
             }),
+            checked: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -57,16 +60,38 @@ impl Pulse {
         self.link.subscribe()
     }
 
+    /// When the last ping was not answered in time: since when the queue has been down (ms
+    /// since the epoch). `None` while it answers, and before the first ping.
+    pub fn down_since(&self) -> Option<u64> {
+        let link = *self.link.borrow();
+        (!link.up && self.checked.load(std::sync::atomic::Ordering::Relaxed))
+            .then_some(link.since_ms)
+    }
+
     /// Records a ping's outcome; a change wakes the subscribers.
     pub fn record(&self, up: bool) {
+        let first = !self
+            .checked
+            .swap(true, std::sync::atomic::Ordering::Relaxed);
+        if first && !up {
+            tracing::warn!(
+                "Redis does not answer pings: operations are refused (503) until it does"
+            );
+        }
         self.link.send_if_modified(|link| {
             if link.up == up {
                 return false;
             }
-            *link = QueueLink {
-                up,
-                since_ms: now_ms(),
-            };
+            let now = now_ms();
+            if !up {
+                tracing::warn!(
+                    "Redis does not answer pings: operations are refused (503) until it does"
+                );
+            } else if !first {
+                let seconds = now.saturating_sub(link.since_ms) / 1000;
+                tracing::info!(down_for_secs = seconds, "Redis answers again");
+            }
+            *link = QueueLink { up, since_ms: now };
             true
         });
     }
@@ -88,5 +113,27 @@ mod tests {
         let now = *link.borrow_and_update();
         assert!(now.up);
         assert!(now.to_json().starts_with(r#"{"queue":"up","since":"#));
+    }
+
+    #[test]
+    fn down_is_known_only_after_a_ping_failed() {
+        let pulse = Pulse::default();
+        assert_eq!(pulse.down_since(), None, "not known before the first ping");
+        pulse.record(true);
+        assert_eq!(pulse.down_since(), None);
+        pulse.record(false);
+        let since = pulse.down_since().expect("down after a failed ping");
+        pulse.record(false);
+        assert_eq!(
+            pulse.down_since(),
+            Some(since),
+            "still down since the first failure"
+        );
+        pulse.record(true);
+        assert_eq!(pulse.down_since(), None);
+        // A first ping that fails is known at once.
+        let fresh = Pulse::default();
+        fresh.record(false);
+        assert!(fresh.down_since().is_some());
     }
 }

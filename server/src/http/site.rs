@@ -296,6 +296,8 @@ fn refusal(cause: AppError) -> BackendError {
             error!(error = %error_chain(&cause), "page request failed: queue unavailable");
             BackendError::unavailable("the queue is not reachable right now")
         }
+        // The pulse's loop said so once; each refused read is not news.
+        AppError::QueueDown { .. } => BackendError::unavailable("Redis does not answer"),
         AppError::RedisFull { .. } => BackendError::unavailable(cause.to_string()),
         other => BackendError::refused(other.to_string()),
     }

@@ -50,7 +50,8 @@ impl Sentinel {
     pub async fn readiness(&self) -> Readiness {
         let worker = self.worker().map(|w| w.is_running());
         let active_jobs = self.worker().map(|w| w.active_jobs());
-        let Ok(queue) = self.queue() else {
+        // Its own ping, whatever the pulse says (probes see the truth of this moment).
+        let Ok(queue) = self.connected_queue() else {
             return Readiness {
                 ready: false,
                 redis: false,

@@ -173,6 +173,17 @@ impl Sentinel {
     /// Sentinel's own queue, or 503 while Redis has not been reached. For this layer and the
     /// per-process loops; the edges ask through the operations.
     pub(crate) fn queue(&self) -> Result<&TaskQueue, AppError> {
+        // While the pulse knows Redis does not answer, every operation is refused at once
+        // rather than each waiting out its own timeout: a dashboard in an outage gets its 503
+        // in a millisecond, and the server holds no pile of waiting requests.
+        if let Some(since_ms) = self.inner.pulse.down_since() {
+            return Err(AppError::QueueDown { since_ms });
+        }
+        self.connected_queue()
+    }
+
+    /// The queue's connection whatever the pulse says (the pings that tell it), or 503.
+    pub(crate) fn connected_queue(&self) -> Result<&TaskQueue, AppError> {
         self.services()
             .map(|s| &s.queue)
             .ok_or(AppError::NotConnected)

@@ -117,7 +117,7 @@ impl Sentinel {
 
     /// Whether the queue answers a ping within a second.
     pub async fn queue_reachable(&self) -> bool {
-        match self.queue() {
+        match self.connected_queue() {
             Ok(queue) => queue.ping(Duration::from_millis(1000)).await,
             Err(_) => false,
         }
@@ -126,7 +126,7 @@ impl Sentinel {
     /// Pings the queue within `limit` and records the outcome in the pulse every event
     /// stream follows (the per-process ping loop).
     pub async fn beat(&self, limit: Duration) {
-        let up = match self.queue() {
+        let up = match self.connected_queue() {
             Ok(queue) => queue.ping(limit).await,
             Err(_) => false,
         };

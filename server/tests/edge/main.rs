@@ -17,6 +17,7 @@ mod errors;
 mod grants;
 mod limits;
 mod openapi;
+mod outage;
 mod queues;
 mod roles;
 mod schedulers;

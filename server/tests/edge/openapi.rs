@@ -115,6 +115,7 @@ async fn the_documented_error_body_is_the_one_every_refusal_carries() {
         AppError::RedisFull { used: 2, limit: 1 },
         AppError::TooManyPending { max: 1 },
         AppError::NotConnected,
+        AppError::QueueDown { since_ms: 1 },
     ];
     for kind in kinds {
         let status = kind.status();
@@ -137,7 +138,7 @@ async fn the_documented_error_body_is_the_one_every_refusal_carries() {
         }
     }
     let fields: std::collections::BTreeSet<String> = [
-        "error", "field", "limit", "max", "message", "state", "id", "queue",
+        "error", "field", "limit", "max", "message", "state", "id", "queue", "since",
     ]
     .into_iter()
     .map(String::from)
