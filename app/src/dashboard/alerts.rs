@@ -6,31 +6,28 @@ use leptos::prelude::*;
 
 use super::api::{admin_ack, admin_alerts, error_text};
 use super::frame::{Live, frame};
-use super::live::{self, Feed};
+use super::kept::Kept;
 use crate::model::admin::{AdminAccess, AlertsReport};
 
 /// The alerts page.
 #[component]
 pub fn AlertsPage() -> impl IntoView {
-    let tick = RwSignal::new(0u64);
-    let feed = RwSignal::new(Feed::Starting);
-    live::start(tick, feed, None, false);
+    let live = Live::start(None, false);
+    let tick = live.tick;
+    let kept = Kept::new(live);
     let no_queue = Memo::new(|_| None::<String>);
     let report = Resource::new(move || tick.get(), |_| admin_alerts());
     frame(
         || "Alerts · Sentinel".to_string(),
         no_queue,
-        Live { tick, feed },
+        live,
         move |access| {
             view! {
                 <section class="panel alerts" aria-labelledby="alerts-title">
                     <h2 id="alerts-title">"Alerts"</h2>
                     <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                         {move || Suspend::new(async move {
-                            match report.await {
-                                Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
-                                Ok(report) => shown(report, access, tick).into_any(),
-                            }
+                            kept.show(report.await, |report| shown(report, access, tick))
                         })}
                     </Transition>
                 </section>

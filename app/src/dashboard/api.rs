@@ -7,9 +7,30 @@ use crate::model::admin::{
     ActionOutcome, AdminAccess, BulkProgress, JobDetail, JobPage, JobQuery, Overview,
 };
 
+/// How a server function's error says the queue did not answer (asking again later may work),
+/// rather than refused the call: its message starts with this.
+const UNANSWERED: &str = "unanswered: ";
+
 #[cfg(feature = "ssr")]
 fn failed(error: crate::backend::BackendError) -> ServerFnError {
-    ServerFnError::new(error.message)
+    if error.unavailable {
+        ServerFnError::new(format!("{UNANSWERED}{}", error.message))
+    } else {
+        ServerFnError::new(error.message)
+    }
+}
+
+/// What did not answer, when a call failed for that: Redis (the server said so) or the server
+/// itself (the request got no answer of a server function).
+pub fn unanswered_by(error: &ServerFnError) -> Option<super::live::Down> {
+    use super::live::Down;
+    match error {
+        ServerFnError::ServerError(message) if message.starts_with(UNANSWERED) => {
+            Some(Down::Redis)
+        }
+        ServerFnError::Request(_) | ServerFnError::Response(_) => Some(Down::Server),
+        _ => None,
+    }
 }
 
 /// What the caller may do on the dashboard.
@@ -302,7 +323,8 @@ pub async fn admin_audit(
 /// The message of a server function's error, without the framework's prefix.
 pub fn error_text(error: &ServerFnError) -> String {
     let text = error.to_string();
-    text.strip_prefix("error running server function: ")
-        .unwrap_or(&text)
-        .to_string()
+    let text = text
+        .strip_prefix("error running server function: ")
+        .unwrap_or(&text);
+    text.strip_prefix(UNANSWERED).unwrap_or(text).to_string()
 }

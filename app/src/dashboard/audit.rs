@@ -4,17 +4,17 @@
 
 use leptos::prelude::*;
 
-use super::api::{admin_audit, error_text};
+use super::api::admin_audit;
 use super::frame::{Live, frame};
-use super::live::{self, Feed};
+use super::kept::Kept;
 use crate::model::admin::AuditPage;
 
 /// The audit page.
 #[component]
 pub fn AuditPageView() -> impl IntoView {
-    let tick = RwSignal::new(0u64);
-    let feed = RwSignal::new(Feed::Starting);
-    live::start(tick, feed, None, false);
+    let live = Live::start(None, false);
+    let tick = live.tick;
+    let kept = Kept::new(live);
     let no_queue = Memo::new(|_| None::<String>);
     let who = RwSignal::new(String::new());
     let action = RwSignal::new(String::new());
@@ -23,19 +23,19 @@ pub fn AuditPageView() -> impl IntoView {
     let page = Resource::new(
         move || {
             // Only the newest page follows the log.
-            let live = if before.get().is_none() {
+            let newest = if before.get().is_none() {
                 tick.get()
             } else {
                 0
             };
-            (live, who.get(), action.get(), since.get(), before.get())
+            (newest, who.get(), action.get(), since.get(), before.get())
         },
         |(_, who, action, since, before)| admin_audit(Some(who), Some(action), Some(since), before),
     );
     frame(
         || "Audit log · Sentinel".to_string(),
         no_queue,
-        Live { tick, feed },
+        live,
         move |_access| {
             view! {
                 <section class="panel audit" aria-labelledby="audit-title">
@@ -82,10 +82,7 @@ pub fn AuditPageView() -> impl IntoView {
                     </div>
                     <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                         {move || Suspend::new(async move {
-                            match page.await {
-                                Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
-                                Ok(page) => table(page, before).into_any(),
-                            }
+                            kept.show(page.await, |page| table(page, before))
                         })}
                     </Transition>
                 </section>

@@ -7,17 +7,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::api::{admin_firing, error_text, my_admin_access};
+pub use super::live::Live;
 use super::live::Feed;
 use crate::model::admin::{AdminAccess, FiringSummary};
-
-/// What a page keeps live: the tick its reads follow and how live the page is.
-#[derive(Clone, Copy)]
-pub struct Live {
-    /// Moves when the page should read again.
-    pub tick: RwSignal<u64>,
-    /// How live it is.
-    pub feed: RwSignal<Feed>,
-}
 
 /// The page for someone who may not see the dashboard.
 fn denied(message: Option<String>) -> AnyView {
@@ -79,9 +71,10 @@ fn banner(firing: Option<FiringSummary>) -> Option<impl IntoView> {
     })
 }
 
-/// The dashboard's header: the title, the queue shown, the nav, how live the page is.
+/// The dashboard's header: the title, the queue shown, the nav, how live the page is (and,
+/// while Redis or the server does not answer, since when and the last good read).
 fn header(
-    feed: RwSignal<Feed>,
+    live: Live,
     queue: Memo<Option<String>>,
     firing: Resource<Result<FiringSummary, ServerFnError>>,
 ) -> impl IntoView {
@@ -104,11 +97,31 @@ fn header(
                 <a href="/">"Tasks"</a>
             </nav>
             <span
-                class=move || format!("feed feed-{}", if feed.get() == Feed::Live { "live" } else { "off" })
-                data-feed=move || format!("{:?}", feed.get()).to_lowercase()
+                class=move || {
+                    let state = if live.health.with(|h| h.down.is_some()) {
+                        "down"
+                    } else if live.feed.get() == Feed::Live {
+                        "live"
+                    } else {
+                        "off"
+                    };
+                    format!("feed feed-{state}")
+                }
+                data-feed=move || {
+                    if live.health.with(|h| h.down.is_some()) {
+                        "down".to_string()
+                    } else {
+                        format!("{:?}", live.feed.get()).to_lowercase()
+                    }
+                }
                 role="status"
             >
-                {move || feed.get().words()}
+                {move || {
+                    live.health
+                        .get()
+                        .words(live.now.get())
+                        .unwrap_or_else(|| live.feed.get().words().to_string())
+                }}
             </span>
         </header>
         <Transition fallback=|| ()>
@@ -136,7 +149,7 @@ where
     view! {
         <Title text=move || crate::head::title_text(title())/>
         <main class="page admin" data-hydrated=move || hydrated.get().to_string()>
-            {header(live.feed, queue, firing)}
+            {header(live, queue, firing)}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || {
                     let content = content.clone();

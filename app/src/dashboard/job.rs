@@ -6,9 +6,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use serde_json::Value;
 
-use super::api::{admin_job, admin_why, error_text};
+use super::api::{admin_job, admin_why};
 use super::frame::{Live, frame};
-use super::live::{self, Feed};
+use super::kept::Kept;
 use super::{owner_of, progress_of, state_title, when};
 use crate::model::admin::{AdminAccess, JobDetail};
 use crate::model::types::JobState;
@@ -23,14 +23,9 @@ pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
     let queue = super::queue_param();
-    let tick = RwSignal::new(0u64);
-    let feed = RwSignal::new(Feed::Starting);
-    live::start(
-        tick,
-        feed,
-        Some(id.get_untracked()),
-        queue.get_untracked().is_none(),
-    );
+    let live = Live::start(Some(id.get_untracked()), queue.get_untracked().is_none());
+    let tick = live.tick;
+    let kept = Kept::new(live);
     let job = Resource::new(
         move || (id.get(), queue.get(), tick.get()),
         |(id, queue, _)| admin_job(id, queue),
@@ -43,23 +38,22 @@ pub fn JobPage() -> impl IntoView {
     frame(
         move || format!("Job {} · Sentinel", id.get()),
         queue,
-        Live { tick, feed },
+        live,
         move |access| {
             view! {
                 <p><a href=move || super::jobs::link(queue.get().as_deref(), None, None, 0, None)>"← All jobs"</a></p>
                 <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
-                        match job.await {
-                            Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
-                            Ok(None) => view! {
+                        kept.show(job.await, move |job| match job {
+                            None => view! {
                                 <section class="panel">
                                     <h2>{format!("Job {}", id.get_untracked())}</h2>
                                     <p>"There is no such job: it was never added, or it was removed (finished jobs are kept for a while, then removed)."</p>
                                 </section>
                             }
                             .into_any(),
-                            Ok(Some(detail)) => detail_view(detail, access, notice, tick, queue).into_any(),
-                        }
+                            Some(detail) => detail_view(detail, access, notice, tick, queue).into_any(),
+                        })
                     })}
                 </Transition>
                 <Transition fallback=|| ()>

@@ -9,6 +9,8 @@ use leptos_router::hooks::use_query_map;
 use std::collections::BTreeSet;
 
 use super::api::{admin_act, admin_bulk, admin_bulk_progress, admin_jobs, error_text};
+use super::kept::Kept;
+use super::live::Live;
 use super::{confirm, owner_of, progress_of, state_counts, state_title};
 use crate::model::admin::{AdminAccess, JobPage, JobQuery, ListedJob, Overview};
 use crate::model::types::JobState;
@@ -134,10 +136,12 @@ pub fn act(
 /// The jobs section.
 #[component]
 pub fn Jobs(
-    tick: RwSignal<u64>,
+    live: Live,
     access: AdminAccess,
     overview: Resource<Result<Overview, ServerFnError>>,
 ) -> impl IntoView {
+    let tick = live.tick;
+    let kept = Kept::new(live);
     let query = use_query_map();
     let queue = super::queue_param();
     let asked = Memo::new(move |_| {
@@ -267,10 +271,7 @@ pub fn Jobs(
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let asked = asked.get_untracked();
-                    match jobs.await {
-                        Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
-                        Ok(page) => table(page, &asked, access, notice, tick, bulk).into_any(),
-                    }
+                    kept.show(jobs.await, |page| table(page, &asked, access, notice, tick, bulk))
                 })}
             </Transition>
         </section>

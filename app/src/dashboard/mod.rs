@@ -11,6 +11,7 @@ pub mod chart;
 pub mod frame;
 pub mod job;
 pub mod jobs;
+pub mod kept;
 pub mod live;
 pub mod queues;
 pub mod schedulers;
@@ -28,7 +29,7 @@ use api::{admin_overview, admin_queue, error_text};
 use audit::AuditPageView;
 use frame::{Live, frame};
 use job::JobPage;
-use live::Feed;
+use kept::Kept;
 use queues::QueuesPage;
 
 /// Declares a dashboard page's route view, `$view()`: lazily loaded in a split build (feature
@@ -117,10 +118,9 @@ pub fn job_link(id: &str, queue: Option<&str>) -> String {
 #[component]
 fn Dashboard() -> impl IntoView {
     let queue = queue_param();
-    let tick = RwSignal::new(0u64);
-    let feed = RwSignal::new(Feed::Starting);
     // The event stream carries Sentinel's own queue: another queue's view is read every 2 s.
-    live::start(tick, feed, None, queue.get_untracked().is_none());
+    let live = Live::start(None, queue.get_untracked().is_none());
+    let tick = live.tick;
     let overview = Resource::new(
         move || (queue.get(), tick.get()),
         |(queue, _)| admin_overview(queue),
@@ -128,12 +128,12 @@ fn Dashboard() -> impl IntoView {
     frame(
         || "Dashboard · Sentinel".to_string(),
         queue,
-        Live { tick, feed },
+        live,
         move |access| {
             view! {
-                {view! { <OverviewPanel overview tick access queue/> }.into_any()}
-                {view! { <jobs::Jobs tick access overview/> }.into_any()}
-                {view! { <schedulers::SchedulersPanel tick access queue/> }.into_any()}
+                {view! { <OverviewPanel overview live access queue/> }.into_any()}
+                {view! { <jobs::Jobs live access overview/> }.into_any()}
+                {view! { <schedulers::SchedulersPanel live access queue/> }.into_any()}
                 {(access == AdminAccess::Operator).then(|| view! {
                     <section class="panel tools" aria-label="Clean and add">
                         <tools::CleanForm tick queue/>
@@ -175,10 +175,12 @@ pub fn state_title(state: JobState) -> &'static str {
 #[component]
 fn OverviewPanel(
     overview: Resource<Result<Overview, ServerFnError>>,
-    tick: RwSignal<u64>,
+    live: Live,
     access: AdminAccess,
     queue: Memo<Option<String>>,
 ) -> impl IntoView {
+    let tick = live.tick;
+    let kept = Kept::new(live);
     let problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let toggle = move |pause: bool| {
@@ -204,9 +206,7 @@ fn OverviewPanel(
             <h2 id="overview-title">"Overview"</h2>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match overview.await {
-                        Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
-                        Ok(o) => {
+                    kept.show(overview.await, move |o| {
                             let paused = o.paused;
                             let total_busy: usize = o.workers.iter().filter_map(|w| w.busy).sum();
                             let full = o.memory.filter(|m| m.full).map(|m| view! {
@@ -249,8 +249,7 @@ fn OverviewPanel(
                                 {workers(&o.workers)}
                             }
                             .into_any()
-                        }
-                    }
+                    })
                 })}
             </Transition>
         </section>

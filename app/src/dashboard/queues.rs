@@ -4,17 +4,17 @@
 
 use leptos::prelude::*;
 
-use super::api::{admin_queues, error_text};
+use super::api::admin_queues;
 use super::frame::{Live, frame};
-use super::live::{self, Feed};
+use super::kept::Kept;
 use crate::model::admin::{QUEUES_PER_PAGE, QueueList, QueueSummary};
 
 /// The queues page.
 #[component]
 pub fn QueuesPage() -> impl IntoView {
-    let tick = RwSignal::new(0u64);
-    let feed = RwSignal::new(Feed::Starting);
-    live::start(tick, feed, None, false);
+    let live = Live::start(None, false);
+    let tick = live.tick;
+    let kept = Kept::new(live);
     let no_queue = Memo::new(|_| None::<String>);
     let rescan = RwSignal::new(false);
     let filter = RwSignal::new(String::new());
@@ -29,7 +29,7 @@ pub fn QueuesPage() -> impl IntoView {
     frame(
         || "Queues · Sentinel".to_string(),
         no_queue,
-        Live { tick, feed },
+        live,
         move |_access| {
             view! {
                 <section class="panel queues" aria-labelledby="queues-title">
@@ -63,13 +63,8 @@ pub fn QueuesPage() -> impl IntoView {
                             let read = queues.await;
                             // One rescan per click.
                             rescan.set(false);
-                            match read {
-                                Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
-                                Ok(list) => {
-                                    let filtered = !filter.get_untracked().trim().is_empty();
-                                    table(list, offset, filtered).into_any()
-                                }
-                            }
+                            let filtered = !filter.get_untracked().trim().is_empty();
+                            kept.show(read, |list| table(list, offset, filtered))
                         })}
                     </Transition>
                 </section>

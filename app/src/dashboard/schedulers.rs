@@ -6,6 +6,8 @@ use leptos::prelude::*;
 
 use super::api::{admin_scheduler_act, admin_scheduler_save, admin_schedulers, error_text};
 use super::confirm;
+use super::kept::Kept;
+use super::live::Live;
 use crate::model::admin::{AdminAccess, Scheduler};
 
 /// The form's fields, for editing a scheduler in place.
@@ -51,10 +53,12 @@ fn schedule_words(scheduler: &Scheduler) -> String {
 /// The schedulers panel.
 #[component]
 pub fn SchedulersPanel(
-    tick: RwSignal<u64>,
+    live: Live,
     access: AdminAccess,
     queue: Memo<Option<String>>,
 ) -> impl IntoView {
+    let tick = live.tick;
+    let kept = Kept::new(live);
     let list = Resource::new(
         move || (queue.get(), tick.get()),
         |(queue, _)| admin_schedulers(queue),
@@ -104,14 +108,10 @@ pub fn SchedulersPanel(
     };
     let rows = move || {
         Suspend::new(async move {
-            match list.await {
-                Err(error) => {
-                    view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any()
-                }
-                Ok(list) if list.schedulers.is_empty() => {
+            kept.show(list.await, move |list| {
+                if list.schedulers.is_empty() {
                     view! { <p class="muted">"No job scheduler on this queue."</p> }.into_any()
-                }
-                Ok(list) => {
+                } else {
                     let now = crate::model::time::now_ms();
                     let rows = list
                         .schedulers
@@ -185,7 +185,7 @@ pub fn SchedulersPanel(
                     }
                     .into_any()
                 }
-            }
+            })
         })
     };
     let field =
