@@ -10,10 +10,13 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { OUT, createToken, killAll, launchBrowser, startRedis, startSentinel, until } from './harness.mjs';
+import {
+  OUT, createToken, killAll, launchBrowser, processes, startRedis, startSentinel, until,
+} from './harness.mjs';
 
 let server;
 let redisUrl;
+let redisProcess;
 let base;
 let browser;
 const tokens = {};
@@ -24,6 +27,7 @@ before(async () => {
   const dir = mkdtempSync(`${tmpdir()}/sentinel-e2e-dashboard-`);
   writeFileSync(`${dir}/tokens`, `${lines.join('\n')}\n`);
   redisUrl = await startRedis();
+  redisProcess = processes[processes.length - 1];
   ({ server, base } = await startSentinel(redisUrl, {
     SENTINEL_AUTH: 'on',
     SENTINEL_TOKENS_FILE: `${dir}/tokens`,
@@ -412,4 +416,63 @@ test('a Node scheduler is edited, paused and resumed from the dashboard; Node re
   await ops.context.close();
   await node.close();
   connection.disconnect();
+});
+
+// Last: Redis is frozen for 20 s (SIGSTOP) with three dashboard pages open, as an on-call
+// operator meets an outage.
+test('in a Redis outage every dashboard page says so, keeps what it showed and comes back', async () => {
+  const ops = await person(tokens.ops);
+  const id = await enqueue(ops.context, { seconds: 1, delay: 600000 });
+  const failures = [];
+  const pages = {
+    overview: await ops.open('/admin'),
+    queues: await ops.open('/admin/queues'),
+    job: await ops.open(`/admin/jobs/${id}`),
+  };
+  const shown = {
+    overview: '.overview .queue-line',
+    queues: 'tr[data-queue="sentinel:sentinel-tasks"]',
+    job: `section.job[data-state="delayed"]`,
+  };
+  for (const [name, page] of Object.entries(pages)) {
+    page.on('response', (r) => { if (r.status() >= 500 && r.status() !== 503) failures.push(`${name}: ${r.status()} ${r.url()}`); });
+    await page.waitForSelector(shown[name], { timeout: 15000 });
+  }
+  // Refused loads of the reads are expected while Redis is away (503), nothing else.
+  const refused = (p) => p.replace(/^error: Failed to load resource: the server responded with a status of 503.*$/, '');
+  const frozenAt = Date.now();
+  process.kill(redisProcess.pid, 'SIGSTOP');
+  let resumed = false;
+  try {
+    for (const [name, page] of Object.entries(pages)) {
+      await page.waitForSelector('[data-feed="down"]', { timeout: 8000 });
+      assert.match(await page.textContent('[data-feed]'),
+        /Redis unreachable since \d\d:\d\d:\d\d UTC; last good read \d\d:\d\d:\d\d UTC/, name);
+      // What was on screen stays, marked stale with its age.
+      await page.waitForSelector('[data-stale="true"] .banner.stale', { timeout: 8000 });
+      assert.match(await page.textContent('.banner.stale'), /Redis does not answer\. Showing what was read at .* ago/, name);
+      assert.ok(await page.$(shown[name]), `${name} keeps what it showed`);
+    }
+    console.log(`every page said so ${Date.now() - frozenAt} ms after the freeze`);
+    await pages.overview.screenshot({ path: `${OUT}/dashboard-outage.png`, fullPage: true });
+    const left = 20000 - (Date.now() - frozenAt);
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+    for (const [name, page] of Object.entries(pages)) {
+      assert.ok(await page.$(shown[name]), `${name} still shows its last data after 20 s`);
+      assert.equal(await page.getAttribute('[data-feed]', 'data-feed'), 'down', name);
+    }
+    process.kill(redisProcess.pid, 'SIGCONT');
+    resumed = true;
+  } finally {
+    if (!resumed) process.kill(redisProcess.pid, 'SIGCONT');
+  }
+  const thawedAt = Date.now();
+  for (const [name, page] of Object.entries(pages)) {
+    await until(`${name} to recover`, async () =>
+      (await page.getAttribute('[data-feed]', 'data-feed')) !== 'down' && !(await page.$('[data-stale="true"]')), 10000);
+  }
+  console.log(`every page recovered ${Date.now() - thawedAt} ms after Redis answered again`);
+  assert.deepEqual(failures, [], 'no read answered a 5xx other than 503');
+  assert.deepEqual(ops.problems.map(refused).filter(Boolean), []);
+  await ops.context.close();
 });
