@@ -1,7 +1,7 @@
 //! What a read showed last, kept on screen while reads fail: an outage must not blank the page
-//! an operator is looking at. A failed read shows the last good answer under a line saying
-//! why it is old and how old; a read refused because Redis or the server does not answer also
-//! tells the page's [`Live`] (the badge turns red, reads back off).
+//! an operator is looking at. A read refused because Redis or the server does not answer shows
+//! the last good answer under a line saying why it is old and how old, and tells the page's
+//! [`Live`] (the badge turns red, reads back off); any other refusal shows itself alone.
 
 use leptos::prelude::*;
 
@@ -47,11 +47,15 @@ impl<T: Clone + Send + Sync + 'static> Kept<T> {
                 view(value).into_any()
             }
             Err(error) => {
-                if let Some(what) = unanswered_by(&error) {
+                let unanswered = unanswered_by(&error);
+                if let Some(what) = unanswered {
                     self.live.unanswered(what, now);
                 }
                 let said = error_text(&error);
-                match self.last.get_value() {
+                // A refusal (a search that is not the language, a queue that is gone) is about
+                // what was asked: what was read for another question is not shown for it.
+                let kept = unanswered.and_then(|_| self.last.get_value());
+                match kept {
                     Some((value, at)) => {
                         let live_now = self.live.now;
                         let age = move || relative(at as u64, live_now.get().max(at));

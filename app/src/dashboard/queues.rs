@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use super::api::admin_queues;
 use super::frame::{Live, frame};
 use super::kept::Kept;
-use crate::model::admin::{QUEUES_PER_PAGE, QueueList, QueueSummary};
+use crate::model::admin::{QUEUES_PER_PAGE, QueueColumn, QueueList, QueueSummary};
 
 /// The queues page.
 #[component]
@@ -19,6 +19,8 @@ pub fn QueuesPage() -> impl IntoView {
     let rescan = RwSignal::new(false);
     let filter = RwSignal::new(String::new());
     let offset = RwSignal::new(0u32);
+    // What needs a look first; any column sorts the page shown.
+    let sort = RwSignal::new((QueueColumn::Health, false));
     // Only the page shown is read (the server reads the queues of that page alone).
     let queues = Resource::new(
         move || (tick.get(), rescan.get(), filter.get(), offset.get()),
@@ -64,7 +66,7 @@ pub fn QueuesPage() -> impl IntoView {
                             // One rescan per click.
                             rescan.set(false);
                             let filtered = !filter.get_untracked().trim().is_empty();
-                            kept.show(read, |list| table(list, offset, filtered))
+                            kept.show(read, |list| table(list, offset, filtered, sort))
                         })}
                     </Transition>
                 </section>
@@ -83,7 +85,79 @@ fn queue_link(queue: &QueueSummary, home: &str) -> String {
     }
 }
 
-fn table(list: QueueList, offset: RwSignal<u32>, filtered: bool) -> impl IntoView + use<> {
+/// A column's header: a button that sorts by it (again: the other way), and `aria-sort`.
+fn sort_header(
+    label: &'static str,
+    column: QueueColumn,
+    sort: RwSignal<(QueueColumn, bool)>,
+) -> impl IntoView {
+    let state = move || match sort.get() {
+        (by, true) if by == column => "ascending",
+        (by, false) if by == column => "descending",
+        _ => "none",
+    };
+    view! {
+        <th scope="col" aria-sort=state>
+            <button
+                type="button"
+                class="sort"
+                on:click=move |_| {
+                    sort.update(|(by, ascending)| {
+                        if *by == column {
+                            *ascending = !*ascending;
+                        } else {
+                            // Names read A to Z; numbers and troubles biggest first.
+                            *by = column;
+                            *ascending = matches!(column, QueueColumn::Name | QueueColumn::Prefix);
+                        }
+                    })
+                }
+            >
+                {label}
+                <span aria-hidden="true">
+                    {move || match state() {
+                        "ascending" => " ▲",
+                        "descending" => " ▼",
+                        _ => "",
+                    }}
+                </span>
+            </button>
+        </th>
+    }
+}
+
+/// The state cell: what needs a look, or running or paused.
+fn health_cell(queue: &QueueSummary, now: u64) -> impl IntoView + use<> {
+    use crate::model::admin::Trouble;
+    let troubles = queue.troubles(now);
+    let codes = troubles
+        .iter()
+        .map(|t| t.code())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let badge = match troubles.as_slice() {
+        [] => view! { <span class="badge running">"Running"</span> }.into_any(),
+        [Trouble::Paused] => view! { <span class="badge paused">"Paused"</span> }.into_any(),
+        found => {
+            let words = found
+                .iter()
+                .map(|t| t.words())
+                .collect::<Vec<_>>()
+                .join("; ");
+            let title = words.clone();
+            view! { <span class="badge trouble" title=title>"Needs a look: "{words}</span> }
+                .into_any()
+        }
+    };
+    view! { <td data-trouble=codes>{badge}</td> }
+}
+
+fn table(
+    list: QueueList,
+    offset: RwSignal<u32>,
+    filtered: bool,
+    sort: RwSignal<(QueueColumn, bool)>,
+) -> impl IntoView + use<> {
     let now = crate::model::time::now_ms() as u64;
     let total = list.total;
     let first = list.offset;
@@ -122,8 +196,12 @@ fn table(list: QueueList, offset: RwSignal<u32>, filtered: bool) -> impl IntoVie
         }
     });
     let home = list.home.clone();
-    let rows = list
-        .queues
+    let queues = list.queues;
+    let rows = move || {
+        let mut queues = queues.clone();
+        let (by, ascending) = sort.get();
+        by.sort(&mut queues, ascending, now);
+        queues
         .into_iter()
         .map(|queue| {
             let href = queue_link(&queue, &home);
@@ -137,17 +215,12 @@ fn table(list: QueueList, offset: RwSignal<u32>, filtered: bool) -> impl IntoVie
                 <tr data-queue=format!("{}:{}", queue.prefix, queue.name)>
                     <td><a href=href>{name}</a></td>
                     <td>{queue.prefix.clone()}</td>
-                    <td>
-                        {if queue.paused {
-                            view! { <span class="badge paused">"Paused"</span> }.into_any()
-                        } else {
-                            view! { <span class="badge running">"Running"</span> }.into_any()
-                        }}
-                    </td>
+                    {health_cell(&queue, now)}
                     <td class="num" data-count="waiting">{counts.waiting + counts.paused}</td>
                     <td class="num" data-count="active">{counts.active}</td>
                     <td class="num" data-count="delayed">{counts.delayed}</td>
                     <td class="num" data-count="prioritized">{counts.prioritized}</td>
+                    <td class="num" data-count="waiting-children">{counts.waiting_children}</td>
                     <td class="num" data-count="failed">{counts.failed}</td>
                     <td class="num" data-count="completed">{counts.completed}</td>
                     <td class="num">{format!("{} done, {} failed", queue.completed_last_hour, queue.failed_last_hour)}</td>
@@ -156,7 +229,8 @@ fn table(list: QueueList, offset: RwSignal<u32>, filtered: bool) -> impl IntoVie
                 </tr>
             }
         })
-        .collect_view();
+        .collect_view()
+    };
     view! {
         <p class="muted" role="status">
             {match (filtered, total == 1) {
@@ -171,18 +245,19 @@ fn table(list: QueueList, offset: RwSignal<u32>, filtered: bool) -> impl IntoVie
         <table class="jobs-table queues-table">
             <thead>
                 <tr>
-                    <th scope="col">"Queue"</th>
-                    <th scope="col">"Prefix"</th>
-                    <th scope="col">"State"</th>
-                    <th scope="col">"Waiting"</th>
-                    <th scope="col">"Active"</th>
-                    <th scope="col">"Delayed"</th>
-                    <th scope="col">"Prioritized"</th>
-                    <th scope="col">"Failed"</th>
-                    <th scope="col">"Completed"</th>
-                    <th scope="col">"Last hour"</th>
-                    <th scope="col">"Oldest waiting"</th>
-                    <th scope="col">"Workers"</th>
+                    {sort_header("Queue", QueueColumn::Name, sort)}
+                    {sort_header("Prefix", QueueColumn::Prefix, sort)}
+                    {sort_header("State", QueueColumn::Health, sort)}
+                    {sort_header("Waiting", QueueColumn::Waiting, sort)}
+                    {sort_header("Active", QueueColumn::Active, sort)}
+                    {sort_header("Delayed", QueueColumn::Delayed, sort)}
+                    {sort_header("Prioritized", QueueColumn::Prioritized, sort)}
+                    {sort_header("Waiting for children", QueueColumn::WaitingChildren, sort)}
+                    {sort_header("Failed", QueueColumn::Failed, sort)}
+                    {sort_header("Completed", QueueColumn::Completed, sort)}
+                    {sort_header("Last hour", QueueColumn::LastHourFailed, sort)}
+                    {sort_header("Oldest waiting", QueueColumn::OldestWaiting, sort)}
+                    {sort_header("Workers", QueueColumn::Workers, sort)}
                 </tr>
             </thead>
             <tbody>{rows}</tbody>
