@@ -338,6 +338,19 @@ test('the queues page lists a Node queue; its own dashboard acts on it and Node 
   await page.waitForSelector(line, { timeout: 15000 });
   assert.equal((await page.textContent(`${line} [data-count="delayed"]`)).trim(), '1');
   assert.equal((await page.textContent(`${line} [data-count="waiting"]`)).trim(), '1');
+  // A job waits and no worker is connected: marked, and listed before the healthy queues.
+  assert.match(await page.getAttribute(`${line} [data-trouble]`, 'data-trouble'), /no-worker/);
+  assert.match(await page.textContent(`${line} .badge.trouble`), /Needs a look: jobs wait and no worker is connected/);
+  assert.equal(await page.$eval('tbody tr', (tr) => tr.dataset.queue), 'billing:invoices');
+  // Every column sorts, and says how.
+  await page.click('th:has-text("Delayed") button');
+  const delayed = () => page.$$eval('tbody tr [data-count="delayed"]', (cells) => cells.map((c) => Number(c.textContent)));
+  assert.equal(await page.getAttribute('th:has-text("Delayed")', 'aria-sort'), 'descending');
+  assert.deepEqual(await delayed(), [...(await delayed())].sort((a, b) => b - a));
+  await page.click('th:has-text("Delayed") button');
+  assert.equal(await page.getAttribute('th:has-text("Delayed")', 'aria-sort'), 'ascending');
+  assert.deepEqual(await delayed(), [...(await delayed())].sort((a, b) => a - b));
+  assert.equal(await page.getAttribute('th:has-text("State")', 'aria-sort'), 'none');
   // The filter hides the other queues.
   await page.fill('#queue-filter', 'invoi');
   await until('the filter to hide the other queues', async () =>
