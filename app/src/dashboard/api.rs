@@ -25,9 +25,7 @@ fn failed(error: crate::backend::BackendError) -> ServerFnError {
 pub fn unanswered_by(error: &ServerFnError) -> Option<super::live::Down> {
     use super::live::Down;
     match error {
-        ServerFnError::ServerError(message) if message.starts_with(UNANSWERED) => {
-            Some(Down::Redis)
-        }
+        ServerFnError::ServerError(message) if message.starts_with(UNANSWERED) => Some(Down::Redis),
         ServerFnError::Request(_) | ServerFnError::Response(_) => Some(Down::Server),
         _ => None,
     }

@@ -7,8 +7,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::api::{admin_firing, error_text, my_admin_access};
-pub use super::live::Live;
 use super::live::Feed;
+pub use super::live::Live;
 use crate::model::admin::{AdminAccess, FiringSummary};
 
 /// The page for someone who may not see the dashboard.

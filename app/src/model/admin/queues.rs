@@ -290,7 +290,8 @@ impl QueueColumn {
                 // Older first when descending: no waiting job counts as youngest.
                 QueueColumn::OldestWaiting => {
                     let age = |q: &QueueSummary| {
-                        q.oldest_waiting_at.map_or(0, |at| now_ms.saturating_sub(at))
+                        q.oldest_waiting_at
+                            .map_or(0, |at| now_ms.saturating_sub(at))
                     };
                     age(a).cmp(&age(b))
                 }
