@@ -56,7 +56,7 @@ pub async fn act(
     // gone job drops them anyway).
     let forget = || async {
         let job = record.summary();
-        let _ = crate::queue::index::forget(queue, id.as_str(), &job.data).await;
+        let _ = crate::queue::index::forget(queue, id.as_str(), &job.name, &job.data).await;
     };
     let outcome = |result: &str| ActionOutcome {
         id: id.to_string(),

@@ -1,8 +1,6 @@
-//! The search index of the jobs Sentinel adds: for each term (`data:<field>:<value>` for each
-//! top-level scalar field of the data), a sorted set of job ids scored by when they were added,
-//! so a search finds its first page without reading the queue. The job name is no term: every
-//! job Sentinel adds is a `longTask`, so a search by that name matches whatever the scan meets
-//! first, and an index entry for it would be one more write on every enqueue for nothing.
+//! The search index of the jobs Sentinel adds: for each term (`name:<name>`, and
+//! `data:<field>:<value>` for each top-level scalar field of the data), a sorted set of job ids
+//! scored by when they were added, so a search finds its first page without reading the queue.
 //!
 //! The keys are the queue's own (`<prefix>:<queue>:idx:…`), so they share its hash slot on a
 //! cluster when the prefix carries a hash tag. The index only proposes candidates: a search
@@ -30,6 +28,11 @@ const SWEEP_CHUNK: isize = 500;
 /// Steps per term and sweep (the rest waits for the next sweep).
 const SWEEP_STEPS: usize = 40;
 
+/// The term of a job name.
+pub fn name_term(name: &str) -> Option<String> {
+    (name.len() <= MAX_INDEXED_VALUE_BYTES).then(|| format!("name:{name}"))
+}
+
 /// The term of a top-level data field holding `value` (a scalar, not too long), if indexed.
 pub fn data_term(field: &str, value: &str) -> Option<String> {
     let field_ok = !field.is_empty()
@@ -41,9 +44,9 @@ pub fn data_term(field: &str, value: &str) -> Option<String> {
         .then(|| format!("data:{field}:{}", index_form(value)))
 }
 
-/// The terms of a job with this data.
-pub fn terms(data: &Value) -> Vec<String> {
-    let mut terms = Vec::new();
+/// The terms of a job with this name and data.
+pub fn terms(name: &str, data: &Value) -> Vec<String> {
+    let mut terms: Vec<String> = name_term(name).into_iter().collect();
     if let Value::Object(fields) = data {
         for (field, value) in fields.iter().take(MAX_INDEXED_FIELDS) {
             let text = match value {
@@ -69,8 +72,13 @@ pub(super) fn registry(queue: &TaskQueue) -> String {
 }
 
 /// Takes job `id` out of each of its terms (after we removed it).
-pub async fn forget(queue: &TaskQueue, id: &str, data: &Value) -> Result<(), EngineError> {
-    let terms = terms(data);
+pub async fn forget(
+    queue: &TaskQueue,
+    id: &str,
+    name: &str,
+    data: &Value,
+) -> Result<(), EngineError> {
+    let terms = terms(name, data);
     if terms.is_empty() {
         return Ok(());
     }
@@ -183,9 +191,9 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn terms_cover_scalar_fields_only() {
+    fn terms_cover_name_and_scalar_fields() {
         let data = json!({"seconds": 5, "owner": "user:ann", "nested": {"a": 1}, "list": [1], "ok": true, "long": "x".repeat(200)});
-        let mut got = terms(&data);
+        let mut got = terms("longTask", &data);
         got.sort();
         assert_eq!(
             got,
@@ -193,6 +201,7 @@ mod tests {
                 "data:ok:true".to_string(),
                 "data:owner:user:ann".to_string(),
                 "data:seconds:5".to_string(),
+                "name:longTask".to_string(),
             ]
         );
         assert_eq!(

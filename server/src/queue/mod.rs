@@ -251,7 +251,7 @@ impl TaskQueue {
         // (`writes.rs`): a job left out of the index is still found by the scan for jobs
         // other producers add, and a reservation nobody settles lapses by itself.
         let index_keys = if self.indexing {
-            index::terms(job.data())
+            index::terms(TASK_JOB_NAME, job.data())
                 .iter()
                 .map(|term| index::key(self, term))
                 .collect()

@@ -102,9 +102,14 @@ impl Cursor {
     }
 }
 
-/// The index keys of a query's top-level data terms (a name is matched by the scan).
+/// The index keys of a query's name and top-level data terms.
 fn indexed_terms(queue: &TaskQueue, search: &Search) -> Vec<String> {
-    let mut terms = Vec::new();
+    let mut terms: Vec<String> = search
+        .name
+        .as_deref()
+        .and_then(index::name_term)
+        .into_iter()
+        .collect();
     for (path, value) in &search.data {
         if let [field] = path.as_slice() {
             terms.extend(index::data_term(field, value));

@@ -13,7 +13,7 @@ use std::time::Duration;
 use app::JobId;
 use app::types::JobState;
 
-use super::state::runs::{Run, Runs};
+use super::state::runs::{Run, Runs, Running};
 use crate::queue::control::{Action, act};
 use crate::queue::{EngineError, TaskQueue, worklist};
 
@@ -63,17 +63,16 @@ impl Scope {
     }
 }
 
-/// Starts `action` on `target` in the background; returns the run to follow, or `None` when
-/// `max_runs` runs are under way in this process. When it ends, its audit entry is completed
-/// with the final counts (a second entry of the same action).
+/// Starts `action` on `target` in the background in `place` (taken from `runs`); returns the
+/// run to follow. When it ends, its audit entry is completed with the final counts (a second
+/// entry of the same action).
 pub fn start(
     runs: &Runs,
+    place: Running,
     scope: Scope,
-    max_runs: usize,
     action: Action,
     target: Target,
-) -> Option<Arc<Run>> {
-    let place = runs.take(max_runs)?;
+) -> Arc<Run> {
     let total = match &target {
         Target::Ids(ids) => ids.len() as u64,
         Target::State(_) | Target::Search(..) => 0,
@@ -109,7 +108,7 @@ pub fn start(
             })
             .await;
     });
-    Some(run)
+    run
 }
 
 async fn execute(

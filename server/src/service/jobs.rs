@@ -229,6 +229,15 @@ impl Sentinel {
             count,
         };
         let started = async {
+            // The place among this process's runs first (it needs no Redis): a full house is
+            // said as such, whatever else is wrong; only someone who may is told.
+            self.may(who, Op::Bulk)?;
+            let limit = self.config().limits.max_bulk_runs;
+            let place = self
+                .inner
+                .bulk
+                .take(limit)
+                .ok_or(AppError::TooManyBulkRuns(limit))?;
             let target = self.open(who, Op::Bulk, queue).await?;
             let scope = bulk::Scope {
                 service: self.clone(),
@@ -236,15 +245,13 @@ impl Sentinel {
                 who: who.clone(),
                 asked: asked.clone(),
             };
-            let limit = self.config().limits.max_bulk_runs;
             let run = bulk::start(
                 &self.inner.bulk,
+                place,
                 scope,
-                limit,
                 request.action,
                 request.target,
-            )
-            .ok_or(AppError::TooManyBulkRuns(limit))?;
+            );
             self.forget_reads().await;
             Ok(run.progress())
         }

@@ -176,10 +176,11 @@ impl Sentinel {
         // While the pulse knows Redis does not answer, every operation is refused at once
         // rather than each waiting out its own timeout: a dashboard in an outage gets its 503
         // in a millisecond, and the server holds no pile of waiting requests.
+        let queue = self.connected_queue()?;
         if let Some(since_ms) = self.inner.pulse.down_since() {
             return Err(AppError::QueueDown { since_ms });
         }
-        self.connected_queue()
+        Ok(queue)
     }
 
     /// The queue's connection whatever the pulse says (the pings that tell it), or 503.
