@@ -125,6 +125,12 @@ pub trait AdminBackend: Send + Sync + 'static {
         &self,
         query: crate::model::admin::JobQuery,
     ) -> BoxFuture<'_, Result<crate::model::admin::JobPage, BackendError>>;
+    /// A page of the jobs a search finds across queues, as `GET /admin/api/search` answers
+    /// it (viewers and up).
+    fn admin_search(
+        &self,
+        query: crate::model::admin::AcrossQuery,
+    ) -> BoxFuture<'_, Result<crate::model::admin::AcrossPage, BackendError>>;
     /// One job in full; `None` when there is no such job (viewers and up).
     fn admin_job(
         &self,

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::model::admin::{
-    ActionOutcome, AdminAccess, BulkProgress, JobDetail, JobPage, JobQuery, Overview,
+    AcrossPage, AcrossQuery, ActionOutcome, AdminAccess, BulkProgress, JobDetail, JobPage, JobQuery, Overview,
 };
 
 /// How a server function's error says the queue did not answer (asking again later may work),
@@ -51,6 +51,15 @@ pub async fn admin_overview(queue: Option<String>) -> Result<Overview, ServerFnE
 pub async fn admin_jobs(query: JobQuery) -> Result<JobPage, ServerFnError> {
     crate::backend::admin_backend()?
         .admin_jobs(query)
+        .await
+        .map_err(failed)
+}
+
+/// A page of the jobs a search finds across queues.
+#[server(prefix = "/api", endpoint = "admin/search")]
+pub async fn admin_search(query: AcrossQuery) -> Result<AcrossPage, ServerFnError> {
+    crate::backend::admin_backend()?
+        .admin_search(query)
         .await
         .map_err(failed)
 }

@@ -1,5 +1,6 @@
 //! The frame every dashboard page shares: its title; the header (the queue shown, the way to
-//! the other pages with the count of alert rules firing, how live the page is); a banner naming
+//! the other pages with the count of alert rules firing, a search across every queue, how live
+//! the page is); a banner naming
 //! the rules that fire; and the access check before the page's own content. A page is its
 //! content as a function of what the caller may do, inside [`frame`].
 
@@ -85,6 +86,18 @@ fn header(
                 let shown = q.clone();
                 view! { <span class="queue-name" data-queue=q>{shown}</span> }
             })}
+            <leptos_router::components::Form method="GET" action="/admin" attr:class="find-all" attr:role="search">
+                <input type="hidden" name="in" value="all"/>
+                {move || queue.get().map(|q| view! { <input type="hidden" name="queue" value=q/> })}
+                <input
+                    type="search"
+                    name="q"
+                    maxlength="200"
+                    required
+                    aria-label="Search every queue"
+                    placeholder="Search every queue"
+                />
+            </leptos_router::components::Form>
             <nav aria-label="Sentinel">
                 <a href="/admin/queues">"Queues"</a>
                 " "

@@ -8,11 +8,12 @@ use leptos_router::hooks::use_query_map;
 
 use std::collections::BTreeSet;
 
+use super::across::{Across, Elsewhere};
 use super::api::{admin_act, admin_bulk, admin_bulk_progress, admin_jobs, error_text};
 use super::kept::Kept;
 use super::live::Live;
 use super::{confirm, owner_of, progress_of, state_counts, state_title};
-use crate::model::admin::{AdminAccess, JobPage, JobQuery, ListedJob, Overview};
+use crate::model::admin::{AcrossQuery, AdminAccess, JobPage, JobQuery, ListedJob, Overview};
 use crate::model::types::JobState;
 
 /// Jobs per page.
@@ -159,9 +160,36 @@ pub fn Jobs(
             queue: queue.get(),
         }
     });
+    // `in=all`: the search looks in every queue the caller may see (see `across.rs`).
+    let across = Memo::new(move |_| {
+        let query = query.get();
+        (query.get("in").as_deref() == Some("all") && asked.with(|a| a.q.is_some())).then(|| {
+            asked.with(|a| AcrossQuery {
+                q: view_search(a),
+                cursor: a.cursor.clone(),
+                size: PAGE_SIZE,
+                queue: a.queue.clone(),
+                only_in_view: false,
+            })
+        })
+    });
     let jobs = Resource::new(
-        move || (asked.get(), tick.get()),
-        |(asked, _)| admin_jobs(asked),
+        move || (asked.get(), across.with(Option::is_some), tick.get()),
+        |(asked, across, _)| async move {
+            if across {
+                // Not shown: the search across queues is.
+                return Ok(JobPage {
+                    total: 0,
+                    page: 0,
+                    size: PAGE_SIZE,
+                    jobs: Vec::new(),
+                    complete: true,
+                    next: None,
+                    skipped: 0,
+                });
+            }
+            admin_jobs(asked).await
+        },
     );
     let notice = RwSignal::new(None::<(bool, String)>);
     // The selection survives live refreshes; another view starts a new one.
@@ -253,6 +281,11 @@ pub fn Jobs(
                     aria-keyshortcuts="/"
                     prop:value=move || asked.with(|a| a.q.clone().unwrap_or_default())
                 />
+                <label for="search-in" class="sr-only">"Where"</label>
+                <select id="search-in" name="in">
+                    <option value="" selected=move || across.with(Option::is_none)>"This queue"</option>
+                    <option value="all" selected=move || across.with(Option::is_some)>"Every queue"</option>
+                </select>
                 <button type="submit">"Search"</button>
                 <details id="search-help" class="help">
                     <summary>"How to search (press / to jump here)"</summary>
@@ -268,12 +301,17 @@ pub fn Jobs(
             <div class="notice" role="status" aria-live="polite">
                 {move || notice.get().map(|(bad, text)| view! { <p class=if bad { "error" } else { "ok" }>{text}</p> })}
             </div>
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    let asked = asked.get_untracked();
-                    kept.show(jobs.await, |page| table(page, &asked, access, notice, tick, bulk))
-                })}
-            </Transition>
+            {move || match across.get() {
+                Some(_) => view! { <Across live asked=Memo::new(move |_| across.get().unwrap_or_default())/> }.into_any(),
+                None => view! {
+                    <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                        {move || Suspend::new(async move {
+                            let asked = asked.get_untracked();
+                            kept.show(jobs.await, |page| table(page, &asked, access, notice, tick, bulk))
+                        })}
+                    </Transition>
+                }.into_any(),
+            }}
         </section>
     }
 }
@@ -373,6 +411,8 @@ fn table(
             </th>
         }
     });
+    let elsewhere = (page.jobs.is_empty() && page.complete && asked.q.is_some() && asked.cursor.is_none())
+        .then(|| view! { <Elsewhere q=view_search(asked) queue=asked.queue.clone()/> });
     let rows = page
         .jobs
         .into_iter()
@@ -380,6 +420,7 @@ fn table(
         .collect_view();
     view! {
         <p class="muted" aria-live="polite">{line}</p>
+        {elsewhere}
         {bar}
         <div class="table-wrap">
             <table class="job-table">

@@ -4,6 +4,7 @@
 //! [`live`]: the event stream marks what changed, the overview comes from the server's shared
 //! per-process copy ([`api::admin_overview`]).
 
+pub mod across;
 pub mod alerts;
 pub mod api;
 pub mod audit;

@@ -129,6 +129,17 @@ pub struct GuardSettings {
     )]
     pub discovery_min_interval_ms: u64,
 
+    /// Keys one scan for queues looks at, at most (about one `SCAN` step per 1,000): on a Redis
+    /// holding more keys, the queues found are the ones met so far and the queues page says
+    /// the list may be partial. Raise it where there are millions of jobs and queues are
+    /// missing.
+    #[arg(
+        long,
+        env = "SENTINEL_DISCOVERY_SCAN_KEYS",
+        default_value_t = 200_000
+    )]
+    pub discovery_scan_keys: usize,
+
     /// Queues `/metrics` labels one by one (the busiest first); the rest are summed under
     /// `queue="_other"`.
     #[arg(long, env = "SENTINEL_METRICS_MAX_QUEUES", default_value_t = 50)]
@@ -145,6 +156,7 @@ impl Default for GuardSettings {
             audit_max_age_days: 90,
             audit_sign_in_window_secs: 60,
             discovery_min_interval_ms: 10_000,
+            discovery_scan_keys: 200_000,
             metrics_max_queues: 50,
         }
     }
@@ -186,6 +198,12 @@ impl GuardSettings {
             return fail(
                 "SENTINEL_DISCOVERY_MIN_INTERVAL_MS",
                 "must be from 1000 to 3600000",
+            );
+        }
+        if !(1_000..=100_000_000).contains(&self.discovery_scan_keys) {
+            return fail(
+                "SENTINEL_DISCOVERY_SCAN_KEYS",
+                "must be from 1000 to 100000000",
             );
         }
         if !(1..=10_000).contains(&self.metrics_max_queues) {

@@ -27,6 +27,7 @@ const DEFAULT_PAGE_SIZE: u64 = 20;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/api/jobs", get(list_jobs))
+        .route("/admin/api/search", get(search_across))
         .route("/admin/api/jobs/bulk", post(bulk_action))
         .route("/admin/api/bulk/{bulk}", get(bulk_progress))
         .route("/admin/api/jobs/{id}", get(job))
@@ -105,6 +106,45 @@ pub async fn list_jobs(
         queue: query.get("queue").cloned(),
     };
     Ok(Json(sentinel.find(&who, &asked).await?))
+}
+
+/// `GET /admin/api/search?q=&cursor=&size=&queue=&scope=` → the jobs a search finds across
+/// queues.
+#[utoipa::path(
+    get,
+    path = "/admin/api/search",
+    params(
+        ("q" = String, Query, min_length = 1, max_length = 200, description = "The search, in the language of `GET /admin/api/jobs`'s `q`"),
+        ("cursor" = Option<String>, Query, description = "Where the search goes on: the `next` of its previous answer"),
+        ("size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Jobs per page, at most 100 (default 20)"),
+        ("queue" = Option<String>, Query, description = "The queue in view (`<prefix>:<name>`): searched first"),
+        ("scope" = Option<String>, Query, pattern = "^(all|view)$", description = "`all` (default): every queue the caller may see; `view`: only Sentinel's own queue and the queue in view. One request examines at most 5,000 jobs over all the queues it searches, queue after queue, and answers `next` to go on"),
+    ),
+    responses(
+        (status = 200, description = "The jobs found, each with its queue, and the matches per queue searched", body = app::admin::AcrossPage),
+        (status = 400, description = "A parameter was refused; the body names it", body = crate::error::ErrorBody),
+        crate::http::schema::ForViewers,
+    )
+)]
+pub async fn search_across(
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<app::admin::AcrossPage>, AppError> {
+    sentinel.may(&who, Op::ReadJobs)?;
+    let only_in_view = match query.get("scope").map(|s| s.trim()) {
+        None | Some("" | "all") => false,
+        Some("view") => true,
+        Some(_) => return Err(AppError::param("scope", "must be all or view")),
+    };
+    let asked = app::admin::AcrossQuery {
+        q: query.get("q").cloned().unwrap_or_default(),
+        cursor: query.get("cursor").cloned(),
+        size: number(&query, "size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE as u64)?,
+        queue: query.get("queue").cloned(),
+        only_in_view,
+    };
+    Ok(Json(sentinel.search_across(&who, &asked).await?))
 }
 
 /// `GET /admin/api/jobs/{id}` → the job in full.

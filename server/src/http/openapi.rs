@@ -23,6 +23,7 @@ use crate::config::Config;
         crate::http::health::readyz,
         crate::http::signin::whoami,
         crate::http::admin::list_jobs,
+        crate::http::admin::search_across,
         crate::http::admin::job,
         crate::http::admin::why,
         crate::http::admin::job_action,

@@ -511,6 +511,19 @@ impl AdminBackend for QueueBackend {
         })
     }
 
+    fn admin_search(
+        &self,
+        query: app::admin::AcrossQuery,
+    ) -> BoxFuture<'_, Result<app::admin::AcrossPage, BackendError>> {
+        Box::pin(async move {
+            let who = self.caller()?;
+            self.sentinel()
+                .search_across(&who, &query)
+                .await
+                .map_err(refusal)
+        })
+    }
+
     fn admin_job(
         &self,
         queue: Option<String>,

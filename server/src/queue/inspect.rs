@@ -137,7 +137,7 @@ pub async fn list(
 
 /// The jobs of `listed` (state and id), read in one round trip; jobs gone meanwhile are left
 /// out, and so are entries that are no jobs (counted: the second value).
-pub(super) async fn listed_jobs(
+pub async fn listed_jobs(
     queue: &TaskQueue,
     listed: &[(JobState, String)],
 ) -> Result<(Vec<ListedJob>, u64), EngineError> {

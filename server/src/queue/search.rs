@@ -177,6 +177,8 @@ pub struct Walked {
     pub complete: bool,
     /// Where to go on, when there may be more.
     pub next: Option<Cursor>,
+    /// Jobs examined.
+    pub examined: u64,
 }
 
 /// Runs `search` over `states` from `cursor` (or the start), skipping `skip` matches, for
@@ -212,6 +214,20 @@ pub async fn walk(
     skip: u64,
     size: u64,
 ) -> Result<Walked, EngineError> {
+    walk_within(queue, search, states, cursor, skip, size, BUDGET).await
+}
+
+/// As [`walk`], examining at most `budget` jobs (a search across queues shares one budget
+/// among them).
+pub async fn walk_within(
+    queue: &TaskQueue,
+    search: &Search,
+    states: &[JobState],
+    cursor: Option<Cursor>,
+    skip: u64,
+    size: u64,
+    budget: u64,
+) -> Result<Walked, EngineError> {
     let terms = indexed_terms(queue, search);
     let sources = search_sources(queue, search, states);
     let mut at = match cursor {
@@ -232,7 +248,7 @@ pub async fn walk(
             full_at = Some(examined);
         }
         let counted_enough = full_at.is_some_and(|at| examined >= at + COUNT_AHEAD);
-        if examined >= BUDGET || counted_enough {
+        if examined >= budget || counted_enough {
             break false;
         }
         match at {
@@ -360,6 +376,7 @@ pub async fn walk(
         matched: page.matched,
         complete,
         next,
+        examined,
     })
 }
 

@@ -332,7 +332,7 @@ async fn find_in(
 }
 
 /// The page for a search by id: the job, if it exists and matches the rest of the search.
-async fn by_id(
+pub(super) async fn by_id(
     queue: &TaskQueue,
     parsed: &Search,
     raw: &str,

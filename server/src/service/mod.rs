@@ -19,6 +19,7 @@ pub mod memory;
 pub mod policy;
 pub mod queues;
 pub mod schedulers;
+pub mod search;
 pub mod sessions;
 pub mod state;
 pub mod tasks;

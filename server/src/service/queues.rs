@@ -20,10 +20,6 @@ use crate::error::AppError;
 use crate::queue::discovery::{self, Found, FoundQueue};
 use crate::queue::{TaskQueue, control, inspect};
 
-/// Keys one discovery looks at, at most (whole `SCAN` steps): on a Redis with more keys, the
-/// list says it is not complete.
-pub const DISCOVERY_BUDGET: usize = 200_000;
-
 /// How long the lease of the scanning process lasts (a scan of the budget takes about a
 /// second; a process that dies mid-scan holds it no longer than this).
 const DISCOVERY_LEASE: Duration = Duration::from_secs(30);
@@ -328,7 +324,7 @@ impl Sentinel {
     /// the least interval (or, with `rescan`, whatever its age... within the same bound); else
     /// the result another process stored, if young enough; else a scan by whichever process
     /// takes the lease, the others waiting for its result.
-    async fn discovered(&self, rescan: bool) -> Result<Found, AppError> {
+    pub(super) async fn discovered(&self, rescan: bool) -> Result<Found, AppError> {
         let every = Duration::from_millis(self.config().guards.discovery_min_interval_ms);
         let reads = &self.inner.reads;
         if rescan {
@@ -382,7 +378,7 @@ impl Sentinel {
         let found = discovery::discover(
             self.queue()?,
             &self.config().discover_prefixes,
-            DISCOVERY_BUDGET,
+            self.config().guards.discovery_scan_keys,
             &self.config().redis_cluster_nodes,
             &known,
         )

@@ -153,6 +153,7 @@ fn routes() -> Vec<(&'static str, String, &'static str, Gate)> {
         rest("GET", "/readyz", "", Gate::Open),
         rest("GET", "/whoami", "", Gate::SignedIn),
         rest("GET", "/admin/api/jobs", "", Gate::Op(ReadJobs)),
+        rest("GET", "/admin/api/search", "", Gate::Op(ReadJobs)),
         rest("GET", "/admin/api/jobs/{id}", "", Gate::Op(ReadJob)),
         rest("GET", "/admin/api/jobs/{id}/why", "", Gate::Op(ReadWhy)),
         rest(
@@ -217,6 +218,11 @@ fn routes() -> Vec<(&'static str, String, &'static str, Gate)> {
         api(
             "admin/jobs",
             "query[page]=0&query[size]=20",
+            Gate::Op(ReadJobs),
+        ),
+        api(
+            "admin/search",
+            "query[q]=x&query[size]=20",
             Gate::Op(ReadJobs),
         ),
         api("admin/job", "id=1", Gate::Op(ReadJob)),

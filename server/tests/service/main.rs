@@ -14,6 +14,7 @@ mod limits;
 mod memory;
 mod quota;
 mod schedulers;
+mod search;
 
 use std::sync::Arc;
 

@@ -6,11 +6,13 @@ use serde_json::Value;
 
 use crate::model::types::{JobState, JobSummary};
 
+mod across;
 mod alerts;
 mod audit;
 mod queues;
 mod schedulers;
 
+pub use across::*;
 pub use alerts::*;
 pub use audit::*;
 pub use queues::*;
