@@ -10,9 +10,6 @@ use super::live::Live;
 use super::{job_link, state_title};
 use crate::model::admin::{AcrossPage, AcrossQuery, FoundJob};
 
-/// Jobs per page.
-const PAGE_SIZE: u64 = 20;
-
 /// The address of the search across queues for `q` (from `cursor`), with `queue` in view.
 pub fn across_link(queue: Option<&str>, q: &str, cursor: Option<&str>) -> String {
     let mut link = format!("/admin?in=all&q={}", crate::model::url::encode(q));

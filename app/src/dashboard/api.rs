@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 
 use crate::model::admin::{
-    AcrossPage, AcrossQuery, ActionOutcome, AdminAccess, BulkProgress, JobDetail, JobPage, JobQuery, Overview,
+    AcrossPage, AcrossQuery, ActionOutcome, AdminAccess, BulkProgress, JobDetail, JobPage,
+    JobQuery, Overview,
 };
 
 /// How a server function's error says the queue did not answer (asking again later may work),

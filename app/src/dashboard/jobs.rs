@@ -411,8 +411,9 @@ fn table(
             </th>
         }
     });
-    let elsewhere = (page.jobs.is_empty() && page.complete && asked.q.is_some() && asked.cursor.is_none())
-        .then(|| view! { <Elsewhere q=view_search(asked) queue=asked.queue.clone()/> });
+    let elsewhere =
+        (page.jobs.is_empty() && page.complete && asked.q.is_some() && asked.cursor.is_none())
+            .then(|| view! { <Elsewhere q=view_search(asked) queue=asked.queue.clone()/> });
     let rows = page
         .jobs
         .into_iter()

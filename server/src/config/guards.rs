@@ -133,11 +133,7 @@ pub struct GuardSettings {
     /// holding more keys, the queues found are the ones met so far and the queues page says
     /// the list may be partial. Raise it where there are millions of jobs and queues are
     /// missing.
-    #[arg(
-        long,
-        env = "SENTINEL_DISCOVERY_SCAN_KEYS",
-        default_value_t = 200_000
-    )]
+    #[arg(long, env = "SENTINEL_DISCOVERY_SCAN_KEYS", default_value_t = 200_000)]
     pub discovery_scan_keys: usize,
 
     /// Queues `/metrics` labels one by one (the busiest first); the rest are summed under

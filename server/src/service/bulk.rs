@@ -13,7 +13,7 @@ use std::time::Duration;
 use app::JobId;
 use app::types::JobState;
 
-use super::state::runs::{Run, Runs, Running};
+use super::state::runs::{Run, Running, Runs};
 use crate::queue::control::{Action, act};
 use crate::queue::{EngineError, TaskQueue, worklist};
 

@@ -106,6 +106,7 @@ impl Sentinel {
             parsed.states.clone()
         };
         let mut budget = BUDGET;
+        let mut next: Option<AcrossCursor> = None;
         let mut page = AcrossPage {
             jobs: Vec::new(),
             queues: Vec::new(),
@@ -116,7 +117,7 @@ impl Sentinel {
         for (at, name) in order.iter().enumerate().skip(start) {
             let room = asked.size - page.jobs.len() as u64;
             if room == 0 || budget == 0 {
-                page.next = Some(AcrossCursor {
+                next = Some(AcrossCursor {
                     queue: name.clone(),
                     inner: None,
                 });
@@ -145,19 +146,17 @@ impl Sentinel {
                     queue: name.clone(),
                     listed,
                 }));
-            if let Some(next) = found.next {
-                page.next = Some(AcrossCursor {
+            if let Some(inner) = found.next {
+                next = Some(AcrossCursor {
                     queue: name.clone(),
-                    inner: Some(next),
+                    inner: Some(inner),
                 });
                 break;
             }
         }
-        page.complete = page.next.is_none();
-        Ok(AcrossPage {
-            next: page.next.take().map(|c| c.to_text()),
-            ..page
-        })
+        page.complete = next.is_none();
+        page.next = next.map(|c| c.to_text());
+        Ok(page)
     }
 
     /// The queues a search across queues covers, in the order it searches them: the queue in
@@ -170,7 +169,7 @@ impl Sentinel {
     ) -> Result<Vec<String>, AppError> {
         let home = self.home_name();
         let mut order: Vec<String> = Vec::new();
-        let mut add = |name: &QueueName, order: &mut Vec<String>| {
+        let add = |name: &QueueName, order: &mut Vec<String>| {
             let text = name.text();
             if who.may_see_queue(&name.prefix, &name.name) && !order.contains(&text) {
                 order.push(text);
@@ -213,7 +212,11 @@ async fn in_queue(
                 words: Vec::new(),
                 ..parsed.clone()
             };
-            let asked = if parsed.id.is_some() { parsed } else { &only_id };
+            let asked = if parsed.id.is_some() {
+                parsed
+            } else {
+                &only_id
+            };
             let found = super::jobs::by_id(queue, asked, id, states, 0, room).await?;
             if parsed.id.is_some() || found.total > 0 {
                 return Ok(InQueue {

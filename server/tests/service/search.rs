@@ -83,9 +83,8 @@ async fn finds_jobs_in_every_queue_the_grant_reaches_and_pages_through_them() {
     assert!(page.complete, "{page:?}");
     assert_eq!(page.next, None);
     assert_eq!(page.jobs.len(), 33);
-    let in_queue = |page: &AcrossPage, queue: &str| {
-        page.jobs.iter().filter(|j| j.queue == queue).count()
-    };
+    let in_queue =
+        |page: &AcrossPage, queue: &str| page.jobs.iter().filter(|j| j.queue == queue).count();
     assert_eq!(in_queue(&page, "bull:payments"), 30);
     assert_eq!(in_queue(&page, "bull:billing-eu"), 3);
     assert!(page.jobs.iter().all(|j| j.listed.job.name == "charge"));
@@ -96,13 +95,21 @@ async fn finds_jobs_in_every_queue_the_grant_reaches_and_pages_through_them() {
         .collect();
     assert!(counts.contains(&("bull:payments".into(), 30)), "{counts:?}");
     assert!(counts.contains(&("bull:emails".into(), 0)), "{counts:?}");
-    assert!(page.of >= 4, "Sentinel's own and the three others: {}", page.of);
+    assert!(
+        page.of >= 4,
+        "Sentinel's own and the three others: {}",
+        page.of
+    );
 
     // Paging by 7: every match once, in the same order.
     let pages = every_page(&sentinel, &viewer, asked("name:charge", 7)).await;
     let seen: Vec<(String, String)> = pages
         .iter()
-        .flat_map(|p| p.jobs.iter().map(|j| (j.queue.clone(), j.listed.job.id.clone())))
+        .flat_map(|p| {
+            p.jobs
+                .iter()
+                .map(|j| (j.queue.clone(), j.listed.job.id.clone()))
+        })
         .collect();
     let unique: BTreeSet<_> = seen.iter().cloned().collect();
     assert_eq!(seen.len(), 33, "{seen:?}");
@@ -203,7 +210,11 @@ async fn what_it_cannot_read_is_refused_naming_the_field() {
         "q"
     );
     assert_eq!(
-        field_of(sentinel.search_across(&viewer, &asked(&"x".repeat(201), 20)).await),
+        field_of(
+            sentinel
+                .search_across(&viewer, &asked(&"x".repeat(201), 20))
+                .await
+        ),
         "q"
     );
     assert_eq!(
