@@ -437,42 +437,49 @@ test('a search from any dashboard page looks in every queue, and an empty one sa
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const node = new Queue('ledger', { connection, prefix: 'billing' });
   for (const n of [1, 2, 3]) await node.add('reconcile', { n }, { delay: 3600000 });
-  const ops = await person(tokens.ops);
-  // The new queue is found by the next scan (at most one per 10 s for the whole deployment).
-  await until('the search to find the Node queue', async () => {
-    await ops.context.request.get(`${base}/admin/api/queues?rescan=true`);
-    const answer = await ops.context.request.get(`${base}/admin/api/search?q=name%3Areconcile`);
-    const body = await answer.json();
-    return answer.status() === 200 && body.jobs.length === 3 && body.complete;
-  }, 30000);
+  try {
+    const ops = await person(tokens.ops);
+    // The new queue is found by the next scan (at most one per 10 s for the whole deployment).
+    await until('the search to find the Node queue', async () => {
+      await ops.context.request.get(`${base}/admin/api/queues?rescan=true`);
+      const answer = await ops.context.request.get(`${base}/admin/api/search?q=name%3Areconcile`);
+      const body = await answer.json();
+      return answer.status() === 200 && body.jobs.length === 3 && body.complete;
+    }, 30000);
 
-  // From the audit page's header: the results name their queue and link to the job.
-  const page = await ops.open('/admin/audit');
-  await page.fill('input[aria-label="Search every queue"]', 'name:reconcile');
-  await page.press('input[aria-label="Search every queue"]', 'Enter');
-  await page.waitForURL(/\/admin\?in=all&q=name%3Areconcile$/);
-  await page.waitForSelector('tr[data-queue="billing:ledger"]', { timeout: 10000 });
-  assert.equal(await page.locator('tr[data-queue="billing:ledger"]').count(), 3);
-  assert.equal((await page.textContent('[data-across="summary"]')).trim(), '3 matches in 1 queue.');
-  assert.equal(await page.inputValue('#search-in'), 'all');
-  await page.screenshot({ path: `${OUT}/dashboard-search-across.png`, fullPage: true });
-  await page.click('tr[data-queue="billing:ledger"] td:nth-child(2) a');
-  await page.waitForURL(/\/admin\/jobs\/[^?]+\?queue=billing%3Aledger$/);
-  await page.waitForSelector('dd:text-is("reconcile")', { timeout: 10000 });
+    // From the audit page's header: the results name their queue and link to the job.
+    const page = await ops.open('/admin/audit');
+    await page.fill('input[aria-label="Search every queue"]', 'name:reconcile');
+    await page.press('input[aria-label="Search every queue"]', 'Enter');
+    await page.waitForURL(/\/admin\?in=all&q=name%3Areconcile$/);
+    await page.waitForSelector('tr[data-queue="billing:ledger"]', { timeout: 10000 });
+    assert.equal(await page.locator('tr[data-queue="billing:ledger"]').count(), 3);
+    assert.equal((await page.textContent('[data-across="summary"]')).trim(), '3 matches in 1 queue.');
+    assert.equal(await page.inputValue('#search-in'), 'all');
+    await page.screenshot({ path: `${OUT}/dashboard-search-across.png`, fullPage: true });
+    // Loaded whole, the same results (the server renders them, the page hydrates them).
+    await page.goto(page.url());
+    await page.waitForSelector('main[data-hydrated="true"]');
+    assert.equal(await page.locator('tr[data-queue="billing:ledger"]').count(), 3);
+    await page.click('tr[data-queue="billing:ledger"] td:nth-child(2) a');
+    await page.waitForURL(/\/admin\/jobs\/[^?]+\?queue=billing%3Aledger$/);
+    await page.waitForSelector('dd:text-is("reconcile")', { timeout: 10000 });
 
-  // Searched in Sentinel's own queue only: nothing there, and it says where there is.
-  await page.goto(`${base}/admin?q=name%3Areconcile`);
-  await page.waitForSelector('main[data-hydrated="true"]');
-  await page.waitForSelector('[data-elsewhere="some"] a[data-queue="billing:ledger"]', { timeout: 10000 });
-  assert.match(await page.textContent('[data-elsewhere="some"]'), /billing:ledger 3/);
-  await page.click('[data-elsewhere="some"] a[data-queue="billing:ledger"]');
-  await page.waitForURL(/\/admin\?queue=billing%3Aledger&q=name%3Areconcile$/);
-  await until('the three jobs in their queue', async () =>
-    (await page.locator('table.job-table tbody tr').count()) === 3);
-  assert.deepEqual(ops.problems, []);
-  await ops.context.close();
-  await node.close();
-  connection.disconnect();
+    // Searched in Sentinel's own queue only: nothing there, and it says where there is.
+    await page.goto(`${base}/admin?q=name%3Areconcile`);
+    await page.waitForSelector('main[data-hydrated="true"]');
+    await page.waitForSelector('[data-elsewhere="some"] a[data-queue="billing:ledger"]', { timeout: 10000 });
+    assert.match(await page.textContent('[data-elsewhere="some"]'), /billing:ledger 3/);
+    await page.click('[data-elsewhere="some"] a[data-queue="billing:ledger"]');
+    await page.waitForURL(/\/admin\?queue=billing%3Aledger&q=name%3Areconcile$/);
+    await until('the three jobs in their queue', async () =>
+      (await page.locator('table.job-table tbody tr').count()) === 3);
+    assert.deepEqual(ops.problems, []);
+    await ops.context.close();
+  } finally {
+    await node.close().catch(() => {});
+    connection.disconnect();
+  }
 });
 
 test('in a Redis outage every dashboard page says so, keeps what it showed and comes back', async () => {

@@ -149,8 +149,21 @@ fn row(found: FoundJob) -> impl IntoView {
 
 /// Under a search of one queue that found nothing: where else the search finds jobs (one
 /// bounded search across queues), or that it finds none anywhere it looked.
+///
+/// Read in the browser only, once the page runs: the server renders nothing here, so the
+/// first render (often a page loaded whole) hydrates as it was sent.
 #[component]
 pub fn Elsewhere(q: String, queue: Option<String>) -> impl IntoView {
+    let running = RwSignal::new(false);
+    Effect::new(move |_| running.set(true));
+    move || {
+        running
+            .get()
+            .then(|| elsewhere(q.clone(), queue.clone()))
+    }
+}
+
+fn elsewhere(q: String, queue: Option<String>) -> impl IntoView {
     // Shown when the queue in view (searched first) has no match: every queue with one is
     // another queue.
     let asked = AcrossQuery {
