@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { Queue } from 'bullmq';
+import { FlowProducer, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   OUT, createToken, killAll, launchBrowser, processes, startRedis, startSentinel, until,
@@ -478,6 +478,68 @@ test('a search from any dashboard page looks in every queue, and an empty one sa
     await ops.context.close();
   } finally {
     await node.close().catch(() => {});
+    connection.disconnect();
+  }
+});
+
+test('a Node flow across two queues: the parent names the failed child it will wait for for ever, and retrying the child frees it', async () => {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const flows = new FlowProducer({ connection, prefix: 'shop' });
+  let charges = 0;
+  // The payments worker fails the first charge, completes everything else.
+  const worker = new Worker('payments', async (job) => {
+    if (job.name === 'charge' && charges++ === 0) throw new Error('GatewayError card_declined');
+    return { ok: true };
+  }, { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix: 'shop' });
+  try {
+    const tree = await flows.add({
+      name: 'invoice', queueName: 'orders', prefix: 'shop', data: { order: 7 },
+      children: [
+        {
+          name: 'charge', queueName: 'payments', prefix: 'shop', data: { amount: 12 },
+          children: [{ name: 'fraud-check', queueName: 'payments', prefix: 'shop', data: {} }],
+        },
+        { name: 'email', queueName: 'orders', prefix: 'shop', data: {} },
+      ],
+    });
+    const invoice = tree.job.id;
+    const charge = tree.children.find((c) => c.job.name === 'charge').job;
+    const payments = new Queue('payments', { connection, prefix: 'shop' });
+    await until('the charge to fail', async () => (await payments.getJobState(charge.id)) === 'failed');
+
+    const ops = await person(tokens.ops);
+    const page = await ops.open(`/admin/jobs/${invoice}?queue=shop%3Aorders`);
+    const never = '[data-flow="never-finishes"]';
+    await page.waitForSelector(never, { timeout: 10000 });
+    assert.match(await page.textContent(never), /will never finish: its child shop:payments .* failed \(GatewayError card_declined\)/);
+    assert.equal(await page.getAttribute(`${never} a`, 'href'), `/admin/jobs/${charge.id}?queue=shop%3Apayments`);
+    assert.equal(await page.$eval(`tr[data-id="${charge.id}"][data-queue="shop:payments"]`, (tr) => tr.dataset.state), 'failed');
+    assert.equal(await page.$eval('tr[data-queue="shop:orders"]', (tr) => tr.dataset.state), 'waiting');
+    assert.match(await page.textContent('[data-flow="children"]'), /^2 children/);
+    // The "why" panel says it first.
+    await page.waitForSelector('.why li[data-code="never-finishes"]:first-child');
+    await page.screenshot({ path: `${OUT}/dashboard-flow.png`, fullPage: true });
+
+    // The child's page names its parent and its own child (done).
+    const child = await ops.open(`/admin/jobs/${charge.id}?queue=shop%3Apayments`);
+    await child.waitForSelector('[data-flow="parent"]');
+    assert.equal(await child.getAttribute('[data-flow="parent"] a', 'href'), `/admin/jobs/${invoice}?queue=shop%3Aorders`);
+    assert.match(await child.textContent('table.children'), /fraud-check.*done; the parent has its result/);
+    await child.close();
+
+    // Retried from the parent's page: the child completes, the parent no longer waits on it.
+    await page.click(`button[aria-label="Retry child job ${charge.id}"]`);
+    await until('the charge to complete', async () => (await payments.getJobState(charge.id)) === 'completed');
+    await page.waitForSelector(never, { state: 'detached', timeout: 10000 });
+    await until('the invoice to wait for its email only', async () =>
+      (await page.$eval(`tr[data-id="${charge.id}"]`, (tr) => tr.dataset.state).catch(() => null)) === 'completed');
+    assert.ok(ops.dialogs.some((d) => d.startsWith(`Retry job ${charge.id}?`)), ops.dialogs.join());
+    assert.deepEqual(ops.problems, []);
+    await ops.context.close();
+    await payments.close();
+  } finally {
+    await worker.close().catch(() => {});
+    await flows.close().catch(() => {});
     connection.disconnect();
   }
 });

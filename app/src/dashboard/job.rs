@@ -162,6 +162,7 @@ fn detail_view(
         .iter()
         .map(|line| view! { <li>{line.clone()}</li> })
         .collect_view();
+    let flow = super::flow::flow_view(job.family.clone(), access, notice, tick);
     let outcome = match (&job.returnvalue, &job.failed_reason) {
         (_, Some(reason)) => {
             let stacks = job
@@ -219,6 +220,7 @@ fn detail_view(
             <p class="muted">{history_note}</p>
             <ol class="timeline history" aria-labelledby="history-title" tabindex="0">{history}</ol>
         </section>
+        {flow}
         {outcome}
         <section class="panel" aria-labelledby="logs-title">
             <h3 id="logs-title">"Logs"</h3>

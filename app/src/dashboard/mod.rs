@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod chart;
+pub mod flow;
 pub mod frame;
 pub mod job;
 pub mod jobs;

@@ -21,6 +21,7 @@ pub mod audit;
 pub mod cancel;
 pub mod control;
 pub mod discovery;
+pub mod flows;
 pub mod index;
 pub mod inspect;
 pub mod keys;
@@ -42,6 +43,21 @@ use record::JobRecord;
 
 /// Replies [`TaskQueue::membership`] adds per job.
 const MEMBERSHIP_READS: usize = 6;
+
+/// Adds to `pipe` the reads that tell the state of job `id` of the queue `keys` names
+/// ([`MEMBERSHIP_READS`] replies, read by [`state_from`]).
+fn membership_of(keys: &QueueKeys, pipe: &mut redis::Pipeline, id: &str) {
+    for set in [
+        keys.completed(),
+        keys.failed(),
+        keys.delayed(),
+        keys.prioritized(),
+        keys.waiting_children(),
+    ] {
+        pipe.cmd("ZSCORE").arg(set).arg(id);
+    }
+    pipe.cmd("LPOS").arg(keys.active()).arg(id);
+}
 
 /// A job's state from its membership of completed, failed, delayed, prioritized,
 /// waiting-children and active (in that order); a job in none is waiting.
@@ -348,17 +364,7 @@ impl TaskQueue {
     /// Adds to `pipe` the reads that tell job `id`'s state ([`MEMBERSHIP_READS`] replies,
     /// read by [`state_from`]).
     fn membership(&self, pipe: &mut redis::Pipeline, id: &str) {
-        let keys = &self.keys;
-        for set in [
-            keys.completed(),
-            keys.failed(),
-            keys.delayed(),
-            keys.prioritized(),
-            keys.waiting_children(),
-        ] {
-            pipe.cmd("ZSCORE").arg(set).arg(id);
-        }
-        pipe.cmd("LPOS").arg(keys.active()).arg(id);
+        membership_of(&self.keys, pipe, id);
     }
 
     /// The state of each of these jobs, which exist (one round trip; see [`Self::status`] for

@@ -181,6 +181,7 @@ impl JobRecord {
             history: Vec::new(),
             history_total: 0,
             history_partial: false,
+            family: app::admin::Family::default(),
         }
     }
 

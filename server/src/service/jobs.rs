@@ -14,7 +14,7 @@ use super::{Op, Sentinel};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::queue::control::{self, Action, ActionError};
-use crate::queue::{TaskQueue, inspect, search};
+use crate::queue::{TaskQueue, flows, inspect, search};
 
 /// The highest page number taken.
 pub const MAX_PAGE: u64 = 1_000_000;
@@ -147,7 +147,8 @@ impl Sentinel {
     ) -> Result<Option<app::admin::JobDetail>, AppError> {
         let target = self.open(who, Op::ReadJob, queue).await?;
         let limits = crate::queue::stream::EventLimits::from(&self.config().limits);
-        Ok(inspect::detail(&target, id, &limits).await?)
+        let detail = inspect::detail(&target, id, &limits).await?;
+        with_family(who, &target, id, detail).await
     }
 
     /// As [`Sentinel::job`], read at most once a second per process and shared by the
@@ -162,7 +163,10 @@ impl Sentinel {
         let key = (target.text(), id.clone());
         let limits = crate::queue::stream::EventLimits::from(&self.config().limits);
         let read = async { Ok(inspect::detail(&target, id, &limits).await?) };
-        self.inner.reads.details.get(&key, read).await
+        let detail = self.inner.reads.details.get(&key, read).await?;
+        // The flow is read for this caller (the shared read is the same for everyone who may
+        // see the job; its parent and children may be in queues this caller may not see).
+        with_family(who, &target, id, detail).await
     }
 
     /// Why job `id` is not running: every reason that holds now, the deciding one first;
@@ -175,7 +179,34 @@ impl Sentinel {
     ) -> Result<Option<app::admin::WhyReport>, AppError> {
         let target = self.open(who, Op::ReadWhy, queue).await?;
         let names = self.processors().names();
-        Ok(crate::queue::why::diagnose(&target, id, &names).await?)
+        let Some(mut report) = crate::queue::why::diagnose(&target, id, &names).await? else {
+            return Ok(None);
+        };
+        if report.state == JobState::WaitingChildren {
+            let family = flows::family(&target, id, |p, n| who.may_see_queue(p, n)).await?;
+            if let Some(child) = family.blocked_by.first() {
+                let reason = child
+                    .failed_reason
+                    .as_deref()
+                    .map(|r| format!(": {}", crate::queue::cut(r, 200)))
+                    .unwrap_or_default();
+                let more = match family.blocked_by.len() {
+                    1 => String::new(),
+                    n => format!(" ({} children in all)", n),
+                };
+                report.reasons.insert(
+                    0,
+                    app::admin::WhyReason {
+                        code: "never-finishes".to_string(),
+                        message: format!(
+                            "It will never finish: its child {} in {} failed{reason}{more}, and the flow did not say to fail, ignore or remove a failed child. Retry the child to go on.",
+                            child.id, child.queue
+                        ),
+                    },
+                );
+            }
+        }
+        Ok(Some(report))
     }
 
     /// Does `action` to job `id`.
@@ -467,4 +498,18 @@ impl BulkRequest {
             asked,
         })
     }
+}
+
+/// `detail` with the job's parent and children that `who` may see.
+async fn with_family(
+    who: &Principal,
+    queue: &TaskQueue,
+    id: &JobId,
+    detail: Option<app::admin::JobDetail>,
+) -> Result<Option<app::admin::JobDetail>, AppError> {
+    let Some(mut detail) = detail else {
+        return Ok(None);
+    };
+    detail.family = flows::family(queue, id, |p, n| who.may_see_queue(p, n)).await?;
+    Ok(Some(detail))
 }

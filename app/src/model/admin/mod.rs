@@ -9,12 +9,14 @@ use crate::model::types::{JobState, JobSummary};
 mod across;
 mod alerts;
 mod audit;
+mod flows;
 mod queues;
 mod schedulers;
 
 pub use across::*;
 pub use alerts::*;
 pub use audit::*;
+pub use flows::*;
 pub use queues::*;
 pub use schedulers::*;
 
@@ -142,6 +144,9 @@ pub struct JobDetail {
     /// or the read stopped at its budget of stream entries.
     #[serde(default)]
     pub history_partial: bool,
+    /// Its parent and children, when it is part of a flow.
+    #[serde(default, skip_serializing_if = "Family::is_empty")]
+    pub family: Family,
 }
 
 /// One event of a job, from the queue's event stream.

@@ -1,0 +1,198 @@
+//! A job's place in a flow, read in two round trips whatever its size: first the job's parent
+//! key and its four child sets as BullMQ keeps them (`:dependencies`, the children it still
+//! waits for; `:processed`, the ones that completed; `:failed`, the ones that failed and were
+//! ignored; `:unsuccessful`, the ones that failed their parent), at most
+//! [`MAX_LISTED_CHILDREN`] of each and their counts; then the state, name and failed reason of
+//! the parent and of each listed child, in whatever queue it is. Keys are another program's
+//! text: a member that names no job of a queue is left out.
+
+use app::JobId;
+use app::admin::{Dependency, Family, FlowChild, FlowJob, MAX_LISTED_CHILDREN, QueueName};
+use app::types::JobState;
+
+use super::keys::{self, QueueKeys};
+use super::record::text;
+use super::{EngineError, MEMBERSHIP_READS, TaskQueue, state_from};
+
+/// A job named by its key, `<prefix>:<name>:<id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Named {
+    queue: QueueName,
+    id: JobId,
+}
+
+/// The job a key names, if it names one (`bull:payments:42`; a hash-tagged prefix too).
+fn named(key: &str) -> Option<Named> {
+    let (queue, id) = key.rsplit_once(':')?;
+    let id = keys::is_job_id(id)?;
+    let queue = QueueName::parse(queue).ok()?;
+    Some(Named { queue, id })
+}
+
+/// The parent and children of job `id` of `queue`; `visible` says whether the caller may see
+/// a queue (`prefix`, `name`): jobs in the others are counted in `hidden`.
+pub async fn family(
+    queue: &TaskQueue,
+    id: &JobId,
+    visible: impl Fn(&str, &str) -> bool,
+) -> Result<Family, EngineError> {
+    let job = queue.keys().job(id);
+    let listed = MAX_LISTED_CHILDREN;
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors();
+    pipe.cmd("HGET").arg(&job).arg("parentKey");
+    pipe.cmd("SCARD").arg(format!("{job}:dependencies"));
+    pipe.cmd("SRANDMEMBER")
+        .arg(format!("{job}:dependencies"))
+        .arg(listed);
+    pipe.cmd("HLEN").arg(format!("{job}:processed"));
+    pipe.cmd("HRANDFIELD")
+        .arg(format!("{job}:processed"))
+        .arg(listed);
+    pipe.cmd("HLEN").arg(format!("{job}:failed"));
+    pipe.cmd("HRANDFIELD").arg(format!("{job}:failed")).arg(listed);
+    pipe.cmd("ZCARD").arg(format!("{job}:unsuccessful"));
+    pipe.cmd("ZRANGE")
+        .arg(format!("{job}:unsuccessful"))
+        .arg(0)
+        .arg(listed - 1);
+    let replies: Vec<redis::Value> = queue.run(&pipe).await?;
+    let at = |i: usize| replies.get(i).unwrap_or(&redis::Value::Nil);
+    let count = |i: usize| match at(i) {
+        redis::Value::Int(n) => u64::try_from(*n).unwrap_or(0),
+        _ => 0,
+    };
+    let members = |i: usize| -> Vec<Named> {
+        let mut found: Vec<Named> = match at(i) {
+            redis::Value::Array(items) => items
+                .iter()
+                .filter_map(text)
+                .filter_map(|key| named(&key))
+                .take(listed)
+                .collect(),
+            _ => Vec::new(),
+        };
+        found.sort_by(|a, b| (&a.queue.prefix, &a.queue.name, a.id.as_str()).cmp(&(
+            &b.queue.prefix,
+            &b.queue.name,
+            b.id.as_str(),
+        )));
+        found
+    };
+    let parent = text(at(0)).and_then(|key| named(&key));
+    let groups = [
+        (Dependency::Pending, members(2)),
+        (Dependency::Unsuccessful, members(8)),
+        (Dependency::Ignored, members(6)),
+        (Dependency::Processed, members(4)),
+    ];
+    let mut family = Family {
+        children_total: count(1) + count(3) + count(5) + count(7),
+        ..Family::default()
+    };
+    let mut shown: Vec<(Option<Dependency>, Named)> = Vec::new();
+    let seen = |named: &Named| visible(&named.queue.prefix, &named.queue.name);
+    if let Some(parent) = parent {
+        if seen(&parent) {
+            shown.push((None, parent));
+        } else {
+            family.hidden += 1;
+        }
+    }
+    // Children beyond the listed ones are not looked at (their count is `children_total`).
+    for (dependency, group) in groups {
+        for child in group {
+            if seen(&child) {
+                shown.push((Some(dependency), child));
+            } else {
+                family.hidden += 1;
+            }
+        }
+    }
+    let jobs = read_jobs(queue, shown.iter().map(|(_, n)| n)).await?;
+    for ((dependency, _), job) in shown.into_iter().zip(jobs) {
+        match dependency {
+            None => family.parent = Some(job),
+            Some(dependency) => {
+                if dependency == Dependency::Pending && job.state == JobState::Failed {
+                    family.blocked_by.push(job.clone());
+                }
+                family.children.push(FlowChild { job, dependency });
+            }
+        }
+    }
+    Ok(family)
+}
+
+/// The state, name and failed reason of each job (one round trip).
+async fn read_jobs<'a>(
+    queue: &TaskQueue,
+    jobs: impl Iterator<Item = &'a Named>,
+) -> Result<Vec<FlowJob>, EngineError> {
+    let jobs: Vec<&Named> = jobs.collect();
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors();
+    for job in &jobs {
+        let keys = QueueKeys::new(&job.queue.prefix, &job.queue.name);
+        pipe.cmd("EXISTS").arg(keys.job(&job.id));
+        pipe.cmd("HMGET")
+            .arg(keys.job(&job.id))
+            .arg("name")
+            .arg("failedReason");
+        super::membership_of(&keys, &mut pipe, job.id.as_str());
+    }
+    let replies: Vec<redis::Value> = queue.run(&pipe).await?;
+    let per = 2 + MEMBERSHIP_READS;
+    Ok(jobs
+        .into_iter()
+        .zip(replies.chunks(per).chain(std::iter::repeat(&[][..])))
+        .map(|(job, row)| {
+            let exists = matches!(row.first(), Some(redis::Value::Int(1)));
+            let (name, failed_reason) = match row.get(1) {
+                Some(redis::Value::Array(fields)) => (
+                    fields.first().and_then(text).map(|t| super::cut(&t, 200).to_string()),
+                    fields.get(1).and_then(text).map(|t| super::cut(&t, 500).to_string()),
+                ),
+                _ => (None, None),
+            };
+            let present: Vec<bool> = row
+                .iter()
+                .skip(2)
+                .map(|reply| !matches!(reply, redis::Value::Nil | redis::Value::ServerError(_)))
+                .collect();
+            FlowJob {
+                queue: job.queue.text(),
+                id: job.id.as_str().to_string(),
+                state: if exists {
+                    state_from(&present)
+                } else {
+                    JobState::Unknown
+                },
+                name,
+                failed_reason,
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_name_jobs_of_any_queue() {
+        let job = named("bull:payments:42").unwrap();
+        assert_eq!(
+            (job.queue.prefix.as_str(), job.queue.name.as_str(), job.id.as_str()),
+            ("bull", "payments", "42")
+        );
+        let tagged = named("{team}:a:b:x-1").unwrap();
+        assert_eq!(tagged.queue.text(), "{team}:a:b");
+        for bad in ["", "42", "bull:42", ":x", "bull:q:"] {
+            assert_eq!(named(bad), None, "{bad}");
+        }
+    }
+}
