@@ -156,11 +156,7 @@ fn row(found: FoundJob) -> impl IntoView {
 pub fn Elsewhere(q: String, queue: Option<String>) -> impl IntoView {
     let running = RwSignal::new(false);
     Effect::new(move |_| running.set(true));
-    move || {
-        running
-            .get()
-            .then(|| elsewhere(q.clone(), queue.clone()))
-    }
+    move || running.get().then(|| elsewhere(q.clone(), queue.clone()))
 }
 
 fn elsewhere(q: String, queue: Option<String>) -> impl IntoView {

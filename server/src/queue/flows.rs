@@ -50,7 +50,9 @@ pub async fn family(
         .arg(format!("{job}:processed"))
         .arg(listed);
     pipe.cmd("HLEN").arg(format!("{job}:failed"));
-    pipe.cmd("HRANDFIELD").arg(format!("{job}:failed")).arg(listed);
+    pipe.cmd("HRANDFIELD")
+        .arg(format!("{job}:failed"))
+        .arg(listed);
     pipe.cmd("ZCARD").arg(format!("{job}:unsuccessful"));
     pipe.cmd("ZRANGE")
         .arg(format!("{job}:unsuccessful"))
@@ -72,11 +74,13 @@ pub async fn family(
                 .collect(),
             _ => Vec::new(),
         };
-        found.sort_by(|a, b| (&a.queue.prefix, &a.queue.name, a.id.as_str()).cmp(&(
-            &b.queue.prefix,
-            &b.queue.name,
-            b.id.as_str(),
-        )));
+        found.sort_by(|a, b| {
+            (&a.queue.prefix, &a.queue.name, a.id.as_str()).cmp(&(
+                &b.queue.prefix,
+                &b.queue.name,
+                b.id.as_str(),
+            ))
+        });
         found
     };
     let parent = text(at(0)).and_then(|key| named(&key));
@@ -153,8 +157,14 @@ async fn read_jobs<'a>(
             let exists = matches!(row.first(), Some(redis::Value::Int(1)));
             let (name, failed_reason) = match row.get(1) {
                 Some(redis::Value::Array(fields)) => (
-                    fields.first().and_then(text).map(|t| super::cut(&t, 200).to_string()),
-                    fields.get(1).and_then(text).map(|t| super::cut(&t, 500).to_string()),
+                    fields
+                        .first()
+                        .and_then(text)
+                        .map(|t| super::cut(&t, 200).to_string()),
+                    fields
+                        .get(1)
+                        .and_then(text)
+                        .map(|t| super::cut(&t, 500).to_string()),
                 ),
                 _ => (None, None),
             };
@@ -186,7 +196,11 @@ mod tests {
     fn keys_name_jobs_of_any_queue() {
         let job = named("bull:payments:42").unwrap();
         assert_eq!(
-            (job.queue.prefix.as_str(), job.queue.name.as_str(), job.id.as_str()),
+            (
+                job.queue.prefix.as_str(),
+                job.queue.name.as_str(),
+                job.id.as_str()
+            ),
             ("bull", "payments", "42")
         );
         let tagged = named("{team}:a:b:x-1").unwrap();

@@ -9,6 +9,7 @@ mod common;
 mod alerts;
 mod audit;
 mod discovery;
+mod flows;
 mod foreign;
 mod limits;
 mod memory;

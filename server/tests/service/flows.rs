@@ -1,0 +1,231 @@
+//! A job's flow as the service reads it: a parent with 10,000 children across queues is read in
+//! a bounded way (at most 200 listed per kind, the counts exact), children in queues outside
+//! the caller's grant are counted and never named, a failed child the parent still waits for
+//! makes the "why" panel say the parent never finishes, and a child names its parent. The keys
+//! are BullMQ's own (as its `FlowProducer` writes them; the browser test drives Node's).
+
+use app::admin::Dependency;
+use app::types::JobState;
+
+use super::*;
+
+/// Writes a parent `bull:orders:p1` waiting for `children` children in `bull:payments`
+/// (`c<n>`, waiting; `c5` failed) and 3 in `bull:secret`, plus one completed child in
+/// `bull:payments` (`done`).
+fn write_flow(redis: &RedisServer, children: usize) {
+    let mut conn = redis.connection();
+    let mut pipe = redis::pipe();
+    for queue in ["orders", "payments", "secret"] {
+        pipe.cmd("HSET")
+            .arg(format!("bull:{queue}:meta"))
+            .arg("opts.maxLenEvents")
+            .arg(10_000)
+            .ignore();
+    }
+    let parent = "bull:orders:p1";
+    pipe.cmd("HSET")
+        .arg(parent)
+        .arg("name")
+        .arg("invoice")
+        .arg("data")
+        .arg("{}")
+        .arg("opts")
+        .arg("{}")
+        .arg("timestamp")
+        .arg(1_700_000_000_000u64)
+        .ignore();
+    pipe.cmd("ZADD")
+        .arg("bull:orders:waiting-children")
+        .arg(1_700_000_000_000u64)
+        .arg("p1")
+        .ignore();
+    let mut child = |queue: &str, id: &str| {
+        let key = format!("bull:{queue}:{id}");
+        pipe.cmd("HSET")
+            .arg(&key)
+            .arg("name")
+            .arg("charge")
+            .arg("data")
+            .arg("{}")
+            .arg("opts")
+            .arg("{}")
+            .arg("timestamp")
+            .arg(1_700_000_000_000u64)
+            .arg("parentKey")
+            .arg(parent)
+            .arg("parent")
+            .arg(r#"{"id":"p1","queueKey":"bull:orders"}"#)
+            .ignore();
+        key
+    };
+    let mut keys = Vec::new();
+    for n in 0..children {
+        keys.push(("payments", child("payments", &format!("c{n}"))));
+    }
+    for n in 0..3 {
+        keys.push(("secret", child("secret", &format!("s{n}"))));
+    }
+    let done = child("payments", "done");
+    for (queue, key) in &keys {
+        let id = key.rsplit(':').next().unwrap();
+        pipe.cmd("LPUSH")
+            .arg(format!("bull:{queue}:wait"))
+            .arg(id)
+            .ignore();
+        pipe.cmd("SADD")
+            .arg(format!("{parent}:dependencies"))
+            .arg(key)
+            .ignore();
+    }
+    // `c5` failed (and stays among the dependencies: nothing told BullMQ otherwise).
+    pipe.cmd("LREM")
+        .arg("bull:payments:wait")
+        .arg(0)
+        .arg("c5")
+        .ignore();
+    pipe.cmd("ZADD")
+        .arg("bull:payments:failed")
+        .arg(1)
+        .arg("c5")
+        .ignore();
+    pipe.cmd("HSET")
+        .arg("bull:payments:c5")
+        .arg("failedReason")
+        .arg("GatewayError card_declined")
+        .ignore();
+    pipe.cmd("ZADD")
+        .arg("bull:payments:completed")
+        .arg(1)
+        .arg("done")
+        .ignore();
+    pipe.cmd("HSET")
+        .arg(format!("{parent}:processed"))
+        .arg(&done)
+        .arg(r#"{"ok":true}"#)
+        .ignore();
+    let _: () = pipe.query(&mut conn).unwrap();
+}
+
+#[tokio::test]
+async fn a_ten_thousand_child_parent_is_read_in_bounded_commands() {
+    let redis = RedisServer::start().await;
+    write_flow(&redis, 10_000);
+    let (sentinel, _, stop) = service(&redis, &[]).await;
+    let p1 = app::JobId::parse("p1").unwrap();
+    let mut conn = redis.connection();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut conn)
+        .unwrap();
+
+    // Everything visible: 10,004 children in all, 200 pending ones listed, the completed one.
+    let viewer = holder("token:v", "viewer");
+    let detail = sentinel
+        .job(&viewer, Some("bull:orders"), &p1)
+        .await
+        .unwrap()
+        .expect("the parent");
+    let family = &detail.family;
+    assert_eq!(family.children_total, 10_004);
+    assert_eq!(family.hidden, 0);
+    let pending = family
+        .children
+        .iter()
+        .filter(|c| c.dependency == Dependency::Pending)
+        .count();
+    assert_eq!(pending, 200, "at most 200 listed per kind");
+    let processed: Vec<_> = family
+        .children
+        .iter()
+        .filter(|c| c.dependency == Dependency::Processed)
+        .collect();
+    assert_eq!(processed.len(), 1);
+    assert_eq!(processed[0].job.state, JobState::Completed);
+    assert_eq!(processed[0].job.queue, "bull:payments");
+    // Two round trips' worth of commands, whatever the size: no command per child beyond
+    // the listed ones.
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut conn)
+        .unwrap();
+    let calls = |name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(calls("exists") < 400, "{}", calls("exists"));
+    assert_eq!(calls("srandmember"), 1);
+
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_failed_child_is_named_children_outside_the_grant_are_only_counted() {
+    let redis = RedisServer::start().await;
+    write_flow(&redis, 8);
+    let (sentinel, _, stop) = service(&redis, &[]).await;
+    let p1 = app::JobId::parse("p1").unwrap();
+
+    let limited = holder("token:o", "operator@orders|payments");
+    let detail = sentinel
+        .job(&limited, Some("bull:orders"), &p1)
+        .await
+        .unwrap()
+        .expect("the parent");
+    let family = &detail.family;
+    assert_eq!(family.children_total, 12);
+    assert_eq!(family.hidden, 3, "bull:secret's children");
+    assert!(
+        family.children.iter().all(|c| c.job.queue != "bull:secret"),
+        "{family:?}"
+    );
+    assert_eq!(family.blocked_by.len(), 1);
+    let blocked = &family.blocked_by[0];
+    assert_eq!(
+        (blocked.queue.as_str(), blocked.id.as_str()),
+        ("bull:payments", "c5")
+    );
+    assert_eq!(
+        blocked.failed_reason.as_deref(),
+        Some("GatewayError card_declined")
+    );
+
+    // The why panel says so first.
+    let why = sentinel
+        .why(&limited, Some("bull:orders"), &p1)
+        .await
+        .unwrap()
+        .expect("a report");
+    assert_eq!(why.reasons[0].code, "never-finishes", "{why:?}");
+    assert!(
+        why.reasons[0]
+            .message
+            .contains("c5 in bull:payments failed: GatewayError card_declined")
+    );
+
+    // A child names its parent; a caller who may not see the parent's queue gets a count.
+    let c1 = app::JobId::parse("c1").unwrap();
+    let child = sentinel
+        .job(&limited, Some("bull:payments"), &c1)
+        .await
+        .unwrap()
+        .expect("the child");
+    let parent = child.family.parent.expect("its parent");
+    assert_eq!(
+        (parent.queue.as_str(), parent.id.as_str()),
+        ("bull:orders", "p1")
+    );
+    assert_eq!(parent.state, JobState::WaitingChildren);
+    let payments_only = holder("token:p", "viewer@payments");
+    let child = sentinel
+        .job(&payments_only, Some("bull:payments"), &c1)
+        .await
+        .unwrap()
+        .expect("the child");
+    assert_eq!(child.family.parent, None);
+    assert_eq!(child.family.hidden, 1);
+
+    stop.cancel();
+}
