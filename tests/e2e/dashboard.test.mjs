@@ -487,10 +487,11 @@ test('a Node flow across two queues: the parent names the failed child it will w
   const flows = new FlowProducer({ connection, prefix: 'shop' });
   let charges = 0;
   // The payments worker fails the first charge, completes everything else.
+  const workerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const worker = new Worker('payments', async (job) => {
     if (job.name === 'charge' && charges++ === 0) throw new Error('GatewayError card_declined');
     return { ok: true };
-  }, { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix: 'shop' });
+  }, { connection: workerConnection, prefix: 'shop' });
   try {
     const tree = await flows.add({
       name: 'invoice', queueName: 'orders', prefix: 'shop', data: { order: 7 },
@@ -540,6 +541,8 @@ test('a Node flow across two queues: the parent names the failed child it will w
   } finally {
     await worker.close().catch(() => {});
     await flows.close().catch(() => {});
+    // A connection handed to BullMQ stays open after close(): it would keep this file running.
+    workerConnection.disconnect();
     connection.disconnect();
   }
 });

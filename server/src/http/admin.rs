@@ -114,15 +114,16 @@ pub async fn list_jobs(
     get,
     path = "/admin/api/search",
     params(
-        ("q" = String, Query, min_length = 1, max_length = 200, description = "The search, in the language of `GET /admin/api/jobs`'s `q`"),
+        ("q" = String, Query, max_length = 200, description = "The search, in the language of `GET /admin/api/jobs`'s `q` (blank: every job); the queue named by `queue` is searched first"),
         ("cursor" = Option<String>, Query, description = "Where the search goes on: the `next` of its previous answer"),
         ("size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Jobs per page, at most 100 (default 20)"),
-        ("queue" = Option<String>, Query, description = "The queue in view (`<prefix>:<name>`): searched first"),
+        crate::http::schema::OnQueue,
         ("scope" = Option<String>, Query, pattern = "^(all|view)$", description = "`all` (default): every queue the caller may see; `view`: only Sentinel's own queue and the queue in view. One request examines at most 5,000 jobs over all the queues it searches, queue after queue, and answers `next` to go on"),
     ),
     responses(
         (status = 200, description = "The jobs found, each with its queue, and the matches per queue searched", body = app::admin::AcrossPage),
         (status = 400, description = "A parameter was refused; the body names it", body = crate::error::ErrorBody),
+        (status = 404, description = "The queue in view, or the one the cursor names, is not one the caller may see", body = crate::error::ErrorBody),
         crate::http::schema::ForViewers,
     )
 )]

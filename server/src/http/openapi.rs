@@ -81,14 +81,24 @@ pub async fn document(State(config): State<std::sync::Arc<Config>>) -> Json<Valu
         });
     }
     // The search grammar's patterns live beside the code that parses them.
-    if let Some(params) = doc
-        .pointer_mut("/paths/~1admin~1api~1jobs/get/parameters")
-        .and_then(Value::as_array_mut)
-    {
+    let across = crate::service::search::cursor_pattern();
+    for (path, cursor) in [
+        (
+            "/paths/~1admin~1api~1jobs/get/parameters",
+            crate::queue::search::CURSOR_PATTERN,
+        ),
+        (
+            "/paths/~1admin~1api~1search/get/parameters",
+            across.as_str(),
+        ),
+    ] {
+        let Some(params) = doc.pointer_mut(path).and_then(Value::as_array_mut) else {
+            continue;
+        };
         for param in params.iter_mut() {
             let pattern = match param["name"].as_str() {
                 Some("q") => app::search::QUERY_PATTERN,
-                Some("cursor") => crate::queue::search::CURSOR_PATTERN,
+                Some("cursor") => cursor,
                 _ => continue,
             };
             param["schema"]["pattern"] = Value::from(pattern);

@@ -16,6 +16,17 @@ use crate::queue::{TaskQueue, inspect, search};
 /// Jobs one request examines at most, over all the queues it searches.
 pub const BUDGET: u64 = search::BUDGET;
 
+/// The form of a cursor of a search across queues, for the OpenAPI description: an inner
+/// cursor (or `-`), `@`, a queue's name.
+pub fn cursor_pattern() -> String {
+    let inner = search::CURSOR_PATTERN
+        .trim_start_matches('^')
+        .trim_end_matches('$');
+    format!(
+        r"^(-|{inner})@[^\u0000-\u001f\u007f-\u009f]{{1,256}}:[^:\u0000-\u001f\u007f-\u009f]{{1,256}}$"
+    )
+}
+
 /// Where a search across queues goes on: in `queue`, at `inner` (from its start when `None`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcrossCursor {
@@ -67,11 +78,8 @@ impl Sentinel {
         asked: &AcrossQuery,
     ) -> Result<AcrossPage, AppError> {
         self.allow(who, Op::ReadJobs).await?;
-        let q = asked.q.trim();
-        if q.is_empty() {
-            return Err(AppError::param("q", "give something to search for"));
-        }
-        let parsed = Search::parse(q).map_err(|e| AppError::param("q", e.0))?;
+        // A blank search finds every job (each queue's listing order), bounded as any search.
+        let parsed = Search::parse(asked.q.trim()).map_err(|e| AppError::param("q", e.0))?;
         if asked.size == 0 || asked.size > MAX_PAGE_SIZE as u64 {
             return Err(AppError::param(
                 "size",
@@ -93,12 +101,15 @@ impl Sentinel {
         let order = self.search_order(who, asked).await?;
         let start = match &cursor {
             None => 0,
-            Some(at) => order.iter().position(|q| *q == at.queue).ok_or_else(|| {
-                AppError::param(
-                    "cursor",
-                    "names a queue this search no longer covers; start the search again",
-                )
-            })?,
+            // A queue that is gone, or that the caller may not see: the same 404 as anywhere.
+            Some(at) => {
+                order
+                    .iter()
+                    .position(|q| *q == at.queue)
+                    .ok_or_else(|| AppError::NoQueue {
+                        queue: at.queue.clone(),
+                    })?
+            }
         };
         let states: Vec<JobState> = if parsed.states.is_empty() {
             inspect::DEFAULT_STATES.to_vec()
@@ -246,6 +257,7 @@ mod tests {
 
     #[test]
     fn cursors_read_back() {
+        let pattern = regex::Regex::new(&cursor_pattern()).unwrap();
         for cursor in [
             AcrossCursor {
                 queue: "bull:payments".into(),
@@ -260,6 +272,7 @@ mod tests {
                 }),
             },
         ] {
+            assert!(pattern.is_match(&cursor.to_text()), "{}", cursor.to_text());
             assert_eq!(AcrossCursor::parse(&cursor.to_text()), Some(cursor));
         }
         for bad in ["", "-", "@", "-@nocolon", "x.1@bull:a", "s.-.1.2"] {
