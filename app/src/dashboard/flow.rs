@@ -86,7 +86,9 @@ pub fn flow_view(
     let shown = family.children.len() as u64;
     let mut count = plural(family.children_total, "child", "children");
     if shown < family.children_total.saturating_sub(family.hidden) {
-        count.push_str(&format!(" (the first {shown} listed)"));
+        count.push_str(&format!(
+            " ({shown} of them listed; the failed ones always)"
+        ));
     }
     if family.hidden > 0 {
         count.push_str(&format!(

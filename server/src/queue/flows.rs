@@ -1,9 +1,11 @@
-//! A job's place in a flow, read in two round trips whatever its size: first the job's parent
-//! key and its four child sets as BullMQ keeps them (`:dependencies`, the children it still
+//! A job's place in a flow, read in a bounded number of round trips whatever its size: first
+//! the job's parent key and its four child sets as BullMQ keeps them (`:dependencies`, the children it still
 //! waits for; `:processed`, the ones that completed; `:failed`, the ones that failed and were
 //! ignored; `:unsuccessful`, the ones that failed their parent), at most
 //! [`MAX_LISTED_CHILDREN`] of each and their counts; then the state, name and failed reason of
-//! the parent and of each listed child, in whatever queue it is. Keys are another program's
+//! the parent and of each listed child, in whatever queue it is. A parent waiting for more
+//! children than are listed has the rest of its dependencies checked for a failed one (ids
+//! only, 1,000 a step, at most [`MAX_CHECKED_PENDING`]). Keys are another program's
 //! text: a member that names no job of a queue is left out.
 
 use app::JobId;
@@ -113,6 +115,19 @@ pub async fn family(
             }
         }
     }
+    // Pending children beyond the listed ones: a failed one among them still keeps the parent
+    // waiting for ever, so they are checked too (their ids only, a bounded number).
+    let pending_total = count(1);
+    if pending_total > listed as u64 {
+        for child in failed_unlisted(queue, &job, &shown).await? {
+            if seen(&child) {
+                shown.insert(
+                    usize::from(matches!(shown.first(), Some((None, _)))),
+                    (Some(Dependency::Pending), child),
+                );
+            }
+        }
+    }
     let jobs = read_jobs(queue, shown.iter().map(|(_, n)| n)).await?;
     for ((dependency, _), job) in shown.into_iter().zip(jobs) {
         match dependency {
@@ -126,6 +141,57 @@ pub async fn family(
         }
     }
     Ok(family)
+}
+
+/// Pending children looked at for a failure at most (a parent with more is checked in part).
+pub const MAX_CHECKED_PENDING: usize = 20_000;
+/// Failed pending children named at most.
+const MAX_BLOCKING: usize = 20;
+
+/// The children among the parent's dependencies (not already in `shown`) that are in their
+/// queue's failed set: walked with `SSCAN` 1,000 at a time, each step's members checked in one
+/// pipeline, at most [`MAX_CHECKED_PENDING`] in all.
+async fn failed_unlisted(
+    queue: &TaskQueue,
+    job: &str,
+    shown: &[(Option<Dependency>, Named)],
+) -> Result<Vec<Named>, EngineError> {
+    let key = format!("{job}:dependencies");
+    let mut cursor: u64 = 0;
+    let mut checked = 0usize;
+    let mut failed = Vec::new();
+    loop {
+        let mut scan = redis::cmd("SSCAN");
+        scan.arg(&key).arg(cursor).arg("COUNT").arg(1000);
+        let (next, members): (u64, Vec<redis::Value>) = queue.run_cmd(&scan).await?;
+        let children: Vec<Named> = members
+            .iter()
+            .filter_map(text)
+            .filter_map(|key| named(&key))
+            .filter(|child| !shown.iter().any(|(_, s)| s == child))
+            .collect();
+        checked += members.len();
+        if !children.is_empty() {
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors();
+            for child in &children {
+                let keys = QueueKeys::new(&child.queue.prefix, &child.queue.name);
+                pipe.cmd("ZSCORE").arg(keys.failed()).arg(child.id.as_str());
+            }
+            let scores: Vec<redis::Value> = queue.run(&pipe).await?;
+            for (child, score) in children.into_iter().zip(scores) {
+                if !matches!(score, redis::Value::Nil | redis::Value::ServerError(_))
+                    && failed.len() < MAX_BLOCKING
+                {
+                    failed.push(child);
+                }
+            }
+        }
+        if next == 0 || checked >= MAX_CHECKED_PENDING || failed.len() >= MAX_BLOCKING {
+            return Ok(failed);
+        }
+        cursor = next;
+    }
 }
 
 /// The state, name and failed reason of each job (one round trip).
