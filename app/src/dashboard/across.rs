@@ -4,11 +4,13 @@
 
 use leptos::prelude::*;
 
+use crate::model::text::plural;
+
 use super::api::admin_search;
 use super::kept::Kept;
 use super::live::Live;
-use super::{job_link, state_title};
-use crate::model::admin::{AcrossPage, AcrossQuery, FoundJob};
+use super::{job_link, link, state_cell};
+use crate::model::admin::{AcrossPage, AcrossQuery, FoundJob, QueueMatches};
 
 /// The address of the search across queues for `q` (from `cursor`), with `queue` in view.
 pub fn across_link(queue: Option<&str>, q: &str, cursor: Option<&str>) -> String {
@@ -22,21 +24,21 @@ pub fn across_link(queue: Option<&str>, q: &str, cursor: Option<&str>) -> String
     link
 }
 
-/// The address of the search `q` in `queue` alone.
-fn in_queue_link(queue: &str, q: &str) -> String {
-    format!(
-        "/admin?queue={}&q={}",
-        crate::model::url::encode(queue),
-        crate::model::url::encode(q)
-    )
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
+/// The queues with matches, each linking to the search `q` in that queue alone.
+fn per_queue(matches: &[QueueMatches], q: &str) -> impl IntoView + use<> {
+    matches
+        .iter()
+        .filter(|m| m.matches > 0)
+        .map(|m| {
+            let more = if m.complete { "" } else { "+" };
+            view! {
+                <li>
+                    <a href=link(Some(&m.queue), None, Some(q), 0, None) data-queue=m.queue.clone()>{m.queue.clone()}</a>
+                    " "<span class="count">{format!("{}{more}", m.matches)}</span>
+                </li>
+            }
+        })
+        .collect_view()
 }
 
 /// The line above the results.
@@ -77,21 +79,7 @@ pub fn Across(live: Live, asked: Memo<AcrossQuery>) -> impl IntoView {
 
 fn results(page: AcrossPage, asked: &AcrossQuery) -> impl IntoView + use<> {
     let line = summary(&page);
-    let q = asked.q.clone();
-    let per_queue = page
-        .queues
-        .iter()
-        .filter(|m| m.matches > 0)
-        .map(|m| {
-            let more = if m.complete { "" } else { "+" };
-            view! {
-                <li>
-                    <a href=in_queue_link(&m.queue, &q) data-queue=m.queue.clone()>{m.queue.clone()}</a>
-                    " "<span class="count">{format!("{}{more}", m.matches)}</span>
-                </li>
-            }
-        })
-        .collect_view();
+    let per_queue = per_queue(&page.queues, &asked.q);
     let following = page
         .next
         .as_deref()
@@ -131,16 +119,12 @@ fn row(found: FoundJob) -> impl IntoView {
     let state = listed.state;
     let job = listed.job;
     let href = job_link(&job.id, Some(&queue));
-    let reason = job.failed_reason.clone();
     view! {
         <tr data-id=job.id.clone() data-queue=queue.clone() data-state=state.as_str()>
-            <td><a href=format!("/admin?queue={}", crate::model::url::encode(&queue))>{queue.clone()}</a></td>
+            <td><a href=link(Some(&queue), None, None, 0, None)>{queue.clone()}</a></td>
             <td><a href=href>{job.id.clone()}</a></td>
             <td>{job.name.clone()}</td>
-            <td>
-                <span class=format!("state state-{}", state.as_str())>{state_title(state)}</span>
-                {reason.map(|r| view! { <span class="reason" title=r.clone()>{crate::model::text::shorten(&r, 60)}</span> })}
-            </td>
+            {state_cell(state, job.failed_reason.clone())}
             <td>{super::when(job.timestamp)}</td>
             <td class="num">{job.attempts_made}</td>
         </tr>
@@ -176,9 +160,8 @@ fn elsewhere(q: String, queue: Option<String>) -> impl IntoView {
                 let q = q.clone();
                 Suspend::new(async move {
                     let page = found.await.ok()?;
-                    let others: Vec<_> = page.queues.iter().filter(|m| m.matches > 0).cloned().collect();
                     let every = across_link(None, &q, None);
-                    Some(if others.is_empty() {
+                    Some(if page.queues.iter().all(|m| m.matches == 0) {
                         view! {
                             <p class="muted" data-elsewhere="none">
                                 {if page.complete { "No other queue has a match either." } else { "No match in the other queues searched so far." }}
@@ -186,18 +169,7 @@ fn elsewhere(q: String, queue: Option<String>) -> impl IntoView {
                             </p>
                         }.into_any()
                     } else {
-                        let links = others
-                            .into_iter()
-                            .map(|m| {
-                                let more = if m.complete { "" } else { "+" };
-                                view! {
-                                    <li>
-                                        <a href=in_queue_link(&m.queue, &q) data-queue=m.queue.clone()>{m.queue.clone()}</a>
-                                        " "<span class="count">{format!("{}{more}", m.matches)}</span>
-                                    </li>
-                                }
-                            })
-                            .collect_view();
+                        let links = per_queue(&page.queues, &q);
                         view! {
                             <div class="elsewhere" data-elsewhere="some" role="status">
                                 <p>"Matches in other queues:"</p>

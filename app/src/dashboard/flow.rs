@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+use crate::model::text::plural;
+
 use super::{job_link, state_title};
 use crate::model::admin::{AdminAccess, Dependency, Family, FlowJob};
 
@@ -24,14 +26,6 @@ fn job_anchor(job: &FlowJob) -> impl IntoView + use<> {
 
 fn state_pill(job: &FlowJob) -> impl IntoView + use<> {
     view! { <span class=format!("state state-{}", job.state.as_str())>{state_title(job.state)}</span> }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
 }
 
 /// The flow panel, when the job is part of a flow.

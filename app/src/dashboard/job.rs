@@ -41,7 +41,7 @@ pub fn JobPage() -> impl IntoView {
         live,
         move |access| {
             view! {
-                <p><a href=move || super::jobs::link(queue.get().as_deref(), None, None, 0, None)>"← All jobs"</a></p>
+                <p><a href=move || super::link(queue.get().as_deref(), None, None, 0, None)>"← All jobs"</a></p>
                 <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         kept.show(job.await, move |job| match job {

@@ -12,44 +12,12 @@ use super::across::{Across, Elsewhere};
 use super::api::{admin_act, admin_bulk, admin_bulk_progress, admin_jobs, error_text};
 use super::kept::Kept;
 use super::live::Live;
-use super::{confirm, owner_of, progress_of, state_counts, state_title};
+use super::{confirm, link, owner_of, progress_of, state_cell, state_counts, state_title};
 use crate::model::admin::{AcrossQuery, AdminAccess, JobPage, JobQuery, ListedJob, Overview};
 use crate::model::types::JobState;
 
 /// Jobs per page.
 const PAGE_SIZE: u64 = 20;
-
-/// A link to the dashboard with these parameters (on `queue`, `<prefix>:<name>`, when it is
-/// not Sentinel's own).
-pub fn link(
-    queue: Option<&str>,
-    state: Option<&str>,
-    q: Option<&str>,
-    page: u64,
-    cursor: Option<&str>,
-) -> String {
-    let mut parts = Vec::new();
-    if let Some(queue) = queue.filter(|q| !q.is_empty()) {
-        parts.push(format!("queue={}", crate::model::url::encode(queue)));
-    }
-    if let Some(state) = state.filter(|s| !s.is_empty()) {
-        parts.push(format!("state={}", crate::model::url::encode(state)));
-    }
-    if let Some(q) = q.filter(|q| !q.is_empty()) {
-        parts.push(format!("q={}", crate::model::url::encode(q)));
-    }
-    if page > 0 {
-        parts.push(format!("page={page}"));
-    }
-    if let Some(cursor) = cursor {
-        parts.push(format!("cursor={}", crate::model::url::encode(cursor)));
-    }
-    if parts.is_empty() {
-        "/admin".to_string()
-    } else {
-        format!("/admin?{}", parts.join("&"))
-    }
-}
 
 /// The actions a job in `state` takes.
 fn actions_for(state: JobState) -> &'static [&'static str] {
@@ -504,10 +472,7 @@ fn row(
             {pick}
             <td><a href=href>{job.id.clone()}</a></td>
             <td>{job.name.clone()}</td>
-            <td>
-                <span class=format!("state state-{}", state.as_str())>{state_title(state)}</span>
-                {reason.map(|r| view! { <span class="reason" title=r.clone()>{crate::model::text::shorten(&r, 60)}</span> })}
-            </td>
+            {state_cell(state, reason)}
             <td>
                 {match bar {
                     Some((value, max, words)) => view! {

@@ -116,6 +116,48 @@ pub fn job_link(id: &str, queue: Option<&str>) -> String {
     }
 }
 
+/// A link to the dashboard with these parameters (on `queue`, `<prefix>:<name>`, when it is
+/// not Sentinel's own).
+pub fn link(
+    queue: Option<&str>,
+    state: Option<&str>,
+    q: Option<&str>,
+    page: u64,
+    cursor: Option<&str>,
+) -> String {
+    let mut parts = Vec::new();
+    if let Some(queue) = queue.filter(|q| !q.is_empty()) {
+        parts.push(format!("queue={}", crate::model::url::encode(queue)));
+    }
+    if let Some(state) = state.filter(|s| !s.is_empty()) {
+        parts.push(format!("state={}", crate::model::url::encode(state)));
+    }
+    if let Some(q) = q.filter(|q| !q.is_empty()) {
+        parts.push(format!("q={}", crate::model::url::encode(q)));
+    }
+    if page > 0 {
+        parts.push(format!("page={page}"));
+    }
+    if let Some(cursor) = cursor {
+        parts.push(format!("cursor={}", crate::model::url::encode(cursor)));
+    }
+    if parts.is_empty() {
+        "/admin".to_string()
+    } else {
+        format!("/admin?{}", parts.join("&"))
+    }
+}
+
+/// A table cell with a job's state and, when it failed, the start of its reason.
+pub fn state_cell(state: JobState, reason: Option<String>) -> impl IntoView + use<> {
+    view! {
+        <td>
+            <span class=format!("state state-{}", state.as_str())>{state_title(state)}</span>
+            {reason.map(|r| view! { <span class="reason" title=r.clone()>{crate::model::text::shorten(&r, 60)}</span> })}
+        </td>
+    }
+}
+
 /// The dashboard: overview, then jobs.
 #[component]
 fn Dashboard() -> impl IntoView {

@@ -31,13 +31,9 @@ fn named(key: &str) -> Option<Named> {
     Some(Named { queue, id })
 }
 
-/// The parent and children of job `id` of `queue`; `visible` says whether the caller may see
-/// a queue (`prefix`, `name`): jobs in the others are counted in `hidden`.
-pub async fn family(
-    queue: &TaskQueue,
-    id: &JobId,
-    visible: impl Fn(&str, &str) -> bool,
-) -> Result<Family, EngineError> {
+/// The parent and children of job `id` of `queue`, in every queue: for a caller, pass it
+/// through [`seen_by`].
+pub async fn family(queue: &TaskQueue, id: &JobId) -> Result<Family, EngineError> {
     let job = queue.keys().job(id);
     let listed = MAX_LISTED_CHILDREN;
     let mut pipe = redis::pipe();
@@ -97,35 +93,17 @@ pub async fn family(
         ..Family::default()
     };
     let mut shown: Vec<(Option<Dependency>, Named)> = Vec::new();
-    let seen = |named: &Named| visible(&named.queue.prefix, &named.queue.name);
-    if let Some(parent) = parent {
-        if seen(&parent) {
-            shown.push((None, parent));
-        } else {
-            family.hidden += 1;
-        }
-    }
-    // Children beyond the listed ones are not looked at (their count is `children_total`).
+    let first_child = usize::from(parent.is_some());
+    shown.extend(parent.map(|parent| (None, parent)));
+    // Children beyond the listed ones are not looked at (their count is `children_total`)...
     for (dependency, group) in groups {
-        for child in group {
-            if seen(&child) {
-                shown.push((Some(dependency), child));
-            } else {
-                family.hidden += 1;
-            }
-        }
+        shown.extend(group.into_iter().map(|child| (Some(dependency), child)));
     }
-    // Pending children beyond the listed ones: a failed one among them still keeps the parent
-    // waiting for ever, so they are checked too (their ids only, a bounded number).
-    let pending_total = count(1);
-    if pending_total > listed as u64 {
+    // ...but a failed one among the pending still keeps the parent waiting for ever, so they
+    // are checked too (their ids only, a bounded number), and what is found is listed first.
+    if count(1) > listed as u64 {
         for child in failed_unlisted(queue, &job, &shown).await? {
-            if seen(&child) {
-                shown.insert(
-                    usize::from(matches!(shown.first(), Some((None, _)))),
-                    (Some(Dependency::Pending), child),
-                );
-            }
+            shown.insert(first_child, (Some(Dependency::Pending), child));
         }
     }
     let jobs = read_jobs(queue, shown.iter().map(|(_, n)| n)).await?;
@@ -141,6 +119,36 @@ pub async fn family(
         }
     }
     Ok(family)
+}
+
+/// The part of `family` in the queues `visible` lets a caller see (`prefix`, `name`): jobs in
+/// the others are counted in `hidden`, never named.
+pub fn seen_by(family: Family, visible: impl Fn(&str, &str) -> bool) -> Family {
+    let seen = |job: &FlowJob| {
+        QueueName::parse(&job.queue).is_ok_and(|name| visible(&name.prefix, &name.name))
+    };
+    let mut hidden = family.hidden;
+    let parent = family.parent.filter(|parent| {
+        let keep = seen(parent);
+        hidden += u64::from(!keep);
+        keep
+    });
+    let children: Vec<FlowChild> = family
+        .children
+        .into_iter()
+        .filter(|child| {
+            let keep = seen(&child.job);
+            hidden += u64::from(!keep);
+            keep
+        })
+        .collect();
+    Family {
+        parent,
+        children,
+        children_total: family.children_total,
+        hidden,
+        blocked_by: family.blocked_by.into_iter().filter(|b| seen(b)).collect(),
+    }
 }
 
 /// Pending children looked at for a failure at most (a parent with more is checked in part).

@@ -146,9 +146,8 @@ impl Sentinel {
         id: &JobId,
     ) -> Result<Option<app::admin::JobDetail>, AppError> {
         let target = self.open(who, Op::ReadJob, queue).await?;
-        let limits = crate::queue::stream::EventLimits::from(&self.config().limits);
-        let detail = inspect::detail(&target, id, &limits).await?;
-        with_family(who, &target, id, detail).await
+        let detail = read_detail(&target, id, &self.config().limits).await?;
+        Ok(detail.map(|d| seen_by(who, d)))
     }
 
     /// As [`Sentinel::job`], read at most once a second per process and shared by the
@@ -160,13 +159,20 @@ impl Sentinel {
         id: &JobId,
     ) -> Result<Option<app::admin::JobDetail>, AppError> {
         let target = self.open(who, Op::ReadJob, queue).await?;
+        let detail = self.detail_shared(&target, id).await?;
+        Ok(detail.map(|d| seen_by(who, d)))
+    }
+
+    /// Job `id` in full with its whole flow, read at most once a second per process: the same
+    /// for every caller who may see the job (each sees the part of its flow its grant reaches).
+    async fn detail_shared(
+        &self,
+        target: &super::queues::Target<'_>,
+        id: &JobId,
+    ) -> Result<Option<app::admin::JobDetail>, AppError> {
         let key = (target.text(), id.clone());
-        let limits = crate::queue::stream::EventLimits::from(&self.config().limits);
-        let read = async { Ok(inspect::detail(&target, id, &limits).await?) };
-        let detail = self.inner.reads.details.get(&key, read).await?;
-        // The flow is read for this caller (the shared read is the same for everyone who may
-        // see the job; its parent and children may be in queues this caller may not see).
-        with_family(who, &target, id, detail).await
+        let read = read_detail(target, id, &self.config().limits);
+        self.inner.reads.details.get(&key, read).await
     }
 
     /// Why job `id` is not running: every reason that holds now, the deciding one first;
@@ -182,8 +188,11 @@ impl Sentinel {
         let Some(mut report) = crate::queue::why::diagnose(&target, id, &names).await? else {
             return Ok(None);
         };
-        if report.state == JobState::WaitingChildren {
-            let family = flows::family(&target, id, |p, n| who.may_see_queue(p, n)).await?;
+        if report.state == JobState::WaitingChildren
+            && let Some(detail) = self.detail_shared(&target, id).await?
+        {
+            // The job page asks for the job and for this together: one read of the flow.
+            let family = seen_by(who, detail).family;
             if let Some(child) = family.blocked_by.first() {
                 let reason = child
                     .failed_reason
@@ -345,25 +354,37 @@ async fn find_in(
     if parsed.only_states() {
         return Ok(inspect::list(queue, &states, page, size).await?);
     }
-    if let Some(id) = parsed.id.as_deref() {
-        return by_id(queue, &parsed, id, &states, page, size).await;
-    }
-    if let Some(bare) = parsed.bare.as_deref() {
-        // One bare word: a job by that id, if there is one; else words of failed reasons.
-        let id_only = Search {
-            words: Vec::new(),
-            ..parsed.clone()
-        };
-        let found = by_id(queue, &id_only, bare, &states, page, size).await?;
-        if found.total > 0 {
-            return Ok(found);
-        }
+    if let Some(found) = by_id_first(queue, &parsed, &states, page, size).await? {
+        return Ok(found);
     }
     Ok(search::run(queue, &parsed, &states, cursor, page, size).await?)
 }
 
+/// The page of a search that an id decides: `id:<id>`, or one bare word that is a job's id
+/// (a bare word that is none is words of failed reasons: `None`, for the walk).
+pub(super) async fn by_id_first(
+    queue: &TaskQueue,
+    parsed: &Search,
+    states: &[JobState],
+    page: u64,
+    size: u64,
+) -> Result<Option<JobPage>, AppError> {
+    if let Some(id) = parsed.id.as_deref() {
+        return Ok(Some(by_id(queue, parsed, id, states, page, size).await?));
+    }
+    let Some(bare) = parsed.bare.as_deref() else {
+        return Ok(None);
+    };
+    let id_only = Search {
+        words: Vec::new(),
+        ..parsed.clone()
+    };
+    let found = by_id(queue, &id_only, bare, states, page, size).await?;
+    Ok((found.total > 0).then_some(found))
+}
+
 /// The page for a search by id: the job, if it exists and matches the rest of the search.
-pub(super) async fn by_id(
+async fn by_id(
     queue: &TaskQueue,
     parsed: &Search,
     raw: &str,
@@ -500,16 +521,22 @@ impl BulkRequest {
     }
 }
 
-/// `detail` with the job's parent and children that `who` may see.
-async fn with_family(
-    who: &Principal,
+/// Job `id` in full, with its whole flow.
+async fn read_detail(
     queue: &TaskQueue,
     id: &JobId,
-    detail: Option<app::admin::JobDetail>,
+    limits: &crate::config::Limits,
 ) -> Result<Option<app::admin::JobDetail>, AppError> {
-    let Some(mut detail) = detail else {
+    let limits = crate::queue::stream::EventLimits::from(limits);
+    let Some(mut detail) = inspect::detail(queue, id, &limits).await? else {
         return Ok(None);
     };
-    detail.family = flows::family(queue, id, |p, n| who.may_see_queue(p, n)).await?;
+    detail.family = flows::family(queue, id).await?;
     Ok(Some(detail))
+}
+
+/// `detail` with only the part of its flow that `who` may see.
+fn seen_by(who: &Principal, mut detail: app::admin::JobDetail) -> app::admin::JobDetail {
+    detail.family = flows::seen_by(detail.family, |p, n| who.may_see_queue(p, n));
+    detail
 }

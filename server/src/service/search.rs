@@ -216,29 +216,16 @@ async fn in_queue(
     room: u64,
     budget: u64,
 ) -> Result<InQueue, AppError> {
-    if cursor.is_none() {
-        let id = parsed.id.as_deref().or(parsed.bare.as_deref());
-        if let Some(id) = id {
-            let only_id = Search {
-                words: Vec::new(),
-                ..parsed.clone()
-            };
-            let asked = if parsed.id.is_some() {
-                parsed
-            } else {
-                &only_id
-            };
-            let found = super::jobs::by_id(queue, asked, id, states, 0, room).await?;
-            if parsed.id.is_some() || found.total > 0 {
-                return Ok(InQueue {
-                    matched: found.total,
-                    jobs: found.jobs,
-                    complete: true,
-                    next: None,
-                    examined: 1,
-                });
-            }
-        }
+    if cursor.is_none()
+        && let Some(found) = super::jobs::by_id_first(queue, parsed, states, 0, room).await?
+    {
+        return Ok(InQueue {
+            matched: found.total,
+            jobs: found.jobs,
+            complete: true,
+            next: None,
+            examined: 1,
+        });
     }
     let walked = search::walk_within(queue, parsed, states, cursor, 0, room, budget).await?;
     let (jobs, _skipped) = inspect::listed_jobs(queue, &walked.picked).await?;

@@ -234,3 +234,78 @@ async fn a_failed_child_is_named_children_outside_the_grant_are_only_counted() {
 
     stop.cancel();
 }
+
+#[tokio::test]
+async fn another_program_s_flow_keys_are_read_without_trusting_them() {
+    let redis = RedisServer::start().await;
+    let mut conn = redis.connection();
+    let huge = "x".repeat(1_000_000);
+    let mut pipe = redis::pipe();
+    pipe.cmd("HSET")
+        .arg("bull:orders:meta")
+        .arg("opts.maxLenEvents")
+        .arg(10)
+        .ignore();
+    // A parent key that names no job, a dependencies "set" of the wrong type, processed
+    // children that name nothing but one, whose name and reason are a megabyte each.
+    pipe.cmd("HSET")
+        .arg("bull:orders:f1")
+        .arg("name")
+        .arg("odd")
+        .arg("data")
+        .arg("{}")
+        .arg("opts")
+        .arg("{}")
+        .arg("timestamp")
+        .arg(1)
+        .arg("parentKey")
+        .arg(&huge)
+        .ignore();
+    pipe.cmd("SET")
+        .arg("bull:orders:f1:dependencies")
+        .arg("not a set")
+        .ignore();
+    pipe.cmd("HSET")
+        .arg("bull:orders:f1:processed")
+        .arg(":")
+        .arg("1")
+        .arg("bull:orders:")
+        .arg("1")
+        .arg("nocolon")
+        .arg("1")
+        .arg("bull:orders:c1")
+        .arg("1")
+        .ignore();
+    pipe.cmd("HSET")
+        .arg("bull:orders:c1")
+        .arg("name")
+        .arg(&huge)
+        .arg("failedReason")
+        .arg(&huge)
+        .ignore();
+    pipe.cmd("SET")
+        .arg("bull:orders:f1:unsuccessful")
+        .arg("not a sorted set")
+        .ignore();
+    let _: () = pipe.query(&mut conn).unwrap();
+    let (sentinel, _, stop) = service(&redis, &[]).await;
+    let viewer = holder("token:v", "viewer");
+    let f1 = app::JobId::parse("f1").unwrap();
+    let detail = sentinel
+        .job(&viewer, Some("bull:orders"), &f1)
+        .await
+        .expect("an answer, not an error")
+        .expect("the job");
+    let family = detail.family;
+    assert_eq!(family.parent, None);
+    assert_eq!(family.children_total, 4, "the hash's own count");
+    assert_eq!(family.children.len(), 1, "{family:?}");
+    let child = &family.children[0].job;
+    assert_eq!(child.id, "c1");
+    assert!(child.name.as_ref().unwrap().len() <= 1_000);
+    assert!(child.failed_reason.as_ref().unwrap().len() <= 2_000);
+    assert!(family.blocked_by.is_empty());
+    let why = sentinel.why(&viewer, Some("bull:orders"), &f1).await;
+    assert!(why.is_ok(), "{why:?}");
+    stop.cancel();
+}
