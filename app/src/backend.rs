@@ -114,6 +114,20 @@ pub trait AdminBackend: Send + Sync + 'static {
         &self,
         queue: Option<String>,
     ) -> BoxFuture<'_, Result<crate::model::admin::Overview, BackendError>>;
+    /// A page of the flow's tree around a job, as `GET /admin/api/jobs/{id}/flow` answers it
+    /// (viewers and up).
+    fn admin_flow(
+        &self,
+        queue: Option<String>,
+        id: JobId,
+        page: u32,
+    ) -> BoxFuture<'_, Result<crate::model::admin::FlowTree, BackendError>>;
+    /// A queue's history over a range, as `GET /admin/api/history` answers it (viewers and up).
+    fn admin_history(
+        &self,
+        queue: Option<String>,
+        range: crate::model::admin::HistoryRange,
+    ) -> BoxFuture<'_, Result<crate::model::admin::History, BackendError>>;
     /// A page of the BullMQ queues on the Redis the caller may see, with their counts (viewers
     /// and up).
     fn admin_queues(

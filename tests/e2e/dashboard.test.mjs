@@ -36,6 +36,7 @@ before(async () => {
     TASK_TICK_MS: '250',
     WORKER_CONCURRENCY: '2',
     ENQUEUE_RATE_PER_MINUTE: '1000',
+    SENTINEL_HISTORY_EVERY_MS: '500',
   }));
   browser = await launchBrowser();
 });
@@ -526,6 +527,21 @@ test('a Node flow across two queues: the parent names the failed child it will w
     await child.waitForSelector('[data-flow="parent"]');
     assert.equal(await child.getAttribute('[data-flow="parent"] a', 'href'), `/admin/jobs/${invoice}?queue=shop%3Aorders`);
     assert.match(await child.textContent('table.children'), /fraud-check.*done; the parent has its result/);
+    // The whole flow as a tree, from the child: the top, then every level depth first.
+    await child.click('[data-flow="tree"]');
+    await child.waitForURL(/tree=0$/);
+    await child.waitForSelector('table.tree tbody tr', { timeout: 10000 });
+    const rows = () => child.$$eval('table.tree tbody tr', (trs) => trs.map((tr) => [tr.dataset.queue, tr.dataset.depth, tr.dataset.state, tr.getAttribute('aria-current')]));
+    const drawn = await rows();
+    assert.deepEqual(drawn.map((r) => r[1]), ['0', '1', '1', '2']);
+    assert.deepEqual(drawn.map((r) => r[0]), ['shop:orders', 'shop:orders', 'shop:payments', 'shop:payments']);
+    assert.deepEqual(drawn[2].slice(2), ['failed', 'true'], 'the failed charge, the node the tree was opened from');
+    assert.match(await child.textContent(`table.tree tr[data-id="${charge.id}"]`), /Its parent will never finish/);
+    assert.equal(await child.getAttribute('[data-tree-total]', 'data-tree-total'), '4');
+    // Any node's link opens its page with the tree around it.
+    await child.click('table.tree tr[data-depth="2"] a');
+    await child.waitForSelector('table.tree tr[data-depth="2"][aria-current="true"]', { timeout: 10000 });
+    assert.equal((await rows()).length, 4);
     await child.close();
 
     // Retried from the parent's page: the child completes, the parent no longer waits on it.
@@ -545,6 +561,52 @@ test('a Node flow across two queues: the parent names the failed child it will w
     workerConnection.disconnect();
     connection.disconnect();
   }
+});
+
+test("a Node queue's charts count what its workers did, removed jobs included, over every range; the queues page agrees", async () => {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const workerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const node = new Queue('ledger', { connection, prefix: 'acct' });
+  const ran = { completed: 0, failed: 0 };
+  const worker = new Worker('ledger', async (job) => {
+    if (job.data.n % 3 === 0) throw new Error('GatewayError card_declined');
+    return job.data.n;
+  }, { connection: workerConnection, prefix: 'acct', concurrency: 4 });
+  worker.on('completed', () => { ran.completed += 1; });
+  worker.on('failed', () => { ran.failed += 1; });
+  // Half of them removed on completion: the history still counts them.
+  for (let n = 1; n <= 12; n += 1) {
+    await node.add('post', { n }, { removeOnComplete: n % 2 === 0 });
+  }
+  await until("Node's worker to finish the 12 jobs", async () => ran.completed + ran.failed === 12);
+  await worker.close();
+  assert.deepEqual(ran, { completed: 8, failed: 4 });
+
+  const ops = await person(tokens.ops);
+  const page = await ops.open('/admin?queue=acct%3Aledger');
+  const throughput = 'figure[data-chart="throughput"] svg';
+  const said = () => page.getAttribute(throughput, 'aria-label');
+  await until('the hour chart to count what Node did', async () =>
+    /per minute over the last hour: 8 completed and 4 failed/.test(await said()), 30000);
+  for (const [range, words] of [['24h', 'per minute over the last 24 hours'], ['7d', 'per 15 minutes over the last 7 days'], ['90d', 'per hour over the last 90 days']]) {
+    await page.click(`a[data-range="${range}"]`);
+    await page.waitForURL(new RegExp(`range=${range}`));
+    assert.equal(await page.getAttribute(`a[data-range="${range}"]`, 'aria-current'), 'true');
+    await until(`the ${range} chart`, async () => (await said()).includes(`${words}: 8 completed and 4 failed`), 10000);
+    assert.equal(await page.getAttribute('[data-history-total]', 'data-history-total'), '8/4');
+  }
+  await page.screenshot({ path: `${OUT}/dashboard-history.png`, fullPage: true });
+  // The queues page counts the last hour as the charts do (the removed jobs included).
+  const queues = await ops.open('/admin/queues');
+  await queues.click('button:has-text("Look for new queues now")');
+  const line = 'tr[data-queue="acct:ledger"]';
+  await queues.waitForSelector(line, { timeout: 15000 });
+  await until('the queues page to agree', async () => (await queues.textContent(line)).includes('8 done, 4 failed'), 10000);
+  assert.deepEqual(ops.problems, []);
+  await ops.context.close();
+  await node.close();
+  connection.disconnect();
+  workerConnection.disconnect();
 });
 
 test('in a Redis outage every dashboard page says so, keeps what it showed and comes back', async () => {

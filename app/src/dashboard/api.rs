@@ -47,6 +47,32 @@ pub async fn admin_overview(queue: Option<String>) -> Result<Overview, ServerFnE
         .map_err(failed)
 }
 
+/// A page of the flow's tree around job `id`.
+#[server(prefix = "/api", endpoint = "admin/flow")]
+pub async fn admin_flow(
+    id: String,
+    queue: Option<String>,
+    page: u32,
+) -> Result<crate::model::admin::FlowTree, ServerFnError> {
+    let id = crate::JobId::parse(&id).map_err(|e| ServerFnError::new(e.to_string()))?;
+    crate::backend::admin_backend()?
+        .admin_flow(queue, id, page)
+        .await
+        .map_err(failed)
+}
+
+/// A queue's history over `range` (`1h`, `24h`, `7d`, `90d`), for its charts.
+#[server(prefix = "/api", endpoint = "admin/history")]
+pub async fn admin_history(
+    queue: Option<String>,
+    range: crate::model::admin::HistoryRange,
+) -> Result<crate::model::admin::History, ServerFnError> {
+    crate::backend::admin_backend()?
+        .admin_history(queue, range)
+        .await
+        .map_err(failed)
+}
+
 /// A page of jobs: a state's listing or a search.
 #[server(prefix = "/api", endpoint = "admin/jobs")]
 pub async fn admin_jobs(query: JobQuery) -> Result<JobPage, ServerFnError> {

@@ -1,10 +1,14 @@
 //! The overview's charts, drawn here in SVG (no chart library in the WASM): jobs finished per
-//! minute (completed and failed, stacked) and the wait and run time percentiles per minute.
-//! Each has axes, a legend, and a text summary as its accessible name.
+//! period (completed and failed, stacked; lines past [`MAX_BARS`] periods) and the wait and run
+//! time percentiles per period, over one of the history's ranges. Each has axes, a legend, and
+//! a text summary as its accessible name.
 
 use leptos::prelude::*;
 
-use crate::model::admin::{MinuteStats, Percentiles};
+use crate::model::admin::{HistoryRange, MinuteStats, Percentiles};
+
+/// Most periods drawn as bars (and percentiles with dots); more are drawn as lines.
+pub const MAX_BARS: usize = 120;
 
 const WIDTH: f64 = 420.0;
 const HEIGHT: f64 = 190.0;
@@ -49,9 +53,40 @@ fn y_of(value: f64, max: f64) -> f64 {
     TOP + plot_height() * (1.0 - (value / max).clamp(0.0, 1.0))
 }
 
-/// The axes: three y labels (0, half, max) and three x labels (an hour ago, half, now).
-fn axes(max: f64, label: fn(f64) -> String, span_minutes: usize) -> impl IntoView {
-    let half = span_minutes / 2;
+/// Where the periods go: the range's `slots` periods across the plot, the points given being
+/// the last ones (a history younger than the range starts right of the y axis).
+#[derive(Clone, Copy)]
+struct Span {
+    slots: usize,
+    offset: usize,
+}
+
+impl Span {
+    fn of(range: HistoryRange, points: usize) -> Self {
+        let slots = (range.points() as usize).max(points).max(1);
+        Self {
+            slots,
+            offset: slots - points,
+        }
+    }
+
+    fn width(self) -> f64 {
+        plot_width() / self.slots as f64
+    }
+
+    /// The left edge of point `i`.
+    fn x(self, i: usize) -> f64 {
+        LEFT + (self.offset + i) as f64 * self.width()
+    }
+
+    /// The middle of point `i`.
+    fn mid(self, i: usize) -> f64 {
+        self.x(i) + self.width() / 2.0
+    }
+}
+
+/// The axes: three y labels (0, half, max) and three x labels (the range's start, half, now).
+fn axes(max: f64, label: fn(f64) -> String, range: HistoryRange) -> impl IntoView {
     let ys = [0.0, max / 2.0, max]
         .into_iter()
         .map(|v| {
@@ -62,15 +97,19 @@ fn axes(max: f64, label: fn(f64) -> String, span_minutes: usize) -> impl IntoVie
             }
         })
         .collect_view();
+    let (start, half) = match range {
+        HistoryRange::Hour => ("1 h ago", "30 min ago"),
+        HistoryRange::Day => ("24 h ago", "12 h ago"),
+        HistoryRange::Week => ("7 d ago", "3.5 d ago"),
+        HistoryRange::Quarter => ("90 d ago", "45 d ago"),
+    };
     let base = HEIGHT - BOTTOM;
     view! {
         {ys}
         <line class="axis-line" x1=LEFT x2=LEFT y1=TOP y2=base/>
         <line class="axis-line" x1=LEFT x2=WIDTH - RIGHT y1=base y2=base/>
-        <text class="axis" x=LEFT y=HEIGHT - 6.0>{format!("{span_minutes} min ago")}</text>
-        <text class="axis" x=LEFT + plot_width() / 2.0 y=HEIGHT - 6.0 text-anchor="middle">
-            {format!("{half} min ago")}
-        </text>
+        <text class="axis" x=LEFT y=HEIGHT - 6.0>{start}</text>
+        <text class="axis" x=LEFT + plot_width() / 2.0 y=HEIGHT - 6.0 text-anchor="middle">{half}</text>
         <text class="axis" x=WIDTH - RIGHT y=HEIGHT - 6.0 text-anchor="end">"now"</text>
     }
 }
@@ -83,49 +122,73 @@ fn ms_label(v: f64) -> String {
     ms_words(v)
 }
 
-/// Completed and failed jobs per minute, stacked bars.
-pub fn throughput(minutes: &[MinuteStats]) -> impl IntoView + use<> {
-    let n = minutes.len().max(1);
+/// Completed and failed jobs per period: stacked bars, or lines (all finished, failed) past
+/// [`MAX_BARS`] periods.
+pub fn throughput(points: &[MinuteStats], range: HistoryRange) -> impl IntoView + use<> {
+    let span = Span::of(range, points.len());
     let max = nice_ceiling(
-        minutes
+        points
             .iter()
             .map(|m| (m.completed + m.failed) as f64)
             .fold(0.0, f64::max),
     );
-    let step = plot_width() / n as f64;
-    let width = (step - 1.0).max(1.0);
-    let (done, failed): (u64, u64) = minutes
+    let (done, failed): (u64, u64) = points
         .iter()
         .fold((0, 0), |(c, f), m| (c + m.completed, f + m.failed));
     let summary = format!(
-        "Jobs finished per minute over the last {n} minutes: {done} completed and {failed} failed in all"
+        "Jobs finished per {} over the last {}: {done} completed and {failed} failed in all",
+        range.period_words(),
+        range.span_words()
     );
     let label = summary.clone();
-    let bars = minutes
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let x = LEFT + i as f64 * step;
-            let completed_top = y_of(m.completed as f64, max);
-            let all_top = y_of((m.completed + m.failed) as f64, max);
-            let base = HEIGHT - BOTTOM;
-            let tip = format!(
-                "{}: {} completed, {} failed",
-                crate::model::time::clock(m.at),
-                m.completed,
-                m.failed
-            );
-            view! {
-                <g>
-                    <title>{tip}</title>
-                    <rect class="done" x=x y=completed_top width=width height=base - completed_top/>
-                    <rect class="failed" x=x y=all_top width=width height=completed_top - all_top/>
-                </g>
+    let base = HEIGHT - BOTTOM;
+    let marks = if points.len() <= MAX_BARS {
+        let width = (span.width() - 1.0).max(1.0);
+        points
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let x = span.x(i);
+                let completed_top = y_of(m.completed as f64, max);
+                let all_top = y_of((m.completed + m.failed) as f64, max);
+                let tip = format!(
+                    "{}: {} completed, {} failed",
+                    crate::model::time::clock(m.at),
+                    m.completed,
+                    m.failed
+                );
+                view! {
+                    <g>
+                        <title>{tip}</title>
+                        <rect class="done" x=x y=completed_top width=width height=base - completed_top/>
+                        <rect class="failed" x=x y=all_top width=width height=completed_top - all_top/>
+                    </g>
+                }
+            })
+            .collect_view()
+            .into_any()
+    } else {
+        // Areas down to the axis: all finished (green), failed in front (red).
+        let area = |value: fn(&MinuteStats) -> u64| {
+            let mut points_text = format!("{:.1},{base:.1}", span.x(0));
+            for (i, m) in points.iter().enumerate() {
+                points_text.push_str(&format!(
+                    " {:.1},{:.1}",
+                    span.mid(i),
+                    y_of(value(m) as f64, max)
+                ));
             }
-        })
-        .collect_view();
+            points_text.push_str(&format!(" {:.1},{base:.1}", span.x(points.len())));
+            points_text
+        };
+        view! {
+            <polygon class="done" points=area(|m| m.completed + m.failed)/>
+            <polygon class="failed" points=area(|m| m.failed)/>
+        }
+        .into_any()
+    };
     view! {
-        <figure class="chart">
+        <figure class="chart" data-chart="throughput">
             <figcaption>
                 "Throughput "
                 <span class="legend"><i class="key done"></i>"completed"</span>
@@ -133,21 +196,22 @@ pub fn throughput(minutes: &[MinuteStats]) -> impl IntoView + use<> {
             </figcaption>
             <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=label>
                 <title>{summary}</title>
-                {axes(max, count_label, n)}
-                {bars}
+                {axes(max, count_label, range)}
+                {marks}
             </svg>
         </figure>
     }
 }
 
-/// p50, p95 and p99 of a time per minute, as lines (gaps where a minute had no job).
+/// p50, p95 and p99 of a time per period, as lines (gaps where a period had no job).
 pub fn percentiles(
     title: &'static str,
-    minutes: &[MinuteStats],
+    points: &[MinuteStats],
+    range: HistoryRange,
     pick: fn(&MinuteStats) -> Percentiles,
 ) -> impl IntoView + use<> {
-    let n = minutes.len().max(1);
-    let values: Vec<Percentiles> = minutes.iter().map(pick).collect();
+    let span = Span::of(range, points.len());
+    let values: Vec<Percentiles> = points.iter().map(pick).collect();
     let max = nice_ceiling(
         values
             .iter()
@@ -156,46 +220,46 @@ pub fn percentiles(
             .map(|v| v as f64)
             .fold(0.0, f64::max),
     );
-    let step = plot_width() / n as f64;
     let line = |get: fn(&Percentiles) -> Option<u64>| -> String {
         values
             .iter()
             .enumerate()
             .filter_map(|(i, p)| {
-                get(p).map(|v| {
-                    format!(
-                        "{:.1},{:.1}",
-                        LEFT + (i as f64 + 0.5) * step,
-                        y_of(v as f64, max)
-                    )
-                })
+                get(p).map(|v| format!("{:.1},{:.1}", span.mid(i), y_of(v as f64, max)))
             })
             .collect::<Vec<_>>()
             .join(" ")
     };
     let last = values.iter().rev().find(|p| p.p50.is_some()).copied();
+    let period = range.period_words();
     let summary = match last {
         Some(p) => format!(
-            "{title} per minute, last minute with jobs: p50 {}, p95 {}, p99 {}",
+            "{title} per {period}, last {period} with jobs: p50 {}, p95 {}, p99 {}",
             ms_words(p.p50.unwrap_or(0) as f64),
             ms_words(p.p95.unwrap_or(0) as f64),
             ms_words(p.p99.unwrap_or(0) as f64)
         ),
-        None => format!("{title} per minute: no job finished in the last {n} minutes"),
+        None => format!(
+            "{title} per {period}: no job finished in the last {}",
+            range.span_words()
+        ),
     };
     let label = summary.clone();
+    let dotted = points.len() <= MAX_BARS;
     let dots = |get: fn(&Percentiles) -> Option<u64>, class: &'static str| {
-        values
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
-                get(p).map(|v| {
-                    view! {
-                        <circle class=class cx=LEFT + (i as f64 + 0.5) * step cy=y_of(v as f64, max) r="1.6"/>
-                    }
+        dotted.then(|| {
+            values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    get(p).map(|v| {
+                        view! {
+                            <circle class=class cx=span.mid(i) cy=y_of(v as f64, max) r="1.6"/>
+                        }
+                    })
                 })
-            })
-            .collect_view()
+                .collect_view()
+        })
     };
     view! {
         <figure class="chart">
@@ -207,7 +271,7 @@ pub fn percentiles(
             </figcaption>
             <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=label>
                 <title>{summary}</title>
-                {axes(max, ms_label, n)}
+                {axes(max, ms_label, range)}
                 <polyline class="p99" points=line(|p| p.p99)/>
                 <polyline class="p95" points=line(|p| p.p95)/>
                 <polyline class="p50" points=line(|p| p.p50)/>

@@ -31,6 +31,7 @@ fn state_pill(job: &FlowJob) -> impl IntoView + use<> {
 /// The flow panel, when the job is part of a flow.
 pub fn flow_view(
     family: Family,
+    tree_href: String,
     access: AdminAccess,
     notice: RwSignal<Option<(bool, String)>>,
     tick: RwSignal<u64>,
@@ -130,6 +131,7 @@ pub fn flow_view(
             {blocked}
             {parent}
             {children}
+            <p><a href=tree_href data-flow="tree">"The whole flow, as a tree"</a></p>
         </section>
     })
 }

@@ -56,6 +56,7 @@ pub fn JobPage() -> impl IntoView {
                         })
                     })}
                 </Transition>
+                <super::tree::FlowTreePanel id queue live/>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match why.await {
@@ -162,7 +163,8 @@ fn detail_view(
         .iter()
         .map(|line| view! { <li>{line.clone()}</li> })
         .collect_view();
-    let flow = super::flow::flow_view(job.family.clone(), access, notice, tick);
+    let tree_href = super::tree::tree_link(&job.id, &queue.get_untracked().unwrap_or_default(), 0);
+    let flow = super::flow::flow_view(job.family.clone(), tree_href, access, notice, tick);
     let outcome = match (&job.returnvalue, &job.failed_reason) {
         (_, Some(reason)) => {
             let stacks = job

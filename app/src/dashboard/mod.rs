@@ -11,6 +11,7 @@ pub mod audit;
 pub mod chart;
 pub mod flow;
 pub mod frame;
+pub mod history;
 pub mod job;
 pub mod jobs;
 pub mod kept;
@@ -18,6 +19,7 @@ pub mod live;
 pub mod queues;
 pub mod schedulers;
 pub mod tools;
+pub mod tree;
 
 use leptos::prelude::*;
 #[cfg(feature = "split")]
@@ -285,17 +287,13 @@ fn OverviewPanel(
                                     </span>
                                 </div>
                                 {move || problem.get().map(|p| view! { <p class="error" role="alert">{p}</p> })}
-                                <div class="charts">
-                                    {chart::throughput(&o.minutes)}
-                                    {chart::percentiles("Wait time", &o.minutes, |m| m.wait_ms)}
-                                    {chart::percentiles("Run time", &o.minutes, |m| m.run_ms)}
-                                </div>
                                 {workers(&o.workers)}
                             }
                             .into_any()
                     })
                 })}
             </Transition>
+            <history::HistoryCharts queue live/>
         </section>
     }
 }

@@ -99,6 +99,8 @@ pub async fn run_with(
         loops.push(tokio::spawn(revocations::run(sentinel.clone())));
     }
     loops.push(tokio::spawn(sweep::run(sentinel.clone())));
+    // Every role collects the history (one process at a time holds its lease).
+    loops.push(tokio::spawn(sentinel.clone().run_history()));
     let signal_token = token.clone();
     tokio::spawn(async move {
         shutdown.await;

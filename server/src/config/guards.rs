@@ -136,6 +136,11 @@ pub struct GuardSettings {
     #[arg(long, env = "SENTINEL_DISCOVERY_SCAN_KEYS", default_value_t = 200_000)]
     pub discovery_scan_keys: usize,
 
+    /// How often the history collector reads every queue's events (ms); one process collects
+    /// at a time. `0` turns the history off (the charts then have no data).
+    #[arg(long, env = "SENTINEL_HISTORY_EVERY_MS", default_value_t = 5000)]
+    pub history_every_ms: u64,
+
     /// Queues `/metrics` labels one by one (the busiest first); the rest are summed under
     /// `queue="_other"`.
     #[arg(long, env = "SENTINEL_METRICS_MAX_QUEUES", default_value_t = 50)]
@@ -153,6 +158,7 @@ impl Default for GuardSettings {
             audit_sign_in_window_secs: 60,
             discovery_min_interval_ms: 10_000,
             discovery_scan_keys: 200_000,
+            history_every_ms: 5000,
             metrics_max_queues: 50,
         }
     }
@@ -200,6 +206,12 @@ impl GuardSettings {
             return fail(
                 "SENTINEL_DISCOVERY_SCAN_KEYS",
                 "must be from 1000 to 100000000",
+            );
+        }
+        if self.history_every_ms != 0 && !(100..=600_000).contains(&self.history_every_ms) {
+            return fail(
+                "SENTINEL_HISTORY_EVERY_MS",
+                "must be 0 (off) or from 100 to 600000",
             );
         }
         if !(1..=10_000).contains(&self.metrics_max_queues) {

@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api/bulk/{bulk}", get(bulk_progress))
         .route("/admin/api/jobs/{id}", get(job))
         .route("/admin/api/jobs/{id}/why", get(why))
+        .route("/admin/api/jobs/{id}/flow", get(flow))
         .route("/admin/api/jobs/{id}/{action}", post(job_action))
         .route("/admin/api/queue/pause", post(pause))
         .route("/admin/api/queue/resume", post(resume))
@@ -52,6 +53,7 @@ pub fn router() -> Router<AppState> {
             post(scheduler_action),
         )
         .route("/admin/api/metrics", get(metrics))
+        .route("/admin/api/history", get(history))
 }
 
 fn number(
@@ -176,6 +178,39 @@ pub async fn job(
         .await?
         .map(Json)
         .ok_or(AppError::NotFound { id: raw_id })
+}
+
+/// `GET /admin/api/jobs/{id}/flow?page=0` → the flow's tree around the job: from its topmost
+/// parent down every level, depth first, 1,000 nodes a page.
+#[utoipa::path(
+    get,
+    path = "/admin/api/jobs/{id}/flow",
+    params(
+        ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^([^:\u0000-\u001f\u007f-\u009f]{1,256}|repeat:[^\u0000-\u001f\u007f-\u009f]+:[0-9]{1,20})$", description = "The job id"),
+        ("page" = Option<u32>, Query, minimum = 0, maximum = 19, description = "The page of 1,000 nodes (0 first)"),
+        crate::http::schema::OnQueue,
+    ),
+    responses(
+        (status = 200, description = "A page of the tree's nodes, depth first", body = app::admin::FlowTree),
+        (status = 400, description = "An id that can name no job, or a page out of range", body = crate::error::ErrorBody),
+        (status = 404, description = "No such job or queue", body = crate::error::ErrorBody),
+        crate::http::schema::ForViewers,
+    )
+)]
+pub async fn flow(
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
+    Path(raw_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<app::admin::FlowTree>, AppError> {
+    sentinel.may(&who, Op::ReadJob)?;
+    let id = parse_id(&raw_id)?;
+    let page = number(&query, "page", 0, 19)?;
+    Ok(Json(
+        sentinel
+            .flow_tree(&who, queue_of(&query), &id, page as u32)
+            .await?,
+    ))
 }
 
 /// `GET /admin/api/jobs/{id}/why` → why the job is not running: each reason that holds now.
@@ -533,6 +568,38 @@ pub async fn metrics(
     Ok(Json(
         sentinel.minutes(&who, queue_of(&query), minutes).await?,
     ))
+}
+
+/// `GET /admin/api/history?range=24h` → a queue's history: completed, failed, wait and run
+/// time percentiles per period (a minute for `1h` and `24h`, a quarter hour for `7d`, an hour
+/// for `90d`), for any queue on the Redis, from the events its workers wrote (jobs removed on
+/// completion included).
+#[utoipa::path(
+    get,
+    path = "/admin/api/history",
+    params(
+        ("range" = Option<String>, Query, pattern = "^(1h|24h|7d|90d)$", description = "The range: 1h (default), 24h, 7d or 90d"),
+        crate::http::schema::OnQueue,
+    ),
+    responses(
+        (status = 200, description = "One point per period, oldest first", body = app::admin::History),
+        (status = 400, description = "A parameter was refused; the body names it", body = crate::error::ErrorBody),
+        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::error::ErrorBody),
+        crate::http::schema::ForViewers,
+    )
+)]
+pub async fn history(
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<app::admin::History>, AppError> {
+    sentinel.may(&who, Op::ReadMetrics)?;
+    let range = match query.get("range") {
+        None => app::admin::HistoryRange::default(),
+        Some(raw) => app::admin::HistoryRange::parse(raw)
+            .ok_or_else(|| AppError::param("range", "must be 1h, 24h, 7d or 90d"))?,
+    };
+    Ok(Json(sentinel.history(&who, queue_of(&query), range).await?))
 }
 
 /// `POST /admin/api/jobs/bulk` `{"action", "ids": [...]}` or `{"action", "q": "<search>"}`

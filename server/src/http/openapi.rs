@@ -37,6 +37,8 @@ use crate::config::Config;
         crate::http::admin::firing,
         crate::http::admin::ack,
         crate::http::admin::metrics,
+        crate::http::admin::history,
+        crate::http::admin::flow,
         crate::http::admin::bulk_action,
         crate::http::admin::bulk_progress,
         crate::http::admin::list_schedulers,

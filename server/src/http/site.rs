@@ -511,6 +511,35 @@ impl AdminBackend for QueueBackend {
         })
     }
 
+    fn admin_flow(
+        &self,
+        queue: Option<String>,
+        id: JobId,
+        page: u32,
+    ) -> BoxFuture<'_, Result<app::admin::FlowTree, BackendError>> {
+        Box::pin(async move {
+            let who = self.caller()?;
+            self.sentinel()
+                .flow_tree(&who, queue.as_deref(), &id, page)
+                .await
+                .map_err(refusal)
+        })
+    }
+
+    fn admin_history(
+        &self,
+        queue: Option<String>,
+        range: app::admin::HistoryRange,
+    ) -> BoxFuture<'_, Result<app::admin::History, BackendError>> {
+        Box::pin(async move {
+            let who = self.caller()?;
+            self.sentinel()
+                .history(&who, queue.as_deref(), range)
+                .await
+                .map_err(refusal)
+        })
+    }
+
     fn admin_search(
         &self,
         query: app::admin::AcrossQuery,

@@ -49,21 +49,6 @@ pub struct RuleState {
     pub job: String,
 }
 
-/// KEYS: the lease. ARGV: this process's id, the lease's length (ms).
-/// Renews the lease when this process holds it, takes it when nobody does; 1 when held.
-const LEASE_SCRIPT: &str = r#"
-local holder = redis.call("GET", KEYS[1])
-if holder == ARGV[1] then
-  redis.call("PEXPIRE", KEYS[1], ARGV[2])
-  return 1
-end
-if not holder then
-  redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
-  return 1
-end
-return 0
-"#;
-
 /// KEYS: the lease, the state hash. ARGV: this process's id, the rule, the state (JSON).
 /// Writes the rule's state only while this process holds the lease; 1 when written.
 const WRITE_SCRIPT: &str = r#"
@@ -83,28 +68,12 @@ fn script(
 
 /// Takes or renews the evaluator's lease for `me`; whether `me` holds it now.
 pub async fn hold_lease(queue: &TaskQueue, me: &str, lease_ms: u64) -> Result<bool, EngineError> {
-    static CELL: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    let mut invocation = script(LEASE_SCRIPT, &CELL).prepare_invoke();
-    invocation
-        .key(queue.keys().alerts_lease())
-        .arg(me)
-        .arg(lease_ms.max(1));
-    let held: i64 = queue.run_script(&invocation).await?;
-    Ok(held == 1)
+    super::lease::hold(queue, queue.keys().alerts_lease(), me, lease_ms).await
 }
 
 /// Gives the lease up if `me` holds it (at shutdown: another process takes over at once).
 pub async fn release_lease(queue: &TaskQueue, me: &str) -> Result<(), EngineError> {
-    static CELL: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    const RELEASE: &str = r#"
-if redis.call("GET", KEYS[1]) == ARGV[1] then
-  redis.call("DEL", KEYS[1])
-end
-return 1
-"#;
-    let mut invocation = script(RELEASE, &CELL).prepare_invoke();
-    invocation.key(queue.keys().alerts_lease()).arg(me);
-    queue.run_script::<i64>(&invocation).await.map(|_| ())
+    super::lease::release(queue, queue.keys().alerts_lease(), me).await
 }
 
 /// Every rule's stored state; one that does not parse reads as at rest.

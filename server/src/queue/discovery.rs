@@ -263,13 +263,13 @@ async fn verified(
 
 /// Pipelines of reads: one for everything, or on a Redis Cluster one per queue (a pipeline
 /// there must stay in one hash slot, and each queue's keys share one).
-struct Groups {
+pub(super) struct Groups {
     pipes: Vec<redis::Pipeline>,
     cluster: bool,
 }
 
 impl Groups {
-    fn new(cluster: bool) -> Self {
+    pub(super) fn new(cluster: bool) -> Self {
         Self {
             pipes: Vec::new(),
             cluster,
@@ -277,7 +277,7 @@ impl Groups {
     }
 
     /// The pipeline for the next queue's reads.
-    fn next(&mut self) -> &mut redis::Pipeline {
+    pub(super) fn next(&mut self) -> &mut redis::Pipeline {
         if self.cluster || self.pipes.is_empty() {
             let mut pipe = redis::pipe();
             pipe.ignore_errors();
@@ -287,7 +287,7 @@ impl Groups {
     }
 
     /// Every reply, in order.
-    async fn run(
+    pub(super) async fn run(
         self,
         queue: &TaskQueue,
     ) -> Result<Vec<redis::RedisResult<redis::Value>>, EngineError> {

@@ -9,7 +9,12 @@
 //! text: a member that names no job of a queue is left out.
 
 use app::JobId;
-use app::admin::{Dependency, Family, FlowChild, FlowJob, MAX_LISTED_CHILDREN, QueueName};
+use std::collections::HashSet;
+
+use app::admin::{
+    Dependency, Family, FlowChild, FlowJob, FlowTree, MAX_LISTED_CHILDREN, QueueName,
+    TREE_PAGE_NODES, TreeNode,
+};
 use app::types::JobState;
 
 use super::keys::{self, QueueKeys};
@@ -260,6 +265,243 @@ async fn read_jobs<'a>(
             }
         })
         .collect())
+}
+
+/// Whether job `id` of `queue` is there.
+pub async fn exists(queue: &TaskQueue, id: &JobId) -> Result<bool, EngineError> {
+    let mut cmd = redis::cmd("EXISTS");
+    cmd.arg(queue.keys().job(id));
+    Ok(queue.run_cmd::<i64>(&cmd).await? == 1)
+}
+
+/// Most nodes a tree walk reads (past it the tree says it is not complete).
+pub const MAX_TREE_NODES: usize = 20_000;
+/// Most levels a tree walk goes up, and down.
+pub const MAX_TREE_DEPTH: usize = 32;
+/// Most children read of one node.
+const MAX_TREE_CHILDREN: usize = 20_000;
+
+/// A node met by a tree walk.
+struct Walked {
+    named: Named,
+    depth: u32,
+    dependency: Option<Dependency>,
+    children: Vec<usize>,
+    children_total: u64,
+}
+
+fn key_of(named: &Named) -> String {
+    QueueKeys::new(&named.queue.prefix, &named.queue.name).job(&named.id)
+}
+
+fn count_of(reply: Option<&redis::Value>) -> u64 {
+    match reply {
+        Some(redis::Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// The flow's tree around job `id` of `queue`: up its parents (those in queues `visible` lets
+/// the caller see, at most [`MAX_TREE_DEPTH`]) to the topmost, then down every level from it
+/// (each level two pipelined round trips: the counts of every node's child sets, then the
+/// members of those that have some), at most [`MAX_TREE_NODES`] nodes; page `page` of the
+/// nodes in depth-first order, with their states read in one more round trip. Children in
+/// queues the caller may not see are counted in `hidden`, not walked.
+pub async fn tree(
+    queue: &TaskQueue,
+    id: &JobId,
+    page: u32,
+    visible: impl Fn(&str, &str) -> bool,
+) -> Result<FlowTree, EngineError> {
+    let keys = queue.keys();
+    let start = Named {
+        queue: QueueName {
+            prefix: keys.prefix().to_string(),
+            name: keys.queue().to_string(),
+        },
+        id: id.clone(),
+    };
+    // Up to the topmost parent the caller may see.
+    let mut top = start.clone();
+    let mut above_hidden = false;
+    let mut climbed: HashSet<String> = HashSet::from([key_of(&top)]);
+    for _ in 0..MAX_TREE_DEPTH {
+        let mut cmd = redis::cmd("HGET");
+        cmd.arg(key_of(&top)).arg("parentKey");
+        let reply: redis::Value = match queue.run_cmd(&cmd).await {
+            Ok(reply) => reply,
+            Err(error) if error.is_answer() => redis::Value::Nil,
+            Err(other) => return Err(other),
+        };
+        let Some(parent) = text(&reply).and_then(|key| named(&key)) else {
+            break;
+        };
+        if !visible(&parent.queue.prefix, &parent.queue.name) {
+            above_hidden = true;
+            break;
+        }
+        if !climbed.insert(key_of(&parent)) {
+            break;
+        }
+        top = parent;
+    }
+
+    // Down, a level at a time.
+    let mut nodes = vec![Walked {
+        named: top.clone(),
+        depth: 0,
+        dependency: None,
+        children: Vec::new(),
+        children_total: 0,
+    }];
+    let mut seen: HashSet<String> = HashSet::from([key_of(&top)]);
+    let mut level = vec![0usize];
+    let mut complete = true;
+    let mut hidden = 0u64;
+    for depth in 0..=MAX_TREE_DEPTH {
+        if level.is_empty() {
+            break;
+        }
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for &i in &level {
+            let job = key_of(&nodes[i].named);
+            pipe.cmd("SCARD").arg(format!("{job}:dependencies"));
+            pipe.cmd("HLEN").arg(format!("{job}:processed"));
+            pipe.cmd("HLEN").arg(format!("{job}:failed"));
+            pipe.cmd("ZCARD").arg(format!("{job}:unsuccessful"));
+        }
+        let counts: Vec<redis::Value> = queue.run(&pipe).await?;
+        let mut parents = Vec::new();
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for (k, &i) in level.iter().enumerate() {
+            let total: u64 = (0..4).map(|j| count_of(counts.get(k * 4 + j))).sum();
+            nodes[i].children_total = total;
+            if total == 0 {
+                continue;
+            }
+            if depth == MAX_TREE_DEPTH {
+                complete = false;
+                continue;
+            }
+            let job = key_of(&nodes[i].named);
+            let room = MAX_TREE_CHILDREN;
+            pipe.cmd("SRANDMEMBER")
+                .arg(format!("{job}:dependencies"))
+                .arg(room);
+            pipe.cmd("HRANDFIELD")
+                .arg(format!("{job}:processed"))
+                .arg(room);
+            pipe.cmd("HRANDFIELD")
+                .arg(format!("{job}:failed"))
+                .arg(room);
+            pipe.cmd("ZRANGE")
+                .arg(format!("{job}:unsuccessful"))
+                .arg(0)
+                .arg(room - 1);
+            parents.push(i);
+        }
+        if parents.is_empty() {
+            break;
+        }
+        let members: Vec<redis::Value> = queue.run(&pipe).await?;
+        let mut next = Vec::new();
+        for (k, &i) in parents.iter().enumerate() {
+            let mut children: Vec<(Named, Dependency)> = Vec::new();
+            for (j, dependency) in [
+                (0, Dependency::Pending),
+                (3, Dependency::Unsuccessful),
+                (2, Dependency::Ignored),
+                (1, Dependency::Processed),
+            ] {
+                if let Some(redis::Value::Array(items)) = members.get(k * 4 + j) {
+                    children.extend(
+                        items
+                            .iter()
+                            .take(MAX_TREE_CHILDREN)
+                            .filter_map(text)
+                            .filter_map(|key| named(&key))
+                            .map(|child| (child, dependency)),
+                    );
+                }
+            }
+            if (children.len() as u64) < nodes[i].children_total {
+                complete = false;
+            }
+            children.sort_by(|(a, _), (b, _)| {
+                (&a.queue.prefix, &a.queue.name, a.id.as_str()).cmp(&(
+                    &b.queue.prefix,
+                    &b.queue.name,
+                    b.id.as_str(),
+                ))
+            });
+            for (child, dependency) in children {
+                if !visible(&child.queue.prefix, &child.queue.name) {
+                    hidden += 1;
+                    continue;
+                }
+                if nodes.len() >= MAX_TREE_NODES {
+                    complete = false;
+                    break;
+                }
+                // A job met twice (another program's keys can make a cycle) is shown once.
+                if !seen.insert(key_of(&child)) {
+                    continue;
+                }
+                nodes.push(Walked {
+                    named: child,
+                    depth: depth as u32 + 1,
+                    dependency: Some(dependency),
+                    children: Vec::new(),
+                    children_total: 0,
+                });
+                let index = nodes.len() - 1;
+                nodes[i].children.push(index);
+                next.push(index);
+            }
+        }
+        level = next;
+    }
+
+    // Depth first, each node's children in key order; then the page asked for.
+    let mut order = Vec::with_capacity(nodes.len());
+    let mut stack = vec![0usize];
+    while let Some(i) = stack.pop() {
+        order.push(i);
+        stack.extend(nodes[i].children.iter().rev());
+    }
+    let shown: Vec<usize> = order
+        .into_iter()
+        .skip(page as usize * TREE_PAGE_NODES)
+        .take(TREE_PAGE_NODES)
+        .collect();
+    let jobs = read_jobs(queue, shown.iter().map(|i| &nodes[*i].named)).await?;
+    let page_nodes = shown
+        .iter()
+        .zip(jobs)
+        .map(|(i, job)| {
+            let node = &nodes[*i];
+            TreeNode {
+                blocks_parent: node.dependency == Some(Dependency::Pending)
+                    && job.state == JobState::Failed,
+                focus: node.named == start,
+                job,
+                depth: node.depth,
+                dependency: node.dependency,
+                children_total: node.children_total,
+                children_walked: node.children.len() as u64,
+            }
+        })
+        .collect();
+    Ok(FlowTree {
+        nodes: page_nodes,
+        page,
+        total: nodes.len() as u64,
+        complete,
+        hidden,
+        above_hidden,
+    })
 }
 
 #[cfg(test)]

@@ -380,6 +380,14 @@ impl QueueKeys {
     pub fn history(&self, resolution: &str, queue: &str) -> String {
         self.named(&format!("history:{resolution}:{queue}"))
     }
+    /// How far the history collector has read each queue's events (a hash: queue → cursor).
+    pub fn history_cursors(&self) -> String {
+        self.named("history:cursors")
+    }
+    /// Which process collects the history (a key with an expiry naming its holder).
+    pub fn history_lease(&self) -> String {
+        self.named("history:lease")
+    }
 
     /// The queue-level keys whose type BullMQ (or we) rely on, with that type: a key of another
     /// type breaks every script that touches it, so readiness reports it.
@@ -443,6 +451,8 @@ mod tests {
             keys.audit_by("access", "00ff"),
             keys.discovery("lease"),
             keys.history("m", "bull:payments"),
+            keys.history_cursors(),
+            keys.history_lease(),
         ]);
         for key in made {
             let rest = key.strip_prefix("pre:q:").expect("under the queue's base");

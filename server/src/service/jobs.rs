@@ -150,6 +150,34 @@ impl Sentinel {
         Ok(detail.map(|d| seen_by(who, d)))
     }
 
+    /// The flow's tree around job `id` (see `queue/flows.rs`): page `page` (0 first) of its
+    /// nodes, depth first, in the queues the caller may see.
+    pub async fn flow_tree(
+        &self,
+        who: &Principal,
+        queue: Option<&str>,
+        id: &JobId,
+        page: u32,
+    ) -> Result<app::admin::FlowTree, AppError> {
+        let most = (flows::MAX_TREE_NODES / app::admin::TREE_PAGE_NODES) as u32;
+        if page >= most {
+            return Err(AppError::param(
+                "page",
+                format!(
+                    "must be below {most} (a tree shows at most {} nodes)",
+                    flows::MAX_TREE_NODES
+                ),
+            ));
+        }
+        let target = self.open(who, Op::ReadJob, queue).await?;
+        if !flows::exists(&target, id).await? {
+            return Err(AppError::NotFound {
+                id: id.as_str().to_string(),
+            });
+        }
+        Ok(flows::tree(&target, id, page, |p, n| who.may_see_queue(p, n)).await?)
+    }
+
     /// As [`Sentinel::job`], read at most once a second per process and shared by the
     /// dashboards looking at the job.
     pub async fn job_shared(

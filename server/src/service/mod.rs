@@ -13,6 +13,7 @@ pub mod audit;
 mod bulk;
 pub mod enqueue;
 pub mod health;
+pub mod history;
 pub mod jobs;
 pub mod limits;
 pub mod memory;

@@ -284,10 +284,25 @@ impl Sentinel {
         let reads = &self.inner.reads;
         // Keyed by the page's queues: callers who may see the same queues share the read.
         let read = async {
-            reads
+            let mut summaries = reads
                 .summaries
                 .read(queue, &page, &self.config().redis_cluster_nodes)
-                .await
+                .await?;
+            // What finished in the last hour, from the history once the collector has read the
+            // queue (it counts jobs removed on completion too), as the charts draw it.
+            let names: Vec<String> = summaries
+                .iter()
+                .map(|s| format!("{}:{}", s.prefix, s.name))
+                .collect();
+            let counted =
+                crate::queue::history::last_hour(queue, &names, crate::clock::now_ms()).await?;
+            for (summary, counted) in summaries.iter_mut().zip(counted) {
+                if let Some((completed, failed)) = counted {
+                    summary.completed_last_hour = completed;
+                    summary.failed_last_hour = failed;
+                }
+            }
+            Ok::<_, AppError>(summaries)
         };
         let queues = reads.queues.get(&page, read).await?;
         Ok(app::admin::QueueList {

@@ -187,6 +187,8 @@ fn routes() -> Vec<(&'static str, String, &'static str, Gate)> {
             Gate::Op(AckAlert),
         ),
         rest("GET", "/admin/api/metrics", "", Gate::Op(ReadMetrics)),
+        rest("GET", "/admin/api/history", "", Gate::Op(ReadMetrics)),
+        rest("GET", "/admin/api/jobs/{id}/flow", "", Gate::Op(ReadJob)),
         rest(
             "POST",
             "/admin/api/jobs/bulk",
@@ -215,6 +217,8 @@ fn routes() -> Vec<(&'static str, String, &'static str, Gate)> {
         ),
         api("admin/access", "", Gate::SignedIn),
         api("admin/overview", "", Gate::Op(ReadOverview)),
+        api("admin/history", "range=24h", Gate::Op(ReadMetrics)),
+        api("admin/flow", "id=1&page=0", Gate::Op(ReadJob)),
         api(
             "admin/jobs",
             "query[page]=0&query[size]=20",

@@ -309,3 +309,139 @@ async fn another_program_s_flow_keys_are_read_without_trusting_them() {
     assert!(why.is_ok(), "{why:?}");
     stop.cancel();
 }
+
+/// Adds child `child` (a key) to `parent` (a key) as BullMQ's FlowProducer does, waiting.
+fn add_child(conn: &mut redis::Connection, parent: &str, child: &str) {
+    let (queue, id) = child.rsplit_once(':').unwrap();
+    let parent_queue = parent.rsplit_once(':').unwrap().0;
+    let parent_id = parent.rsplit_once(':').unwrap().1;
+    let _: () = redis::pipe()
+        .cmd("HSET")
+        .arg(child)
+        .arg("name")
+        .arg("step")
+        .arg("data")
+        .arg("{}")
+        .arg("opts")
+        .arg("{}")
+        .arg("timestamp")
+        .arg(1)
+        .arg("parentKey")
+        .arg(parent)
+        .arg("parent")
+        .arg(format!(
+            r#"{{"id":"{parent_id}","queueKey":"{parent_queue}"}}"#
+        ))
+        .ignore()
+        .cmd("LPUSH")
+        .arg(format!("{queue}:wait"))
+        .arg(id)
+        .ignore()
+        .cmd("SADD")
+        .arg(format!("{parent}:dependencies"))
+        .arg(child)
+        .ignore()
+        .query(conn)
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_flow_tree_is_drawn_from_any_node_depth_first_and_paged() {
+    let redis = RedisServer::start().await;
+    write_flow(&redis, 10_000);
+    let mut conn = redis.connection();
+    // A third level: two grandchildren under `c1`, one of them in `bull:orders`.
+    add_child(&mut conn, "bull:payments:c1", "bull:payments:g2");
+    add_child(&mut conn, "bull:payments:c1", "bull:orders:g1");
+    let (sentinel, _, stop) = service(&redis, &[]).await;
+    let viewer = holder("token:v", "viewer");
+    let g1 = app::JobId::parse("g1").unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut conn)
+        .unwrap();
+
+    // From a grandchild: up to the top, then every level.
+    let first = sentinel
+        .flow_tree(&viewer, Some("bull:orders"), &g1, 0)
+        .await
+        .unwrap();
+    assert_eq!(first.total, 1 + 10_004 + 2);
+    assert!(first.complete && first.hidden == 0 && !first.above_hidden);
+    assert_eq!(first.pages(), 11);
+    assert_eq!(first.nodes.len(), 1000);
+    let top = &first.nodes[0];
+    assert_eq!(
+        (top.job.queue.as_str(), top.job.id.as_str(), top.depth),
+        ("bull:orders", "p1", 0)
+    );
+    assert_eq!(top.children_total, 10_004);
+    // Depth first, children in key order: c0, then c1 and its two children, then c10...
+    let walk: Vec<(&str, u32)> = first.nodes[1..6]
+        .iter()
+        .map(|n| (n.job.id.as_str(), n.depth))
+        .collect();
+    assert_eq!(
+        walk,
+        [("c0", 1), ("c1", 1), ("g1", 2), ("g2", 2), ("c10", 1)]
+    );
+    assert!(first.nodes[3].focus, "the job the tree was opened from");
+    assert_eq!(first.nodes.iter().filter(|n| n.focus).count(), 1);
+    assert_eq!(first.nodes[2].children_total, 2);
+    // Bounded: a level is two round trips, whatever its width.
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut conn)
+        .unwrap();
+    let calls = |name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(calls("srandmember"), 2, "the two nodes with children");
+    assert!(calls("exists") <= 1001 + 1, "states read for the page only");
+
+    // Every page once: each node once, c5 marked as what keeps its parent waiting.
+    let mut seen = std::collections::HashSet::new();
+    let mut blockers = Vec::new();
+    for page in 0..first.pages() {
+        let tree = sentinel
+            .flow_tree(&viewer, Some("bull:orders"), &g1, page)
+            .await
+            .unwrap();
+        for node in tree.nodes {
+            assert!(seen.insert(format!("{}:{}", node.job.queue, node.job.id)));
+            if node.blocks_parent {
+                blockers.push(node.job.id.clone());
+            }
+        }
+    }
+    assert_eq!(seen.len() as u64, first.total);
+    assert_eq!(blockers, ["c5"]);
+    let past = sentinel
+        .flow_tree(&viewer, Some("bull:orders"), &g1, 20)
+        .await
+        .unwrap_err();
+    assert_eq!(past.status().as_u16(), 400);
+    let nobody = app::JobId::parse("nobody").unwrap();
+    let missing = sentinel
+        .flow_tree(&viewer, Some("bull:orders"), &nobody, 0)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.status().as_u16(), 404);
+
+    // A grant on `payments` only: the tree starts at the topmost parent it may see.
+    let payments = holder("token:p", "viewer@payments");
+    let c1 = app::JobId::parse("c1").unwrap();
+    let tree = sentinel
+        .flow_tree(&payments, Some("bull:payments"), &c1, 0)
+        .await
+        .unwrap();
+    assert!(tree.above_hidden);
+    let ids: Vec<&str> = tree.nodes.iter().map(|n| n.job.id.as_str()).collect();
+    assert_eq!(ids, ["c1", "g2"]);
+    assert_eq!(tree.hidden, 1, "g1 in bull:orders");
+    stop.cancel();
+}

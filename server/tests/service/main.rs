@@ -11,6 +11,7 @@ mod audit;
 mod discovery;
 mod flows;
 mod foreign;
+mod history;
 mod limits;
 mod memory;
 mod quota;

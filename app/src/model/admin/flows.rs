@@ -86,3 +86,60 @@ impl Family {
         self.parent.is_none() && self.children_total == 0 && self.hidden == 0
     }
 }
+
+/// Nodes a flow tree shows per page.
+pub const TREE_PAGE_NODES: usize = 1000;
+
+/// One node of a flow tree: a job, how deep it is and where it stands for its parent.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TreeNode {
+    /// The job.
+    #[serde(flatten)]
+    pub job: FlowJob,
+    /// 0 for the tree's root, 1 for its children, and so on.
+    pub depth: u32,
+    /// Where it stands for its parent (none for the root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependency: Option<Dependency>,
+    /// Its children in all, of every kind.
+    pub children_total: u64,
+    /// Of those, the ones walked (the rest: past a bound, or in queues the caller may not see).
+    pub children_walked: u64,
+    /// Whether it failed while its parent still waits for it (the parent never finishes).
+    #[serde(default)]
+    pub blocks_parent: bool,
+    /// Whether it is the job the tree was opened from.
+    #[serde(default)]
+    pub focus: bool,
+}
+
+/// A flow's tree around a job: from its topmost parent the caller may see down every level,
+/// depth first (each node's children in key order), [`TREE_PAGE_NODES`] a page.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowTree {
+    /// This page's nodes, depth first.
+    pub nodes: Vec<TreeNode>,
+    /// The page (0 first).
+    pub page: u32,
+    /// Nodes walked in all (every page's).
+    pub total: u64,
+    /// Whether every node of the flow was walked (else the walk stopped at its bounds: too
+    /// many nodes, levels or children of one node).
+    pub complete: bool,
+    /// Jobs in queues the caller may not see (counted, not shown; nor what is under them).
+    pub hidden: u64,
+    /// Whether the topmost parent shown has a parent of its own the caller may not see.
+    #[serde(default)]
+    pub above_hidden: bool,
+}
+
+impl FlowTree {
+    /// Pages in all.
+    pub fn pages(&self) -> u32 {
+        (self.total as usize).div_ceil(TREE_PAGE_NODES).max(1) as u32
+    }
+}

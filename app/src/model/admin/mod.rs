@@ -10,6 +10,7 @@ mod across;
 mod alerts;
 mod audit;
 mod flows;
+mod history;
 mod queues;
 mod schedulers;
 
@@ -17,6 +18,7 @@ pub use across::*;
 pub use alerts::*;
 pub use audit::*;
 pub use flows::*;
+pub use history::*;
 pub use queues::*;
 pub use schedulers::*;
 
@@ -433,11 +435,14 @@ pub struct WorkerList {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Percentiles {
-    /// Median.
+    /// Median (absent: no job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p50: Option<u64>,
     /// 95th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p95: Option<u64>,
     /// 99th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p99: Option<u64>,
 }
 

@@ -57,10 +57,12 @@ pub struct QueueSummary {
     pub paused: bool,
     /// Jobs per state, as Node BullMQ's `getJobCounts` counts them.
     pub counts: crate::model::types::JobCounts,
-    /// Jobs that completed in the last hour (those still kept).
+    /// Jobs that completed in the last 60 minutes: from the queue's history once Sentinel's
+    /// collector has read its events (jobs removed on completion included), else those still
+    /// kept.
     #[serde(default)]
     pub completed_last_hour: u64,
-    /// Jobs that failed in the last hour (those still kept).
+    /// Jobs that failed in the last 60 minutes (counted as `completed_last_hour` is).
     #[serde(default)]
     pub failed_last_hour: u64,
     /// When the oldest waiting job was added (ms since the epoch), if any waits.
