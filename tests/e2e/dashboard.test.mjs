@@ -588,7 +588,7 @@ test("a Node queue's charts count what its workers did, removed jobs included, o
   const said = () => page.getAttribute(throughput, 'aria-label');
   await until('the hour chart to count what Node did', async () =>
     /per minute over the last hour: 8 completed and 4 failed/.test(await said()), 30000);
-  for (const [range, words] of [['24h', 'per minute over the last 24 hours'], ['7d', 'per 15 minutes over the last 7 days'], ['90d', 'per hour over the last 90 days']]) {
+  for (const [range, words] of [['24h', 'per minute over the last 24 hours'], ['7d', 'per 30 minutes over the last 7 days'], ['90d', 'per 6 hours over the last 90 days']]) {
     await page.click(`a[data-range="${range}"]`);
     await page.waitForURL(new RegExp(`range=${range}`));
     assert.equal(await page.getAttribute(`a[data-range="${range}"]`, 'aria-current'), 'true');

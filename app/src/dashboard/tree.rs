@@ -49,7 +49,8 @@ fn node_row(node: TreeNode) -> impl IntoView {
         blocks_parent,
         focus,
     } = node;
-    let indent = format!("padding-left: {:.1}rem", f64::from(depth.min(24)) * 1.25);
+    // Indented by a class (the page's CSP allows no inline style): 12 levels, deeper ones at 12.
+    let indent = format!("depth-{}", depth.min(12));
     let children = match (children_total, children_walked) {
         (0, _) => String::new(),
         (all, walked) if walked < all => format!("{walked} of {all} children shown"),
@@ -67,7 +68,7 @@ fn node_row(node: TreeNode) -> impl IntoView {
             aria-current=focus.then_some("true")
             class:focus=focus
         >
-            <td style=indent>
+            <td class=indent>
                 <a href=tree_link(&job.id, &job.queue, 0)>{job.id.clone()}</a>
                 <span class="muted">{format!(" {}", job.queue)}</span>
             </td>

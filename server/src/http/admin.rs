@@ -571,7 +571,7 @@ pub async fn metrics(
 }
 
 /// `GET /admin/api/history?range=24h` → a queue's history: completed, failed, wait and run
-/// time percentiles per period (a minute for `1h` and `24h`, a quarter hour for `7d`, an hour
+/// time percentiles per period (a minute for `1h` and `24h`, 30 minutes for `7d`, 6 hours
 /// for `90d`), for any queue on the Redis, from the events its workers wrote (jobs removed on
 /// completion included).
 #[utoipa::path(

@@ -1,6 +1,6 @@
 //! Every queue's history, kept in Redis beside Sentinel's own queue: jobs completed and failed
-//! and their wait and run times, per minute (kept 25 hours), per quarter hour (8 days) and per
-//! hour (91 days), for any BullMQ queue on the Redis, Sentinel's or another program's.
+//! and their wait and run times, per minute (kept 25 hours), per 30 minutes (8 days) and per
+//! 6 hours (91 days), for any BullMQ queue on the Redis, Sentinel's or another program's.
 //!
 //! The source is each queue's own events stream (`<prefix>:<name>:events`), which BullMQ's
 //! scripts write for every job that is added, taken, completed or failed, whoever runs it: so
@@ -9,7 +9,7 @@
 //! `active` one's; where the collector did not see those (it started later), the job's hash is
 //! read instead, if the job is still kept.
 //!
-//! Storage: one sorted set per queue and resolution (`history:<m|q|h>:<prefix>:<name>`), a member
+//! Storage: one sorted set per queue and resolution (`history:<m|30m|6h>:<prefix>:<name>`), a member
 //! per period, scored by the period's start: `<start>|<completed>|<failed>|<lost>|<wait
 //! histogram>|<run histogram>`, each histogram `<bucket>:<count>` pairs (the buckets of
 //! `stats.rs`, at most 25 % wide), so periods merge exactly and percentiles are read from the
@@ -51,25 +51,25 @@ pub const MINUTE: Tier = Tier {
     step_ms: 60_000,
     keep_ms: 25 * HOUR_MS,
 };
-/// Per quarter hour, kept 8 days.
-pub const QUARTER: Tier = Tier {
-    name: "q",
-    step_ms: 900_000,
+/// Per 30 minutes, kept 8 days (the 7 days' chart: 336 periods).
+pub const HALF_HOUR: Tier = Tier {
+    name: "30m",
+    step_ms: 1_800_000,
     keep_ms: 8 * DAY_MS,
 };
-/// Per hour, kept 91 days.
-pub const HOUR: Tier = Tier {
-    name: "h",
-    step_ms: HOUR_MS,
+/// Per 6 hours, kept 91 days (the 90 days' chart: 360 periods, about one per pixel).
+pub const SIX_HOURS: Tier = Tier {
+    name: "6h",
+    step_ms: 6 * HOUR_MS,
     keep_ms: 91 * DAY_MS,
 };
 /// Every resolution, finest first (the write script's key order).
-pub const TIERS: [Tier; 3] = [MINUTE, QUARTER, HOUR];
+pub const TIERS: [Tier; 3] = [MINUTE, HALF_HOUR, SIX_HOURS];
 
 /// Longest member read back.
 const MAX_MEMBER_BYTES: usize = 8192;
-/// Most periods one read returns (90 days of hours, with room).
-const MAX_PERIODS: usize = 3000;
+/// Most periods one read returns (a day of minutes, with room).
+const MAX_PERIODS: usize = 2000;
 /// Largest count taken from a member (more is another program's value).
 const MAX_COUNT: u64 = 1 << 48;
 
@@ -549,10 +549,10 @@ pub async fn last_hour(
 
 /// KEYS: the lease, the cursors, then one sorted set per resolution (as [`TIERS`]).
 /// ARGV: this process's id, the queue, its cursor as read (empty: none), its new cursor, now
-/// (ms), each resolution's keep (ms), then (resolution 1-based, start, member) triples.
-/// Writes only while this process holds the lease (else 0) and the cursor is the one read
-/// (else -1); then each period given replaces the stored one, periods past their keep are
-/// dropped, and the cursor moves: 1.
+/// (ms), each resolution's keep (ms), whether to drop old periods (`1`), then (resolution
+/// 1-based, start, member) triples. Writes only while this process holds the lease (else 0)
+/// and the cursor is the one read (else -1); then each period given replaces the stored one,
+/// periods past their keep are dropped when asked, and the cursor moves: 1.
 const WRITE: &str = r#"
 if redis.call("GET", KEYS[1]) ~= ARGV[1] then
   return 0
@@ -561,14 +561,16 @@ local held = redis.call("HGET", KEYS[2], ARGV[2])
 if (held or "") ~= ARGV[3] then
   return -1
 end
-for i = 9, #ARGV, 3 do
+for i = 10, #ARGV, 3 do
   local key = KEYS[2 + tonumber(ARGV[i])]
   redis.call("ZREMRANGEBYSCORE", key, ARGV[i + 1], ARGV[i + 1])
   redis.call("ZADD", key, ARGV[i + 1], ARGV[i + 2])
 end
-local now = tonumber(ARGV[5])
-for t = 1, 3 do
-  redis.call("ZREMRANGEBYSCORE", KEYS[2 + t], "-inf", "(" .. tostring(now - tonumber(ARGV[5 + t])))
+if ARGV[9] == "1" then
+  local now = tonumber(ARGV[5])
+  for t = 1, 3 do
+    redis.call("ZREMRANGEBYSCORE", KEYS[2 + t], "-inf", "(" .. tostring(now - tonumber(ARGV[5 + t])))
+  end
 end
 redis.call("HSET", KEYS[2], ARGV[2], ARGV[4])
 return 1
@@ -584,6 +586,8 @@ pub struct Write {
     pub now: Cursor,
     /// (resolution, start, the period's whole record).
     pub periods: Vec<(Tier, u64, Record)>,
+    /// Whether to drop the periods past their keep too.
+    pub trim: bool,
 }
 
 /// What became of a write.
@@ -627,6 +631,7 @@ pub async fn write(
         for tier in TIERS {
             cmd.arg(tier.keep_ms);
         }
+        cmd.arg(if write.trim { "1" } else { "0" });
         for (tier, start, record) in &write.periods {
             let index = TIERS.iter().position(|t| t == tier).unwrap_or(0) + 1;
             cmd.arg(index).arg(*start).arg(record.encode(*start));

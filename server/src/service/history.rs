@@ -36,6 +36,8 @@ const MAX_EVENTS_PER_READ: usize = 200_000;
 pub const MAX_READS_PER_ROUND: usize = 20;
 /// Jobs whose times are read from their hash in one round, at most.
 const MAX_TIME_LOOKUPS: usize = 5000;
+/// How often a queue's periods past their keep are dropped (ms).
+const TRIM_EVERY_MS: u64 = 600_000;
 /// Jobs of one queue whose start is remembered, at most.
 const MAX_STARTS_PER_QUEUE: usize = 100_000;
 
@@ -58,6 +60,8 @@ pub struct HistoryCollector {
     /// (queue, resolution) → the last period written.
     last: HashMap<(String, Tier), (u64, Record)>,
     starts: HashMap<String, HashMap<String, Starts>>,
+    /// Queue → when its old periods were last dropped (ms).
+    trimmed: HashMap<String, u64>,
 }
 
 /// What one round did.
@@ -82,6 +86,7 @@ impl HistoryCollector {
             cursors: None,
             last: HashMap::new(),
             starts: HashMap::new(),
+            trimmed: HashMap::new(),
         }
     }
 
@@ -89,6 +94,7 @@ impl HistoryCollector {
         self.cursors = None;
         self.last.clear();
         self.starts.clear();
+        self.trimmed.clear();
     }
 
     /// One round over every queue `sentinel` finds on the Redis.
@@ -305,11 +311,21 @@ impl HistoryCollector {
                 .get(&name)
                 .map(|(raw, _)| raw.clone())
                 .unwrap_or_default();
+            // Old periods are dropped once every few minutes per queue, not on every write.
+            let now_ms = crate::clock::now_ms();
+            let trim = self
+                .trimmed
+                .get(&name)
+                .is_none_or(|at| now_ms.saturating_sub(*at) >= TRIM_EVERY_MS);
+            if trim {
+                self.trimmed.insert(name.clone(), now_ms);
+            }
             writes.push(Write {
                 queue: name,
                 was,
                 now,
                 periods: whole,
+                trim,
             });
         }
         let results = store::write(home, &self.me, &writes, crate::clock::now_ms()).await?;
@@ -428,8 +444,8 @@ impl Sentinel {
         let name = format!("{}:{}", keys.prefix(), keys.queue());
         let tier = match range {
             HistoryRange::Hour | HistoryRange::Day => store::MINUTE,
-            HistoryRange::Week => store::QUARTER,
-            HistoryRange::Quarter => store::HOUR,
+            HistoryRange::Week => store::HALF_HOUR,
+            HistoryRange::Quarter => store::SIX_HOURS,
         };
         let step = tier.step_ms;
         let now = crate::clock::now_ms();

@@ -235,15 +235,15 @@ async fn old_events_go_to_the_coarse_ranges_and_a_trimmed_stream_is_said_to_have
         .await
         .unwrap();
     assert_eq!((week.total.completed, week.total.failed), (1, 1));
-    assert_eq!(week.step_ms, 15 * MINUTE);
+    assert_eq!(week.step_ms, 30 * MINUTE);
     let quarter = sentinel
         .history(&viewer, q, HistoryRange::Quarter)
         .await
         .unwrap();
     assert_eq!((quarter.total.completed, quarter.total.failed), (2, 1));
-    // From the first event read on (30 days ago), an hour each.
-    let hours = quarter.points.len();
-    assert!((30 * 24..=30 * 24 + 2).contains(&hours), "{hours}");
+    // From the first event read on (30 days ago), 6 hours each.
+    let periods = quarter.points.len();
+    assert!((30 * 4..=30 * 4 + 2).contains(&periods), "{periods}");
     assert_eq!(quarter.since, Some(days(30)));
     // The per-minute periods older than a day are not kept.
     let minutes: u64 = redis::cmd("ZCARD")

@@ -16,10 +16,10 @@ pub enum HistoryRange {
     /// The last 24 hours, per minute.
     #[serde(rename = "24h")]
     Day,
-    /// The last 7 days, per quarter hour.
+    /// The last 7 days, per 30 minutes.
     #[serde(rename = "7d")]
     Week,
-    /// The last 90 days, per hour.
+    /// The last 90 days, per 6 hours.
     #[serde(rename = "90d")]
     Quarter,
 }
@@ -48,17 +48,17 @@ impl HistoryRange {
         match self {
             Self::Hour => 60,
             Self::Day => 1440,
-            Self::Week => 7 * 96,
-            Self::Quarter => 90 * 24,
+            Self::Week => 7 * 48,
+            Self::Quarter => 90 * 4,
         }
     }
 
-    /// A period, in words ("minute", "15 minutes", "hour").
+    /// A period, in words ("minute", "30 minutes", "6 hours").
     pub fn period_words(self) -> &'static str {
         match self {
             Self::Hour | Self::Day => "minute",
-            Self::Week => "15 minutes",
-            Self::Quarter => "hour",
+            Self::Week => "30 minutes",
+            Self::Quarter => "6 hours",
         }
     }
 
@@ -82,7 +82,8 @@ pub struct History {
     pub queue: String,
     /// The range.
     pub range: HistoryRange,
-    /// A period's length (ms): 60,000 for `1h` and `24h`, 900,000 for `7d`, 3,600,000 for `90d`.
+    /// A period's length (ms): 60,000 for `1h` and `24h`, 1,800,000 for `7d`,
+    /// 21,600,000 for `90d`.
     pub step_ms: u64,
     /// Since when the collector has read this queue's events (ms); none: not yet, and
     /// `points` is empty.
