@@ -38,9 +38,14 @@ fn range_link(query: &leptos_router::params::ParamsMap, range: HistoryRange) -> 
     }
 }
 
-/// The charts of `queue` (Sentinel's own when `None`).
-#[component]
-pub fn HistoryCharts(queue: Memo<Option<String>>, live: Live) -> impl IntoView {
+/// A read of the history.
+pub type HistoryRead = Resource<Result<History, ServerFnError>>;
+
+/// The history of `queue` (Sentinel's own when `None`) over the range the URL names, read
+/// again every few seconds; made once per page (outside the frame's content, which is drawn
+/// again as the caller's access is known: a resource made there would be read once per
+/// drawing).
+pub fn history_read(queue: Memo<Option<String>>) -> (HistoryRead, Memo<HistoryRange>) {
     let query = use_query_map();
     let range = Memo::new(move |_| {
         query
@@ -72,6 +77,13 @@ pub fn HistoryCharts(queue: Memo<Option<String>>, live: Live) -> impl IntoView {
         move || (queue.get(), range.get(), slot.get()),
         |(queue, range, _)| admin_history(queue, range),
     );
+    (history, range)
+}
+
+/// The charts of a history read by [`history_read`].
+#[component]
+pub fn HistoryCharts(history: HistoryRead, range: Memo<HistoryRange>, live: Live) -> impl IntoView {
+    let query = use_query_map();
     let kept = Kept::new(live);
     let ranges = move || {
         let current = range.get();

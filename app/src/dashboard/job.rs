@@ -34,6 +34,7 @@ pub fn JobPage() -> impl IntoView {
         move || (id.get(), queue.get(), tick.get()),
         |(id, queue, _)| admin_why(id, queue),
     );
+    let tree = super::tree::tree_read(id, queue);
     let notice = RwSignal::new(None::<(bool, String)>);
     frame(
         move || format!("Job {} · Sentinel", id.get()),
@@ -56,7 +57,7 @@ pub fn JobPage() -> impl IntoView {
                         })
                     })}
                 </Transition>
-                <super::tree::FlowTreePanel id queue live/>
+                <super::tree::FlowTreePanel tree id queue live/>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match why.await {

@@ -171,13 +171,14 @@ fn Dashboard() -> impl IntoView {
         move || (queue.get(), tick.get()),
         |(queue, _)| admin_overview(queue),
     );
+    let (history, range) = history::history_read(queue);
     frame(
         || "Dashboard · Sentinel".to_string(),
         queue,
         live,
         move |access| {
             view! {
-                {view! { <OverviewPanel overview live access queue/> }.into_any()}
+                {view! { <OverviewPanel overview history range live access queue/> }.into_any()}
                 {view! { <jobs::Jobs live access overview/> }.into_any()}
                 {view! { <schedulers::SchedulersPanel live access queue/> }.into_any()}
                 {(access == AdminAccess::Operator).then(|| view! {
@@ -221,6 +222,8 @@ pub fn state_title(state: JobState) -> &'static str {
 #[component]
 fn OverviewPanel(
     overview: Resource<Result<Overview, ServerFnError>>,
+    history: history::HistoryRead,
+    range: Memo<crate::model::admin::HistoryRange>,
     live: Live,
     access: AdminAccess,
     queue: Memo<Option<String>>,
@@ -293,7 +296,7 @@ fn OverviewPanel(
                     })
                 })}
             </Transition>
-            <history::HistoryCharts queue live/>
+            <history::HistoryCharts history range live/>
         </section>
     }
 }

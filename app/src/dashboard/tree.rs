@@ -142,11 +142,14 @@ fn tree_view(tree: FlowTree, id: String, queue: String) -> impl IntoView {
     }
 }
 
-/// The flow's tree around job `id` of `queue`, when the URL asks for it (`?tree=<page>`).
-#[component]
-pub fn FlowTreePanel(id: Memo<String>, queue: Memo<Option<String>>, live: Live) -> impl IntoView {
+/// A read of a flow's tree (`None`: the URL does not ask for it).
+pub type TreeRead = Resource<Result<Option<FlowTree>, ServerFnError>>;
+
+/// The flow's tree around job `id` of `queue`, when the URL asks for it (`?tree=<page>`); made
+/// once per page, outside the frame's content (see `history::history_read`).
+pub fn tree_read(id: Memo<String>, queue: Memo<Option<String>>) -> TreeRead {
     let page = tree_param();
-    let tree = Resource::new(
+    Resource::new(
         move || (id.get(), queue.get(), page.get()),
         |(id, queue, page)| async move {
             match page {
@@ -154,7 +157,17 @@ pub fn FlowTreePanel(id: Memo<String>, queue: Memo<Option<String>>, live: Live) 
                 None => Ok(None),
             }
         },
-    );
+    )
+}
+
+/// The tree a [`tree_read`] read.
+#[component]
+pub fn FlowTreePanel(
+    tree: TreeRead,
+    id: Memo<String>,
+    queue: Memo<Option<String>>,
+    live: Live,
+) -> impl IntoView {
     let kept = Kept::new(live);
     view! {
         <Transition fallback=|| ()>

@@ -87,6 +87,14 @@ impl Family {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// Nodes a flow tree shows per page.
 pub const TREE_PAGE_NODES: usize = 1000;
 
@@ -103,15 +111,18 @@ pub struct TreeNode {
     /// Where it stands for its parent (none for the root).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency: Option<Dependency>,
-    /// Its children in all, of every kind.
+    /// Its children in all, of every kind (absent: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub children_total: u64,
     /// Of those, the ones walked (the rest: past a bound, or in queues the caller may not see).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub children_walked: u64,
-    /// Whether it failed while its parent still waits for it (the parent never finishes).
-    #[serde(default)]
+    /// Whether it failed while its parent still waits for it (the parent never finishes;
+    /// absent: no).
+    #[serde(default, skip_serializing_if = "is_false")]
     pub blocks_parent: bool,
-    /// Whether it is the job the tree was opened from.
-    #[serde(default)]
+    /// Whether it is the job the tree was opened from (absent: no).
+    #[serde(default, skip_serializing_if = "is_false")]
     pub focus: bool,
 }
 
