@@ -23,8 +23,8 @@ fn range_link(query: &leptos_router::params::ParamsMap, range: HistoryRange) -> 
         .map(|(key, value)| {
             format!(
                 "{}={}",
-                crate::model::url::encode(&key),
-                crate::model::url::encode(&value)
+                crate::model::url::encode(key),
+                crate::model::url::encode(value)
             )
         })
         .collect();

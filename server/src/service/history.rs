@@ -41,6 +41,26 @@ const TRIM_EVERY_MS: u64 = 600_000;
 /// Jobs of one queue whose start is remembered, at most.
 const MAX_STARTS_PER_QUEUE: usize = 100_000;
 
+/// What one read found of one queue: its new cursor and the periods its events touched.
+struct Delta<'q> {
+    name: String,
+    queue: &'q FoundQueue,
+    cursor: Cursor,
+    periods: BTreeMap<(Tier, u64), Record>,
+}
+
+/// A job that finished without the collector seeing it start: its times are read from its
+/// hash if it is still kept, else what the events gave is used.
+struct Lookup {
+    /// Its queue's index among the [`Delta`]s.
+    delta: usize,
+    job: JobId,
+    /// When it finished.
+    at: u64,
+    wait: Option<u64>,
+    run: Option<u64>,
+}
+
 /// When a job the collector saw start was added and taken.
 #[derive(Debug, Clone, Copy, Default)]
 struct Starts {
@@ -176,14 +196,8 @@ impl HistoryCollector {
             .filter_map(|(q, first)| Some((text_of(q), first?)))
             .collect();
 
-        let mut deltas: Vec<(
-            String,
-            &'q FoundQueue,
-            Cursor,
-            BTreeMap<(Tier, u64), Record>,
-        )> = Vec::new();
-        // (queue's index in `deltas`, job, when it finished, its wait and run as the events gave them)
-        let mut lookups: Vec<(usize, JobId, u64, Option<u64>, Option<u64>)> = Vec::new();
+        let mut deltas: Vec<Delta<'q>> = Vec::new();
+        let mut lookups: Vec<Lookup> = Vec::new();
         for (queue, events) in &moved {
             let name = text_of(queue);
             let was = cursor_of(cursors, queue);
@@ -226,7 +240,13 @@ impl HistoryCollector {
                             add(&mut periods, at, |r| r.failed += 1);
                         }
                         if (wait.is_none() || run.is_none()) && lookups.len() < MAX_TIME_LOOKUPS {
-                            lookups.push((deltas.len(), job.clone(), at, wait, run));
+                            lookups.push(Lookup {
+                                delta: deltas.len(),
+                                job: job.clone(),
+                                at,
+                                wait,
+                                run,
+                            });
                         } else {
                             add_times(&mut periods, at, wait, run);
                         }
@@ -246,33 +266,38 @@ impl HistoryCollector {
             }
             let last = events.last().map_or(StreamId::ZERO, |e| e.id);
             let since = was.map_or_else(|| events.first().map_or(0, |e| e.id.ms()), |c| c.since);
-            deltas.push((name, queue, Cursor { last, since }, periods));
+            deltas.push(Delta {
+                name,
+                queue,
+                cursor: Cursor { last, since },
+                periods,
+            });
         }
 
         // The times the events did not give, from the jobs still kept (else what they gave).
         if !lookups.is_empty() {
             let asks: Vec<(&FoundQueue, &JobId)> = lookups
                 .iter()
-                .map(|(i, id, ..)| (deltas[*i].1, id))
+                .map(|l| (deltas[l.delta].queue, &l.job))
                 .collect();
             let times = store::job_times(home, &asks, cluster).await?;
-            for ((i, _, at, wait, run), times) in lookups.iter().zip(times) {
-                let periods = &mut deltas[*i].3;
+            for (l, times) in lookups.iter().zip(times) {
+                let periods = &mut deltas[l.delta].periods;
                 match times.taken {
                     Some(taken) => add_times(
                         periods,
-                        *at,
+                        l.at,
                         times.added.map(|a| taken.saturating_sub(a)),
-                        Some(times.finished.unwrap_or(*at).saturating_sub(taken)),
+                        Some(times.finished.unwrap_or(l.at).saturating_sub(taken)),
                     ),
-                    None => add_times(periods, *at, *wait, *run),
+                    None => add_times(periods, l.at, l.wait, l.run),
                 }
             }
         }
 
         // Each touched period's whole record: the one in memory, or the stored one.
         let mut asks: Vec<(String, Tier, u64)> = Vec::new();
-        for (name, _, _, periods) in &deltas {
+        for Delta { name, periods, .. } in &deltas {
             for (tier, start) in periods.keys() {
                 let held = self.last.get(&(name.clone(), *tier));
                 if held.is_none_or(|(s, _)| s != start) {
@@ -294,7 +319,13 @@ impl HistoryCollector {
             .filter_map(|(k, r)| Some((k, r?)))
             .collect();
         let mut writes = Vec::new();
-        for (name, _, now, periods) in deltas {
+        for Delta {
+            name,
+            cursor: now,
+            periods,
+            ..
+        } in deltas
+        {
             let mut whole = Vec::new();
             for ((tier, start), delta) in periods {
                 let mut record = match self.last.get(&(name.clone(), tier)) {
