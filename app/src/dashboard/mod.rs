@@ -172,6 +172,7 @@ fn Dashboard() -> impl IntoView {
         |(queue, _)| admin_overview(queue),
     );
     let (history, range) = history::history_read(queue);
+    let schedulers = schedulers::schedulers_read(queue, live);
     frame(
         || "Dashboard · Sentinel".to_string(),
         queue,
@@ -180,7 +181,7 @@ fn Dashboard() -> impl IntoView {
             view! {
                 {view! { <OverviewPanel overview history range live access queue/> }.into_any()}
                 {view! { <jobs::Jobs live access overview/> }.into_any()}
-                {view! { <schedulers::SchedulersPanel live access queue/> }.into_any()}
+                {view! { <schedulers::SchedulersPanel list=schedulers live access queue/> }.into_any()}
                 {(access == AdminAccess::Operator).then(|| view! {
                     <section class="panel tools" aria-label="Clean and add">
                         <tools::CleanForm tick queue/>

@@ -50,19 +50,29 @@ fn schedule_words(scheduler: &Scheduler) -> String {
     }
 }
 
-/// The schedulers panel.
+/// A read of a queue's schedulers.
+pub type SchedulersRead = Resource<Result<crate::model::admin::SchedulerList, ServerFnError>>;
+
+/// The schedulers of `queue`, read again on each of the page's ticks; made once per page,
+/// outside the frame's content (see `history::history_read`).
+pub fn schedulers_read(queue: Memo<Option<String>>, live: Live) -> SchedulersRead {
+    let tick = live.tick;
+    Resource::new(
+        move || (queue.get(), tick.get()),
+        |(queue, _)| admin_schedulers(queue),
+    )
+}
+
+/// The schedulers panel, of a [`schedulers_read`].
 #[component]
 pub fn SchedulersPanel(
+    list: SchedulersRead,
     live: Live,
     access: AdminAccess,
     queue: Memo<Option<String>>,
 ) -> impl IntoView {
     let tick = live.tick;
     let kept = Kept::new(live);
-    let list = Resource::new(
-        move || (queue.get(), tick.get()),
-        |(queue, _)| admin_schedulers(queue),
-    );
     let notice = RwSignal::new(None::<(bool, String)>);
     let form = Form {
         id: RwSignal::new(String::new()),
