@@ -5,6 +5,14 @@
 #[cfg(feature = "ssr")]
 use leptos::prelude::*;
 
+/// Where the page names the built files (JS, WASM) from: `/pkg/<hash of the build>`, so that
+/// each build's files have addresses of their own and the browser keeps them for good (they are
+/// served `immutable`; the HTML that names them is read again). Provided by the server; none in
+/// development, where the files change under a running server.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug)]
+pub struct BuiltRoot(pub String);
+
 /// A document title's text as `leptos_meta`'s `<Title>` should be given it. On the server the
 /// title is written into the page as it is (`leptos_meta` does not escape it), so text from a
 /// job (its id, its name) could end the `<title>` and add markup; it is escaped there. In the

@@ -39,6 +39,12 @@ fn document<H: IntoView, V: IntoView>(
     head: H,
     body: impl FnOnce() -> V,
 ) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let root = use_context::<crate::head::BuiltRoot>()
+        .map(|r| r.0)
+        .unwrap_or_default();
+    #[cfg(not(feature = "ssr"))]
+    let root = String::new();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -48,7 +54,7 @@ fn document<H: IntoView, V: IntoView>(
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="data:,"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options root/>
                 <MetaTags/>
                 {head}
             </head>

@@ -609,6 +609,53 @@ test("a Node queue's charts count what its workers did, removed jobs included, o
   workerConnection.disconnect();
 });
 
+test("the dashboard's code loads once: each build's files have their own address and are kept, so a warm page load fetches none", async () => {
+  const ops = await person(tokens.ops);
+  const page = await ops.context.newPage();
+  const cdp = await ops.context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  const seen = new Map();
+  cdp.on('Network.responseReceived', (e) => seen.set(e.requestId, { url: e.response.url, status: e.response.status, cached: e.response.fromDiskCache || e.response.fromMemoryCache, headers: e.response.headers }));
+  const bytes = new Map();
+  cdp.on('Network.loadingFinished', (e) => bytes.set(e.requestId, e.encodedDataLength));
+  // A module script the memory cache answers is reported by this event alone.
+  const fromCache = new Set();
+  cdp.on('Network.requestServedFromCache', (e) => fromCache.add(e.requestId));
+  const isCode = (url) => /\.(js|wasm)$/.test(new URL(url).pathname);
+  const measure = async (path) => {
+    seen.clear();
+    bytes.clear();
+    fromCache.clear();
+    await page.goto(`${base}${path}`);
+    await page.waitForSelector('main[data-hydrated="true"]', { timeout: 20000 });
+    await page.waitForLoadState('networkidle');
+    const fetched = [...seen.entries()].filter(([id, r]) => !r.cached && !fromCache.has(id));
+    return {
+      requests: fetched.length,
+      kib: Math.round(fetched.reduce((n, [id]) => n + (bytes.get(id) ?? 0), 0) / 1024),
+      code: fetched.filter(([, r]) => isCode(r.url)).map(([id, r]) => `${r.status} ${new URL(r.url).pathname} ${bytes.get(id)} B`),
+      all: [...seen.values()],
+    };
+  };
+  const cold = await measure('/admin');
+  const code = cold.all.filter((r) => isCode(r.url));
+  assert.ok(code.length > 0);
+  for (const r of code) {
+    assert.match(new URL(r.url).pathname, /^\/pkg\/[0-9a-f]{16}\/pkg\//, r.url);
+    assert.equal(r.headers['cache-control'] ?? r.headers['Cache-Control'], 'public, max-age=31536000, immutable', r.url);
+  }
+  // The queues page's own modules come with its first visit; after that, moving between the
+  // two fetches no code at all.
+  const first = await measure('/admin/queues');
+  const again = await measure('/admin');
+  const queues = await measure('/admin/queues');
+  console.log(`/admin cold: ${cold.requests} requests, ${cold.kib} KiB; /admin/queues first: ${first.requests} requests, ${first.kib} KiB (${first.code.length} code files); warm: /admin ${again.requests} requests, ${again.kib} KiB, ${again.code.length} code files; /admin/queues ${queues.requests} requests, ${queues.kib} KiB, ${queues.code.length} code files`);
+  assert.deepEqual(again.code, [], 'no code fetched on a warm load of /admin');
+  assert.deepEqual(queues.code, [], 'no code fetched on a warm load of /admin/queues');
+  assert.deepEqual(ops.problems, []);
+  await ops.context.close();
+});
+
 test('in a Redis outage every dashboard page says so, keeps what it showed and comes back', async () => {
   const ops = await person(tokens.ops);
   const id = await enqueue(ops.context, { seconds: 1, delay: 600000 });

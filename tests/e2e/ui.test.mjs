@@ -100,7 +100,8 @@ test('enqueue from the form, watch the bar move live, reload and still see the t
   const { context, page, problems } = await openPage({ viewport: { width: 1100, height: 800 } });
   const wasm = [];
   page.on('request', (request) => {
-    const path = new URL(request.url()).pathname;
+    // Each build's files are under an address of their own, `/pkg/<hash>/pkg/…`.
+    const path = new URL(request.url()).pathname.replace(/^\/pkg\/[0-9a-f]{16}(?=\/pkg\/)/, '');
     if (path.endsWith('.wasm')) wasm.push(path);
   });
   await page.goto(base);

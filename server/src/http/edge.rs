@@ -39,12 +39,11 @@ pub struct Edge {
 pub async fn around(State(edge): State<Arc<Edge>>, mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let uri = request.uri().clone();
-    let built_file = uri.path().starts_with("/pkg/");
     let nonce = headers::nonce_for(&mut request);
     let mut response = match steps(&edge, request, next).await {
         Ok(response) | Err(response) => response,
     };
-    headers::add(&edge.headers, nonce.as_ref(), built_file, &mut response);
+    headers::add(&edge.headers, nonce.as_ref(), uri.path(), &mut response);
     crate::telemetry::log_failure(&method, &uri, &response);
     response
 }

@@ -15,17 +15,30 @@ const NOT_A_PAGE: &str = "default-src 'none'; frame-ancestors 'none'";
 #[derive(Debug, Clone)]
 pub struct HeaderSettings {
     connect: String,
+    /// Where this build's files are named from (`/pkg/<hash>/`), if they are.
+    immutable: Option<String>,
 }
 
 impl HeaderSettings {
     /// The settings for a server whose development live-reload socket is on `reload_port`
     /// (`cargo leptos watch`), if any.
-    pub fn new(reload_port: Option<u32>) -> Self {
+    /// Files under `built_root` (`/pkg/<hash of the build>`) are answered as never changing.
+    pub fn new(reload_port: Option<u32>, built_root: Option<String>) -> Self {
         let connect = match reload_port {
             Some(port) => format!("'self' ws://127.0.0.1:{port} ws://localhost:{port}"),
             None => "'self'".to_string(),
         };
-        Self { connect }
+        Self {
+            connect,
+            immutable: built_root.map(|root| format!("{root}/")),
+        }
+    }
+
+    /// Whether `path` is one of this build's files under its build's address.
+    pub fn is_immutable(&self, path: &str) -> bool {
+        self.immutable
+            .as_deref()
+            .is_some_and(|root| path.starts_with(root))
     }
 }
 
@@ -67,13 +80,10 @@ pub fn nonce_for(request: &mut Request) -> Option<Nonce> {
 }
 
 /// The edge's step after the route: the headers, with the page's policy naming `nonce` when the
-/// request got one; `built_file` answers (`/pkg/`) get their caching rule.
-pub fn add(
-    settings: &HeaderSettings,
-    nonce: Option<&Nonce>,
-    built_file: bool,
-    response: &mut Response,
-) {
+/// request got one; built files (`/pkg/`) get their caching rule.
+pub fn add(settings: &HeaderSettings, nonce: Option<&Nonce>, path: &str, response: &mut Response) {
+    let built_file = path.starts_with("/pkg/");
+    let answered = response.status().is_success();
     let not_a_page = HeaderValue::from_static(NOT_A_PAGE);
     let csp = match nonce {
         // A nonce and a port are printable ASCII; were it not so, the page would load nothing.
@@ -97,8 +107,14 @@ pub fn add(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
-    if built_file {
-        // The built files keep their names across builds: the browser keeps them and asks
+    if built_file && settings.is_immutable(path) && answered {
+        // Under this build's own address (`/pkg/<hash>/`): another build has another one.
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+    } else if built_file {
+        // The plain names stay the same across builds: the browser keeps them and asks
         // again with If-Modified-Since (ServeDir answers 304 while unchanged).
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }

@@ -58,7 +58,10 @@ pub fn app(state: AppState) -> Router {
         router
     };
     let edge = std::sync::Arc::new(edge::Edge {
-        headers: headers::HeaderSettings::new(site::is_dev().then_some(state.config.reload_port)),
+        headers: headers::HeaderSettings::new(
+            site::is_dev().then_some(state.config.reload_port),
+            site::built_root(&state.config),
+        ),
         limits: limits::RequestLimits::new(&state.config.limits),
         access: state.access.clone(),
         metrics: state.metrics.clone(),

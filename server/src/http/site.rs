@@ -50,6 +50,45 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
+/// Where this build's files are named from (`/pkg/<hash>`: see `app::head::BuiltRoot`), from
+/// a hash of every file of the site's `pkg` directory, read once per process; none in
+/// development (`cargo leptos watch` rebuilds them under the running server) or when the
+/// directory cannot be read. The same build gives every process the same root.
+pub fn built_root(config: &Config) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    static ROOTS: std::sync::Mutex<
+        Option<std::collections::HashMap<std::path::PathBuf, Option<String>>>,
+    > = std::sync::Mutex::new(None);
+    if is_dev() {
+        return None;
+    }
+    let dir = std::path::Path::new(&config.site_root).join(&config.site_pkg_dir);
+    let mut roots = ROOTS.lock().unwrap_or_else(|e| e.into_inner());
+    roots
+        .get_or_insert_with(Default::default)
+        .entry(dir.clone())
+        .or_insert_with(|| {
+            let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+                .ok()?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|path| path.is_file())
+                .collect();
+            if names.is_empty() {
+                return None;
+            }
+            names.sort();
+            let mut hash = Sha256::new();
+            for path in names {
+                hash.update(path.file_name()?.as_encoded_bytes());
+                hash.update(std::fs::read(&path).ok()?);
+            }
+            let digest = hash.finalize();
+            let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            Some(format!("/pkg/{hex}"))
+        })
+        .clone()
+}
+
 /// What every rendering and server function gets as context: the backend, and the nonce the
 /// security headers named for this request (Leptos made one of its own just before; the policy
 /// must name the one the page uses).
@@ -59,9 +98,13 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static +
     });
     let backend: SharedBackend = shared.clone();
     let admin: SharedAdminBackend = shared;
+    let root = built_root(&state.config).map(app::head::BuiltRoot);
     move || {
         provide_context(backend.clone());
         provide_context(admin.clone());
+        if let Some(root) = root.clone() {
+            provide_context(root);
+        }
         provide_context(app::head::Preloaded::default());
         if let Some(nonce) =
             use_context::<Parts>().and_then(|parts| parts.extensions.get::<Nonce>().cloned())
@@ -182,6 +225,7 @@ pub fn router(state: AppState) -> Router {
         move |request: Request<Body>| handle_server_fns_with_context(context.clone(), request)
     };
     let pkg = format!("{}/{}", options.site_root, options.site_pkg_dir);
+    let root = built_root(&state.config);
     // `/` is the home page's own app (see `app::home_shell`); the router's list keeps the rest.
     let routes: Vec<_> = generate_route_list(app::App)
         .into_iter()
@@ -222,7 +266,15 @@ pub fn router(state: AppState) -> Router {
             }
         }
     };
-    Router::new()
+    let mut router = Router::new();
+    if let Some(root) = root {
+        // This build's files under their build's address, kept for good by browsers.
+        router = router.nest_service(
+            &format!("{root}/{}", options.site_pkg_dir),
+            ServeDir::new(&pkg).precompressed_br().precompressed_gzip(),
+        );
+    }
+    router
         .route("/api/{*fn_name}", any(server_fns))
         .route("/", get(move |request: Request<Body>| home(request)))
         .leptos_routes_with_context(&options, routes, context, {
