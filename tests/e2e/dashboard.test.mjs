@@ -121,8 +121,11 @@ test('an operator acts from the dashboard and a second tab sees each change with
   await until('the second tab to see the retried job run',
     async () => ['active', 'waiting'].includes(await rowState(b, long)), 20000);
 
-  // Pause and resume the queue.
+  // One embedded worker, said in the singular.
+  assert.match(await a.textContent('.queue-line .muted'), /^1 worker, \d+ jobs? running$/);
+  // Pause (asked first: it stops every worker) and resume the queue.
   await a.click('button:has-text("Pause the queue")');
+  assert.ok(ops.dialogs.some((d) => d.startsWith('Pause the queue? Workers of every process stop')), ops.dialogs.join());
   await b.waitForSelector('[data-paused="true"]', { timeout: 10000 });
   await a.click('button:has-text("Resume the queue")');
   await b.waitForSelector('.badge.running', { timeout: 10000 });
@@ -395,6 +398,10 @@ test('a Node scheduler is edited, paused and resumed from the dashboard; Node re
   const line = 'tr[data-scheduler="daily"]';
   await page.waitForSelector(line, { timeout: 15000 });
   assert.match(await page.textContent(`${line} .schedule`), /0 0 6 \* \* \* \(UTC\)/);
+  // The next run as a time and how far it is; no run counted for one that never ran (BullMQ
+  // counts the job it scheduled next among its iterations).
+  assert.match(await page.textContent(`${line} .next`), /^06:00:00 UTC \(in .+\)$/);
+  assert.equal((await page.textContent(`${line} .runs`)).trim(), '–');
 
   // Edit: the form takes the scheduler, the change is saved through BullMQ's upsert.
   await page.click('button[aria-label="Edit scheduler daily"]');

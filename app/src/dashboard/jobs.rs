@@ -647,7 +647,10 @@ fn bulk_bar(page: &JobPage, asked: &JobQuery, bulk: Bulk) -> impl IntoView + use
                     disabled=move || bulk.running.get() || bulk.selected.with(BTreeSet::is_empty)
                     on:click=move |_| {
                         let ids: Vec<String> = bulk.selected.get_untracked().into_iter().collect();
-                        let question = format!("{} the {} selected jobs?", action_title(action), ids.len());
+                        let question = match ids.len() {
+                            1 => format!("{} the selected job?", action_title(action)),
+                            n => format!("{} the {n} selected jobs?", action_title(action)),
+                        };
                         run_bulk(bulk, action, ids, None, question);
                     }
                 >

@@ -234,6 +234,15 @@ fn OverviewPanel(
     let problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let toggle = move |pause: bool| {
+        // Pausing stops every worker of every process: asked first, like every other action
+        // that stops work.
+        if pause
+            && !confirm(
+                "Pause the queue? Workers of every process stop taking new jobs until it is resumed; running jobs finish.",
+            )
+        {
+            return;
+        }
         busy.set(true);
         leptos::task::spawn_local(async move {
             let action = if pause {
@@ -287,7 +296,11 @@ fn OverviewPanel(
                                         </button>
                                     })}
                                     <span class="muted">
-                                        {format!("{} workers, {total_busy} jobs running", o.workers.len())}
+                                        {format!(
+                                            "{}, {} running",
+                                            crate::model::text::plural(o.workers.len() as u64, "worker", "workers"),
+                                            crate::model::text::plural(total_busy as u64, "job", "jobs"),
+                                        )}
                                     </span>
                                 </div>
                                 {move || problem.get().map(|p| view! { <p class="error" role="alert">{p}</p> })}

@@ -134,10 +134,17 @@ pub fn SchedulersPanel(
                             } else {
                                 view! { <span class="muted">"On time"</span> }.into_any()
                             };
+                            // The time, then how far it is.
                             let next = scheduler
                                 .next
-                                .map(|at| crate::model::time::relative(at, now))
+                                .map(|at| format!("{} ({})", crate::model::time::clock(at), crate::model::time::relative(at, now)))
                                 .unwrap_or_else(|| "–".to_string());
+                            // BullMQ counts the job it has scheduled next among the iterations:
+                            // the runs are the others (a scheduler that never ran shows none).
+                            let ran = scheduler
+                                .iterations
+                                .saturating_sub(u64::from(scheduler.next.is_some()));
+                            let runs = if ran == 0 { "–".to_string() } else { ran.to_string() };
                             let last = scheduler
                                 .last
                                 .map(|at| crate::model::time::relative(at, now))
@@ -167,9 +174,9 @@ pub fn SchedulersPanel(
                                     <td>{scheduler.id.clone()}</td>
                                     <td>{scheduler.name.clone()}</td>
                                     <td class="schedule">{schedule_words(&scheduler)}</td>
-                                    <td>{next}</td>
+                                    <td class="next">{next}</td>
                                     <td>{last}</td>
-                                    <td class="num">{scheduler.iterations}</td>
+                                    <td class="num runs">{runs}</td>
                                     <td>{state}</td>
                                     {buttons}
                                 </tr>
