@@ -82,6 +82,11 @@ pub struct HistoryCollector {
     starts: HashMap<String, HashMap<String, Starts>>,
     /// Queue → when its old periods were last dropped (ms).
     trimmed: HashMap<String, u64>,
+    /// The queues found last, and when (read again after the least interval between scans).
+    found: Option<(
+        tokio::time::Instant,
+        std::sync::Arc<crate::queue::discovery::Found>,
+    )>,
 }
 
 /// What one round did.
@@ -107,6 +112,7 @@ impl HistoryCollector {
             last: HashMap::new(),
             starts: HashMap::new(),
             trimmed: HashMap::new(),
+            found: None,
         }
     }
 
@@ -124,7 +130,15 @@ impl HistoryCollector {
             self.forget();
             return Ok(Round::default());
         }
-        let found = sentinel.discovered(false).await?;
+        let every = Duration::from_millis(sentinel.config().guards.discovery_min_interval_ms);
+        let found = match &self.found {
+            Some((at, found)) if at.elapsed() < every => found.clone(),
+            _ => {
+                let found = std::sync::Arc::new(sentinel.discovered_in_background().await?);
+                self.found = Some((tokio::time::Instant::now(), found.clone()));
+                found
+            }
+        };
         let cluster = !sentinel.config().redis_cluster_nodes.is_empty();
         let mut round = Round {
             held: true,

@@ -350,6 +350,20 @@ impl Sentinel {
         reads.discovered.get_within(&(), every, shared).await
     }
 
+    /// The queues for a background task (the history collector): the scan every process shares
+    /// if it is younger than the least interval between scans, else a scan of this process's
+    /// own that is not shared. A person's "look for new queues now" then always gets a scan
+    /// of its own when the last shared one is old enough, whatever the background reads.
+    pub(super) async fn discovered_in_background(&self) -> Result<Found, AppError> {
+        let every_ms = self.config().guards.discovery_min_interval_ms;
+        if let Some(stored) = discovery::shared(self.queue()?).await?
+            && crate::clock::now_ms().saturating_sub(stored.at) < every_ms
+        {
+            return Ok(stored.found);
+        }
+        self.scan().await
+    }
+
     async fn shared_scan(&self, every: Duration) -> Result<Found, AppError> {
         let home = self.queue()?;
         let every_ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX);
