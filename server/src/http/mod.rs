@@ -8,6 +8,7 @@
 //! server functions) are the routes.
 
 pub mod admin;
+pub mod built;
 pub mod edge;
 pub mod headers;
 pub mod health;
@@ -59,8 +60,8 @@ pub fn app(state: AppState) -> Router {
     };
     let edge = std::sync::Arc::new(edge::Edge {
         headers: headers::HeaderSettings::new(
-            site::is_dev().then_some(state.config.reload_port),
-            site::built_root(&state.config),
+            built::is_dev().then_some(state.config.reload_port),
+            built::built_root(&state.config),
         ),
         limits: limits::RequestLimits::new(&state.config.limits),
         access: state.access.clone(),

@@ -15,79 +15,18 @@ use axum::http::header::ACCEPT;
 use axum::http::request::Parts;
 use axum::http::{Method, Response, StatusCode};
 use axum::routing::{any, get};
-use leptos::config::{Env, LeptosOptions};
+use leptos::config::LeptosOptions;
 use leptos::nonce::Nonce;
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
 use tower_http::services::ServeDir;
 use tracing::error;
 
+use super::built::{built_root, home_options, leptos_options};
 use crate::auth::{Principal, Role};
-use crate::config::Config;
 use crate::error::AppError;
 use crate::http::state::AppState;
 use crate::telemetry::error_chain;
-
-/// Whether this is a development build served by `cargo leptos watch` (live reload on).
-pub fn is_dev() -> bool {
-    match std::env::var("LEPTOS_ENV").as_deref() {
-        Ok("PROD") | Ok("prod") | Ok("production") => false,
-        Ok("DEV") | Ok("dev") | Ok("development") => true,
-        _ => cfg!(debug_assertions),
-    }
-}
-
-/// Leptos's settings, from ours.
-pub fn leptos_options(config: &Config) -> LeptosOptions {
-    let env = if is_dev() { Env::DEV } else { Env::PROD };
-    LeptosOptions::builder()
-        .output_name(config.output_name.clone())
-        .site_root(config.site_root.clone())
-        .site_pkg_dir(config.site_pkg_dir.clone())
-        .site_addr(config.listen)
-        .reload_port(config.reload_port)
-        .env(env)
-        .build()
-}
-
-/// Where this build's files are named from (`/pkg/<hash>`: see `app::head::BuiltRoot`), from
-/// a hash of every file of the site's `pkg` directory, read once per process; none in
-/// development (`cargo leptos watch` rebuilds them under the running server) or when the
-/// directory cannot be read. The same build gives every process the same root.
-pub fn built_root(config: &Config) -> Option<String> {
-    use sha2::{Digest, Sha256};
-    static ROOTS: std::sync::Mutex<
-        Option<std::collections::HashMap<std::path::PathBuf, Option<String>>>,
-    > = std::sync::Mutex::new(None);
-    if is_dev() {
-        return None;
-    }
-    let dir = std::path::Path::new(&config.site_root).join(&config.site_pkg_dir);
-    let mut roots = ROOTS.lock().unwrap_or_else(|e| e.into_inner());
-    roots
-        .get_or_insert_with(Default::default)
-        .entry(dir.clone())
-        .or_insert_with(|| {
-            let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
-                .ok()?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|path| path.is_file())
-                .collect();
-            if names.is_empty() {
-                return None;
-            }
-            names.sort();
-            let mut hash = Sha256::new();
-            for path in names {
-                hash.update(path.file_name()?.as_encoded_bytes());
-                hash.update(std::fs::read(&path).ok()?);
-            }
-            let digest = hash.finalize();
-            let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-            Some(format!("/pkg/{hex}"))
-        })
-        .clone()
-}
 
 /// What every rendering and server function gets as context: the backend, and the nonce the
 /// security headers named for this request (Leptos made one of its own just before; the policy
@@ -188,31 +127,6 @@ pub fn not_found_page(
             *response.status_mut() = StatusCode::NOT_FOUND;
             response
         })
-    }
-}
-
-/// The options the home page renders with: the hydration script loads the home page's own
-/// bundle (`pkg/home.js` and `pkg/home.wasm`, from `scripts/build-home`) when the site has it
-/// and it is not older than the main bundle; else the main bundle, which hydrates the same
-/// component (as under `cargo leptos watch`, where an older release build's home bundle may
-/// still lie in the site).
-pub fn home_options(options: &LeptosOptions) -> LeptosOptions {
-    let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-    let modified = |name: String| {
-        std::fs::metadata(pkg.join(name))
-            .and_then(|meta| meta.modified())
-            .ok()
-    };
-    let home = modified("home.js".into()).and(modified("home.wasm".into()));
-    let main = modified(format!("{}.wasm", options.output_name));
-    match (home, main) {
-        (Some(home), Some(main)) if home < main => options.clone(),
-        (Some(_), _) => {
-            let mut options = options.clone();
-            options.output_name = "home".into();
-            options
-        }
-        (None, _) => options.clone(),
     }
 }
 
@@ -810,34 +724,6 @@ impl AdminBackend for QueueBackend {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_home_page_uses_its_own_bundle_only_when_it_is_built_and_current() {
-        use std::time::{Duration, SystemTime};
-        let site = tempfile::tempdir().unwrap();
-        let pkg = site.path().join("pkg");
-        std::fs::create_dir(&pkg).unwrap();
-        let options = leptos::config::LeptosOptions::builder()
-            .output_name("sentinel")
-            .site_root(site.path().to_string_lossy().to_string())
-            .site_pkg_dir("pkg")
-            .build();
-        let write = |name: &str, age_s: u64| {
-            let file = std::fs::File::create(pkg.join(name)).unwrap();
-            file.set_modified(SystemTime::now() - Duration::from_secs(age_s))
-                .unwrap();
-        };
-        let chosen = || super::home_options(&options).output_name.to_string();
-        write("sentinel.wasm", 100);
-        assert_eq!(chosen(), "sentinel", "no home bundle");
-        write("home.wasm", 50);
-        assert_eq!(chosen(), "sentinel", "half a home bundle (no JS)");
-        write("home.js", 50);
-        assert_eq!(chosen(), "home");
-        // The main bundle rebuilt since (cargo leptos watch after a release build).
-        write("sentinel.wasm", 10);
-        assert_eq!(chosen(), "sentinel", "a stale home bundle");
-    }
-
     #[test]
     fn a_hostile_task_cookie_yields_only_job_ids_and_at_most_ten() {
         assert_eq!(super::remembered_in("7|a%20b|%E2%9C%93"), ["7", "a b", "✓"]);

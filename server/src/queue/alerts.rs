@@ -59,13 +59,6 @@ redis.call("HSET", KEYS[2], ARGV[2], ARGV[3])
 return 1
 "#;
 
-fn script(
-    source: &'static str,
-    cell: &'static std::sync::OnceLock<redis::Script>,
-) -> &'static redis::Script {
-    cell.get_or_init(|| redis::Script::new(source))
-}
-
 /// Takes or renews the evaluator's lease for `me`; whether `me` holds it now.
 pub async fn hold_lease(queue: &TaskQueue, me: &str, lease_ms: u64) -> Result<bool, EngineError> {
     super::lease::hold(queue, queue.keys().alerts_lease(), me, lease_ms).await
@@ -112,7 +105,7 @@ pub async fn write_state(
 ) -> Result<bool, EngineError> {
     static CELL: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
     let json = serde_json::to_string(state).unwrap_or_default();
-    let mut invocation = script(WRITE_SCRIPT, &CELL).prepare_invoke();
+    let mut invocation = super::cached_script(WRITE_SCRIPT, &CELL).prepare_invoke();
     invocation
         .key(queue.keys().alerts_lease())
         .key(queue.keys().alerts_state())
@@ -142,7 +135,7 @@ return 1
     if rules.is_empty() {
         return Ok(());
     }
-    let mut invocation = script(FORGET, &CELL).prepare_invoke();
+    let mut invocation = super::cached_script(FORGET, &CELL).prepare_invoke();
     invocation
         .key(queue.keys().alerts_lease())
         .key(queue.keys().alerts_state())

@@ -51,6 +51,11 @@ impl FoundQueue {
     pub fn keys(&self) -> QueueKeys {
         QueueKeys::new(&self.prefix, &self.name)
     }
+
+    /// `<prefix>:<name>`.
+    pub fn text(&self) -> String {
+        format!("{}:{}", self.prefix, self.name)
+    }
 }
 
 /// The queues found, and whether the scan saw every key.

@@ -468,10 +468,5 @@ pub async fn metrics(queue: &TaskQueue, minutes: u64) -> Result<MetricsReport, E
 }
 
 fn percentiles(buckets: &HashMap<u32, u64>) -> Percentiles {
-    let got = crate::queue::stats::percentiles(buckets, &[0.5, 0.95, 0.99]);
-    Percentiles {
-        p50: got[0],
-        p95: got[1],
-        p99: got[2],
-    }
+    crate::queue::stats::summary(buckets)
 }

@@ -28,17 +28,10 @@ end
 return 1
 "#;
 
-fn script(
-    source: &'static str,
-    cell: &'static std::sync::OnceLock<redis::Script>,
-) -> &'static redis::Script {
-    cell.get_or_init(|| redis::Script::new(source))
-}
-
 /// Takes or renews the lease `key` for `me` (for `ms`); whether `me` holds it now.
 pub async fn hold(queue: &TaskQueue, key: String, me: &str, ms: u64) -> Result<bool, EngineError> {
     static CELL: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    let mut invocation = script(HOLD, &CELL).prepare_invoke();
+    let mut invocation = super::cached_script(HOLD, &CELL).prepare_invoke();
     invocation.key(key).arg(me).arg(ms.max(1));
     let held: i64 = queue.run_script(&invocation).await?;
     Ok(held == 1)
@@ -47,7 +40,7 @@ pub async fn hold(queue: &TaskQueue, key: String, me: &str, ms: u64) -> Result<b
 /// Gives the lease `key` up if `me` holds it (at shutdown: another process takes over at once).
 pub async fn release(queue: &TaskQueue, key: String, me: &str) -> Result<(), EngineError> {
     static CELL: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    let mut invocation = script(RELEASE, &CELL).prepare_invoke();
+    let mut invocation = super::cached_script(RELEASE, &CELL).prepare_invoke();
     invocation.key(key).arg(me);
     queue.run_script::<i64>(&invocation).await.map(|_| ())
 }

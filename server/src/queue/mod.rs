@@ -144,6 +144,14 @@ pub fn connection_options(config: &Config) -> RedisConnectionOptions {
     }
 }
 
+/// The script `source`, made once and kept in `cell` (a `static` of its caller).
+pub(crate) fn cached_script(
+    source: &'static str,
+    cell: &'static std::sync::OnceLock<redis::Script>,
+) -> &'static redis::Script {
+    cell.get_or_init(|| redis::Script::new(source))
+}
+
 /// The task queue, as the HTTP handlers see it; cheap to clone (one connection).
 #[derive(Clone)]
 pub struct TaskQueue {

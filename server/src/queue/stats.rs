@@ -11,8 +11,6 @@
 //! Buckets: 0–3 ms exactly, then four per power of two (each at most 25 % wide), so a
 //! percentile is reported as its bucket's upper bound.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 /// A worker not seen for this long is not listed.
@@ -58,10 +56,25 @@ pub struct Heartbeat {
     pub seen_at: u64,
 }
 
+/// The p50, p95 and p99 of a histogram of bucket counts (any map of bucket → count).
+pub fn summary<'a>(
+    buckets: impl IntoIterator<Item = (&'a u32, &'a u64)>,
+) -> app::admin::Percentiles {
+    let got = percentiles(buckets, &[0.5, 0.95, 0.99]);
+    app::admin::Percentiles {
+        p50: got[0],
+        p95: got[1],
+        p99: got[2],
+    }
+}
+
 /// Percentiles of a histogram of bucket counts.
-pub fn percentiles(buckets: &HashMap<u32, u64>, wanted: &[f64]) -> Vec<Option<u64>> {
-    let total: u64 = buckets.values().sum();
-    let mut sorted: Vec<(u32, u64)> = buckets.iter().map(|(b, n)| (*b, *n)).collect();
+pub fn percentiles<'a>(
+    buckets: impl IntoIterator<Item = (&'a u32, &'a u64)>,
+    wanted: &[f64],
+) -> Vec<Option<u64>> {
+    let mut sorted: Vec<(u32, u64)> = buckets.into_iter().map(|(b, n)| (*b, *n)).collect();
+    let total: u64 = sorted.iter().map(|(_, n)| n).sum();
     sorted.sort_unstable();
     wanted
         .iter()
@@ -81,6 +94,8 @@ pub fn percentiles(buckets: &HashMap<u32, u64>, wanted: &[f64]) -> Vec<Option<u6
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     #[test]

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use app::JobId;
-use app::admin::{History, HistoryRange, MinuteStats, Percentiles};
+use app::admin::{History, HistoryRange, MinuteStats};
 
 use super::{Op, Sentinel};
 use crate::auth::Principal;
@@ -40,6 +40,17 @@ const MAX_TIME_LOOKUPS: usize = 5000;
 const TRIM_EVERY_MS: u64 = 600_000;
 /// Jobs of one queue whose start is remembered, at most.
 const MAX_STARTS_PER_QUEUE: usize = 100_000;
+
+/// What one read of every pending queue did.
+struct Read<'q> {
+    /// Events read.
+    events: usize,
+    /// Queues whose history was written; `None` when this process must stop (it lost the
+    /// lease, or another collector moved a cursor).
+    written: Option<usize>,
+    /// The queues whose batch was full (read again at once).
+    full: Vec<&'q FoundQueue>,
+}
 
 /// What one read found of one queue: its new cursor and the periods its events touched.
 struct Delta<'q> {
@@ -150,27 +161,26 @@ impl HistoryCollector {
             if pending.is_empty() {
                 break;
             }
-            let (events, written, full) = self.read_once(home, &pending, cluster).await?;
-            round.events += events;
-            round.written += written;
-            if written == usize::MAX {
+            let read = self.read_once(home, &pending, cluster).await?;
+            round.events += read.events;
+            let Some(written) = read.written else {
                 // The lease is gone or another collector wrote: stop here.
                 round.written = 0;
                 break;
-            }
-            pending = full;
+            };
+            round.written += written;
+            pending = read.full;
         }
         Ok(round)
     }
 
-    /// One read of `queues` and its writes: (events read, queues written or `usize::MAX` when
-    /// this process must stop, the queues whose batch was full).
+    /// One read of `queues` and its writes.
     async fn read_once<'q>(
         &mut self,
         home: &TaskQueue,
         queues: &[&'q FoundQueue],
         cluster: bool,
-    ) -> Result<(usize, usize, Vec<&'q FoundQueue>), AppError> {
+    ) -> Result<Read<'q>, AppError> {
         if self.cursors.is_none() {
             self.cursors = Some(store::cursors(home).await?);
             self.last.clear();
@@ -195,7 +205,11 @@ impl HistoryCollector {
             .map(|(q, _)| *q)
             .collect();
         if moved.is_empty() {
-            return Ok((0, 0, full));
+            return Ok(Read {
+                events: 0,
+                written: Some(0),
+                full,
+            });
         }
         // Events lost: the stream's oldest entry is past the cursor (trimmed before it was read).
         let with_cursor: Vec<&FoundQueue> = moved
@@ -207,13 +221,13 @@ impl HistoryCollector {
         let trimmed: HashMap<String, StreamId> = with_cursor
             .iter()
             .zip(firsts)
-            .filter_map(|(q, first)| Some((text_of(q), first?)))
+            .filter_map(|(q, first)| Some((q.text(), first?)))
             .collect();
 
         let mut deltas: Vec<Delta<'q>> = Vec::new();
         let mut lookups: Vec<Lookup> = Vec::new();
         for (queue, events) in &moved {
-            let name = text_of(queue);
+            let name = queue.text();
             let was = cursor_of(cursors, queue);
             let mut periods: BTreeMap<(Tier, u64), Record> = BTreeMap::new();
             if let (Some(was), Some(first)) = (was, trimmed.get(&name))
@@ -394,11 +408,19 @@ impl HistoryCollector {
                 }
                 Written::NoLease | Written::Moved => {
                     self.forget();
-                    return Ok((events, usize::MAX, Vec::new()));
+                    return Ok(Read {
+                        events,
+                        written: None,
+                        full: Vec::new(),
+                    });
                 }
             }
         }
-        Ok((events, written, full))
+        Ok(Read {
+            events,
+            written: Some(written),
+            full,
+        })
     }
 
     /// Gives the lease up (at shutdown: another process takes over at its next round).
@@ -418,12 +440,7 @@ fn cursor_of(
     cursors: &HashMap<String, (String, Option<Cursor>)>,
     queue: &FoundQueue,
 ) -> Option<Cursor> {
-    cursors.get(&text_of(queue)).and_then(|(_, c)| *c)
-}
-
-/// `<prefix>:<name>`, as the history names a queue.
-fn text_of(queue: &FoundQueue) -> String {
-    format!("{}:{}", queue.prefix, queue.name)
+    cursors.get(&queue.text()).and_then(|(_, c)| *c)
 }
 
 /// Applies `change` to the period holding `at` in every resolution.
@@ -485,8 +502,7 @@ impl Sentinel {
     ) -> Result<History, AppError> {
         let target = self.open(who, Op::ReadMetrics, queue).await?;
         let home = self.queue()?;
-        let keys = target.keys();
-        let name = format!("{}:{}", keys.prefix(), keys.queue());
+        let name = target.text();
         let tier = match range {
             HistoryRange::Hour | HistoryRange::Day => store::MINUTE,
             HistoryRange::Week => store::HALF_HOUR,
@@ -532,20 +548,11 @@ impl Sentinel {
 }
 
 fn stats_of(at: u64, record: &Record) -> MinuteStats {
-    let percentiles = |h: &BTreeMap<u32, u64>| {
-        let map: HashMap<u32, u64> = h.iter().map(|(b, n)| (*b, *n)).collect();
-        let got = crate::queue::stats::percentiles(&map, &[0.5, 0.95, 0.99]);
-        Percentiles {
-            p50: got[0],
-            p95: got[1],
-            p99: got[2],
-        }
-    };
     MinuteStats {
         at,
         completed: record.completed,
         failed: record.failed,
-        wait_ms: percentiles(&record.wait),
-        run_ms: percentiles(&record.run),
+        wait_ms: crate::queue::stats::summary(&record.wait),
+        run_ms: crate::queue::stats::summary(&record.run),
     }
 }

@@ -170,7 +170,10 @@ impl Sentinel {
             ));
         }
         let target = self.open(who, Op::ReadJob, queue).await?;
-        if !flows::exists(&target, id).await? {
+        // A queue's own key (`wait`, `meta`) is no job, whatever Redis holds under its name.
+        if crate::queue::keys::is_job_id(id.as_str()).is_none()
+            || !flows::exists(&target, id).await?
+        {
             return Err(AppError::NotFound {
                 id: id.as_str().to_string(),
             });

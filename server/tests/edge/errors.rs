@@ -89,6 +89,38 @@ async fn bad_input_gets_a_json_4xx_naming_the_field() {
             "invalid_option",
             "rescan",
         ),
+        (
+            "GET",
+            "/admin/api/history?range=2h",
+            "",
+            400,
+            "invalid_option",
+            "range",
+        ),
+        (
+            "GET",
+            "/admin/api/jobs/1/flow?page=20",
+            "",
+            400,
+            "invalid_option",
+            "page",
+        ),
+        (
+            "GET",
+            "/admin/api/jobs/1/flow?page=-1",
+            "",
+            400,
+            "invalid_option",
+            "page",
+        ),
+        (
+            "GET",
+            "/admin/api/jobs/a:b/flow",
+            "",
+            400,
+            "invalid_id",
+            "id",
+        ),
     ];
     for (method, path, body, status, error, field) in cases {
         let request = request(method, path)
@@ -105,6 +137,8 @@ async fn bad_input_gets_a_json_4xx_naming_the_field() {
         "/tasks/status/meta",
         "/tasks/status/nope",
         "/admin/api/jobs/wait",
+        "/admin/api/jobs/wait/flow",
+        "/admin/api/jobs/nope/flow",
     ] {
         let (got, answer) = call(&router, request("GET", path).body(Body::empty()).unwrap()).await;
         assert_eq!(got, StatusCode::NOT_FOUND, "{path}: {answer}");

@@ -7,12 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::*;
 
 fn scans(conn: &mut redis::Connection) -> u64 {
-    let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("cmdstat_scan:calls="))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    command_calls(conn, "scan")
 }
 
 #[tokio::test]

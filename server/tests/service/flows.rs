@@ -148,17 +148,7 @@ async fn a_ten_thousand_child_parent_is_read_in_bounded_commands() {
     assert_eq!(processed[0].job.queue, "bull:payments");
     // Two round trips' worth of commands, whatever the size: no command per child beyond
     // the listed ones.
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(&mut conn)
-        .unwrap();
-    let calls = |name: &str| -> u64 {
-        info.lines()
-            .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
+    let mut calls = |name: &str| command_calls(&mut conn, name);
     assert!(calls("exists") < 400, "{}", calls("exists"));
     assert_eq!(calls("srandmember"), 1);
     assert!(calls("sscan") <= 15, "{}", calls("sscan"));
@@ -389,17 +379,7 @@ async fn a_flow_tree_is_drawn_from_any_node_depth_first_and_paged() {
     assert_eq!(first.nodes.iter().filter(|n| n.focus).count(), 1);
     assert_eq!(first.nodes[2].children_total, 2);
     // Bounded: a level is two round trips, whatever its width.
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(&mut conn)
-        .unwrap();
-    let calls = |name: &str| -> u64 {
-        info.lines()
-            .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
+    let mut calls = |name: &str| command_calls(&mut conn, name);
     assert_eq!(calls("srandmember"), 2, "the two nodes with children");
     assert!(calls("exists") <= 1001 + 1, "states read for the page only");
 
