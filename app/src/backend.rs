@@ -95,6 +95,8 @@ pub trait TaskBackend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Vec<Option<JobStatus>>, BackendError>>;
     /// Jobs per state; `None` when the caller may not see them.
     fn counts(&self) -> BoxFuture<'_, Result<Option<JobCounts>, BackendError>>;
+    /// Runs the caller's failed task `id` again.
+    fn retry(&self, id: JobId) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Whether the request being answered is a plain HTML form post (no JavaScript), which
     /// wants a redirect back to a page rather than data. Called inside a server function.
     fn is_plain_form_post(&self) -> bool;

@@ -198,6 +198,15 @@ test('a bulk retry of a search asks with the count, then shows its progress to t
     return (await page.$$('.job-table tbody tr')).length >= 5;
   }, 30000);
   const count = await page.$$eval('.job-table tbody tr', (rows) => rows.length);
+  // Only what applies to failed jobs is offered, folded under the rows; no bar for a
+  // selection before there is one.
+  assert.equal(await page.$('.bulk.selection'), null);
+  await page.click('summary:has-text("Act on all")');
+  assert.deepEqual(await page.$$eval('.bulk.all button', (bs) => bs.map((b) => b.textContent.trim())), ['Retry all', 'Remove all']);
+  // Destructive actions look destructive, in rows and in bulk.
+  const bad = await page.evaluate(() => getComputedStyle(document.querySelector('.job-table tbody tr button[aria-label^="Remove"]')).color);
+  assert.equal(bad, await page.evaluate(() => getComputedStyle(document.querySelector('.bulk.all button.danger')).color));
+  assert.notEqual(bad, await page.evaluate(() => getComputedStyle(document.querySelector('.job-table tbody tr button[aria-label^="Retry"]')).color));
   await page.click('button:has-text("Retry all")');
   await page.waitForSelector(`.notice :text("Done: ${count} of ${count} jobs")`, { timeout: 20000 }).catch(async (e) => {
     await page.screenshot({ path: `${OUT}/bulk-failure.png`, fullPage: true });
@@ -214,9 +223,23 @@ test('a bulk retry of a search asks with the count, then shows its progress to t
   const boxes = await page.$$('.job-table tbody input[type="checkbox"]');
   await boxes[0].check();
   await boxes[1].check();
+  // The selection's bar: only the actions a selected job's state takes, stuck to the window.
+  await page.waitForSelector('.bulk.selection');
+  assert.deepEqual(await page.$$eval('.bulk.selection button:not(.link)', (bs) => bs.map((b) => b.textContent.trim())), ['Retry selected', 'Remove selected']);
+  assert.equal(await page.$eval('.bulk.selection', (bar) => getComputedStyle(bar).position), 'sticky');
   await page.click('button:has-text("Remove selected")');
   await page.waitForSelector('.notice :text("Done: 2 of 2 jobs")', { timeout: 20000 });
   assert.equal(ops.dialogs.at(-1), 'Remove the 2 selected jobs?');
+  await page.waitForSelector('.bulk.selection', { state: 'detached', timeout: 5000 });
+  // From the top of the page the keyboard reaches the rows in two steps: the page's skip link
+  // first, then the jobs section's.
+  await page.goto(`${base}/admin?state=failed`);
+  await page.waitForSelector('main[data-hydrated="true"]');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to the content');
+  await page.focus('.jobs .skip-link');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'job-rows');
   assert.deepEqual(ops.problems, []);
   await ops.context.close();
 });
@@ -282,6 +305,23 @@ test('the job page follows a running job to completion, its logs included', asyn
   await live(overview);
   await overview.screenshot({ path: `${OUT}/dashboard-overview-dark.png`, fullPage: true });
   assert.deepEqual(ops.problems, []);
+  await ops.context.close();
+});
+
+test('a job or queue that is not there is a 404 page that says so once', async () => {
+  const ops = await person(tokens.ops);
+  const page = await ops.context.newPage();
+  const missingQueue = await page.goto(`${base}/admin?queue=nope%3Anothing`);
+  assert.equal(missingQueue.status(), 404);
+  await page.waitForSelector('main[data-hydrated="true"]');
+  assert.equal(await page.locator('[data-missing="queue"]').count(), 1);
+  assert.equal(await page.locator('text=/no BullMQ queue/').count(), 1);
+  assert.equal(await page.$('.job-table'), null);
+  assert.equal(await page.$('form.scheduler-form'), null);
+  const missingJob = await page.goto(`${base}/admin/jobs/no-such-job-anywhere`);
+  assert.equal(missingJob.status(), 404);
+  await page.waitForSelector('main[data-hydrated="true"]');
+  assert.match(await page.textContent('section.panel'), /There is no such job/);
   await ops.context.close();
 });
 
@@ -525,13 +565,25 @@ test('a Node flow across two queues: the parent names the failed child it will w
     assert.equal(await page.$eval(`tr[data-id="${charge.id}"][data-queue="shop:payments"]`, (tr) => tr.dataset.state), 'failed');
     assert.equal(await page.$eval('tr[data-queue="shop:orders"]', (tr) => tr.dataset.state), 'waiting');
     assert.match(await page.textContent('[data-flow="children"]'), /^2 children/);
-    // The "why" panel says it first.
+    // The "why" panel says it first, and its deciding sentence stands under the title.
     await page.waitForSelector('.why li[data-code="never-finishes"]:first-child');
+    await page.waitForSelector('section.job .deciding[data-code="never-finishes"]');
+    assert.equal((await page.textContent('#why-title')).trim(), "Why isn't it running?");
     await page.screenshot({ path: `${OUT}/dashboard-flow.png`, fullPage: true });
 
     // The child's page names its parent and its own child (done).
     const child = await ops.open(`/admin/jobs/${charge.id}?queue=shop%3Apayments`);
     await child.waitForSelector('[data-flow="parent"]');
+    // A failed job: the why panel is titled for it; its stack trace is named by attempt; its
+    // id and its data are copied with a click.
+    await child.waitForSelector('#why-title');
+    assert.equal((await child.textContent('#why-title')).trim(), 'Why is it not running any more?');
+    assert.match(await child.textContent('details.stack[open] summary'), /^Stack trace of attempt 1$/);
+    await ops.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+    await child.click('button:has-text("Copy id")');
+    assert.equal(await child.evaluate(() => navigator.clipboard.readText()), charge.id);
+    await child.click('button:has-text("Copy the data")');
+    assert.deepEqual(JSON.parse(await child.evaluate(() => navigator.clipboard.readText())), charge.data);
     assert.equal(await child.getAttribute('[data-flow="parent"] a', 'href'), `/admin/jobs/${invoice}?queue=shop%3Aorders`);
     assert.match(await child.textContent('table.children'), /fraud-check.*done; the parent has its result/);
     // The whole flow as a tree, from the child: the top, then every level depth first.

@@ -299,10 +299,12 @@ test('rows explain: duration, times, place in the queue, delayed until, removed 
   assert.match(await page.textContent(gone), /Removed from history.*last 100 completed/s);
   await page.click(`${gone} button:has-text("Dismiss")`);
   await page.waitForSelector(gone, { state: 'detached', timeout: 2000 });
-  // Finished: run time and time since queued; the job's own message shown as its words.
+  // Finished: run time and time since queued, in the page's words (Sentinel's own task's
+  // French result message, which names the internal id, is not repeated).
   await page.waitForSelector(`${row(next)}[data-state="completed"]`, { timeout: 20000 });
   await page.waitForFunction((sel) => /ran for .* s, finished .* after it was queued/.test(document.querySelector(sel)?.textContent ?? ''), `${row(next)} .info`, { timeout: 3000 });
-  assert.match(await page.textContent(`${row(next)} .result`), /The task reported: .*terminée/);
+  assert.equal(await page.$(`${row(next)} .result`), null);
+  assert.doesNotMatch(await page.textContent(row(next)), /terminée/);
   // "Clear finished" takes the finished ones off, in this tab and for a reload.
   await page.waitForSelector(`${row(last)}[data-state="completed"]`, { timeout: 20000 });
   await page.click('button.clear');
@@ -312,6 +314,90 @@ test('rows explain: duration, times, place in the queue, delayed until, removed 
   const after = await listed(page);
   assert.ok(!after.includes(next) && !after.includes(last), after.join(','));
   assert.ok(after.includes(delayed.id), after.join(','));
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a paused queue and a due delayed task say what they are; the dashboard shows and finds a task by its label', async (t) => {
+  // A server of its own with no worker on a queue of its own: nothing moves a task but the
+  // operator's pause and resume.
+  const port = await freePort();
+  const idle = start(SERVER, [], {
+    REDIS_URL: redisUrl, LEPTOS_SITE_ADDR: `127.0.0.1:${port}`, LEPTOS_SITE_ROOT: SITE,
+    TASK_TICK_MS: String(TICK_MS), SENTINEL_ROLE: 'web', SENTINEL_QUEUE: 'idle', RUST_LOG: 'info',
+  });
+  t.after(() => idle.kill('SIGKILL'));
+  const idleBase = `http://127.0.0.1:${port}`;
+  await until('the idle server', async () => (await fetch(`${idleBase}/readyz`)).ok);
+  const context = await browser.newContext();
+  const { page, problems } = await openPage(context);
+  await ready(page, idleBase);
+  const row = (id) => `li.task[data-id="${id}"]`;
+  const says = (id, pattern, timeout = 8000) => page.waitForFunction(
+    ([sel, source]) => new RegExp(source).test(document.querySelector(sel)?.textContent ?? ''),
+    [`${row(id)} .info`, pattern.source], { timeout },
+  );
+
+  assert.equal((await fetch(`${idleBase}/admin/api/queue/pause`, { method: 'POST' })).status, 200);
+  const held = await enqueue(page, 1);
+  await says(held, /^Held: an operator has paused the queue/);
+  assert.equal((await page.textContent(`${row(held)} .state`)).trim(), 'Held');
+  // Focus stays in the form for the next task, and the outcome was announced.
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'seconds');
+  assert.ok((await page.evaluate(() => window.__said)).some((said) => /^Task #\S+ queued\.$/.test(said)));
+
+  // A one-off option goes with one task only: the form is empty again afterwards.
+  await page.click('summary:has-text("Options")');
+  await page.fill('#opt-delay', '1');
+  const due = await enqueue(page, 1);
+  assert.equal(await page.inputValue('#opt-delay'), '');
+  // Due, with no worker to move it: ready, not "delayed until … ago".
+  await says(due, /^Ready since .* ago\): waiting for a worker to take it\.$/);
+
+  // Resumed: the held task's line changes without a reload (the stream carries the resume).
+  assert.equal((await fetch(`${idleBase}/admin/api/queue/resume`, { method: 'POST' })).status, 200);
+  await says(held, /^(Next in line for a worker|Waiting for a worker: 1 task ahead)\.$/, 5000);
+
+  // The dashboard shows the id as the person sees it, and finds the task by it.
+  const label = (await page.textContent(`${row(held)} .task-id`)).trim().replace(/^Task /, '');
+  assert.match(label, /^#[0-9a-f]{8}$/);
+  const admin = await context.newPage();
+  await admin.goto(`${idleBase}/admin?in=all&q=${encodeURIComponent(label)}`);
+  await admin.waitForSelector(`tr[data-id="${held}"]`, { timeout: 10000 });
+  assert.equal((await admin.textContent(`tr[data-id="${held}"] td.id a`)).trim(), label);
+  assert.equal(await admin.getAttribute(`tr[data-id="${held}"] td.id a`, 'title'), held);
+  await admin.close();
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a failed task looks failed, says its attempts, and its owner runs it again from the row', async () => {
+  const context = await browser.newContext();
+  const { page, problems } = await openPage(context);
+  await ready(page);
+  await page.click('summary:has-text("Options")');
+  // A 5-tick task with a 1 s limit, twice: it fails after two attempts.
+  await page.fill('#opt-timeout', '1');
+  await page.fill('#opt-attempts', '2');
+  const id = await enqueue(page, 5);
+  const row = `li.task[data-id="${id}"]`;
+  await page.waitForFunction((sel) => /^Failed after 2 attempts: timed out/.test(document.querySelector(sel)?.textContent ?? ''), `${row} .info`, { timeout: 20000 });
+  assert.equal(await page.getAttribute(row, 'data-state'), 'failed');
+  const looks = await page.$eval(row, (item) => {
+    const style = getComputedStyle(item);
+    const bar = getComputedStyle(item.querySelector('progress'));
+    const bad = getComputedStyle(document.documentElement).getPropertyValue('--bad').trim();
+    return { edge: style.borderLeftColor, width: style.borderLeftWidth, bar: bar.accentColor, bad };
+  });
+  // The theme's --bad (#a4161a) on the row's edge and on its bar.
+  assert.equal(looks.width, '4px');
+  assert.equal(looks.edge, 'rgb(164, 22, 26)', JSON.stringify(looks));
+  assert.equal(looks.bar, 'rgb(164, 22, 26)', JSON.stringify(looks));
+  await page.click(`${row} form.retry button`);
+  await page.waitForFunction((sel) => document.querySelector(sel)?.dataset.state !== 'failed', row, { timeout: 5000 });
+  await page.waitForFunction((said) => window.__said.some((s) => s === said), `Task ${await page.evaluate((sel) => document.querySelector(sel).querySelector('.task-id').textContent.replace(/^Task /, ''), row)} queued again.`, { timeout: 5000 });
+  // It runs again (and fails again: the same limit) and comes back failed, the Retry with it.
+  await page.waitForSelector(`${row}[data-state="failed"] form.retry button`, { timeout: 20000 });
   assert.deepEqual(problems, []);
   await context.close();
 });
@@ -412,6 +498,8 @@ test('without JavaScript the result page refreshes itself to completion and keep
   await Promise.all([page.waitForURL(/\?task=/), page.click('button[type="submit"]')]);
   const first = new URL(page.url()).searchParams.get('task');
   assert.ok(await page.$('meta[http-equiv="refresh"]'), 'a running task makes the page refresh itself');
+  // The badge does not promise updates that need scripts.
+  assert.match(await page.innerText('[data-mode]'), /Not live yet.*JavaScript is off: this page reloads itself every \d+ s/s);
   // No reload from the test: the page reloads itself until the task is done.
   await page.waitForSelector(`li.task[data-id="${first}"][data-state="completed"]`, { timeout: 15000 });
   await page.fill('#seconds', '1');

@@ -122,7 +122,7 @@ fn row(found: FoundJob) -> impl IntoView {
     view! {
         <tr data-id=job.id.clone() data-queue=queue.clone() data-state=state.as_str()>
             <td><a href=link(Some(&queue), None, None, 0, None)>{queue.clone()}</a></td>
-            <td><a href=href>{job.id.clone()}</a></td>
+            <td class="id"><a href=href title=job.id.clone()>{crate::model::text::shown_id(&job.id)}</a></td>
             <td>{job.name.clone()}</td>
             {state_cell(state, job.failed_reason.clone())}
             <td>{super::when(job.timestamp)}</td>

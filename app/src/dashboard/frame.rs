@@ -156,25 +156,66 @@ where
     C: Fn(AdminAccess) -> V + Clone + Send + Sync + 'static,
     V: IntoView + 'static,
 {
+    frame_or_missing(title, queue, live, None, content)
+}
+
+/// The page a queue that is not there gets instead of its panels (said once, not by each).
+fn missing_queue(text: String) -> AnyView {
+    view! {
+        <section class="panel missing" data-missing="queue">
+            <h2>"No such queue"</h2>
+            <p>{format!("There is {text}: the link may be mistyped, or the queue's keys were removed.")}</p>
+            <p><a href="/admin/queues">"See the queues there are"</a></p>
+        </section>
+    }
+    .into_any()
+}
+
+/// [`frame`], where `missing` (read once per queue asked) may say the queue in view is not
+/// there: then that is the page, instead of `content`. Awaited in the frame's own read of
+/// the caller's access, so the page's panels are drawn at the same depth either way (a
+/// suspense of their own would make the server and the browser create their reads in a
+/// different order, which breaks hydration).
+pub fn frame_or_missing<T, C, V>(
+    title: T,
+    queue: Memo<Option<String>>,
+    live: Live,
+    missing: Option<Resource<Option<String>>>,
+    content: C,
+) -> impl IntoView
+where
+    T: Fn() -> String + Send + Sync + 'static,
+    C: Fn(AdminAccess) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
     let access = Resource::new(|| (), |_| my_admin_access());
     let firing = Resource::new(move || live.tick.get(), |_| admin_firing());
     let hydrated = hydrated_mark();
     view! {
         <Title text=move || crate::head::title_text(title())/>
         <main class="page admin" data-hydrated=move || hydrated.get().to_string()>
+            <a class="skip-link" href="#content" on:click=super::skip_to("content")>"Skip to the content"</a>
             {header(live, queue, firing)}
+            <div id="content" tabindex="-1">
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || {
                     let content = content.clone();
                     Suspend::new(async move {
-                        match access.await {
+                        let access = access.await;
+                        let missing = match missing {
+                            Some(missing) => missing.await,
+                            None => None,
+                        };
+                        match access {
                             Ok(AdminAccess::None) => denied(None),
                             Err(error) => denied(Some(error_text(&error))),
+                            Ok(_) if missing.is_some() => missing_queue(missing.unwrap_or_default()),
                             Ok(access) => content(access).into_any(),
                         }
                     })
                 }}
             </Transition>
+            </div>
         </main>
     }
 }

@@ -10,7 +10,7 @@ use super::api::{admin_job, admin_why};
 use super::frame::{Live, frame};
 use super::kept::Kept;
 use super::{owner_of, progress_of, state_title, when};
-use crate::model::admin::{AdminAccess, JobDetail};
+use crate::model::admin::{AdminAccess, JobDetail, WhyReport};
 use crate::model::types::JobState;
 
 fn pretty(value: &Value) -> String {
@@ -36,6 +36,18 @@ pub fn JobPage() -> impl IntoView {
     );
     let tree = super::tree::tree_read(id, queue);
     let notice = RwSignal::new(None::<(bool, String)>);
+    // A message about an action does not outlive its outcome: once the job reaches a new end
+    // ("retry done", then the retried job failed again), the message goes.
+    let seen_state = StoredValue::new(None::<JobState>);
+    Effect::new(move |_| {
+        if let Some(Ok(Some(detail))) = job.get() {
+            let before = seen_state.get_value();
+            seen_state.set_value(Some(detail.state));
+            if before.is_some_and(|b| b != detail.state) && detail.state.is_finished() {
+                notice.set(None);
+            }
+        }
+    });
     frame(
         move || format!("Job {} · Sentinel", id.get()),
         queue,
@@ -53,11 +65,10 @@ pub fn JobPage() -> impl IntoView {
                                 </section>
                             }
                             .into_any(),
-                            Some(detail) => detail_view(detail, access, notice, tick, queue).into_any(),
+                            Some(detail) => detail_view(detail, access, notice, tick, queue, why).into_any(),
                         })
                     })}
                 </Transition>
-                <super::tree::FlowTreePanel tree id queue live/>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match why.await {
@@ -66,6 +77,7 @@ pub fn JobPage() -> impl IntoView {
                         }
                     })}
                 </Transition>
+                <super::tree::FlowTreePanel tree id queue live/>
             }
         },
     )
@@ -81,8 +93,25 @@ fn detail_view(
     notice: RwSignal<Option<(bool, String)>>,
     tick: RwSignal<u64>,
     queue: Memo<Option<String>>,
+    why: Resource<Result<Option<WhyReport>, ServerFnError>>,
 ) -> impl IntoView + use<> {
     let state = job.state;
+    // The deciding reason, in one sentence under the title (the whole panel is below).
+    let deciding = move || {
+        Suspend::new(async move {
+            why.await.ok().flatten().and_then(|report| {
+                report.reasons.into_iter().next().map(|reason| {
+                    view! { <p class="deciding" data-code=reason.code>{reason.message}</p> }
+                })
+            })
+        })
+    };
+    let said = move || {
+        notice
+            .get()
+            .map(|(bad, text)| view! { <p class=if bad { "error" } else { "ok" }>{text}</p> })
+    };
+    let copy_id = job.id.clone();
     let bar = progress_of(&job.progress);
     let owner = owner_of(&job.data);
     let actions = (access == AdminAccess::Operator).then(|| {
@@ -168,10 +197,28 @@ fn detail_view(
     let flow = super::flow::flow_view(job.family.clone(), tree_href, access, notice, tick);
     let outcome = match (&job.returnvalue, &job.failed_reason) {
         (_, Some(reason)) => {
+            // One trace per failed attempt (BullMQ keeps the last ones, oldest first).
+            let count = job.stacktrace.len();
             let stacks = job
                 .stacktrace
                 .iter()
-                .map(|s| view! { <pre class="stack">{s.clone()}</pre> })
+                .enumerate()
+                .map(|(i, s)| {
+                    let attempt = job
+                        .attempts_made
+                        .saturating_sub(u32::try_from(count - 1 - i).unwrap_or(u32::MAX));
+                    let title = if attempt > 0 {
+                        format!("Stack trace of attempt {attempt}")
+                    } else {
+                        format!("Stack trace {}", i + 1)
+                    };
+                    view! {
+                        <details class="stack" open={i + 1 == count}>
+                            <summary>{title}</summary>
+                            <pre>{s.clone()}</pre>
+                        </details>
+                    }
+                })
                 .collect_view();
             Some(
                 view! {
@@ -201,15 +248,17 @@ fn detail_view(
                 {format!("Job {} ", job.id)}
                 <span class=format!("state state-{}", state.as_str())>{state_title(state)}</span>
             </h2>
+            <p class="id-tools">
+                <button type="button" class="link" on:click=move |_| copy_text(&copy_id)>"Copy id"</button>
+            </p>
+            <Transition fallback=|| ()>{deciding}</Transition>
             {bar.map(|(value, max, words)| view! {
                 <p class="job-progress">
                     <progress value=value max=max aria-label=format!("Progress: {words}")></progress>
                     " " {words}
                 </p>
             })}
-            <div class="notice" role="status" aria-live="polite">
-                {move || notice.get().map(|(bad, text)| view! { <p class=if bad { "error" } else { "ok" }>{text}</p> })}
-            </div>
+            <div class="notice" role="status" aria-live="polite">{said}</div>
             {actions}
             <dl class="facts">
                 {fact("Name", job.name.clone())}
@@ -231,12 +280,49 @@ fn detail_view(
             <ol class="logs" aria-live="off">{logs}</ol>
         </section>
         <section class="panel" aria-labelledby="data-title">
-            <h3 id="data-title">"Data"</h3>
-            <pre>{pretty(&job.data)}</pre>
-            <h3>"Options"</h3>
-            <pre>{pretty(&job.opts)}</pre>
+            <h3 id="data-title">"Data and options"</h3>
+            {json_view("Data", pretty(&job.data))}
+            {json_view("Options", pretty(&job.opts))}
         </section>
     }
+}
+
+/// A JSON value, formatted, folded under its title, with a button that copies it.
+fn json_view(title: &'static str, text: String) -> impl IntoView {
+    let copied = text.clone();
+    view! {
+        <details class="json" open=true>
+            <summary>{title}</summary>
+            <button type="button" class="link copy" on:click=move |_| copy_text(&copied)>
+                {format!("Copy the {}", title.to_lowercase())}
+            </button>
+            <pre>{text}</pre>
+        </details>
+    }
+}
+
+/// Puts `text` on the clipboard (in the browser; where there is none, nothing happens).
+fn copy_text(text: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        // `navigator.clipboard.writeText`, reached by name (web-sys's Clipboard feature is
+        // not built for one call).
+        let call = || -> Option<()> {
+            let window: wasm_bindgen::JsValue = web_sys::window()?.into();
+            let navigator = js_sys::Reflect::get(&window, &"navigator".into()).ok()?;
+            let clipboard = js_sys::Reflect::get(&navigator, &"clipboard".into()).ok()?;
+            let write = js_sys::Reflect::get(&clipboard, &"writeText".into())
+                .ok()?
+                .dyn_into::<js_sys::Function>()
+                .ok()?;
+            write.call1(&clipboard, &text.into()).ok()?;
+            Some(())
+        };
+        let _ = call();
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
 }
 
 /// A BullMQ event's name in words.
@@ -272,7 +358,12 @@ fn page_actions(state: JobState) -> &'static [&'static str] {
 }
 
 /// "Why isn't it running?": each reason that holds now, the deciding one first.
-fn why_view(report: crate::model::admin::WhyReport) -> impl IntoView {
+fn why_view(report: WhyReport) -> impl IntoView {
+    let title = match report.state {
+        JobState::Active => "Where is it running?",
+        JobState::Completed | JobState::Failed => "Why is it not running any more?",
+        _ => "Why isn't it running?",
+    };
     let items = report
         .reasons
         .into_iter()
@@ -280,7 +371,7 @@ fn why_view(report: crate::model::admin::WhyReport) -> impl IntoView {
         .collect_view();
     view! {
         <section class="panel why" aria-labelledby="why-title">
-            <h2 id="why-title">"Why isn't it running?"</h2>
+            <h2 id="why-title">{title}</h2>
             <ul>{items}</ul>
         </section>
     }

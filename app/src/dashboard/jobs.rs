@@ -47,7 +47,7 @@ pub fn action_buttons(
             view! {
                 <button
                     type="button"
-                    class=class
+                    class=action_class(action, class)
                     aria-label=format!("{} job {id}", action_title(action))
                     on:click=move |_| act(job.clone(), action, notice, tick, queue.get_untracked())
                 >
@@ -228,7 +228,7 @@ pub fn Jobs(
     };
     view! {
         <section class="panel jobs" aria-labelledby="jobs-title">
-            <h2 id="jobs-title">"Jobs"</h2>
+            <h2 id="jobs-title">"Jobs" <a class="skip-link" href="#job-rows" on:click=super::skip_to("job-rows")>"Skip to the rows"</a></h2>
             <nav aria-label="Job states">
                 <ul class="tabs">
                     <Transition fallback=|| ()>{tabs}</Transition>
@@ -354,7 +354,13 @@ fn table(
         .then(|| link(state.as_deref(), q.as_deref(), 0, None));
     let operator = access == AdminAccess::Operator;
     let page_ids: Vec<String> = page.jobs.iter().map(|j| j.job.id.clone()).collect();
-    let bar = operator.then(|| bulk_bar(&page, asked, bulk));
+    let listed: Vec<(String, JobState)> = page
+        .jobs
+        .iter()
+        .map(|j| (j.job.id.clone(), j.state))
+        .collect();
+    let selection = operator.then(|| selection_bar(&listed, bulk));
+    let on_all = operator.then(|| all_bar(&page, asked, bulk));
     let all_box = operator.then(|| {
         let ids = page_ids.clone();
         let ids_for_check = page_ids.clone();
@@ -390,8 +396,7 @@ fn table(
     view! {
         <p class="muted" aria-live="polite">{line}</p>
         {elsewhere}
-        {bar}
-        <div class="table-wrap">
+        <div class="table-wrap" id="job-rows" tabindex="-1">
             <table class="job-table">
                 <thead>
                     <tr>
@@ -410,6 +415,8 @@ fn table(
                 <tbody>{rows}</tbody>
             </table>
         </div>
+        {selection}
+        {on_all}
         <nav class="pager" aria-label="Pages">
             {restart.map(|href| view! { <a href=href>"First page"</a> })}
             {previous.map(|href| view! { <a href=href rel="prev">"Previous"</a> })}
@@ -439,7 +446,7 @@ fn row(
         let buttons = action_buttons(
             &job.id,
             actions_for(state),
-            "action small",
+            "action small quiet",
             notice,
             tick,
             bulk.queue,
@@ -470,7 +477,7 @@ fn row(
     view! {
         <tr data-id=job.id.clone() data-state=state.as_str()>
             {pick}
-            <td><a href=href>{job.id.clone()}</a></td>
+            <td class="id"><a href=href title=job.id.clone()>{crate::model::text::shown_id(&job.id)}</a></td>
             <td>{job.name.clone()}</td>
             {state_cell(state, reason)}
             <td>
@@ -483,8 +490,8 @@ fn row(
                     None => view! { <span class="muted">"–"</span> }.into_any(),
                 }}
             </td>
-            <td>{super::when(job.timestamp)}</td>
-            <td>{duration.unwrap_or_else(|| "–".to_string())}</td>
+            <td class="nowrap">{super::when(job.timestamp)}</td>
+            <td class="nowrap">{duration.unwrap_or_else(|| "–".to_string())}</td>
             <td class="num">{job.attempts_made}</td>
             <td>{owner}</td>
             {actions}
@@ -620,8 +627,93 @@ fn run_bulk(
     });
 }
 
-/// The bulk actions: on the selected jobs, or on every job of this view.
-fn bulk_bar(page: &JobPage, asked: &JobQuery, bulk: Bulk) -> impl IntoView + use<> {
+/// The actions that apply to some job in one of `states` (in the order they are offered).
+fn actions_for_any(states: &[JobState]) -> Vec<&'static str> {
+    ["retry", "promote", "cancel", "remove"]
+        .into_iter()
+        .filter(|action| states.iter().any(|s| actions_for(*s).contains(action)))
+        .collect()
+}
+
+/// Whether `action` undoes work or loses a record (drawn as a danger, asked first like all).
+fn destructive(action: &str) -> bool {
+    matches!(action, "remove" | "cancel")
+}
+
+/// The class of a bulk or row button for `action`.
+fn action_class(action: &str, base: &'static str) -> String {
+    if destructive(action) {
+        format!("{base} danger")
+    } else {
+        base.to_string()
+    }
+}
+
+/// The bar of actions on the selected jobs: there only while some are selected, stuck to the
+/// bottom of the window, offering only what applies to a selected job's state.
+fn selection_bar(jobs: &[(String, JobState)], bulk: Bulk) -> impl IntoView + use<> {
+    let jobs = StoredValue::new(jobs.to_vec());
+    let applicable = move || {
+        bulk.selected.with(|selected| {
+            let states: Vec<JobState> = jobs.with_value(|jobs| {
+                jobs.iter()
+                    .filter(|(id, _)| selected.contains(id))
+                    .map(|(_, state)| *state)
+                    .collect()
+            });
+            actions_for_any(&states)
+        })
+    };
+    let buttons = move || {
+        applicable()
+            .into_iter()
+            .map(|action| {
+                view! {
+                    <button
+                        type="button"
+                        class=action_class(action, "action small")
+                        disabled=move || bulk.running.get()
+                        on:click=move |_| {
+                            let ids: Vec<String> = bulk.selected.get_untracked().into_iter().collect();
+                            let question = format!(
+                                "{} {}?",
+                                action_title(action),
+                                match ids.len() {
+                                    1 => "the selected job".to_string(),
+                                    n => format!("the {n} selected jobs"),
+                                }
+                            );
+                            run_bulk(bulk, action, ids, None, question);
+                        }
+                    >
+                        {format!("{} selected", action_title(action))}
+                    </button>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <Show when=move || !bulk.selected.with(BTreeSet::is_empty)>
+            <div class="bulk selection" role="group" aria-label="Actions on the selected jobs">
+                <span class="muted">
+                    {move || format!("{} selected: ", bulk.selected.with(BTreeSet::len))}
+                </span>
+                {buttons}
+                <button
+                    type="button"
+                    class="link"
+                    on:click=move |_| bulk.selected.set(BTreeSet::new())
+                >
+                    "Clear selection"
+                </button>
+            </div>
+        </Show>
+    }
+}
+
+/// The actions on every job of this view, folded under the table (so the rows come first in
+/// the tab order), offering what applies to the view's state.
+fn all_bar(page: &JobPage, asked: &JobQuery, bulk: Bulk) -> impl IntoView + use<> {
     let search = view_search(asked);
     let how_many = if page.complete {
         format!("{} jobs", page.total)
@@ -636,30 +728,11 @@ fn bulk_bar(page: &JobPage, asked: &JobQuery, bulk: Bulk) -> impl IntoView + use
     } else {
         format!("every job matching “{search}”")
     };
-    let count = page.total;
-    let on_selection = ["retry", "remove", "promote", "cancel"]
-        .into_iter()
-        .map(|action| {
-            view! {
-                <button
-                    type="button"
-                    class="action small"
-                    disabled=move || bulk.running.get() || bulk.selected.with(BTreeSet::is_empty)
-                    on:click=move |_| {
-                        let ids: Vec<String> = bulk.selected.get_untracked().into_iter().collect();
-                        let question = match ids.len() {
-                            1 => format!("{} the selected job?", action_title(action)),
-                            n => format!("{} the {n} selected jobs?", action_title(action)),
-                        };
-                        run_bulk(bulk, action, ids, None, question);
-                    }
-                >
-                    {format!("{} selected", action_title(action))}
-                </button>
-            }
-        })
-        .collect_view();
-    let on_all = ["retry", "remove", "promote", "cancel"]
+    let states: Vec<JobState> = match asked.state.as_deref().and_then(JobState::parse) {
+        Some(state) => vec![state],
+        None => JobState::ALL.to_vec(),
+    };
+    let on_all = actions_for_any(&states)
         .into_iter()
         .map(|action| {
             let search = search.clone();
@@ -667,8 +740,8 @@ fn bulk_bar(page: &JobPage, asked: &JobQuery, bulk: Bulk) -> impl IntoView + use
             view! {
                 <button
                     type="button"
-                    class="action small"
-                    disabled=move || bulk.running.get() || count == 0
+                    class=action_class(action, "action small")
+                    disabled=move || bulk.running.get()
                     on:click=move |_| {
                         run_bulk(bulk, action, Vec::new(), Some(search.clone()), question.clone())
                     }
@@ -683,26 +756,12 @@ fn bulk_bar(page: &JobPage, asked: &JobQuery, bulk: Bulk) -> impl IntoView + use
     } else {
         format!("{}+", page.total)
     };
-    view! {
-        <div class="bulk" role="group" aria-label="Bulk actions">
-            <p>
-                <span class="muted">
-                    {move || format!("{} selected: ", bulk.selected.with(BTreeSet::len))}
-                </span>
-                {on_selection}
-                <button
-                    type="button"
-                    class="link"
-                    disabled=move || bulk.selected.with(BTreeSet::is_empty)
-                    on:click=move |_| bulk.selected.set(BTreeSet::new())
-                >
-                    "Clear selection"
-                </button>
-            </p>
-            <p>
-                <span class="muted">{format!("All of this view ({all_count}): ")}</span>
-                {on_all}
-            </p>
-        </div>
-    }
+    (page.total > 0).then(|| {
+        view! {
+            <details class="bulk all" role="group" aria-label="Actions on every job of this view">
+                <summary>{format!("Act on all {all_count} jobs of this view…")}</summary>
+                <p>{on_all}</p>
+            </details>
+        }
+    })
 }

@@ -31,7 +31,7 @@ use crate::model::types::{JobCounts, JobState};
 use alerts::AlertsPage;
 use api::{admin_overview, admin_queue, error_text};
 use audit::AuditPageView;
-use frame::{Live, frame};
+use frame::Live;
 use job::JobPage;
 use kept::Kept;
 use queues::QueuesPage;
@@ -173,10 +173,24 @@ fn Dashboard() -> impl IntoView {
     );
     let (history, range) = history::history_read(queue);
     let schedulers = schedulers::schedulers_read(queue, live);
-    frame(
+    // A queue that is not there (a mistyped or stale link) is said once, on a page of its
+    // own (answered 404), rather than by every panel; read once per queue asked, not per tick.
+    let missing = Resource::new(
+        move || queue.get(),
+        |queue| async move {
+            match admin_overview(queue).await {
+                Err(error) if error_text(&error).starts_with("no BullMQ queue") => {
+                    Some(error_text(&error))
+                }
+                _ => None,
+            }
+        },
+    );
+    frame::frame_or_missing(
         || "Dashboard · Sentinel".to_string(),
         queue,
         live,
+        Some(missing),
         move |access| {
             view! {
                 {view! { <OverviewPanel overview history range live access queue/> }.into_any()}
@@ -396,6 +410,28 @@ pub fn when(at: u64) -> impl IntoView {
         <time datetime=crate::model::time::iso(at) title=crate::model::time::exact(at)>
             {crate::model::time::relative(at, now)}
         </time>
+    }
+}
+
+/// A skip link's click: focus moves to the element `id` names (the router would otherwise take
+/// the in-page link as a navigation, and focus would stay where it was).
+pub fn skip_to(id: &'static str) -> impl Fn(leptos::ev::MouseEvent) + Clone + 'static {
+    move |event| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            if let Some(target) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.get_element_by_id(id))
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                event.prevent_default();
+                let _ = target.focus();
+                target.scroll_into_view();
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (event, id);
     }
 }
 

@@ -165,6 +165,31 @@ pub async fn task_statuses(ids: Vec<String>) -> Result<Vec<TaskView>, ServerFnEr
         .map_err(|e| ServerFnError::new(e.message))
 }
 
+/// Runs the caller's failed task `id` again (the Retry of a failed task's row): `None` when
+/// it is waiting again, else why not in words (it has not failed, it is not the caller's, over
+/// the action rate, the queue does not answer). Works as a plain HTML form post too: then the
+/// answer is a redirect back to the page (`?task=<id>`, or `?error=<message>`).
+#[server(prefix = "/api", endpoint = "retry", output = JsonAnswer)]
+pub async fn retry_task(id: String) -> Result<Option<String>, ServerFnError> {
+    let backend = crate::backend::backend()?;
+    let refused = match crate::model::types::JobId::parse(&id) {
+        Err(_) => Some("No task has this id.".to_string()),
+        Ok(job) => backend.retry(job).await.err().map(|e| e.message),
+    };
+    if backend.is_plain_form_post() {
+        backend.redirect(&match &refused {
+            None => format!("/?task={}", crate::model::url::encode(&id)),
+            Some(message) => format!("/?error={}", crate::model::url::encode(message)),
+        });
+    }
+    Ok(refused)
+}
+
+/// The arguments of [`retry_task`] as the page sends them.
+pub fn retry_form(id: &str) -> Form {
+    Form::default().field("id", id)
+}
+
 /// The views of `ids`, in order, gone where the queue has no such job (or it is not the
 /// caller's). When the queue does not answer: an error, or with `unread_while_unavailable`
 /// every id that can name a job as not read yet (the page reads those again until the queue

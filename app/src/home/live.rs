@@ -90,7 +90,9 @@ impl LiveState {
             }
         };
         match self.link {
-            Link::Off => "Updates start when the page has loaded".to_string(),
+            // True with or without scripts: the `<noscript>` beside it says why, where no
+            // script runs (the page would otherwise promise updates that never come).
+            Link::Off => "Not live yet".to_string(),
             Link::Starting => "Connecting…".to_string(),
             Link::Live => "Live".to_string(),
             Link::Polling => "Live (checking every second; no event stream)".to_string(),
@@ -103,11 +105,17 @@ impl LiveState {
 
 /// The indicator of the current state.
 #[component]
-pub fn LiveIndicator(state: RwSignal<LiveState>, now: Signal<f64>) -> impl IntoView {
+pub fn LiveIndicator(
+    state: RwSignal<LiveState>,
+    now: Signal<f64>,
+    /// What the page says where no script runs (how it updates without them).
+    no_script: String,
+) -> impl IntoView {
     view! {
         <p class=move || format!("live live-{}", state.with(LiveState::name)) data-mode=move || state.with(LiveState::name)>
             <span class="dot" aria-hidden="true"></span>
-            {move || state.get().label(now.get())}
+            <span class="label">{move || state.get().label(now.get())}</span>
+            <noscript inner_html=no_script></noscript>
         </p>
     }
 }
@@ -186,9 +194,11 @@ mod browser {
     use crate::model::url::Form;
 
     /// The stream events the page listens to.
-    const EVENTS: [&str; 11] = [
+    const EVENTS: [&str; 13] = [
         "status",
         "reset",
+        "paused",
+        "resumed",
         "added",
         "waiting",
         "active",
@@ -345,7 +355,8 @@ mod browser {
                     (false, _) => live.set_link(Link::QueueDown),
                 }
             }
-            "reset" => mark_all(live),
+            // A pause or resume changes what every waiting task's line says.
+            "reset" | "paused" | "resumed" => mark_all(live),
             _ => {
                 if live.link() == Link::Live {
                     live.targets.state.update(|s| s.last_update = now_ms());

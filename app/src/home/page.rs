@@ -185,6 +185,8 @@ struct Home {
     message: RwSignal<Option<String>>,
     sending: RwSignal<bool>,
     dismiss: Callback<Vec<String>>,
+    retry: Callback<String>,
+    retry_refused: RwSignal<Option<(String, String)>>,
     stale: Signal<bool>,
 }
 
@@ -192,6 +194,7 @@ impl Home {
     fn new(query: &HomeQuery) -> Self {
         let store = TaskStore::default();
         let live = RwSignal::new(LiveState::default());
+        let retry_refused = RwSignal::new(None);
         Self {
             store,
             live,
@@ -205,6 +208,13 @@ impl Home {
                 #[cfg(feature = "hydrate")]
                 crate::home::storage::dismiss(&ids);
             }),
+            retry: Callback::new(move |id: String| {
+                #[cfg(feature = "hydrate")]
+                leptos::task::spawn_local(retry_from_page(store, retry_refused, id));
+                #[cfg(not(feature = "hydrate"))]
+                let _ = id;
+            }),
+            retry_refused,
             stale: Signal::derive(move || live.with(LiveState::is_stale)),
         }
     }
@@ -274,6 +284,8 @@ impl Home {
             message,
             sending,
             dismiss,
+            retry,
+            retry_refused,
             stale,
             ..
         } = self;
@@ -296,6 +308,8 @@ impl Home {
             tick_ms: settings.tick_ms,
             stale,
             dismiss,
+            retry,
+            retry_refused,
         };
         let counts = Signal::derive(move || live_counts.get().or(rendered));
         let who = settings.auth.then(|| {
@@ -312,7 +326,11 @@ impl Home {
         view! {
             <header class="top">
                 <h1>"Sentinel"</h1>
-                <LiveIndicator state=live now/>
+                <LiveIndicator state=live now no_script=if refresh {
+                    format!("(JavaScript is off: this page reloads itself every {NO_SCRIPT_REFRESH_SECS} s until your tasks finish)")
+                } else {
+                    "(JavaScript is off: reload the page to see changes)".to_string()
+                }/>
                 {who}
             </header>
             <p class="lede">"Run a long task and watch it progress."</p>
@@ -519,12 +537,75 @@ fn submit_from_page(
     }
     message.set(None);
     sending.set(true);
+    // The button is disabled while the task is on its way: focus stays in the form (on the
+    // field, for the next task) rather than falling to the page's body.
+    focus();
     crate::home::submit::begin(store, &submission);
     spawn_local(async move {
         let first = crate::home::submit::send_once(sender, &submission).await;
         sending.set(false);
+        // The options went with this task (and are stored with it while unconfirmed); a
+        // refusal keeps them in the form to be mended.
+        if !matches!(first, crate::home::submit::Answer::Refused(_)) {
+            reset_options();
+        }
         crate::home::submit::keep_sending(sender, submission, Some(first)).await;
     });
+}
+
+/// Runs a failed task again from its row: the row follows it back to waiting (and on), the
+/// outcome is announced, and a refusal is said next to the row's Retry.
+#[cfg(feature = "hydrate")]
+async fn retry_from_page(
+    store: TaskStore,
+    refused: RwSignal<Option<(String, String)>>,
+    id: String,
+) {
+    use crate::home::api::{RetryTask, retry_form};
+    use crate::home::view::label;
+    refused.set(None);
+    let why = match crate::home::client::call::<RetryTask>(retry_form(&id)).await {
+        Ok(None) => {
+            store.announce(format!("Task {} queued again.", label(&id)));
+            crate::home::live::read_now(store, vec![id]).await;
+            return;
+        }
+        Ok(Some(why)) => why,
+        Err(_) => "The server did not answer; try again.".to_string(),
+    };
+    store.announce(format!("Task {} was not retried: {why}", label(&id)));
+    refused.set(Some((id, why)));
+}
+
+/// Empties the Options fields (after a task took them: one-off options do not carry over to
+/// the next task).
+#[cfg(feature = "hydrate")]
+fn reset_options() {
+    use wasm_bindgen::JsCast;
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    for id in [
+        "opt-delay",
+        "opt-priority",
+        "opt-attempts",
+        "opt-backoff-s",
+        "opt-job-id",
+        "opt-timeout",
+    ] {
+        if let Some(input) = document
+            .get_element_by_id(id)
+            .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+        {
+            input.set_value("");
+        }
+    }
+    if let Some(select) = document
+        .get_element_by_id("opt-backoff")
+        .and_then(|e| e.dyn_into::<web_sys::HtmlSelectElement>().ok())
+    {
+        select.set_value("none");
+    }
 }
 
 /// The Options fields as the form holds them.

@@ -299,6 +299,10 @@ pub struct ListContext {
     pub stale: Signal<bool>,
     /// Called with the ids the user takes off the list.
     pub dismiss: Callback<Vec<String>>,
+    /// Called with the id of a failed task the user runs again.
+    pub retry: Callback<String>,
+    /// Why the last retry was refused, and of which task.
+    pub retry_refused: RwSignal<Option<(String, String)>>,
 }
 
 /// The list itself.
@@ -416,8 +420,18 @@ fn TaskItem(row: TaskRow, context: ListContext) -> impl IntoView {
     let failed = move || view.with(|v| v.state == Some(JobState::Failed));
     let note = move || view.with(TaskView::restart_note);
     let gone = move || view.with(|v| v.presence == Presence::Gone);
-    let result = move || view.with(|v| v.result.as_ref().map(|r| r.message.clone()));
+    // Sentinel's own task reports a fixed message naming its id (the seed's API keeps it):
+    // the situation already says it in the page's words. Another worker's message is shown.
+    let result = move || view.with(TaskView::foreign_message);
     let dismiss_id = id.clone();
+    let retry_id = StoredValue::new(id.clone());
+    let refused = move || {
+        context.retry_refused.with(|r| {
+            r.as_ref()
+                .filter(|(of, _)| retry_id.with_value(|id| of == id))
+                .map(|(_, why)| why.clone())
+        })
+    };
     view! {
         <li class="task" data-id=id.clone() data-state=state_name title=format!("Job id {id}")>
             <div class="task-head">
@@ -444,6 +458,18 @@ fn TaskItem(row: TaskRow, context: ListContext) -> impl IntoView {
             {move || result().map(|message| view! {
                 <p class="result">"The task reported: " <q class="message">{message}</q></p>
             })}
+            // A plain form, so Retry works without scripts too (the server function answers
+            // a form post with a redirect back to the page).
+            <Show when=failed>
+                <form class="retry" method="post" action="/api/retry" on:submit=move |event: leptos::ev::SubmitEvent| {
+                    event.prevent_default();
+                    context.retry.run(retry_id.get_value());
+                }>
+                    <input type="hidden" name="id" value=retry_id.get_value()/>
+                    <button type="submit" class="quiet">"Retry"</button>
+                    {move || refused().map(|why| view! { <span class="failure" role="alert">{why}</span> })}
+                </form>
+            </Show>
             <Show when=gone>
                 <button type="button" class="link" on:click={
                     let id = dismiss_id.clone();
@@ -468,6 +494,8 @@ mod tests {
             tick_ms: 1000,
             stale: Signal::stored(false),
             dismiss: Callback::new(|_| {}),
+            retry: Callback::new(|_| {}),
+            retry_refused: RwSignal::new(None),
         };
         view! { <TaskList store context/> }.to_html()
     }

@@ -49,6 +49,9 @@ pub struct TaskView {
     pub attempts_made: u32,
     /// While waiting: jobs a worker takes first.
     pub jobs_ahead: Option<u64>,
+    /// While waiting: an operator has paused the queue.
+    #[serde(default)]
+    pub queue_paused: bool,
 }
 
 impl TaskView {
@@ -69,6 +72,7 @@ impl TaskView {
             attempts_started: 0,
             attempts_made: 0,
             jobs_ahead: None,
+            queue_paused: false,
         }
     }
 
@@ -97,6 +101,7 @@ impl TaskView {
             attempts_started: status.attempts_started.unwrap_or(0),
             attempts_made: status.attempts_made.unwrap_or(0),
             jobs_ahead: status.jobs_ahead,
+            queue_paused: status.queue_paused == Some(true),
         }
     }
 
@@ -127,6 +132,7 @@ impl TaskView {
             (Presence::Loading, _) => "Loading…",
             (Presence::Gone, _) | (Presence::Present, None) => "Removed from history",
             (Presence::Present, Some(state)) => match state {
+                JobState::Waiting | JobState::Prioritized if self.queue_paused => "Held",
                 JobState::Waiting | JobState::Prioritized => "Waiting",
                 JobState::Active => "Running",
                 JobState::Delayed => "Delayed",
@@ -185,6 +191,9 @@ impl TaskView {
                 crate::model::types::retention_in_words()
             ),
             (Presence::Present, Some(state)) => match state {
+                JobState::Waiting | JobState::Prioritized if self.queue_paused => {
+                    "Held: an operator has paused the queue, so no worker takes a task until it is resumed.".to_string()
+                }
                 JobState::Waiting | JobState::Prioritized => match self.jobs_ahead {
                     Some(0) => "Next in line for a worker.".to_string(),
                     Some(1) => "Waiting for a worker: 1 task ahead.".to_string(),
@@ -195,6 +204,12 @@ impl TaskView {
                     None => "Waiting for a worker.".to_string(),
                 },
                 JobState::Delayed => match self.delayed_until {
+                    // Due: the next worker to look moves it to the waiting list.
+                    Some(at) if (at as f64) <= now_ms => format!(
+                        "Ready since {} ({}): waiting for a worker to take it.",
+                        crate::model::time::clock(at),
+                        relative(at, now_ms)
+                    ),
                     Some(at) => format!(
                         "Delayed until {} ({}).",
                         crate::model::time::clock(at),
@@ -234,14 +249,28 @@ impl TaskView {
                         _ => "Done.".to_string(),
                     }
                 }
-                JobState::Failed => match &self.failed_reason {
-                    Some(reason) => format!("Failed: {reason}"),
-                    None => "Failed.".to_string(),
-                },
+                JobState::Failed => {
+                    let attempts = match self.attempts_made {
+                        0 | 1 => String::new(),
+                        n => format!(" after {n} attempts"),
+                    };
+                    match &self.failed_reason {
+                        Some(reason) => format!("Failed{attempts}: {reason}"),
+                        None => format!("Failed{attempts}."),
+                    }
+                }
                 JobState::WaitingChildren => "Waiting for its child tasks.".to_string(),
                 JobState::Unknown => "In a state Sentinel does not know.".to_string(),
             },
         }
+    }
+
+    /// The result's message when it is not the one Sentinel's own task writes (which names
+    /// the job id in French; the page says completion in its own words instead).
+    pub fn foreign_message(&self) -> Option<String> {
+        let result = self.result.as_ref()?;
+        let own = TaskResult::finished(&self.id, result.elapsed_ms).message;
+        (result.message != own).then(|| result.message.clone())
     }
 
     /// A note when the task was started more than once.
@@ -260,13 +289,7 @@ impl TaskView {
     }
 }
 
-/// A task's label for people (see [`TaskView::label`]).
-pub fn label(id: &str) -> String {
-    match id.strip_prefix("idem-") {
-        Some(hex) if hex.len() > 8 => format!("#{}", &hex[..8]),
-        _ => format!("#{id}"),
-    }
-}
+pub use crate::model::text::task_label as label;
 
 pub use crate::model::text::shorten;
 
@@ -319,6 +342,18 @@ mod tests {
             delayed.situation(now, 1000),
             "Delayed until 00:17:40 UTC (in 1 min)."
         );
+        delayed.delayed_until = Some(940_000);
+        assert_eq!(
+            delayed.situation(now, 1000),
+            "Ready since 00:15:40 UTC (1 min ago): waiting for a worker to take it."
+        );
+
+        waiting.queue_paused = true;
+        assert!(
+            waiting
+                .situation(now, 1000)
+                .starts_with("Held: an operator has paused the queue")
+        );
 
         let mut active = present(JobState::Active);
         active.progress = Some(TaskProgress::after_tick(12, 30));
@@ -336,6 +371,19 @@ mod tests {
             done.situation(now, 1000),
             "Done: ran for 25.0 s, finished 45.0 s after it was queued."
         );
+        assert_eq!(done.foreign_message(), None);
+        done.result = Some(TaskResult {
+            message: "charged 12 EUR".into(),
+            elapsed_ms: 3,
+        });
+        assert_eq!(done.foreign_message().as_deref(), Some("charged 12 EUR"));
+
+        let mut failed = present(JobState::Failed);
+        failed.failed_reason = Some("boom".into());
+        failed.attempts_made = 1;
+        assert_eq!(failed.situation(now, 1000), "Failed: boom");
+        failed.attempts_made = 3;
+        assert_eq!(failed.situation(now, 1000), "Failed after 3 attempts: boom");
         assert!(
             TaskView::gone("7")
                 .situation(now, 1000)

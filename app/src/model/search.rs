@@ -31,8 +31,12 @@ pub struct Search {
     /// Words and phrases that must appear in the failed reason (lower-cased; empty ones left
     /// out).
     pub words: Vec<String>,
-    /// The query was one bare word: also a job id.
+    /// The query was one bare word: also a job id (a leading `#`, as people's labels have,
+    /// left out).
     pub bare: Option<String>,
+    /// The query was one bare word that can be a people's label (`#3f9a1c0b`, `3f9a1c0b`: 4
+    /// to 32 hex digits): a job whose id starts with `idem-<those digits>` matches too.
+    pub id_prefix: Option<String>,
 }
 
 /// Why a query was refused (the message names the part).
@@ -147,7 +151,14 @@ impl Search {
                 )));
             }
             if only {
-                self.bare = Some(token.to_string());
+                let word = token
+                    .strip_prefix('#')
+                    .filter(|w| !w.is_empty())
+                    .unwrap_or(token);
+                self.bare = Some(word.to_string());
+                if (4..=32).contains(&word.len()) && word.chars().all(|c| c.is_ascii_hexdigit()) {
+                    self.id_prefix = Some(format!("idem-{}", word.to_ascii_lowercase()));
+                }
             }
             self.words.push(token.to_lowercase());
             return Ok(());
@@ -233,6 +244,13 @@ impl Search {
         self.words.iter().all(|word| reason.contains(word.as_str()))
     }
 
+    /// Whether job `id` matches by the people's label the query is (see [`Search::id_prefix`]).
+    pub fn id_matches(&self, id: &str) -> bool {
+        self.id_prefix
+            .as_deref()
+            .is_some_and(|prefix| id.starts_with(prefix))
+    }
+
     /// Whether a job in `state` matches the states asked.
     pub fn in_states(&self, state: JobState) -> bool {
         self.states.is_empty() || self.states.contains(&state)
@@ -298,6 +316,15 @@ mod tests {
         assert_eq!(s.id.as_deref(), Some("7"));
         assert_eq!(s.bare, None);
         assert_eq!(Search::parse("42").unwrap().bare.as_deref(), Some("42"));
+        // A people's label: `#` left out for the id, and its hex digits as an id prefix.
+        let label = Search::parse("#B1003114").unwrap();
+        assert_eq!(label.bare.as_deref(), Some("B1003114"));
+        assert_eq!(label.id_prefix.as_deref(), Some("idem-b1003114"));
+        assert!(label.id_matches("idem-b1003114aa00"));
+        assert!(!label.id_matches("idem-b1003115aa00"));
+        assert_eq!(Search::parse("#42").unwrap().bare.as_deref(), Some("42"));
+        assert_eq!(Search::parse("#42").unwrap().id_prefix, None);
+        assert_eq!(Search::parse("b100 boom").unwrap().id_prefix, None);
         assert!(Search::parse("").unwrap().only_states());
         assert_eq!(
             Search::parse(r#"name:"a: b""#).unwrap().name.as_deref(),

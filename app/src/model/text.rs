@@ -18,6 +18,26 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     }
 }
 
+/// A task's label for people, the same on the people's page and in the dashboard: `#42`, or
+/// `#3f9a1c0b` for the long ids the page's own retry keys make (`idem-<hex>`; the full id is
+/// the hover text). The dashboard's search finds a job by it (see `Search::id_prefix`).
+pub fn task_label(id: &str) -> String {
+    match id.strip_prefix("idem-") {
+        Some(hex) if hex.len() > 8 && hex.is_char_boundary(8) => format!("#{}", &hex[..8]),
+        _ => format!("#{id}"),
+    }
+}
+
+/// How the dashboard shows a job id: a page-made `idem-<hex>` id as the label its person
+/// sees (`#3f9a1c0b`), any other id as it is.
+pub fn shown_id(id: &str) -> String {
+    if id.starts_with("idem-") {
+        task_label(id)
+    } else {
+        id.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -443,6 +443,10 @@ pub struct JobStatus {
     /// [`MAX_COUNTED_AHEAD`]; that value means "at least").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jobs_ahead: Option<u64>,
+    /// While waiting: `true` when an operator has paused the queue (no worker takes the job
+    /// until it is resumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_paused: Option<bool>,
 }
 
 /// The most jobs ahead that a status counts (counting is a scan of the waiting list).
@@ -479,6 +483,7 @@ impl JobStatus {
             attempts_started: None,
             attempts_made: None,
             jobs_ahead: None,
+            queue_paused: None,
         }
     }
 

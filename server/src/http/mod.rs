@@ -47,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         router = router
             .route("/tasks/enqueue", post(tasks::enqueue))
             .route("/tasks/status/{id}", get(tasks::status))
+            .route("/tasks/{id}/retry", post(tasks::retry))
             .route("/tasks/counts", get(tasks::counts))
             .route("/tasks/stream", get(sse::stream))
             .route("/openapi.json", get(openapi::document))

@@ -18,6 +18,7 @@ use crate::config::Config;
     paths(
         crate::http::tasks::enqueue,
         crate::http::tasks::status,
+        crate::http::tasks::retry,
         crate::http::tasks::counts,
         crate::http::health::healthz,
         crate::http::health::readyz,

@@ -243,8 +243,20 @@ struct QueueBackend {
 /// 429, 503), not the 500 of any server function's error; a page rendered on the server
 /// reads through the same functions, and a part the viewer may not see must not fail the
 /// page.
+/// While a page is rendered (not a server function called from one): the page answers `404`,
+/// as a mistyped address does (a job or queue that is not there).
+fn page_not_found() {
+    let called = use_context::<Parts>().is_some_and(|parts| parts.uri.path().starts_with("/api/"));
+    if !called && let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(StatusCode::NOT_FOUND);
+    }
+}
+
 fn refusal(cause: AppError) -> BackendError {
     let status = cause.status();
+    if matches!(cause, AppError::NoQueue { .. } | AppError::NotFound { .. }) {
+        page_not_found();
+    }
     let called = use_context::<Parts>().is_some_and(|parts| parts.uri.path().starts_with("/api/"));
     if called
         && (status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE)
@@ -406,6 +418,17 @@ impl TaskBackend for QueueBackend {
         })
     }
 
+    fn retry(&self, id: JobId) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move {
+            let who = self.caller()?;
+            self.sentinel()
+                .retry_task(&who, &id)
+                .await
+                .map(|_| ())
+                .map_err(refusal)
+        })
+    }
+
     fn is_plain_form_post(&self) -> bool {
         use_context::<Parts>()
             .and_then(|parts| {
@@ -526,10 +549,15 @@ impl AdminBackend for QueueBackend {
     ) -> BoxFuture<'_, Result<Option<app::admin::JobDetail>, BackendError>> {
         Box::pin(async move {
             let who = self.caller()?;
-            self.sentinel()
+            let found = self
+                .sentinel()
                 .job_shared(&who, queue.as_deref(), &id)
                 .await
-                .map_err(refusal)
+                .map_err(refusal)?;
+            if found.is_none() {
+                page_not_found();
+            }
+            Ok(found)
         })
     }
 

@@ -129,10 +129,15 @@ pub async fn stream(
     debug!(?resume, "event stream client connected");
 
     let wanted = move |event: &QueueEvent| {
+        // A pause or resume of the whole queue is news to every follower: a waiting task's
+        // line says whether the queue is paused.
+        let queue_wide =
+            event.job_id.is_none() && matches!(event.name.as_deref(), Some("paused" | "resumed"));
         event.name.is_some()
-            && only_owner
-                .as_ref()
-                .is_none_or(|owner| event.owner.as_deref() == Some(&**owner))
+            && (queue_wide
+                || only_owner
+                    .as_ref()
+                    .is_none_or(|owner| event.owner.as_deref() == Some(&**owner)))
             && match &job_filter {
                 Some(id) => event.job_id.as_deref() == Some(id.as_str()),
                 None => true,

@@ -177,6 +177,34 @@ pub async fn status(
     Ok(Json(sentinel.status(&who, &id).await?))
 }
 
+/// `POST /tasks/{id}/retry` → runs the caller's failed task again.
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/retry",
+    params(("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^:\u0000-\u001f\u007f-\u009f]{1,256}$", description = "The job id: no ':' and no control characters")),
+    responses(
+        (status = 200, description = "Moved back to waiting", body = app::admin::ActionOutcome),
+        (status = 400, description = "An id that can name no job", body = crate::error::ErrorBody),
+        (status = 403, description = "The role may not add tasks, or a cross-site request", body = crate::error::ErrorBody),
+        (status = 404, description = "No such job (or another owner's)", body = crate::error::ErrorBody),
+        (status = 409, description = "The task has not failed; the body names its state", body = crate::error::ErrorBody),
+        (status = 429, description = "Over the caller's action rate", body = crate::error::ErrorBody),
+        crate::http::schema::ForSignedIn,
+    )
+)]
+pub async fn retry(
+    State(sentinel): State<Sentinel>,
+    Caller(who): Caller,
+    Path(raw_id): Path<String>,
+) -> Result<Json<app::admin::ActionOutcome>, AppError> {
+    sentinel.may(&who, Op::RetryTask)?;
+    let id = JobId::parse(&raw_id).map_err(|source| AppError::InvalidId {
+        id: raw_id.clone(),
+        source,
+    })?;
+    Ok(Json(sentinel.retry_task(&who, &id).await?))
+}
+
 /// `GET /tasks/counts` → counts per state and the first jobs of each.
 #[utoipa::path(
     get,

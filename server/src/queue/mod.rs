@@ -325,7 +325,9 @@ impl TaskQueue {
         };
         let state = found.status.state;
         if matches!(state, JobState::Waiting | JobState::Prioritized) {
-            found.status.jobs_ahead = self.jobs_ahead(id.as_str(), state).await?;
+            let (ahead, paused) = self.jobs_ahead(id.as_str(), state).await?;
+            found.status.jobs_ahead = ahead;
+            found.status.queue_paused = paused.then_some(true);
         }
         Ok(Some((found, record)))
     }
@@ -400,10 +402,16 @@ impl TaskQueue {
     /// workers take the waiting list from its tail, then prioritized jobs by priority. The
     /// list is scanned from the tail at most [`MAX_COUNTED_AHEAD`] entries deep; beyond that
     /// the answer is that bound ("at least"). `None` when the job is in neither (it moved on
-    /// meanwhile, or the queue is paused and holds it elsewhere).
-    async fn jobs_ahead(&self, id: &str, state: JobState) -> Result<Option<u64>, EngineError> {
+    /// meanwhile, or the queue is paused and holds it elsewhere). Read in the same round trip:
+    /// whether the queue is paused (its `meta` hash has `paused`, as BullMQ's `pause` writes).
+    async fn jobs_ahead(
+        &self,
+        id: &str,
+        state: JobState,
+    ) -> Result<(Option<u64>, bool), EngineError> {
         let keys = &self.keys;
         let mut pipe = redis::pipe();
+        pipe.ignore_errors();
         pipe.cmd("LLEN").arg(keys.wait());
         match state {
             JobState::Prioritized => {
@@ -419,20 +427,23 @@ impl TaskQueue {
                     .arg(MAX_COUNTED_AHEAD);
             }
         }
+        pipe.cmd("HEXISTS").arg(keys.meta()).arg("paused");
         let replies = self.run::<Vec<redis::Value>>(&pipe).await?;
+        let paused = matches!(replies.get(2), Some(redis::Value::Int(1)));
         let number = |i: usize| match replies.get(i) {
             Some(redis::Value::Int(n)) => u64::try_from(*n).ok(),
             _ => None,
         };
         let waiting = number(0).unwrap_or(0);
-        Ok(match (state, number(1)) {
+        let ahead = match (state, number(1)) {
             (JobState::Prioritized, Some(rank)) => Some((waiting + rank).min(MAX_COUNTED_AHEAD)),
             (JobState::Prioritized, None) => None,
             (_, Some(index)) => Some(waiting.saturating_sub(index + 1).min(MAX_COUNTED_AHEAD)),
             // Not within the scanned tail of a list longer than the bound: at least the bound.
             (_, None) if waiting > MAX_COUNTED_AHEAD => Some(MAX_COUNTED_AHEAD),
             (_, None) => None,
-        })
+        };
+        Ok((ahead, paused))
     }
 
     /// Records session `id` (valid until `expiry`, seconds since the epoch) as signed out, and

@@ -119,6 +119,7 @@ impl JobRecord {
             attempts_started: count("ats"),
             attempts_made: count("atm"),
             jobs_ahead: None,
+            queue_paused: None,
         }
     }
 

@@ -470,6 +470,9 @@ async fn check(
         };
         if row.first().is_none_or(|exists| *exists == 0) {
             checks.push(Check::Gone);
+        } else if search.id_matches(&ids[i]) {
+            // A people's label: the id decides (the query is that one word).
+            checks.push(Check::Yes);
         } else if row[1..].iter().any(|n| *n > MAX_MATCHED_BYTES) {
             checks.push(Check::No);
         } else {

@@ -23,6 +23,8 @@ pub enum Op {
     EnqueueOnBehalf,
     /// One task's status (a submitter: its own only).
     TaskStatus,
+    /// Run a failed task again (a submitter: its own only).
+    RetryTask,
     /// The caller's own recent tasks.
     MyTasks,
     /// The whole queue's counts.
@@ -116,10 +118,11 @@ const fn rule(need: Need, bucket: Option<Bucket>) -> Rule {
 
 impl Op {
     /// Every operation, for the tests that walk the table.
-    pub const ALL: [Op; 29] = [
+    pub const ALL: [Op; 30] = [
         Op::Enqueue,
         Op::EnqueueOnBehalf,
         Op::TaskStatus,
+        Op::RetryTask,
         Op::MyTasks,
         Op::TaskCounts,
         Op::Follow,
@@ -160,6 +163,8 @@ impl Op {
                 home_grant: true,
             },
             Op::TaskStatus | Op::MyTasks | Op::Follow => rule(SignedIn, None),
+            // Running a task again is adding work: whoever may add tasks, on its own.
+            Op::RetryTask => rule(Enqueuer, Some(Bucket::Action)),
             Op::TaskCounts
             | Op::ReadJobs
             | Op::ReadJob

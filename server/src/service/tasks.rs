@@ -6,13 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::types::JobState;
 use app::{JobCounts, JobId, JobStatus};
 
+use super::audit::Done;
 use super::{Op, Sentinel};
 use crate::auth::{Principal, Role};
 use crate::error::AppError;
 use crate::events::EventHub;
 use crate::queue::OwnedStatus;
+use crate::queue::control::{self, Action, ActionError};
 
 /// Most ids one status call reads.
 pub const MAX_IDS_PER_CALL: usize = app::api::MAX_IDS_PER_CALL;
@@ -65,6 +68,49 @@ impl Sentinel {
                     .map(|f| f.status)
             })
             .collect())
+    }
+
+    /// Runs `who`'s failed task `id` again (`POST /tasks/{id}/retry`, the page's Retry): a
+    /// submitter only its own (another owner's task is a `404`, as for its status), and only
+    /// a failed one (`409` naming its state). Audited as `retry`, like the dashboard's.
+    pub async fn retry_task(
+        &self,
+        who: &Principal,
+        id: &JobId,
+    ) -> Result<app::admin::ActionOutcome, AppError> {
+        let result = async {
+            self.allow(who, Op::RetryTask).await?;
+            let queue = self.queue()?;
+            let missing = || AppError::NotFound { id: id.to_string() };
+            let (found, _) = queue.state_and_record(id).await?.ok_or_else(missing)?;
+            if !may_see(who, found.owner.as_deref()) {
+                return Err(missing());
+            }
+            let state = found.status.state;
+            if state != JobState::Failed {
+                return Err(AppError::Conflict {
+                    state,
+                    message: format!("only a failed task can be retried; this one is {state}"),
+                });
+            }
+            let done = control::act(queue, id, Action::Retry).await;
+            self.forget_reads().await;
+            match done {
+                Ok(outcome) => Ok(outcome),
+                Err(ActionError::NotFound) => Err(missing()),
+                Err(ActionError::Conflict { state, message }) => {
+                    Err(AppError::Conflict { state, message })
+                }
+                Err(ActionError::Engine(error)) => Err(error.into()),
+            }
+        }
+        .await;
+        let done = Done {
+            action: Action::Retry.as_str(),
+            target: Some(id.as_str()),
+            count: Some(1),
+        };
+        self.record(who, done, result, |o| o.result.clone()).await
     }
 
     /// The ids of `who`'s own recent tasks, newest first (empty with access control off, where

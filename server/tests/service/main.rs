@@ -17,6 +17,7 @@ mod memory;
 mod quota;
 mod schedulers;
 mod search;
+mod tasks;
 
 use std::sync::Arc;
 

@@ -1,0 +1,134 @@
+//! The people's side of the service: a waiting task says when an operator paused its queue,
+//! and a person runs their own failed task again (not another's, not one that has not failed,
+//! not as a viewer), audited like the dashboard's retry.
+
+use std::time::Duration;
+
+use app::{JobId, JobState};
+use server::error::AppError;
+
+use super::*;
+
+/// A worker of the crate on Sentinel's own queue that fails every job it takes.
+async fn failing_worker(redis: &RedisServer) -> bullmq::Worker {
+    let opts = bullmq::WorkerOptions::default()
+        .connection(bullmq::options::RedisConnectionOptions::new().url(redis.url()))
+        .prefix("sentinel")
+        .concurrency(2);
+    bullmq::Worker::with_options(
+        "sentinel-tasks",
+        |_job: bullmq::Job, _token| async move {
+            Err::<serde_json::Value, _>(bullmq::Error::ProcessingError("card declined".into()))
+        },
+        opts,
+    )
+    .await
+    .expect("a worker")
+}
+
+/// Polls `id`'s state as `who` sees it until it is `want` (10 s at most).
+async fn until_state(sentinel: &Sentinel, who: &Principal, id: &JobId, want: JobState) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = sentinel.status(who, id).await.expect("its status").state;
+        if state == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{id} stayed {state:?}, not {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn add(sentinel: &Sentinel, who: &Principal) -> JobId {
+    let options = app::options::TaskOptions::default();
+    let request = server::service::enqueue::EnqueueRequest {
+        seconds: 1,
+        options: &options,
+        idempotency_key: None,
+    };
+    let id = sentinel.enqueue(who, request).await.expect("an enqueue");
+    JobId::parse(&id).unwrap()
+}
+
+#[tokio::test]
+async fn a_person_retries_their_own_failed_task_and_nobody_else_s() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (flags, _) = guarded(
+        dir.path(),
+        &[
+            ("sub", "submitter"),
+            ("other", "submitter"),
+            ("look", "viewer"),
+        ],
+        &[],
+    );
+    let (sentinel, _, stop) = service(&redis, &flags).await;
+    let sub = holder("token:sub", "submitter");
+    let other = holder("token:other", "submitter");
+    let viewer = holder("token:look", "viewer");
+    let op = holder("token:op", "operator");
+
+    // A waiting task in a paused queue says so; resumed, it does not.
+    sentinel
+        .queue_action(&op, None, pause_if(true))
+        .await
+        .expect("paused");
+    let held = add(&sentinel, &sub).await;
+    let status = sentinel.status(&sub, &held).await.unwrap();
+    assert_eq!(status.state, JobState::Waiting);
+    assert_eq!(status.queue_paused, Some(true), "{status:?}");
+    // Not failed: a retry is a conflict naming the state, and changes nothing.
+    match sentinel.retry_task(&sub, &held).await {
+        Err(AppError::Conflict { state, .. }) => assert_eq!(state, JobState::Waiting),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+
+    let worker = failing_worker(&redis).await;
+    sentinel
+        .queue_action(&op, None, pause_if(false))
+        .await
+        .expect("resumed");
+    until_state(&sentinel, &sub, &held, JobState::Failed).await;
+    let failed = add(&sentinel, &sub).await;
+    until_state(&sentinel, &sub, &failed, JobState::Failed).await;
+    worker.close(5_000).await.expect("the worker stops");
+
+    // Another submitter's task is answered as one that does not exist; a viewer may not add
+    // work at all.
+    assert!(matches!(
+        sentinel.retry_task(&other, &failed).await,
+        Err(AppError::NotFound { .. })
+    ));
+    assert!(matches!(
+        sentinel.retry_task(&viewer, &failed).await,
+        Err(AppError::Forbidden)
+    ));
+    assert_eq!(
+        sentinel.status(&sub, &failed).await.unwrap().state,
+        JobState::Failed
+    );
+
+    // Its owner's retry puts it back in line, and the audit log says who.
+    let outcome = sentinel.retry_task(&sub, &failed).await.expect("retried");
+    assert_eq!(outcome.action, "retry");
+    let status = sentinel.status(&sub, &failed).await.unwrap();
+    assert_eq!(status.state, JobState::Waiting, "{status:?}");
+    assert_eq!(status.queue_paused, None);
+    let admin = holder("token:admin", "admin");
+    let log = sentinel
+        .audit_page(&admin, &app::admin::AuditQuery::default(), 50)
+        .await
+        .expect("the audit log");
+    assert!(
+        log.entries.iter().any(|e| e.action == "retry"
+            && e.who == "token:sub"
+            && e.target.as_deref() == Some(failed.as_str())),
+        "{:?}",
+        log.entries
+    );
+    stop.cancel();
+}
