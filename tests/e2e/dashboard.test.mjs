@@ -444,23 +444,36 @@ test('a Node scheduler is edited, paused and resumed from the dashboard; Node re
   assert.equal((await page.textContent(`${line} .runs`)).trim(), '–');
 
   // Edit: the form takes the scheduler, the change is saved through BullMQ's upsert.
+  // Editing says so, keeps the id fixed (a new id would be a second scheduler) and takes
+  // focus to the schedule.
   await page.click('button[aria-label="Edit scheduler daily"]');
   assert.equal(await page.inputValue('#scheduler-pattern'), '0 0 6 * * *');
+  assert.equal((await page.textContent('#scheduler-form-title')).trim(), 'Editing scheduler daily');
+  assert.equal(await page.getAttribute('#scheduler-id', 'readonly'), '');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'scheduler-pattern');
   await page.fill('#scheduler-pattern', '0 30 7 * * *');
   await page.fill('#scheduler-tz', 'Europe/Paris');
-  await page.click('button:has-text("Save scheduler")');
+  await page.click('button:has-text("Save changes")');
   await page.waitForSelector('.schedulers .notice :text("daily: saved")', { timeout: 10000 });
+  // Saved: the form is a new scheduler's again.
+  assert.equal((await page.textContent('#scheduler-form-title')).trim(), 'New scheduler');
+  assert.equal(await page.getAttribute('#scheduler-id', 'readonly'), null);
   await until('Node to read the new pattern', async () => {
     const read = await node.getJobScheduler('daily');
     return read?.pattern === '0 30 7 * * *' && read?.tz === 'Europe/Paris';
   });
   await page.waitForSelector(`${line} .schedule:text("0 30 7 * * * (Europe/Paris)")`, { timeout: 10000 });
 
-  // A pattern that is not cron is refused with its reason; nothing changes.
+  // A pattern that is not cron is refused in plain words next to its field, which gets the
+  // focus; nothing changes.
+  await page.click('button[aria-label="Edit scheduler daily"]');
   await page.fill('#scheduler-pattern', 'every morning');
-  await page.click('button:has-text("Save scheduler")');
-  await page.waitForSelector('.schedulers .notice .error:has-text("pattern")', { timeout: 10000 });
+  await page.click('button:has-text("Save changes")');
+  await page.waitForSelector('#scheduler-pattern-error:has-text("not a cron pattern: give 5 fields")', { timeout: 10000 });
+  assert.equal(await page.getAttribute('#scheduler-pattern', 'aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'scheduler-pattern');
   assert.equal((await node.getJobScheduler('daily')).pattern, '0 30 7 * * *');
+  await page.click('button:has-text("Cancel editing")');
 
   // Pause: gone from BullMQ (no worker can run it), kept by Sentinel; resume brings it back.
   await page.click('button[aria-label="Pause scheduler daily"]');

@@ -435,6 +435,23 @@ pub fn skip_to(id: &'static str) -> impl Fn(leptos::ev::MouseEvent) + Clone + 's
     }
 }
 
+/// Moves focus to the element `id` names (in the browser).
+pub fn focus_by_id(id: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(element) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id))
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = element.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
+}
+
 /// Asks the person to confirm; always "no" where there is no browser.
 pub fn confirm(message: &str) -> bool {
     #[cfg(feature = "hydrate")]

@@ -19,10 +19,45 @@ struct Form {
     tz: RwSignal<String>,
     name: RwSignal<String>,
     data: RwSignal<String>,
+    /// The scheduler being changed (its id is then fixed), or `None` for a new one.
+    editing: RwSignal<Option<String>>,
+    /// The field the last save was refused for, and why (said next to it).
+    refused: RwSignal<Option<(&'static str, String)>>,
 }
 
+/// The form's fields by the names the server's refusals give them.
+const FIELDS: [(&str, &str); 6] = [
+    ("id", "scheduler-id"),
+    ("pattern", "scheduler-pattern"),
+    ("tz", "scheduler-tz"),
+    ("every", "scheduler-every"),
+    ("name", "scheduler-name"),
+    ("data", "scheduler-data"),
+];
+
 impl Form {
+    /// Empties the form for a new scheduler.
+    fn clear(self) {
+        for field in [
+            self.id,
+            self.pattern,
+            self.every,
+            self.tz,
+            self.name,
+            self.data,
+        ] {
+            field.set(String::new());
+        }
+        self.editing.set(None);
+        self.refused.set(None);
+    }
+
+    /// Fills the form with `scheduler` to change it: its id stays fixed (a new id would make
+    /// a second scheduler), and focus moves to its schedule.
     fn fill(self, scheduler: &Scheduler) {
+        self.editing.set(Some(scheduler.id.clone()));
+        self.refused.set(None);
+        super::focus_by_id("scheduler-pattern");
         self.id.set(scheduler.id.clone());
         self.pattern
             .set(scheduler.pattern.clone().unwrap_or_default());
@@ -81,6 +116,8 @@ pub fn SchedulersPanel(
         tz: RwSignal::new(String::new()),
         name: RwSignal::new(String::new()),
         data: RwSignal::new(String::new()),
+        editing: RwSignal::new(None),
+        refused: RwSignal::new(None),
     };
     let operator = access == AdminAccess::Operator;
     let act = move |id: String, action: &'static str| {
@@ -110,8 +147,24 @@ pub fn SchedulersPanel(
             )
             .await;
             match saved {
-                Ok(()) => notice.set(Some((false, format!("{id}: saved")))),
-                Err(error) => notice.set(Some((true, error_text(&error)))),
+                Ok(()) => {
+                    notice.set(Some((false, format!("{id}: saved"))));
+                    form.clear();
+                }
+                Err(error) => {
+                    let text = error_text(&error);
+                    // A refusal that names a field is said next to it, and focus goes there.
+                    match FIELDS.iter().find_map(|(name, input)| {
+                        Some((*input, text.strip_prefix(name)?.strip_prefix(": ")?))
+                    }) {
+                        Some((input, why)) => {
+                            form.refused.set(Some((input, why.to_string())));
+                            notice.set(None);
+                            super::focus_by_id(input);
+                        }
+                        None => notice.set(Some((true, text))),
+                    }
+                }
             }
             tick.update(|t| *t += 1);
         });
@@ -205,15 +258,34 @@ pub fn SchedulersPanel(
             })
         })
     };
-    let field =
-        |id: &'static str, label: &'static str, value: RwSignal<String>, hint: &'static str| {
-            view! {
-                <label for=id>{label}</label>
-                <input id=id type="text" maxlength="2000" placeholder=hint
-                    prop:value=move || value.get()
-                    on:input=move |ev| value.set(event_target_value(&ev))/>
-            }
+    let field = move |id: &'static str,
+                      label: &'static str,
+                      value: RwSignal<String>,
+                      hint: &'static str| {
+        let error_id = format!("{id}-error");
+        let why = move || {
+            form.refused.with(|r| {
+                r.as_ref()
+                    .filter(|(field, _)| *field == id)
+                    .map(|(_, why)| why.clone())
+            })
         };
+        view! {
+            <label for=id>{label}</label>
+            <input id=id type="text" maxlength="2000" placeholder=hint
+                readonly=move || id == "scheduler-id" && form.editing.with(Option::is_some)
+                aria-invalid=move || why().is_some().to_string()
+                aria-describedby=error_id.clone()
+                prop:value=move || value.get()
+                on:input=move |ev| {
+                    value.set(event_target_value(&ev));
+                    if why().is_some() {
+                        form.refused.set(None);
+                    }
+                }/>
+            <p id=error_id class="field-error" role="alert">{why}</p>
+        }
+    };
     view! {
         <section class="panel schedulers" aria-labelledby="schedulers-title">
             <h2 id="schedulers-title">"Job schedulers"</h2>
@@ -223,14 +295,24 @@ pub fn SchedulersPanel(
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>{rows}</Transition>
             {operator.then(|| view! {
                 <form class="scheduler-form" on:submit=move |ev| { ev.prevent_default(); save(()); }>
-                    <h3>"Create or change a scheduler"</h3>
+                    <h3 id="scheduler-form-title">
+                        {move || match form.editing.get() {
+                            Some(id) => format!("Editing scheduler {id}"),
+                            None => "New scheduler".to_string(),
+                        }}
+                    </h3>
                     {field("scheduler-id", "Id", form.id, "nightly-report")}
                     {field("scheduler-pattern", "Cron pattern", form.pattern, "0 0 3 * * * (or give Every)")}
                     {field("scheduler-tz", "Time zone", form.tz, "Europe/Paris (UTC when empty)")}
                     {field("scheduler-every", "Every (s)", form.every, "300 (or give a pattern)")}
                     {field("scheduler-name", "Job name", form.name, "the id when empty")}
                     {field("scheduler-data", "Data (JSON)", form.data, "{\"report\": \"daily\"}")}
-                    <button type="submit" class="action">"Save scheduler"</button>
+                    <button type="submit" class="action">
+                        {move || if form.editing.with(Option::is_some) { "Save changes" } else { "Create scheduler" }}
+                    </button>
+                    <Show when=move || form.editing.with(Option::is_some)>
+                        <button type="button" class="link" on:click=move |_| form.clear()>"Cancel editing"</button>
+                    </Show>
                 </form>
             })}
         </section>

@@ -62,7 +62,7 @@ fn number(
     default: u64,
     max: u64,
 ) -> Result<u64, AppError> {
-    match query.get(field).map(|v| v.trim()) {
+    match query.get(field) {
         None => Ok(default),
         Some(raw) => raw
             .parse::<u64>()
@@ -116,7 +116,7 @@ pub async fn list_jobs(
     get,
     path = "/admin/api/search",
     params(
-        ("q" = String, Query, max_length = 200, description = "The search, in the language of `GET /admin/api/jobs`'s `q` (blank: every job); the queue named by `queue` is searched first"),
+        ("q" = Option<String>, Query, max_length = 200, description = "The search, in the language of `GET /admin/api/jobs`'s `q` (absent or blank: every job); the queue named by `queue` is searched first"),
         ("cursor" = Option<String>, Query, description = "Where the search goes on: the `next` of its previous answer"),
         ("size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Jobs per page, at most 100 (default 20)"),
         crate::http::schema::OnQueue,
@@ -135,8 +135,9 @@ pub async fn search_across(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<app::admin::AcrossPage>, AppError> {
     sentinel.may(&who, Op::ReadJobs)?;
-    let only_in_view = match query.get("scope").map(|s| s.trim()) {
-        None | Some("" | "all") => false,
+    // Exactly the documented values: a blank or padded one is refused like any other.
+    let only_in_view = match query.get("scope").map(String::as_str) {
+        None | Some("all") => false,
         Some("view") => true,
         Some(_) => return Err(AppError::param("scope", "must be all or view")),
     };

@@ -125,13 +125,11 @@ pub fn spec_of(id: &str, request: &SchedulerRequest, max_data: usize) -> Result<
             match schedulers::next_fire(pattern, tz, now) {
                 Ok(Some(_)) => {}
                 Ok(None) => return Err(AppError::param("pattern", "this pattern never fires")),
-                Err(reason) => {
+                // In plain words: the parser's own message names its internals.
+                Err(_) => {
                     return Err(AppError::param(
                         "pattern",
-                        format!(
-                            "not a cron pattern (minute hour day month weekday, seconds optional first): {}",
-                            crate::queue::cut(&reason, 200)
-                        ),
+                        "not a cron pattern: give 5 fields (minute hour day month weekday), or 6 with seconds first, such as 0 */5 * * * * (every 5 minutes)",
                     ));
                 }
             }
