@@ -160,6 +160,21 @@ pub trait AdminBackend: Send + Sync + 'static {
         id: JobId,
         action: crate::model::admin::JobAction,
     ) -> BoxFuture<'_, Result<crate::model::admin::ActionOutcome, BackendError>>;
+    /// Replaces the data of a job that is not running (operators and up).
+    fn admin_edit_data(
+        &self,
+        queue: Option<String>,
+        id: JobId,
+        data: String,
+    ) -> BoxFuture<'_, Result<crate::model::admin::ActionOutcome, BackendError>>;
+    /// Adds a job (a copy of one, edited first); its id (operators and up).
+    fn admin_add_copy(
+        &self,
+        queue: Option<String>,
+        name: String,
+        data: String,
+        opts: String,
+    ) -> BoxFuture<'_, Result<String, BackendError>>;
     /// Pauses or resumes the queue (operators and up).
     fn admin_queue(
         &self,

@@ -265,6 +265,41 @@ test('clean previews the count before removing; a job is added with options from
   await page.click('button:has-text("Add the job")');
   await page.waitForSelector('.add-job .error', { timeout: 10000 });
 
+  // The delayed job's data is changed from its page: refused while it is not a task's (said
+  // by the form, focus kept there), then saved; the page shows the new data.
+  const jobPage = await ops.open('/admin/jobs/nightly-export');
+  await jobPage.click('button:has-text("Edit data")');
+  await jobPage.waitForSelector('#edit-data');
+  assert.equal(await jobPage.evaluate(() => document.activeElement.id), 'edit-data');
+  assert.equal(JSON.parse(await jobPage.inputValue('#edit-data')).seconds, 1);
+  await jobPage.fill('#edit-data', '{"note": "no seconds"}');
+  await jobPage.click('button:has-text("Save the data")');
+  await jobPage.waitForSelector('.edit-data .error:has-text("seconds")', { timeout: 10000 });
+  await jobPage.fill('#edit-data', '{"seconds": 2, "note": "rush"}');
+  await jobPage.click('button:has-text("Save the data")');
+  await jobPage.waitForSelector('.edit-data .ok:has-text("Data changed.")', { timeout: 10000 });
+  await jobPage.waitForFunction(() => /"note": "rush"/.test(document.querySelector('details.json pre')?.textContent ?? ''), null, { timeout: 10000 });
+  const edited = await (await ops.context.request.get(`${base}/admin/api/jobs/nightly-export`)).json();
+  assert.equal(edited.data.seconds, 2);
+  assert.equal(edited.state, 'delayed');
+  // Duplicate: a copy with its data and options editable first, a job of its own.
+  await jobPage.click('button:has-text("Duplicate")');
+  await jobPage.waitForSelector('#copy-data');
+  assert.equal(await jobPage.evaluate(() => document.activeElement.id), 'copy-data');
+  assert.deepEqual(JSON.parse(await jobPage.inputValue('#copy-opts')).attempts, 2);
+  await jobPage.fill('#copy-data', '{"seconds": 3}');
+  await jobPage.fill('#copy-opts', '{"attempts": 4, "delay": 600000}');
+  await jobPage.click('button:has-text("Add the copy")');
+  await jobPage.waitForSelector('.copy .ok:has-text("Added job")', { timeout: 10000 });
+  const copyHref = await jobPage.getAttribute('.copy .ok a', 'href');
+  const copyId = decodeURIComponent(copyHref.replace(/^\/admin\/jobs\//, ''));
+  assert.notEqual(copyId, 'nightly-export');
+  const copied = await (await ops.context.request.get(`${base}/admin/api/jobs/${encodeURIComponent(copyId)}`)).json();
+  assert.equal(copied.data.seconds, 3);
+  assert.equal(copied.opts.attempts, 4);
+  assert.equal(copied.state, 'delayed');
+  await jobPage.close();
+
   // Clean: the preview counts the completed jobs; removing asks with that count.
   const before = (await (await ops.context.request.get(`${base}/admin/api/jobs?state=completed&size=1`)).json()).total;
   assert.ok(before > 0, 'earlier tests left completed jobs');
@@ -354,12 +389,16 @@ test('a viewer sees no action and a forced one is refused; a submitter sees noth
 test('on a 375 px phone nothing overflows sideways and every control is reachable', async () => {
   const ops = await person(tokens.ops, 'light', { width: 375, height: 800 });
   const id = await enqueue(ops.context, { seconds: 1, delay: 600000 });
-  for (const path of ['/admin', '/admin?state=delayed', `/admin/jobs/${id}`]) {
+  for (const path of ['/admin', '/admin?state=delayed', `/admin/jobs/${id}`, '/admin/queues', '/admin/alerts', '/admin/audit']) {
     const page = await ops.open(path);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 375, `${path} is ${width} px wide`);
   }
   const page = await ops.open('/admin?state=delayed');
+  // The page's sections are a jump away: the link takes focus to its section.
+  assert.deepEqual(await page.$$eval('nav.sections a', (links) => links.map((a) => a.textContent)), ['Overview', 'Jobs', 'Schedulers', 'Clean and add']);
+  await page.click('nav.sections a:has-text("Schedulers")');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'schedulers-title');
   await page.waitForSelector(row(id));
   // The job's actions and the search box are on screen and usable.
   assert.ok(await page.isVisible(`button[aria-label="Promote job ${id}"]`));

@@ -353,6 +353,14 @@ test('a paused queue and a due delayed task say what they are; the dashboard sho
   assert.equal(await page.inputValue('#opt-delay'), '');
   // Due, with no worker to move it: ready, not "delayed until … ago".
   await says(due, /^Ready since .* ago\): waiting for a worker to take it\.$/);
+  // Times of day are the reader's own, named by their offset (UTC where the page is rendered
+  // on the server, until its clock ticks in the browser).
+  const abroad = await browser.newContext({ timezoneId: 'Asia/Kolkata' });
+  await abroad.addInitScript((entries) => localStorage.setItem('sentinel.tasks', JSON.stringify(entries)), [{ id: due, at: 1 }]);
+  const there = await abroad.newPage();
+  await there.goto(idleBase);
+  await there.waitForFunction((sel) => /^Ready since \d\d:\d\d:\d\d UTC\+5:30 /.test(document.querySelector(sel)?.textContent ?? ''), `${row(due)} .info`, { timeout: 8000 });
+  await abroad.close();
 
   // Resumed: the held task's line changes without a reload (the stream carries the resume).
   assert.equal((await fetch(`${idleBase}/admin/api/queue/resume`, { method: 'POST' })).status, 200);

@@ -115,6 +115,10 @@ test('the audit page follows actions live and filters them by action', async () 
   await page.waitForSelector('tr[data-action="pause"][data-who="token:ops"]', { timeout: 10000 });
   assert.equal((await asOps('/admin/api/queue/resume')).status, 200);
   await page.waitForSelector('tr[data-action="resume"][data-who="token:ops"]', { timeout: 10000 });
+  // Entries link to what they name: the paused queue here, a job below.
+  assert.equal(await page.getAttribute('tr[data-action="pause"] td.target a', 'href'), '/admin?queue=sentinel%3Asentinel-tasks');
+  assert.equal((await asOps('/admin/api/jobs/no-such-job/retry')).status, 404);
+  await page.waitForSelector('tr[data-action="retry"] td.target a[href="/admin/jobs/no-such-job"]', { timeout: 10000 });
   // Filtered by action: only that action's entries.
   await page.fill('#audit-action', 'resume');
   await page.press('#audit-action', 'Enter');

@@ -212,7 +212,7 @@ fn shown(report: AlertsReport, access: AdminAccess, tick: RwSignal<u64>) -> impl
         {file_error}
         {scale}
         <h3>"Rules"</h3>
-        <table class="jobs-table alerts-table">
+        <div class="table-wrap"><table class="jobs-table alerts-table">
             <thead>
                 <tr>
                     <th scope="col">"Rule"</th>
@@ -228,10 +228,10 @@ fn shown(report: AlertsReport, access: AdminAccess, tick: RwSignal<u64>) -> impl
                 </tr>
             </thead>
             <tbody>{rules}</tbody>
-        </table>
+        </table></div>
         {move || problem.get().map(|p| view! { <p class="error" role="alert">{p}</p> })}
         <h3>"Targets"</h3>
-        <table class="jobs-table targets-table">
+        <div class="table-wrap"><table class="jobs-table targets-table">
             <thead>
                 <tr>
                     <th scope="col">"Target"</th>
@@ -244,9 +244,9 @@ fn shown(report: AlertsReport, access: AdminAccess, tick: RwSignal<u64>) -> impl
                 </tr>
             </thead>
             <tbody>{targets}</tbody>
-        </table>
+        </table></div>
         <h3>"Last deliveries"</h3>
-        <table class="jobs-table deliveries-table">
+        <div class="table-wrap"><table class="jobs-table deliveries-table">
             <thead>
                 <tr>
                     <th scope="col">"When"</th>
@@ -258,7 +258,7 @@ fn shown(report: AlertsReport, access: AdminAccess, tick: RwSignal<u64>) -> impl
                 </tr>
             </thead>
             <tbody>{deliveries}</tbody>
-        </table>
+        </table></div>
     }
     .into_any()
 }

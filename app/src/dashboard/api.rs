@@ -130,6 +130,35 @@ pub async fn admin_act(
         .map_err(failed)
 }
 
+/// Replaces the data of job `id` with `data` (JSON text).
+#[server(prefix = "/api", endpoint = "admin/edit-data")]
+pub async fn admin_edit_data(
+    id: String,
+    data: String,
+    queue: Option<String>,
+) -> Result<ActionOutcome, ServerFnError> {
+    let id = crate::JobId::parse(&id).map_err(|e| ServerFnError::new(e.to_string()))?;
+    crate::backend::admin_backend()?
+        .admin_edit_data(queue, id, data)
+        .await
+        .map_err(failed)
+}
+
+/// Adds a job named `name` with `data` and `opts` (JSON texts) to the queue: a copy of a job,
+/// edited first. The new job's id.
+#[server(prefix = "/api", endpoint = "admin/add-copy")]
+pub async fn admin_add_copy(
+    name: String,
+    data: String,
+    opts: String,
+    queue: Option<String>,
+) -> Result<String, ServerFnError> {
+    crate::backend::admin_backend()?
+        .admin_add_copy(queue, name, data, opts)
+        .await
+        .map_err(failed)
+}
+
 /// `pause` or `resume` on the queue.
 #[server(prefix = "/api", endpoint = "admin/queue")]
 pub async fn admin_queue(action: String, queue: Option<String>) -> Result<(), ServerFnError> {

@@ -107,7 +107,7 @@ fn table(page: AuditPage, before: RwSignal<Option<String>>) -> impl IntoView + u
                     <td>{entry.role.clone()}</td>
                     <td>{entry.via.clone()}</td>
                     <td>{entry.action.clone()}</td>
-                    <td>{entry.target.clone().unwrap_or_default()}</td>
+                    <td class="target">{target_cell(&entry.action, entry.target.as_deref().unwrap_or_default())}</td>
                     <td class="num">{entry.count.map(|c| c.to_string()).unwrap_or_default()}</td>
                     <td>{entry.outcome.clone()}</td>
                 </tr>
@@ -144,7 +144,7 @@ fn table(page: AuditPage, before: RwSignal<Option<String>>) -> impl IntoView + u
                 "Older"
             </button>
         </nav>
-        <table class="jobs-table audit-table">
+        <div class="table-wrap"><table class="jobs-table audit-table">
             <thead>
                 <tr>
                     <th scope="col">"When"</th>
@@ -158,6 +158,27 @@ fn table(page: AuditPage, before: RwSignal<Option<String>>) -> impl IntoView + u
                 </tr>
             </thead>
             <tbody>{rows}</tbody>
-        </table>
+        </table></div>
+    }
+}
+
+/// An entry's target, linked to what it names (the job, the queue, the scheduler) when it
+/// names one.
+fn target_cell(action: &str, target: &str) -> impl IntoView + use<> {
+    use crate::model::admin::{AuditTarget, audit_target};
+    let href = audit_target(action, target).map(|named| match named {
+        AuditTarget::Job { queue, id } => super::job_link(&id, queue.as_deref()),
+        AuditTarget::Queue(queue) => super::link(queue.as_deref(), None, None, 0, None),
+        AuditTarget::Scheduler { queue, .. } => {
+            format!(
+                "{}#schedulers-title",
+                super::link(Some(&queue), None, None, 0, None)
+            )
+        }
+    });
+    let text = target.to_string();
+    match href {
+        Some(href) => view! { <a href=href>{text}</a> }.into_any(),
+        None => text.into_any(),
     }
 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use serde_json::Value;
 
-use super::api::{admin_job, admin_why};
+use super::api::{admin_add_copy, admin_edit_data, admin_job, admin_why};
 use super::frame::{Live, frame};
 use super::kept::Kept;
 use super::{owner_of, progress_of, state_title, when};
@@ -69,6 +69,10 @@ pub fn JobPage() -> impl IntoView {
                         })
                     })}
                 </Transition>
+                {(access == AdminAccess::Operator).then(|| view! {
+                    <DataEditor job id queue tick/>
+                    <CopyForm job queue/>
+                })}
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match why.await {
@@ -283,6 +287,213 @@ fn detail_view(
             <h3 id="data-title">"Data and options"</h3>
             {json_view("Data", pretty(&job.data))}
             {json_view("Options", pretty(&job.opts))}
+        </section>
+    }
+}
+
+/// Changing the data of a job that is not running (operators): the job's data to edit as
+/// JSON, saved through BullMQ's `updateData` (refused while it runs or once it completed; on
+/// Sentinel's own queue the data must stay a task's, and keeps its owner). Drawn once, apart
+/// from the job's details that are drawn again at every read, so typing is never cut off.
+#[component]
+fn DataEditor(
+    job: Resource<Result<Option<JobDetail>, ServerFnError>>,
+    id: Memo<String>,
+    queue: Memo<Option<String>>,
+    tick: RwSignal<u64>,
+) -> impl IntoView {
+    // The state alone: the button shows or hides when it changes, not at every read.
+    let state = Memo::new(move |_| job.get().and_then(|r| r.ok().flatten()).map(|d| d.state));
+    let editable = move || {
+        state
+            .get()
+            .is_some_and(|s| !matches!(s, JobState::Active | JobState::Completed))
+    };
+    let text = RwSignal::new(None::<String>);
+    // Whether the form is open: typing changes `text`, not this (the form is not drawn again).
+    let editable = Memo::new(move |_| editable());
+    let editing = Memo::new(move |_| text.with(Option::is_some));
+    let said = RwSignal::new(None::<(bool, String)>);
+    let busy = RwSignal::new(false);
+    let open = move |_| {
+        let data = job
+            .get_untracked()
+            .and_then(|r| r.ok().flatten())
+            .map(|d| pretty(&d.data))
+            .unwrap_or_default();
+        said.set(None);
+        text.set(Some(data));
+        super::focus_by_id("edit-data");
+    };
+    let save = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let Some(data) = text.get_untracked() else {
+            return;
+        };
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match admin_edit_data(id.get_untracked(), data, queue.get_untracked()).await {
+                Ok(_) => {
+                    text.set(None);
+                    said.set(Some((false, "Data changed.".to_string())));
+                    tick.update(|t| *t += 1);
+                }
+                Err(error) => {
+                    said.set(Some((true, super::api::error_text(&error))));
+                    super::focus_by_id("edit-data");
+                }
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <section class="panel edit-data" aria-labelledby="edit-data-title">
+            <h3 id="edit-data-title">"Change its data"</h3>
+            <div class="notice" role="status" aria-live="polite">
+                {move || said.get().map(|(bad, words)| view! { <p class=if bad { "error" } else { "ok" }>{words}</p> })}
+            </div>
+            {move || match (editing.get(), editable.get()) {
+                (true, _) => view! {
+                    <form class="edit-data-form" on:submit=save>
+                        <label for="edit-data">"Data (JSON)"</label>
+                        <textarea
+                            id="edit-data"
+                            rows="10"
+                            spellcheck="false"
+                            aria-invalid=move || said.with(|s| s.as_ref().is_some_and(|(bad, _)| *bad)).to_string()
+                            prop:value=move || text.get().unwrap_or_default()
+                            on:input=move |ev| text.set(Some(event_target_value(&ev)))
+                        ></textarea>
+                        <p>
+                            <button type="submit" class="action" disabled=move || busy.get()>"Save the data"</button>
+                            " "
+                            <button type="button" class="link" on:click=move |_| text.set(None)>"Cancel"</button>
+                        </p>
+                    </form>
+                }.into_any(),
+                (false, true) => view! {
+                    <button type="button" class="action quiet" on:click=open>"Edit data"</button>
+                }.into_any(),
+                (false, false) => view! {
+                    <p class="muted">"A job's data can be changed while it waits, is delayed or failed; not while it runs, nor once it completed."</p>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// The options of `job` a copy takes (as the task API names them), and its data: a
+/// Sentinel task's time limit is kept in its data, and goes back to the options.
+fn copy_of(job: &JobDetail) -> (String, String) {
+    let mut data = job.data.clone();
+    let mut opts = serde_json::Map::new();
+    for field in ["attempts", "delay", "priority", "backoff"] {
+        if let Some(value) = job.opts.get(field).filter(|v| !v.is_null()) {
+            opts.insert(field.to_string(), value.clone());
+        }
+    }
+    if let Value::Object(fields) = &mut data {
+        fields.remove("owner");
+        if let Some(limit) = fields.remove("timeoutMs") {
+            opts.insert("timeoutMs".to_string(), limit);
+        }
+    }
+    (pretty(&data), pretty(&Value::Object(opts)))
+}
+
+/// "Duplicate": a copy of the job, its data and options editable first, added to the same
+/// queue as a job of its own (operators). Drawn once, like the data editor.
+#[component]
+fn CopyForm(
+    job: Resource<Result<Option<JobDetail>, ServerFnError>>,
+    queue: Memo<Option<String>>,
+) -> impl IntoView {
+    let copy = RwSignal::new(None::<(String, String, String)>);
+    let open = Memo::new(move |_| copy.with(Option::is_some));
+    let said = RwSignal::new(None::<(bool, String, Option<String>)>);
+    let busy = RwSignal::new(false);
+    let start = move |_| {
+        if let Some(detail) = job.get_untracked().and_then(|r| r.ok().flatten()) {
+            let (data, opts) = copy_of(&detail);
+            said.set(None);
+            copy.set(Some((detail.name.clone(), data, opts)));
+            super::focus_by_id("copy-data");
+        }
+    };
+    let add = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let Some((name, data, opts)) = copy.get_untracked() else {
+            return;
+        };
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match admin_add_copy(name, data, opts, queue.get_untracked()).await {
+                Ok(id) => {
+                    copy.set(None);
+                    let href = super::job_link(&id, queue.get_untracked().as_deref());
+                    said.set(Some((false, format!("Added job {id}."), Some(href))));
+                }
+                Err(error) => {
+                    said.set(Some((true, super::api::error_text(&error), None)));
+                    super::focus_by_id("copy-data");
+                }
+            }
+            busy.set(false);
+        });
+    };
+    let field = move |index: usize| {
+        move || {
+            copy.with(|c| {
+                c.as_ref()
+                    .map(|(name, data, opts)| [name, data, opts][index].clone())
+                    .unwrap_or_default()
+            })
+        }
+    };
+    let set = move |index: usize| {
+        move |ev| {
+            let value = event_target_value(&ev);
+            copy.update(|c| {
+                if let Some((_, data, opts)) = c {
+                    if index == 1 {
+                        *data = value;
+                    } else {
+                        *opts = value;
+                    }
+                }
+            })
+        }
+    };
+    view! {
+        <section class="panel copy" aria-labelledby="copy-title">
+            <h3 id="copy-title">"Add it again"</h3>
+            <div class="notice" role="status" aria-live="polite">
+                {move || said.get().map(|(bad, words, href)| view! {
+                    <p class=if bad { "error" } else { "ok" }>
+                        {words} " " {href.map(|href| view! { <a href=href>"Open it"</a> })}
+                    </p>
+                })}
+            </div>
+            {move || if open.get() {
+                view! {
+                    <form class="copy-form" on:submit=add>
+                        <p>"Name: " <code>{field(0)}</code></p>
+                        <label for="copy-data">"Data (JSON)"</label>
+                        <textarea id="copy-data" rows="8" spellcheck="false"
+                            prop:value=field(1) on:input=set(1)></textarea>
+                        <label for="copy-opts">"Options (JSON: attempts, delay, priority, backoff, timeoutMs)"</label>
+                        <textarea id="copy-opts" rows="4" spellcheck="false"
+                            prop:value=field(2) on:input=set(2)></textarea>
+                        <p>
+                            <button type="submit" class="action" disabled=move || busy.get()>"Add the copy"</button>
+                            " "
+                            <button type="button" class="link" on:click=move |_| copy.set(None)>"Cancel"</button>
+                        </p>
+                    </form>
+                }.into_any()
+            } else {
+                view! { <button type="button" class="action quiet" on:click=start>"Duplicate"</button> }.into_any()
+            }}
         </section>
     }
 }

@@ -228,7 +228,7 @@ pub fn Jobs(
     };
     view! {
         <section class="panel jobs" aria-labelledby="jobs-title">
-            <h2 id="jobs-title">"Jobs" <a class="skip-link" href="#job-rows" on:click=super::skip_to("job-rows")>"Skip to the rows"</a></h2>
+            <h2 id="jobs-title" tabindex="-1">"Jobs" <a class="skip-link" href="#job-rows" on:click=super::skip_to("job-rows")>"Skip to the rows"</a></h2>
             <nav aria-label="Job states">
                 <ul class="tabs">
                     <Transition fallback=|| ()>{tabs}</Transition>

@@ -193,11 +193,19 @@ fn Dashboard() -> impl IntoView {
         Some(missing),
         move |access| {
             view! {
+                <nav class="sections" aria-label="Sections of this page">
+                    <a href="#overview-title" on:click=skip_to("overview-title")>"Overview"</a>
+                    <a href="#jobs-title" on:click=skip_to("jobs-title")>"Jobs"</a>
+                    <a href="#schedulers-title" on:click=skip_to("schedulers-title")>"Schedulers"</a>
+                    {(access == AdminAccess::Operator).then(|| view! {
+                        <a href="#tools" on:click=skip_to("tools")>"Clean and add"</a>
+                    })}
+                </nav>
                 {view! { <OverviewPanel overview history range live access queue/> }.into_any()}
                 {view! { <jobs::Jobs live access overview/> }.into_any()}
                 {view! { <schedulers::SchedulersPanel list=schedulers live access queue/> }.into_any()}
                 {(access == AdminAccess::Operator).then(|| view! {
-                    <section class="panel tools" aria-label="Clean and add">
+                    <section class="panel tools" id="tools" tabindex="-1" aria-label="Clean and add">
                         <tools::CleanForm tick queue/>
                         {queue.get_untracked().is_none().then(|| view! { <tools::AddJobForm tick/> })}
                     </section>
@@ -276,7 +284,7 @@ fn OverviewPanel(
     };
     view! {
         <section class="panel overview" aria-labelledby="overview-title">
-            <h2 id="overview-title">"Overview"</h2>
+            <h2 id="overview-title" tabindex="-1">"Overview"</h2>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     kept.show(overview.await, move |o| {

@@ -242,7 +242,7 @@ fn table(
         </p>
         {incomplete}
         {pager}
-        <table class="jobs-table queues-table">
+        <div class="table-wrap"><table class="jobs-table queues-table">
             <thead>
                 <tr>
                     {sort_header("Queue", QueueColumn::Name, sort)}
@@ -261,6 +261,6 @@ fn table(
                 </tr>
             </thead>
             <tbody>{rows}</tbody>
-        </table>
+        </table></div>
     }
 }

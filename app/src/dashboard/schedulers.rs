@@ -288,7 +288,7 @@ pub fn SchedulersPanel(
     };
     view! {
         <section class="panel schedulers" aria-labelledby="schedulers-title">
-            <h2 id="schedulers-title">"Job schedulers"</h2>
+            <h2 id="schedulers-title" tabindex="-1">"Job schedulers"</h2>
             <div class="notice" role="status" aria-live="polite">
                 {move || notice.get().map(|(bad, text)| view! { <p class=if bad { "error" } else { "ok" }>{text}</p> })}
             </div>

@@ -542,7 +542,9 @@ mod tests {
                 "{html}"
             );
             assert!(html.contains(r#"value="3" max="3""#), "{html}");
-            assert!(html.contains("Tâche 7 terminée"), "{html}");
+            // Completion in the page's words; Sentinel's own result message is not repeated.
+            assert!(html.contains("Done: ran for 3.0 s"), "{html}");
+            assert!(!html.contains("terminée"), "{html}");
             assert!(html.contains(r#"data-state="active""#), "{html}");
             assert!(!html.contains("#99"), "{html}");
             // Only the change of state was announced, not the first load.

@@ -83,11 +83,46 @@ pub fn iso(at_ms: u64) -> String {
     format!("{}Z", text.trim_end_matches(" UTC").replacen(' ', "T", 1))
 }
 
-/// The time of day (UTC) of `at`: `07:45:12`.
+/// The time of day of `at` where the reader is: in the browser its own time zone, named by
+/// its offset (`08:45:12 UTC+1`); on the server, which does not know it, UTC (`07:45:12 UTC`).
+/// A page rendered on the server says UTC until its clock next ticks in the browser; the exact
+/// UTC time stays in the hover text ([`exact`]).
 pub fn clock(at_ms: u64) -> String {
-    let rest = (at_ms / 1000) % 86_400;
+    clock_at_offset(at_ms, local_offset_minutes(at_ms))
+}
+
+/// The reader's offset from UTC at `at`, in minutes east (the browser's; 0 on the server).
+fn local_offset_minutes(at_ms: u64) -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at_ms as f64));
+        -(date.get_timezone_offset() as i64)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = at_ms;
+        0
+    }
+}
+
+/// The time of day of `at` at `offset` minutes east of UTC, named by the offset.
+pub fn clock_at_offset(at_ms: u64, offset: i64) -> String {
+    let secs = (at_ms / 1000) as i64 + offset * 60;
+    let rest = secs.rem_euclid(86_400);
+    let zone = match offset {
+        0 => "UTC".to_string(),
+        _ => {
+            let sign = if offset > 0 { '+' } else { '-' };
+            let (h, m) = (offset.abs() / 60, offset.abs() % 60);
+            if m == 0 {
+                format!("UTC{sign}{h}")
+            } else {
+                format!("UTC{sign}{h}:{m:02}")
+            }
+        }
+    };
     format!(
-        "{:02}:{:02}:{:02} UTC",
+        "{:02}:{:02}:{:02} {zone}",
         rest / 3600,
         (rest % 3600) / 60,
         rest % 60
@@ -152,6 +187,17 @@ mod tests {
         assert_eq!(relative(999_988_000, now), "12 s ago");
         assert_eq!(relative(1_000_180_000, now), "in 3 min");
         assert_eq!(relative(999_000_000 - 7_200_000, now), "2 h ago");
+    }
+
+    #[test]
+    fn clocks_name_their_offset() {
+        // 2026-11-30 07:45:12 UTC.
+        let at = 1_796_024_712_000;
+        assert_eq!(clock_at_offset(at, 0), "07:45:12 UTC");
+        assert_eq!(clock_at_offset(at, 60), "08:45:12 UTC+1");
+        assert_eq!(clock_at_offset(at, 330), "13:15:12 UTC+5:30");
+        assert_eq!(clock_at_offset(at, -480), "23:45:12 UTC-8");
+        assert_eq!(clock(at), "07:45:12 UTC");
     }
 
     #[test]

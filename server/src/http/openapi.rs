@@ -28,6 +28,8 @@ use crate::config::Config;
         crate::http::admin::job,
         crate::http::admin::why,
         crate::http::admin::job_action,
+        crate::http::admin::edit_data,
+        crate::http::admin::add_job,
         crate::http::admin::pause,
         crate::http::admin::resume,
         crate::http::admin::clean,
@@ -52,6 +54,7 @@ use crate::config::Config;
         crate::http::schema::EnqueueBody,
         crate::http::schema::BackoffBody,
         crate::http::schema::BulkBody,
+        crate::http::schema::AddJobBody,
         crate::http::schema::BulkIds,
         crate::http::schema::BulkQuery
     ))

@@ -2,7 +2,7 @@
 //! the `queue` parameter, and the refusals shared by routes (described once). The error body is
 //! [`crate::error::ErrorBody`], the type `AppError` serializes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ErrorBody;
@@ -179,4 +179,23 @@ fn bulk_ids() -> utoipa::openapi::schema::Array {
         .min_items(Some(1))
         .max_items(Some(100))
         .build()
+}
+
+/// The body of `POST /admin/api/jobs`: a job to add (the dashboard's "duplicate").
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddJobBody {
+    /// The job's name (on Sentinel's own queue, `longTask`).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$"
+    )]
+    pub name: String,
+    /// The job's data (on Sentinel's own queue, a task's: `seconds`).
+    pub data: serde_json::Value,
+    /// Its options, as the task API takes them: `delay`, `priority`, `attempts`, `backoff`,
+    /// `timeoutMs` (Sentinel's own queue only); no `jobId` (a copy has an id of its own).
+    #[serde(default)]
+    pub opts: Option<serde_json::Value>,
 }

@@ -561,6 +561,37 @@ impl AdminBackend for QueueBackend {
         })
     }
 
+    fn admin_add_copy(
+        &self,
+        queue: Option<String>,
+        name: String,
+        data: String,
+        opts: String,
+    ) -> BoxFuture<'_, Result<String, BackendError>> {
+        Box::pin(async move {
+            let who = self.caller()?;
+            self.sentinel()
+                .add_copy(&who, queue.as_deref(), &name, &data, &opts)
+                .await
+                .map_err(refusal)
+        })
+    }
+
+    fn admin_edit_data(
+        &self,
+        queue: Option<String>,
+        id: JobId,
+        data: String,
+    ) -> BoxFuture<'_, Result<app::admin::ActionOutcome, BackendError>> {
+        Box::pin(async move {
+            let who = self.caller()?;
+            self.sentinel()
+                .edit_data(&who, queue.as_deref(), &id, &data)
+                .await
+                .map_err(refusal)
+        })
+    }
+
     fn admin_act(
         &self,
         queue: Option<String>,

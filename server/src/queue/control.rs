@@ -151,6 +151,98 @@ async fn request_cancel(queue: &TaskQueue, id: &JobId) -> Result<(), EngineError
 }
 
 /// Pauses (`true`) or resumes the queue: workers of every process stop or start taking jobs.
+/// Replaces the data of job `id` with `data` (JSON text), as BullMQ's `updateData` does, in
+/// one script that first checks, atomically with the write, that the job is neither running
+/// (a worker holds the old data) nor completed (its result came from the old data). The
+/// job as it was comes back (its name and data, for the search index).
+pub async fn update_data(
+    queue: &TaskQueue,
+    id: &JobId,
+    data: &str,
+) -> Result<(ActionOutcome, app::JobSummary), ActionError> {
+    static CELL: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    const UPDATE: &str = r#"
+if redis.call("EXISTS", KEYS[1]) == 0 then
+  return -1
+end
+if redis.call("LPOS", KEYS[2], ARGV[1]) then
+  return -2
+end
+if redis.call("ZSCORE", KEYS[3], ARGV[1]) then
+  return -3
+end
+redis.call("HSET", KEYS[1], "data", ARGV[2])
+return 1
+"#;
+    let (found, record) = queue
+        .state_and_record(id)
+        .await?
+        .ok_or(ActionError::NotFound)?;
+    let before = record.summary();
+    let keys = queue.keys();
+    let mut invocation = super::cached_script(UPDATE, &CELL).prepare_invoke();
+    invocation
+        .key(keys.job(id))
+        .key(keys.active())
+        .key(keys.completed())
+        .arg(id.as_str())
+        .arg(data);
+    let done: i64 = queue.run_script(&invocation).await?;
+    let refused = |state: JobState| {
+        conflict(
+            state,
+            format!(
+                "only a job that is not running and not completed can have its data changed; this one is {state}"
+            ),
+        )
+    };
+    match done {
+        1 => Ok((
+            ActionOutcome {
+                id: id.to_string(),
+                action: "edit-data".to_string(),
+                result: "changed".to_string(),
+                state: found.status.state,
+            },
+            before,
+        )),
+        -1 => Err(ActionError::NotFound),
+        -2 => Err(refused(JobState::Active)),
+        _ => Err(refused(JobState::Completed)),
+    }
+}
+
+/// Adds a job named `name` with `data` and `options` (attempts, delay, priority, backoff) to
+/// another program's queue, as its own producers would (BullMQ's defaults otherwise: no
+/// retention of ours is imposed on their queue); the new job's id.
+pub async fn add_copy(
+    queue: &TaskQueue,
+    name: &str,
+    data: serde_json::Value,
+    options: &app::options::TaskOptions,
+) -> Result<String, EngineError> {
+    let mut add = queue
+        .engine()
+        .add(name, data)
+        .attempts(options.attempts.unwrap_or(1));
+    if let Some(delay) = options.delay_ms.filter(|d| *d > 0) {
+        add = add.delay(std::time::Duration::from_millis(delay));
+    }
+    if let Some(priority) = options.priority.filter(|p| *p > 0) {
+        add = add.priority(priority);
+    }
+    if let Some(backoff) = options.backoff {
+        add = add.backoff(match backoff {
+            app::options::Backoff::Fixed(ms) => bullmq::types::BackoffStrategy::Fixed(ms),
+            app::options::Backoff::Exponential(ms) => {
+                bullmq::types::BackoffStrategy::Exponential(ms)
+            }
+        });
+    }
+    let job = bounded(CALL_TIMEOUT, add.into_future()).await?;
+    Ok(job.id().to_string())
+}
+
 pub async fn pause(queue: &TaskQueue, paused: bool) -> Result<(), EngineError> {
     if paused {
         bounded(CALL_TIMEOUT, queue.engine().pause()).await

@@ -89,6 +89,28 @@ pub async fn forget(
     queue.run(&pipe).await
 }
 
+/// Puts job `id` (added at `added_ms`) in each term of its name and data (after its data
+/// changed: the old terms are taken out first by [`forget`]).
+pub async fn note(
+    queue: &TaskQueue,
+    id: &str,
+    name: &str,
+    data: &Value,
+    added_ms: u64,
+) -> Result<(), EngineError> {
+    let terms = terms(name, data);
+    if terms.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = terms.iter().map(|t| key(queue, t)).collect();
+    let mut pipe = redis::pipe();
+    for key in &keys {
+        pipe.cmd("ZADD").arg(key).arg(added_ms).arg(id).ignore();
+    }
+    pipe.cmd("SADD").arg(registry(queue)).arg(&keys).ignore();
+    queue.run(&pipe).await
+}
+
 /// Takes ids of jobs that are gone out of the set `key` (found by a search or the sweep).
 pub async fn drop_gone<K, I>(queue: &TaskQueue, key: K, ids: &[I]) -> Result<(), EngineError>
 where

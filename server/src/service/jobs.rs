@@ -14,7 +14,7 @@ use super::{Op, Sentinel};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::queue::control::{self, Action, ActionError};
-use crate::queue::{TaskQueue, flows, inspect, search};
+use crate::queue::{TaskQueue, flows, index, inspect, search};
 
 /// The highest page number taken.
 pub const MAX_PAGE: u64 = 1_000_000;
@@ -278,6 +278,182 @@ impl Sentinel {
             count: Some(1),
         };
         self.record(who, done, result, |o| o.result.clone()).await
+    }
+
+    /// Replaces the data of job `id` with `data` (JSON text, at most `MAX_BODY_BYTES`), unless
+    /// it runs or completed (`409` naming its state). On Sentinel's own queue the data must
+    /// still be a task's (`seconds`) and keeps its owner whatever the new data says (an edit
+    /// is not a way to give a job to someone else); its search index terms follow the data.
+    /// Audited as `edit-data`.
+    pub async fn edit_data(
+        &self,
+        who: &Principal,
+        queue: Option<&str>,
+        id: &JobId,
+        data: &str,
+    ) -> Result<ActionOutcome, AppError> {
+        let result = async {
+            let target = self.open(who, Op::EditJob, queue).await?;
+            let limit = self.config().limits.max_body_bytes;
+            if data.len() > limit {
+                return Err(AppError::param(
+                    "data",
+                    format!("at most {limit} bytes of JSON (MAX_BODY_BYTES)"),
+                ));
+            }
+            let mut value: Value = serde_json::from_str(data)
+                .map_err(|e| AppError::param("data", format!("must be JSON: {e}")))?;
+            let home = target.other().is_none();
+            if home {
+                let Value::Object(fields) = &mut value else {
+                    return Err(AppError::param(
+                        "data",
+                        "must be a JSON object with seconds",
+                    ));
+                };
+                app::TaskPayload::from_job_data(
+                    &Value::Object(fields.clone()),
+                    self.config().max_seconds,
+                )
+                .map_err(|why| AppError::param("data", why))?;
+                let (_, record) = target
+                    .state_and_record(id)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound { id: id.to_string() })?;
+                match record.owner() {
+                    Some(owner) => {
+                        fields.insert("owner".to_string(), Value::String(owner));
+                    }
+                    None => {
+                        fields.remove("owner");
+                    }
+                }
+            }
+            let text = value.to_string();
+            let done = control::update_data(&target, id, &text).await;
+            self.forget_reads().await;
+            match done {
+                Ok((outcome, before)) => {
+                    if home {
+                        // Best effort, as at enqueue: the index only proposes candidates.
+                        let _ =
+                            index::forget(&target, id.as_str(), &before.name, &before.data).await;
+                        let _ = index::note(
+                            &target,
+                            id.as_str(),
+                            &before.name,
+                            &value,
+                            before.timestamp,
+                        )
+                        .await;
+                    }
+                    Ok(outcome)
+                }
+                Err(ActionError::NotFound) => Err(AppError::NotFound { id: id.to_string() }),
+                Err(ActionError::Conflict { state, message }) => {
+                    Err(AppError::Conflict { state, message })
+                }
+                Err(ActionError::Engine(error)) => Err(error.into()),
+            }
+        }
+        .await;
+        let on = self.on_queue(queue, id.as_str());
+        let done = Done {
+            action: "edit-data",
+            target: Some(&on),
+            count: Some(1),
+        };
+        self.record(who, done, result, |o| o.result.clone()).await
+    }
+
+    /// Adds a job named `name` with `data` and `opts` (JSON texts; the options as the task API
+    /// takes them: `delay`, `priority`, `attempts`, `backoff`, `timeoutMs`) to the queue: the
+    /// dashboard's "duplicate", a copy of a job edited first. On Sentinel's own queue it is a
+    /// task like any other (its `seconds`, owned by the caller, within the caller's quotas); on
+    /// another program's queue, a job as its producers add them. A copy gets an id of its own.
+    /// Audited as `add`; the new job's id.
+    pub async fn add_copy(
+        &self,
+        who: &Principal,
+        queue: Option<&str>,
+        name: &str,
+        data: &str,
+        opts: &str,
+    ) -> Result<String, AppError> {
+        let result = async {
+            let target = self.open(who, Op::AddJob, queue).await?;
+            let limit = self.config().limits.max_body_bytes;
+            if data.len() + opts.len() > limit {
+                return Err(AppError::param(
+                    "data",
+                    format!("data and options at most {limit} bytes of JSON (MAX_BODY_BYTES)"),
+                ));
+            }
+            let data: Value = serde_json::from_str(data)
+                .map_err(|e| AppError::param("data", format!("must be JSON: {e}")))?;
+            let opts: Value = match opts.trim() {
+                "" => Value::Object(Default::default()),
+                text => serde_json::from_str(text)
+                    .map_err(|e| AppError::param("opts", format!("must be JSON: {e}")))?,
+            };
+            let Value::Object(fields) = &opts else {
+                return Err(AppError::param("opts", "must be a JSON object"));
+            };
+            for field in ["jobId", "onBehalfOf"] {
+                if fields.contains_key(field) {
+                    return Err(AppError::param(
+                        "opts",
+                        format!("{field}: a copy is a job of its own, added for the caller"),
+                    ));
+                }
+            }
+            let options = app::options::TaskOptions::from_fields(fields)?;
+            match target.other() {
+                None => {
+                    if name != crate::queue::TASK_JOB_NAME {
+                        return Err(AppError::param(
+                            "name",
+                            format!("Sentinel's own queue runs {}", crate::queue::TASK_JOB_NAME),
+                        ));
+                    }
+                    let payload = app::TaskPayload::from_job_data(&data, self.config().max_seconds)
+                        .map_err(|why| AppError::param("data", why))?;
+                    let request = super::enqueue::EnqueueRequest {
+                        seconds: payload.seconds,
+                        options: &options,
+                        idempotency_key: None,
+                    };
+                    self.enqueue(who, request).await
+                }
+                Some(other) => {
+                    if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+                        return Err(AppError::param(
+                            "name",
+                            "1 to 200 bytes without control characters",
+                        ));
+                    }
+                    if options.timeout_ms.is_some() {
+                        return Err(AppError::param(
+                            "opts",
+                            "timeoutMs: only Sentinel's own workers keep a time limit",
+                        ));
+                    }
+                    self.admit_new_jobs().await?;
+                    let id = control::add_copy(&other, name, data, &options).await?;
+                    self.forget_reads().await;
+                    Ok(id)
+                }
+            }
+        }
+        .await;
+        let on = self.on_queue(queue, name);
+        let done = Done {
+            action: "add",
+            target: Some(&on),
+            count: Some(1),
+        };
+        self.record(who, done, result, |id| format!("added {id}"))
+            .await
     }
 
     /// Starts a bulk run; its progress so far. The audit entry is completed with the run's

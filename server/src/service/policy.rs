@@ -57,6 +57,10 @@ pub enum Op {
     Scrape,
     /// Retry, remove, promote or cancel one job.
     JobAction,
+    /// Change the data of a job that is not running.
+    EditJob,
+    /// Add a job to a queue (a copy of one, its data and options edited first).
+    AddJob,
     /// One action on many jobs.
     Bulk,
     /// Pause or resume a queue.
@@ -118,7 +122,7 @@ const fn rule(need: Need, bucket: Option<Bucket>) -> Rule {
 
 impl Op {
     /// Every operation, for the tests that walk the table.
-    pub const ALL: [Op; 30] = [
+    pub const ALL: [Op; 32] = [
         Op::Enqueue,
         Op::EnqueueOnBehalf,
         Op::TaskStatus,
@@ -139,6 +143,8 @@ impl Op {
         Op::ReadAudit,
         Op::Scrape,
         Op::JobAction,
+        Op::EditJob,
+        Op::AddJob,
         Op::Bulk,
         Op::PauseQueue,
         Op::CleanQueue,
@@ -179,6 +185,8 @@ impl Op {
             Op::ReadAlerts => rule(Operator, None),
             Op::ReadAudit => rule(Admin, None),
             Op::JobAction
+            | Op::EditJob
+            | Op::AddJob
             | Op::PauseQueue
             | Op::CleanQueue
             | Op::UpsertScheduler

@@ -9,6 +9,7 @@ mod common;
 mod alerts;
 mod audit;
 mod discovery;
+mod edit;
 mod flows;
 mod foreign;
 mod history;
