@@ -270,7 +270,7 @@ test('clean previews the count before removing; a job is added with options from
   const jobPage = await ops.open('/admin/jobs/nightly-export');
   await jobPage.click('button:has-text("Edit data")');
   await jobPage.waitForSelector('#edit-data');
-  assert.equal(await jobPage.evaluate(() => document.activeElement.id), 'edit-data');
+  await jobPage.waitForFunction((id) => document.activeElement?.id === id, 'edit-data', { timeout: 2000 });
   assert.equal(JSON.parse(await jobPage.inputValue('#edit-data')).seconds, 1);
   await jobPage.fill('#edit-data', '{"note": "no seconds"}');
   await jobPage.click('button:has-text("Save the data")');
@@ -285,7 +285,7 @@ test('clean previews the count before removing; a job is added with options from
   // Duplicate: a copy with its data and options editable first, a job of its own.
   await jobPage.click('button:has-text("Duplicate")');
   await jobPage.waitForSelector('#copy-data');
-  assert.equal(await jobPage.evaluate(() => document.activeElement.id), 'copy-data');
+  await jobPage.waitForFunction((id) => document.activeElement?.id === id, 'copy-data', { timeout: 2000 });
   assert.deepEqual(JSON.parse(await jobPage.inputValue('#copy-opts')).attempts, 2);
   await jobPage.fill('#copy-data', '{"seconds": 3}');
   await jobPage.fill('#copy-opts', '{"attempts": 4, "delay": 600000}');
@@ -393,6 +393,9 @@ test('on a 375 px phone nothing overflows sideways and every control is reachabl
     const page = await ops.open(path);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 375, `${path} is ${width} px wide`);
+    // Closed: each open dashboard page holds an event stream, and a browser opens at most six
+    // connections to one server.
+    await page.close();
   }
   const page = await ops.open('/admin?state=delayed');
   // The page's sections are a jump away: the link takes focus to its section.

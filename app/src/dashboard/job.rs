@@ -323,7 +323,7 @@ fn DataEditor(
             .unwrap_or_default();
         said.set(None);
         text.set(Some(data));
-        super::focus_by_id("edit-data");
+        super::focus_soon("edit-data");
     };
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -340,7 +340,7 @@ fn DataEditor(
                 }
                 Err(error) => {
                     said.set(Some((true, super::api::error_text(&error))));
-                    super::focus_by_id("edit-data");
+                    super::focus_soon("edit-data");
                 }
             }
             busy.set(false);
@@ -417,7 +417,7 @@ fn CopyForm(
             let (data, opts) = copy_of(&detail);
             said.set(None);
             copy.set(Some((detail.name.clone(), data, opts)));
-            super::focus_by_id("copy-data");
+            super::focus_soon("copy-data");
         }
     };
     let add = move |event: leptos::ev::SubmitEvent| {
@@ -435,7 +435,7 @@ fn CopyForm(
                 }
                 Err(error) => {
                     said.set(Some((true, super::api::error_text(&error), None)));
-                    super::focus_by_id("copy-data");
+                    super::focus_soon("copy-data");
                 }
             }
             busy.set(false);

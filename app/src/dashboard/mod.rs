@@ -443,6 +443,15 @@ pub fn skip_to(id: &'static str) -> impl Fn(leptos::ev::MouseEvent) + Clone + 's
     }
 }
 
+/// Moves focus to the element `id` names once the page has drawn what was just asked for (a
+/// form opened by the same click is not in the document yet).
+pub fn focus_soon(id: &'static str) {
+    #[cfg(feature = "hydrate")]
+    request_animation_frame(move || focus_by_id(id));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
+}
+
 /// Moves focus to the element `id` names (in the browser).
 pub fn focus_by_id(id: &str) {
     #[cfg(feature = "hydrate")]
