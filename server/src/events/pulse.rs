@@ -11,8 +11,12 @@ use crate::clock::now_ms;
 
 /// How often the queue is pinged.
 pub const CHECK_EVERY: Duration = Duration::from_secs(1);
-/// How long a ping may take before the queue counts as unreachable.
+/// How long a ping may take before it counts as missed.
 pub const PING_LIMIT: Duration = Duration::from_millis(1000);
+/// Missed pings in a row after which the queue counts as unreachable: one slow answer on a
+/// starved machine (a stall of a second under load) does not refuse every request for a
+/// second, and a real outage is still known within about two seconds.
+pub const MISSES_FOR_DOWN: u32 = 2;
 
 /// Whether the queue answers, and since when (ms since the epoch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +42,11 @@ impl QueueLink {
 #[derive(Debug)]
 pub struct Pulse {
     link: watch::Sender<QueueLink>,
-    /// Whether a ping has been answered or has failed yet (before, the link is not known).
+    /// Whether a ping has been answered or the queue counted down yet (before, the link is
+    /// not known).
     checked: std::sync::atomic::AtomicBool,
+    /// Pings missed in a row.
+    misses: std::sync::atomic::AtomicU32,
 }
 
 impl Default for Pulse {
@@ -50,6 +57,7 @@ impl Default for Pulse {
                 since_ms: now_ms(),
             }),
             checked: std::sync::atomic::AtomicBool::new(false),
+            misses: std::sync::atomic::AtomicU32::new(0),
         }
     }
 }
@@ -68,8 +76,15 @@ impl Pulse {
             .then_some(link.since_ms)
     }
 
-    /// Records a ping's outcome; a change wakes the subscribers.
+    /// Records a ping's outcome; a change wakes the subscribers. The queue counts as down
+    /// after [`MISSES_FOR_DOWN`] missed pings in a row, and as up again at the first answer.
     pub fn record(&self, up: bool) {
+        use std::sync::atomic::Ordering;
+        if up {
+            self.misses.store(0, Ordering::Relaxed);
+        } else if self.misses.fetch_add(1, Ordering::Relaxed) + 1 < MISSES_FOR_DOWN {
+            return;
+        }
         let first = !self
             .checked
             .swap(true, std::sync::atomic::Ordering::Relaxed);
@@ -116,23 +131,31 @@ mod tests {
     }
 
     #[test]
-    fn down_is_known_only_after_a_ping_failed() {
+    fn down_is_known_only_after_pings_missed_in_a_row() {
         let pulse = Pulse::default();
         assert_eq!(pulse.down_since(), None, "not known before the first ping");
         pulse.record(true);
         assert_eq!(pulse.down_since(), None);
+        // One missed ping (a stall under load) is not an outage.
         pulse.record(false);
-        let since = pulse.down_since().expect("down after a failed ping");
+        assert_eq!(pulse.down_since(), None, "one miss");
+        pulse.record(true);
+        pulse.record(false);
+        assert_eq!(pulse.down_since(), None, "misses that are not in a row");
+        pulse.record(false);
+        let since = pulse.down_since().expect("down after two misses in a row");
         pulse.record(false);
         assert_eq!(
             pulse.down_since(),
             Some(since),
-            "still down since the first failure"
+            "still down since it was counted down"
         );
         pulse.record(true);
         assert_eq!(pulse.down_since(), None);
-        // A first ping that fails is known at once.
+        // From the start: known after two misses, not before.
         let fresh = Pulse::default();
+        fresh.record(false);
+        assert_eq!(fresh.down_since(), None);
         fresh.record(false);
         assert!(fresh.down_since().is_some());
     }

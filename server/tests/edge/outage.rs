@@ -31,8 +31,11 @@ async fn while_redis_does_not_answer_reads_are_refused_at_once_and_come_back_wit
     assert_eq!(status, StatusCode::OK);
 
     redis.pause();
-    // The pulse's loop pings every second; here the test pings once itself.
-    state.sentinel.beat(Duration::from_millis(200)).await;
+    // The pulse's loop pings every second and counts Redis down after two missed pings in a
+    // row; here the test pings twice itself.
+    for _ in 0..server::events::pulse::MISSES_FOR_DOWN {
+        state.sentinel.beat(Duration::from_millis(200)).await;
+    }
     let started = std::time::Instant::now();
     for path in READS {
         let (status, body) = call(&router, get(path)).await;
