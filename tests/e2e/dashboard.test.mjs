@@ -198,6 +198,11 @@ test('a bulk retry of a search asks with the count, then shows its progress to t
     return (await page.$$('.job-table tbody tr')).length >= 5;
   }, 30000);
   const count = await page.$$eval('.job-table tbody tr', (rows) => rows.length);
+  // Ids and durations do not wrap mid-word.
+  assert.deepEqual(await page.$eval('.job-table tbody tr', (tr) => [
+    getComputedStyle(tr.querySelector('td.id a')).whiteSpace,
+    ...[...tr.querySelectorAll('td.nowrap')].map((td) => getComputedStyle(td).whiteSpace),
+  ]), ['nowrap', 'nowrap', 'nowrap']);
   // Only what applies to failed jobs is offered, folded under the rows; no bar for a
   // selection before there is one.
   assert.equal(await page.$('.bulk.selection'), null);
@@ -339,6 +344,22 @@ test('the job page follows a running job to completion, its logs included', asyn
   const overview = await ops.open('/admin');
   await live(overview);
   await overview.screenshot({ path: `${OUT}/dashboard-overview-dark.png`, fullPage: true });
+  assert.deepEqual(ops.problems, []);
+  await ops.context.close();
+});
+
+test('an action\'s message on the job page goes once the job reaches a new end', async () => {
+  const ops = await person(tokens.ops);
+  // A job that fails after 1.5 s, each time it runs.
+  const id = await enqueue(ops.context, { seconds: 50, timeoutMs: 1500 });
+  const page = await ops.open(`/admin/jobs/${id}`);
+  await page.waitForSelector('section.job[data-state="failed"]', { timeout: 15000 });
+  await page.click(`button[aria-label="Retry job ${id}"]`);
+  await page.waitForSelector(`section.job .notice :text("Job ${id}: retry done")`, { timeout: 10000 });
+  // It runs again and fails again: "retry done" does not stay under the new failure.
+  await page.waitForSelector('section.job[data-state="active"]', { timeout: 10000 });
+  await page.waitForSelector('section.job[data-state="failed"]', { timeout: 15000 });
+  await page.waitForFunction(() => document.querySelector('section.job .notice').textContent.trim() === '', null, { timeout: 5000 });
   assert.deepEqual(ops.problems, []);
   await ops.context.close();
 });
