@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use app::JobId;
 use app::admin::{
     ActionOutcome, CleanOutcome, CleanRequest, JobDetail, JobPage, JobQuery, MAX_PAGE_SIZE,
 };
@@ -15,6 +14,7 @@ use serde_json::{Value, json};
 
 use app::admin::{QueueAction, SchedulerAction};
 
+use super::params::{parse_id, queue_of};
 use crate::error::AppError;
 use crate::http::state::{AppState, Caller};
 use crate::service::jobs::{BulkRequest, MAX_PAGE};
@@ -26,14 +26,17 @@ const DEFAULT_PAGE_SIZE: u64 = 20;
 /// The admin routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin/api/jobs", get(list_jobs).post(add_job))
+        .route(
+            "/admin/api/jobs",
+            get(list_jobs).post(super::writes::add_job),
+        )
         .route("/admin/api/search", get(search_across))
         .route("/admin/api/jobs/bulk", post(bulk_action))
         .route("/admin/api/bulk/{bulk}", get(bulk_progress))
         .route("/admin/api/jobs/{id}", get(job))
         .route("/admin/api/jobs/{id}/why", get(why))
         .route("/admin/api/jobs/{id}/flow", get(flow))
-        .route("/admin/api/jobs/{id}/data", put(edit_data))
+        .route("/admin/api/jobs/{id}/data", put(super::writes::edit_data))
         .route("/admin/api/jobs/{id}/{action}", post(job_action))
         .route("/admin/api/queue/pause", post(pause))
         .route("/admin/api/queue/resume", post(resume))
@@ -245,18 +248,6 @@ pub async fn why(
         .ok_or(AppError::NotFound { id: raw_id })
 }
 
-/// The `queue=` parameter (`<prefix>:<name>`), if given.
-fn queue_of(query: &HashMap<String, String>) -> Option<&str> {
-    query.get("queue").map(String::as_str)
-}
-
-fn parse_id(raw: &str) -> Result<JobId, AppError> {
-    JobId::parse(raw).map_err(|source| AppError::InvalidId {
-        id: raw.to_string(),
-        source,
-    })
-}
-
 /// `POST /admin/api/jobs/{id}/{action}` with `action` one of `retry`, `remove`, `promote`,
 /// `cancel`.
 #[utoipa::path(
@@ -286,85 +277,6 @@ pub async fn job_action(
     let id = parse_id(&raw_id)?;
     Ok(Json(
         sentinel.act(&who, queue_of(&query), &id, action).await?,
-    ))
-}
-
-/// `PUT /admin/api/jobs/{id}/data?queue=` with the new data as the body → replaces the data of
-/// a job that is not running and not completed (BullMQ's `updateData`).
-#[utoipa::path(
-    put,
-    path = "/admin/api/jobs/{id}/data",
-    params(
-        ("id" = String, Path, min_length = 1, max_length = 256, pattern = r"^([^:\u0000-\u001f\u007f-\u009f]{1,256}|repeat:[^\u0000-\u001f\u007f-\u009f]+:[0-9]{1,20})$", description = "The job id"),
-        crate::http::schema::OnQueue,
-    ),
-    request_body(content = Object, content_type = "application/json", description = "The job's new data (on Sentinel's own queue, a task's: `seconds`; its owner is kept)"),
-    responses(
-        (status = 200, description = "Changed", body = app::admin::ActionOutcome),
-        (status = 400, description = "Data that is not JSON, over MAX_BODY_BYTES, or (Sentinel's own queue) not a task's; the body names `data`", body = crate::error::ErrorBody),
-        (status = 404, description = "No such job or queue", body = crate::error::ErrorBody),
-        (status = 409, description = "The job runs or completed; the body names its state", body = crate::error::ErrorBody),
-        (status = 415, description = "A body that is not JSON", body = crate::error::ErrorBody),
-        crate::http::schema::ForOperators,
-    )
-)]
-pub async fn edit_data(
-    State(sentinel): State<Sentinel>,
-    Caller(who): Caller,
-    Path(raw_id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: axum::body::Bytes,
-) -> Result<Json<ActionOutcome>, AppError> {
-    sentinel.may(&who, Op::EditJob)?;
-    let id = parse_id(&raw_id)?;
-    let data =
-        std::str::from_utf8(&body).map_err(|_| AppError::param("data", "must be UTF-8 JSON"))?;
-    Ok(Json(
-        sentinel
-            .edit_data(&who, queue_of(&query), &id, data)
-            .await?,
-    ))
-}
-
-/// `POST /admin/api/jobs?queue=` `{"name", "data", "opts"}` → `201 {"id"}`: adds a job (a
-/// copy of one, edited first) to the queue.
-#[utoipa::path(
-    post,
-    path = "/admin/api/jobs",
-    params(crate::http::schema::OnQueue),
-    request_body(content = crate::http::schema::AddJobBody, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Added; the body has its id", body = app::EnqueueResponse),
-        (status = 400, description = "A field was refused (the body names it); on Sentinel's own queue the name is longTask and the data a task's", body = crate::error::ErrorBody),
-        (status = 404, description = "No such queue (or not one the caller may see)", body = crate::error::ErrorBody),
-        (status = 415, description = "A body that is not JSON", body = crate::error::ErrorBody),
-        (status = 429, description = "Over the caller's action rate or quota", body = crate::error::ErrorBody),
-        crate::http::schema::ForOperators,
-    )
-)]
-pub async fn add_job(
-    State(sentinel): State<Sentinel>,
-    Caller(who): Caller,
-    Query(query): Query<HashMap<String, String>>,
-    body: axum::body::Bytes,
-) -> Result<(axum::http::StatusCode, Json<app::EnqueueResponse>), AppError> {
-    sentinel.may(&who, Op::AddJob)?;
-    let body: crate::http::schema::AddJobBody = serde_json::from_slice(&body).map_err(|e| {
-        AppError::InvalidBody(format!("expected {{\"name\", \"data\", \"opts\"}}: {e}"))
-    })?;
-    let opts = body.opts.map(|o| o.to_string()).unwrap_or_default();
-    let id = sentinel
-        .add_copy(
-            &who,
-            queue_of(&query),
-            &body.name,
-            &body.data.to_string(),
-            &opts,
-        )
-        .await?;
-    Ok((
-        axum::http::StatusCode::CREATED,
-        Json(app::EnqueueResponse { id }),
     ))
 }
 

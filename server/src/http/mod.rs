@@ -15,6 +15,8 @@ pub mod health;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod params;
+pub mod refusal;
 pub mod schema;
 pub mod serve;
 pub mod signin;
@@ -22,6 +24,7 @@ pub mod site;
 pub mod sse;
 pub mod state;
 pub mod tasks;
+pub mod writes;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;

@@ -20,13 +20,12 @@ use leptos::nonce::Nonce;
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
 use tower_http::services::ServeDir;
-use tracing::error;
 
 use super::built::{built_root, home_options, leptos_options};
+use super::refusal::{page_not_found, refusal};
 use crate::auth::{Principal, Role};
 use crate::error::AppError;
 use crate::http::state::AppState;
-use crate::telemetry::error_chain;
 
 /// What every rendering and server function gets as context: the backend, and the nonce the
 /// security headers named for this request (Leptos made one of its own just before; the policy
@@ -235,50 +234,6 @@ async fn bad_arguments_are_400(response: Response<Body>) -> Response<Body> {
 /// page's words.
 struct QueueBackend {
     state: AppState,
-}
-
-/// The user's words for a failure: what was wrong for a refusal (sign in, role, quota), one
-/// neutral sentence for a failure of ours (the cause is logged). A refusal of a call of the
-/// function itself answers with the status the HTTP API gives it (401, 403, 404, 400, 409,
-/// 429, 503), not the 500 of any server function's error; a page rendered on the server
-/// reads through the same functions, and a part the viewer may not see must not fail the
-/// page.
-/// While a page is rendered (not a server function called from one): the page answers `404`,
-/// as a mistyped address does (a job or queue that is not there).
-fn page_not_found() {
-    let called = use_context::<Parts>().is_some_and(|parts| parts.uri.path().starts_with("/api/"));
-    if !called && let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(StatusCode::NOT_FOUND);
-    }
-}
-
-fn refusal(cause: AppError) -> BackendError {
-    let status = cause.status();
-    if matches!(cause, AppError::NoQueue { .. } | AppError::NotFound { .. }) {
-        page_not_found();
-    }
-    let called = use_context::<Parts>().is_some_and(|parts| parts.uri.path().starts_with("/api/"));
-    if called
-        && (status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE)
-        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
-    {
-        response.set_status(status);
-        if let AppError::RateLimited { retry_after, .. } = &cause
-            && let Ok(value) = axum::http::HeaderValue::from_str(&retry_after.to_string())
-        {
-            response.insert_header(axum::http::header::RETRY_AFTER, value);
-        }
-    }
-    match cause {
-        AppError::NotConnected | AppError::Engine(_) | AppError::Events(_) => {
-            error!(error = %error_chain(&cause), "page request failed: queue unavailable");
-            BackendError::unavailable("the queue is not reachable right now")
-        }
-        // The pulse's loop said so once; each refused read is not news.
-        AppError::QueueDown { .. } => BackendError::unavailable("Redis does not answer"),
-        AppError::RedisFull { .. } => BackendError::unavailable(cause.to_string()),
-        other => BackendError::refused(other.to_string()),
-    }
 }
 
 /// Entries per page of the dashboard's audit log.

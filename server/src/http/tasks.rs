@@ -198,10 +198,7 @@ pub async fn retry(
     Path(raw_id): Path<String>,
 ) -> Result<Json<app::admin::ActionOutcome>, AppError> {
     sentinel.may(&who, Op::RetryTask)?;
-    let id = JobId::parse(&raw_id).map_err(|source| AppError::InvalidId {
-        id: raw_id.clone(),
-        source,
-    })?;
+    let id = super::params::parse_id(&raw_id)?;
     Ok(Json(sentinel.retry_task(&who, &id).await?))
 }
 

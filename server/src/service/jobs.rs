@@ -90,6 +90,16 @@ fn check(asked: &JobQuery) -> Result<Asked, AppError> {
     })
 }
 
+/// What an action on job `id` that was not done answers: `404` naming the job, `409` naming
+/// its state, or the queue's error.
+pub(super) fn action_refused(id: &JobId, error: ActionError) -> AppError {
+    match error {
+        ActionError::NotFound => AppError::NotFound { id: id.to_string() },
+        ActionError::Conflict { state, message } => AppError::Conflict { state, message },
+        ActionError::Engine(error) => error.into(),
+    }
+}
+
 impl Sentinel {
     /// A page of jobs for `asked` (the listing, or a search): what `GET /admin/api/jobs`
     /// answers.
@@ -261,14 +271,7 @@ impl Sentinel {
             let target = self.open(who, Op::JobAction, queue).await?;
             let done = control::act(&target, id, action).await;
             self.forget_reads().await;
-            match done {
-                Ok(outcome) => Ok(outcome),
-                Err(ActionError::NotFound) => Err(AppError::NotFound { id: id.to_string() }),
-                Err(ActionError::Conflict { state, message }) => {
-                    Err(AppError::Conflict { state, message })
-                }
-                Err(ActionError::Engine(error)) => Err(error.into()),
-            }
+            done.map_err(|e| action_refused(id, e))
         }
         .await;
         let on = self.on_queue(queue, id.as_str());
@@ -332,29 +335,14 @@ impl Sentinel {
             let text = value.to_string();
             let done = control::update_data(&target, id, &text).await;
             self.forget_reads().await;
-            match done {
-                Ok((outcome, before)) => {
-                    if home {
-                        // Best effort, as at enqueue: the index only proposes candidates.
-                        let _ =
-                            index::forget(&target, id.as_str(), &before.name, &before.data).await;
-                        let _ = index::note(
-                            &target,
-                            id.as_str(),
-                            &before.name,
-                            &value,
-                            before.timestamp,
-                        )
-                        .await;
-                    }
-                    Ok(outcome)
-                }
-                Err(ActionError::NotFound) => Err(AppError::NotFound { id: id.to_string() }),
-                Err(ActionError::Conflict { state, message }) => {
-                    Err(AppError::Conflict { state, message })
-                }
-                Err(ActionError::Engine(error)) => Err(error.into()),
+            let (outcome, before) = done.map_err(|e| action_refused(id, e))?;
+            if home {
+                // Best effort, as at enqueue: the index only proposes candidates.
+                let _ = index::forget(&target, id.as_str(), &before.name, &before.data).await;
+                let _ =
+                    index::note(&target, id.as_str(), &before.name, &value, before.timestamp).await;
             }
+            Ok(outcome)
         }
         .await;
         let on = self.on_queue(queue, id.as_str());

@@ -15,7 +15,7 @@ use crate::auth::{Principal, Role};
 use crate::error::AppError;
 use crate::events::EventHub;
 use crate::queue::OwnedStatus;
-use crate::queue::control::{self, Action, ActionError};
+use crate::queue::control::{self, Action};
 
 /// Most ids one status call reads.
 pub const MAX_IDS_PER_CALL: usize = app::api::MAX_IDS_PER_CALL;
@@ -95,14 +95,7 @@ impl Sentinel {
             }
             let done = control::act(queue, id, Action::Retry).await;
             self.forget_reads().await;
-            match done {
-                Ok(outcome) => Ok(outcome),
-                Err(ActionError::NotFound) => Err(missing()),
-                Err(ActionError::Conflict { state, message }) => {
-                    Err(AppError::Conflict { state, message })
-                }
-                Err(ActionError::Engine(error)) => Err(error.into()),
-            }
+            done.map_err(|e| super::jobs::action_refused(id, e))
         }
         .await;
         let done = Done {

@@ -121,6 +121,55 @@ async fn bad_input_gets_a_json_4xx_naming_the_field() {
             "invalid_id",
             "id",
         ),
+        ("POST", "/tasks/a:b/retry", "", 400, "invalid_id", "id"),
+        (
+            "PUT",
+            "/admin/api/jobs/a:b/data",
+            r#"{"seconds":1}"#,
+            400,
+            "invalid_id",
+            "id",
+        ),
+        (
+            "PUT",
+            "/admin/api/jobs/1/data",
+            r#"{"seconds":1"#,
+            400,
+            "invalid_option",
+            "data",
+        ),
+        (
+            "PUT",
+            "/admin/api/jobs/1/data",
+            r#"{"seconds":"many"}"#,
+            400,
+            "invalid_option",
+            "data",
+        ),
+        (
+            "POST",
+            "/admin/api/jobs",
+            r#"{"name":"charge","data":{"seconds":1}}"#,
+            400,
+            "invalid_option",
+            "name",
+        ),
+        (
+            "POST",
+            "/admin/api/jobs",
+            r#"{"name":"longTask","data":{"seconds":1},"opts":{"jobId":"1"}}"#,
+            400,
+            "invalid_option",
+            "opts",
+        ),
+        (
+            "POST",
+            "/admin/api/jobs",
+            r#"{"name":"longTask","data":{"seconds":1},"opts":[1]}"#,
+            400,
+            "invalid_option",
+            "opts",
+        ),
     ];
     for (method, path, body, status, error, field) in cases {
         let request = request(method, path)
@@ -142,6 +191,21 @@ async fn bad_input_gets_a_json_4xx_naming_the_field() {
     ] {
         let (got, answer) = call(&router, request("GET", path).body(Body::empty()).unwrap()).await;
         assert_eq!(got, StatusCode::NOT_FOUND, "{path}: {answer}");
+        assert_eq!(answer["error"], "not_found");
+    }
+    // Changes to an id that names a queue key, or no job at all: a plain 404 too.
+    for (method, path, body) in [
+        ("POST", "/tasks/meta/retry", ""),
+        ("POST", "/tasks/nope/retry", ""),
+        ("PUT", "/admin/api/jobs/wait/data", r#"{"seconds":1}"#),
+        ("PUT", "/admin/api/jobs/nope/data", r#"{"seconds":1}"#),
+    ] {
+        let request = request(method, path)
+            .header("content-type", "application/json")
+            .body(json(body))
+            .unwrap();
+        let (got, answer) = call(&router, request).await;
+        assert_eq!(got, StatusCode::NOT_FOUND, "{method} {path}: {answer}");
         assert_eq!(answer["error"], "not_found");
     }
     // A route that is not there.

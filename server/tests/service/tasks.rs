@@ -123,6 +123,20 @@ async fn a_person_retries_their_own_failed_task_and_nobody_else_s() {
         .audit_page(&admin, &app::admin::AuditQuery::default(), 50)
         .await
         .expect("the audit log");
+    // A queue's `meta` another program wrote as another type: the waiting task's status still
+    // reads, and does not claim a pause.
+    let mut conn = redis.connection();
+    let meta = "sentinel:sentinel-tasks:meta";
+    let _: () = redis::cmd("DEL").arg(meta).query(&mut conn).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(meta)
+        .arg("x".repeat(100_000))
+        .query(&mut conn)
+        .unwrap();
+    let status = sentinel.status(&sub, &failed).await.expect("a status");
+    assert_eq!(status.state, JobState::Waiting);
+    assert_eq!(status.queue_paused, None, "{status:?}");
+    let _: () = redis::cmd("DEL").arg(meta).query(&mut conn).unwrap();
     assert!(
         log.entries.iter().any(|e| e.action == "retry"
             && e.who == "token:sub"
