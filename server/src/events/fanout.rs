@@ -66,6 +66,8 @@ pub struct Fanout {
     ring: Arc<Mutex<Ring>>,
     followers: Arc<Mutex<Vec<Weak<Follower>>>>,
     published: watch::Sender<u64>,
+    /// Woken when a stream joins (the reader reads the stream only while someone follows).
+    joined: Arc<tokio::sync::Notify>,
     max_bytes: usize,
     max_lag_bytes: u64,
 }
@@ -84,6 +86,7 @@ impl Fanout {
             })),
             followers: Arc::new(Mutex::new(Vec::new())),
             published,
+            joined: Arc::new(tokio::sync::Notify::new()),
             max_bytes,
             max_lag_bytes: max_lag_bytes as u64,
         }
@@ -150,6 +153,18 @@ impl Fanout {
         });
     }
 
+    /// Whether any stream follows (one that ended is no follower).
+    pub fn is_followed(&self) -> bool {
+        lock(&self.followers)
+            .iter()
+            .any(|weak| weak.strong_count() > 0)
+    }
+
+    /// Resolves when a stream joins after this call.
+    pub fn joined(&self) -> impl std::future::Future<Output = ()> + '_ {
+        self.joined.notified()
+    }
+
     /// A cursor at the live end: it sees every event published from now on. `kill` is fired
     /// when the stream falls too far behind.
     pub fn subscribe(&self, kill: CancellationToken) -> Subscriber {
@@ -163,6 +178,7 @@ impl Fanout {
         });
         lock(&self.followers).push(Arc::downgrade(&follower));
         drop(ring);
+        self.joined.notify_waiters();
         Subscriber {
             fanout: self.clone(),
             next_seq: seq,

@@ -35,6 +35,8 @@ const REPLAYS_AT_ONCE: usize = 4;
 const REPLAY_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one `XREAD` blocks; bounds how late the reader notices shutdown.
 const BLOCK_MS: u64 = 2000;
+/// How often the reader notes the stream's newest entry while nobody follows.
+const IDLE_POLL: Duration = Duration::from_millis(100);
 /// Entries read per `XREAD`/`XRANGE` call.
 const BATCH: usize = 500;
 
@@ -439,6 +441,27 @@ impl EventHub {
         };
         info!(from = %cursor, "following the queue's event stream");
         while !shutdown.is_cancelled() {
+            if !self.fanout.is_followed() {
+                // Nobody follows: every event read would be thrown away (under an enqueue
+                // load, most of this process's work). The cursor moves to the newest entry
+                // instead, one short read per IDLE_POLL, and reading starts from there when a
+                // stream joins: a stream sees every event from before it joined on.
+                let joined = self.fanout.joined();
+                let newest = tokio::time::timeout(Duration::from_secs(2), self.newest_id(&mut conn))
+                    .await
+                    .map_err(|_| EventsError::Timeout)??;
+                // A stream that joined during that read needs the events after the old cursor.
+                if !self.fanout.is_followed() {
+                    cursor = newest.unwrap_or(StreamId::ZERO);
+                    *last = Some(cursor);
+                    tokio::select! {
+                        () = joined => {}
+                        () = tokio::time::sleep(IDLE_POLL) => {}
+                        () = shutdown.cancelled() => break,
+                    }
+                }
+                continue;
+            }
             let mut command = redis::cmd("XREAD");
             command
                 .arg("COUNT")

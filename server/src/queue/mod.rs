@@ -11,11 +11,13 @@ use app::types::MAX_COUNTED_AHEAD;
 use app::{CountsReport, JobCounts, JobId, JobState, JobStatus, JobSummary, TaskPayload};
 use bullmq::options::RedisConnectionOptions;
 use bullmq::types::{KeepJobs, RemoveOnFinish};
-use bullmq::{Queue, QueueOptions};
+use bullmq::options::JobOptions;
+use bullmq::{BulkJob, Queue, QueueOptions};
 use serde_json::Value;
 
 use std::sync::Arc;
 
+pub mod adds;
 pub mod alerts;
 pub mod audit;
 pub mod cancel;
@@ -165,6 +167,8 @@ pub struct TaskQueue {
     indexing: bool,
     /// What its enqueues write behind them (Sentinel's own queue, once connected).
     writer: Option<writes::Writer>,
+    /// What sends its enqueues' adds, many to a round trip (Sentinel's own queue).
+    adder: Option<adds::Adder>,
 }
 
 impl TaskQueue {
@@ -187,7 +191,9 @@ impl TaskQueue {
             ours: true,
             indexing: config.search_index == crate::config::Toggle::On,
             writer: None,
+            adder: None,
         };
+        connected.adder = Some(adds::Adder::start(connected.queue.clone(), stop.clone()));
         connected.writer = Some(writes::Writer::start(connected.clone(), stop));
         Ok(connected)
     }
@@ -212,6 +218,7 @@ impl TaskQueue {
             ours,
             indexing: false,
             writer: None,
+            adder: None,
         })
     }
 
@@ -240,29 +247,27 @@ impl TaskQueue {
                 limit: None,
             })
         };
-        let mut add = self
-            .queue
-            .add(TASK_JOB_NAME, payload)
-            .attempts(options.attempts.unwrap_or(1))
-            .keep_logs(KEEP_LOG_LINES)
-            .remove_on_complete(keep())
-            .remove_on_fail(keep());
-        if let Some(delay) = options.delay_ms.filter(|d| *d > 0) {
-            add = add.delay(Duration::from_millis(delay));
-        }
-        if let Some(priority) = options.priority.filter(|p| *p > 0) {
-            add = add.priority(priority);
-        }
-        if let Some(backoff) = options.backoff {
-            add = add.backoff(match backoff {
-                Backoff::Fixed(ms) => bullmq::types::BackoffStrategy::Fixed(ms),
-                Backoff::Exponential(ms) => bullmq::types::BackoffStrategy::Exponential(ms),
-            });
-        }
-        if let Some(id) = job_id {
-            add = add.job_id(id.as_str());
-        }
-        let job = match bounded(CALL_TIMEOUT, add.into_future()).await {
+        let mut opts = JobOptions {
+            attempts: Some(options.attempts.unwrap_or(1)),
+            keep_logs: Some(KEEP_LOG_LINES),
+            remove_on_complete: Some(keep()),
+            remove_on_fail: Some(keep()),
+            ..JobOptions::default()
+        };
+        opts.delay = options.delay_ms.filter(|d| *d > 0);
+        opts.priority = options.priority.filter(|p| *p > 0);
+        opts.backoff = options.backoff.map(|backoff| match backoff {
+            Backoff::Fixed(ms) => bullmq::types::BackoffStrategy::Fixed(ms),
+            Backoff::Exponential(ms) => bullmq::types::BackoffStrategy::Exponential(ms),
+        });
+        opts.job_id = job_id.map(|id| id.as_str().to_string());
+        let add = BulkJob::with_options(TASK_JOB_NAME, payload, opts);
+        // Many enqueues' adds go to Redis in one pipeline (`adds.rs`).
+        let added = match &self.adder {
+            Some(adder) => adder.add(add).await,
+            None => adds::add_one(&self.queue, add).await,
+        };
+        let job = match added {
             Ok(job) => job,
             Err(error) => {
                 // The place is given back at once (or lapses by itself if Redis is away).

@@ -1,6 +1,7 @@
 //! The people's side of the service: a waiting task says when an operator paused its queue,
 //! and a person runs their own failed task again (not another's, not one that has not failed,
-//! not as a viewer), audited like the dashboard's retry.
+//! not as a viewer), audited like the dashboard's retry; the queue's events are read only while
+//! someone follows them.
 
 use std::time::Duration;
 
@@ -145,4 +146,65 @@ async fn a_person_retries_their_own_failed_task_and_nobody_else_s() {
         log.entries
     );
     stop.cancel();
+}
+
+/// Calls of `command` (lower case) the test's Redis has served so far.
+async fn calls(redis: &RedisServer, command: &str) -> u64 {
+    let client = redis::Client::open(redis.url()).expect("a client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("a connection");
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .expect("the command stats");
+    info.lines()
+        .find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|calls| calls.parse().ok())
+        .unwrap_or(0)
+}
+
+/// With nobody following, the queue's events are not read (under an enqueue load reading them
+/// was most of the server's work): the reader only notes where the stream ends. A stream that
+/// joins gets the events from its joining on, at once.
+#[tokio::test]
+async fn the_queue_s_events_are_read_only_while_a_stream_follows() {
+    let redis = RedisServer::start().await;
+    let (sentinel, _state, shutdown) = service(&redis, &[]).await;
+    let who = Principal::open();
+    // The reader found the stream's end (one XREVRANGE) and has noted it again since.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while calls(&redis, "xrevrange").await < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the reader never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = calls(&redis, "xread").await;
+    for _ in 0..200 {
+        add(&sentinel, &who).await;
+    }
+    // Nothing to wait for when nothing is to happen: three of the reader's idle polls.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(calls(&redis, "xread").await, before, "the stream was read with nobody following");
+
+    let follow = sentinel.follow(&who).await.expect("a stream");
+    let mut live = follow.hub.subscribe(tokio_util::sync::CancellationToken::new());
+    let id = add(&sentinel, &who).await;
+    let mut seen = Vec::new();
+    let found = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let mut batch = Vec::new();
+            live.next_batch(&mut batch, 100).await.expect("not lagging");
+            seen.extend(batch.iter().filter_map(|e| e.job_id.clone()));
+            if seen.iter().any(|job| job == id.as_str()) {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "the new job's events did not come: {seen:?}");
+    assert!(calls(&redis, "xread").await > before);
+    shutdown.cancel();
 }
