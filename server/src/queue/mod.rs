@@ -193,7 +193,12 @@ impl TaskQueue {
             writer: None,
             adder: None,
         };
-        connected.adder = Some(adds::Adder::start(connected.queue.clone(), stop.clone()));
+        let index = connected.indexing.then(|| connected.keys.clone());
+        connected.adder = Some(adds::Adder::start(
+            connected.queue.clone(),
+            index,
+            stop.clone(),
+        ));
         connected.writer = Some(writes::Writer::start(connected.clone(), stop));
         Ok(connected)
     }
@@ -278,29 +283,13 @@ impl TaskQueue {
             }
         };
         let id = job.id().to_string();
-        // The add is done; its index entries and its quota's settling are written behind it
-        // (`writes.rs`): a job left out of the index is still found by the scan for jobs
-        // other producers add, and a reservation nobody settles lapses by itself.
-        let index_keys = if self.indexing {
-            index::terms(TASK_JOB_NAME, job.data())
-                .iter()
-                .map(|term| index::key(self, term))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let behind = writes::Behind {
-            id: id.clone(),
-            added_ms: job.timestamp(),
-            index_keys,
-            reservation,
-        };
-        match &self.writer {
-            Some(writer) => writer.send(behind).await,
-            None => {
-                if let Some(reservation) = behind.reservation {
-                    self.settle(reservation, Some(&id)).await?;
-                }
+        // The add is done (its index entries ride with the next adds, `adds.rs`); its quota's
+        // settling is written behind it (`writes.rs`): a reservation nobody settles lapses by
+        // itself.
+        if let Some(reservation) = reservation {
+            match &self.writer {
+                Some(writer) => writer.send(id.clone(), reservation).await,
+                None => self.settle(reservation, Some(&id)).await?,
             }
         }
         Ok(id)

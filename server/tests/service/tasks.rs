@@ -208,3 +208,55 @@ async fn the_queue_s_events_are_read_only_while_a_stream_follows() {
     assert!(calls(&redis, "xread").await > before);
     shutdown.cancel();
 }
+
+/// Enqueues made at one moment go to Redis in one pipeline: after Redis lost its scripts (a
+/// restart, here `SCRIPT FLUSH`) every one of them still gets its own job, and a job id given
+/// twice in the same moment is one job.
+#[tokio::test]
+async fn enqueues_sent_together_each_get_their_job_after_redis_lost_its_scripts() {
+    let redis = RedisServer::start().await;
+    let (sentinel, _state, shutdown) = service(&redis, &[]).await;
+    let who = Principal::open();
+    let client = redis::Client::open(redis.url()).expect("a client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("a connection");
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut conn)
+        .await
+        .expect("scripts flushed");
+    let options = app::options::TaskOptions {
+        job_id: Some("same-order".into()),
+        ..Default::default()
+    };
+    let together = (0..40).map(|n| {
+        let (sentinel, who, options) = (&sentinel, &who, &options);
+        async move {
+            if n % 10 == 0 {
+                let request = server::service::enqueue::EnqueueRequest {
+                    seconds: 1,
+                    options,
+                    idempotency_key: None,
+                };
+                sentinel.enqueue(who, request).await.expect("an enqueue")
+            } else {
+                add(sentinel, who).await.to_string()
+            }
+        }
+    });
+    let ids = futures::future::join_all(together).await;
+    let mut distinct: Vec<&String> = ids.iter().collect();
+    distinct.sort();
+    distinct.dedup();
+    // 36 jobs of their own and one job for the four that gave the same id.
+    assert_eq!(distinct.len(), 37, "{ids:?}");
+    assert_eq!(ids.iter().filter(|id| *id == "same-order").count(), 4);
+    for id in distinct {
+        let id = JobId::parse(id).unwrap();
+        let status = sentinel.status(&who, &id).await.expect("the job is there");
+        assert_eq!(status.id, id.as_str());
+    }
+    shutdown.cancel();
+}
