@@ -447,9 +447,10 @@ impl EventHub {
                 // instead, one short read per IDLE_POLL, and reading starts from there when a
                 // stream joins: a stream sees every event from before it joined on.
                 let joined = self.fanout.joined();
-                let newest = tokio::time::timeout(Duration::from_secs(2), self.newest_id(&mut conn))
-                    .await
-                    .map_err(|_| EventsError::Timeout)??;
+                let newest =
+                    tokio::time::timeout(Duration::from_secs(2), self.newest_id(&mut conn))
+                        .await
+                        .map_err(|_| EventsError::Timeout)??;
                 // A stream that joined during that read needs the events after the old cursor.
                 if !self.fanout.is_followed() {
                     cursor = newest.unwrap_or(StreamId::ZERO);

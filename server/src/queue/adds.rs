@@ -118,7 +118,10 @@ async fn run(
 async fn send(queue: &Queue, held: &mut Vec<Held>, mut entries: Option<&mut Entries>) {
     let (jobs, waiting): (Vec<BulkJob>, Vec<_>) =
         held.drain(..).map(|Held { job, done }| (job, done)).unzip();
-    let riding = entries.as_deref_mut().map(Entries::take).unwrap_or_default();
+    let riding = entries
+        .as_deref_mut()
+        .map(Entries::take)
+        .unwrap_or_default();
     let results = add_all(queue, jobs, riding).await;
     for (done, result) in waiting.into_iter().zip(results) {
         if let (Some(entries), Ok(job)) = (entries.as_deref_mut(), &result) {
@@ -189,7 +192,8 @@ impl Entries {
             let mut sadd = redis::cmd("SADD");
             sadd.arg(self.keys.index_terms()).arg(&due);
             cmds.push(sadd);
-            self.registered.extend(due.into_iter().map(|key| (key, now)));
+            self.registered
+                .extend(due.into_iter().map(|key| (key, now)));
         }
         cmds
     }
@@ -216,9 +220,12 @@ async fn add_all(
 
 /// Adds one job without an adder (a queue Sentinel does not add to under load).
 pub async fn add_one(queue: &Queue, job: BulkJob) -> Result<Job, EngineError> {
-    add_all(queue, vec![job], Vec::new()).await.pop().unwrap_or_else(|| {
-        Err(EngineError::Queue(bullmq::Error::InvalidConfig(
-            "no answer for the add".into(),
-        )))
-    })
+    add_all(queue, vec![job], Vec::new())
+        .await
+        .pop()
+        .unwrap_or_else(|| {
+            Err(EngineError::Queue(bullmq::Error::InvalidConfig(
+                "no answer for the add".into(),
+            )))
+        })
 }

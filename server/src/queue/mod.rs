@@ -9,9 +9,9 @@ use std::time::Duration;
 use app::options::{Backoff, TaskOptions};
 use app::types::MAX_COUNTED_AHEAD;
 use app::{CountsReport, JobCounts, JobId, JobState, JobStatus, JobSummary, TaskPayload};
+use bullmq::options::JobOptions;
 use bullmq::options::RedisConnectionOptions;
 use bullmq::types::{KeepJobs, RemoveOnFinish};
-use bullmq::options::JobOptions;
 use bullmq::{BulkJob, Queue, QueueOptions};
 use serde_json::Value;
 

@@ -178,7 +178,10 @@ async fn the_queue_s_events_are_read_only_while_a_stream_follows() {
     // The reader found the stream's end (one XREVRANGE) and has noted it again since.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while calls(&redis, "xrevrange").await < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "the reader never started");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reader never started"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let before = calls(&redis, "xread").await;
@@ -187,10 +190,16 @@ async fn the_queue_s_events_are_read_only_while_a_stream_follows() {
     }
     // Nothing to wait for when nothing is to happen: three of the reader's idle polls.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(calls(&redis, "xread").await, before, "the stream was read with nobody following");
+    assert_eq!(
+        calls(&redis, "xread").await,
+        before,
+        "the stream was read with nobody following"
+    );
 
     let follow = sentinel.follow(&who).await.expect("a stream");
-    let mut live = follow.hub.subscribe(tokio_util::sync::CancellationToken::new());
+    let mut live = follow
+        .hub
+        .subscribe(tokio_util::sync::CancellationToken::new());
     let id = add(&sentinel, &who).await;
     let mut seen = Vec::new();
     let found = tokio::time::timeout(Duration::from_secs(5), async {
