@@ -35,6 +35,9 @@ const REPLAYS_AT_ONCE: usize = 4;
 const REPLAY_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one `XREAD` blocks; bounds how late the reader notices shutdown.
 const BLOCK_MS: u64 = 2000;
+/// Longest the reader waits for a connection or a read that does not block (beyond a blocking
+/// read's own block time: a watchdog for half-open sockets).
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often the reader notes the stream's newest entry while nobody follows.
 const IDLE_POLL: Duration = Duration::from_millis(100);
 /// Entries read per `XREAD`/`XRANGE` call.
@@ -429,7 +432,7 @@ impl EventHub {
         // timeout would cut every blocking read short. The crate's dedicated connection is
         // exactly that, for a standalone server or a cluster.
         let mut conn: AnyConnection =
-            tokio::time::timeout(Duration::from_secs(2), self.conn.dedicated_any_connection())
+            tokio::time::timeout(READ_TIMEOUT, self.conn.dedicated_any_connection())
                 .await
                 .map_err(|_| EventsError::Timeout)??;
         let newest = self.newest_id(&mut conn).await?;
@@ -447,10 +450,9 @@ impl EventHub {
                 // instead, one short read per IDLE_POLL, and reading starts from there when a
                 // stream joins: a stream sees every event from before it joined on.
                 let joined = self.fanout.joined();
-                let newest =
-                    tokio::time::timeout(Duration::from_secs(2), self.newest_id(&mut conn))
-                        .await
-                        .map_err(|_| EventsError::Timeout)??;
+                let newest = tokio::time::timeout(READ_TIMEOUT, self.newest_id(&mut conn))
+                    .await
+                    .map_err(|_| EventsError::Timeout)??;
                 // A stream that joined during that read needs the events after the old cursor.
                 if !self.fanout.is_followed() {
                     cursor = newest.unwrap_or(StreamId::ZERO);
@@ -474,7 +476,7 @@ impl EventHub {
                 .arg(cursor.to_string());
             let read = command.query_async::<RedisValue>(&mut conn);
             // A watchdog over the block time catches a half-open socket.
-            let reply = tokio::time::timeout(Duration::from_millis(BLOCK_MS + 2000), read)
+            let reply = tokio::time::timeout(Duration::from_millis(BLOCK_MS) + READ_TIMEOUT, read)
                 .await
                 .map_err(|_| EventsError::Timeout)??;
             let mut events = parse_xread(reply, &self.limits);

@@ -4,6 +4,8 @@
 
 pub use std::net::SocketAddr;
 
+pub use crate::common::command_calls;
+
 pub use std::sync::Arc;
 pub use std::time::Duration;
 
@@ -251,14 +253,4 @@ impl server::worker::processors::Processor for Resize {
             Ok(serde_json::json!({ "job": job.id, "name": job.name, "w": w * 2 }))
         })
     }
-}
-
-/// The calls of `command` Redis counted since its statistics were reset (scripts' included).
-pub fn command_calls(conn: &mut redis::Connection, command: &str) -> u64 {
-    let stats: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
-    stats
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
-        .and_then(|rest| rest.split(',').next())
-        .map_or(0, |n| n.parse().unwrap())
 }

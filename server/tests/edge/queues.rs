@@ -147,7 +147,7 @@ async fn any_queue_on_the_redis_is_listed_read_and_acted_on() {
 #[tokio::test]
 async fn the_queues_list_reads_only_its_page_and_only_what_moved() {
     let redis = RedisServer::start().await;
-    let (router, _state, shutdown) = router(
+    let (router, state, shutdown) = router(
         &redis,
         &[
             "--discover-prefixes=bull",
@@ -218,8 +218,24 @@ async fn the_queues_list_reads_only_its_page_and_only_what_moved() {
     }
 
     // Nothing moved: one XREVRANGE per queue of the page and one CLIENT LIST, nothing else
-    // about the queues.
+    // about the queues. A stream follows Sentinel's own events meanwhile: with none, the
+    // event reader notes where that stream ends (an XREVRANGE) every 100 ms.
     let mut conn = redis.connection();
+    let reads_before = command_calls(&mut conn, "xread");
+    let follow = state
+        .sentinel
+        .follow(&server::auth::Principal::open())
+        .await
+        .expect("a stream");
+    let _live = follow.hub.subscribe(CancellationToken::new());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while command_calls(&mut conn, "xread") == reads_before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reader never read"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let _: () = redis::cmd("CONFIG")
         .arg("RESETSTAT")
         .query(&mut conn)

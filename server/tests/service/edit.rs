@@ -228,50 +228,20 @@ async fn a_copy_is_a_job_of_its_own_on_any_queue_added_for_its_caller() {
     assert_eq!(job.data["owner"], "token:op", "{}", job.data);
     assert_eq!(job.opts["attempts"], 3);
     // What a task is not, refused naming the field.
-    assert_eq!(
-        field_of(
-            sentinel
-                .add_copy(&op, None, "charge", r#"{"seconds": 1}"#, "")
-                .await
+    for (name, data, options, field) in [
+        ("charge", r#"{"seconds": 1}"#, "", "name"),
+        ("longTask", r#"{"n": 1}"#, "", "data"),
+        ("longTask", r#"{"seconds": 1}"#, r#"{"jobId": "x"}"#, "opts"),
+        (
+            "longTask",
+            r#"{"seconds": 1}"#,
+            r#"{"attempts": 0}"#,
+            "attempts",
         ),
-        "name"
-    );
-    assert_eq!(
-        field_of(
-            sentinel
-                .add_copy(&op, None, "longTask", r#"{"n": 1}"#, "")
-                .await
-        ),
-        "data"
-    );
-    assert_eq!(
-        field_of(
-            sentinel
-                .add_copy(
-                    &op,
-                    None,
-                    "longTask",
-                    r#"{"seconds": 1}"#,
-                    r#"{"jobId": "x"}"#
-                )
-                .await
-        ),
-        "opts"
-    );
-    assert_eq!(
-        field_of(
-            sentinel
-                .add_copy(
-                    &op,
-                    None,
-                    "longTask",
-                    r#"{"seconds": 1}"#,
-                    r#"{"attempts": 0}"#
-                )
-                .await
-        ),
-        "attempts"
-    );
+    ] {
+        let refused = sentinel.add_copy(&op, None, name, data, options).await;
+        assert_eq!(field_of(refused), field, "{name} {data} {options}");
+    }
     assert!(matches!(
         sentinel
             .add_copy(&viewer, None, "longTask", r#"{"seconds": 1}"#, "")

@@ -6,6 +6,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+pub use common::command_calls;
+
 mod alerts;
 mod audit;
 mod discovery;
@@ -85,16 +87,6 @@ pub async fn other_queue(redis: &RedisServer, name: &str, jobs: usize) -> bullmq
             .expect("an add");
     }
     queue
-}
-
-/// How many times Redis ran command `name` (lower case) since its statistics were last reset.
-pub fn command_calls(conn: &mut redis::Connection, name: &str) -> u64 {
-    let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Pause (`true`) or resume.

@@ -148,25 +148,6 @@ async fn a_person_retries_their_own_failed_task_and_nobody_else_s() {
     stop.cancel();
 }
 
-/// Calls of `command` (lower case) the test's Redis has served so far.
-async fn calls(redis: &RedisServer, command: &str) -> u64 {
-    let client = redis::Client::open(redis.url()).expect("a client");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("a connection");
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn)
-        .await
-        .expect("the command stats");
-    info.lines()
-        .find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|calls| calls.parse().ok())
-        .unwrap_or(0)
-}
-
 /// With nobody following, the queue's events are not read (under an enqueue load reading them
 /// was most of the server's work): the reader only notes where the stream ends. A stream that
 /// joins gets the events from its joining on, at once.
@@ -175,23 +156,24 @@ async fn the_queue_s_events_are_read_only_while_a_stream_follows() {
     let redis = RedisServer::start().await;
     let (sentinel, _state, shutdown) = service(&redis, &[]).await;
     let who = Principal::open();
+    let mut conn = redis.connection();
     // The reader found the stream's end (one XREVRANGE) and has noted it again since.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while calls(&redis, "xrevrange").await < 2 {
+    while command_calls(&mut conn, "xrevrange") < 2 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the reader never started"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let before = calls(&redis, "xread").await;
+    let before = command_calls(&mut conn, "xread");
     for _ in 0..200 {
         add(&sentinel, &who).await;
     }
     // Nothing to wait for when nothing is to happen: three of the reader's idle polls.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        calls(&redis, "xread").await,
+        command_calls(&mut conn, "xread"),
         before,
         "the stream was read with nobody following"
     );
@@ -214,7 +196,7 @@ async fn the_queue_s_events_are_read_only_while_a_stream_follows() {
     })
     .await;
     assert!(found.is_ok(), "the new job's events did not come: {seen:?}");
-    assert!(calls(&redis, "xread").await > before);
+    assert!(command_calls(&mut conn, "xread") > before);
     shutdown.cancel();
 }
 
@@ -226,15 +208,9 @@ async fn enqueues_sent_together_each_get_their_job_after_redis_lost_its_scripts(
     let redis = RedisServer::start().await;
     let (sentinel, _state, shutdown) = service(&redis, &[]).await;
     let who = Principal::open();
-    let client = redis::Client::open(redis.url()).expect("a client");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("a connection");
     let _: () = redis::cmd("SCRIPT")
         .arg("FLUSH")
-        .query_async(&mut conn)
-        .await
+        .query(&mut redis.connection())
         .expect("scripts flushed");
     let options = app::options::TaskOptions {
         job_id: Some("same-order".into()),
